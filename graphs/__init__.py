@@ -1,0 +1,1 @@
+"""graphs: a LangGraph-compatible state-graph engine (stdlib only)."""

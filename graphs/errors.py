@@ -1,0 +1,85 @@
+"""Exceptions raised by the graph engine.
+
+Names follow LangGraph (``GraphRecursionError``, ``InvalidUpdateError``,
+``GraphInterrupt``) so ported code catches the same things. Checkpoint encoding has
+its own pair: :class:`SerializationError` when a value cannot be written and
+:class:`CheckpointDecodeError` when stored bytes cannot be read back (a value is never
+silently replaced by ``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graphs.types import Command, Interrupt
+
+__all__ = [
+    "CheckpointDecodeError",
+    "EmptyInputError",
+    "GraphError",
+    "GraphInterrupt",
+    "GraphRecursionError",
+    "InvalidGraphError",
+    "InvalidUpdateError",
+    "ParentCommand",
+    "SerializationError",
+]
+
+
+class GraphError(Exception):
+    """Root of the engine's errors."""
+
+
+class InvalidGraphError(GraphError, ValueError):
+    """The graph definition is invalid; the message names the node or edge."""
+
+
+class InvalidUpdateError(GraphError, ValueError):
+    """A node produced an update the state cannot accept.
+
+    Raised for two writes to a last-value channel in one superstep, for updates to
+    unknown keys, and for updates that are not a dict or :class:`~graphs.Command`.
+    """
+
+
+class GraphRecursionError(GraphError, RecursionError):
+    """The run reached ``recursion_limit`` supersteps without finishing."""
+
+
+class EmptyInputError(GraphError, ValueError):
+    """The graph was invoked without input and there is no checkpoint to resume."""
+
+
+class SerializationError(GraphError, TypeError):
+    """A value cannot be encoded as checkpoint JSON (the message names its type)."""
+
+
+class CheckpointDecodeError(GraphError, ValueError):
+    """Stored checkpoint bytes cannot be decoded (unknown tag, malformed payload)."""
+
+
+class GraphInterrupt(GraphError):
+    """Raised inside a node to pause the run; carries the interrupts.
+
+    Args:
+        interrupts: The :class:`~graphs.Interrupt` objects that paused the run.
+    """
+
+    def __init__(self, interrupts: Sequence[Interrupt] = ()) -> None:
+        super().__init__(tuple(interrupts))
+        self.interrupts: tuple[Interrupt, ...] = tuple(interrupts)
+
+
+class ParentCommand(GraphError):
+    """Internal: a subgraph node returned ``Command(graph=Command.PARENT)``."""
+
+    def __init__(self, command: Command) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    """Return a JSON-serialisable description of an exception."""
+    return {"type": type(exc).__name__, "message": str(exc)}

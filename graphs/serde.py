@@ -1,0 +1,271 @@
+"""JSON serialisation of state values and checkpoints (never pickle).
+
+Encoding is plain JSON plus *tagged objects* for what JSON cannot express:
+``{"__t": "<tag>", "v": <payload>}``. Built-in tags: ``tuple``, ``set``,
+``frozenset``, ``bytes`` (base64), ``datetime``, ``date``, ``time``, ``timedelta``,
+``uuid``, ``decimal``, ``float`` (NaN/Infinity), ``dict`` (a dict whose keys are not
+all strings, or that has a ``"__t"`` key: payload is a list of ``[key, value]``),
+``send``, ``interrupt``, ``command``. Other classes are added with :func:`register`.
+
+Decoding never guesses: an unknown tag or a malformed payload raises
+:class:`~graphs.errors.CheckpointDecodeError`; encoding an unsupported value raises
+:class:`~graphs.errors.SerializationError` naming its type.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import json
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from graphs.errors import CheckpointDecodeError, SerializationError
+from graphs.types import Command, Interrupt, Send
+
+__all__ = [
+    "TAG",
+    "dumps",
+    "dumps_typed",
+    "from_jsonable",
+    "loads",
+    "loads_typed",
+    "register",
+    "to_jsonable",
+]
+
+TAG = "__t"
+"""Key marking a tagged object."""
+
+_ToJson = Callable[[Any], Any]
+_FromJson = Callable[[Any], Any]
+
+_ENCODERS: dict[type, tuple[str, _ToJson]] = {}
+_DECODERS: dict[str, _FromJson] = {}
+
+
+def register(
+    cls: type,
+    tag: str,
+    *,
+    to_json: _ToJson | None = None,
+    from_json: _FromJson | None = None,
+) -> None:
+    """Register a custom type so it can live in state and checkpoints.
+
+    Args:
+        cls: The class. Instances of exactly this class are encoded with ``tag``.
+        tag: Stable name stored in checkpoints; never reuse it for another class.
+        to_json: Returns a JSON-able payload; default ``obj.to_json()`` (or the
+            dataclass fields when the class has no ``to_json``).
+        from_json: Rebuilds an instance from the payload; default
+            ``cls.from_json(payload)`` (or ``cls(**payload)`` for dataclasses).
+
+    Raises:
+        ValueError: If ``tag`` is already used by a different class.
+    """
+    previous = _DECODERS.get(tag)
+    owner = next((c for c, (t, _) in _ENCODERS.items() if t == tag), None)
+    if previous is not None and owner is not None and owner is not cls:
+        raise ValueError(f"serde tag {tag!r} is already registered for {owner!r}")
+    if to_json is None:
+        if hasattr(cls, "to_json"):
+            to_json = cls.to_json
+        elif dataclasses.is_dataclass(cls):
+            to_json = _dataclass_fields
+        else:
+            raise ValueError(f"{cls.__name__} has no to_json(); pass to_json=")
+    if from_json is None:
+        if hasattr(cls, "from_json"):
+            from_json = cls.from_json
+        elif dataclasses.is_dataclass(cls):
+            from_json = lambda payload: cls(**payload)  # noqa: E731
+        else:
+            raise ValueError(f"{cls.__name__} has no from_json(); pass from_json=")
+    _ENCODERS[cls] = (tag, to_json)
+    _DECODERS[tag] = from_json
+
+
+def _dataclass_fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def _tagged(tag: str, payload: Any) -> dict[str, Any]:
+    return {TAG: tag, "v": payload}
+
+
+def _enc_float(v: float) -> Any:
+    if math.isfinite(v):
+        return v
+    return _tagged("float", "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+
+
+def _enc_dict(v: dict[Any, Any]) -> Any:
+    for k in v:
+        if type(k) is not str or k == TAG:
+            return _tagged(
+                "dict", [[to_jsonable(k), to_jsonable(x)] for k, x in v.items()]
+            )
+    return {k: to_jsonable(x) for k, x in v.items()}
+
+
+_BUILTIN: dict[type, Callable[[Any], Any]] = {
+    float: _enc_float,
+    dict: _enc_dict,
+    list: lambda v: [to_jsonable(x) for x in v],
+    tuple: lambda v: _tagged("tuple", [to_jsonable(x) for x in v]),
+    set: lambda v: _tagged("set", [to_jsonable(x) for x in _sorted(v)]),
+    frozenset: lambda v: _tagged("frozenset", [to_jsonable(x) for x in _sorted(v)]),
+    bytes: lambda v: _tagged("bytes", base64.b64encode(v).decode("ascii")),
+    dt.datetime: lambda v: _tagged("datetime", v.isoformat()),
+    dt.date: lambda v: _tagged("date", v.isoformat()),
+    dt.time: lambda v: _tagged("time", v.isoformat()),
+    dt.timedelta: lambda v: _tagged("timedelta", [v.days, v.seconds, v.microseconds]),
+    uuid.UUID: lambda v: _tagged("uuid", str(v)),
+    decimal.Decimal: lambda v: _tagged("decimal", str(v)),
+    Send: lambda v: _tagged("send", [v.node, to_jsonable(v.arg)]),
+    Interrupt: lambda v: _tagged(
+        "interrupt", {"value": to_jsonable(v.value), "id": v.id}
+    ),
+    Command: lambda v: _tagged(
+        "command",
+        {
+            "graph": v.graph,
+            "update": to_jsonable(v.update),
+            "resume": to_jsonable(v.resume),
+            "goto": to_jsonable(v.goto),
+        },
+    ),
+}
+
+
+def _sorted(values: Any) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return list(values)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Encode ``value`` into a JSON-compatible tree (tagged objects included).
+
+    Raises:
+        SerializationError: If the value (or something inside it) is unsupported.
+    """
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    enc = _BUILTIN.get(t)
+    if enc is not None:
+        return enc(value)
+    custom = _ENCODERS.get(t)
+    if custom is not None:
+        return _tagged(custom[0], to_jsonable(custom[1](value)))
+    # str/int/float subclasses (enums) are stored as their plain value.
+    for base in (str, int, float):
+        if isinstance(value, base):
+            return to_jsonable(base(value))
+    raise SerializationError(
+        f"cannot serialise a value of type {t.__module__}.{t.__qualname__}; "
+        "register it with graphs.serde.register()"
+    )
+
+
+_BUILTIN_DECODERS: dict[str, _FromJson] = {
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "bytes": lambda v: base64.b64decode(v.encode("ascii"), validate=True),
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "timedelta": lambda v: dt.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
+    "uuid": uuid.UUID,
+    "decimal": decimal.Decimal,
+    "float": lambda v: {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v],
+    "dict": lambda v: {_hashable(k): x for k, x in v},
+    "send": lambda v: Send(v[0], v[1]),
+    "interrupt": lambda v: Interrupt(value=v["value"], id=v["id"]),
+    "command": lambda v: Command(
+        graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
+    ),
+}
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+
+
+def _object_hook(obj: dict[str, Any]) -> Any:
+    tag = obj.get(TAG)
+    if tag is None:
+        return obj
+    if len(obj) != 2 or "v" not in obj or type(tag) is not str:
+        raise CheckpointDecodeError(f"malformed tagged object with keys {sorted(obj)}")
+    decoder = _BUILTIN_DECODERS.get(tag) or _DECODERS.get(tag)
+    if decoder is None:
+        raise CheckpointDecodeError(f"unknown serde tag {tag!r}")
+    try:
+        return decoder(obj["v"])
+    except CheckpointDecodeError:
+        raise
+    except Exception as exc:
+        raise CheckpointDecodeError(f"cannot decode {tag!r} payload: {exc}") from exc
+
+
+def from_jsonable(tree: Any) -> Any:
+    """Inverse of :func:`to_jsonable` for an already-parsed JSON tree."""
+    if isinstance(tree, list):
+        return [from_jsonable(x) for x in tree]
+    if isinstance(tree, dict):
+        return _object_hook({k: from_jsonable(v) for k, v in tree.items()})
+    return tree
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder(object_hook=_object_hook)
+
+
+def dumps(value: Any) -> bytes:
+    """Encode ``value`` as UTF-8 JSON bytes.
+
+    Raises:
+        SerializationError: If the value cannot be encoded.
+    """
+    return _ENCODER.encode(to_jsonable(value)).encode("utf-8")
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode bytes produced by :func:`dumps`.
+
+    Raises:
+        CheckpointDecodeError: On malformed JSON, an unknown tag or a bad payload.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        return _DECODER.decode(text)
+    except CheckpointDecodeError:
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointDecodeError(f"malformed checkpoint JSON: {exc}") from exc
+
+
+def dumps_typed(value: Any) -> tuple[str, bytes]:
+    """LangGraph-style ``(type, bytes)`` encoding; the type is always ``"json"``."""
+    return "json", dumps(value)
+
+
+def loads_typed(data: tuple[str, bytes]) -> Any:
+    """Inverse of :func:`dumps_typed`.
+
+    Raises:
+        CheckpointDecodeError: If the type is not ``"json"`` or the bytes are bad.
+    """
+    kind, payload = data
+    if kind != "json":
+        raise CheckpointDecodeError(f"unsupported serde type {kind!r}")
+    return loads(payload)

@@ -1,0 +1,210 @@
+"""Value types of the public API: Send, Command, Interrupt, RetryPolicy, snapshots.
+
+Shapes follow LangGraph so that code ports by changing imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, NamedTuple
+
+__all__ = [
+    "END",
+    "START",
+    "Command",
+    "Interrupt",
+    "RetryPolicy",
+    "RunResult",
+    "Send",
+    "StateSnapshot",
+    "StateTask",
+    "default_retry_on",
+]
+
+START = "__start__"
+"""The virtual node the graph starts from."""
+END = "__end__"
+"""The virtual node that ends the graph."""
+
+
+class Send:
+    """Schedule ``node`` in the next superstep with ``arg`` as its input (map-reduce).
+
+    Args:
+        node: Name of the node to run.
+        arg: The state (or any value) passed to that node instead of the graph state.
+    """
+
+    __slots__ = ("arg", "node")
+
+    def __init__(self, node: str, arg: Any) -> None:
+        self.node = node
+        self.arg = arg
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Send)
+            and self.node == other.node
+            and self.arg == other.arg
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.node)
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """A pause requested by ``interrupt(value)``; ``id`` is unique per interrupt.
+
+    Args:
+        value: The payload shown to whoever resumes the run.
+        id: Identifier used to resume this interrupt with ``{id: value}``.
+    """
+
+    value: Any
+    id: str = "placeholder-id"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Update state and choose where to go, or resume an interrupted run.
+
+    Args:
+        graph: ``None`` for the current graph, ``Command.PARENT`` for the parent.
+        update: Update applied to the state (as if the node returned it).
+        resume: Value for a pending ``interrupt()``, or ``{interrupt_id: value}``.
+        goto: Node name(s) or :class:`Send` objects to run next.
+    """
+
+    graph: str | None = None
+    update: Any = None
+    resume: Any = None
+    goto: Any = ()
+
+    PARENT: ClassVar[str] = "__parent__"
+
+    def goto_list(self) -> list[Any]:
+        """Return ``goto`` as a list."""
+        goto = self.goto
+        if not goto:
+            return []
+        if isinstance(goto, (str, Send)):
+            return [goto]
+        return list(goto)
+
+
+def default_retry_on(exc: Exception) -> bool:
+    """LangGraph's default: retry everything except programming errors."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return not isinstance(
+        exc,
+        (
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            ImportError,
+            LookupError,
+            NameError,
+            SyntaxError,
+            RuntimeError,
+            ReferenceError,
+            StopIteration,
+            StopAsyncIteration,
+            OSError,
+        ),
+    )
+
+
+RetryOn = (
+    type[BaseException] | Sequence[type[BaseException]] | Callable[[Exception], bool]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a failing node is retried (LangGraph's fields).
+
+    Args:
+        initial_interval: Seconds before the first retry.
+        backoff_factor: Multiplier applied to the interval after each retry.
+        max_interval: Upper bound of the interval, in seconds.
+        max_attempts: Total attempts, the first one included.
+        jitter: Add up to 1 s of random jitter to each interval.
+        retry_on: Exception class(es) to retry, or a predicate.
+    """
+
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 128.0
+    max_attempts: int = 3
+    jitter: bool = True
+    retry_on: RetryOn = default_retry_on
+
+    def should_retry(self, exc: Exception) -> bool:
+        """Return whether ``exc`` is retryable under this policy."""
+        retry_on = self.retry_on
+        if isinstance(retry_on, type):
+            return isinstance(exc, retry_on)
+        if isinstance(retry_on, Sequence):
+            return isinstance(exc, tuple(retry_on))
+        return bool(retry_on(exc))
+
+    def interval(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = self.initial_interval * self.backoff_factor ** (attempt - 1)
+        return min(self.max_interval, base)
+
+
+class StateTask(NamedTuple):
+    """A task of a snapshot: what will run (or ran and paused) next."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...] = ()
+    error: Any = None
+    interrupts: tuple[Interrupt, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    """The state of a thread at one checkpoint (``get_state`` / history)."""
+
+    values: dict[str, Any]
+    next: tuple[str, ...]
+    config: dict[str, Any]
+    metadata: dict[str, Any] | None
+    created_at: str | None
+    parent_config: dict[str, Any] | None
+    tasks: tuple[StateTask, ...]
+    interrupts: tuple[Interrupt, ...] = ()
+
+
+RunStatus = Literal["completed", "interrupted", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """Outcome of :meth:`CompiledGraph.run`, the runtime's entry point.
+
+    Args:
+        status: ``completed``, ``interrupted`` or ``failed``.
+        state: The state values at the end of the run.
+        interrupts: Pending interrupts when ``status == "interrupted"``.
+        trace: JSON-serialisable events (``node_started``, ``node_completed``,
+            ``interrupt_reached``, ``resume_received``, ``retry``, ``error``).
+        checkpoint_id: Id of the last checkpoint, or ``None`` without a saver.
+        error: The exception when ``status == "failed"``.
+    """
+
+    status: RunStatus
+    state: dict[str, Any]
+    interrupts: list[Interrupt] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint_id: str | None = None
+    error: BaseException | None = None
