@@ -1,0 +1,53 @@
+# Oris: `make run` starts everything on SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.installed-bench
+
+.PHONY: install run test lint format bench clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(PIP) install -q -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+install: $(INSTALLED)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py oris_bootstrap
+	$(PY) manage.py oris_serve
+
+# The suite on SQLite, then on PostgreSQL when ORIS_TEST_POSTGRES_URL is set
+# (tests marked `postgres` run only there).
+test: install
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+	@if [ -n "$$ORIS_TEST_POSTGRES_URL" ]; then \
+		echo "== PostgreSQL: $$ORIS_TEST_POSTGRES_URL"; \
+		DATABASE_URL="$$ORIS_TEST_POSTGRES_URL" $(PY) -m pytest; \
+	else \
+		echo "== ORIS_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped"; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(BENCH_INSTALLED)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var *.egg-info

@@ -1,0 +1,271 @@
+"""The single settings module of Oris, driven by environment variables.
+
+Every project-specific setting is prefixed ``ORIS_``. Malformed values fail at import
+time with ``ImproperlyConfigured``; cross-setting invariants are Django system checks
+in ``runtime/checks.py`` (ids ``oris.E0xx``), so ``manage.py check``, ``migrate`` and
+``runserver`` refuse to start with an actionable message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off"
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Reads ``NAME``, or the contents of the file named by ``NAME_FILE``."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r}: {exc}") from None
+    return os.environ.get(name, default).strip()
+
+
+def _persistent_secret_key() -> str:
+    """A per-checkout key for laptops, so sessions survive restarts of `make run`."""
+    path = BASE_DIR / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Translates ``postgres://user:pass@host:port/name?opt=v`` or ``sqlite:///path``."""
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query))
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        if not parts.path.strip("/"):
+            raise ImproperlyConfigured(f"DATABASE_URL {url!r} names no database")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "OPTIONS": options,
+            # Persistent connections: reconnecting per request (Django's default)
+            # makes django-q2 workers and the API several times slower.
+            "CONN_MAX_AGE": env_int("ORIS_DB_CONN_MAX_AGE", 600, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if parts.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute/path.db, as dj-database-url.
+        return sqlite_database(unquote(parts.path[1:]) or "oris.db")
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {parts.scheme!r} is not supported; "
+        "use postgres://user:password@host:port/name or sqlite:///path/to/file.db"
+    )
+
+
+def sqlite_database(path: str) -> dict[str, object]:
+    """SQLite shared by the web process and the workers.
+
+    WAL lets readers run beside the one writer; ``IMMEDIATE`` takes the write lock
+    at ``BEGIN`` so two writers queue on the busy timeout instead of failing with
+    "database is locked" when a read transaction tries to upgrade.
+    """
+    name = Path(path) if os.path.isabs(path) else BASE_DIR / path
+    timeout = env_int("ORIS_SQLITE_BUSY_TIMEOUT_MS", 20_000, minimum=0)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(name),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": timeout / 1000,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                f"PRAGMA busy_timeout={timeout};"
+                "PRAGMA foreign_keys=ON;"
+            ),
+        },
+        "TEST": {"NAME": str(name.with_name(f"test_{name.name}"))},
+    }
+
+
+DEBUG = env_bool("ORIS_DEBUG", False)
+SECRET_KEY = env_secret("ORIS_SECRET_KEY") or _persistent_secret_key()
+ALLOWED_HOSTS = env_list("ORIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("ORIS_CSRF_TRUSTED_ORIGINS", [])
+
+ORIS_SERVER_ADDR = env_str("ORIS_SERVER_ADDR", "127.0.0.1:8080")
+ORIS_SQLITE_DB = env_str("ORIS_SQLITE_DB", "oris.db")
+ORIS_LEASE_TTL_SECONDS = env_int("ORIS_LEASE_TTL_SECONDS", 30, minimum=1)
+ORIS_HEARTBEAT_INTERVAL_SECONDS = env_int(
+    "ORIS_HEARTBEAT_INTERVAL_SECONDS", 10, minimum=1
+)
+ORIS_EXECUTION_TIMEOUT_SECONDS = env_int(
+    "ORIS_EXECUTION_TIMEOUT_SECONDS", 3600, minimum=1
+)
+ORIS_WORKERS = env_int("ORIS_WORKERS", 2, minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "runtime",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "oris_site.urls"
+WSGI_APPLICATION = "oris_site.wsgi.application"
+ASGI_APPLICATION = "oris_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL").strip()
+DATABASES = {
+    "default": (
+        database_from_url(_database_url)
+        if _database_url
+        else sqlite_database(ORIS_SQLITE_DB)
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# Serve static files straight from the apps when collectstatic has not run.
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Oris runtime API",
+    "DESCRIPTION": "Durable execution for software that reasons before it acts.",
+    "VERSION": "v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# django-q2 is the doorbell, our tables are the ledger: q2 never retries on its own,
+# our Attempt rows decide retries, backoff and dead letters.
+_q_timeout = ORIS_EXECUTION_TIMEOUT_SECONDS + 60
+Q_CLUSTER = {
+    "name": "oris",
+    "orm": "default",
+    "workers": ORIS_WORKERS,
+    "timeout": _q_timeout,
+    "retry": _q_timeout + 60,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.05,
+    "save_limit": 250,
+    "label": "Task queue",
+    "sync": env_bool("ORIS_Q_SYNC", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": env_str("ORIS_LOG_LEVEL", "INFO")},
+    "loggers": {"django-q": {"level": env_str("ORIS_Q_LOG_LEVEL", "WARNING")}},
+}

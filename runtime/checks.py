@@ -1,0 +1,64 @@
+"""System checks on the ``ORIS_*`` settings (run by check, migrate and servers)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+def parse_server_addr(value: str) -> tuple[str, int]:
+    """Splits ``host:port`` (``[::1]:8080`` for IPv6); raises ``ValueError``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(value)
+    if host.startswith("["):
+        ipaddress.IPv6Address(host.strip("[]"))
+    return host, int(port)
+
+
+@register()
+def check_oris_settings(app_configs=None, **kwargs) -> list[Error]:
+    errors: list[Error] = []
+    try:
+        parse_server_addr(settings.ORIS_SERVER_ADDR)
+    except ValueError:
+        errors.append(
+            Error(
+                f"ORIS_SERVER_ADDR={settings.ORIS_SERVER_ADDR!r} is not host:port.",
+                hint="Use for example 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080.",
+                id="oris.E001",
+            )
+        )
+    if settings.ORIS_LEASE_TTL_SECONDS <= settings.ORIS_HEARTBEAT_INTERVAL_SECONDS:
+        errors.append(
+            Error(
+                f"ORIS_LEASE_TTL_SECONDS ({settings.ORIS_LEASE_TTL_SECONDS}) must be "
+                "longer than ORIS_HEARTBEAT_INTERVAL_SECONDS "
+                f"({settings.ORIS_HEARTBEAT_INTERVAL_SECONDS}).",
+                hint="Otherwise a healthy worker loses its lease between heartbeats; "
+                "a TTL of about three heartbeat intervals is usual.",
+                id="oris.E002",
+            )
+        )
+    q = settings.Q_CLUSTER
+    if q.get("timeout") and q.get("retry") and q["timeout"] >= q["retry"]:
+        errors.append(
+            Error(
+                "Q_CLUSTER['timeout'] must be shorter than Q_CLUSTER['retry'].",
+                hint="Otherwise django-q2 redelivers tasks that are still running.",
+                id="oris.E003",
+            )
+        )
+    level = logging.getLevelName(str(settings.LOGGING["root"]["level"]).upper())
+    if not isinstance(level, int):
+        errors.append(
+            Error(
+                f"ORIS_LOG_LEVEL={settings.LOGGING['root']['level']!r} is not a level.",
+                hint="Use DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+                id="oris.E004",
+            )
+        )
+    return errors

@@ -1,0 +1,1 @@
+"""Oris runtime models; every model is re-exported here."""

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from oris_site import settings as oris_settings
+
+
+def test_it_reads_a_postgres_url() -> None:
+    db = oris_settings.database_from_url("postgres://u:p%40ss@db.example:6543/oris")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "u",
+        "p@ss",
+        "db.example",
+        "6543",
+        "oris",
+    )
+    assert db["CONN_MAX_AGE"] > 0
+    assert db["CONN_HEALTH_CHECKS"] is True
+
+
+def test_it_reads_a_sqlite_url_with_wal_and_immediate_transactions() -> None:
+    db = oris_settings.database_from_url("sqlite:////tmp/x.db")
+    assert db["NAME"] == "/tmp/x.db"
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root@localhost/oris", "postgres://localhost", "redis://x"]
+)
+def test_it_rejects_unsupported_database_urls(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured):
+        oris_settings.database_from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("yes", True), ("off", False), ("", False)]
+)
+def test_env_bool_parses(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
+    monkeypatch.setenv("ORIS_FLAG", raw)
+    assert oris_settings.env_bool("ORIS_FLAG") is expected
+
+
+def test_env_helpers_reject_malformed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORIS_FLAG", "maybe")
+    monkeypatch.setenv("ORIS_NUMBER", "ten")
+    monkeypatch.setenv("ORIS_SMALL", "0")
+    with pytest.raises(ImproperlyConfigured, match="ORIS_FLAG"):
+        oris_settings.env_bool("ORIS_FLAG")
+    with pytest.raises(ImproperlyConfigured, match="ORIS_NUMBER"):
+        oris_settings.env_int("ORIS_NUMBER", 1)
+    with pytest.raises(ImproperlyConfigured, match="at least 1"):
+        oris_settings.env_int("ORIS_SMALL", 5, minimum=1)
+
+
+def test_env_secret_reads_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("ORIS_TOKEN_FILE", str(secret))
+    assert oris_settings.env_secret("ORIS_TOKEN") == "s3cret"
+
+
+def test_env_list_splits_on_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORIS_HOSTS", "a.example, b.example,,")
+    assert oris_settings.env_list("ORIS_HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_q_cluster_never_redelivers_on_its_own(settings) -> None:
+    q = settings.Q_CLUSTER
+    assert q["orm"] == "default"
+    assert q["max_attempts"] == 1
+    assert q["timeout"] < q["retry"]
+
+
+def test_debug_is_off_unless_asked(settings) -> None:
+    assert settings.DEBUG is False

@@ -1,0 +1,83 @@
+"""`oris_serve` (what `make run` starts) serves HTTP, runs the cluster, stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+ROUND_TRIP = (
+    "from django_q.tasks import async_task, result; "
+    "print(result(async_task('math.floor', 2.5), wait=20000))"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str, deadline: float) -> dict:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["ORIS_SQLITE_DB"] = str(tmp_path / "serve.db")
+    subprocess.run(
+        [sys.executable, MANAGE, "migrate", "--noinput", "-v0"], env=env, check=True
+    )
+    return env
+
+
+def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
+    addr = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen(
+        [sys.executable, MANAGE, "oris_serve", "--addr", addr],
+        env=sqlite_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert get_json(f"http://{addr}/healthz", time.monotonic() + 30) == {
+            "status": "ok"
+        }
+        # The cluster is up when a queued task comes back with its result.
+        check = subprocess.run(
+            [sys.executable, MANAGE, "shell", "--no-imports", "-c", ROUND_TRIP],
+            env=sqlite_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.stdout.strip() == "2", check.stderr
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0
+    assert "Traceback" not in output
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://{addr}/healthz", timeout=1)

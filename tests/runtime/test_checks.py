@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from runtime.checks import check_oris_settings, parse_server_addr
+
+
+def error_ids() -> list[str]:
+    return [error.id for error in check_oris_settings()]
+
+
+def test_default_settings_pass() -> None:
+    assert error_ids() == []
+
+
+@pytest.mark.parametrize("addr", ["8080", "localhost", "host:http", ":80", "h:70000"])
+def test_it_rejects_a_bad_server_addr(settings, addr: str) -> None:
+    settings.ORIS_SERVER_ADDR = addr
+    assert error_ids() == ["oris.E001"]
+
+
+@pytest.mark.parametrize(
+    ("addr", "parsed"),
+    [("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:9000", ("[::1]", 9000))],
+)
+def test_it_parses_server_addrs(addr: str, parsed: tuple[str, int]) -> None:
+    assert parse_server_addr(addr) == parsed
+
+
+def test_it_requires_lease_ttl_above_heartbeat(settings) -> None:
+    settings.ORIS_LEASE_TTL_SECONDS = 10
+    settings.ORIS_HEARTBEAT_INTERVAL_SECONDS = 10
+    assert error_ids() == ["oris.E002"]
+
+
+def test_it_requires_q_timeout_below_retry(settings) -> None:
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 100, "retry": 100}
+    assert error_ids() == ["oris.E003"]
+
+
+def test_it_rejects_an_unknown_log_level(settings) -> None:
+    settings.LOGGING = {**settings.LOGGING, "root": {"level": "LOUD"}}
+    assert error_ids() == ["oris.E004"]
+
+
+def test_startup_fails_with_an_actionable_message(settings) -> None:
+    settings.ORIS_SERVER_ADDR = "nonsense"
+    with pytest.raises(SystemCheckError, match="ORIS_SERVER_ADDR"):
+        call_command("check")
