@@ -1,0 +1,251 @@
+"""The checkpointer (saver) protocol: LangGraph's shapes, JSON storage.
+
+Storage shape (format version 1, mirrored by every saver, including the Django one):
+
+* **checkpoint row** keyed ``(thread_id, checkpoint_ns, checkpoint_id)``: the header
+  (the checkpoint JSON *without* ``channel_values``, see
+  :func:`~graphs.checkpoint.format.split_checkpoint`), the metadata JSON and the
+  parent checkpoint id;
+* **blob row** keyed ``(thread_id, checkpoint_ns, channel, version)``: ``type`` +
+  ``data``; written only for the channels in ``new_versions``, so a channel's value
+  is stored once per version and unchanged channels cost nothing per step. List
+  channels that only grew are stored as ``delta`` blobs (the appended items);
+* **write row** keyed ``(thread_id, checkpoint_ns, checkpoint_id, task_id, idx)``:
+  ``channel``, ``type``, ``data``, ``task_path`` (see
+  :func:`~graphs.checkpoint.format.write_rows` for the upsert rule).
+
+Commit rule: on a successful superstep the engine calls only :meth:`put` (one write
+per superstep). :meth:`put_writes` is called for the writes of tasks that finished
+when a sibling in the same superstep failed or interrupted (so that resuming does not
+re-run them), and for the ``__interrupt__`` / ``__resume__`` / ``__error__``
+bookkeeping of the tasks that did not finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, NamedTuple, TypedDict
+
+__all__ = [
+    "BaseCheckpointSaver",
+    "Checkpoint",
+    "CheckpointMetadata",
+    "CheckpointTuple",
+    "RunnableConfig",
+    "checkpoint_config",
+    "config_checkpoint_id",
+    "config_ns",
+    "config_thread_id",
+    "metadata_matches",
+]
+
+RunnableConfig = dict[str, Any]
+"""``{"configurable": {"thread_id", "checkpoint_ns", "checkpoint_id"}, ...}``."""
+
+
+class Checkpoint(TypedDict, total=False):
+    """A snapshot of a thread (format version 1).
+
+    Keys:
+        v: Format version (1).
+        id: Unique, time-ordered id (sorts lexicographically).
+        ts: ISO 8601 creation time.
+        channel_values: Channel name to value (absent from the stored header).
+        channel_versions: Channel name to version (the id of the checkpoint that
+            last changed it).
+        versions_seen: Kept for LangGraph's shape; always ``{}``.
+        next: Tasks of the next superstep: ``{"name": node}`` or, for ``Send``,
+            ``{"name": node, "arg": value}``.
+        barriers: Join key to the source nodes already seen.
+        deferred: Deferred nodes waiting for the graph to go idle.
+        last: Nodes whose writes produced this checkpoint.
+        chain: Channel to ``[delta_depth, full_length, base_version]`` (delta
+            bookkeeping).
+        deltas: Transient hint for :func:`split_checkpoint`; never stored.
+    """
+
+    v: int
+    id: str
+    ts: str
+    channel_values: dict[str, Any]
+    channel_versions: dict[str, str]
+    versions_seen: dict[str, dict[str, str]]
+    next: list[dict[str, Any]]
+    barriers: dict[str, list[str]]
+    deferred: list[str]
+    last: list[str]
+    chain: dict[str, list[Any]]
+    deltas: dict[str, list[Any]]
+
+
+class CheckpointMetadata(TypedDict, total=False):
+    """``source`` (input|loop|update|fork), ``step``, ``parents`` and user keys."""
+
+    source: str
+    step: int
+    parents: dict[str, str]
+
+
+class CheckpointTuple(NamedTuple):
+    """A checkpoint with its config, metadata, parent and pending writes."""
+
+    config: RunnableConfig
+    checkpoint: Checkpoint
+    metadata: CheckpointMetadata
+    parent_config: RunnableConfig | None = None
+    pending_writes: list[tuple[str, str, Any]] | None = None
+
+
+def config_thread_id(config: RunnableConfig | None) -> str:
+    """Return ``configurable.thread_id``.
+
+    Raises:
+        ValueError: If the config has no thread id.
+    """
+    conf = (config or {}).get("configurable") or {}
+    thread_id = conf.get("thread_id")
+    if thread_id is None:
+        raise ValueError(
+            "a checkpointer needs config={'configurable': {'thread_id': ...}}"
+        )
+    return str(thread_id)
+
+
+def config_ns(config: RunnableConfig | None) -> str:
+    """Return ``configurable.checkpoint_ns`` (default ``""``)."""
+    return str(((config or {}).get("configurable") or {}).get("checkpoint_ns") or "")
+
+
+def config_checkpoint_id(config: RunnableConfig | None) -> str | None:
+    """Return ``configurable.checkpoint_id`` or ``None``."""
+    return ((config or {}).get("configurable") or {}).get("checkpoint_id")
+
+
+def checkpoint_config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
+    """Build the config that addresses one checkpoint."""
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def metadata_matches(metadata: dict[str, Any], filter: dict[str, Any] | None) -> bool:
+    """Return whether every ``filter`` key is in ``metadata`` with that value."""
+    if not filter:
+        return True
+    return all(k in metadata and metadata[k] == v for k, v in filter.items())
+
+
+class BaseCheckpointSaver:
+    """Base class of checkpoint savers (the protocol, LangGraph's method shapes).
+
+    Subclasses implement the five sync methods; the ``a*`` variants default to them.
+    See the module docstring for the storage shape and the commit rule.
+    """
+
+    def get(self, config: RunnableConfig) -> Checkpoint | None:
+        """Return the checkpoint addressed by ``config`` (latest if no id)."""
+        found = self.get_tuple(config)
+        return found.checkpoint if found else None
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Return the checkpoint ``configurable.checkpoint_id`` of the thread and
+        namespace, or the latest one without an id; ``None`` if there is none."""
+        raise NotImplementedError
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Yield checkpoints newest first.
+
+        Args:
+            config: Restricts to a thread (``None``: every thread), to a namespace
+                when ``checkpoint_ns`` is present and to one checkpoint when
+                ``checkpoint_id`` is present.
+            filter: Metadata keys that must match exactly.
+            before: Only checkpoints whose id is lower than this one's.
+            limit: Maximum number of checkpoints.
+        """
+        raise NotImplementedError
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> RunnableConfig:
+        """Store a checkpoint whose parent is ``config``'s checkpoint id.
+
+        Args:
+            config: Thread, namespace and parent ``checkpoint_id`` (may be absent).
+            checkpoint: The checkpoint with all its ``channel_values``.
+            metadata: JSON metadata.
+            new_versions: Channels changed since the parent; only these get blobs.
+
+        Returns:
+            The config addressing the stored checkpoint.
+        """
+        raise NotImplementedError
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store pending writes of one task against ``config``'s checkpoint."""
+        raise NotImplementedError
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of a thread (all namespaces)."""
+        raise NotImplementedError
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async :meth:`get_tuple`."""
+        return self.get_tuple(config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async :meth:`list`."""
+        for item in self.list(config, filter=filter, before=before, limit=limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> RunnableConfig:
+        """Async :meth:`put`."""
+        return self.put(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async :meth:`put_writes`."""
+        self.put_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async :meth:`delete_thread`."""
+        self.delete_thread(thread_id)

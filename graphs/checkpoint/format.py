@@ -1,0 +1,213 @@
+"""The checkpoint storage format (version 1) and helpers every saver reuses.
+
+A checkpoint is stored as three kinds of rows (see :class:`BaseCheckpointSaver`):
+
+* a *header* per ``(thread_id, checkpoint_ns, checkpoint_id)``: the checkpoint dict
+  without ``channel_values``, encoded with :mod:`graphs.serde`;
+* a *blob* per ``(thread_id, checkpoint_ns, channel, version)``, written only for the
+  channels in ``new_versions``; its ``type`` is ``"json"`` (the serde-encoded value),
+  ``"delta"`` (``{"prev": version, "base": version, "append": [items]}``: the value
+  is the value at ``prev`` followed by ``append``) or ``"empty"``;
+* a *write* per ``(thread_id, checkpoint_ns, checkpoint_id, task_id, idx)``.
+
+:func:`split_checkpoint` turns a checkpoint into its header and blob rows;
+:func:`assemble_checkpoint` rebuilds it from a header and a blob lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from graphs import serde
+from graphs.errors import CheckpointDecodeError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MIN_DELTA_CHAIN",
+    "WRITES_IDX_MAP",
+    "BlobRow",
+    "assemble_checkpoint",
+    "decode_blob",
+    "dump_header",
+    "load_header",
+    "new_checkpoint_id",
+    "now_iso",
+    "split_checkpoint",
+    "write_rows",
+]
+
+FORMAT_VERSION = 1
+"""Value of ``checkpoint["v"]`` written by this engine."""
+
+MIN_DELTA_CHAIN = 8
+"""A list channel may chain at least this many append-deltas before a full copy."""
+
+ERROR, INTERRUPT, RESUME = "__error__", "__interrupt__", "__resume__"
+WRITES_IDX_MAP = {ERROR: -1, INTERRUPT: -3, RESUME: -4}
+"""Fixed (negative) write indexes of bookkeeping channels: these rows are upserted;
+ordinary writes use their position and are inserted only if absent."""
+
+BlobRow = tuple[str, str, str, bytes]
+"""``(channel, version, type, data)``."""
+
+_id_lock = threading.Lock()
+_last_us = 0
+
+
+def new_checkpoint_id() -> str:
+    """Return a unique, time-ordered id formatted like a UUID (sorts as a string)."""
+    global _last_us
+    now = time.time_ns() // 1000
+    with _id_lock:
+        now = max(now, _last_us + 1)
+        _last_us = now
+    h = f"{now:016x}{int.from_bytes(os.urandom(8)):016x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now_iso() -> str:
+    """Current UTC time in ISO 8601 (the ``ts`` field)."""
+    return datetime.now(UTC).isoformat()
+
+
+def split_checkpoint(
+    checkpoint: dict[str, Any], new_versions: dict[str, Any]
+) -> tuple[dict[str, Any], list[BlobRow]]:
+    """Split a checkpoint into its header and the blob rows to write.
+
+    ``checkpoint["deltas"]`` (optional, set by the engine) maps a channel to
+    ``[prev_version, start]`` when its new value is the value at ``prev_version``
+    with ``value[start:]`` appended; such channels are stored as ``delta`` blobs.
+
+    Args:
+        checkpoint: The checkpoint, ``channel_values`` included.
+        new_versions: Channels whose value changed, with their new version.
+
+    Returns:
+        The header (checkpoint without ``channel_values`` and ``deltas``) and the
+        ``(channel, version, type, data)`` rows for the channels in ``new_versions``.
+    """
+    header = {
+        k: v for k, v in checkpoint.items() if k != "channel_values" and k != "deltas"
+    }
+    values = checkpoint.get("channel_values") or {}
+    deltas = checkpoint.get("deltas") or {}
+    chain = checkpoint.get("chain") or {}
+    blobs: list[BlobRow] = []
+    for channel, version in new_versions.items():
+        if channel not in values:
+            blobs.append((channel, str(version), "empty", b""))
+        elif channel in deltas:
+            prev, start = deltas[channel]
+            payload = {
+                "prev": prev,
+                "base": chain.get(channel, [0, 0, prev])[2],
+                "append": values[channel][start:],
+            }
+            blobs.append((channel, str(version), "delta", serde.dumps(payload)))
+        else:
+            blobs.append((channel, str(version), "json", serde.dumps(values[channel])))
+    return header, blobs
+
+
+def dump_header(header: dict[str, Any]) -> bytes:
+    """Encode a checkpoint header (or metadata) as JSON bytes."""
+    return serde.dumps(header)
+
+
+def load_header(data: bytes) -> dict[str, Any]:
+    """Decode a header written by :func:`dump_header`.
+
+    Raises:
+        CheckpointDecodeError: If the bytes are not a version-1 header.
+    """
+    header = serde.loads(data)
+    if not isinstance(header, dict) or "id" not in header:
+        raise CheckpointDecodeError("checkpoint header is not an object with an id")
+    if header.get("v", FORMAT_VERSION) > FORMAT_VERSION:
+        raise CheckpointDecodeError(f"unsupported checkpoint format v{header['v']}")
+    return header
+
+
+_MISSING = object()
+BlobLookup = Callable[[str, str], "tuple[str, bytes] | None"]
+
+
+def decode_blob(channel: str, version: str, get_blob: BlobLookup) -> Any:
+    """Return a channel's value at ``version``, following delta chains.
+
+    Args:
+        channel: Channel name.
+        version: Version to read.
+        get_blob: ``(channel, version) -> (type, data)`` or ``None`` if absent.
+
+    Returns:
+        The value, or the private ``_MISSING`` marker for an ``empty`` blob.
+
+    Raises:
+        CheckpointDecodeError: If a blob is missing, of unknown type or malformed.
+    """
+    appended: list[list[Any]] = []
+    while True:
+        row = get_blob(channel, version)
+        if row is None:
+            raise CheckpointDecodeError(f"blob {channel!r}@{version} is missing")
+        kind, data = row
+        if kind == "json":
+            value = serde.loads(data)
+            break
+        if kind == "empty":
+            return _MISSING
+        if kind != "delta":
+            raise CheckpointDecodeError(f"unknown blob type {kind!r} for {channel!r}")
+        delta = serde.loads(data)
+        if not isinstance(delta, dict) or not isinstance(delta.get("append"), list):
+            raise CheckpointDecodeError(f"malformed delta blob for {channel!r}")
+        appended.append(delta["append"])
+        version = delta["prev"]
+    if not appended:
+        return value
+    if not isinstance(value, list):
+        raise CheckpointDecodeError(f"delta on a non-list value of {channel!r}")
+    value = list(value)
+    for items in reversed(appended):
+        value.extend(items)
+    return value
+
+
+def assemble_checkpoint(header: dict[str, Any], get_blob: BlobLookup) -> dict[str, Any]:
+    """Rebuild a full checkpoint from its header and a blob lookup.
+
+    Args:
+        header: The decoded header (see :func:`load_header`).
+        get_blob: ``(channel, version) -> (type, data)`` or ``None``.
+
+    Returns:
+        The checkpoint with ``channel_values`` filled in.
+    """
+    values: dict[str, Any] = {}
+    for channel, version in header.get("channel_versions", {}).items():
+        value = decode_blob(channel, str(version), get_blob)
+        if value is not _MISSING:
+            values[channel] = value
+    return {**header, "channel_values": values}
+
+
+def write_rows(
+    writes: Sequence[tuple[str, Any]],
+) -> Iterable[tuple[int, str, str, bytes, bool]]:
+    """Encode pending writes as ``(idx, channel, type, data, upsert)`` rows.
+
+    Bookkeeping channels (``__error__``, ``__interrupt__``, ``__resume__``) get their
+    fixed negative index and replace an existing row (``upsert=True``); other writes
+    use their position and must not overwrite a row that already exists.
+    """
+    for i, (channel, value) in enumerate(writes):
+        idx = WRITES_IDX_MAP.get(channel, i)
+        kind, data = serde.dumps_typed(value)
+        yield idx, channel, kind, data, idx < 0

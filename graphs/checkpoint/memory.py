@@ -1,0 +1,199 @@
+"""InMemorySaver: the reference saver, storing exactly the documented row shape."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from graphs import serde
+from graphs.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    RunnableConfig,
+    checkpoint_config,
+    config_checkpoint_id,
+    config_ns,
+    config_thread_id,
+    metadata_matches,
+)
+from graphs.checkpoint.format import (
+    assemble_checkpoint,
+    dump_header,
+    load_header,
+    split_checkpoint,
+    write_rows,
+)
+
+__all__ = ["InMemorySaver", "MemorySaver"]
+
+_Row = tuple[bytes, bytes, str | None]  # header, metadata, parent id
+
+
+class InMemorySaver(BaseCheckpointSaver):
+    """Keeps checkpoint, blob and write rows in dicts (tests, demos, benchmarks).
+
+    Values are stored as encoded bytes, never as live objects, so a run sees the same
+    round trip as with a database saver and :meth:`stored_bytes` is meaningful.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._checkpoints: dict[tuple[str, str], dict[str, _Row]] = {}
+        self._latest: dict[tuple[str, str], str] = {}
+        self._blobs: dict[tuple[str, str, str, str], tuple[str, bytes]] = {}
+        self._writes: dict[
+            tuple[str, str, str], dict[tuple[str, int], tuple[str, str, bytes, str]]
+        ] = {}
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """See :meth:`BaseCheckpointSaver.get_tuple`."""
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        with self._lock:
+            rows = self._checkpoints.get((thread_id, ns))
+            if not rows:
+                return None
+            checkpoint_id = (
+                config_checkpoint_id(config) or self._latest[(thread_id, ns)]
+            )
+            row = rows.get(checkpoint_id)
+            if row is None:
+                return None
+            return self._tuple(thread_id, ns, checkpoint_id, row)
+
+    def _tuple(
+        self, thread_id: str, ns: str, checkpoint_id: str, row: _Row
+    ) -> CheckpointTuple:
+        header_bytes, metadata_bytes, parent_id = row
+        blobs = self._blobs
+        checkpoint = assemble_checkpoint(
+            load_header(header_bytes),
+            lambda ch, v: blobs.get((thread_id, ns, ch, v)),
+        )
+        writes = self._writes.get((thread_id, ns, checkpoint_id), {})
+        pending = [
+            (task_id, channel, serde.loads_typed((kind, data)))
+            for (task_id, _), (channel, kind, data, _) in sorted(writes.items())
+        ]
+        return CheckpointTuple(
+            config=checkpoint_config(thread_id, ns, checkpoint_id),
+            checkpoint=checkpoint,  # type: ignore[arg-type]
+            metadata=serde.loads(metadata_bytes),
+            parent_config=(
+                checkpoint_config(thread_id, ns, parent_id) if parent_id else None
+            ),
+            pending_writes=pending,
+        )
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """See :meth:`BaseCheckpointSaver.list`."""
+        conf = (config or {}).get("configurable") or {}
+        thread_id = conf.get("thread_id")
+        ns = conf.get("checkpoint_ns")
+        only_id = conf.get("checkpoint_id")
+        before_id = config_checkpoint_id(before) if before else None
+        with self._lock:
+            candidates = [
+                (cid, key, row)
+                for key, rows in self._checkpoints.items()
+                if (thread_id is None or key[0] == str(thread_id))
+                and (ns is None or key[1] == ns)
+                for cid, row in rows.items()
+                if (only_id is None or cid == only_id)
+                and (before_id is None or cid < before_id)
+            ]
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        count = 0
+        for cid, (tid, cns), row in candidates:
+            if limit is not None and count >= limit:
+                return
+            if filter and not metadata_matches(serde.loads(row[1]), filter):
+                continue
+            with self._lock:
+                found = self._tuple(tid, cns, cid, row)
+            count += 1
+            yield found
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> RunnableConfig:
+        """See :meth:`BaseCheckpointSaver.put`."""
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        header, blobs = split_checkpoint(dict(checkpoint), new_versions)
+        row = (dump_header(header), serde.dumps(metadata), config_checkpoint_id(config))
+        checkpoint_id = checkpoint["id"]
+        with self._lock:
+            for channel, version, kind, data in blobs:
+                self._blobs.setdefault((thread_id, ns, channel, version), (kind, data))
+            self._checkpoints.setdefault((thread_id, ns), {})[checkpoint_id] = row
+            latest = self._latest.get((thread_id, ns))
+            if latest is None or checkpoint_id > latest:
+                self._latest[(thread_id, ns)] = checkpoint_id
+        return checkpoint_config(thread_id, ns, checkpoint_id)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """See :meth:`BaseCheckpointSaver.put_writes`."""
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        checkpoint_id = config_checkpoint_id(config)
+        if checkpoint_id is None:
+            raise ValueError("put_writes needs configurable.checkpoint_id")
+        rows = list(write_rows(writes))
+        with self._lock:
+            table = self._writes.setdefault((thread_id, ns, checkpoint_id), {})
+            for idx, channel, kind, data, upsert in rows:
+                key = (task_id, idx)
+                if upsert or key not in table:
+                    table[key] = (channel, kind, data, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """See :meth:`BaseCheckpointSaver.delete_thread`."""
+        thread_id = str(thread_id)
+        with self._lock:
+            for table in (self._checkpoints, self._latest, self._blobs, self._writes):
+                for key in [k for k in table if k[0] == thread_id]:
+                    del table[key]
+
+    def stored_bytes(self, thread_id: str | None = None) -> int:
+        """Total bytes of headers, metadata, blobs and writes (of one thread)."""
+        with self._lock:
+            total = sum(
+                len(h) + len(m)
+                for key, rows in self._checkpoints.items()
+                if thread_id is None or key[0] == thread_id
+                for h, m, _ in rows.values()
+            )
+            total += sum(
+                len(data)
+                for key, (_, data) in self._blobs.items()
+                if thread_id is None or key[0] == thread_id
+            )
+            total += sum(
+                len(row[2])
+                for key, table in self._writes.items()
+                if thread_id is None or key[0] == thread_id
+                for row in table.values()
+            )
+        return total
+
+
+MemorySaver = InMemorySaver
+"""LangGraph's older name."""
