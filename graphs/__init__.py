@@ -1,1 +1,65 @@
-"""graphs: a LangGraph-compatible state-graph engine (stdlib only)."""
+"""graphs: a LangGraph-compatible state-graph engine (stdlib only).
+
+A LangGraph program ports by changing imports::
+
+    from graphs import StateGraph, START, END, interrupt, Command
+    from graphs.checkpoint import InMemorySaver
+"""
+
+from __future__ import annotations
+
+from graphs._context import get_config, get_stream_writer, interrupt
+from graphs.compiled import CompiledGraph
+from graphs.errors import (
+    CheckpointDecodeError,
+    EmptyInputError,
+    GraphError,
+    GraphInterrupt,
+    GraphRecursionError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    SerializationError,
+)
+from graphs.messages import MessagesState, add_messages
+from graphs.state import StateGraph
+from graphs.types import (
+    END,
+    START,
+    Command,
+    Interrupt,
+    RetryPolicy,
+    RunResult,
+    Send,
+    StateSnapshot,
+    StateTask,
+)
+
+CompiledStateGraph = CompiledGraph
+
+__all__ = [
+    "END",
+    "START",
+    "CheckpointDecodeError",
+    "Command",
+    "CompiledGraph",
+    "CompiledStateGraph",
+    "EmptyInputError",
+    "GraphError",
+    "GraphInterrupt",
+    "GraphRecursionError",
+    "Interrupt",
+    "InvalidGraphError",
+    "InvalidUpdateError",
+    "MessagesState",
+    "RetryPolicy",
+    "RunResult",
+    "Send",
+    "SerializationError",
+    "StateGraph",
+    "StateSnapshot",
+    "StateTask",
+    "add_messages",
+    "get_config",
+    "get_stream_writer",
+    "interrupt",
+]

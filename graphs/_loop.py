@@ -1,0 +1,689 @@
+"""The superstep loop, written once as a generator for the sync and async drivers.
+
+The loop never runs a node or touches a saver itself: it yields requests
+(``RUN`` tasks, ``GET``/``PUT``/``WRITES`` to the saver, ``CHUNKS`` to stream) and the
+driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import threading
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from graphs._context import _NO_RESUME
+from graphs.channels import apply_writes
+from graphs.checkpoint.base import checkpoint_config, config_thread_id
+from graphs.checkpoint.format import (
+    ERROR,
+    INTERRUPT,
+    MIN_DELTA_CHAIN,
+    RESUME,
+    new_checkpoint_id,
+    now_iso,
+)
+from graphs.errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidUpdateError,
+    describe,
+)
+from graphs.types import END, Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from graphs.compiled import CompiledGraph, NodeRuntime
+
+RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
+GOTO, SEND, DONE = "__goto__", "__send__", "__done__"
+_BOOKKEEPING = (ERROR, INTERRUPT, RESUME)
+DEFAULT_RECURSION_LIMIT = 25
+
+Request = tuple[int, Any]
+
+
+def task_id(checkpoint_id: str, ns: str, index: int, name: str) -> str:
+    """Deterministic task id: checkpoint, namespace, position and node name."""
+    key = f"{checkpoint_id}|{ns}|{index}|{name}"
+    h = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Task:
+    """One node execution in a superstep (also the node's context)."""
+
+    __slots__ = (
+        "_id",
+        "arg",
+        "custom",
+        "error",
+        "gotos",
+        "index",
+        "interrupt_index",
+        "interrupts",
+        "name",
+        "node",
+        "null_resume",
+        "push",
+        "restored",
+        "resume_map",
+        "resume_values",
+        "run",
+        "sends",
+        "update",
+        "view",
+        "writes",
+    )
+
+    def __init__(
+        self, run: Run, node: NodeRuntime, index: int, push: bool, arg: Any
+    ) -> None:
+        self.run = run
+        self.node = node
+        self.name = node.name
+        self.index = index
+        self.push = push
+        self.arg = arg
+        self._id: str | None = None
+        self.reset()
+        self.interrupts: tuple[Interrupt, ...] = ()
+        self.resume_values: list[Any] = []
+        self.resume_map: dict[str, Any] | None = None
+        self.null_resume: Any = _NO_RESUME
+        self.restored = False
+
+    def reset(self) -> None:
+        """Forget the outputs of a previous attempt."""
+        self.writes: list[tuple[str, Any]] = []
+        self.gotos: list[str] = []
+        self.sends: list[Send] = []
+        self.update: Any = None
+        self.error: BaseException | None = None
+        self.view: dict[str, Any] | None = None
+        self.custom: list[Any] | None = None
+        self.interrupt_index = 0
+
+    @property
+    def id(self) -> str:
+        """Deterministic id: checkpoint, namespace, position and node name."""
+        if self._id is None:
+            run = self.run
+            if not run.checkpoint_id:
+                run.checkpoint_id = new_checkpoint_id()
+            self._id = task_id(run.checkpoint_id, run.ns, self.index, self.name)
+        return self._id
+
+    def take_resume(self, interrupt_id: str) -> Any:
+        """Return the resume value for ``interrupt_id`` (consuming it), if any."""
+        if self.resume_map and interrupt_id in self.resume_map:
+            return self.resume_map.pop(interrupt_id)
+        if self.null_resume is not _NO_RESUME:
+            value, self.null_resume = self.null_resume, _NO_RESUME
+            return value
+        return self.run.take_null_resume()
+
+    def write_custom(self, value: Any) -> None:
+        """Emit ``value`` on the ``custom`` stream mode."""
+        run = self.run
+        if "custom" in run.modes:
+            run.out.append((run.stream_ns, "custom", value))
+
+    def config(self) -> dict[str, Any]:
+        """The config passed to nodes that accept one."""
+        run = self.run
+        return {
+            **run.config,
+            "configurable": {
+                **(run.config.get("configurable") or {}),
+                "checkpoint_ns": run.ns,
+                "checkpoint_id": run.checkpoint_id,
+            },
+            "metadata": {
+                **(run.config.get("metadata") or {}),
+                "langgraph_step": run.step,
+                "langgraph_node": self.name,
+                "langgraph_checkpoint_ns": run.ns,
+            },
+        }
+
+    def stored_writes(self) -> list[tuple[str, Any]]:
+        """Writes persisted for a task that finished while a sibling did not."""
+        rows = list(self.writes)
+        rows += [(GOTO, g) for g in self.gotos]
+        rows += [(SEND, s) for s in self.sends]
+        return rows or [(DONE, None)]
+
+
+class Run:
+    """One invocation of a compiled graph (see :meth:`steps`)."""
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        input: Any,
+        config: dict[str, Any] | None,
+        *,
+        modes: frozenset[str] = frozenset(),
+        durability: str = "sync",
+        interrupt_before: tuple[str, ...] | None = None,
+        interrupt_after: tuple[str, ...] | None = None,
+        step_hook: Any = None,
+        trace: list[dict[str, Any]] | None = None,
+        catch_errors: bool = False,
+        parent: Task | None = None,
+        stream_subgraphs: bool = False,
+    ) -> None:
+        self.graph = graph
+        self.input = input
+        self.config: dict[str, Any] = config or {}
+        conf = self.config.get("configurable") or {}
+        self.modes = modes
+        self.durability = durability
+        self.before = (
+            graph.interrupt_before if interrupt_before is None else (interrupt_before)
+        )
+        self.after = (
+            graph.interrupt_after if interrupt_after is None else (interrupt_after)
+        )
+        self.step_hook = step_hook
+        self.trace = trace
+        self.catch_errors = catch_errors
+        self.parent = parent
+        self.stream_subgraphs = stream_subgraphs
+        self.saver = graph.resolve_saver(parent)
+        self.thread_id = config_thread_id(self.config) if self.saver else ""
+        self.ns: str = conf.get("checkpoint_ns") or ""
+        self.stream_ns: tuple[str, ...] = tuple(self.ns.split("|")) if self.ns else ()
+        self.out: list[tuple[tuple[str, ...], str, Any]] = (
+            parent.run.out if parent is not None and stream_subgraphs else []
+        )
+        self.recursion_limit = int(
+            self.config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+        )
+        self.values: dict[str, Any] = {}
+        self.versions: dict[str, str] = {}
+        self.barriers: dict[str, set[str]] = {}
+        self.deferred: set[str] = set()
+        self.chain: dict[str, list[Any]] = {}
+        self.step = -1
+        self.checkpoint_id: str = ""
+        self.parent_config: dict[str, Any] | None = None
+        self.persisted = False
+        self.pending_put: tuple[Any, ...] | None = None
+        self.null_resume: Any = _NO_RESUME
+        self._null_lock = threading.Lock()
+        self.status = "completed"
+        self.interrupts: list[Interrupt] = []
+        self.error: BaseException | None = None
+
+    # -- helpers -----------------------------------------------------------------
+
+    def take_null_resume(self) -> Any:
+        """Consume the run-level resume value (first ``interrupt()`` wins)."""
+        if self.null_resume is _NO_RESUME:
+            return _NO_RESUME
+        with self._null_lock:
+            value, self.null_resume = self.null_resume, _NO_RESUME
+        return value
+
+    def read_state(self) -> Any:
+        """The state passed to a node (a fresh dict, or the schema instance)."""
+        factory = self.graph.state_factory
+        return dict(self.values) if factory is None else factory(self.values)
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Append a trace event (only when tracing)."""
+        if self.trace is not None:
+            self.trace.append({"kind": kind, "step": self.step + 1, **data})
+
+    def emit(self, mode: str, payload: Any) -> None:
+        """Queue a stream chunk if ``mode`` was requested."""
+        if mode in self.modes:
+            self.out.append((self.stream_ns, mode, payload))
+
+    def _thread_config(self) -> dict[str, Any]:
+        conf = self.config.get("configurable") or {}
+        return {**conf, "checkpoint_ns": self.ns}
+
+    # -- the loop ----------------------------------------------------------------
+
+    def steps(self) -> Generator[Request, Any, None]:
+        """Run the graph; a generator of requests answered by a driver."""
+        tasks = yield from self._start()
+        budget = self.recursion_limit - (1 if self._fresh_input else 0)
+        first = True
+        while tasks:
+            if budget <= 0:
+                raise GraphRecursionError(
+                    f"Recursion limit of {self.recursion_limit} reached without "
+                    "hitting a stop condition. You can increase the limit by setting "
+                    "the `recursion_limit` config key."
+                )
+            if not (first and self._resumed) and self._breakpoint(tasks, self.before):
+                yield from self._pause([])
+                return
+            first = False
+            todo = [t for t in tasks if not t.restored]
+            if "debug" in self.modes:
+                for t in todo:
+                    self.emit("debug", self._debug("task", t))
+            if todo:
+                yield RUN, todo
+            failed = yield from self._settle(tasks)
+            if failed:
+                return
+            tasks = self._advance(tasks)
+            budget -= 1
+            yield from self._commit("loop")
+            if self.out:
+                yield CHUNKS, self._drain()
+            if self.step_hook is not None:
+                yield HOOK, (self.step_hook, self.step)
+            if self._breakpoint(self._ran, self.after):
+                yield from self._pause([])
+                return
+        yield from self._flush_exit()
+
+    def _breakpoint(self, tasks: list[Task], names: tuple[str, ...]) -> bool:
+        if not names:
+            return False
+        return "*" in names or any(t.name in names for t in tasks)
+
+    def _drain(self) -> list[Any]:
+        out, self.out = self.out, []
+        return out
+
+    # -- start -------------------------------------------------------------------
+
+    def _start(self) -> Generator[Request, Any, list[Task]]:
+        graph = self.graph
+        saver = self.saver
+        saved = None
+        if saver is not None:
+            saved = yield GET, {"configurable": self._thread_config()}
+        inp = self.input
+        resume = _NO_RESUME
+        if isinstance(inp, Command) and inp.resume is not None:
+            resume = inp.resume
+        if (
+            self.parent is not None
+            and saved is not None
+            and saved.checkpoint.get("next")
+        ):
+            resume = self._resume_from_parent()
+            inp = None
+        self._fresh_input = not (inp is None or resume is not _NO_RESUME)
+        self._resumed = False
+        if saved is not None:
+            self._load(saved)
+        if not self._fresh_input:
+            if saved is None:
+                if resume is not _NO_RESUME:
+                    raise EmptyInputError(
+                        "Cannot resume: no checkpoint found for this thread"
+                    )
+                raise EmptyInputError("Received no input and no checkpoint to resume")
+            self._resumed = True
+            if resume is not _NO_RESUME:
+                self.event("resume_received")
+            tasks = self._restore_tasks(saved, resume)
+            if "values" in self.modes:
+                self.emit("values", self.output())
+            return tasks
+        # a new run: apply the input as the START node's writes
+        self.values = (
+            {**graph.initial_values(), **self.values} if not saved else (self.values)
+        )
+        bare = isinstance(inp, Command) and bool(inp.goto)
+        start = Task(
+            self, graph.start_goto if bare else graph.start_node, 0, False, None
+        )
+        start.writes, start.gotos, start.sends = graph.input_writes(inp)
+        start.update = inp
+        start.restored = True  # its writes are ready; only branches may need a run
+        if saved is not None:
+            self.step = int(saved.metadata.get("step", -1)) + 1
+        if start.node.branches:
+            yield RUN, [start]
+            if start.error is not None:
+                raise start.error
+        tasks = self._advance([start], source_is_input=True)
+        values = self.values
+        self.values = {k: values[k] for k in graph.channels if k in values}
+        yield from self._commit("input")
+        if "values" in self.modes:
+            self.emit("values", self.output())
+        return tasks
+
+    def _resume_from_parent(self) -> Any:
+        task = self.parent
+        assert task is not None
+        if task.resume_map:
+            value, task.resume_map = task.resume_map, None
+            return value
+        if task.null_resume is not _NO_RESUME:
+            value, task.null_resume = task.null_resume, _NO_RESUME
+            return value
+        got = task.run.take_null_resume()
+        return got if got is not _NO_RESUME else _NO_RESUME
+
+    def _load(self, saved: Any) -> None:
+        cp = saved.checkpoint
+        values = self.graph.initial_values()
+        values.update(cp.get("channel_values") or {})
+        self.values = {k: values[k] for k in self.graph.channels if k in values}
+        self.versions = dict(cp.get("channel_versions") or {})
+        self.barriers = {k: set(v) for k, v in (cp.get("barriers") or {}).items()}
+        self.deferred = set(cp.get("deferred") or ())
+        self.chain = {k: list(v) for k, v in (cp.get("chain") or {}).items()}
+        self.checkpoint_id = cp["id"]
+        self.step = int((saved.metadata or {}).get("step", -1))
+        self.parent_config = saved.config
+        self.persisted = True
+
+    def _restore_tasks(self, saved: Any, resume: Any) -> list[Task]:
+        graph = self.graph
+        tasks = []
+        for i, spec in enumerate(saved.checkpoint.get("next") or ()):
+            node = graph.node_runtime(spec["name"])
+            tasks.append(Task(self, node, i, "arg" in spec, spec.get("arg")))
+        by_id = {t.id: t for t in tasks}
+        grouped: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in saved.pending_writes or ():
+            grouped.setdefault(task_id, []).append((channel, value))
+        pending: dict[str, Task] = {}
+        for task_id, rows in grouped.items():
+            task = by_id.get(task_id)
+            if task is None:
+                continue
+            regular = [(c, v) for c, v in rows if c not in _BOOKKEEPING]
+            if regular:
+                task.restored = True
+                task.writes = [
+                    (c, v) for c, v in regular if c not in (GOTO, SEND, DONE)
+                ]
+                task.gotos = [v for c, v in regular if c == GOTO]
+                task.sends = [v for c, v in regular if c == SEND]
+                continue
+            for channel, value in rows:
+                if channel == RESUME:
+                    task.resume_values = list(value)
+                elif channel == INTERRUPT:
+                    task.interrupts = tuple(value)
+                    for intr in value:
+                        pending[intr.id] = task
+        if resume is not _NO_RESUME:
+            self._route_resume(resume, pending)
+        return tasks
+
+    def _route_resume(self, resume: Any, pending: dict[str, Task]) -> None:
+        if isinstance(resume, dict) and resume and all(k in pending for k in resume):
+            for iid, value in resume.items():
+                task = pending[iid]
+                task.resume_map = {**(task.resume_map or {}), iid: value}
+            return
+        owners = {id(t): t for t in pending.values()}
+        if len(owners) > 1:
+            raise InvalidUpdateError(
+                "When there are multiple pending interrupts, you must specify the "
+                "interrupt id when resuming: Command(resume={interrupt_id: value})"
+            )
+        if owners:
+            next(iter(owners.values())).null_resume = resume
+        else:
+            self.null_resume = resume
+
+    # -- settle a superstep ------------------------------------------------------
+
+    def _settle(self, tasks: list[Task]) -> Generator[Request, Any, bool]:
+        """Record results; on failure or interrupt persist what finished."""
+        errors = [t for t in tasks if t.error is not None]
+        paused = [t for t in tasks if t.interrupts and not t.restored and not t.error]
+        if not errors and not paused:
+            return False
+        if self.saver is not None:
+            yield from self._flush_exit(force=True)
+            cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
+            for t in tasks:
+                if t.restored:
+                    continue
+                if t.error is not None:
+                    rows = [(ERROR, describe(t.error))]
+                elif t.interrupts:
+                    rows = [(INTERRUPT, list(t.interrupts))]
+                    if t.resume_values:
+                        rows.append((RESUME, list(t.resume_values)))
+                else:
+                    rows = t.stored_writes()
+                yield WRITES, (cfg, rows, t.id)
+        if self.out:
+            yield CHUNKS, self._drain()
+        if errors:
+            self.status = "failed"
+            self.error = errors[0].error
+            self.event("error", node=errors[0].name, error=describe(self.error))
+            if not self.catch_errors:
+                raise self.error
+            return True
+        interrupts = [i for t in paused for i in t.interrupts]
+        yield from self._pause(interrupts)
+        return True
+
+    def _pause(self, interrupts: list[Interrupt]) -> Generator[Request, Any, None]:
+        yield from self._flush_exit()
+        self.status = "interrupted"
+        self.interrupts = interrupts
+        if "updates" in self.modes:
+            self.emit("updates", {"__interrupt__": tuple(interrupts)})
+        if self.out:
+            yield CHUNKS, self._drain()
+
+    # -- advance: apply writes, plan the next superstep ---------------------------
+
+    def _advance(self, tasks: list[Task], source_is_input: bool = False) -> list[Task]:
+        graph = self.graph
+        channels = graph.channels
+        saver = self.saver
+        prev = dict(self.values) if saver is not None else None
+        if len(tasks) == 1 and tasks[0].view is not None:
+            task = tasks[0]
+            self.values = task.view
+            updated = [
+                c for c in dict.fromkeys(c for c, _ in task.writes) if c in channels
+            ]
+        else:
+            writes = [w for t in tasks for w in t.writes]
+            updated = apply_writes(self.values, channels, writes) if writes else []
+        self._ran = tasks
+        if saver is not None:
+            self.checkpoint_id = new_checkpoint_id()
+            self._updated = updated
+            self._prev = prev
+            self._last = [t.name for t in tasks]
+        if not source_is_input:
+            self.step += 1
+            if "updates" in self.modes or "messages" in self.modes:
+                for t in tasks:
+                    self._emit_update(t)
+            if "debug" in self.modes:
+                for t in tasks:
+                    self.emit("debug", self._debug("task_result", t))
+            if "values" in self.modes:
+                self.emit("values", self.output())
+        return self._plan(tasks)
+
+    def _emit_update(self, task: Task) -> None:
+        update = task.update
+        if "updates" in self.modes:
+            self.emit("updates", {task.name: update})
+        if "messages" in self.modes and update:
+            meta = {"langgraph_step": self.step, "langgraph_node": task.name}
+            values = update.values() if isinstance(update, dict) else ()
+            for value in values:
+                for item in value if isinstance(value, list) else (value,):
+                    if hasattr(item, "content") and hasattr(item, "type"):
+                        self.emit("messages", (item, meta))
+
+    def _debug(self, kind: str, task: Task) -> dict[str, Any]:
+        payload: dict[str, Any] = {"id": task.id, "name": task.name}
+        if kind == "task":
+            payload["input"] = task.arg if task.push else self.output()
+        else:
+            payload.update(
+                result=task.update,
+                error=describe(task.error) if task.error else None,
+                interrupts=list(task.interrupts),
+            )
+        return {
+            "step": self.step,
+            "timestamp": now_iso(),
+            "type": kind,
+            "payload": payload,
+        }
+
+    def _plan(self, tasks: list[Task]) -> list[Task]:
+        graph = self.graph
+        triggered: set[str] = set()
+        sends: list[Send] = []
+        touched: set[int] = set()
+        for t in tasks:
+            node = t.node
+            triggered.update(node.edges)
+            if t.gotos:
+                triggered.update(t.gotos)
+            if t.sends:
+                sends.extend(t.sends)
+            for j in node.joins:
+                key = graph.join_keys[j]
+                self.barriers.setdefault(key, set()).add(t.name)
+                touched.add(j)
+        for j in touched:
+            key = graph.join_keys[j]
+            sources, target = graph.joins[j]
+            if self.barriers[key].issuperset(sources):
+                del self.barriers[key]
+                triggered.add(target)
+        triggered.discard(END)
+        if graph.deferred_nodes:
+            late = triggered & graph.deferred_nodes
+            if late:
+                self.deferred |= late
+                triggered -= late
+            if not triggered and not sends and self.deferred:
+                triggered, self.deferred = self.deferred, set()
+        nxt = [
+            Task(self, graph.node_runtime(s.node), i, True, s.arg)
+            for i, s in enumerate(sends)
+        ]
+        if triggered:
+            base = len(nxt)
+            order = graph.node_order
+            names = (
+                sorted(triggered, key=order.__getitem__)
+                if len(triggered) > 1
+                else triggered
+            )
+            for i, name in enumerate(names):
+                nxt.append(Task(self, graph.nodes_rt[name], base + i, False, None))
+        self._next = nxt
+        return nxt
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def _commit(self, source: str) -> Generator[Request, Any, None]:
+        if self.saver is None:
+            return
+        cid = self.checkpoint_id
+        versions = self.versions
+        new_versions = {}
+        deltas = {}
+        prev = self._prev
+        chain = self.chain
+        for ch in self._updated:
+            old_v = versions.get(ch)
+            versions[ch] = cid
+            new_versions[ch] = cid
+            new = self.values.get(ch)
+            old = prev.get(ch) if prev is not None else None
+            if (
+                old_v is not None
+                and type(new) is list
+                and type(old) is list
+                and len(new) >= len(old)
+                and all(map(operator.is_, new, old))
+            ):
+                depth, full_len, base = chain.get(ch) or (0, len(old), old_v)
+                if depth < max(MIN_DELTA_CHAIN, full_len):
+                    deltas[ch] = [old_v, len(old)]
+                    chain[ch] = [depth + 1, full_len, base]
+                    continue
+            if type(new) is list:
+                chain[ch] = [0, len(new), cid]
+            else:
+                chain.pop(ch, None)
+        checkpoint = {
+            "v": 1,
+            "id": cid,
+            "ts": now_iso(),
+            "channel_values": dict(self.values),
+            "channel_versions": dict(versions),
+            "versions_seen": {},
+            "next": [
+                {"name": t.name, "arg": t.arg} if t.push else {"name": t.name}
+                for t in self._next
+            ],
+            "barriers": {k: sorted(v) for k, v in self.barriers.items()},
+            "deferred": sorted(self.deferred),
+            "last": self._last,
+            "chain": {k: list(v) for k, v in chain.items()},
+            "deltas": deltas,
+        }
+        metadata = {"source": source, "step": self.step, "parents": {}}
+        parent = self.parent_config or {"configurable": self._thread_config()}
+        put = (parent, checkpoint, metadata, new_versions)
+        self.parent_config = checkpoint_config(self.thread_id, self.ns, cid)
+        if "debug" in self.modes:
+            self.emit(
+                "debug",
+                {
+                    "step": self.step,
+                    "timestamp": checkpoint["ts"],
+                    "type": "checkpoint",
+                    "payload": {
+                        "id": cid,
+                        "values": self.output(),
+                        "next": [t.name for t in self._next],
+                    },
+                },
+            )
+        if self.durability == "exit":
+            self.pending_put = put
+            self.persisted = False
+            return
+        self.persisted = True
+        yield (PUT_BG if self.durability == "async" else PUT), put
+
+    def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
+        if self.pending_put is not None:
+            put, self.pending_put = self.pending_put, None
+            yield PUT, put
+            self.persisted = True
+        if self.saver is not None and self.durability == "async":
+            yield FLUSH, None
+
+    # -- output --------------------------------------------------------------------
+
+    def output(self) -> dict[str, Any]:
+        """The state values visible to the caller."""
+        keys = self.graph.output_keys
+        values = self.values
+        if keys is None:
+            return dict(values)
+        return {k: values[k] for k in keys if k in values}
+
+    def checkpoint_config(self) -> dict[str, Any] | None:
+        """Config addressing the last checkpoint, or ``None`` without a saver."""
+        if self.saver is None or not self.checkpoint_id:
+            return None
+        return self.parent_config

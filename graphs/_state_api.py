@@ -1,0 +1,181 @@
+"""State API of compiled graphs: get_state, history, update_state (forks)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from graphs._loop import _BOOKKEEPING, DONE, GOTO, INTERRUPT, SEND, Run, Task, task_id
+from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from graphs.checkpoint.format import ERROR
+from graphs.errors import InvalidUpdateError
+from graphs.types import END, START, StateSnapshot, StateTask
+
+if TYPE_CHECKING:
+    from graphs.compiled import CompiledGraph
+
+__all__ = ["StateAPI"]
+
+
+class StateAPI:
+    """Mixin of :class:`~graphs.compiled.CompiledGraph` reading and forking threads."""
+
+    def _saver(self: CompiledGraph) -> BaseCheckpointSaver:  # type: ignore[misc]
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            raise ValueError("No checkpointer set: compile(checkpointer=...) first")
+        return saver
+
+    def _snapshot(self: CompiledGraph, saved: CheckpointTuple) -> StateSnapshot:  # type: ignore[misc]
+        cp = saved.checkpoint
+        conf = saved.config["configurable"]
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for tid, channel, value in saved.pending_writes or ():
+            by_task.setdefault(tid, []).append((channel, value))
+        tasks = []
+        nxt = []
+        interrupts: list[Any] = []
+        for i, spec in enumerate(cp.get("next") or ()):
+            tid = task_id(cp["id"], conf.get("checkpoint_ns", ""), i, spec["name"])
+            rows = by_task.get(tid, [])
+            regular = [(c, v) for c, v in rows if c not in _BOOKKEEPING]
+            intr = tuple(i for c, v in rows if c == INTERRUPT for i in v)
+            error = next((v for c, v in rows if c == ERROR), None)
+            result = None
+            if regular:
+                result = {c: v for c, v in regular if c not in (GOTO, SEND, DONE)}
+            else:
+                nxt.append(spec["name"])
+                interrupts.extend(intr)
+            tasks.append(StateTask(tid, spec["name"], (), error, intr, None, result))
+        values = dict(cp.get("channel_values") or {})
+        keys = self.output_keys
+        if keys is not None:
+            values = {k: values[k] for k in keys if k in values}
+        return StateSnapshot(
+            values=values,
+            next=tuple(nxt),
+            config=saved.config,
+            metadata=saved.metadata,
+            created_at=cp.get("ts"),
+            parent_config=saved.parent_config,
+            tasks=tuple(tasks),
+            interrupts=tuple(interrupts),
+        )
+
+    def get_state(  # type: ignore[misc]
+        self: CompiledGraph, config: dict[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
+        """The thread's state at ``checkpoint_id`` (or the latest checkpoint).
+
+        Args:
+            config: Thread config, optionally with ``checkpoint_id``.
+            subgraphs: Accepted for compatibility.
+
+        Returns:
+            The snapshot; empty values and no ``next`` for an unknown thread.
+        """
+        saved = self._saver().get_tuple(config)
+        if saved is None:
+            return StateSnapshot({}, (), config, None, None, None, (), ())
+        return self._snapshot(saved)
+
+    def get_state_history(  # type: ignore[misc]
+        self: CompiledGraph,
+        config: dict[str, Any],
+        *,
+        filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """Snapshots of the thread, newest first.
+
+        Args:
+            config: Thread config.
+            filter: Metadata that must match (e.g. ``{"source": "loop"}``).
+            before: Only checkpoints older than this config's checkpoint.
+            limit: Maximum number of snapshots.
+        """
+        conf = dict(config.get("configurable") or {})
+        conf.pop("checkpoint_id", None)
+        conf.setdefault("checkpoint_ns", "")
+        for saved in self._saver().list(
+            {"configurable": conf}, filter=filter, before=before, limit=limit
+        ):
+            yield self._snapshot(saved)
+
+    def update_state(  # type: ignore[misc]
+        self: CompiledGraph,
+        config: dict[str, Any],
+        values: dict[str, Any] | Any | None,
+        as_node: str | None = None,
+    ) -> dict[str, Any]:
+        """Write ``values`` as if ``as_node`` returned them; creates a new checkpoint.
+
+        Updating an older checkpoint forks the thread from there. The next tasks are
+        those triggered by ``as_node`` (its edges and conditional edges).
+
+        Args:
+            config: Thread config, optionally with ``checkpoint_id``.
+            values: Update dict (or ``Command``), applied with the reducers.
+            as_node: The node the update is attributed to.
+
+        Returns:
+            The config of the new checkpoint.
+
+        Raises:
+            InvalidUpdateError: If ``as_node`` is ambiguous or unknown.
+        """
+        saver = self._saver()
+        saved = saver.get_tuple(config)
+        run = Run(self, None, config)
+        if saved is not None:
+            run._load(saved)
+        else:
+            run.values = self.initial_values()
+        name = as_node or self._default_as_node(saved)
+        node = self.start_node if name == START else self.node_runtime(name)
+        if name == END:
+            node = self.start_goto
+        task = Task(run, node, 0, False, None)
+        from graphs._exec import _branches, _output
+
+        _output(task, values)
+        if node.branches:
+            _branches(task)
+        run._advance([task])
+        run._last = [name]
+        for kind, payload in run._commit("update"):
+            del kind
+            saver.put(*payload)
+        return run.parent_config or {}
+
+    def _default_as_node(self: CompiledGraph, saved: CheckpointTuple | None) -> str:  # type: ignore[misc]
+        if len(self.nodes_rt) == 1:
+            return next(iter(self.nodes_rt))
+        last = (saved.checkpoint.get("last") or []) if saved else []
+        names = [n for n in dict.fromkeys(last)]
+        if len(names) == 1:
+            return names[0]
+        if not saved:
+            return START
+        raise InvalidUpdateError("Ambiguous update, specify as_node")
+
+    async def aget_state(
+        self, config: dict[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
+        """Async :meth:`get_state`."""
+        return self.get_state(config, subgraphs=subgraphs)  # type: ignore[attr-defined,no-any-return]
+
+    async def aget_state_history(
+        self, config: dict[str, Any], **kw: Any
+    ) -> AsyncIterator[StateSnapshot]:
+        """Async :meth:`get_state_history`."""
+        for snap in self.get_state_history(config, **kw):  # type: ignore[attr-defined]
+            yield snap
+
+    async def aupdate_state(
+        self, config: dict[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """Async :meth:`update_state`."""
+        return self.update_state(config, values, as_node)  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,131 @@
+"""State channels: one per key of the state schema (last-value or reduced).
+
+A plain key keeps the last value written and accepts at most one write per
+superstep. ``Annotated[T, reducer]`` folds every write of a superstep into the value
+with ``reducer(current, update)``, in the deterministic task order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any, get_type_hints
+
+from graphs.errors import InvalidGraphError, InvalidUpdateError
+
+__all__ = ["Channel", "apply_writes", "channels_from_schema", "schema_keys"]
+
+Reducer = Callable[[Any, Any], Any]
+_MISSING: Any = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Channel:
+    """A state key: its name, optional reducer and initial value factory."""
+
+    name: str
+    reducer: Reducer | None = None
+    initial: Callable[[], Any] | None = None
+
+
+def _initial_factory(tp: Any) -> Callable[[], Any] | None:
+    origin = typing.get_origin(tp) or tp
+    if origin in (list, dict, set, tuple, int, float, str):
+        return origin  # type: ignore[no-any-return]
+    return None
+
+
+def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for item in reversed(meta):
+            if callable(item) and not isinstance(item, type):
+                return item, base
+        return None, base
+    return None, hint
+
+
+def schema_keys(schema: Any) -> dict[str, Any]:
+    """Return ``{key: type hint}`` of a TypedDict, dataclass or pydantic-like class.
+
+    Raises:
+        InvalidGraphError: If the schema has no annotated keys.
+    """
+    if schema is dict:
+        return {}
+    try:
+        hints = get_type_hints(schema, include_extras=True)
+    except Exception as exc:  # unresolved forward references in user code
+        raise InvalidGraphError(
+            f"cannot read the state schema {schema!r}: {exc}"
+        ) from exc
+    return {k: v for k, v in hints.items() if not k.startswith("__")}
+
+
+def channels_from_schema(schema: Any) -> dict[str, Channel]:
+    """Build the channels of a state schema.
+
+    Args:
+        schema: A ``TypedDict``, dataclass or pydantic-like class.
+
+    Returns:
+        Channel name to :class:`Channel`, in declaration order.
+    """
+    channels: dict[str, Channel] = {}
+    for key, hint in schema_keys(schema).items():
+        reducer, base = _reducer_of(hint)
+        if reducer is None:
+            channels[key] = Channel(key)
+            continue
+        factory = _initial_factory(base)
+        channels[key] = Channel(key, reducer, factory)
+    return channels
+
+
+def initial_values(channels: dict[str, Channel]) -> dict[str, Any]:
+    """Values of reduced channels that start from their type's empty value."""
+    return {
+        name: ch.initial() for name, ch in channels.items() if ch.initial is not None
+    }
+
+
+def apply_writes(
+    values: dict[str, Any],
+    channels: dict[str, Channel],
+    writes: Iterable[tuple[str, Any]],
+) -> list[str]:
+    """Apply one superstep's writes (already in task order) to ``values`` in place.
+
+    Args:
+        values: Current channel values; updated in place.
+        channels: The graph's channels.
+        writes: ``(channel, value)`` pairs; unknown channels are ignored.
+
+    Returns:
+        The names of the channels that were written, in first-write order.
+
+    Raises:
+        InvalidUpdateError: Two writes to a last-value channel, or a reducer failure.
+    """
+    updated: list[str] = []
+    seen: set[str] = set()
+    for name, value in writes:
+        ch = channels.get(name)
+        if ch is None:
+            continue
+        if name in seen:
+            if ch.reducer is None:
+                raise InvalidUpdateError(
+                    f"At key '{name}': Can receive only one value per step. "
+                    "Use an Annotated key to handle multiple values."
+                )
+        else:
+            seen.add(name)
+            updated.append(name)
+        if ch.reducer is None:
+            values[name] = value
+            continue
+        current = values.get(name, _MISSING)
+        values[name] = value if current is _MISSING else ch.reducer(current, value)
+    return updated

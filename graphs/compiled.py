@@ -1,0 +1,473 @@
+"""CompiledGraph: the runnable graph (invoke, stream, run, state API)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, is_typeddict
+
+from graphs._exec import adrive, drive
+from graphs._loop import Run, Task
+from graphs._state_api import StateAPI
+from graphs.channels import initial_values
+from graphs.checkpoint.base import BaseCheckpointSaver
+from graphs.drawing import DrawableGraph, build_drawable
+from graphs.errors import GraphInterrupt, InvalidUpdateError, ParentCommand
+from graphs.state import call_signature
+from graphs.types import START, Command, RetryPolicy, RunResult
+
+if TYPE_CHECKING:
+    from graphs.state import StateGraph
+
+__all__ = ["BranchRuntime", "CompiledGraph", "NodeRuntime"]
+
+_MODES = ("values", "updates", "custom", "messages", "debug")
+
+
+@dataclass(slots=True, frozen=True)
+class BranchRuntime:
+    """A conditional edge prepared for execution."""
+
+    path: Callable[..., Any]
+    path_map: dict[Any, str] | None
+    is_async: bool
+    takes_config: bool
+
+
+@dataclass(slots=True, frozen=True)
+class NodeRuntime:
+    """A node prepared for execution (edges and triggers precomputed)."""
+
+    name: str
+    fn: Any
+    is_async: bool = False
+    takes_config: bool = False
+    takes_writer: bool = False
+    retry: tuple[RetryPolicy, ...] = ()
+    edges: tuple[str, ...] = ()
+    joins: tuple[int, ...] = ()
+    branches: tuple[BranchRuntime, ...] = ()
+    subgraph: CompiledGraph | None = None
+
+
+def _streams(stream_mode: str | Sequence[str]) -> tuple[frozenset[str], bool]:
+    single = isinstance(stream_mode, str)
+    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
+    for mode in modes:
+        if mode not in _MODES:
+            raise ValueError(f"unknown stream_mode {mode!r}; expected one of {_MODES}")
+    return frozenset(modes), single
+
+
+class CompiledGraph(StateAPI):
+    """A validated graph, ready to run. Built by :meth:`StateGraph.compile`."""
+
+    def __init__(
+        self,
+        builder: StateGraph,
+        checkpointer: BaseCheckpointSaver | None | bool,
+        interrupt_before: tuple[str, ...],
+        interrupt_after: tuple[str, ...],
+        name: str,
+    ) -> None:
+        self.builder = builder
+        self.checkpointer = checkpointer
+        self.interrupt_before = interrupt_before
+        self.interrupt_after = interrupt_after
+        self.name = name
+        self.channels = builder.channels
+        self.output_keys = builder.output_keys
+        self.input_keys = builder.input_keys
+        schema = builder.state_schema
+        self.state_factory: Callable[[dict[str, Any]], Any] | None = (
+            None if schema is dict or is_typeddict(schema) else lambda v: schema(**v)
+        )
+        self.joins = [(frozenset(srcs), dst) for srcs, dst in builder.joins]
+        self.join_keys = [f"join:{'+'.join(s)}:{d}" for s, d in builder.joins]
+        self.node_order = {name: i for i, name in enumerate(builder.nodes)}
+        self.deferred_nodes = frozenset(n for n, s in builder.nodes.items() if s.defer)
+        self.nodes_rt: dict[str, NodeRuntime] = {}
+        for name in builder.nodes:
+            self.nodes_rt[name] = self._prepare(name)
+        self.start_node = self._prepare(START)
+        self.start_goto = NodeRuntime(START, None)
+        self._initial = initial_values(self.channels)
+
+    def _prepare(self, name: str) -> NodeRuntime:
+        b = self.builder
+        edges = tuple(dict.fromkeys(d for s, d in b.edges if s == name))
+        joins = tuple(i for i, (srcs, _) in enumerate(b.joins) if name in srcs)
+        branches = []
+        for br in b.branches:
+            if br.source == name:
+                is_async, takes_config, _ = call_signature(br.path)
+                branches.append(
+                    BranchRuntime(br.path, br.path_map, is_async, takes_config)
+                )
+        if name == START:
+            return NodeRuntime(START, None, edges=edges, branches=tuple(branches))
+        spec = b.nodes[name]
+        retry = spec.retry_policy
+        policies = (
+            ()
+            if retry is None
+            else ((retry,) if isinstance(retry, RetryPolicy) else tuple(retry))
+        )
+        action = spec.action
+        if isinstance(action, CompiledGraph):
+            return NodeRuntime(
+                name,
+                None,
+                retry=policies,
+                edges=edges,
+                joins=joins,
+                branches=tuple(branches),
+                subgraph=action,
+            )
+        is_async, takes_config, takes_writer = call_signature(action)
+        return NodeRuntime(
+            name,
+            action,
+            is_async,
+            takes_config,
+            takes_writer,
+            policies,
+            edges,
+            joins,
+            tuple(branches),
+        )
+
+    # -- plumbing used by the loop -----------------------------------------------
+
+    def initial_values(self) -> dict[str, Any]:
+        """Fresh initial values of reduced channels (empty list, dict, ...)."""
+        return {
+            k: (copy.copy(v) if isinstance(v, (list, dict, set)) else v)
+            for k, v in self._initial.items()
+        }
+
+    def node_runtime(self, name: str) -> NodeRuntime:
+        """Return the prepared node ``name``."""
+        try:
+            return self.nodes_rt[name]
+        except KeyError:
+            raise InvalidUpdateError(f"unknown node {name!r}") from None
+
+    def resolve_saver(self, parent: Task | None) -> BaseCheckpointSaver | None:
+        """The saver of a run: own, inherited from the parent graph, or none."""
+        saver = self.checkpointer
+        if saver is False:
+            return None
+        if isinstance(saver, BaseCheckpointSaver):
+            return saver
+        if parent is not None:
+            return parent.run.saver
+        return None
+
+    def instance_fields(self, value: Any) -> dict[str, Any] | None:
+        """Fields of a dataclass / pydantic-like state instance, else ``None``."""
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
+            return dict(dump())
+        return None
+
+    def input_writes(
+        self, inp: Any
+    ) -> tuple[list[tuple[str, Any]], list[str], list[Any]]:
+        """Writes, gotos and sends of the input (the START task)."""
+        keys = self.input_keys or self.channels
+        if isinstance(inp, Command):
+            task_like = _Collector(self)
+            from graphs._exec import command_output
+
+            command_output(task_like, inp)  # type: ignore[arg-type]
+            return task_like.writes, task_like.gotos, task_like.sends
+        if isinstance(inp, dict):
+            return [(k, v) for k, v in inp.items() if k in keys], [], []
+        fields = self.instance_fields(inp)
+        if fields is None:
+            raise InvalidUpdateError(f"Expected dict input, got {type(inp).__name__}")
+        return list(fields.items()), [], []
+
+    def with_checkpointer(self, saver: BaseCheckpointSaver | None) -> CompiledGraph:
+        """A cheap copy sharing the compiled structure, bound to another saver."""
+        clone = copy.copy(self)
+        clone.checkpointer = saver
+        return clone
+
+    def get_graph(self, *, xray: bool = False) -> DrawableGraph:
+        """The graph's nodes and edges (``.draw_mermaid()`` for a diagram)."""
+        return build_drawable(self.builder, self.name)
+
+    # -- running -------------------------------------------------------------------
+
+    def _run(self, input: Any, config: dict[str, Any] | None, **kw: Any) -> Run:
+        return Run(self, input, config, **kw)
+
+    def invoke(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        durability: str = "sync",
+        interrupt_before: Sequence[str] | None = None,
+        interrupt_after: Sequence[str] | None = None,
+        **_: Any,
+    ) -> Any:
+        """Run the graph to completion or to an interrupt.
+
+        Args:
+            input: Input dict, ``None`` to continue from the checkpoint, or
+                ``Command(resume=...)``.
+            config: ``{"configurable": {"thread_id", "checkpoint_id"},
+                "recursion_limit": N}``.
+            stream_mode: ``"values"`` returns the final state; other modes return
+                the list of chunks.
+            durability: ``"sync"``, ``"async"`` or ``"exit"``.
+            interrupt_before: Override the compiled breakpoints.
+            interrupt_after: Override the compiled breakpoints.
+
+        Returns:
+            The final state; with ``"__interrupt__"`` when the run paused.
+        """
+        if stream_mode != "values":
+            return list(
+                self.stream(
+                    input,
+                    config,
+                    stream_mode=stream_mode,
+                    durability=durability,
+                    interrupt_before=interrupt_before,
+                    interrupt_after=interrupt_after,
+                )
+            )
+        run = self._run(
+            input,
+            config,
+            durability=durability,
+            interrupt_before=_opt(interrupt_before),
+            interrupt_after=_opt(interrupt_after),
+        )
+        for _ in drive(run):
+            pass
+        return _final(run)
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        durability: str = "sync",
+        interrupt_before: Sequence[str] | None = None,
+        interrupt_after: Sequence[str] | None = None,
+        **_: Any,
+    ) -> Any:
+        """Async :meth:`invoke`."""
+        if stream_mode != "values":
+            return [
+                c
+                async for c in self.astream(
+                    input, config, stream_mode=stream_mode, durability=durability
+                )
+            ]
+        run = self._run(
+            input,
+            config,
+            durability=durability,
+            interrupt_before=_opt(interrupt_before),
+            interrupt_after=_opt(interrupt_after),
+        )
+        async for _ in adrive(run):
+            pass
+        return _final(run)
+
+    def stream(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "updates",
+        subgraphs: bool = False,
+        durability: str = "sync",
+        interrupt_before: Sequence[str] | None = None,
+        interrupt_after: Sequence[str] | None = None,
+        **_: Any,
+    ) -> Iterator[Any]:
+        """Stream chunks: one mode gives ``chunk``; several give ``(mode, chunk)``;
+        with ``subgraphs=True`` a namespace tuple comes first."""
+        modes, single = _streams(stream_mode)
+        run = self._run(
+            input,
+            config,
+            modes=modes,
+            durability=durability,
+            stream_subgraphs=subgraphs,
+            interrupt_before=_opt(interrupt_before),
+            interrupt_after=_opt(interrupt_after),
+        )
+        for ns, mode, payload in drive(run):
+            yield _shape(ns, mode, payload, single, subgraphs)
+
+    async def astream(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "updates",
+        subgraphs: bool = False,
+        durability: str = "sync",
+        interrupt_before: Sequence[str] | None = None,
+        interrupt_after: Sequence[str] | None = None,
+        **_: Any,
+    ) -> AsyncIterator[Any]:
+        """Async :meth:`stream`."""
+        modes, single = _streams(stream_mode)
+        run = self._run(
+            input,
+            config,
+            modes=modes,
+            durability=durability,
+            stream_subgraphs=subgraphs,
+            interrupt_before=_opt(interrupt_before),
+            interrupt_after=_opt(interrupt_after),
+        )
+        async for ns, mode, payload in adrive(run):
+            yield _shape(ns, mode, payload, single, subgraphs)
+
+    def run(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        durability: str = "sync",
+        step_hook: Callable[[int], None] | None = None,
+        interrupt_before: Sequence[str] | None = None,
+        interrupt_after: Sequence[str] | None = None,
+        **_: Any,
+    ) -> RunResult:
+        """Run for the runtime: never raises for a node failure.
+
+        Args:
+            input: Input dict, ``None`` (continue from the checkpoint) or
+                ``Command(resume=...)``.
+            config: Thread config.
+            durability: ``"sync"``, ``"async"`` or ``"exit"``.
+            step_hook: Called with the step number after each superstep's checkpoint
+                is committed, before the next superstep; what it raises propagates
+                unchanged and the engine writes nothing more.
+            interrupt_before: Override the compiled breakpoints.
+            interrupt_after: Override the compiled breakpoints.
+
+        Returns:
+            A :class:`RunResult` (``completed``, ``interrupted`` or ``failed``).
+        """
+        trace: list[dict[str, Any]] = []
+        run = self._run(
+            input,
+            config,
+            durability=durability,
+            step_hook=step_hook,
+            trace=trace,
+            catch_errors=True,
+            interrupt_before=_opt(interrupt_before),
+            interrupt_after=_opt(interrupt_after),
+        )
+        for _ in drive(run):
+            pass
+        return RunResult(
+            status=run.status,  # type: ignore[arg-type]
+            state=run.output(),
+            interrupts=list(run.interrupts),
+            trace=trace,
+            checkpoint_id=run.checkpoint_id if run.saver is not None else None,
+            error=run.error,
+        )
+
+    # -- as a subgraph ----------------------------------------------------------------
+
+    def _child(self, task: Task, inp: Any) -> Run:
+        parent = task.run
+        conf = dict(parent.config.get("configurable") or {})
+        conf.pop("checkpoint_id", None)
+        prefix = f"{parent.ns}|" if parent.ns else ""
+        conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
+        config = {**parent.config, "configurable": conf}
+        return Run(
+            self,
+            inp,
+            config,
+            modes=parent.modes if parent.stream_subgraphs else frozenset(),
+            durability=parent.durability,
+            parent=task,
+            stream_subgraphs=parent.stream_subgraphs,
+        )
+
+    def call_as_subgraph(self, task: Task, inp: Any) -> Any:
+        """Run as the node of a parent graph (sync)."""
+        child = self._child(task, inp)
+        try:
+            for _ in drive(child):
+                pass
+        except ParentCommand as signal:
+            return signal.command
+        return _child_result(child)
+
+    async def acall_as_subgraph(self, task: Task, inp: Any) -> Any:
+        """Run as the node of a parent graph (async)."""
+        child = self._child(task, inp)
+        try:
+            async for _ in adrive(child):
+                pass
+        except ParentCommand as signal:
+            return signal.command
+        return _child_result(child)
+
+
+class _Collector:
+    """Stands in for a task when a ``Command`` is given as input."""
+
+    def __init__(self, graph: CompiledGraph) -> None:
+        self.name = START
+        self.run = _FakeRun(graph)
+        self.writes: list[tuple[str, Any]] = []
+        self.gotos: list[str] = []
+        self.sends: list[Any] = []
+        self.update: Any = None
+
+
+class _FakeRun:
+    def __init__(self, graph: CompiledGraph) -> None:
+        self.graph = graph
+
+
+def _child_result(child: Run) -> Any:
+    if child.status == "interrupted":
+        raise GraphInterrupt(child.interrupts)
+    return child.output()
+
+
+def _final(run: Run) -> dict[str, Any]:
+    out = run.output()
+    if run.status == "interrupted" and run.interrupts:
+        out["__interrupt__"] = list(run.interrupts)
+    return out
+
+
+def _opt(names: Sequence[str] | None) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _shape(
+    ns: tuple[str, ...], mode: str, payload: Any, single: bool, sub: bool
+) -> Any:
+    if sub:
+        return (ns, payload) if single else (ns, mode, payload)
+    return payload if single else (mode, payload)
