@@ -1,0 +1,144 @@
+"""Executing one tool call as one graph task.
+
+The agent fans tool calls out with ``Send("tools", {"tool_call": ...})``, so every
+call is its own task: when one call fails or the process dies, the calls that
+already finished are in the checkpoint's pending writes and are not run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agents.errors import ToolError, ToolNotFoundError
+from agents.tools.base import BaseTool, Tool, ToolRuntime, format_tool_result
+from graphs.errors import GraphInterrupt, ParentCommand
+from graphs.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
+from graphs.types import Command
+
+__all__ = ["ToolExecutor", "pending_tool_calls"]
+
+logger = logging.getLogger(__name__)
+
+
+def pending_tool_calls(messages: Sequence[BaseMessage]) -> list[ToolCall]:
+    """Tool calls of the last AI message that have no ToolMessage answer yet."""
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if isinstance(message, AIMessage):
+            answered = {
+                m.tool_call_id for m in messages[i + 1 :] if isinstance(m, ToolMessage)
+            }
+            return [c for c in message.tool_calls if c["id"] not in answered]
+    return []
+
+
+class ToolExecutor:
+    """Runs tool calls by name and turns results into state updates.
+
+    Args:
+        tools: The tools.
+        handle_errors: Report unexpected exceptions to the model as error
+            ToolMessages (True) or let them fail the task (False). ``ToolError``
+            is always reported to the model.
+    """
+
+    def __init__(
+        self, tools: Sequence[BaseTool], *, handle_errors: bool = True
+    ) -> None:
+        self.tools: dict[str, BaseTool] = {t.name: t for t in tools}
+        self.handle_errors = handle_errors
+
+    def needs_state(self, name: str) -> bool:
+        """Whether the tool asks for :class:`ToolRuntime` (and so the state)."""
+        found = self.tools.get(name)
+        return isinstance(found, Tool) and bool(found._runtime_params)
+
+    def is_return_direct(self, name: str) -> bool:
+        """Whether the tool ends the agent turn."""
+        found = self.tools.get(name)
+        return bool(found and found.return_direct)
+
+    def run(
+        self,
+        call: ToolCall,
+        *,
+        state: Mapping[str, Any],
+        config: dict[str, Any],
+        writer: Any,
+    ) -> Any:
+        """Run one call; return a state update dict or a ``Command``."""
+        runtime = ToolRuntime(
+            state=dict(state),
+            tool_call_id=call["id"],
+            config=config,
+            stream_writer=writer or (lambda _chunk: None),
+        )
+        try:
+            tool = self.tools.get(call["name"])
+            if tool is None:
+                raise ToolNotFoundError(
+                    f"Tool {call['name']!r} does not exist; available: "
+                    f"{', '.join(sorted(self.tools)) or 'none'}"
+                )
+            result = tool.invoke(call["args"], runtime)
+        except (GraphInterrupt, ParentCommand):
+            raise  # control flow of the engine, not a tool failure
+        except ToolError as exc:
+            return {"messages": [self._error(call, str(exc))]}
+        except Exception as exc:
+            if not self.handle_errors:
+                raise
+            logger.warning("tool %s failed: %r", call["name"], exc)
+            return {
+                "messages": [
+                    self._error(
+                        call,
+                        f"Error: {type(exc).__name__}: {exc}\n"
+                        "Please fix your mistakes.",
+                    )
+                ]
+            }
+        return self._wrap(call, result)
+
+    def _error(self, call: ToolCall, text: str) -> ToolMessage:
+        return ToolMessage(
+            text, tool_call_id=str(call["id"]), name=call["name"], status="error"
+        )
+
+    def _wrap(self, call: ToolCall, result: Any) -> Any:
+        if isinstance(result, Command):
+            return self._complete_command(call, result)
+        if isinstance(result, ToolMessage):
+            return {"messages": [result]}
+        return {
+            "messages": [
+                ToolMessage(
+                    format_tool_result(result),
+                    tool_call_id=str(call["id"]),
+                    name=call["name"],
+                )
+            ]
+        }
+
+    def _complete_command(self, call: ToolCall, command: Command) -> Command:
+        # Every tool call needs an answer in the history (providers reject a
+        # dangling call), so a Command without one gets a default ToolMessage.
+        update = command.update if isinstance(command.update, dict) else {}
+        messages = list(update.get("messages") or [])
+        answered = any(
+            isinstance(m, ToolMessage) and m.tool_call_id == call["id"]
+            for m in messages
+        )
+        if answered or command.graph == Command.PARENT:
+            return command
+        messages.append(
+            ToolMessage("Done.", tool_call_id=str(call["id"]), name=call["name"])
+        )
+        return Command(
+            graph=command.graph,
+            update={**update, "messages": messages},
+            goto=command.goto,
+            resume=command.resume,
+        )
