@@ -150,6 +150,24 @@ ORIS_EXECUTION_TIMEOUT_SECONDS = env_int(
     "ORIS_EXECUTION_TIMEOUT_SECONDS", 3600, minimum=1
 )
 ORIS_WORKERS = env_int("ORIS_WORKERS", 2, minimum=1)
+# One delivery of a q2 task may run this many claimable attempts back to back.
+ORIS_DRAIN_LIMIT = env_int("ORIS_DRAIN_LIMIT", 20, minimum=1)
+# A doorbell that arrives before a retry is due waits at most this long for it.
+ORIS_MAX_DOORBELL_WAIT_SECONDS = env_int("ORIS_MAX_DOORBELL_WAIT_SECONDS", 5, minimum=0)
+
+
+def env_graphs(name: str) -> dict[str, str]:
+    """``name=module:builder,other=module:builder`` -> {name: "module:builder"}."""
+    graphs: dict[str, str] = {}
+    for item in env_list(name, []):
+        key, sep, path = item.partition("=")
+        if not sep or not key.strip() or ":" not in path:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not name=module:builder")
+        graphs[key.strip()] = path.strip()
+    return graphs
+
+
+ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

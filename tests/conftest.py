@@ -16,3 +16,16 @@ def pytest_collection_modifyitems(
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _test_graphs(settings, tmp_path, monkeypatch):
+    """Registers the sample graphs and gives each test its own effects folder."""
+    from runtime import registry
+    from tests.runtime.sample_graphs import TEST_GRAPHS
+
+    settings.ORIS_GRAPHS = TEST_GRAPHS
+    monkeypatch.setenv("ORIS_TEST_EFFECTS_DIR", str(tmp_path))
+    registry._cache.clear()
+    yield
+    registry._cache.clear()

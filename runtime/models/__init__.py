@@ -1,1 +1,28 @@
 """Oris runtime models; every model is re-exported here."""
+
+from runtime.models.access import ApiKey, AuditLog
+from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
+from runtime.models.interrupts import Interrupt
+from runtime.models.jobs import Attempt, Job, Lease
+from runtime.models.ledger import (
+    DeadLetter,
+    IdempotencyRecord,
+    RetryHistory,
+    StepReport,
+)
+
+__all__ = [
+    "ApiKey",
+    "Attempt",
+    "AuditLog",
+    "Checkpoint",
+    "CheckpointBlob",
+    "CheckpointWrite",
+    "DeadLetter",
+    "IdempotencyRecord",
+    "Interrupt",
+    "Job",
+    "Lease",
+    "RetryHistory",
+    "StepReport",
+]

@@ -1,0 +1,193 @@
+"""DjangoSaver: the graphs checkpointer protocol on the runtime's models.
+
+It stores the rows graphs' format defines (a header per checkpoint, a blob per
+channel version, a row per pending write), so a thread grows with what changed.
+Each ``put`` is one transaction (an upsert, as in LangGraph's savers); an optional
+``guard`` runs inside it first, so the runtime fences checkpoint writes with the
+worker's lease: when the guard raises, nothing of that superstep is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from graphs import serde
+from graphs.checkpoint import BaseCheckpointSaver, CheckpointTuple
+from graphs.checkpoint.base import (
+    checkpoint_config,
+    config_checkpoint_id,
+    config_ns,
+    config_thread_id,
+)
+from graphs.checkpoint.format import assemble_checkpoint, split_checkpoint, write_rows
+from graphs.errors import CheckpointDecodeError
+from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
+
+Guard = Callable[[], None]
+
+
+class DjangoSaver(BaseCheckpointSaver):
+    """Checkpoints in the Django database (PostgreSQL or SQLite)."""
+
+    def __init__(self, *, guard: Guard | None = None) -> None:
+        self.guard = guard
+
+    def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        rows = Checkpoint.objects.filter(thread_id=thread_id, checkpoint_ns=ns)
+        checkpoint_id = config_checkpoint_id(config)
+        if checkpoint_id:
+            row = rows.filter(checkpoint_id=checkpoint_id).first()
+        else:
+            row = rows.order_by("-checkpoint_id").first()
+        return self._tuple(row) if row else None
+
+    def list(
+        self,
+        config: dict[str, Any] | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        conf = (config or {}).get("configurable") or {}
+        rows = Checkpoint.objects.order_by("-checkpoint_id")
+        if conf.get("thread_id") is not None:
+            rows = rows.filter(thread_id=str(conf["thread_id"]))
+        if conf.get("checkpoint_ns") is not None:
+            rows = rows.filter(checkpoint_ns=conf["checkpoint_ns"])
+        if conf.get("checkpoint_id"):
+            rows = rows.filter(checkpoint_id=conf["checkpoint_id"])
+        if before and config_checkpoint_id(before):
+            rows = rows.filter(checkpoint_id__lt=config_checkpoint_id(before))
+        for key, value in (filter or {}).items():
+            rows = rows.filter(**{f"metadata__{key}": serde.to_jsonable(value)})
+        if limit is not None:
+            rows = rows[:limit]
+        for row in rows:
+            yield self._tuple(row)
+
+    def put(
+        self,
+        config: dict[str, Any],
+        checkpoint: dict[str, Any],
+        metadata: dict[str, Any],
+        new_versions: dict[str, Any],
+    ) -> dict[str, Any]:
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        header, blobs = split_checkpoint(dict(checkpoint), new_versions)
+        with transaction.atomic():
+            if self.guard:
+                self.guard()
+            CheckpointBlob.objects.bulk_create(
+                [
+                    CheckpointBlob(
+                        thread_id=thread_id,
+                        checkpoint_ns=ns,
+                        channel=channel,
+                        version=version,
+                        type=kind,
+                        value=data,
+                    )
+                    for channel, version, kind, data in blobs
+                ],
+                ignore_conflicts=True,
+            )
+            row = {
+                "parent_checkpoint_id": config_checkpoint_id(config),
+                "checkpoint": serde.to_jsonable(header),
+                "metadata": serde.to_jsonable(metadata),
+            }
+            key = {"thread_id": thread_id, "checkpoint_ns": ns}
+            key["checkpoint_id"] = checkpoint["id"]
+            try:
+                with transaction.atomic():
+                    Checkpoint.objects.create(**key, **row, created_at=timezone.now())
+            except IntegrityError:
+                # The engine re-puts a checkpoint to amend it (LangGraph's upsert).
+                Checkpoint.objects.filter(**key).update(**row)
+        return checkpoint_config(thread_id, ns, checkpoint["id"])
+
+    def put_writes(
+        self,
+        config: dict[str, Any],
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        checkpoint_id = config_checkpoint_id(config)
+        if checkpoint_id is None:
+            raise ValueError("put_writes needs configurable.checkpoint_id")
+        key = {"thread_id": thread_id, "checkpoint_ns": ns}
+        rows = list(write_rows(writes))
+        with transaction.atomic():
+            if self.guard:
+                self.guard()
+            for idx, channel, kind, data, upsert in rows:
+                ident = {**key, "checkpoint_id": checkpoint_id, "task_id": task_id}
+                values = {"channel": channel, "type": kind, "value": data}
+                values["task_path"] = task_path
+                if upsert:
+                    CheckpointWrite.objects.update_or_create(
+                        **ident, idx=idx, defaults=values
+                    )
+                else:
+                    CheckpointWrite.objects.get_or_create(
+                        **ident, idx=idx, defaults=values
+                    )
+
+    def delete_thread(self, thread_id: str) -> None:
+        thread_id = str(thread_id)
+        with transaction.atomic():
+            for model in (Checkpoint, CheckpointBlob, CheckpointWrite):
+                model.objects.filter(thread_id=thread_id).delete()
+
+    def _tuple(self, row: Checkpoint) -> CheckpointTuple:
+        thread_id, ns = row.thread_id, row.checkpoint_ns
+        header = serde.from_jsonable(row.checkpoint)
+        if not isinstance(header, dict) or "id" not in header:
+            raise CheckpointDecodeError(f"checkpoint {row.checkpoint_id} is malformed")
+        blobs = {
+            (b.channel, b.version): (b.type, bytes(b.value or b""))
+            for b in CheckpointBlob.objects.filter(
+                blob_versions(header), thread_id=thread_id, checkpoint_ns=ns
+            ).only("channel", "version", "type", "value")
+        }
+        checkpoint = assemble_checkpoint(header, lambda ch, v: blobs.get((ch, v)))
+        writes = CheckpointWrite.objects.filter(
+            thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=row.checkpoint_id
+        ).order_by("task_id", "idx")
+        pending = [
+            (w.task_id, w.channel, serde.loads_typed((w.type, bytes(w.value or b""))))
+            for w in writes
+        ]
+        parent = row.parent_checkpoint_id
+        return CheckpointTuple(
+            config=checkpoint_config(thread_id, ns, row.checkpoint_id),
+            checkpoint=checkpoint,
+            metadata=serde.from_jsonable(row.metadata),
+            parent_config=checkpoint_config(thread_id, ns, parent) if parent else None,
+            pending_writes=pending,
+        )
+
+
+def blob_versions(header: dict[str, Any]) -> Q:
+    """The blob rows a checkpoint needs: each channel's version and, for a list
+    stored as a chain of deltas, the versions back to the chain's full copy."""
+    chain = header.get("chain") or {}
+    query = Q(pk__in=[])
+    for channel, version in header.get("channel_versions", {}).items():
+        base = chain[channel][2] if channel in chain else None
+        if base and str(base) != str(version):
+            query |= Q(
+                channel=channel, version__gte=str(base), version__lte=str(version)
+            )
+        else:
+            query |= Q(channel=channel, version=str(version))
+    return query

@@ -1,0 +1,234 @@
+"""Attempt outcomes: completed, interrupted, failed (retry or dead letter), cancelled.
+
+Every outcome of a leased attempt is fenced: it releases the lease first, and a
+worker that lost its lease records nothing.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from runtime.errors import InvalidTransition
+from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
+from runtime.services import dispatch
+from runtime.services.leases import lease_release
+from runtime.services.transitions import transition
+
+RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """An exception as JSON: class path, message and traceback text."""
+    cls = type(exc)
+    return {
+        "type": f"{cls.__module__}.{cls.__qualname__}",
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def next_backoff_ms(policy: dict[str, Any], attempt_no: int) -> int:
+    """The reference's backoff: fixed, or ``backoff * multiplier^(n-1)``, capped."""
+    backoff = int(policy["backoff_ms"])
+    if policy.get("strategy") == "exponential":
+        multiplier = float(policy.get("multiplier") or 2.0)
+        backoff = round(backoff * multiplier ** (attempt_no - 1))
+    if policy.get("max_backoff_ms"):
+        backoff = min(backoff, int(policy["max_backoff_ms"]))
+    return max(1, backoff)
+
+
+def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) -> None:
+    """The graph reached END: the attempt and its job complete with the state."""
+    now = at or timezone.now()
+    attempt = lease.attempt
+    with transaction.atomic():
+        lease_release(lease=lease)
+        transition(
+            Attempt,
+            attempt.pk,
+            to=Attempt.Status.COMPLETED,
+            sources=RUNNING,
+            finished_at=now,
+        )
+        transition(
+            Job,
+            attempt.job_id,
+            to=Job.Status.COMPLETED,
+            result=state,
+            error=None,
+            updated_at=now,
+            finished_at=now,
+        )
+
+
+def attempt_interrupt(
+    *,
+    lease: Lease,
+    interrupts: list[tuple[str, Any]],
+    at: datetime | None = None,
+) -> list[Interrupt]:
+    """The graph paused: one pending Interrupt row per ``(graph id, value)``."""
+    now = at or timezone.now()
+    attempt = lease.attempt
+    with transaction.atomic():
+        lease_release(lease=lease)
+        transition(
+            Attempt,
+            attempt.pk,
+            to=Attempt.Status.COMPLETED,
+            sources=RUNNING,
+            finished_at=now,
+        )
+        transition(Job, attempt.job_id, to=Job.Status.INTERRUPTED, updated_at=now)
+        return Interrupt.objects.bulk_create(
+            Interrupt(
+                job_id=attempt.job_id,
+                attempt=attempt,
+                graph_interrupt_id=graph_id,
+                value=value,
+                created_at=now,
+            )
+            for graph_id, value in interrupts
+        )
+
+
+def attempt_fail(
+    *, lease: Lease, error: dict[str, Any], at: datetime | None = None
+) -> Attempt.Status:
+    """The run failed: retry with backoff while the policy allows, else dead-letter.
+
+    ``max_retries = N`` allows N retries (N + 1 executions), as in the reference.
+    """
+    now = at or timezone.now()
+    attempt = lease.attempt
+    policy = attempt.retry_policy
+    with transaction.atomic():
+        lease_release(lease=lease)
+        if policy and attempt.attempt_no <= int(policy.get("max_retries", 0)):
+            _schedule_retry(attempt, policy, error, now)
+            return Attempt.Status.RETRY_BACKOFF
+        _dead_letter(attempt, DeadLetter.Reason.TERMINAL_FAILED, error, now)
+        return Attempt.Status.FAILED
+
+
+def _schedule_retry(
+    attempt: Attempt, policy: dict[str, Any], error: dict[str, Any], now: datetime
+) -> None:
+    backoff = next_backoff_ms(policy, attempt.attempt_no)
+    retry_at = now + timedelta(milliseconds=backoff)
+    transition(
+        Attempt,
+        attempt.pk,
+        to=Attempt.Status.RETRY_BACKOFF,
+        sources=RUNNING,
+        attempt_no=attempt.attempt_no + 1,
+        retry_at=retry_at,
+        error=error,
+    )
+    RetryHistory.objects.create(
+        attempt=attempt,
+        attempt_no=attempt.attempt_no + 1,
+        strategy=policy.get("strategy", "fixed"),
+        backoff_ms=backoff,
+        max_retries=int(policy.get("max_retries", 0)),
+        error=error,
+        scheduled_at=retry_at,
+    )
+    transition(Job, attempt.job_id, to=Job.Status.QUEUED, error=error, updated_at=now)
+    dispatch.dispatch_ring(attempt_id=attempt.pk)
+
+
+def _dead_letter(
+    attempt: Attempt, reason: str, error: dict[str, Any] | None, now: datetime
+) -> None:
+    transition(
+        Attempt,
+        attempt.pk,
+        to=Attempt.Status.FAILED,
+        sources=RUNNING,
+        retry_at=None,
+        error=error,
+        finished_at=now,
+    )
+    DeadLetter.objects.update_or_create(
+        attempt=attempt,
+        defaults={
+            "job_id": attempt.job_id,
+            "attempt_no": attempt.attempt_no,
+            "reason": reason,
+            "error": error,
+            "dead_at": now,
+            "replay_status": DeadLetter.ReplayStatus.PENDING,
+        },
+    )
+    transition(
+        Job,
+        attempt.job_id,
+        to=Job.Status.FAILED,
+        error=error,
+        updated_at=now,
+        finished_at=now,
+    )
+
+
+def attempt_cancel(*, attempt: Attempt, at: datetime | None = None) -> None:
+    """Cancels an attempt that has not finished (running ones via their lease)."""
+    now = at or timezone.now()
+    Lease.objects.filter(attempt=attempt).delete()
+    transition(Attempt, attempt.pk, to=Attempt.Status.CANCELLED, finished_at=now)
+
+
+def attempt_reap_timed_out(*, at: datetime | None = None) -> int:
+    """Ends running attempts past their execution timeout with their policy's status.
+
+    Timeouts never retry; a ``failed`` timeout is dead-lettered.
+    """
+    now = at or timezone.now()
+    candidates = Attempt.objects.filter(
+        ~Q(timeout_ms=None), status__in=RUNNING, started_at__isnull=False
+    ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
+    moved = 0
+    for attempt in candidates:
+        if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
+            continue
+        error = {
+            "type": "runtime.errors.ExecutionTimeout",
+            "message": f"attempt ran longer than {attempt.timeout_ms} ms",
+        }
+        try:
+            _time_out(attempt, error, now)
+        except InvalidTransition:
+            continue  # it finished meanwhile
+        moved += 1
+    return moved
+
+
+def _time_out(attempt: Attempt, error: dict[str, Any], now: datetime) -> None:
+    with transaction.atomic():
+        Lease.objects.filter(attempt=attempt).delete()
+        if attempt.timeout_status == Job.Status.CANCELLED:
+            transition(
+                Attempt,
+                attempt.pk,
+                to=Attempt.Status.CANCELLED,
+                sources=RUNNING,
+                error=error,
+                finished_at=now,
+            )
+            transition(
+                Job,
+                attempt.job_id,
+                to=Job.Status.CANCELLED,
+                error=error,
+                updated_at=now,
+                finished_at=now,
+            )
+        else:
+            _dead_letter(attempt, DeadLetter.Reason.EXECUTION_TIMEOUT, error, now)

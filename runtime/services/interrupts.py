@@ -1,0 +1,127 @@
+"""Interrupts: resume with a value, or reject (which cancels the job)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from runtime.errors import InterruptAlreadyResolved
+from runtime.models import Attempt, Interrupt, Job
+from runtime.services.audit import Actor, audit_record
+from runtime.services.jobs import _cancel_now, job_enqueue_continuation
+from runtime.services.transitions import transition
+
+
+def resume_hash(value: Any) -> str:
+    """The reference's fingerprint of a resume value (compact, sorted keys)."""
+    canonical = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def interrupt_resume(
+    *,
+    interrupt: Interrupt,
+    value: Any,
+    actor: Actor,
+    at: datetime | None = None,
+) -> Interrupt:
+    """Answers an interrupt. Once every interrupt the run is waiting on is
+    answered, a resume attempt continues from the checkpoint with the answers.
+
+    Answering again with the same value is harmless (idempotent); with a different
+    value it is a conflict.
+    """
+    now = at or timezone.now()
+    digest = resume_hash(value)
+    with transaction.atomic():
+        current = Interrupt.objects.select_for_update().get(pk=interrupt.pk)
+        if current.status == Interrupt.Status.RESUMED and current.resume_hash == digest:
+            return current
+        if current.status != Interrupt.Status.PENDING:
+            raise InterruptAlreadyResolved(
+                f"interrupt already {current.status}",
+                details={"status": current.status},
+            )
+        transition(
+            Interrupt,
+            interrupt.pk,
+            to=Interrupt.Status.RESUMED,
+            resume_value=value,
+            resume_hash=digest,
+            resolved_by=str(actor),
+            resolved_at=now,
+        )
+        waiting = Interrupt.objects.filter(
+            attempt_id=current.attempt_id, status=Interrupt.Status.PENDING
+        )
+        if not waiting.exists():
+            _resume_job(current, now)
+        audit_record(
+            actor=actor,
+            action="interrupt.resume",
+            resource_type="interrupt",
+            resource_id=interrupt.pk,
+            details={"thread_id": current.job.thread_id},
+            at=now,
+        )
+    current.refresh_from_db()
+    return current
+
+
+def _resume_job(interrupt: Interrupt, now: datetime) -> None:
+    answers = Interrupt.objects.filter(attempt_id=interrupt.attempt_id)
+    resume = {i.graph_interrupt_id: i.resume_value for i in answers}
+    attempt = job_enqueue_continuation(
+        job=interrupt.job,
+        kind=Attempt.Kind.RESUME,
+        sources=[Job.Status.INTERRUPTED],
+        at=now,
+        resume=resume,
+    )
+    answers.update(resume_attempt=attempt)
+
+
+def interrupt_reject(
+    *,
+    interrupt: Interrupt,
+    actor: Actor,
+    reason: str = "",
+    at: datetime | None = None,
+) -> Interrupt:
+    """Refuses an interrupt: the job is cancelled with the reason."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        current = Interrupt.objects.select_for_update().get(pk=interrupt.pk)
+        if current.status != Interrupt.Status.PENDING:
+            raise InterruptAlreadyResolved(
+                f"interrupt already {current.status}",
+                details={"status": current.status},
+            )
+        transition(
+            Interrupt,
+            interrupt.pk,
+            to=Interrupt.Status.REJECTED,
+            reason=reason,
+            resolved_by=str(actor),
+            resolved_at=now,
+        )
+        job = Job.objects.get(pk=current.job_id)
+        Job.objects.filter(pk=job.pk).update(
+            cancel_requested=True, cancel_reason=reason or "interrupt rejected"
+        )
+        _cancel_now(job, now)
+        audit_record(
+            actor=actor,
+            action="interrupt.reject",
+            resource_type="interrupt",
+            resource_id=interrupt.pk,
+            details={"thread_id": job.thread_id, "reason": reason},
+            at=now,
+        )
+    current.refresh_from_db()
+    return current

@@ -1,0 +1,259 @@
+"""Jobs: create, cancel, replay from a checkpoint."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from runtime import registry
+from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.models import Attempt, Checkpoint, Interrupt, Job
+from runtime.models.jobs import ATTEMPT_TERMINAL
+from runtime.services import dispatch
+from runtime.services.attempts import attempt_cancel
+from runtime.services.audit import Actor, audit_record
+from runtime.services.transitions import transition
+
+RETRY_STRATEGIES = ("fixed", "exponential")
+
+
+def normalize_input(value: Any) -> Any:
+    """A string input becomes a human message, as in the reference."""
+    if isinstance(value, str):
+        return {"messages": [{"role": "user", "content": value}]}
+    return value
+
+
+def validate_retry_policy(policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Checks a retry policy with the reference's rules; returns it normalised."""
+    if policy is None:
+        return None
+    strategy = str(policy.get("strategy", "")).strip().lower()
+    if strategy not in RETRY_STRATEGIES:
+        raise InvalidArgument("retry_policy.strategy must be one of: fixed|exponential")
+    backoff = policy.get("backoff_ms")
+    if not isinstance(backoff, int) or backoff <= 0:
+        raise InvalidArgument("retry_policy.backoff_ms must be > 0")
+    cap = policy.get("max_backoff_ms")
+    if cap is not None and (not isinstance(cap, int) or cap <= 0):
+        raise InvalidArgument("retry_policy.max_backoff_ms must be > 0")
+    if cap is not None and cap < backoff:
+        raise InvalidArgument(
+            "retry_policy.max_backoff_ms must be >= retry_policy.backoff_ms"
+        )
+    multiplier = policy.get("multiplier")
+    if strategy == "exponential":
+        multiplier = 2.0 if multiplier is None else multiplier
+        if not isinstance(multiplier, int | float) or multiplier <= 1.0:
+            raise InvalidArgument(
+                "retry_policy.multiplier must be > 1.0 for exponential backoff"
+            )
+    retries = policy.get("max_retries", 0)
+    if not isinstance(retries, int) or retries < 0:
+        raise InvalidArgument("retry_policy.max_retries must be >= 0")
+    return {
+        "strategy": strategy,
+        "backoff_ms": backoff,
+        "max_backoff_ms": cap,
+        "multiplier": float(multiplier) if strategy == "exponential" else None,
+        "max_retries": retries,
+    }
+
+
+def job_create(
+    *,
+    graph: str,
+    input: Any,
+    actor: Actor,
+    thread_id: str | None = None,
+    priority: int = 0,
+    tenant_id: str = "",
+    queue: str = "default",
+    timeout_ms: int | None = None,
+    timeout_status: str = "",
+    retry_policy: dict[str, Any] | None = None,
+    trace: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Job:
+    """Accepts a run: the job, its first attempt and the q2 task, in one transaction."""
+    now = at or timezone.now()
+    registered = registry.graph_get(graph)
+    if timeout_ms is not None and timeout_ms <= 0:
+        raise InvalidArgument("timeout_policy.timeout_ms must be > 0")
+    if timeout_status not in ("", "failed", "cancelled"):
+        raise InvalidArgument(
+            "timeout_policy.on_timeout_status must be one of: failed|cancelled"
+        )
+    if not 0 <= priority <= 100:
+        raise InvalidArgument("priority must be between 0 and 100")
+    policy = validate_retry_policy(retry_policy)
+    thread_id = thread_id or f"thread-{uuid.uuid4().hex}"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    thread_id=thread_id,
+                    graph=graph,
+                    graph_hash=registered.definition_hash,
+                    input=normalize_input(input),
+                    priority=priority,
+                    tenant_id=tenant_id,
+                    queue=queue,
+                    timeout_ms=timeout_ms,
+                    timeout_status=timeout_status or ("failed" if timeout_ms else ""),
+                    retry_policy=policy,
+                    trace=trace,
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            raise Conflict(
+                f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
+            ) from None
+        _enqueue(job, kind=Attempt.Kind.RUN, at=now)
+        audit_record(
+            actor=actor,
+            action="job.run",
+            resource_type="thread",
+            resource_id=thread_id,
+            details={"graph": graph},
+            at=now,
+        )
+    return job
+
+
+def _enqueue(
+    job: Job,
+    *,
+    kind: str,
+    at: datetime,
+    resume: Any = None,
+    checkpoint_id: str = "",
+) -> Attempt:
+    attempt = Attempt.objects.create(
+        job=job,
+        kind=kind,
+        queue=job.queue,
+        priority=job.priority,
+        tenant_id=job.tenant_id,
+        retry_policy=job.retry_policy,
+        timeout_ms=job.timeout_ms,
+        timeout_status=job.timeout_status,
+        resume=resume,
+        checkpoint_id=checkpoint_id,
+        trace=job.trace,
+        created_at=at,
+    )
+    dispatch.dispatch_ring(attempt_id=attempt.pk)
+    return attempt
+
+
+def job_enqueue_continuation(
+    *,
+    job: Job,
+    kind: str,
+    sources: list[str],
+    at: datetime,
+    resume: Any = None,
+    checkpoint_id: str = "",
+) -> Attempt:
+    """Queues a resume or replay attempt and moves the job from ``sources`` back
+    to ``queued``; ``InvalidTransition`` if the job is in none of them."""
+    transition(
+        Job,
+        job.pk,
+        to=Job.Status.QUEUED,
+        sources=sources,
+        updated_at=at,
+        finished_at=None,
+        cancel_requested=False,
+    )
+    return _enqueue(job, kind=kind, at=at, resume=resume, checkpoint_id=checkpoint_id)
+
+
+def job_cancel(
+    *, job: Job, actor: Actor, reason: str = "", at: datetime | None = None
+) -> Job:
+    """Cancels a job persistently.
+
+    A queued or interrupted job is cancelled at once; a running one stops at its
+    next superstep, when its worker sees the flag.
+    """
+    now = at or timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_terminal:
+            raise Conflict(
+                f"job '{job.thread_id}' is already {job.status}",
+                details={"status": job.status},
+            )
+        Job.objects.filter(pk=job.pk).update(
+            cancel_requested=True, cancel_reason=reason, updated_at=now
+        )
+        if job.status in (Job.Status.QUEUED, Job.Status.INTERRUPTED):
+            _cancel_now(job, now)
+        audit_record(
+            actor=actor,
+            action="job.cancel",
+            resource_type="thread",
+            resource_id=job.thread_id,
+            details={"reason": reason},
+            at=now,
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _cancel_now(job: Job, now: datetime) -> None:
+    for attempt in job.attempts.exclude(status__in=ATTEMPT_TERMINAL):
+        attempt_cancel(attempt=attempt, at=now)
+    job.interrupts.filter(status=Interrupt.Status.PENDING).update(
+        status=Interrupt.Status.CANCELLED, resolved_at=now
+    )
+    transition(Job, job.pk, to=Job.Status.CANCELLED, updated_at=now, finished_at=now)
+
+
+def job_mark_cancelled(*, job: Job, at: datetime | None = None) -> None:
+    """Records the stop of a running job whose cancel flag its worker saw."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        _cancel_now(job, now)
+
+
+def job_replay(
+    *,
+    job: Job,
+    actor: Actor,
+    checkpoint_id: str = "",
+    at: datetime | None = None,
+) -> Attempt:
+    """Re-runs a finished job from one of its checkpoints (the latest by default)."""
+    now = at or timezone.now()
+    checkpoints = Checkpoint.objects.filter(thread_id=job.thread_id, checkpoint_ns="")
+    if checkpoint_id and not checkpoints.filter(checkpoint_id=checkpoint_id).exists():
+        raise NotFound(
+            f"checkpoint '{checkpoint_id}' not found for thread '{job.thread_id}'"
+        )
+    if not checkpoints.exists():
+        raise NotFound(f"no checkpoint found for thread '{job.thread_id}'")
+    with transaction.atomic():
+        attempt = job_enqueue_continuation(
+            job=job,
+            kind=Attempt.Kind.REPLAY,
+            sources=[Job.Status.COMPLETED, Job.Status.FAILED],
+            at=now,
+            checkpoint_id=checkpoint_id,
+        )
+        audit_record(
+            actor=actor,
+            action="job.replay",
+            resource_type="thread",
+            resource_id=job.thread_id,
+            details={"checkpoint_id": checkpoint_id or None},
+            at=now,
+        )
+    return attempt

@@ -1,0 +1,211 @@
+"""Leases: claiming attempts, heartbeats, fencing, and reaping what workers left."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from runtime.errors import InvalidTransition, JobCancelled, LeaseLost
+from runtime.models import Attempt, Job, Lease
+from runtime.models.jobs import ATTEMPT_DISPATCHABLE, ATTEMPT_TERMINAL
+from runtime.services import dispatch
+from runtime.services.transitions import transition
+
+logger = logging.getLogger(__name__)
+
+
+def lease_ttl() -> timedelta:
+    return timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS)
+
+
+def dispatchable(*, at: datetime) -> QuerySet[Attempt]:
+    """Attempts a worker may claim now: queued, or in backoff and due."""
+    due = Q(status=Attempt.Status.QUEUED) | Q(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=at),
+        status=Attempt.Status.RETRY_BACKOFF,
+    )
+    return Attempt.objects.filter(due)
+
+
+def lease_claim(
+    *, attempt_id: str, worker_id: str, at: datetime | None = None
+) -> Lease | None:
+    """Claims one attempt for an in-process worker; ``None`` if it is not claimable."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        attempt = (
+            dispatchable(at=now)
+            .select_for_update(skip_locked=True)
+            .filter(pk=attempt_id)
+            .first()
+        )
+        return _claim(attempt, worker_id, now) if attempt else None
+
+
+def lease_claim_next(
+    *, worker_id: str, queue: str = "default", at: datetime | None = None
+) -> Lease | None:
+    """Claims the next dispatchable attempt of ``queue``: priority, then age.
+
+    On PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the
+    ``IMMEDIATE`` transaction serialises them and the guarded update decides.
+    """
+    now = at or timezone.now()
+    lease_reap(at=now)
+    with transaction.atomic():
+        candidates = (
+            dispatchable(at=now)
+            .filter(queue=queue)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("-priority", "created_at", "id")
+        )
+        # Lock one row: concurrent claimers skip it and take the next one.
+        attempt = candidates.first()
+        return _claim(attempt, worker_id, now) if attempt else None
+
+
+def _claim(attempt: Attempt, worker_id: str, now: datetime) -> Lease | None:
+    live = Lease.objects.filter(attempt=attempt)
+    if live.filter(expires_at__gt=now).exists():
+        return None
+    live.delete()  # an expired lease nobody reaped yet
+    try:
+        transition(
+            Attempt,
+            attempt.pk,
+            to=Attempt.Status.RUNNING,
+            sources=ATTEMPT_DISPATCHABLE,
+            retry_at=None,
+            started_at=attempt.started_at or now,
+            dispatches=F("dispatches") + 1,
+        )
+    except InvalidTransition:
+        return None  # another worker claimed it first
+    try:
+        with transaction.atomic():
+            lease = Lease.objects.create(
+                attempt=attempt,
+                worker_id=worker_id,
+                expires_at=now + lease_ttl(),
+                heartbeat_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise LeaseLost(f"attempt {attempt.pk} was claimed concurrently") from None
+    Job.objects.filter(
+        pk=attempt.job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+    ).update(status=Job.Status.RUNNING, updated_at=now)
+    return Lease.objects.select_related("attempt__job").get(pk=lease.pk)
+
+
+def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
+    """Fences a write by the lease holder and extends the lease.
+
+    Raises ``LeaseLost`` when the lease expired or was reaped, and
+    ``JobCancelled`` when the job's cancel flag is set; call it first inside the
+    transaction it protects.
+    """
+    now = at or timezone.now()
+    updated = Lease.objects.filter(
+        pk=lease.pk,
+        worker_id=lease.worker_id,
+        expires_at__gt=now,
+        attempt__job__cancel_requested=False,
+    ).update(expires_at=now + lease_ttl(), heartbeat_at=now)
+    if updated == 1:
+        return
+    if Job.objects.filter(attempts__lease=lease.pk, cancel_requested=True).exists():
+        raise JobCancelled(f"job of attempt {lease.attempt_id} was cancelled")
+    raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
+
+
+def lease_release(*, lease: Lease) -> None:
+    """Deletes the lease if its holder still owns it; raises ``LeaseLost`` if not."""
+    deleted, _ = Lease.objects.filter(pk=lease.pk, worker_id=lease.worker_id).delete()
+    if not deleted:
+        raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
+
+
+def lease_reap(*, at: datetime | None = None) -> int:
+    """Requeues attempts whose lease expired and ends attempts that timed out.
+
+    Runs on every claim and on a django-q2 schedule. Returns how many attempts it
+    moved.
+    """
+    from runtime.services import attempts  # outcomes import leases
+
+    now = at or timezone.now()
+    moved = attempts.attempt_reap_timed_out(at=now)
+    expired = Lease.objects.filter(expires_at__lte=now)
+    for lease in expired.select_related("attempt")[:100]:
+        try:
+            moved += _requeue_expired(lease, now)
+        except InvalidTransition:
+            continue  # the attempt moved on meanwhile
+    return moved
+
+
+def _requeue_expired(lease: Lease, now: datetime) -> int:
+    with transaction.atomic():
+        if not Lease.objects.filter(pk=lease.pk, expires_at__lte=now).delete()[0]:
+            return 0  # a heartbeat or another reaper got there first
+        attempt = lease.attempt
+        if attempt.status in ATTEMPT_TERMINAL:
+            return 0
+        transition(
+            Attempt,
+            attempt.pk,
+            to=Attempt.Status.QUEUED,
+            sources=[Attempt.Status.LEASED, Attempt.Status.RUNNING],
+        )
+        Job.objects.filter(pk=attempt.job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED, updated_at=now
+        )
+        dispatch.dispatch_ring(attempt_id=attempt.pk)
+        logger.warning(
+            "lease %s of worker %s expired; attempt %s requeued",
+            lease.pk,
+            lease.worker_id,
+            attempt.pk,
+        )
+        return 1
+
+
+class LeaseKeeper:
+    """Heartbeats a lease from a background thread while a graph runs."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"heartbeat-{lease.pk}", daemon=True
+        )
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = settings.ORIS_HEARTBEAT_INTERVAL_SECONDS
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    with transaction.atomic():
+                        lease_guard(lease=self.lease)
+                except (LeaseLost, JobCancelled) as exc:
+                    logger.info("heartbeat stopped: %s", exc)
+                    self.lost.set()
+                    return
+        finally:
+            connection.close()

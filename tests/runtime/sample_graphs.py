@@ -1,0 +1,114 @@
+"""Graphs the runtime tests register (also importable by worker subprocesses).
+
+Side effects are counted in files under ``ORIS_TEST_EFFECTS_DIR`` so that a test can
+tell whether a node ran again, even across processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any, TypedDict
+
+from graphs import END, START, StateGraph
+
+
+class Counter(TypedDict, total=False):
+    trail: list[str]
+    value: int
+
+
+def effects_dir() -> Path:
+    return Path(os.environ["ORIS_TEST_EFFECTS_DIR"])
+
+
+def count_effect(name: str) -> int:
+    """Appends one line to the effect file ``name``; returns the new count."""
+    path = effects_dir() / name
+    with path.open("a") as handle:
+        handle.write("x\n")
+    return effects(name)
+
+
+def effects(name: str) -> int:
+    path = effects_dir() / name
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def step(name: str):
+    def node(state: Counter) -> dict[str, Any]:
+        count_effect(name)
+        return {"trail": [*state.get("trail", []), name]}
+
+    node.__name__ = name
+    return node
+
+
+def build_chain() -> StateGraph:
+    """a -> b -> c, each counting its runs."""
+    graph = StateGraph(Counter)
+    graph.add_sequence([step("a"), step("b"), step("c")])
+    graph.add_edge(START, "a")
+    graph.add_edge("c", END)
+    return graph
+
+
+def flaky(state: Counter) -> dict[str, Any]:
+    """Fails until it has been called ``ORIS_TEST_FLAKY_FAILURES`` + 1 times."""
+    calls = count_effect("flaky")
+    if calls <= int(os.environ.get("ORIS_TEST_FLAKY_FAILURES", "1")):
+        raise RuntimeError(f"flaky failure #{calls}")
+    return {"trail": [*state.get("trail", []), "flaky"]}
+
+
+def build_flaky() -> StateGraph:
+    """a (counted) -> flaky: a retry must not run ``a`` again."""
+    graph = StateGraph(Counter)
+    graph.add_sequence([step("a"), flaky])
+    graph.add_edge(START, "a")
+    graph.add_edge("flaky", END)
+    return graph
+
+
+def crash_once(state: Counter) -> dict[str, Any]:
+    """Kills its own process (SIGKILL) the first time it runs."""
+    if count_effect("crash") == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"trail": [*state.get("trail", []), "crash_once"]}
+
+
+def build_crashy() -> StateGraph:
+    """a -> b -> crash_once -> c."""
+    graph = StateGraph(Counter)
+    graph.add_sequence([step("a"), step("b"), crash_once, step("c")])
+    graph.add_edge(START, "a")
+    graph.add_edge("c", END)
+    return graph
+
+
+def cancel_self(state: Counter) -> dict[str, Any]:
+    """Cancels its own job through the service, as an operator would meanwhile."""
+    from runtime.models import Job
+    from runtime.services.audit import Actor
+    from runtime.services.jobs import job_cancel
+
+    job = Job.objects.get(status=Job.Status.RUNNING, graph="self_cancel")
+    job_cancel(job=job, actor=Actor.system(), reason="stop")
+    return {"trail": ["cancel_self"]}
+
+
+def build_self_cancel() -> StateGraph:
+    graph = StateGraph(Counter)
+    graph.add_sequence([cancel_self, step("after_cancel")])
+    graph.add_edge(START, "cancel_self")
+    graph.add_edge("after_cancel", END)
+    return graph
+
+
+TEST_GRAPHS = {
+    "chain": "tests.runtime.sample_graphs:build_chain",
+    "flaky": "tests.runtime.sample_graphs:build_flaky",
+    "crashy": "tests.runtime.sample_graphs:build_crashy",
+    "self_cancel": "tests.runtime.sample_graphs:build_self_cancel",
+}

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from runtime.errors import JobCancelled, LeaseLost
+from runtime.models import Attempt, DeadLetter, Job, Lease
+from runtime.services import leases
+from runtime.services.jobs import job_cancel
+from tests.factories import ALICE, make_job
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_attempt_is_claimed_once() -> None:
+    attempt = make_job().attempts.get()
+    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    assert lease is not None
+    assert leases.lease_claim(attempt_id=attempt.pk, worker_id="w2") is None
+    assert leases.lease_claim_next(worker_id="w2") is None
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.dispatches) == ("running", 1)
+    assert Job.objects.get().status == Job.Status.RUNNING
+
+
+def test_claims_follow_priority_then_age() -> None:
+    low = make_job(priority=1).attempts.get()
+    high = make_job(priority=9).attempts.get()
+    older_low_peer = make_job(priority=1).attempts.get()
+    order = [leases.lease_claim_next(worker_id="w").attempt_id for _ in range(3)]
+    assert order == [high.pk, low.pk, older_low_peer.pk]
+
+
+def test_queues_are_separate() -> None:
+    make_job(queue="gpu")
+    assert leases.lease_claim_next(worker_id="w", queue="default") is None
+    assert leases.lease_claim_next(worker_id="w", queue="gpu") is not None
+
+
+def test_an_expired_lease_is_reaped_and_the_attempt_requeued() -> None:
+    attempt = make_job().attempts.get()
+    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    later = timezone.now() + timedelta(seconds=31)
+    assert leases.lease_reap(at=later) == 1
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.QUEUED
+    assert Job.objects.get().status == Job.Status.QUEUED
+    with pytest.raises(LeaseLost):
+        leases.lease_guard(lease=lease)
+    again = leases.lease_claim_next(worker_id="w2", at=later)
+    assert again.attempt_id == attempt.pk
+    assert again.attempt.dispatches == 2
+
+
+def test_the_guard_extends_a_live_lease() -> None:
+    attempt = make_job().attempts.get()
+    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    soon = timezone.now() + timedelta(seconds=20)
+    leases.lease_guard(lease=lease, at=soon)
+    assert Lease.objects.get().expires_at > soon + timedelta(seconds=29)
+    assert leases.lease_reap(at=soon + timedelta(seconds=15)) == 0
+
+
+def test_the_guard_reports_a_cancelled_job() -> None:
+    job = make_job()
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    job_cancel(job=job, actor=ALICE)
+    with pytest.raises(JobCancelled):
+        leases.lease_guard(lease=lease)
+
+
+@pytest.mark.parametrize(
+    ("policy", "attempt_status", "job_status", "dead_letters"),
+    [("failed", "failed", "failed", 1), ("cancelled", "cancelled", "cancelled", 0)],
+)
+def test_a_timed_out_attempt_ends_with_its_policy(
+    policy: str, attempt_status: str, job_status: str, dead_letters: int
+) -> None:
+    job = make_job(timeout_ms=1000, timeout_status=policy)
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    assert leases.lease_reap(at=timezone.now() + timedelta(seconds=2)) == 1
+    job.refresh_from_db()
+    assert job.status == job_status
+    assert job.attempts.get().status == attempt_status
+    assert DeadLetter.objects.filter(reason="execution_timeout").count() == dead_letters
+    with pytest.raises(LeaseLost):
+        leases.lease_guard(lease=lease)

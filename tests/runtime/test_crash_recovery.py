@@ -1,0 +1,100 @@
+"""Real worker processes: a SIGKILL mid-run, and concurrent claimers on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from runtime.models import Attempt, Job, Lease
+from runtime.services import execution, leases
+from tests.factories import make_job
+from tests.runtime.sample_graphs import TEST_GRAPHS, effects
+
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process on the test database."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["ORIS_SQLITE_DB"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    env["ORIS_GRAPHS"] = ",".join(f"{k}={v}" for k, v in TEST_GRAPHS.items())
+    return env
+
+
+def in_worker(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, MANAGE, "shell", "--no-imports", "-c", code],
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_no", [1, 2, 3])
+def test_a_killed_worker_is_recovered_from_the_last_checkpoint(round_no: int) -> None:
+    job = make_job("crashy")
+    attempt_id = job.attempts.get().pk
+    killed = in_worker(
+        "from runtime.services.execution import attempt_execute; "
+        f"attempt_execute(attempt_id={attempt_id!r}, worker_id='doomed')"
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert (effects("a"), effects("b"), effects("crash")) == (1, 1, 1)
+    assert Lease.objects.get().worker_id == "doomed"
+    assert Attempt.objects.get().status == Attempt.Status.RUNNING
+
+    # Nobody heartbeats the dead worker's lease: once it expires it is reaped.
+    later = timezone.now() + timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS + 1)
+    assert leases.lease_reap(at=later) == 1
+    lease = leases.lease_claim_next(worker_id="survivor", at=later)
+    assert lease.attempt_id == attempt_id
+    assert execution.run_leased(lease=lease) == "completed"
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    assert job.result["trail"] == ["a", "b", "crash_once", "c"]
+    assert (effects("a"), effects("b"), effects("crash"), effects("c")) == (1, 1, 2, 1)
+
+
+CLAIM_ALL = """
+import os
+from runtime.services.leases import lease_claim_next
+while (lease := lease_claim_next(worker_id=f"w{os.getpid()}")) is not None:
+    print(lease.attempt_id, flush=True)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claimers_claim_each_attempt_exactly_once() -> None:
+    created = {make_job().attempts.get().pk for _ in range(60)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, MANAGE, "shell", "--no-imports", "-c", CLAIM_ALL],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    claimed = [line for w in workers for line in w.communicate(timeout=120)[0].split()]
+    assert sorted(claimed) == sorted(created)
+    assert Lease.objects.count() == 60
