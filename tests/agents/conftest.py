@@ -51,13 +51,16 @@ class WireServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 server.requests.append(
                     Recorded(
-                        "POST",
+                        self.command,
                         self.path,
                         {k.lower(): v for k, v in self.headers.items()},
                         body,
