@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from runtime.errors import InvalidTransition, JobCancelled, LeaseLost
+from runtime.errors import InvalidTransition, JobCancelled, LeaseLost, NotFound
 from runtime.models import Attempt, Job, Lease
 from runtime.models.jobs import ATTEMPT_DISPATCHABLE, ATTEMPT_TERMINAL
 from runtime.services import dispatch
@@ -123,6 +123,44 @@ def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
     if Job.objects.filter(attempts__lease=lease.pk, cancel_requested=True).exists():
         raise JobCancelled(f"job of attempt {lease.attempt_id} was cancelled")
     raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
+
+
+def lease_heartbeat(
+    *,
+    lease_id: str,
+    worker_id: str,
+    ttl_seconds: int | None = None,
+    at: datetime | None = None,
+) -> Lease:
+    """Extends a lease for its owner (HTTP workers' heartbeat and extend-lease).
+
+    A compare-and-set on the version it read: a concurrent heartbeat, another
+    owner or an expired lease is a ``LeaseLost`` conflict, never a revival.
+    """
+    now = at or timezone.now()
+    lease = Lease.objects.filter(pk=lease_id).first()
+    if lease is None:
+        raise NotFound("lease not found")
+    if lease.worker_id != worker_id:
+        raise LeaseLost(
+            "lease ownership mismatch",
+            details={
+                "expected_worker_id": lease.worker_id,
+                "actual_worker_id": worker_id,
+            },
+        )
+    if lease.is_expired(at=now):
+        raise LeaseLost("lease expired", details={"lease_id": lease_id})
+    ttl = timedelta(seconds=max(1, ttl_seconds)) if ttl_seconds else lease_ttl()
+    updated = Lease.objects.filter(
+        pk=lease_id, worker_id=worker_id, version=lease.version
+    ).update(version=F("version") + 1, expires_at=now + ttl, heartbeat_at=now)
+    if updated != 1:
+        raise LeaseLost(
+            "lease heartbeat version conflict", details={"lease_id": lease_id}
+        )
+    lease.refresh_from_db()
+    return lease
 
 
 def lease_release(*, lease: Lease) -> None:

@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from runtime.models import Job
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,3 +36,16 @@ def test_it_prints_a_generated_password_once(monkeypatch) -> None:
     assert password not in second
     assert "exists" in second
     assert get_user_model().objects.filter(username="admin").count() == 1
+
+
+def test_it_starts_the_demo_job_once() -> None:
+    bootstrap()
+    bootstrap()
+    job = Job.objects.get(thread_id="demo-approval")
+    assert (job.graph, job.status) == ("approval", "queued")
+
+
+def test_the_demo_can_be_switched_off(monkeypatch) -> None:
+    monkeypatch.setenv("ORIS_DEMO", "false")
+    bootstrap()
+    assert not Job.objects.exists()

@@ -72,6 +72,24 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
             timeout=60,
         )
         assert check.stdout.strip() == "2", check.stderr
+        # And a job goes through the doorbell, the cluster and the ledger.
+        run = subprocess.run(
+            [
+                sys.executable,
+                MANAGE,
+                "oris",
+                "run",
+                "echo",
+                "--input",
+                '"hi"',
+                "--wait",
+            ],
+            env=sqlite_env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert '"status": "completed"' in run.stdout, run.stderr
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     finally:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runtime.errors import JobCancelled, LeaseLost
+from runtime.errors import JobCancelled, LeaseLost, NotFound
 from runtime.models import Attempt, DeadLetter, Job, Lease
 from runtime.services import leases
 from runtime.services.jobs import job_cancel
@@ -87,3 +87,33 @@ def test_a_timed_out_attempt_ends_with_its_policy(
     assert DeadLetter.objects.filter(reason="execution_timeout").count() == dead_letters
     with pytest.raises(LeaseLost):
         leases.lease_guard(lease=lease)
+
+
+def test_a_heartbeat_extends_and_versions_the_lease() -> None:
+    attempt = make_job().attempts.get()
+    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    soon = timezone.now() + timedelta(seconds=10)
+    beat = leases.lease_heartbeat(
+        lease_id=lease.pk, worker_id="w1", ttl_seconds=60, at=soon
+    )
+    assert beat.version == lease.version + 1
+    assert beat.expires_at == soon + timedelta(seconds=60)
+
+
+def test_a_heartbeat_refuses_another_owner_and_an_expired_lease() -> None:
+    attempt = make_job().attempts.get()
+    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    with pytest.raises(LeaseLost) as raised:
+        leases.lease_heartbeat(lease_id=lease.pk, worker_id="w2")
+    assert raised.value.details == {
+        "expected_worker_id": "w1",
+        "actual_worker_id": "w2",
+    }
+    with pytest.raises(LeaseLost, match="expired"):
+        leases.lease_heartbeat(
+            lease_id=lease.pk,
+            worker_id="w1",
+            at=timezone.now() + timedelta(seconds=31),
+        )
+    with pytest.raises(NotFound):
+        leases.lease_heartbeat(lease_id="lease-missing", worker_id="w1")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from runtime.models import Attempt, DeadLetter, Job
+from runtime.services import leases
+from runtime.services.attempts import attempt_fail, next_backoff_ms
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+
+ERROR = {"type": "RuntimeError", "message": "boom"}
+
+
+def test_exponential_backoff_is_capped_as_in_the_reference() -> None:
+    policy = {
+        "strategy": "exponential",
+        "backoff_ms": 100,
+        "multiplier": 3.0,
+        "max_backoff_ms": 250,
+    }
+    assert [next_backoff_ms(policy, n) for n in (1, 2, 3)] == [100, 250, 250]
+
+
+def test_fixed_backoff_is_constant() -> None:
+    policy = {"strategy": "fixed", "backoff_ms": 40}
+    assert [next_backoff_ms(policy, n) for n in (1, 5)] == [40, 40]
+
+
+def test_max_retries_n_allows_n_retries_on_the_clock() -> None:
+    policy = {
+        "strategy": "exponential",
+        "backoff_ms": 100,
+        "multiplier": 3.0,
+        "max_backoff_ms": 250,
+        "max_retries": 2,
+    }
+    job = make_job(retry_policy=policy)
+    attempt = job.attempts.get()
+    clock = timezone.now()
+    seen = []
+    for _ in range(3):
+        lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w", at=clock)
+        assert lease is not None, "the retry must be due on the clock"
+        outcome = attempt_fail(lease=lease, error=ERROR, at=clock)
+        attempt.refresh_from_db()
+        seen.append((outcome, attempt.attempt_no, attempt.retry_at))
+        if attempt.retry_at:
+            too_early = attempt.retry_at - timedelta(milliseconds=1)
+            assert (
+                leases.lease_claim(attempt_id=attempt.pk, worker_id="w", at=too_early)
+                is None
+            )
+            clock = attempt.retry_at
+    start = seen[0][2] - timedelta(milliseconds=100)
+    assert seen == [
+        ("retry_backoff", 2, start + timedelta(milliseconds=100)),
+        ("retry_backoff", 3, start + timedelta(milliseconds=350)),
+        ("failed", 3, None),
+    ]
+    assert [r.backoff_ms for r in attempt.retries.all()] == [100, 250]
+    assert Job.objects.get().status == Job.Status.FAILED
+    assert DeadLetter.objects.get().attempt_no == 3
+    assert attempt.status == Attempt.Status.FAILED
