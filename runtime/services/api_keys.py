@@ -1,0 +1,85 @@
+"""API keys: created with a secret shown once, stored hashed, revoked for good."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from runtime.errors import Conflict, InvalidArgument
+from runtime.models import ApiKey
+from runtime.models.access import hash_secret
+from runtime.services.audit import Actor, audit_record
+
+
+def api_key_create(
+    *,
+    actor: Actor,
+    role: str,
+    label: str = "",
+    key_id: str | None = None,
+    secret: str | None = None,
+    expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Creates a key; returns it with its plaintext secret, which is not stored."""
+    now = at or timezone.now()
+    if role not in ApiKey.Role.values:
+        raise InvalidArgument(f"role must be one of: {'|'.join(ApiKey.Role.values)}")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidArgument("expires_at must be in the future")
+    key_id = key_id or f"key-{uuid.uuid4().hex[:12]}"
+    secret = secret or f"oris_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        if ApiKey.objects.filter(key_id=key_id).exists():
+            raise Conflict(f"api key '{key_id}' already exists")
+        key = ApiKey.objects.create(
+            key_id=key_id,
+            secret_hash=hash_secret(secret),
+            role=role,
+            label=label,
+            expires_at=expires_at,
+            created_by=str(actor),
+            created_at=now,
+            updated_at=now,
+        )
+        audit_record(
+            actor=actor,
+            action="api_key.create",
+            resource_type="api_key",
+            resource_id=key_id,
+            details={"role": role, "label": label},
+            at=now,
+        )
+    return key, secret
+
+
+def api_key_revoke(*, key: ApiKey, actor: Actor, at: datetime | None = None) -> ApiKey:
+    """Disables a key; it is never accepted again."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        updated = ApiKey.objects.filter(pk=key.pk, status=ApiKey.Status.ACTIVE).update(
+            status=ApiKey.Status.DISABLED, updated_at=now
+        )
+        if updated != 1:
+            raise Conflict(f"api key '{key.key_id}' is already disabled")
+        audit_record(
+            actor=actor,
+            action="api_key.revoke",
+            resource_type="api_key",
+            resource_id=key.key_id,
+            at=now,
+        )
+    key.refresh_from_db()
+    return key
+
+
+def api_key_touch(*, key: ApiKey, at: datetime | None = None) -> None:
+    """Records use; at most once a minute per key, to keep reads cheap."""
+    now = at or timezone.now()
+    ApiKey.objects.filter(pk=key.pk).exclude(
+        last_used_at__gt=now - timedelta(minutes=1)
+    ).update(last_used_at=now)
