@@ -18,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
-from graphs._loop import CHUNKS, FLUSH, GET, HOOK, PUT, PUT_BG, RUN, WRITES, Run, Task
+from graphs._loop import CHUNKS, FLUSH, GET, HOOK, PUT, PUT_BG, RUN, WRITES, Run
+from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.errors import (
     GraphInterrupt,

@@ -7,19 +7,18 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 
 from __future__ import annotations
 
-import hashlib
-import operator
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._task import DONE, GOTO, SEND, Task
 from graphs.channels import apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
     ERROR,
     INTERRUPT,
-    MIN_DELTA_CHAIN,
     RESUME,
     new_checkpoint_id,
     now_iso,
@@ -33,126 +32,13 @@ from graphs.errors import (
 from graphs.types import END, Command, Interrupt, Send
 
 if TYPE_CHECKING:
-    from graphs.compiled import CompiledGraph, NodeRuntime
+    from graphs.compiled import CompiledGraph
 
 RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
-GOTO, SEND, DONE = "__goto__", "__send__", "__done__"
 _BOOKKEEPING = (ERROR, INTERRUPT, RESUME)
 DEFAULT_RECURSION_LIMIT = 25
 
 Request = tuple[int, Any]
-
-
-def task_id(checkpoint_id: str, ns: str, index: int, name: str) -> str:
-    """Deterministic task id: checkpoint, namespace, position and node name."""
-    key = f"{checkpoint_id}|{ns}|{index}|{name}"
-    h = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-class Task:
-    """One node execution in a superstep (also the node's context)."""
-
-    __slots__ = (
-        "_id",
-        "arg",
-        "custom",
-        "error",
-        "gotos",
-        "index",
-        "interrupt_index",
-        "interrupts",
-        "name",
-        "node",
-        "null_resume",
-        "push",
-        "restored",
-        "resume_map",
-        "resume_values",
-        "run",
-        "sends",
-        "update",
-        "view",
-        "writes",
-    )
-
-    def __init__(
-        self, run: Run, node: NodeRuntime, index: int, push: bool, arg: Any
-    ) -> None:
-        self.run = run
-        self.node = node
-        self.name = node.name
-        self.index = index
-        self.push = push
-        self.arg = arg
-        self._id: str | None = None
-        self.reset()
-        self.interrupts: tuple[Interrupt, ...] = ()
-        self.resume_values: list[Any] = []
-        self.resume_map: dict[str, Any] | None = None
-        self.null_resume: Any = _NO_RESUME
-        self.restored = False
-
-    def reset(self) -> None:
-        """Forget the outputs of a previous attempt."""
-        self.writes: list[tuple[str, Any]] = []
-        self.gotos: list[str] = []
-        self.sends: list[Send] = []
-        self.update: Any = None
-        self.error: BaseException | None = None
-        self.view: dict[str, Any] | None = None
-        self.custom: list[Any] | None = None
-        self.interrupt_index = 0
-
-    @property
-    def id(self) -> str:
-        """Deterministic id: checkpoint, namespace, position and node name."""
-        if self._id is None:
-            run = self.run
-            if not run.checkpoint_id:
-                run.checkpoint_id = new_checkpoint_id()
-            self._id = task_id(run.checkpoint_id, run.ns, self.index, self.name)
-        return self._id
-
-    def take_resume(self, interrupt_id: str) -> Any:
-        """Return the resume value for ``interrupt_id`` (consuming it), if any."""
-        if self.resume_map and interrupt_id in self.resume_map:
-            return self.resume_map.pop(interrupt_id)
-        if self.null_resume is not _NO_RESUME:
-            value, self.null_resume = self.null_resume, _NO_RESUME
-            return value
-        return self.run.take_null_resume()
-
-    def write_custom(self, value: Any) -> None:
-        """Emit ``value`` on the ``custom`` stream mode."""
-        run = self.run
-        if "custom" in run.modes:
-            run.out.append((run.stream_ns, "custom", value))
-
-    def config(self) -> dict[str, Any]:
-        """The config passed to nodes that accept one."""
-        run = self.run
-        return {
-            **run.config,
-            "configurable": {
-                **(run.config.get("configurable") or {}),
-                "checkpoint_ns": run.ns,
-                "checkpoint_id": run.checkpoint_id,
-            },
-            "metadata": {
-                **(run.config.get("metadata") or {}),
-                "langgraph_step": run.step,
-                "langgraph_node": self.name,
-                "langgraph_checkpoint_ns": run.ns,
-            },
-        }
-
-    def stored_writes(self) -> list[tuple[str, Any]]:
-        """Writes persisted for a task that finished while a sibling did not."""
-        rows = list(self.writes)
-        rows += [(GOTO, g) for g in self.gotos]
-        rows += [(SEND, s) for s in self.sends]
-        return rows or [(DONE, None)]
 
 
 class Run:
@@ -209,7 +95,8 @@ class Run:
         self.step = -1
         self.checkpoint_id: str = ""
         self.parent_config: dict[str, Any] | None = None
-        self.persisted = False
+        self.saved_config: dict[str, Any] | None = None
+        self.unsaved: dict[str, str] = {}
         self.pending_put: tuple[Any, ...] | None = None
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
@@ -380,7 +267,7 @@ class Run:
         self.checkpoint_id = cp["id"]
         self.step = int((saved.metadata or {}).get("step", -1))
         self.parent_config = saved.config
-        self.persisted = True
+        self.saved_config = saved.config
 
     def _restore_tasks(self, saved: Any, resume: Any) -> list[Task]:
         graph = self.graph
@@ -594,81 +481,29 @@ class Run:
     def _commit(self, source: str) -> Generator[Request, Any, None]:
         if self.saver is None:
             return
-        cid = self.checkpoint_id
-        versions = self.versions
-        new_versions = {}
-        deltas = {}
-        prev = self._prev
-        chain = self.chain
-        for ch in self._updated:
-            old_v = versions.get(ch)
-            versions[ch] = cid
-            new_versions[ch] = cid
-            new = self.values.get(ch)
-            old = prev.get(ch) if prev is not None else None
-            if (
-                old_v is not None
-                and type(new) is list
-                and type(old) is list
-                and len(new) >= len(old)
-                and all(map(operator.is_, new, old))
-            ):
-                depth, full_len, base = chain.get(ch) or (0, len(old), old_v)
-                if depth < max(MIN_DELTA_CHAIN, full_len):
-                    deltas[ch] = [old_v, len(old)]
-                    chain[ch] = [depth + 1, full_len, base]
-                    continue
-            if type(new) is list:
-                chain[ch] = [0, len(new), cid]
-            else:
-                chain.pop(ch, None)
-        checkpoint = {
-            "v": 1,
-            "id": cid,
-            "ts": now_iso(),
-            "channel_values": dict(self.values),
-            "channel_versions": dict(versions),
-            "versions_seen": {},
-            "next": [
-                {"name": t.name, "arg": t.arg} if t.push else {"name": t.name}
-                for t in self._next
-            ],
-            "barriers": {k: sorted(v) for k, v in self.barriers.items()},
-            "deferred": sorted(self.deferred),
-            "last": self._last,
-            "chain": {k: list(v) for k, v in chain.items()},
-            "deltas": deltas,
-        }
+        exit_mode = self.durability == "exit"
+        checkpoint, new_versions = build_checkpoint(self, exit_mode)
         metadata = {"source": source, "step": self.step, "parents": {}}
-        parent = self.parent_config or {"configurable": self._thread_config()}
+        parent = self.saved_config or {"configurable": self._thread_config()}
         put = (parent, checkpoint, metadata, new_versions)
-        self.parent_config = checkpoint_config(self.thread_id, self.ns, cid)
+        self.parent_config = checkpoint_config(
+            self.thread_id, self.ns, checkpoint["id"]
+        )
         if "debug" in self.modes:
-            self.emit(
-                "debug",
-                {
-                    "step": self.step,
-                    "timestamp": checkpoint["ts"],
-                    "type": "checkpoint",
-                    "payload": {
-                        "id": cid,
-                        "values": self.output(),
-                        "next": [t.name for t in self._next],
-                    },
-                },
-            )
-        if self.durability == "exit":
+            self.emit("debug", debug_checkpoint(self, checkpoint))
+        if exit_mode:
             self.pending_put = put
-            self.persisted = False
+            self.unsaved = new_versions
             return
-        self.persisted = True
+        self.saved_config = self.parent_config
         yield (PUT_BG if self.durability == "async" else PUT), put
 
     def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
         if self.pending_put is not None:
             put, self.pending_put = self.pending_put, None
             yield PUT, put
-            self.persisted = True
+            self.saved_config = self.parent_config
+            self.unsaved = {}
         if self.saver is not None and self.durability == "async":
             yield FLUSH, None
 

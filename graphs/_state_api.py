@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from graphs._loop import _BOOKKEEPING, DONE, GOTO, INTERRUPT, SEND, Run, Task, task_id
+from graphs._loop import _BOOKKEEPING, INTERRUPT, Run
+from graphs._task import DONE, GOTO, SEND, Task, task_id
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import ERROR
 from graphs.errors import InvalidUpdateError

@@ -100,6 +100,7 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
+        self.definition_options: dict[str, Any] = {}
 
     def add_node(
         self,

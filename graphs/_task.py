@@ -1,0 +1,130 @@
+"""A task: one node execution in a superstep (also the node's context)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from graphs._context import _NO_RESUME
+from graphs.checkpoint.format import new_checkpoint_id
+from graphs.types import Interrupt, Send
+
+if TYPE_CHECKING:
+    from graphs._loop import Run
+    from graphs.compiled import NodeRuntime
+
+__all__ = ["DONE", "GOTO", "SEND", "Task", "task_id"]
+
+GOTO, SEND, DONE = "__goto__", "__send__", "__done__"
+
+
+def task_id(checkpoint_id: str, ns: str, index: int, name: str) -> str:
+    """Deterministic task id: checkpoint, namespace, position and node name."""
+    key = f"{checkpoint_id}|{ns}|{index}|{name}"
+    h = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Task:
+    """One node execution in a superstep (also the node's context)."""
+
+    __slots__ = (
+        "_id",
+        "arg",
+        "custom",
+        "error",
+        "gotos",
+        "index",
+        "interrupt_index",
+        "interrupts",
+        "name",
+        "node",
+        "null_resume",
+        "push",
+        "restored",
+        "resume_map",
+        "resume_values",
+        "run",
+        "sends",
+        "update",
+        "view",
+        "writes",
+    )
+
+    def __init__(
+        self, run: Run, node: NodeRuntime, index: int, push: bool, arg: Any
+    ) -> None:
+        self.run = run
+        self.node = node
+        self.name = node.name
+        self.index = index
+        self.push = push
+        self.arg = arg
+        self._id: str | None = None
+        self.reset()
+        self.interrupts: tuple[Interrupt, ...] = ()
+        self.resume_values: list[Any] = []
+        self.resume_map: dict[str, Any] | None = None
+        self.null_resume: Any = _NO_RESUME
+        self.restored = False
+
+    def reset(self) -> None:
+        """Forget the outputs of a previous attempt."""
+        self.writes: list[tuple[str, Any]] = []
+        self.gotos: list[str] = []
+        self.sends: list[Send] = []
+        self.update: Any = None
+        self.error: BaseException | None = None
+        self.view: dict[str, Any] | None = None
+        self.custom: list[Any] | None = None
+        self.interrupt_index = 0
+
+    @property
+    def id(self) -> str:
+        """Deterministic id: checkpoint, namespace, position and node name."""
+        if self._id is None:
+            run = self.run
+            if not run.checkpoint_id:
+                run.checkpoint_id = new_checkpoint_id()
+            self._id = task_id(run.checkpoint_id, run.ns, self.index, self.name)
+        return self._id
+
+    def take_resume(self, interrupt_id: str) -> Any:
+        """Return the resume value for ``interrupt_id`` (consuming it), if any."""
+        if self.resume_map and interrupt_id in self.resume_map:
+            return self.resume_map.pop(interrupt_id)
+        if self.null_resume is not _NO_RESUME:
+            value, self.null_resume = self.null_resume, _NO_RESUME
+            return value
+        return self.run.take_null_resume()
+
+    def write_custom(self, value: Any) -> None:
+        """Emit ``value`` on the ``custom`` stream mode."""
+        run = self.run
+        if "custom" in run.modes:
+            run.out.append((run.stream_ns, "custom", value))
+
+    def config(self) -> dict[str, Any]:
+        """The config passed to nodes that accept one."""
+        run = self.run
+        return {
+            **run.config,
+            "configurable": {
+                **(run.config.get("configurable") or {}),
+                "checkpoint_ns": run.ns,
+                "checkpoint_id": run.checkpoint_id,
+            },
+            "metadata": {
+                **(run.config.get("metadata") or {}),
+                "langgraph_step": run.step,
+                "langgraph_node": self.name,
+                "langgraph_checkpoint_ns": run.ns,
+            },
+        }
+
+    def stored_writes(self) -> list[tuple[str, Any]]:
+        """Writes persisted for a task that finished while a sibling did not."""
+        rows = list(self.writes)
+        rows += [(GOTO, g) for g in self.gotos]
+        rows += [(SEND, s) for s in self.sends]
+        return rows or [(DONE, None)]
