@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.errors import ToolError, ToolNotFoundError
-from agents.tools.base import BaseTool, Tool, ToolRuntime, format_tool_result
+from agents.tools.base import BaseTool, ToolRuntime, format_tool_result
 from graphs.errors import GraphInterrupt, ParentCommand
 from graphs.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
 from graphs.types import Command
@@ -53,7 +53,7 @@ class ToolExecutor:
     def needs_state(self, name: str) -> bool:
         """Whether the tool asks for :class:`ToolRuntime` (and so the state)."""
         found = self.tools.get(name)
-        return isinstance(found, Tool) and bool(found._runtime_params)
+        return bool(found and found.needs_state)
 
     def is_return_direct(self, name: str) -> bool:
         """Whether the tool ends the agent turn."""

@@ -59,6 +59,8 @@ class BaseTool:
     description: str = ""
     parameters: dict[str, Any] = {"type": "object", "properties": {}}
     return_direct: bool = False
+    needs_state: bool = False
+    """Whether the tool reads :attr:`ToolRuntime.state` (it is then sent along)."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -152,6 +154,7 @@ class Tool(BaseTool):
             for p in inspect.signature(func).parameters
             if _is_runtime(p, hints.get(p))
         ]
+        self.needs_state = bool(self._runtime_params)
 
     def _call(self, args: dict[str, Any], runtime: ToolRuntime) -> Any:
         for param in self._runtime_params:
