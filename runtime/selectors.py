@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from runtime.errors import JobNotFound, NotFound
-from runtime.models import Interrupt, Job
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from graphs import serde
+from runtime import registry
+from runtime.checkpointer import DjangoSaver
+from runtime.errors import JobNotFound, NotFound, OrisError
+from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Job, RetryHistory
 
 
 def job_get(*, thread_id: str) -> Job:
@@ -31,3 +39,194 @@ def interrupt_get(*, interrupt_id: str) -> Interrupt:
 
 def interrupt_list_pending(*, job: Job) -> QuerySet[Interrupt]:
     return job.interrupts.filter(status=Interrupt.Status.PENDING).order_by("created_at")
+
+
+# --- Console reads (the operator console in the Django admin) ---------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChange:
+    """One channel that differs between two consecutive checkpoints."""
+
+    key: str
+    kind: str  # added | changed | removed
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointEntry:
+    """A checkpoint of a thread with the state change since the previous one."""
+
+    checkpoint_id: str
+    step: int | None
+    source: str
+    created_at: str
+    next_nodes: tuple[str, ...]
+    state: dict[str, Any]
+    changes: tuple[StateChange, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEvent:
+    at: datetime
+    kind: str
+    text: str
+
+
+def console_counts(*, at: datetime | None = None) -> dict[str, int]:
+    """What the console's front page counts: work waiting for people, and load."""
+    now = at or timezone.now()
+    jobs = Job.objects.all()
+    return {
+        "pending_interrupts": Interrupt.objects.filter(
+            status=Interrupt.Status.PENDING
+        ).count(),
+        "pending_dead_letters": DeadLetter.objects.filter(
+            replay_status=DeadLetter.ReplayStatus.PENDING
+        ).count(),
+        "running": jobs.filter(status=Job.Status.RUNNING).count(),
+        "queued": jobs.filter(status=Job.Status.QUEUED).count(),
+        "failed_24h": jobs.filter(
+            status=Job.Status.FAILED, finished_at__gte=now - timedelta(hours=24)
+        ).count(),
+    }
+
+
+def state_changes(before: dict[str, Any], after: dict[str, Any]) -> list[StateChange]:
+    """Channels added, changed or removed from ``before`` to ``after``."""
+    changes = []
+    for key in sorted({*before, *after}):
+        if key not in before:
+            changes.append(StateChange(key=key, kind="added", after=after[key]))
+        elif key not in after:
+            changes.append(StateChange(key=key, kind="removed", before=before[key]))
+        elif before[key] != after[key]:
+            changes.append(
+                StateChange(
+                    key=key, kind="changed", before=before[key], after=after[key]
+                )
+            )
+    return changes
+
+
+def _thread_config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+
+
+def job_checkpoint_history(*, job: Job) -> list[CheckpointEntry]:
+    """The thread's root checkpoints, oldest first, each with its state change."""
+    tuples = list(DjangoSaver().list(_thread_config(job.thread_id)))
+    entries: list[CheckpointEntry] = []
+    previous: dict[str, Any] = {}
+    for item in reversed(tuples):
+        checkpoint = item.checkpoint
+        state = serde.to_jsonable(checkpoint.get("channel_values") or {})
+        entries.append(
+            CheckpointEntry(
+                checkpoint_id=item.config["configurable"]["checkpoint_id"],
+                step=(item.metadata or {}).get("step"),
+                source=str((item.metadata or {}).get("source", "")),
+                created_at=str(checkpoint.get("ts", "")),
+                next_nodes=tuple(checkpoint.get("next") or ()),
+                state=state,
+                changes=tuple(state_changes(previous, state)),
+            )
+        )
+        previous = state
+    return entries
+
+
+def job_latest_state(*, job: Job) -> dict[str, Any] | None:
+    """The state in the thread's latest checkpoint, as JSON; ``None`` without one."""
+    found = DjangoSaver().get_tuple(_thread_config(job.thread_id))
+    if found is None:
+        return None
+    return serde.to_jsonable(found.checkpoint.get("channel_values") or {})
+
+
+def job_current_nodes(*, job: Job) -> tuple[str, ...]:
+    """Where the run stands in its graph: the next nodes, or start/end."""
+    if job.status == Job.Status.COMPLETED:
+        return ("__end__",)
+    try:
+        graph = registry.graph_get(job.graph).graph.with_checkpointer(DjangoSaver())
+        snapshot = graph.get_state(_thread_config(job.thread_id))
+    except OrisError:
+        return ()
+    if snapshot is None or not snapshot.config:
+        return ("__start__",)
+    return tuple(snapshot.next) or ("__start__",)
+
+
+def job_timeline(*, job: Job) -> list[TimelineEvent]:
+    """What happened to a run, in order: attempts, retries, interrupts, actions."""
+    events = [TimelineEvent(at=job.created_at, kind="job", text="run accepted")]
+    for attempt in job.attempts.order_by("created_at"):
+        events.extend(_attempt_events(attempt))
+    for retry in RetryHistory.objects.filter(attempt__job=job):
+        message = (retry.error or {}).get("message", "")
+        events.append(
+            TimelineEvent(
+                at=retry.scheduled_at,
+                kind="retry",
+                text=f"retry #{retry.attempt_no} in {retry.backoff_ms} ms: {message}",
+            )
+        )
+    for interrupt in job.interrupts.all():
+        events.extend(_interrupt_events(interrupt))
+    for dead in job.dead_letters.all():
+        events.append(
+            TimelineEvent(at=dead.dead_at, kind="dead_letter", text=dead.reason)
+        )
+    events.extend(_audit_events(job))
+    return sorted(events, key=lambda event: event.at)
+
+
+def _attempt_events(attempt: Attempt) -> list[TimelineEvent]:
+    label = f"attempt #{attempt.attempt_no} ({attempt.kind})"
+    events = [
+        TimelineEvent(at=attempt.created_at, kind="attempt", text=f"{label} queued")
+    ]
+    if attempt.started_at:
+        events.append(
+            TimelineEvent(
+                at=attempt.started_at, kind="attempt", text=f"{label} started"
+            )
+        )
+    if attempt.finished_at:
+        error = (attempt.error or {}).get("message", "")
+        text = f"{label} {attempt.status}" + (f": {error}" if error else "")
+        events.append(TimelineEvent(at=attempt.finished_at, kind="attempt", text=text))
+    return events
+
+
+def _interrupt_events(interrupt: Interrupt) -> list[TimelineEvent]:
+    events = [
+        TimelineEvent(at=interrupt.created_at, kind="interrupt", text="interrupted")
+    ]
+    if interrupt.resolved_at:
+        who = f" by {interrupt.resolved_by}" if interrupt.resolved_by else ""
+        reason = f": {interrupt.reason}" if interrupt.reason else ""
+        events.append(
+            TimelineEvent(
+                at=interrupt.resolved_at,
+                kind="interrupt",
+                text=f"interrupt {interrupt.status}{who}{reason}",
+            )
+        )
+    return events
+
+
+def _audit_events(job: Job) -> list[TimelineEvent]:
+    ids = [job.thread_id, *job.attempts.values_list("id", flat=True)]
+    ids += list(job.interrupts.values_list("id", flat=True))
+    rows = AuditLog.objects.filter(resource_id__in=ids).exclude(action="job.run")
+    return [
+        TimelineEvent(
+            at=row.created_at,
+            kind="action",
+            text=f"{row.action} by {row.actor_type}:{row.actor_id}",
+        )
+        for row in rows
+    ]
