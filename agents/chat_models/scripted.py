@@ -53,6 +53,7 @@ class ScriptedChatModel(BaseChatModel):
 
     Attributes:
         calls: The message lists the model was called with, in order.
+        last_tools: The tool specs offered on the latest call.
     """
 
     provider: ClassVar[str] = "scripted"
@@ -71,6 +72,7 @@ class ScriptedChatModel(BaseChatModel):
         self.cursor = cursor
         self.when_exhausted = when_exhausted
         self.calls: list[list[BaseMessage]] = []
+        self.last_tools: list[ToolSpec] = []
         self._lock = threading.Lock()
 
     def _next(self, messages: list[BaseMessage]) -> AIMessage:
@@ -104,6 +106,7 @@ class ScriptedChatModel(BaseChatModel):
         tool_choice: str | None,
         **kwargs: Any,
     ) -> AIMessage:
+        self.last_tools = list(tools)
         reply = self._next(messages)
         if reply.usage_metadata is None:
             reply.usage_metadata = _estimate_usage(messages, reply)
