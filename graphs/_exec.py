@@ -172,7 +172,7 @@ def _exec(task: Task) -> None:
     while True:
         attempt += 1
         started = _started(task)
-        task.interrupts = ()
+        task.interrupts = None
         token = CURRENT.set(task)
         try:
             if not task.restored:
@@ -202,7 +202,7 @@ async def _aexec(task: Task, offload: bool) -> None:
     while True:
         attempt += 1
         started = _started(task)
-        task.interrupts = ()
+        task.interrupts = None
         token = CURRENT.set(task)
         try:
             if not task.restored:

@@ -326,7 +326,11 @@ class Run:
     def _settle(self, tasks: list[Task]) -> Generator[Request, Any, bool]:
         """Record results; on failure or interrupt persist what finished."""
         errors = [t for t in tasks if t.error is not None]
-        paused = [t for t in tasks if t.interrupts and not t.restored and not t.error]
+        paused = [
+            t
+            for t in tasks
+            if t.interrupts is not None and not t.restored and not t.error
+        ]
         if not errors and not paused:
             return False
         if self.saver is not None:
@@ -337,7 +341,7 @@ class Run:
                     continue
                 if t.error is not None:
                     rows = [(ERROR, describe(t.error))]
-                elif t.interrupts:
+                elif t.interrupts is not None:
                     rows = [(INTERRUPT, list(t.interrupts))]
                     if t.resume_values:
                         rows.append((RESUME, list(t.resume_values)))
@@ -361,8 +365,9 @@ class Run:
         yield from self._flush_exit()
         self.status = "interrupted"
         self.interrupts = interrupts
-        if "updates" in self.modes:
-            self.emit("updates", {"__interrupt__": tuple(interrupts)})
+        for mode in ("updates", "values"):
+            if mode in self.modes and (interrupts or mode == "updates"):
+                self.emit(mode, {"__interrupt__": tuple(interrupts)})
         if self.out:
             yield CHUNKS, self._drain()
 
@@ -420,7 +425,7 @@ class Run:
             payload.update(
                 result=task.update,
                 error=describe(task.error) if task.error else None,
-                interrupts=list(task.interrupts),
+                interrupts=list(task.interrupts or ()),
             )
         return {
             "step": self.step,

@@ -62,7 +62,7 @@ class Task:
         self.arg = arg
         self._id: str | None = None
         self.reset()
-        self.interrupts: tuple[Interrupt, ...] = ()
+        self.interrupts: tuple[Interrupt, ...] | None = None  # None: not paused
         self.resume_values: list[Any] = []
         self.resume_map: dict[str, Any] | None = None
         self.null_resume: Any = _NO_RESUME

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphs import serde
+from graphs.checkpoint.base import CheckpointTuple, checkpoint_config
 from graphs.errors import CheckpointDecodeError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "WRITES_IDX_MAP",
     "BlobRow",
     "assemble_checkpoint",
+    "checkpoint_tuple",
     "decode_blob",
     "dump_header",
     "load_header",
@@ -211,3 +213,48 @@ def write_rows(
         idx = WRITES_IDX_MAP.get(channel, i)
         kind, data = serde.dumps_typed(value)
         yield idx, channel, kind, data, idx < 0
+
+
+WriteRow = tuple[str, int, str, str, bytes]
+"""``(task_id, idx, channel, type, data)``."""
+
+
+def checkpoint_tuple(
+    thread_id: str,
+    ns: str,
+    checkpoint_id: str,
+    header: bytes,
+    metadata: bytes,
+    parent_id: str | None,
+    get_blob: BlobLookup,
+    writes: Iterable[WriteRow],
+) -> CheckpointTuple:
+    """Build the :class:`CheckpointTuple` of one stored checkpoint row.
+
+    Args:
+        thread_id: Thread of the row.
+        ns: Namespace of the row.
+        checkpoint_id: Id of the row.
+        header: Stored header bytes (:func:`dump_header`).
+        metadata: Stored metadata bytes (:func:`dump_header` too).
+        parent_id: Parent checkpoint id, or ``None``.
+        get_blob: ``(channel, version) -> (type, data)`` for this thread and ns.
+        writes: The checkpoint's write rows, in any order.
+
+    Returns:
+        The tuple, pending writes ordered by ``(task_id, idx)``.
+    """
+    checkpoint = assemble_checkpoint(load_header(header), get_blob)
+    pending = [
+        (task_id, channel, serde.loads_typed((kind, data)))
+        for task_id, _, channel, kind, data in sorted(writes, key=lambda w: w[:2])
+    ]
+    return CheckpointTuple(
+        config=checkpoint_config(thread_id, ns, checkpoint_id),
+        checkpoint=checkpoint,  # type: ignore[arg-type]
+        metadata=serde.loads(metadata),
+        parent_config=checkpoint_config(thread_id, ns, parent_id)
+        if parent_id
+        else None,
+        pending_writes=pending,
+    )

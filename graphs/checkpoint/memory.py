@@ -20,9 +20,8 @@ from graphs.checkpoint.base import (
     metadata_matches,
 )
 from graphs.checkpoint.format import (
-    assemble_checkpoint,
+    checkpoint_tuple,
     dump_header,
-    load_header,
     split_checkpoint,
     write_rows,
 )
@@ -66,25 +65,21 @@ class InMemorySaver(BaseCheckpointSaver):
     def _tuple(
         self, thread_id: str, ns: str, checkpoint_id: str, row: _Row
     ) -> CheckpointTuple:
-        header_bytes, metadata_bytes, parent_id = row
+        header, metadata, parent_id = row
         blobs = self._blobs
-        checkpoint = assemble_checkpoint(
-            load_header(header_bytes),
-            lambda ch, v: blobs.get((thread_id, ns, ch, v)),
-        )
         writes = self._writes.get((thread_id, ns, checkpoint_id), {})
-        pending = [
-            (task_id, channel, serde.loads_typed((kind, data)))
-            for (task_id, _), (channel, kind, data, _) in sorted(writes.items())
-        ]
-        return CheckpointTuple(
-            config=checkpoint_config(thread_id, ns, checkpoint_id),
-            checkpoint=checkpoint,  # type: ignore[arg-type]
-            metadata=serde.loads(metadata_bytes),
-            parent_config=(
-                checkpoint_config(thread_id, ns, parent_id) if parent_id else None
-            ),
-            pending_writes=pending,
+        return checkpoint_tuple(
+            thread_id,
+            ns,
+            checkpoint_id,
+            header,
+            metadata,
+            parent_id,
+            lambda ch, v: blobs.get((thread_id, ns, ch, v)),
+            [
+                (task_id, idx, channel, kind, data)
+                for (task_id, idx), (channel, kind, data, _) in writes.items()
+            ],
         )
 
     def list(

@@ -194,3 +194,31 @@ def test_interrupt_works_without_a_checkpointer() -> None:
     g.add_edge(START, "ask")
     out = g.compile().invoke({"n": 0})
     assert out["__interrupt__"][0].value == "q"
+
+
+def test_raising_graph_interrupt_directly_pauses_the_run(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    from graphs import GraphInterrupt
+
+    def stop(state: Counter) -> dict[str, Any]:
+        raise GraphInterrupt()
+
+    g = StateGraph(Counter)
+    g.add_node("stop", stop)
+    g.add_edge(START, "stop")
+    result = g.compile(checkpointer=memory).run({"n": 0}, thread)
+    assert result.status == "interrupted"
+    assert result.interrupts == []
+
+
+def test_values_stream_reports_interrupts(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    g = StateGraph(Counter)
+    g.add_node("ask", lambda s: {"log": [interrupt("q")]})
+    g.add_edge(START, "ask")
+    chunks = list(
+        g.compile(checkpointer=memory).stream({"n": 0}, thread, stream_mode="values")
+    )
+    assert chunks[-1]["__interrupt__"][0].value == "q"
