@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
-from graphs._task import DONE, GOTO, SEND, Task
+from graphs._resume import debug_task, emit_update, restore_tasks
+from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
@@ -21,12 +22,10 @@ from graphs.checkpoint.format import (
     INTERRUPT,
     RESUME,
     new_checkpoint_id,
-    now_iso,
 )
 from graphs.errors import (
     EmptyInputError,
     GraphRecursionError,
-    InvalidUpdateError,
     describe,
 )
 from graphs.types import END, Command, Interrupt, Send
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
 RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
-_BOOKKEEPING = (ERROR, INTERRUPT, RESUME)
 DEFAULT_RECURSION_LIMIT = 25
 
 Request = tuple[int, Any]
@@ -154,7 +152,7 @@ class Run:
             todo = [t for t in tasks if not t.restored]
             if "debug" in self.modes:
                 for t in todo:
-                    self.emit("debug", self._debug("task", t))
+                    self.emit("debug", debug_task(self, "task", t))
             if todo:
                 yield RUN, todo
             failed = yield from self._settle(tasks)
@@ -214,7 +212,7 @@ class Run:
             self._resumed = True
             if resume is not _NO_RESUME:
                 self.event("resume_received")
-            tasks = self._restore_tasks(saved, resume)
+            tasks = restore_tasks(self, saved, resume)
             if "values" in self.modes:
                 self.emit("values", self.output())
             return tasks
@@ -268,58 +266,6 @@ class Run:
         self.step = int((saved.metadata or {}).get("step", -1))
         self.parent_config = saved.config
         self.saved_config = saved.config
-
-    def _restore_tasks(self, saved: Any, resume: Any) -> list[Task]:
-        graph = self.graph
-        tasks = []
-        for i, spec in enumerate(saved.checkpoint.get("next") or ()):
-            node = graph.node_runtime(spec["name"])
-            tasks.append(Task(self, node, i, "arg" in spec, spec.get("arg")))
-        by_id = {t.id: t for t in tasks}
-        grouped: dict[str, list[tuple[str, Any]]] = {}
-        for task_id, channel, value in saved.pending_writes or ():
-            grouped.setdefault(task_id, []).append((channel, value))
-        pending: dict[str, Task] = {}
-        for task_id, rows in grouped.items():
-            task = by_id.get(task_id)
-            if task is None:
-                continue
-            regular = [(c, v) for c, v in rows if c not in _BOOKKEEPING]
-            if regular:
-                task.restored = True
-                task.writes = [
-                    (c, v) for c, v in regular if c not in (GOTO, SEND, DONE)
-                ]
-                task.gotos = [v for c, v in regular if c == GOTO]
-                task.sends = [v for c, v in regular if c == SEND]
-                continue
-            for channel, value in rows:
-                if channel == RESUME:
-                    task.resume_values = list(value)
-                elif channel == INTERRUPT:
-                    task.interrupts = tuple(value)
-                    for intr in value:
-                        pending[intr.id] = task
-        if resume is not _NO_RESUME:
-            self._route_resume(resume, pending)
-        return tasks
-
-    def _route_resume(self, resume: Any, pending: dict[str, Task]) -> None:
-        if isinstance(resume, dict) and resume and all(k in pending for k in resume):
-            for iid, value in resume.items():
-                task = pending[iid]
-                task.resume_map = {**(task.resume_map or {}), iid: value}
-            return
-        owners = {id(t): t for t in pending.values()}
-        if len(owners) > 1:
-            raise InvalidUpdateError(
-                "When there are multiple pending interrupts, you must specify the "
-                "interrupt id when resuming: Command(resume={interrupt_id: value})"
-            )
-        if owners:
-            next(iter(owners.values())).null_resume = resume
-        else:
-            self.null_resume = resume
 
     # -- settle a superstep ------------------------------------------------------
 
@@ -397,42 +343,13 @@ class Run:
             self.step += 1
             if "updates" in self.modes or "messages" in self.modes:
                 for t in tasks:
-                    self._emit_update(t)
+                    emit_update(self, t)
             if "debug" in self.modes:
                 for t in tasks:
-                    self.emit("debug", self._debug("task_result", t))
+                    self.emit("debug", debug_task(self, "task_result", t))
             if "values" in self.modes:
                 self.emit("values", self.output())
         return self._plan(tasks)
-
-    def _emit_update(self, task: Task) -> None:
-        update = task.update
-        if "updates" in self.modes:
-            self.emit("updates", {task.name: update})
-        if "messages" in self.modes and update:
-            meta = {"langgraph_step": self.step, "langgraph_node": task.name}
-            values = update.values() if isinstance(update, dict) else ()
-            for value in values:
-                for item in value if isinstance(value, list) else (value,):
-                    if hasattr(item, "content") and hasattr(item, "type"):
-                        self.emit("messages", (item, meta))
-
-    def _debug(self, kind: str, task: Task) -> dict[str, Any]:
-        payload: dict[str, Any] = {"id": task.id, "name": task.name}
-        if kind == "task":
-            payload["input"] = task.arg if task.push else self.output()
-        else:
-            payload.update(
-                result=task.update,
-                error=describe(task.error) if task.error else None,
-                interrupts=list(task.interrupts or ()),
-            )
-        return {
-            "step": self.step,
-            "timestamp": now_iso(),
-            "type": kind,
-            "payload": payload,
-        }
 
     def _plan(self, tasks: list[Task]) -> list[Task]:
         graph = self.graph

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from graphs._loop import _BOOKKEEPING, INTERRUPT, Run
+from graphs._loop import Run
 from graphs._task import DONE, GOTO, SEND, Task, task_id
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
-from graphs.checkpoint.format import ERROR
+from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import InvalidUpdateError
 from graphs.types import END, START, StateSnapshot, StateTask
 
@@ -39,7 +39,7 @@ class StateAPI:
         for i, spec in enumerate(cp.get("next") or ()):
             tid = task_id(cp["id"], conf.get("checkpoint_ns", ""), i, spec["name"])
             rows = by_task.get(tid, [])
-            regular = [(c, v) for c, v in rows if c not in _BOOKKEEPING]
+            regular = [(c, v) for c, v in rows if c not in BOOKKEEPING]
             intr = tuple(i for c, v in rows if c == INTERRUPT for i in v)
             error = next((v for c, v in rows if c == ERROR), None)
             result = None

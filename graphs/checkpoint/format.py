@@ -50,6 +50,7 @@ MIN_DELTA_CHAIN = 8
 """A list channel may chain at least this many append-deltas before a full copy."""
 
 ERROR, INTERRUPT, RESUME = "__error__", "__interrupt__", "__resume__"
+BOOKKEEPING = (ERROR, INTERRUPT, RESUME)
 WRITES_IDX_MAP = {ERROR: -1, INTERRUPT: -3, RESUME: -4}
 """Fixed (negative) write indexes of bookkeeping channels: these rows are upserted;
 ordinary writes use their position and are inserted only if absent."""

@@ -1,0 +1,102 @@
+"""Restoring a checkpoint's tasks on resume, and per-task stream events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphs._context import _NO_RESUME
+from graphs._task import DONE, GOTO, SEND, Task
+from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
+from graphs.errors import InvalidUpdateError, describe
+
+if TYPE_CHECKING:
+    from graphs._loop import Run
+
+__all__ = ["debug_task", "emit_update", "restore_tasks", "route_resume"]
+
+
+def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
+    """Tasks of a saved checkpoint, with finished ones restored from pending writes."""
+    graph = self.graph
+    tasks = []
+    for i, spec in enumerate(saved.checkpoint.get("next") or ()):
+        node = graph.node_runtime(spec["name"])
+        tasks.append(Task(self, node, i, "arg" in spec, spec.get("arg")))
+    by_id = {t.id: t for t in tasks}
+    grouped: dict[str, list[tuple[str, Any]]] = {}
+    for task_id, channel, value in saved.pending_writes or ():
+        grouped.setdefault(task_id, []).append((channel, value))
+    pending: dict[str, Task] = {}
+    for task_id, rows in grouped.items():
+        task = by_id.get(task_id)
+        if task is None:
+            continue
+        regular = [(c, v) for c, v in rows if c not in BOOKKEEPING]
+        if regular:
+            task.restored = True
+            task.writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
+            task.gotos = [v for c, v in regular if c == GOTO]
+            task.sends = [v for c, v in regular if c == SEND]
+            continue
+        for channel, value in rows:
+            if channel == RESUME:
+                task.resume_values = list(value)
+            elif channel == INTERRUPT:
+                task.interrupts = tuple(value)
+                for intr in value:
+                    pending[intr.id] = task
+    if resume is not _NO_RESUME:
+        route_resume(self, resume, pending)
+    return tasks
+
+
+def route_resume(self: Run, resume: Any, pending: dict[str, Task]) -> None:
+    """Give resume values to paused tasks: by interrupt id, or the only one."""
+    if isinstance(resume, dict) and resume and all(k in pending for k in resume):
+        for iid, value in resume.items():
+            task = pending[iid]
+            task.resume_map = {**(task.resume_map or {}), iid: value}
+        return
+    owners = {id(t): t for t in pending.values()}
+    if len(owners) > 1:
+        raise InvalidUpdateError(
+            "When there are multiple pending interrupts, you must specify the "
+            "interrupt id when resuming: Command(resume={interrupt_id: value})"
+        )
+    if owners:
+        next(iter(owners.values())).null_resume = resume
+    else:
+        self.null_resume = resume
+
+
+def emit_update(self: Run, task: Task) -> None:
+    """Queue the ``updates`` and ``messages`` chunks of a finished task."""
+    update = task.update
+    if "updates" in self.modes:
+        self.emit("updates", {task.name: update})
+    if "messages" in self.modes and update:
+        meta = {"langgraph_step": self.step, "langgraph_node": task.name}
+        values = update.values() if isinstance(update, dict) else ()
+        for value in values:
+            for item in value if isinstance(value, list) else (value,):
+                if hasattr(item, "content") and hasattr(item, "type"):
+                    self.emit("messages", (item, meta))
+
+
+def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
+    """The ``debug`` stream event of a task (``task`` or ``task_result``)."""
+    payload: dict[str, Any] = {"id": task.id, "name": task.name}
+    if kind == "task":
+        payload["input"] = task.arg if task.push else self.output()
+    else:
+        payload.update(
+            result=task.update,
+            error=describe(task.error) if task.error else None,
+            interrupts=list(task.interrupts or ()),
+        )
+    return {
+        "step": self.step,
+        "timestamp": now_iso(),
+        "type": kind,
+        "payload": payload,
+    }
