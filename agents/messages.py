@@ -1,0 +1,51 @@
+"""Message types for agents (defined in :mod:`graphs.messages`, re-exported here)."""
+
+from __future__ import annotations
+
+from graphs.messages import (
+    REMOVE_ALL_MESSAGES,
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    MessageLikeRepresentation,
+    MessagesState,
+    RemoveMessage,
+    SystemMessage,
+    ToolCall,
+    ToolCallChunk,
+    ToolMessage,
+    UsageMetadata,
+    add_messages,
+    add_usage,
+    convert_to_messages,
+    message_from_dict,
+    messages_from_dicts,
+    messages_to_dicts,
+    tool_call,
+)
+
+__all__ = [
+    "REMOVE_ALL_MESSAGES",
+    "AIMessage",
+    "AIMessageChunk",
+    "AnyMessage",
+    "BaseMessage",
+    "HumanMessage",
+    "MessageLikeRepresentation",
+    "MessagesState",
+    "RemoveMessage",
+    "SystemMessage",
+    "ToolCall",
+    "ToolCallChunk",
+    "ToolMessage",
+    "UsageMetadata",
+    "add_messages",
+    "add_usage",
+    "convert_to_messages",
+    "message_from_dict",
+    "messages_from_dicts",
+    "messages_to_dicts",
+    "tool_call",
+]
