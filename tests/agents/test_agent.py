@@ -393,3 +393,67 @@ def test_tools_can_read_state_and_return_direct():
     assert out["messages"][-1].text == "all good"
     assert seen == {"messages": 2, "id": "call_0_0"}
     assert len(model.calls) == 1
+
+
+def test_the_agent_runs_asynchronously_and_streams_tokens():
+    import asyncio
+
+    ledger = Ledger()
+    model = ScriptedChatModel([calls(("add", {"a": 2, "b": 2})), "four it is"])
+    agent = create_agent(model, ledger.tools, checkpointer=InMemorySaver())
+
+    async def run():
+        chunks = []
+        async for message, _meta in agent.astream(
+            {"messages": ["2+2"]}, thread("async"), stream_mode="messages"
+        ):
+            if isinstance(message, AIMessageChunk):
+                chunks.append(message.text)
+        return chunks, await agent.aget_state(thread("async"))
+
+    chunks, snapshot = asyncio.run(run())
+    assert "".join(chunks) == "four it is"
+    assert snapshot.values["messages"][-1].text == "four it is"
+    assert ledger.count("add") == 1
+
+
+def test_an_openai_compatible_server_drives_the_agent(wire):
+    from agents.chat_models import ChatOpenAI
+    from tests.agents.conftest import sse, sse_reply
+
+    ledger = Ledger()
+
+    def delta(d, finish=None):
+        return sse({"choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+    call = {"index": 0, "id": "call_a", "function": {"name": "add", "arguments": ""}}
+    wire.reply(
+        sse_reply(
+            delta({"tool_calls": [call]}),
+            delta({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1,'}}]}),
+            delta({"tool_calls": [{"index": 0, "function": {"arguments": '"b":41}'}}]}),
+            delta({}, "tool_calls"),
+            sse("[DONE]"),
+        ),
+        sse_reply(
+            delta({"content": "It is "}),
+            delta({"content": "42."}, "stop"),
+            sse("[DONE]"),
+        ),
+    )
+    model = ChatOpenAI("gpt-test", api_key="sk", base_url=wire.url + "/v1")
+    agent = create_agent(model, ledger.tools)
+    events = list(
+        agent.stream({"messages": ["1+41?"]}, stream_mode=["messages", "values"])
+    )
+    final = [payload for mode, payload in events if mode == "values"][-1]
+    assert final["messages"][-1].text == "It is 42."
+    assert ledger.effects == [("add", {"a": 1, "b": 41})]
+    second = wire.requests[1].body["messages"]
+    assert second[-1] == {"role": "tool", "tool_call_id": "call_a", "content": "42"}
+    tokens = [
+        m.text
+        for mode, (m, _) in (e for e in events if e[0] == "messages")
+        if isinstance(m, AIMessageChunk)
+    ]
+    assert "".join(tokens) == "It is 42."
