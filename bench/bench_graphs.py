@@ -220,6 +220,14 @@ def main() -> None:
                 op, divisor = ops[lib.name][name]
                 n = iterations // (4 if "saver" in name or "fanout" in name else 1)
                 results[name][lib.name].append(time_op(op, n, divisor))
+    import importlib.metadata
+    import platform
+
+    print(
+        f"Python {platform.python_version()}, langgraph "
+        f"{importlib.metadata.version('langgraph')}, median of {max(5, args.runs)} "
+        f"interleaved runs, {iterations} iterations (1/4 for saver and fan-out)"
+    )
     print(f"{'workload':32} {'graphs':>10} {'langgraph':>10} {'ratio':>7}")
     for name, per_lib in results.items():
         ours = statistics.median(per_lib["graphs"])
