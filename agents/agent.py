@@ -211,7 +211,12 @@ def create_agent(
     if policy:
         builder.add_node("approval", review)
         builder.add_conditional_edges("approval", after_review, ["tools", "model"])
-    return builder.compile(checkpointer=checkpointer, name=name or "agent")
+    compiled = builder.compile(checkpointer=checkpointer, name=name or "agent")
+    # A tool round is up to three supersteps (model, approval, tools); make sure the
+    # engine's recursion limit never fires before max_iterations does.
+    if hasattr(compiled, "with_config"):
+        compiled = compiled.with_config(recursion_limit=3 * max_iterations + 5)
+    return compiled
 
 
 def _tool_rounds(messages: Sequence[BaseMessage]) -> int:

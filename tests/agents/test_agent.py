@@ -457,3 +457,12 @@ def test_an_openai_compatible_server_drives_the_agent(wire):
         if isinstance(m, AIMessageChunk)
     ]
     assert "".join(tokens) == "It is 42."
+
+
+def test_long_tool_loops_reach_max_iterations_within_the_recursion_limit():
+    ledger = Ledger()
+    model = ScriptedChatModel([], when_exhausted=calls(("add", {"a": 1, "b": 1})))
+    agent = create_agent(model, ledger.tools, max_iterations=15)
+    out = agent.invoke({"messages": ["loop"]}, {"recursion_limit": 3 * 15 + 5})
+    assert out["messages"][-1].text == MAX_ITERATIONS_REACHED
+    assert ledger.count("add") == 15
