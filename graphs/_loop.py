@@ -26,6 +26,8 @@ from graphs.checkpoint.format import (
 from graphs.errors import (
     EmptyInputError,
     GraphRecursionError,
+    InvalidUpdateError,
+    ParentCommand,
     describe,
 )
 from graphs.types import END, Command, Interrupt, Send
@@ -299,6 +301,10 @@ class Run:
         if errors:
             self.status = "failed"
             self.error = errors[0].error
+            if isinstance(self.error, ParentCommand) and self.parent is None:
+                self.error = InvalidUpdateError(
+                    "Command.PARENT used outside a subgraph"
+                )
             self.event("error", node=errors[0].name, error=describe(self.error))
             if not self.catch_errors:
                 raise self.error
@@ -339,6 +345,8 @@ class Run:
             self._updated = updated
             self._prev = prev
             self._last = [t.name for t in tasks]
+        else:
+            self.checkpoint_id = ""  # task and interrupt ids stay unique per step
         if not source_is_input:
             self.step += 1
             if "updates" in self.modes or "messages" in self.modes:

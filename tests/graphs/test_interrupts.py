@@ -222,3 +222,58 @@ def test_values_stream_reports_interrupts(
         g.compile(checkpointer=memory).stream({"n": 0}, thread, stream_mode="values")
     )
     assert chunks[-1]["__interrupt__"][0].value == "q"
+
+
+def test_send_tasks_keep_their_argument_across_interrupts(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    from graphs import Send
+
+    def review(arg: dict[str, Any]) -> dict[str, Any]:
+        return {"log": [(arg["item"], interrupt(f"ok {arg['item']}?"))]}
+
+    g = StateGraph(Counter)
+    g.add_node("review", review)
+    g.add_conditional_edges(
+        START, lambda s: [Send("review", {"item": i}) for i in "xyz"]
+    )
+    graph = g.compile(checkpointer=memory)
+    pending = graph.invoke({"n": 0}, thread)["__interrupt__"]
+    assert [i.value for i in pending] == ["ok x?", "ok y?", "ok z?"]
+    answers = {i.id: i.value.upper() for i in pending}
+    out = graph.invoke(Command(resume=answers), thread)
+    assert out["log"] == [("x", "OK X?"), ("y", "OK Y?"), ("z", "OK Z?")]
+
+
+def test_async_interrupt_and_resume(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    import asyncio
+
+    async def ask(state: Counter) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"log": [interrupt("async?")]}
+
+    g = StateGraph(Counter)
+    g.add_node("ask", ask)
+    g.add_node("after", appender("after"))
+    g.add_edge(START, "ask")
+    g.add_edge("ask", "after")
+    graph = g.compile(checkpointer=memory)
+
+    async def scenario() -> Any:
+        first = await graph.ainvoke({"n": 0}, thread)
+        assert first["__interrupt__"][0].value == "async?"
+        return await graph.ainvoke(Command(resume="yes"), thread)
+
+    assert asyncio.run(scenario())["log"] == ["yes", "after"]
+
+
+def test_interrupt_ids_differ_between_supersteps_without_a_saver() -> None:
+    g = StateGraph(Counter)
+    g.add_node("a", lambda s: {"log": [interrupt("q")]})
+    g.add_edge(START, "a")
+    graph = g.compile()
+    first = graph.invoke({"n": 0})["__interrupt__"][0].id
+    second = graph.invoke({"n": 0})["__interrupt__"][0].id
+    assert first != second

@@ -340,3 +340,19 @@ def test_graph_runs_are_independent() -> None:
     graph = g.compile()
     assert graph.invoke({"n": 0})["log"] == ["a"]
     assert graph.invoke({"n": 0})["log"] == ["a"]
+
+
+def test_messages_state_merges_messages_by_id() -> None:
+    from graphs import MessagesState
+    from graphs.messages import AIMessage, HumanMessage
+
+    g = StateGraph(MessagesState)
+    g.add_node("draft", lambda s: {"messages": [AIMessage(content="draft", id="ai-1")]})
+    g.add_node("edit", lambda s: {"messages": [AIMessage(content="final", id="ai-1")]})
+    g.add_edge(START, "draft")
+    g.add_edge("draft", "edit")
+    out = g.compile().invoke({"messages": [HumanMessage(content="hi", id="h-1")]})
+    assert [(m.id, m.content) for m in out["messages"]] == [
+        ("h-1", "hi"),
+        ("ai-1", "final"),
+    ]

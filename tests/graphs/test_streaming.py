@@ -99,3 +99,23 @@ def test_astream_matches_stream() -> None:
 def test_unknown_stream_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="stream_mode"):
         list(two_steps().stream({"n": 0}, stream_mode="everything"))
+
+
+def test_async_nodes_stream_custom_chunks() -> None:
+    async def talk(state: Counter) -> dict[str, Any]:
+        get_stream_writer()("tick")
+        await asyncio.sleep(0)
+        get_stream_writer()("tock")
+        return {}
+
+    g = StateGraph(Counter)
+    g.add_node("a", talk)
+    g.add_node("b", talk)
+    g.add_edge(START, "a")
+    g.add_edge(START, "b")
+    graph = g.compile()
+
+    async def collect() -> list[Any]:
+        return [c async for c in graph.astream({"n": 0}, stream_mode="custom")]
+
+    assert sorted(asyncio.run(collect())) == ["tick", "tick", "tock", "tock"]

@@ -100,3 +100,35 @@ def test_subgraphs_stream_with_namespaces() -> None:
     assert ((), {"post": {"log": ["post"]}}) in chunks
     plain = list(graph.stream({"n": 0}, stream_mode="updates"))
     assert all("inner" not in chunk for chunk in plain)
+
+
+def test_command_parent_outside_a_subgraph_is_an_invalid_update() -> None:
+    import pytest
+
+    from graphs import InvalidUpdateError
+
+    g = StateGraph(Counter)
+    g.add_node("a", lambda s: Command(graph=Command.PARENT, goto="a"))
+    g.add_edge(START, "a")
+    with pytest.raises(InvalidUpdateError, match="outside a subgraph"):
+        g.compile().invoke({"n": 0})
+
+
+def test_async_subgraph_interrupt_and_resume(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    import asyncio
+
+    async def ask(state: Counter) -> dict[str, Any]:
+        return {"log": [interrupt("inner")]}
+
+    child = StateGraph(Counter)
+    child.add_node("ask", ask)
+    child.add_edge(START, "ask")
+    graph = build_parent(child.compile()).compile(checkpointer=memory)
+
+    async def scenario() -> Any:
+        await graph.ainvoke({"n": 0}, thread)
+        return await graph.ainvoke(Command(resume="A"), thread)
+
+    assert asyncio.run(scenario())["log"] == ["A", "post"]
