@@ -315,3 +315,31 @@ def test_an_ai_message_without_text_is_sent_with_null_content(wire):
         [AIMessage("", tool_calls=[tool_call("add", {"a": 1, "b": 1}, "c")])]
     )
     assert wire.requests[0].body["messages"][0]["content"] is None
+
+
+def test_async_calls_retry_and_time_out_like_sync_ones(wire):
+    wire.reply(
+        Reply(status=429, json={}, headers={"retry-after-ms": "50"}),
+        Reply(json=completion({"content": "after retry"})),
+        Reply(status=503, text="busy"),
+        stream_events(),
+        Reply(json=completion({"content": "late"}), delay=1.0),
+    )
+    chat = model(wire, timeout=0.2)
+
+    async def scenario():
+        first = await chat.ainvoke("hi")
+        streamed = "".join([c.text async for c in chat.astream("add")])
+        try:
+            await model(wire, timeout=0.2, retry=RetryPolicy(max_retries=0)).ainvoke(
+                "x"
+            )
+        except ProviderError as exc:
+            return first.text, streamed, exc
+        return first.text, streamed, None
+
+    text, streamed, error = asyncio.run(scenario())
+    assert (text, streamed) == ("after retry", "Let me add.")
+    assert error is not None
+    assert error.retryable is True
+    assert len(wire.requests) == 5
