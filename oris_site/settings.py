@@ -168,6 +168,22 @@ def env_graphs(name: str) -> dict[str, str]:
 
 
 ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
+ORIS_DEFAULT_GRAPH = env_str("ORIS_DEFAULT_GRAPH", "echo")
+
+# /v1 credentials (the reference's names). With none configured and no API key
+# rows, /v1 refuses every request unless ORIS_API_AUTH_DISABLED is set.
+ORIS_API_AUTH_BEARER_TOKEN = env_secret("ORIS_API_AUTH_BEARER_TOKEN")
+ORIS_API_AUTH_API_KEY = env_secret("ORIS_API_AUTH_API_KEY")
+ORIS_API_AUTH_API_KEY_ID = env_str("ORIS_API_AUTH_API_KEY_ID").strip()
+ORIS_API_AUTH_DISABLED = env_bool("ORIS_API_AUTH_DISABLED", False)
+ORIS_API_MAX_BODY_BYTES = env_int("ORIS_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1)
+ORIS_API_MAX_WAIT_MS = env_int("ORIS_API_MAX_WAIT_MS", 60_000, minimum=0)
+ORIS_MAX_ACTIVE_LEASES_PER_WORKER = env_int(
+    "ORIS_MAX_ACTIVE_LEASES_PER_WORKER", 8, minimum=1
+)
+ORIS_MAX_ACTIVE_LEASES_PER_TENANT = env_int(
+    "ORIS_MAX_ACTIVE_LEASES_PER_TENANT", 8, minimum=1
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -186,6 +202,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "runtime.api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,6 +261,13 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "runtime.api.auth.CredentialAuthentication",
+        "runtime.api.auth.StaffSessionAuthentication",
+    ],
+    # Forgetting a view's required_scope is a denial, never an opening.
+    "DEFAULT_PERMISSION_CLASSES": ["runtime.api.permissions.HasScope"],
+    "EXCEPTION_HANDLER": "runtime.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

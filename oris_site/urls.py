@@ -1,10 +1,10 @@
-"""Project URLs: /healthz, /admin/, /metrics, the OpenAPI schema and its docs."""
+"""Project URLs: /healthz, /admin/, /metrics, /v1 and its OpenAPI docs at /docs."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from runtime.views import healthz
 
@@ -16,10 +16,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path(
-        "schema/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema"),
-        name="swagger-ui",
-    ),
+    path("v1/", include("runtime.api.urls")),
+    path("docs", SpectacularSwaggerView.as_view(url_name="v1:openapi"), name="docs"),
 ]

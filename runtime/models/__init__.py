@@ -7,6 +7,7 @@ from runtime.models.jobs import Attempt, Job, Lease
 from runtime.models.ledger import (
     DeadLetter,
     IdempotencyRecord,
+    MetricCounter,
     RetryHistory,
     StepReport,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Interrupt",
     "Job",
     "Lease",
+    "MetricCounter",
     "RetryHistory",
     "StepReport",
 ]

@@ -100,3 +100,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"
+
+
+class MetricCounter(models.Model):
+    """A Prometheus series kept in the database, so every process adds to one
+    total and a scrape of any web process sees the whole cluster."""
+
+    name = models.CharField(max_length=128)
+    labels = models.CharField(max_length=256, blank=True, default="")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "labels"], name="metric_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.value}"

@@ -1,0 +1,8 @@
+"""The operator console: the Django admin's pages for Oris (registration side
+effects). Every change goes through ``runtime.services``; see ``base.py``."""
+
+from __future__ import annotations
+
+from runtime.admin import api_keys, audit, dead_letters, interrupts, jobs
+
+__all__ = ["api_keys", "audit", "dead_letters", "interrupts", "jobs"]

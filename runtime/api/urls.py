@@ -1,0 +1,108 @@
+"""The /v1 routes (mounted by oris_site/urls.py), and the envelope for the rest."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+
+from runtime.api import audit, dlq, interrupts, jobs, workers
+from runtime.api.base import OrisApi
+from runtime.errors import NotFound
+
+app_name = "v1"
+
+
+class RouteNotFoundApi(OrisApi):
+    """Unknown /v1 routes answer 404 in the envelope (after authentication)."""
+
+    required_scope = "*"
+    schema = None  # not an endpoint of the OpenAPI document
+
+    def get(self, request: Request, rest: str = "") -> None:
+        raise NotFound(f"no route for {request.method} {request.path}")
+
+    post = put = patch = delete = get
+
+
+class SchemaApi(SpectacularAPIView):
+    required_scope = "*"
+
+
+urlpatterns = [
+    path("openapi.json", SchemaApi.as_view(), name="openapi"),
+    path("jobs", jobs.JobCollectionApi.as_view(), name="jobs"),
+    path("jobs/run", jobs.JobRunApi.as_view(), name="jobs-run"),
+    path("jobs/<str:thread_id>", jobs.JobStateApi.as_view(), name="job"),
+    path("jobs/<str:thread_id>/detail", jobs.JobDetailApi.as_view(), name="job-detail"),
+    path(
+        "jobs/<str:thread_id>/history", jobs.JobHistoryApi.as_view(), name="job-history"
+    ),
+    path(
+        "jobs/<str:thread_id>/timeline",
+        jobs.JobTimelineApi.as_view(),
+        name="job-timeline",
+    ),
+    path(
+        "jobs/<str:thread_id>/timeline/export",
+        jobs.JobTimelineExportApi.as_view(),
+        name="job-timeline-export",
+    ),
+    path(
+        "jobs/<str:thread_id>/checkpoints/<str:checkpoint>",
+        jobs.JobCheckpointApi.as_view(),
+        name="job-checkpoint",
+    ),
+    path("jobs/<str:thread_id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
+    path("jobs/<str:thread_id>/replay", jobs.JobReplayApi.as_view(), name="job-replay"),
+    path("jobs/<str:thread_id>/cancel", jobs.JobCancelApi.as_view(), name="job-cancel"),
+    path("interrupts", interrupts.InterruptListApi.as_view(), name="interrupts"),
+    path(
+        "interrupts/<str:interrupt_id>",
+        interrupts.InterruptDetailApi.as_view(),
+        name="interrupt",
+    ),
+    path(
+        "interrupts/<str:interrupt_id>/resume",
+        interrupts.InterruptResumeApi.as_view(),
+        name="interrupt-resume",
+    ),
+    path(
+        "interrupts/<str:interrupt_id>/reject",
+        interrupts.InterruptRejectApi.as_view(),
+        name="interrupt-reject",
+    ),
+    path("workers/poll", workers.WorkerPollApi.as_view(), name="worker-poll"),
+    path(
+        "workers/<str:worker_id>/heartbeat",
+        workers.WorkerHeartbeatApi.as_view(),
+        name="worker-heartbeat",
+    ),
+    path(
+        "workers/<str:worker_id>/extend-lease",
+        workers.WorkerExtendLeaseApi.as_view(),
+        name="worker-extend-lease",
+    ),
+    path(
+        "workers/<str:worker_id>/report-step",
+        workers.WorkerReportStepApi.as_view(),
+        name="worker-report-step",
+    ),
+    path(
+        "workers/<str:worker_id>/ack", workers.WorkerAckApi.as_view(), name="worker-ack"
+    ),
+    path("dlq", dlq.DeadLetterListApi.as_view(), name="dlq"),
+    path("dlq/<str:attempt_id>", dlq.DeadLetterDetailApi.as_view(), name="dead-letter"),
+    path(
+        "dlq/<str:attempt_id>/replay",
+        dlq.DeadLetterReplayApi.as_view(),
+        name="dead-letter-replay",
+    ),
+    path("audit/logs", audit.AuditLogListApi.as_view(), name="audit-logs"),
+    path(
+        "attempts/<str:attempt_id>/retries",
+        audit.AttemptRetriesApi.as_view(),
+        name="attempt-retries",
+    ),
+    re_path(r"^(?P<rest>.*)$", RouteNotFoundApi.as_view(), name="not-found"),
+]

@@ -1,0 +1,251 @@
+"""The HTTP worker data plane: poll, report-step and ack, fenced by leases."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from runtime import metrics
+from runtime.errors import Conflict, LeaseLost, NotFound
+from runtime.models import Attempt, Job, Lease, StepReport
+from runtime.models.jobs import ATTEMPT_TERMINAL
+from runtime.services import attempts, leases
+from runtime.services.transitions import transition
+from runtime.tracing import trace_advance
+
+
+@dataclass(slots=True)
+class PollDecision:
+    decision: str  # dispatched | backpressure | noop
+    worker_active_leases: int
+    worker_limit: int
+    lease: Lease | None = None
+    reason: str | None = None
+    tenant_id: str | None = None
+    tenant_active_leases: int | None = None
+    tenant_limit: int | None = None
+    trace: dict[str, Any] | None = field(default=None)
+
+
+def _active(leases_qs: Any, now: datetime) -> int:
+    return leases_qs.filter(expires_at__gt=now).count()
+
+
+def worker_poll(
+    *,
+    worker_id: str,
+    max_active_leases: int,
+    tenant_max_active_leases: int,
+    scan_limit: int = 16,
+    at: datetime | None = None,
+) -> PollDecision:
+    """Dispatches at most one attempt to an HTTP worker, within its limits."""
+    started = time.perf_counter()
+    now = at or timezone.now()
+    leases.lease_reap(at=now)
+    active = _active(Lease.objects.filter(worker_id=worker_id), now)
+    if active >= max_active_leases:
+        metrics.inc("backpressure_total", reason="worker_limit")
+        return PollDecision(
+            "backpressure", active, max_active_leases, reason="worker_limit"
+        )
+    blocked: tuple[str, int] | None = None
+    candidates = leases.dispatchable(at=now).order_by(
+        "-priority", "attempt_no", "created_at", "id"
+    )
+    for attempt in candidates[: max(scan_limit, 16)]:
+        if attempt.tenant_id:
+            tenant_active = _active(
+                Lease.objects.filter(attempt__tenant_id=attempt.tenant_id), now
+            )
+            if tenant_active >= tenant_max_active_leases:
+                blocked = (attempt.tenant_id, tenant_active)
+                continue
+        metrics.inc("lease_operations_total")
+        lease = _lease_for_http(attempt, worker_id, now)
+        if lease is None:
+            metrics.inc("lease_conflicts_total")
+            continue
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        metrics.observe("dispatch_latency_ms", elapsed_ms)
+        if attempt.started_at is not None:
+            metrics.observe("recovery_latency_ms", elapsed_ms)
+        return PollDecision(
+            "dispatched",
+            active,
+            max_active_leases,
+            lease=lease,
+            tenant_id=attempt.tenant_id or None,
+            trace=attempt_trace_advance(attempt_id=attempt.pk),
+        )
+    if blocked:
+        metrics.inc("backpressure_total", reason="tenant_limit")
+        return PollDecision(
+            "backpressure",
+            active,
+            max_active_leases,
+            reason="tenant_limit",
+            tenant_id=blocked[0],
+            tenant_active_leases=blocked[1],
+            tenant_limit=tenant_max_active_leases,
+        )
+    return PollDecision(
+        "noop", active, max_active_leases, tenant_limit=tenant_max_active_leases
+    )
+
+
+def _lease_for_http(attempt: Attempt, worker_id: str, now: datetime) -> Lease | None:
+    with transaction.atomic():
+        if Lease.objects.filter(attempt=attempt, expires_at__gt=now).exists():
+            return None
+        Lease.objects.filter(attempt=attempt).delete()
+        updated = Attempt.objects.filter(
+            pk=attempt.pk,
+            status__in=[Attempt.Status.QUEUED, Attempt.Status.RETRY_BACKOFF],
+        ).update(
+            status=Attempt.Status.LEASED,
+            retry_at=None,
+            started_at=attempt.started_at or now,
+            dispatches=F("dispatches") + 1,
+        )
+        if updated != 1:
+            return None
+        try:
+            with transaction.atomic():
+                lease = Lease.objects.create(
+                    attempt=attempt,
+                    worker_id=worker_id,
+                    heartbeat_at=now,
+                    expires_at=now + leases.lease_ttl(),
+                    created_at=now,
+                )
+        except IntegrityError:
+            return None
+        Job.objects.filter(pk=attempt.job_id, status=Job.Status.QUEUED).update(
+            status=Job.Status.RUNNING, updated_at=now
+        )
+        return lease
+
+
+def attempt_trace_advance(*, attempt_id: str) -> dict[str, Any] | None:
+    """Moves the attempt's trace to a new span; returns it (``None`` if untraced)."""
+    trace = (
+        Attempt.objects.filter(pk=attempt_id).values_list("trace", flat=True).first()
+    )
+    advanced = trace_advance(trace)
+    if advanced:
+        Attempt.objects.filter(pk=attempt_id).update(trace=advanced)
+    return advanced
+
+
+def _held_lease(attempt_id: str, worker_id: str) -> tuple[Attempt, Lease]:
+    attempt = Attempt.objects.select_related("job").filter(pk=attempt_id).first()
+    if attempt is None:
+        raise NotFound("attempt not found")
+    lease = Lease.objects.filter(attempt_id=attempt_id).first()
+    if lease is None or lease.worker_id != worker_id:
+        raise LeaseLost(
+            "worker does not hold the lease of this attempt",
+            details={
+                "attempt_id": attempt_id,
+                "lease_owner": lease.worker_id if lease else None,
+                "worker_id": worker_id,
+            },
+        )
+    lease.attempt = attempt
+    return attempt, lease
+
+
+def worker_report_step(
+    *,
+    worker_id: str,
+    attempt_id: str,
+    action_id: str,
+    status: str,
+    dedupe_token: str,
+    at: datetime | None = None,
+) -> str:
+    """Records a step report once per ``(attempt, dedupe_token)``; returns
+    ``reported`` or ``reported_idempotent``."""
+    now = at or timezone.now()
+    _held_lease(attempt_id, worker_id)
+    try:
+        with transaction.atomic():
+            StepReport.objects.create(
+                attempt_id=attempt_id,
+                worker_id=worker_id,
+                action_id=action_id,
+                status=status,
+                dedupe_token=dedupe_token,
+                created_at=now,
+            )
+        return "reported"
+    except IntegrityError:
+        earlier = StepReport.objects.get(
+            attempt_id=attempt_id, dedupe_token=dedupe_token
+        )
+        if (earlier.action_id, earlier.status) == (action_id, status):
+            return "reported_idempotent"
+        raise Conflict(
+            f"dedupe_token '{dedupe_token}' already used with different payload "
+            f"for attempt '{attempt_id}'"
+        ) from None
+
+
+@dataclass(slots=True)
+class AckOutcome:
+    status: str  # retry_scheduled | completed | failed | cancelled
+    next_attempt_no: int
+    next_retry_at: datetime | None
+
+
+def worker_ack(
+    *,
+    worker_id: str,
+    attempt_id: str,
+    terminal_status: str,
+    retry_policy: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AckOutcome:
+    """Ends the worker's attempt: completed, cancelled, or failed (retried while
+    the policy allows, then dead-lettered). Terminal attempts cannot be re-acked."""
+    now = at or timezone.now()
+    attempt = Attempt.objects.filter(pk=attempt_id).first()
+    if attempt is not None and attempt.status in ATTEMPT_TERMINAL:
+        raise Conflict(
+            f"attempt '{attempt_id}' is already {attempt.status}",
+            details={"status": attempt.status},
+        )
+    with transaction.atomic():
+        attempt, lease = _held_lease(attempt_id, worker_id)
+        if retry_policy is not None:
+            Attempt.objects.filter(pk=attempt_id).update(retry_policy=retry_policy)
+            attempt.retry_policy = retry_policy
+        if terminal_status == "completed":
+            attempts.attempt_complete(lease=lease, state=attempt.job.result, at=now)
+        elif terminal_status == "cancelled":
+            leases.lease_release(lease=lease)
+            attempts.attempt_cancel(attempt=attempt, at=now)
+            transition(
+                Job,
+                attempt.job_id,
+                to=Job.Status.CANCELLED,
+                updated_at=now,
+                finished_at=now,
+            )
+        else:
+            error = {"type": "WorkerReportedFailure", "message": "failed ack"}
+            outcome = attempts.attempt_fail(lease=lease, error=error, at=now)
+            attempt.refresh_from_db()
+            if outcome == Attempt.Status.RETRY_BACKOFF:
+                return AckOutcome(
+                    "retry_scheduled", attempt.attempt_no, attempt.retry_at
+                )
+    metrics.inc("terminal_acks_total", status=terminal_status)
+    return AckOutcome(terminal_status, attempt.attempt_no, None)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from runtime.models import ApiKey
+from runtime.services.api_keys import api_key_create, api_key_revoke
+from tests.factories import ALICE
+from tests.runtime.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_is_closed_when_no_credential_is_configured() -> None:
+    error = assert_error(APIClient().get("/v1/jobs"), 401, "unauthorized")
+    assert error["message"] == "missing or invalid credentials"
+    assert error["details"] == {"supported_auth": []}
+
+
+def test_it_answers_401_without_credentials_once_keys_exist(stranger) -> None:
+    error = assert_error(stranger.get("/v1/jobs"), 401, "unauthorized")
+    assert error["details"]["supported_auth"] == ["sqlite:x-api-key-id+x-api-key"]
+
+
+def test_a_keyed_api_key_authenticates_and_records_its_use(alice_admin) -> None:
+    assert alice_admin.get("/v1/jobs").status_code == 200
+    assert ApiKey.objects.get(key_id="alice").last_used_at is not None
+
+
+@pytest.mark.parametrize("secret", ["wrong", ""])
+def test_a_wrong_secret_is_refused(alice_admin, secret: str) -> None:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY_ID="alice", HTTP_X_API_KEY=secret or " ")
+    assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_revoked_and_expired_keys_are_refused() -> None:
+    key, secret = api_key_create(actor=ALICE, role="admin", key_id="k")
+    api_key_revoke(key=key, actor=ALICE)
+    expiring, secret2 = api_key_create(
+        actor=ALICE,
+        role="admin",
+        key_id="k2",
+        expires_at=timezone.now() + timedelta(milliseconds=50),
+    )
+    ApiKey.objects.filter(pk=expiring.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    for key_id, value in (("k", secret), ("k2", secret2)):
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY_ID=key_id, HTTP_X_API_KEY=value)
+        assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_the_static_bearer_token_is_admin(settings) -> None:
+    settings.ORIS_API_AUTH_BEARER_TOKEN = "s3cret"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer s3cret")
+    assert (
+        client.post("/v1/workers/poll", {"worker_id": "w"}, format="json").status_code
+        == 200
+    )
+    client.credentials(HTTP_AUTHORIZATION="Bearer nope")
+    error = assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+    assert error["details"]["supported_auth"] == ["bearer"]
+    client.credentials(HTTP_AUTHORIZATION="bearer s3cret")  # prefix is case-sensitive
+    assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_the_static_api_key_is_admin_and_a_static_pair_is_operator(settings) -> None:
+    settings.ORIS_API_AUTH_API_KEY = "k3y"
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY="k3y")
+    assert client.get("/v1/audit/logs").status_code == 200
+    settings.ORIS_API_AUTH_API_KEY_ID = "ops"
+    client.credentials(HTTP_X_API_KEY_ID="ops", HTTP_X_API_KEY="k3y")
+    assert client.get("/v1/jobs").status_code == 200
+    assert_error(
+        client.post("/v1/workers/poll", {"worker_id": "w"}, format="json"),
+        403,
+        "forbidden",
+    )
+
+
+def test_disabling_auth_makes_callers_anonymous(settings) -> None:
+    settings.ORIS_API_AUTH_DISABLED = True
+    response = APIClient().post(
+        "/v1/jobs/run", {"thread_id": "anon", "input": "hi"}, format="json"
+    )
+    assert response.status_code == 200
+    from runtime.models import AuditLog
+
+    assert AuditLog.objects.get(action="job.run").actor_type == "anonymous"
+
+
+def test_a_role_header_cannot_escalate(walter_worker) -> None:
+    walter_worker.credentials(**walter_worker._credentials, HTTP_X_ORIS_ROLE="admin")
+    assert_error(walter_worker.get("/v1/jobs"), 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    ("groups", "superuser", "status"),
+    [((), True, 200), (("oris-operator",), False, 200), ((), False, 401)],
+)
+def test_staff_sessions_map_to_roles(
+    groups: tuple[str, ...], superuser: bool, status: int
+) -> None:
+    user = get_user_model().objects.create_user(
+        "carol", password="pw-12345678", is_staff=True, is_superuser=superuser
+    )
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    client = APIClient()
+    client.force_login(user)
+    assert client.get("/v1/jobs").status_code == status
