@@ -21,9 +21,11 @@ __all__ = [
     "GraphError",
     "GraphInterrupt",
     "GraphRecursionError",
+    "GraphSignal",
     "InvalidGraphError",
     "InvalidUpdateError",
     "ParentCommand",
+    "RecursionLimitError",
     "SerializationError",
 ]
 
@@ -48,6 +50,10 @@ class GraphRecursionError(GraphError, RecursionError):
     """The run reached ``recursion_limit`` supersteps without finishing."""
 
 
+RecursionLimitError = GraphRecursionError
+"""House-style alias of :class:`GraphRecursionError`."""
+
+
 class EmptyInputError(GraphError, ValueError):
     """The graph was invoked without input and there is no checkpoint to resume."""
 
@@ -60,7 +66,11 @@ class CheckpointDecodeError(GraphError, ValueError):
     """Stored checkpoint bytes cannot be decoded (unknown tag, malformed payload)."""
 
 
-class GraphInterrupt(GraphError):
+class GraphSignal(Exception):
+    """Control flow that unwinds a node; never a failure (not a ``GraphError``)."""
+
+
+class GraphInterrupt(GraphSignal):
     """Raised inside a node to pause the run; carries the interrupts.
 
     Args:
@@ -72,7 +82,7 @@ class GraphInterrupt(GraphError):
         self.interrupts: tuple[Interrupt, ...] = tuple(interrupts)
 
 
-class ParentCommand(GraphError):
+class ParentCommand(GraphSignal):
     """Internal: a subgraph node returned ``Command(graph=Command.PARENT)``."""
 
     def __init__(self, command: Command) -> None:
