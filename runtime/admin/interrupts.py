@@ -156,13 +156,14 @@ class InterruptAdmin(ConsoleAdmin):
         self, request: HttpRequest, queryset: QuerySet[Interrupt]
     ) -> None:
         actor = actor_for(request)
-        approved, skipped = 0, 0
-        for interrupt in queryset:
+        approved = 0
+        for interrupt in queryset.filter(status=Interrupt.Status.PENDING):
             try:
                 interrupt_resume(interrupt=interrupt, value=True, actor=actor)
                 approved += 1
-            except InterruptAlreadyResolved:
-                skipped += 1
+            except InterruptAlreadyResolved:  # answered meanwhile
+                continue
+        skipped = queryset.count() - approved
         self.report(request, f"Approved {approved} interrupt(s).")
         if skipped:
             self.report(
