@@ -117,6 +117,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             if not run.catch_errors:
                 raise
             run.status, run.error = "failed", exc
+            run.event("error", error=describe(exc))
             break
         answer = None
         if kind == RUN:
