@@ -414,7 +414,9 @@ class Run:
         exit_mode = self.durability == "exit"
         checkpoint, new_versions = build_checkpoint(self, exit_mode)
         metadata = {"source": source, "step": self.step, "parents": {}}
-        parent = self.saved_config or {"configurable": self._thread_config()}
+        parent = self.saved_config or {
+            "configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
+        }
         put = (parent, checkpoint, metadata, new_versions)
         self.parent_config = checkpoint_config(
             self.thread_id, self.ns, checkpoint["id"]
