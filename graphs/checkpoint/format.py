@@ -16,6 +16,7 @@ A checkpoint is stored as three kinds of rows (see :class:`BaseCheckpointSaver`)
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -119,8 +120,23 @@ def split_checkpoint(
 
 
 def dump_header(header: dict[str, Any]) -> bytes:
-    """Encode a checkpoint header (or metadata) as JSON bytes."""
-    return serde.dumps(header)
+    """Encode a checkpoint header as JSON bytes.
+
+    Every header field is plain JSON except the ``Send`` arguments in ``next``, so
+    only those go through the tagged encoder (the header is written every step).
+    Metadata, which may hold anything, is encoded with :func:`graphs.serde.dumps`.
+    """
+    if header.get("next"):
+        header = {**header, "next": serde.to_jsonable(header["next"])}
+    try:
+        return _HEADER_ENCODER.encode(header).encode("utf-8")
+    except (TypeError, ValueError):
+        return serde.dumps(header)  # the tagged encoder names what is wrong
+
+
+_HEADER_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False
+)
 
 
 def load_header(data: bytes) -> dict[str, Any]:
@@ -237,7 +253,7 @@ def checkpoint_tuple(
         ns: Namespace of the row.
         checkpoint_id: Id of the row.
         header: Stored header bytes (:func:`dump_header`).
-        metadata: Stored metadata bytes (:func:`dump_header` too).
+        metadata: Stored metadata bytes (:func:`graphs.serde.dumps`).
         parent_id: Parent checkpoint id, or ``None``.
         get_blob: ``(channel, version) -> (type, data)`` for this thread and ns.
         writes: The checkpoint's write rows, in any order.
