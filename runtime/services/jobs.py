@@ -231,15 +231,18 @@ def job_replay(
     checkpoint_id: str = "",
     at: datetime | None = None,
 ) -> Attempt:
-    """Re-runs a finished job from one of its checkpoints (the latest by default)."""
+    """Re-runs a finished job from one of its checkpoints, as a fork; without one,
+    from its first checkpoint (the input), so the whole run is reproduced."""
     now = at or timezone.now()
     checkpoints = Checkpoint.objects.filter(thread_id=job.thread_id, checkpoint_ns="")
     if checkpoint_id and not checkpoints.filter(checkpoint_id=checkpoint_id).exists():
         raise NotFound(
             f"checkpoint '{checkpoint_id}' not found for thread '{job.thread_id}'"
         )
-    if not checkpoints.exists():
+    first = checkpoints.order_by("checkpoint_id").first()
+    if first is None:
         raise NotFound(f"no checkpoint found for thread '{job.thread_id}'")
+    checkpoint_id = checkpoint_id or first.checkpoint_id
     with transaction.atomic():
         attempt = job_enqueue_continuation(
             job=job,
