@@ -181,3 +181,25 @@ def test_with_checkpointer_shares_structure_and_binds_a_saver(
     bound.invoke({"n": 0}, thread)
     assert bound.get_state(thread).values["log"] == ["a", "b", "c"]
     assert bound.get_graph().draw_mermaid() == base.get_graph().draw_mermaid()
+
+
+def test_run_reports_recursion_and_invalid_updates_as_failures() -> None:
+    from graphs import GraphRecursionError, InvalidUpdateError
+
+    loop = StateGraph(Counter)
+    loop.add_node("again", appender("again"))
+    loop.add_edge(START, "again")
+    loop.add_edge("again", "again")
+    result = loop.compile().run({"n": 0}, {"recursion_limit": 3})
+    assert result.status == "failed"
+    assert isinstance(result.error, GraphRecursionError)
+    assert result.trace[-1]["kind"] == "error"
+
+    clash = StateGraph(Counter)
+    clash.add_node("a", lambda s: {"n": 1})
+    clash.add_node("b", lambda s: {"n": 2})
+    clash.add_edge(START, "a")
+    clash.add_edge(START, "b")
+    result = clash.compile().run({"n": 0})
+    assert result.status == "failed"
+    assert isinstance(result.error, InvalidUpdateError)
