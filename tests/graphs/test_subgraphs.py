@@ -132,3 +132,29 @@ def test_async_subgraph_interrupt_and_resume(
         return await graph.ainvoke(Command(resume="A"), thread)
 
     assert asyncio.run(scenario())["log"] == ["A", "post"]
+
+
+def test_nested_fan_out_larger_than_the_thread_pool_completes() -> None:
+    import operator
+    import time
+    from typing import Annotated, TypedDict
+
+    from graphs import Send
+
+    class S(TypedDict):
+        log: Annotated[list[int], operator.add]
+
+    def work(state: S) -> dict[str, Any]:
+        time.sleep(0.001)
+        return {"log": [1]}
+
+    child = StateGraph(S)
+    for name in "abc":
+        child.add_node(name, work)
+        child.add_edge(START, name)
+    parent = StateGraph(S)
+    parent.add_node("sub", child.compile())
+    parent.add_conditional_edges(
+        START, lambda s: [Send("sub", {"log": []}) for _ in range(60)]
+    )
+    assert len(parent.compile().invoke({"log": []})["log"]) == 180
