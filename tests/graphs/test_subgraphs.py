@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import operator
+import time
 from collections import Counter as Tally
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
-from graphs import START, Command, StateGraph, interrupt
+from graphs import START, Command, Send, StateGraph, interrupt
 from graphs.checkpoint import InMemorySaver
 
 from .conftest import Counter, appender
+
+
+class Fan(TypedDict):
+    log: Annotated[list[int], operator.add]
 
 
 def build_parent(child: Any, calls: Tally[str] | None = None) -> StateGraph:
@@ -135,24 +141,15 @@ def test_async_subgraph_interrupt_and_resume(
 
 
 def test_nested_fan_out_larger_than_the_thread_pool_completes() -> None:
-    import operator
-    import time
-    from typing import Annotated, TypedDict
-
-    from graphs import Send
-
-    class S(TypedDict):
-        log: Annotated[list[int], operator.add]
-
-    def work(state: S) -> dict[str, Any]:
+    def work(state: Fan) -> dict[str, Any]:
         time.sleep(0.001)
         return {"log": [1]}
 
-    child = StateGraph(S)
+    child = StateGraph(Fan)
     for name in "abc":
         child.add_node(name, work)
         child.add_edge(START, name)
-    parent = StateGraph(S)
+    parent = StateGraph(Fan)
     parent.add_node("sub", child.compile())
     parent.add_conditional_edges(
         START, lambda s: [Send("sub", {"log": []}) for _ in range(60)]
