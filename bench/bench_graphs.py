@@ -154,6 +154,20 @@ def workloads(lib: Lib) -> dict[str, tuple[Callable[[], Any], int]]:
     }
 
 
+def check_same_results(libs: list[Lib]) -> None:
+    """Both libraries must compute the same thing before we time them."""
+    outputs = []
+    for lib in libs:
+        chain = build_chain(lib, 10, False).invoke({"n": 0})
+        fan = build_fanout(lib, False).invoke({"items": list(range(8))})
+        intr = build_interrupt(lib)
+        cfg = {"configurable": {"thread_id": "check"}}
+        intr.invoke({"n": 0}, cfg)
+        resumed = intr.invoke(lib.Command(resume=5), cfg)
+        outputs.append((chain, fan, resumed))
+    assert outputs[0] == outputs[1], outputs
+
+
 def time_op(op: Callable[[], Any], iterations: int, divisor: int) -> float:
     """Mean µs per unit over ``iterations`` calls (after a short warm-up)."""
     for _ in range(min(20, iterations)):
@@ -209,6 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     iterations = 200 if args.quick else 1000
     libs = [Lib("graphs"), Lib("langgraph")]
+    check_same_results(libs)
     ops = {lib.name: workloads(lib) for lib in libs}
     results: dict[str, dict[str, list[float]]] = {
         name: {lib.name: [] for lib in libs} for name in ops["graphs"]
