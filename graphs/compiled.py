@@ -16,7 +16,7 @@ from graphs.channels import initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import GraphInterrupt, InvalidUpdateError, ParentCommand
-from graphs.state import call_signature
+from graphs.state import call_signature, positional_config
 from graphs.types import START, Command, RetryPolicy
 
 if TYPE_CHECKING:
@@ -94,7 +94,9 @@ class CompiledGraph(RunAPI, StateAPI):
             if br.source == name:
                 is_async, takes_config, _ = call_signature(br.path)
                 branches.append(
-                    BranchRuntime(br.path, br.path_map, is_async, takes_config)
+                    BranchRuntime(
+                        positional_config(br.path), br.path_map, is_async, takes_config
+                    )
                 )
         if name == START:
             return NodeRuntime(START, None, edges=edges, branches=tuple(branches))
@@ -119,7 +121,7 @@ class CompiledGraph(RunAPI, StateAPI):
         is_async, takes_config, takes_writer = call_signature(action)
         return NodeRuntime(
             name,
-            action,
+            positional_config(action),
             is_async,
             takes_config,
             takes_writer,

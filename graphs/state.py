@@ -330,3 +330,18 @@ def call_signature(fn: Any) -> tuple[bool, bool, bool]:
     ]
     takes_config = "config" in names or len(positional) >= 2
     return is_async, takes_config, "writer" in names
+
+
+def positional_config(fn: Any) -> Any:
+    """``fn`` callable as ``fn(state, config)`` even if ``config`` is keyword-only."""
+    try:
+        param = inspect.signature(fn).parameters.get("config")
+    except (TypeError, ValueError):
+        return fn
+    if param is None or param.kind is not param.KEYWORD_ONLY:
+        return fn
+
+    def call(state: Any, config: Any, **kwargs: Any) -> Any:
+        return fn(state, config=config, **kwargs)
+
+    return call

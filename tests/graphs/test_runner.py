@@ -356,3 +356,20 @@ def test_messages_state_merges_messages_by_id() -> None:
         ("h-1", "hi"),
         ("ai-1", "final"),
     ]
+
+
+def test_config_may_be_a_keyword_only_parameter() -> None:
+    def node(state: Counter, *, config: dict[str, Any]) -> dict[str, Any]:
+        return {"log": [config["configurable"]["user"]]}
+
+    async def route(state: Counter, *, config: dict[str, Any]) -> str:
+        return END
+
+    g = StateGraph(Counter)
+    g.add_node("a", node)
+    g.add_edge(START, "a")
+    g.add_conditional_edges("a", route)
+    graph = g.compile()
+    assert graph.invoke({"n": 0}, {"configurable": {"user": "bo"}})["log"] == ["bo"]
+    out = asyncio.run(graph.ainvoke({"n": 0}, {"configurable": {"user": "al"}}))
+    assert out["log"] == ["al"]
