@@ -169,6 +169,11 @@ def env_graphs(name: str) -> dict[str, str]:
 
 ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
 ORIS_DEFAULT_GRAPH = env_str("ORIS_DEFAULT_GRAPH", "echo")
+# The `assistant` demo agent: "provider:model" (unset: a scripted model, no key).
+ORIS_ASSISTANT_MODEL = env_str("ORIS_ASSISTANT_MODEL").strip()
+ORIS_WORKSPACE_ROOT = env_str(
+    "ORIS_WORKSPACE_ROOT", str(BASE_DIR / "var" / "workspace")
+)
 
 # /v1 credentials (the reference's names). With none configured and no API key
 # rows, /v1 refuses every request unless ORIS_API_AUTH_DISABLED is set.

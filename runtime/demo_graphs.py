@@ -1,8 +1,10 @@
-"""Built-in demo graphs: ``approval`` and ``echo``."""
+"""Built-in demo graphs: ``approval``, ``echo`` and ``assistant``."""
 
 from __future__ import annotations
 
 from typing import Any, TypedDict
+
+from django.conf import settings
 
 from graphs import END, START, MessagesState, StateGraph, interrupt
 from graphs.messages import AIMessage
@@ -67,3 +69,18 @@ def build_echo() -> StateGraph:
     graph.add_edge(START, "echo")
     graph.add_edge("echo", END)
     return graph
+
+
+def build_assistant() -> Any:
+    """The agents demo (calculator + workspace files, writes need approval).
+
+    ``ORIS_ASSISTANT_MODEL`` picks the model (``openai:gpt-4o-mini``,
+    ``anthropic:claude-sonnet-4-5``, ``ollama:llama3.2``, ``auto``); unset, a
+    scripted model plays it without any key.
+    """
+    from agents.demo import build_assistant as build
+
+    return build(
+        model=settings.ORIS_ASSISTANT_MODEL or None,
+        workspace_root=settings.ORIS_WORKSPACE_ROOT,
+    )

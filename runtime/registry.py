@@ -23,7 +23,7 @@ Builder = Callable[[], Any]
 BUILT_IN_GRAPHS = {
     "approval": "runtime.demo_graphs:build_approval",
     "echo": "runtime.demo_graphs:build_echo",
-    "assistant": "agents.demo:build_assistant",
+    "assistant": "runtime.demo_graphs:build_assistant",
 }
 
 _registered: dict[str, Builder] = {}

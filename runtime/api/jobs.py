@@ -18,11 +18,11 @@ from rest_framework.response import Response
 
 from runtime import registry, selectors
 from runtime.api.base import AnyJSONField, OrisApi, not_empty, rfc3339
-from runtime.api.present import present
 from runtime.api.schema import documented
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.models import Interrupt, Job
+from runtime.present import present
 from runtime.services import interrupts as interrupt_services
 from runtime.services import jobs as job_services
 from runtime.services.idempotency import idempotency_complete, idempotency_reserve

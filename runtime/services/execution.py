@@ -16,11 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from graphs import Command, serde
+from graphs import Command
 from runtime import registry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Lease
+from runtime.present import present
 from runtime.services import attempts, leases
 from runtime.services.jobs import job_mark_cancelled
 
@@ -136,15 +137,11 @@ def _input_for(
 def _record(lease: Lease, result: Any) -> str:
     try:
         if result.status == "completed":
-            attempts.attempt_complete(
-                lease=lease, state=serde.to_jsonable(result.state)
-            )
+            attempts.attempt_complete(lease=lease, state=present(result.state))
         elif result.status == "interrupted":
             attempts.attempt_interrupt(
                 lease=lease,
-                interrupts=[
-                    (i.id, serde.to_jsonable(i.value)) for i in result.interrupts
-                ],
+                interrupts=[(i.id, present(i.value)) for i in result.interrupts],
             )
         else:
             return _fail(lease, result.error)

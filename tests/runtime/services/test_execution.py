@@ -46,7 +46,7 @@ def test_the_echo_graph_answers_a_string_input() -> None:
     job = make_job("echo", input="hi")
     assert run(job) == "completed"
     job.refresh_from_db()
-    contents = [m["v"]["content"] for m in job.result["messages"]]
+    contents = [m["content"] for m in job.result["messages"]]
     assert contents == ["hi", "echo: hi"]
 
 
@@ -149,3 +149,21 @@ def test_replay_from_a_checkpoint_reruns_the_later_nodes() -> None:
     job_replay(job=job, actor=ALICE, checkpoint_id=after_a)
     assert run(job) == "completed"
     assert (effects("a"), effects("b"), effects("c")) == (1, 2, 2)
+
+
+def test_the_assistant_demo_asks_before_writing(settings, tmp_path) -> None:
+    settings.ORIS_WORKSPACE_ROOT = str(tmp_path)
+    job = make_job("assistant", input="What is 6*7?")
+    assert run(job) == "interrupted"
+    pending = job.interrupts.get()
+    request = pending.value["action_requests"][0]
+    assert (request["name"], request["args"]["path"]) == (
+        "write_file",
+        "results/calculation.txt",
+    )
+    assert not (tmp_path / "results").exists()
+    interrupt_resume(
+        interrupt=pending, value={"decisions": [{"type": "approve"}]}, actor=ALICE
+    )
+    assert run(job) == "completed"
+    assert (tmp_path / "results" / "calculation.txt").read_text() == "6*7 = 42\n"
