@@ -87,6 +87,10 @@ def split_checkpoint(
     ``checkpoint["deltas"]`` (optional, set by the engine) maps a channel to
     ``[prev_version, start]`` when its new value is the value at ``prev_version``
     with ``value[start:]`` appended; such channels are stored as ``delta`` blobs.
+    Such a channel always has ``checkpoint["chain"][channel] = [depth, full_length,
+    base_version]`` where ``base_version`` is the version of the full blob the chain
+    starts from: a database saver can fetch the blobs of versions
+    ``base_version..version`` of the channel in one range query.
 
     Args:
         checkpoint: The checkpoint, ``channel_values`` included.

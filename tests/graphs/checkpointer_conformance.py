@@ -40,6 +40,7 @@ def make_checkpoint(
     *,
     next_tasks: list[dict[str, Any]] | None = None,
     deltas: dict[str, list[Any]] | None = None,
+    chain: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """A format-1 checkpoint as the engine builds it."""
     return {
@@ -53,7 +54,7 @@ def make_checkpoint(
         "barriers": {},
         "deferred": [],
         "last": [],
-        "chain": {},
+        "chain": chain or {},
         "deltas": deltas or {},
     }
 
@@ -164,6 +165,7 @@ class CheckpointerConformance:
             step=1,
             versions=cp1["channel_versions"],
             deltas={"m": [version, 1]},
+            chain={"m": [1, 1, version]},  # the engine sets it with every delta
         )
         got = saver.get_tuple(second)
         assert got is not None
@@ -249,6 +251,10 @@ class CheckpointerConformance:
         assert list(saver.list(cfg(thread_id))) == []
         assert saver.get_tuple(other) is not None
 
+    def run_async(self, scenario: Any) -> None:
+        """Run an async scenario; override for savers that need another loop setup."""
+        asyncio.run(scenario)
+
     def test_async_variants_match_the_sync_methods(
         self, saver: BaseCheckpointSaver, thread_id: str
     ) -> None:
@@ -269,7 +275,7 @@ class CheckpointerConformance:
             await saver.adelete_thread(thread_id)
             assert await saver.aget_tuple(config) is None
 
-        asyncio.run(scenario())
+        self.run_async(scenario())
 
     # -- the engine on this saver -----------------------------------------------------
 
