@@ -128,13 +128,21 @@ def job_checkpoint_history(*, job: Job) -> list[CheckpointEntry]:
                 step=(item.metadata or {}).get("step"),
                 source=str((item.metadata or {}).get("source", "")),
                 created_at=str(checkpoint.get("ts", "")),
-                next_nodes=tuple(checkpoint.get("next") or ()),
+                next_nodes=_node_names(checkpoint.get("next") or ()),
                 state=state,
                 changes=tuple(state_changes(previous, state)),
             )
         )
         previous = state
     return entries
+
+
+def _node_names(tasks: Any) -> tuple[str, ...]:
+    """Node names from a checkpoint's ``next`` (names, or task dicts with one)."""
+    return tuple(
+        str(task.get("name", "")) if isinstance(task, dict) else str(task)
+        for task in tasks
+    )
 
 
 def job_latest_state(*, job: Job) -> dict[str, Any] | None:

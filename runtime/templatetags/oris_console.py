@@ -8,6 +8,7 @@ from django import template
 from django.urls import reverse
 
 from runtime import selectors
+from runtime.admin.formatting import compact_json
 
 register = template.Library()
 
@@ -43,3 +44,9 @@ def oris_counts(context: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for key, label, model, query in visible
     ]
+
+
+@register.filter
+def oris_json(value: Any) -> str:
+    """A value as compact JSON, for state and argument cells."""
+    return compact_json(value)

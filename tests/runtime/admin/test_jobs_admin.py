@@ -52,7 +52,7 @@ def test_the_detail_shows_attempts_timeline_checkpoints_and_graph(
     assert "interrupted" in body
     assert Checkpoint.objects.filter(thread_id=job.thread_id).count() >= 2
     assert 'class="oris-state-added"' in body  # notes, then draft, were added
-    assert "write_draft" in body
+    assert "next: human_approval" in body
     assert '<pre class="mermaid" id="graph-diagram">' in body
     assert "class human_approval current" in body
 
