@@ -11,9 +11,10 @@ lease: when the guard raises, nothing of that superstep is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -150,6 +151,45 @@ class DjangoSaver(BaseCheckpointSaver):
         with transaction.atomic():
             for model in (Checkpoint, CheckpointBlob, CheckpointWrite):
                 model.objects.filter(thread_id=thread_id).delete()
+
+    # The ORM is synchronous: async callers (ainvoke, astream) run it in a thread.
+    async def aget_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
+        return await sync_to_async(self.get_tuple)(config)
+
+    async def alist(
+        self,
+        config: dict[str, Any] | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        found = await sync_to_async(
+            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+        )()
+        for item in found:
+            yield item
+
+    async def aput(
+        self,
+        config: dict[str, Any],
+        checkpoint: dict[str, Any],
+        metadata: dict[str, Any],
+        new_versions: dict[str, Any],
+    ) -> dict[str, Any]:
+        return await sync_to_async(self.put)(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: dict[str, Any],
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await sync_to_async(self.put_writes)(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await sync_to_async(self.delete_thread)(thread_id)
 
     def _tuple(self, row: Checkpoint) -> CheckpointTuple:
         thread_id, ns = row.thread_id, row.checkpoint_ns

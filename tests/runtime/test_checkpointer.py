@@ -1,0 +1,74 @@
+"""The Django saver passes the graphs checkpointer conformance suite."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+import pytest
+
+from graphs import END, START, StateGraph
+from runtime.checkpointer import DjangoSaver
+from runtime.errors import LeaseLost
+from runtime.models import Checkpoint, CheckpointBlob
+from tests.graphs.checkpointer_conformance import CheckpointerConformance
+
+
+class TestDjangoSaver(CheckpointerConformance):
+    # Committed transactions: the async variants run the ORM in another thread.
+    @pytest.fixture
+    def saver(self, transactional_db) -> DjangoSaver:
+        return DjangoSaver()
+
+
+class State(TypedDict):
+    log: Annotated[list[str], operator.add]
+    constant: str
+
+
+def logger(name: str):
+    def node(state: State) -> dict:
+        return {"log": [name]}
+
+    return node
+
+
+def chain_of(n: int) -> StateGraph:
+    graph = StateGraph(State)
+    names = [f"n{i}" for i in range(n)]
+    for name in names:
+        graph.add_node(name, logger(name))
+    graph.add_edge(START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        graph.add_edge(a, b)
+    graph.add_edge(names[-1], END)
+    return graph
+
+
+@pytest.mark.django_db
+def test_one_checkpoint_row_per_superstep_and_blobs_only_for_changes() -> None:
+    graph = chain_of(10).compile(checkpointer=DjangoSaver())
+    config = {"configurable": {"thread_id": "growth"}}
+    out = graph.invoke({"log": [], "constant": "x" * 1000}, config)
+    assert out["log"] == [f"n{i}" for i in range(10)]
+    checkpoints = Checkpoint.objects.filter(thread_id="growth").count()
+    assert checkpoints == 11  # the input (applied by the first step), one per step
+    constant_blobs = CheckpointBlob.objects.filter(
+        thread_id="growth", channel="constant"
+    )
+    assert constant_blobs.count() == 1  # written once, never again
+
+
+@pytest.mark.django_db
+def test_a_failing_guard_writes_nothing() -> None:
+    calls = []
+
+    def guard() -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            raise LeaseLost("gone")
+
+    graph = chain_of(5).compile(checkpointer=DjangoSaver(guard=guard))
+    with pytest.raises(LeaseLost):
+        graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "g"}})
+    assert Checkpoint.objects.filter(thread_id="g").count() == 2
