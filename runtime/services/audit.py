@@ -26,7 +26,8 @@ class Actor:
 
     @classmethod
     def for_user(cls, user: Any, *, request_id: str = "") -> Actor:
-        role = "admin" if user.is_superuser else "operator"
+        admin = user.is_superuser or user.groups.filter(name="oris-admin").exists()
+        role = "admin" if admin else "operator"
         return cls(
             type="user", id=user.get_username(), role=role, request_id=request_id
         )

@@ -326,3 +326,28 @@ def test_cancel_is_persistent(bob_operator) -> None:
     assert_error(
         bob_operator.post("/v1/jobs/x2/cancel", {}, format="json"), 409, "conflict"
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_of_a_keyed_run_create_one_job(bob_operator) -> None:
+    barrier = threading.Barrier(4)
+    answers = []
+
+    def submit() -> None:
+        try:
+            barrier.wait()
+            response = run(
+                bob_operator, thread_id="same", input="x", idempotency_key="k"
+            )
+            answers.append(response.json()["data"]["idempotent_replay"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [False, True, True, True]
+    assert Job.objects.filter(thread_id="same").count() == 1
