@@ -107,7 +107,15 @@ def run_leased(*, lease: Lease) -> str:
     except Exception as exc:  # the saver or the engine broke: a failed attempt
         logger.exception("attempt %s crashed", attempt.pk)
         return _fail(lease, exc)
-    return _record(lease, result)
+    outcome = _record(lease, result)
+    logger.info(
+        "attempt_run thread_id=%s attempt_id=%s worker_id=%s outcome=%s",
+        job.thread_id,
+        attempt.pk,
+        lease.worker_id,
+        outcome,
+    )
+    return outcome
 
 
 def _fail(lease: Lease, exc: BaseException) -> str:
