@@ -1,0 +1,642 @@
+"""Benchmark the runtime: end-to-end jobs/s through django-q2, and the checkpointer.
+
+Run: ``.venv/bin/python bench/bench_runtime.py [--quick] [--runs N]``.
+
+1. **End to end.** A real ``manage.py qcluster`` with 2 workers runs batches of
+   3-node graph jobs (``job_create``) and, on the same cluster, batches of django-q2
+   no-op tasks (``async_task("math.floor", 1.5)``), on SQLite and on PostgreSQL.
+   Rate = batch size / (first submit -> last job completed). Then a paced phase
+   (below capacity) gives submit -> start latency: job ``created_at`` -> attempt
+   ``started_at`` for Oris, enqueue -> q2 ``Task.started`` for the no-op.
+2. **Checkpointer alone.** Durable supersteps/s of a 10-node chain: the graphs
+   engine with ``runtime.checkpointer.DjangoSaver`` against LangGraph with its
+   ``SqliteSaver`` / ``PostgresSaver``, on the same SQLite file / PostgreSQL database.
+
+Every figure is the median of ``--runs`` interleaved runs. Each configuration runs in
+its own processes, since settings are read from the environment at start: this
+process only orchestrates (databases, subprocesses, the table); ``--role e2e`` and
+``--role saver`` are the measuring subprocesses. PostgreSQL is the local server at
+``ORIS_BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``); the script creates
+and drops its own ``oris_bench_*`` databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypedDict
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+GRAPH = "bench3"
+GRAPH_PATH = "bench.bench_runtime:build_three_nodes"
+BACKENDS = ("sqlite", "postgres")
+
+
+# -- graphs under test (imported by the qcluster workers via ORIS_GRAPHS) -----------
+
+
+class Counter(TypedDict):
+    n: int
+
+
+def inc(state: Counter) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def build_chain(size: int, lib: str = "graphs") -> Any:
+    """A ``size``-node chain of ``inc`` (uncompiled) in graphs or LangGraph."""
+    if lib == "graphs":
+        from graphs import END, START, StateGraph
+    else:
+        from langgraph.graph import END, START, StateGraph
+    g = StateGraph(Counter)
+    names = [f"n{i}" for i in range(size)]
+    for name in names:
+        g.add_node(name, inc)
+    g.add_edge(START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        g.add_edge(a, b)
+    g.add_edge(names[-1], END)
+    return g
+
+
+def build_three_nodes() -> Any:
+    """The end-to-end workload: ``n -> n + 3`` in three supersteps."""
+    return build_chain(3)
+
+
+# -- shared helpers -------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float, poll: float) -> bool:
+    """Polls ``predicate`` until true or ``timeout`` seconds; returns the outcome."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return predicate()
+
+
+def emit(result: dict[str, Any]) -> None:
+    """A measuring subprocess hands its result back as the last stdout line."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# -- role e2e: one cluster, interleaved batches ---------------------------------------
+
+
+@contextmanager
+def qcluster(log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``manage.py qcluster`` in its own session, stopped with SIGTERM."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [PY, str(ROOT / "manage.py"), "qcluster"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        stop_cluster(proc)
+
+
+def stop_cluster(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group we started, by its id
+        proc.wait(timeout=10)
+
+
+def queue_empty() -> bool:
+    from django_q.models import OrmQ
+
+    return not OrmQ.objects.exists()
+
+
+def submit(kind: str, batch: str, count: int, pace: float = 0.0) -> None:
+    """Submits ``count`` jobs (or no-op tasks): paced one by one, or, unpaced, in
+    one transaction, so the cluster sees the whole batch at once (a backlog)."""
+    one = submit_one_oris if kind == "oris" else submit_one_noop
+    if pace:
+        for i in range(count):
+            one(batch, i, True)
+            time.sleep(pace)
+        return
+    from django.db import transaction
+
+    with transaction.atomic():
+        for i in range(count):
+            one(batch, i, False)
+
+
+def submit_one_oris(batch: str, i: int, timed: bool) -> None:
+    from runtime.services.audit import Actor
+    from runtime.services.jobs import job_create
+
+    job_create(
+        graph=GRAPH, input={"n": i}, actor=Actor.system(), thread_id=f"{batch}-{i:06d}"
+    )
+
+
+def submit_one_noop(batch: str, i: int, timed: bool) -> None:
+    from django_q.tasks import async_task
+
+    if timed:  # the task returns when it ran; its name says when it was queued
+        async_task("time.time", task_name=f"{batch}:{time.time():.6f}")
+    else:
+        async_task("math.floor", 1.5, task_name=f"{batch}:{i}")
+
+
+def oris_done(batch: str, count: int) -> Callable[[], bool]:
+    from runtime.models import Job
+
+    def done() -> bool:
+        jobs = Job.objects.filter(thread_id__startswith=f"{batch}-")
+        failed = jobs.exclude(status__in=["queued", "running", "completed"]).count()
+        if failed:
+            raise RuntimeError(f"{failed} bench jobs did not complete")
+        return jobs.filter(status="completed").count() >= count
+
+    return done
+
+
+def run_batch(kind: str, count: int, timeout: float) -> dict[str, float]:
+    """Submits ``count`` jobs or no-ops at full speed; times them to completion."""
+    batch = f"{kind}-{uuid.uuid4().hex[:8]}"
+    start = time.perf_counter()
+    submit(kind, batch, count)
+    done = oris_done(batch, count) if kind == "oris" else queue_empty
+    submitted = time.perf_counter()
+    if not wait_for(done, timeout=timeout, poll=0.01):
+        raise RuntimeError(f"{kind} batch of {count} not done in {timeout:.0f} s")
+    finished = time.perf_counter()
+    # Oris leaves doorbells of already-drained attempts behind; they are not part
+    # of the jobs' completion, but the next batch must not inherit them.
+    wait_for(queue_empty, timeout=timeout, poll=0.01)
+    drained = time.perf_counter()
+    return {
+        "rate": count / (finished - start),
+        "rate_queue_empty": count / (drained - start),
+        "submit_s": submitted - start,
+    }
+
+
+def latency_oris(count: int, pace: float, timeout: float) -> list[float]:
+    from runtime.models import Attempt
+
+    batch = f"lat-{uuid.uuid4().hex[:8]}"
+    submit("oris", batch, count, pace)
+    wait_for(oris_done(batch, count), timeout=timeout, poll=0.02)
+    rows = Attempt.objects.filter(job__thread_id__startswith=f"{batch}-").values_list(
+        "job__created_at", "started_at"
+    )
+    return [(started - created).total_seconds() * 1e3 for created, started in rows]
+
+
+def latency_noop(count: int, pace: float, timeout: float) -> list[float]:
+    from django_q.models import Task
+
+    batch = f"latnoop-{uuid.uuid4().hex[:8]}"
+    submit("noop", batch, count, pace)
+    wait_for(queue_empty, timeout=timeout, poll=0.02)
+    rows = Task.objects.filter(name__startswith=f"{batch}:").values_list(
+        "name", "result"
+    )
+    # q2's Task.started is the enqueue time; the task's result is when it ran.
+    return [(ran - float(name.partition(":")[2])) * 1e3 for name, ran in rows]
+
+
+def role_e2e(args: argparse.Namespace) -> None:
+    django_setup()
+    timeout = 120.0
+    order = args.order.split(",")
+    with qcluster(Path(args.log)):
+        for kind in ("noop", "oris"):  # warm-up: workers import and connect
+            run_batch(kind, 4, timeout)
+        rates: dict[str, list[dict[str, float]]] = {k: [] for k in order}
+        for kind in order:
+            rates[kind].append(run_batch(kind, args.n, timeout))
+        pace = 1.0 / args.latency_rate
+        lat = {
+            "oris": latency_oris(args.latency_n, pace, timeout),
+            "noop": latency_noop(args.latency_n, pace, timeout),
+        }
+    emit({"rates": rates, "latency_ms": lat})
+
+
+# -- role saver: the checkpointer alone, in process -----------------------------------
+
+
+def time_invokes(invoke: Callable[[int], Any], count: int, steps: int) -> float:
+    """Durable supersteps/s over ``count`` invokes on fresh threads."""
+    start = time.perf_counter()
+    for i in range(count):
+        invoke(i)
+    return count * steps / (time.perf_counter() - start)
+
+
+def ours_chain(size: int) -> Callable[[int], Any]:
+    from runtime.checkpointer import DjangoSaver
+
+    graph = build_chain(size).compile(checkpointer=DjangoSaver())
+    prefix, ids = f"ours-{uuid.uuid4().hex[:8]}", itertools.count()
+
+    def invoke(i: int) -> Any:  # a fresh thread per call
+        config = {"configurable": {"thread_id": f"{prefix}-{next(ids)}"}}
+        return graph.invoke({"n": 0}, config)
+
+    return invoke
+
+
+def theirs_chain(size: int, saver: Any) -> Callable[[int], Any]:
+    graph = build_chain(size, lib="langgraph").compile(checkpointer=saver)
+    prefix, ids = f"lg-{uuid.uuid4().hex[:8]}", itertools.count()
+
+    def invoke(i: int) -> Any:  # a fresh thread per call
+        config = {"configurable": {"thread_id": f"{prefix}-{next(ids)}"}}
+        return graph.invoke({"n": 0}, config)
+
+    return invoke
+
+
+@contextmanager
+def langgraph_savers(backend: str) -> Iterator[dict[str, Any]]:
+    """LangGraph's saver on the database Django uses (same file / same database).
+
+    On SQLite also a second connection with Oris' pragmas (WAL, synchronous=NORMAL;
+    SqliteSaver's own connection keeps SQLite's default synchronous=FULL), to show
+    how much of the difference is the fsync per commit.
+    """
+    from django.conf import settings
+
+    if backend == "postgres":
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(os.environ["DATABASE_URL"]) as saver:
+            saver.setup()
+            yield {"theirs": saver}
+        return
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = str(settings.DATABASES["default"]["NAME"])
+    default = sqlite3.connect(path, check_same_thread=False)
+    normal = sqlite3.connect(path, check_same_thread=False)
+    normal.execute("PRAGMA synchronous=NORMAL")
+    try:
+        savers = {"theirs": SqliteSaver(default), "theirs_normal": SqliteSaver(normal)}
+        savers["theirs"].setup()
+        yield savers
+    finally:
+        default.close()
+        normal.close()
+
+
+def role_saver(args: argparse.Namespace) -> None:
+    django_setup()
+    size = 10
+    with langgraph_savers(args.backend) as savers:
+        contenders = {"ours": ours_chain(size)}
+        contenders |= {k: theirs_chain(size, v) for k, v in savers.items()}
+        for fn in contenders.values():  # warm-up
+            time_invokes(fn, 5, size)
+        results: dict[str, list[float]] = {name: [] for name in contenders}
+        for run in range(args.runs):
+            for name, rate in interleaved(contenders, args.n, size, run).items():
+                results[name].append(rate)
+    emit(results)
+
+
+def interleaved(
+    contenders: dict[str, Callable[[int], Any]], count: int, steps: int, run: int
+) -> dict[str, float]:
+    """Supersteps/s of each contender, timed in alternating chunks of 5 invokes so
+    that load from elsewhere on the machine hits all of them alike."""
+    spent = dict.fromkeys(contenders, 0.0)
+    order = list(contenders.items())
+    if run % 2:
+        order.reverse()
+    for chunk in range(0, count, 5):
+        for name, fn in order:
+            start = time.perf_counter()
+            for i in range(chunk, min(count, chunk + 5)):
+                fn(i)
+            spent[name] += time.perf_counter() - start
+    return {name: count * steps / spent[name] for name in contenders}
+
+
+# -- orchestration --------------------------------------------------------------------
+
+
+class Databases:
+    """Fresh databases per run, copied from one migrated template per backend."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.tag = uuid.uuid4().hex[:6]
+        self.created: list[str] = []
+        self.count = 0
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORIS_")}
+        env.pop("DATABASE_URL", None)
+        env.update(
+            PYTHONPATH=str(ROOT),
+            DJANGO_SETTINGS_MODULE="oris_site.settings",
+            ORIS_SECRET_KEY="bench-not-secret",
+            ORIS_WORKERS="2",
+            ORIS_GRAPHS=f"{GRAPH}={GRAPH_PATH}",
+            ORIS_LOG_LEVEL="WARNING",
+        )
+        return env
+
+    def env(self, backend: str, name: str) -> dict[str, str]:
+        env = self.base_env()
+        if backend == "sqlite":
+            env["ORIS_SQLITE_DB"] = str(self.workdir / f"{name}.db")
+        else:
+            env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
+        return env
+
+    def template(self, backend: str) -> str:
+        return f"oris_bench_{self.tag}_{backend}_tpl"
+
+    def prepare(self) -> None:
+        for backend in BACKENDS:
+            name = self.template(backend)
+            if backend == "postgres":
+                self.pg(f'CREATE DATABASE "{name}"')
+                self.created.append(name)
+            subprocess.run(
+                [PY, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
+                env=self.env(backend, name),
+                cwd=ROOT,
+                check=True,
+            )
+
+    def fresh(self, backend: str) -> str:
+        self.count += 1
+        name = f"oris_bench_{self.tag}_{backend}_{self.count}"
+        if backend == "postgres":
+            self.pg(f'CREATE DATABASE "{name}" TEMPLATE "{self.template(backend)}"')
+            self.created.append(name)
+        else:
+            src = self.workdir / f"{self.template(backend)}.db"
+            shutil.copyfile(src, self.workdir / f"{name}.db")
+        return name
+
+    def pg(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            self.pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+
+
+def run_role(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    proc = subprocess.run(
+        [PY, str(Path(__file__).resolve()), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise RuntimeError(f"{args[:2]} failed with exit code {proc.returncode}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def ensure_postgres() -> None:
+    if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
+        return
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+        check=True,
+    )
+    if not wait_for(
+        lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0,
+        timeout=30,
+        poll=0.5,
+    ):
+        raise RuntimeError("PostgreSQL is not accepting connections on 127.0.0.1")
+
+
+class Plan(TypedDict):
+    runs: int
+    saver_runs: int
+    n: int
+    latency_n: int
+    latency_rate: float
+    saver_n: int
+
+
+def plan_for(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(
+            runs=3, saver_runs=5, n=80, latency_n=10, latency_rate=40, saver_n=20
+        )
+    else:
+        plan = Plan(
+            runs=3, saver_runs=7, n=300, latency_n=100, latency_rate=25, saver_n=50
+        )
+    if args.runs:
+        plan["runs"] = plan["saver_runs"] = args.runs
+    return plan
+
+
+def measure_e2e(dbs: Databases, plan: Plan, log: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for backend in BACKENDS:
+        rates: dict[str, list[dict[str, float]]] = {"oris": [], "noop": []}
+        lat: dict[str, list[float]] = {"oris": [], "noop": []}
+        for run in range(plan["runs"]):
+            order = "oris,noop" if run % 2 == 0 else "noop,oris"
+            print(f"  e2e {backend} run {run + 1}: {order}", flush=True)
+            name = dbs.fresh(backend)
+            args = ["--role", "e2e", "--order", order, "--n", str(plan["n"])]
+            args += ["--latency-n", str(plan["latency_n"]), "--log", str(log)]
+            args += ["--latency-rate", str(plan["latency_rate"])]
+            result = run_role(args, dbs.env(backend, name), timeout=600)
+            for kind in rates:
+                rates[kind] += result["rates"][kind]
+                lat[kind] += result["latency_ms"][kind]
+        out[backend] = {"rates": rates, "latency_ms": lat}
+    return out
+
+
+def measure_saver(dbs: Databases, plan: Plan) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for backend in BACKENDS:
+        print(f"  checkpointer {backend}", flush=True)
+        name = dbs.fresh(backend)
+        args = ["--role", "saver", "--backend", backend]
+        args += ["--runs", str(plan["saver_runs"]), "--n", str(plan["saver_n"])]
+        out[backend] = run_role(args, dbs.env(backend, name), timeout=600)
+    return out
+
+
+def e2e_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for backend, result in data.items():
+        rates = result["rates"]
+        oris = median([r["rate"] for r in rates["oris"]])
+        oris_q = median([r["rate_queue_empty"] for r in rates["oris"]])
+        noop = median([r["rate"] for r in rates["noop"]])
+        lat = result["latency_ms"]
+        rows.append(
+            [
+                backend,
+                f"{oris:.0f}",
+                f"{oris_q:.0f}",
+                f"{noop:.0f}",
+                f"{oris / noop:.2f}x",
+                f"{percentile(lat['oris'], 0.5):.0f} / "
+                f"{percentile(lat['oris'], 0.95):.0f}",
+                f"{percentile(lat['noop'], 0.5):.0f} / "
+                f"{percentile(lat['noop'], 0.95):.0f}",
+            ]
+        )
+    return rows
+
+
+def saver_rows(data: dict[str, Any]) -> list[list[str]]:
+    peers = {"sqlite": "SqliteSaver", "postgres": "PostgresSaver"}
+    rows = []
+    for backend, result in data.items():
+        ours = median(result["ours"])
+        for key, note in (("theirs", ""), ("theirs_normal", ", synchronous=NORMAL")):
+            if key not in result:
+                continue
+            theirs = median(result[key])
+            rows.append(
+                [
+                    backend,
+                    f"{ours:.0f}",
+                    f"{theirs:.0f} ({peers[backend]}{note})",
+                    f"{ours / theirs:.2f}x",
+                ]
+            )
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(e2e: dict[str, Any], saver: dict[str, Any], plan: Plan) -> str:
+    head_e2e = [
+        "database",
+        "Oris jobs/s",
+        "Oris jobs/s (queue empty)",
+        "q2 no-op tasks/s",
+        "Oris / no-op",
+        "Oris submit->start p50/p95 ms",
+        "no-op enqueue->start p50/p95 ms",
+    ]
+    head_saver = ["database", "DjangoSaver steps/s", "LangGraph steps/s", "ratio"]
+    return (
+        f"End to end: 3-node graph, django-q2 cluster with 2 workers, batches of "
+        f"{plan['n']}, median of {plan['runs']} runs; latency at "
+        f"{plan['latency_rate']:g}/s.\n\n"
+        + table(head_e2e, e2e_rows(e2e))
+        + f"\n\nCheckpointer alone: 10-node chain, durable supersteps/s, "
+        f"{plan['saver_n']} invokes per run, median of {plan['saver_runs']} runs.\n\n"
+        + table(head_saver, saver_rows(saver))
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about a minute")
+    parser.add_argument("--runs", type=int, default=0, help="runs per figure")
+    parser.add_argument("--role", choices=["e2e", "saver"], help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--order", default="oris,noop", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-n", type=int, default=30, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-rate", type=float, default=20.0, help="jobs/s")
+    parser.add_argument("--log", default=os.devnull, help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args(argv)
+    if args.role == "e2e":
+        role_e2e(args)
+        return 0
+    if args.role == "saver":
+        args.runs = args.runs or 5
+        role_saver(args)
+        return 0
+    return orchestrate(args)
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    plan = plan_for(args)
+    ensure_postgres()
+    workdir = Path(tempfile.mkdtemp(prefix="oris_bench_", dir="/tmp"))
+    dbs = Databases(workdir)
+    log = workdir / "qcluster.log"
+    try:
+        dbs.prepare()
+        saver = measure_saver(dbs, plan)
+        e2e = measure_e2e(dbs, plan, log)
+    finally:
+        dbs.drop_all()
+    print(report(e2e, saver, plan))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"e2e": e2e, "saver": saver}))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
