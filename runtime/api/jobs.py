@@ -321,15 +321,21 @@ class JobHistoryApi(OrisApi):
         )
 
 
+def timeline_of(job: Job) -> list[Any]:
+    """The history, which a timeline needs to be non-empty (404 otherwise)."""
+    snapshots = history(job)
+    if not snapshots:
+        raise NotFound(f"No timeline found for thread: {job.thread_id}")
+    return snapshots
+
+
 class JobTimelineApi(OrisApi):
     required_scope = "jobs"
 
     @documented("job_timeline", "ApiEnvelope_JobTimelineResponse")
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
-        snapshots = history(job)
-        if not snapshots:
-            raise NotFound(f"No timeline found for thread: {job.thread_id}")
+        snapshots = timeline_of(job)
         return self.ok(
             {"thread_id": job.thread_id, "timeline": timeline_items(snapshots)}
         )
@@ -341,9 +347,7 @@ class JobTimelineExportApi(OrisApi):
     @documented("job_timeline_export", "ApiEnvelope_TimelineExportResponse")
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
-        snapshots = history(job)
-        if not snapshots:
-            raise NotFound(f"No timeline found for thread: {job.thread_id}")
+        snapshots = timeline_of(job)
         return self.ok(
             {
                 "thread_id": job.thread_id,

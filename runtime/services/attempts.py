@@ -44,19 +44,25 @@ def next_backoff_ms(policy: dict[str, Any], attempt_no: int) -> int:
     return max(1, backoff)
 
 
+def _finish(lease: Lease, now: datetime) -> Attempt:
+    """Releases the lease (fenced) and completes its attempt; call it in the
+    outcome's transaction."""
+    lease_release(lease=lease)
+    transition(
+        Attempt,
+        lease.attempt_id,
+        to=Attempt.Status.COMPLETED,
+        sources=RUNNING,
+        finished_at=now,
+    )
+    return lease.attempt
+
+
 def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) -> None:
     """The graph reached END: the attempt and its job complete with the state."""
     now = at or timezone.now()
-    attempt = lease.attempt
     with transaction.atomic():
-        lease_release(lease=lease)
-        transition(
-            Attempt,
-            attempt.pk,
-            to=Attempt.Status.COMPLETED,
-            sources=RUNNING,
-            finished_at=now,
-        )
+        attempt = _finish(lease, now)
         transition(
             Job,
             attempt.job_id,
@@ -76,16 +82,8 @@ def attempt_interrupt(
 ) -> list[Interrupt]:
     """The graph paused: one pending Interrupt row per ``(graph id, value)``."""
     now = at or timezone.now()
-    attempt = lease.attempt
     with transaction.atomic():
-        lease_release(lease=lease)
-        transition(
-            Attempt,
-            attempt.pk,
-            to=Attempt.Status.COMPLETED,
-            sources=RUNNING,
-            finished_at=now,
-        )
+        attempt = _finish(lease, now)
         transition(Job, attempt.job_id, to=Job.Status.INTERRUPTED, updated_at=now)
         return Interrupt.objects.bulk_create(
             Interrupt(

@@ -23,6 +23,21 @@ def resume_hash(value: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _lock_pending(interrupt: Interrupt, *, resume_hash: str = "") -> Interrupt | None:
+    """Locks the interrupt; ``None`` when it was already resumed with the same
+    answer (a harmless repeat), ``InterruptAlreadyResolved`` if it is not pending."""
+    current = Interrupt.objects.select_for_update().get(pk=interrupt.pk)
+    repeat = current.status == Interrupt.Status.RESUMED and current.resume_hash
+    if repeat and current.resume_hash == resume_hash:
+        return None
+    if current.status != Interrupt.Status.PENDING:
+        raise InterruptAlreadyResolved(
+            f"interrupt already {current.status}",
+            details={"status": current.status},
+        )
+    return current
+
+
 def interrupt_resume(
     *,
     interrupt: Interrupt,
@@ -39,14 +54,9 @@ def interrupt_resume(
     now = at or timezone.now()
     digest = resume_hash(value)
     with transaction.atomic():
-        current = Interrupt.objects.select_for_update().get(pk=interrupt.pk)
-        if current.status == Interrupt.Status.RESUMED and current.resume_hash == digest:
-            return current
-        if current.status != Interrupt.Status.PENDING:
-            raise InterruptAlreadyResolved(
-                f"interrupt already {current.status}",
-                details={"status": current.status},
-            )
+        current = _lock_pending(interrupt, resume_hash=digest)
+        if current is None:
+            return Interrupt.objects.get(pk=interrupt.pk)
         transition(
             Interrupt,
             interrupt.pk,
@@ -96,12 +106,7 @@ def interrupt_reject(
     """Refuses an interrupt: the job is cancelled with the reason."""
     now = at or timezone.now()
     with transaction.atomic():
-        current = Interrupt.objects.select_for_update().get(pk=interrupt.pk)
-        if current.status != Interrupt.Status.PENDING:
-            raise InterruptAlreadyResolved(
-                f"interrupt already {current.status}",
-                details={"status": current.status},
-            )
+        current = _lock_pending(interrupt)
         transition(
             Interrupt,
             interrupt.pk,

@@ -37,7 +37,7 @@ def test_create_shows_the_secret_exactly_once(admin_client: Client) -> None:
     assert (row.actor_type, row.actor_id, row.actor_role) == (
         "user",
         "alice",
-        "operator",
+        "admin",  # a member of oris-admin
     )
 
 
