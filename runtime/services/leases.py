@@ -45,7 +45,7 @@ def lease_claim(
             .filter(pk=attempt_id)
             .first()
         )
-        return _claim(attempt, worker_id, now) if attempt else None
+        return lease_grant(attempt, worker_id=worker_id, now=now) if attempt else None
 
 
 def lease_claim_next(
@@ -67,28 +67,34 @@ def lease_claim_next(
         )
         # Lock one row: concurrent claimers skip it and take the next one.
         attempt = candidates.first()
-        return _claim(attempt, worker_id, now) if attempt else None
+        return lease_grant(attempt, worker_id=worker_id, now=now) if attempt else None
 
 
-def _claim(attempt: Attempt, worker_id: str, now: datetime) -> Lease | None:
-    live = Lease.objects.filter(attempt=attempt)
-    if live.filter(expires_at__gt=now).exists():
-        return None
-    live.delete()  # an expired lease nobody reaped yet
-    try:
-        transition(
-            Attempt,
-            attempt.pk,
-            to=Attempt.Status.RUNNING,
-            sources=ATTEMPT_DISPATCHABLE,
-            retry_at=None,
-            started_at=attempt.started_at or now,
-            dispatches=F("dispatches") + 1,
-        )
-    except InvalidTransition:
-        return None  # another worker claimed it first
+def lease_grant(
+    attempt: Attempt,
+    *,
+    worker_id: str,
+    now: datetime,
+    status: str = Attempt.Status.RUNNING,
+) -> Lease | None:
+    """Leases a dispatchable attempt to a worker, moving it to ``status``
+    (``running`` for in-process workers, ``leased`` for HTTP ones). ``None`` when
+    someone else holds or took it. Runs in the caller's transaction."""
     try:
         with transaction.atomic():
+            live = Lease.objects.filter(attempt=attempt)
+            if live.filter(expires_at__gt=now).exists():
+                return None
+            live.delete()  # an expired lease nobody reaped yet
+            transition(
+                Attempt,
+                attempt.pk,
+                to=status,
+                sources=ATTEMPT_DISPATCHABLE,
+                retry_at=None,
+                started_at=attempt.started_at or now,
+                dispatches=F("dispatches") + 1,
+            )
             lease = Lease.objects.create(
                 attempt=attempt,
                 worker_id=worker_id,
@@ -96,8 +102,8 @@ def _claim(attempt: Attempt, worker_id: str, now: datetime) -> Lease | None:
                 heartbeat_at=now,
                 created_at=now,
             )
-    except IntegrityError:
-        raise LeaseLost(f"attempt {attempt.pk} was claimed concurrently") from None
+    except (InvalidTransition, IntegrityError):
+        return None  # another worker claimed it first
     Job.objects.filter(
         pk=attempt.job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
     ).update(status=Job.Status.RUNNING, updated_at=now)

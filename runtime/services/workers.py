@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from runtime import metrics
@@ -68,7 +67,10 @@ def worker_poll(
                 blocked = (attempt.tenant_id, tenant_active)
                 continue
         metrics.inc("lease_operations_total")
-        lease = _lease_for_http(attempt, worker_id, now)
+        with transaction.atomic():
+            lease = leases.lease_grant(
+                attempt, worker_id=worker_id, now=now, status=Attempt.Status.LEASED
+            )
         if lease is None:
             metrics.inc("lease_conflicts_total")
             continue
@@ -98,39 +100,6 @@ def worker_poll(
     return PollDecision(
         "noop", active, max_active_leases, tenant_limit=tenant_max_active_leases
     )
-
-
-def _lease_for_http(attempt: Attempt, worker_id: str, now: datetime) -> Lease | None:
-    with transaction.atomic():
-        if Lease.objects.filter(attempt=attempt, expires_at__gt=now).exists():
-            return None
-        Lease.objects.filter(attempt=attempt).delete()
-        updated = Attempt.objects.filter(
-            pk=attempt.pk,
-            status__in=[Attempt.Status.QUEUED, Attempt.Status.RETRY_BACKOFF],
-        ).update(
-            status=Attempt.Status.LEASED,
-            retry_at=None,
-            started_at=attempt.started_at or now,
-            dispatches=F("dispatches") + 1,
-        )
-        if updated != 1:
-            return None
-        try:
-            with transaction.atomic():
-                lease = Lease.objects.create(
-                    attempt=attempt,
-                    worker_id=worker_id,
-                    heartbeat_at=now,
-                    expires_at=now + leases.lease_ttl(),
-                    created_at=now,
-                )
-        except IntegrityError:
-            return None
-        Job.objects.filter(pk=attempt.job_id, status=Job.Status.QUEUED).update(
-            status=Job.Status.RUNNING, updated_at=now
-        )
-        return lease
 
 
 def attempt_trace_advance(*, attempt_id: str) -> dict[str, Any] | None:
