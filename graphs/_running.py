@@ -23,7 +23,7 @@ class RunAPI:
     def _run(
         self: CompiledGraph, input: Any, config: dict[str, Any] | None, **kw: Any
     ) -> Run:
-        return Run(self, input, config, **kw)
+        return Run(self, input, self.merged_config(config), **kw)
 
     def invoke(
         self,

@@ -76,6 +76,7 @@ class StateAPI:
         Returns:
             The snapshot; empty values and no ``next`` for an unknown thread.
         """
+        config = self.merged_config(config) or {}
         saved = self._saver().get_tuple(config)
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
@@ -97,6 +98,7 @@ class StateAPI:
             before: Only checkpoints older than this config's checkpoint.
             limit: Maximum number of snapshots.
         """
+        config = self.merged_config(config) or {}
         conf = dict(config.get("configurable") or {})
         conf.pop("checkpoint_id", None)
         conf.setdefault("checkpoint_ns", "")
@@ -128,6 +130,7 @@ class StateAPI:
             InvalidUpdateError: If ``as_node`` is ambiguous or unknown.
         """
         saver = self._saver()
+        config = self.merged_config(config) or {}
         saved = saver.get_tuple(config)
         run = Run(self, None, config)
         if saved is not None:

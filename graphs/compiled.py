@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, is_typeddict
 
+from graphs._config import merge_configs
 from graphs._exec import adrive, command_output, drive
 from graphs._loop import Run, Task
 from graphs._running import RunAPI
@@ -67,6 +68,8 @@ class CompiledGraph(RunAPI, StateAPI):
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.name = name
+        # Defaults set by with_config(); each call's config is merged over them.
+        self.config: dict[str, Any] | None = None
         self.channels = builder.channels
         self.output_keys = builder.output_keys
         self.input_keys = builder.input_keys
@@ -184,10 +187,38 @@ class CompiledGraph(RunAPI, StateAPI):
         return list(fields.items()), [], []
 
     def with_checkpointer(self, saver: BaseCheckpointSaver | None) -> CompiledGraph:
-        """A cheap copy sharing the compiled structure, bound to another saver."""
+        """A cheap copy sharing the compiled structure, bound to another saver.
+
+        The copy keeps the default config set by :meth:`with_config`.
+        """
         clone = copy.copy(self)
         clone.checkpointer = saver
         return clone
+
+    def with_config(
+        self, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> CompiledGraph:
+        """A cheap copy whose default config is merged under every call's config.
+
+        Example: ``graph.with_config(recursion_limit=50)``. The defaults apply to
+        ``invoke``/``stream``/``run``, the state API and runs as a subgraph;
+        values given per call win (``configurable`` and ``metadata`` are merged
+        key by key). Calls chain: later defaults win over earlier ones.
+
+        Args:
+            config: Default config (``recursion_limit``, ``configurable``, ...).
+            **kwargs: More default config keys, e.g. ``recursion_limit=50``.
+
+        Returns:
+            A new :class:`CompiledGraph` sharing this one's compiled structure.
+        """
+        clone = copy.copy(self)
+        clone.config = merge_configs(self.config, config, kwargs)
+        return clone
+
+    def merged_config(self, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``config`` over this graph's defaults (``config`` itself if none)."""
+        return merge_configs(self.config, config) if self.config else config
 
     def get_graph(self, *, xray: bool = False) -> DrawableGraph:
         """The graph's nodes and edges (``.draw_mermaid()`` for a diagram)."""
@@ -201,7 +232,7 @@ class CompiledGraph(RunAPI, StateAPI):
         conf.pop("checkpoint_id", None)
         prefix = f"{parent.ns}|" if parent.ns else ""
         conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
-        config = {**parent.config, "configurable": conf}
+        config = self.merged_config({**parent.config, "configurable": conf})
         return Run(
             self,
             inp,
