@@ -8,7 +8,13 @@ A LangGraph program ports by changing imports::
 
 from __future__ import annotations
 
-from graphs._context import get_config, get_stream_writer, interrupt
+from graphs._context import (
+    MessageWriter,
+    get_config,
+    get_message_writer,
+    get_stream_writer,
+    interrupt,
+)
 from graphs.compiled import CompiledGraph
 from graphs.errors import (
     CheckpointDecodeError,
@@ -52,6 +58,7 @@ __all__ = [
     "Interrupt",
     "InvalidGraphError",
     "InvalidUpdateError",
+    "MessageWriter",
     "MessagesState",
     "RetryPolicy",
     "RunResult",
@@ -62,6 +69,7 @@ __all__ = [
     "StateTask",
     "add_messages",
     "get_config",
+    "get_message_writer",
     "get_stream_writer",
     "interrupt",
 ]

@@ -1,4 +1,4 @@
-"""The running task's context: ``interrupt()`` and ``get_stream_writer()``.
+"""The running task's context: ``interrupt()`` and the stream writers.
 
 One ContextVar holds the current task; it is set around each node call only.
 """
@@ -6,7 +6,7 @@ One ContextVar holds the current task; it is set around each node call only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,14 @@ from graphs.types import Interrupt
 if TYPE_CHECKING:
     from graphs._loop import Task
 
-__all__ = ["current_task", "get_config", "get_stream_writer", "interrupt"]
+__all__ = [
+    "MessageWriter",
+    "current_task",
+    "get_config",
+    "get_message_writer",
+    "get_stream_writer",
+    "interrupt",
+]
 
 CURRENT: ContextVar[Task | None] = ContextVar("graphs_task", default=None)
 
@@ -77,6 +84,68 @@ def get_stream_writer() -> Callable[[Any], None]:
     if task is None:
         return _noop
     return task.write_custom
+
+
+class MessageWriter:
+    """Emits ``(message, metadata)`` pairs on the ``messages`` stream mode.
+
+    Returned by :func:`get_message_writer`; call it with each message chunk (an
+    ``AIMessageChunk``) as a model produces it.
+    """
+
+    __slots__ = ("_metadata", "_task")
+
+    def __init__(self, task: Task | None) -> None:
+        self._task = task
+        self._metadata: dict[str, Any] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the run streams ``messages`` (otherwise calls do nothing).
+
+        A model node can use it to choose between a streaming and a plain call.
+        """
+        return self._task is not None
+
+    def __call__(self, message: Any, metadata: Mapping[str, Any] | None = None) -> None:
+        """Emit ``message`` with the node's metadata (plus ``metadata``, if given).
+
+        Args:
+            message: A message or message chunk. Give the chunks of one reply the
+                id of the final message: the engine then does not send that
+                message again when the node returns it.
+            metadata: Extra keys for this chunk's metadata (e.g. the model name).
+        """
+        task = self._task
+        if task is None:
+            return
+        meta = self._metadata
+        if meta is None:
+            # the task is running: its superstep is the one after the last finished
+            meta = self._metadata = task.metadata(task.run.step + 1)
+        task.run.stream_message(message, {**meta, **metadata} if metadata else meta)
+
+
+_MESSAGES_OFF = MessageWriter(None)
+
+
+def get_message_writer() -> MessageWriter:
+    """Return a function that streams message chunks on the ``messages`` mode.
+
+    The chunks reach ``stream(..., stream_mode="messages")`` as
+    ``(chunk, metadata)`` with LangGraph's metadata (``langgraph_node``,
+    ``langgraph_step``, ``langgraph_path``, ``langgraph_checkpoint_ns``, the
+    config's ``metadata`` and ``thread_id``). Call it in the node's own thread
+    or task (the context is not inherited by threads the node starts).
+
+    Returns:
+        A :class:`MessageWriter`; outside of a node, or when the run does not
+        stream ``messages``, one that does nothing (``enabled`` is ``False``).
+    """
+    task = CURRENT.get()
+    if task is None or "messages" not in task.run.modes:
+        return _MESSAGES_OFF
+    return MessageWriter(task)
 
 
 def get_config() -> dict[str, Any]:

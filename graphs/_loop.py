@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
-from graphs._resume import debug_task, emit_update, restore_tasks
+from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
 from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
@@ -84,6 +84,10 @@ class Run:
         self.out: list[tuple[tuple[str, ...], str, Any]] = (
             parent.run.out if parent is not None and stream_subgraphs else []
         )
+        # ids of messages already on the ``messages`` stream (shared like ``out``)
+        self.streamed: set[Any] = (
+            parent.run.streamed if parent is not None and stream_subgraphs else set()
+        )
         self.recursion_limit = int(
             self.config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         )
@@ -128,6 +132,13 @@ class Run:
         """Queue a stream chunk if ``mode`` was requested."""
         if mode in self.modes:
             self.out.append((self.stream_ns, mode, payload))
+
+    def stream_message(self, message: Any, metadata: dict[str, Any]) -> None:
+        """Queue a ``messages`` chunk written by a node while it runs."""
+        message_id = getattr(message, "id", None)
+        if message_id is not None:
+            self.streamed.add(message_id)
+        self.out.append((self.stream_ns, "messages", (message, metadata)))
 
     def _thread_config(self) -> dict[str, Any]:
         conf = self.config.get("configurable") or {}
@@ -178,6 +189,10 @@ class Run:
         return "*" in names or any(t.name in names for t in tasks)
 
     def _drain(self) -> list[Any]:
+        if self.parent is not None and self.stream_subgraphs:
+            # ``out`` is the parent's list: the parent's driver yields it (swapping
+            # it here would hand the chunks to the subgraph's driver, which drops them)
+            return []
         out, self.out = self.out, []
         return out
 
@@ -215,6 +230,8 @@ class Run:
             if resume is not _NO_RESUME:
                 self.event("resume_received")
             tasks = restore_tasks(self, saved, resume)
+            if "messages" in self.modes:
+                self.streamed.update(message_ids(self.values))
             if "values" in self.modes:
                 self.emit("values", self.output())
             return tasks
@@ -239,6 +256,8 @@ class Run:
         values = self.values
         self.values = {k: values[k] for k in graph.channels if k in values}
         yield from self._commit("input")
+        if "messages" in self.modes:
+            self.streamed.update(message_ids(self.values))
         if "values" in self.modes:
             self.emit("values", self.output())
         return tasks
@@ -329,6 +348,9 @@ class Run:
         graph = self.graph
         channels = graph.channels
         saver = self.saver
+        if "messages" in self.modes:
+            for t in tasks:
+                t.id  # noqa: B018 - pin the id (its metadata) before a new checkpoint id
         prev = dict(self.values) if saver is not None else None
         if len(tasks) == 1 and tasks[0].view is not None:
             task = tasks[0]

@@ -12,7 +12,7 @@ from graphs.errors import InvalidUpdateError, describe
 if TYPE_CHECKING:
     from graphs._loop import Run
 
-__all__ = ["debug_task", "emit_update", "restore_tasks", "route_resume"]
+__all__ = ["debug_task", "emit_update", "message_ids", "restore_tasks", "route_resume"]
 
 
 def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
@@ -75,12 +75,36 @@ def emit_update(self: Run, task: Task) -> None:
     if "updates" in self.modes:
         self.emit("updates", {task.name: update})
     if "messages" in self.modes and update:
-        meta = {"langgraph_step": self.step, "langgraph_node": task.name}
+        # Like LangGraph, a message already on the stream (streamed as chunks by
+        # the node, sent by an earlier node, or in the state the run started
+        # from) is not sent again.
+        seen = self.streamed
+        meta: dict[str, Any] | None = None
         values = update.values() if isinstance(update, dict) else ()
         for value in values:
             for item in value if isinstance(value, list) else (value,):
-                if hasattr(item, "content") and hasattr(item, "type"):
-                    self.emit("messages", (item, meta))
+                if not (hasattr(item, "content") and hasattr(item, "type")):
+                    continue
+                message_id = getattr(item, "id", None)
+                if message_id is not None:
+                    if message_id in seen:
+                        continue
+                    seen.add(message_id)
+                if meta is None:
+                    meta = task.metadata(self.step)
+                self.emit("messages", (item, meta))
+
+
+def message_ids(values: dict[str, Any]) -> set[Any]:
+    """Ids of the messages held by the state's channels."""
+    ids: set[Any] = set()
+    for value in values.values():
+        for item in value if isinstance(value, list) else (value,):
+            if hasattr(item, "content") and hasattr(item, "type"):
+                message_id = getattr(item, "id", None)
+                if message_id is not None:
+                    ids.add(message_id)
+    return ids
 
 
 def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["DONE", "GOTO", "SEND", "Task", "task_id"]
 
 GOTO, SEND, DONE = "__goto__", "__send__", "__done__"
+PULL, PUSH = "__pregel_pull", "__pregel_push"  # LangGraph's langgraph_path tags
 
 
 def task_id(checkpoint_id: str, ns: str, index: int, name: str) -> str:
@@ -105,7 +106,7 @@ class Task:
             run.out.append((run.stream_ns, "custom", value))
 
     def config(self) -> dict[str, Any]:
-        """The config passed to nodes that accept one."""
+        """The config passed to nodes that accept one (while the task runs)."""
         run = self.run
         return {
             **run.config,
@@ -114,13 +115,28 @@ class Task:
                 "checkpoint_ns": run.ns,
                 "checkpoint_id": run.checkpoint_id,
             },
-            "metadata": {
-                **(run.config.get("metadata") or {}),
-                "langgraph_step": run.step,
-                "langgraph_node": self.name,
-                "langgraph_checkpoint_ns": run.ns,
-            },
+            # run.step is the last finished superstep until this one completes
+            "metadata": self.metadata(run.step + 1),
         }
+
+    def metadata(self, step: int) -> dict[str, Any]:
+        """LangGraph's task metadata, for ``config["metadata"]`` and stream chunks.
+
+        Args:
+            step: The task's superstep (the ``step`` of the checkpoint it writes).
+        """
+        run = self.run
+        config = run.config
+        meta = dict(config.get("metadata") or {})
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if thread_id is not None:
+            meta.setdefault("thread_id", thread_id)
+        own_ns = f"{self.name}:{self.id}"
+        meta["langgraph_step"] = step
+        meta["langgraph_node"] = self.name
+        meta["langgraph_path"] = (PUSH, self.index) if self.push else (PULL, self.name)
+        meta["langgraph_checkpoint_ns"] = f"{run.ns}|{own_ns}" if run.ns else own_ns
+        return meta
 
     def stored_writes(self) -> list[tuple[str, Any]]:
         """Writes persisted for a task that finished while a sibling did not."""

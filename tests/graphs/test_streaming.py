@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
-from graphs import START, MessagesState, StateGraph, get_stream_writer
-from graphs.messages import AIMessage, HumanMessage
+from graphs import (
+    START,
+    MessagesState,
+    StateGraph,
+    get_config,
+    get_message_writer,
+    get_stream_writer,
+)
+from graphs.checkpoint import InMemorySaver
+from graphs.messages import AIMessage, AIMessageChunk, HumanMessage
 
 from .conftest import Counter, appender
 
@@ -119,3 +127,194 @@ def test_async_nodes_stream_custom_chunks() -> None:
         return [c async for c in graph.astream({"n": 0}, stream_mode="custom")]
 
     assert sorted(asyncio.run(collect())) == ["tick", "tick", "tock", "tock"]
+
+
+# -- nodes streaming message chunks (get_message_writer) ---------------------------
+
+
+def streaming_bot(reply_id: str = "r1", *, stream: bool = True) -> Any:
+    """A node that streams its reply as chunks, then returns the whole reply."""
+
+    def bot(state: MessagesState) -> dict[str, Any]:
+        write = get_message_writer()
+        if stream:
+            for token in ("hel", "lo"):
+                write(AIMessageChunk(content=token, id=reply_id))
+        return {"messages": [AIMessage(content="hello", id=reply_id)]}
+
+    return bot
+
+
+def chat_graph(*nodes: tuple[str, Any], checkpointer: Any = None) -> Any:
+    """A chain of ``(name, node)`` over ``MessagesState``."""
+    g = StateGraph(MessagesState)
+    previous = START
+    for name, fn in nodes:
+        g.add_node(name, fn)
+        g.add_edge(previous, name)
+        previous = name
+    return g.compile(checkpointer=checkpointer)
+
+
+def greet(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage(content="hi there", id="g1")]}
+
+
+def test_message_writer_streams_chunks_with_the_running_step(thread) -> None:
+    graph = chat_graph(
+        ("greet", greet), ("bot", streaming_bot()), checkpointer=InMemorySaver()
+    )
+    events = list(
+        graph.stream(
+            {"messages": [HumanMessage("hi", id="h1")]}, thread, stream_mode="messages"
+        )
+    )
+    chunks = [(m, meta) for m, meta in events if isinstance(m, AIMessageChunk)]
+    assert [m.content for m, _ in chunks] == ["hel", "lo"]
+    meta = chunks[0][1]
+    # the step of the checkpoint the superstep writes (not -1, the step before it)
+    [bot_checkpoint] = [
+        s for s in graph.get_state_history(thread) if s.metadata["step"] == 1
+    ]
+    assert bot_checkpoint.values["messages"][-1].id == "r1"
+    assert meta["langgraph_step"] == 1
+    assert meta["langgraph_node"] == "bot"
+    assert meta["langgraph_path"] == ("__pregel_pull", "bot")
+    assert meta["langgraph_checkpoint_ns"].startswith("bot:")
+    assert meta["thread_id"] == thread["configurable"]["thread_id"]
+    # a whole message sent by the engine carries the same metadata keys and step
+    [(greeting, greet_meta)] = [(m, x) for m, x in events if m.id == "g1"]
+    assert greet_meta["langgraph_step"] == 0
+    assert greet_meta.keys() == meta.keys()
+
+
+def test_get_config_reports_the_running_step_and_task_namespace() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def node(state: MessagesState) -> dict[str, Any]:
+        seen.append(get_config()["metadata"])
+        return {}
+
+    graph = chat_graph(("a", node), ("b", node))
+    graph.invoke({"messages": []}, {"metadata": {"user": "ada"}})
+    assert [m["langgraph_step"] for m in seen] == [0, 1]
+    assert [m["langgraph_checkpoint_ns"].split(":")[0] for m in seen] == ["a", "b"]
+    assert seen[0]["user"] == "ada"
+
+
+def test_message_writer_adds_extra_metadata() -> None:
+    def bot(state: MessagesState) -> dict[str, Any]:
+        get_message_writer()(AIMessageChunk(content="x", id="c1"), {"model": "m"})
+        return {}
+
+    [(chunk, meta)] = list(
+        chat_graph(("bot", bot)).stream({"messages": []}, stream_mode="messages")
+    )
+    assert chunk.content == "x"
+    assert meta["model"] == "m"
+    assert meta["langgraph_node"] == "bot"
+
+
+def test_message_writer_is_disabled_outside_a_messages_stream() -> None:
+    enabled: list[bool] = []
+
+    def bot(state: MessagesState) -> dict[str, Any]:
+        write = get_message_writer()
+        enabled.append(write.enabled)
+        write(AIMessageChunk(content="lost", id="c1"))
+        return {}
+
+    graph = chat_graph(("bot", bot))
+    assert list(graph.stream({"messages": []}, stream_mode=["updates", "custom"])) == [
+        ("updates", {"bot": {}})
+    ]
+    graph.invoke({"messages": []})
+    assert enabled == [False, False]
+    assert get_message_writer().enabled is False
+    get_message_writer()(AIMessageChunk(content="outside a node"))  # does nothing
+
+
+def test_message_writer_streams_from_async_nodes() -> None:
+    async def bot(state: MessagesState) -> dict[str, Any]:
+        write = get_message_writer()
+        write(AIMessageChunk(content="a", id="r1"))
+        await asyncio.sleep(0)
+        write(AIMessageChunk(content="b", id="r1"))
+        return {"messages": [AIMessage(content="ab", id="r1")]}
+
+    async def collect() -> list[Any]:
+        graph = chat_graph(("bot", bot))
+        return [
+            e async for e in graph.astream({"messages": []}, stream_mode="messages")
+        ]
+
+    events = asyncio.run(collect())
+    assert [(type(m).__name__, m.content) for m, _ in events] == [
+        ("AIMessageChunk", "a"),
+        ("AIMessageChunk", "b"),
+    ]
+    assert events[0][1]["langgraph_step"] == 0
+
+
+# -- a streamed message is not sent again ------------------------------------------
+
+
+def test_a_message_streamed_as_chunks_is_not_sent_again() -> None:
+    graph = chat_graph(
+        ("bot", streaming_bot("r1")), ("quiet", streaming_bot("r2", stream=False))
+    )
+    events = list(
+        graph.stream({"messages": [HumanMessage("hi")]}, stream_mode="messages")
+    )
+    assert [(type(m).__name__, m.id, m.content) for m, _ in events] == [
+        ("AIMessageChunk", "r1", "hel"),
+        ("AIMessageChunk", "r1", "lo"),
+        ("AIMessage", "r2", "hello"),  # not streamed: sent whole, once
+    ]
+
+
+def test_messages_already_in_the_state_are_not_sent_again(thread) -> None:
+    def echo_all(state: MessagesState) -> dict[str, Any]:
+        # returns the whole conversation (same ids) plus one new message
+        return {"messages": [*state["messages"], AIMessage(content="new", id="n1")]}
+
+    graph = chat_graph(
+        ("greet", greet), ("echo", echo_all), checkpointer=InMemorySaver()
+    )
+    events = list(
+        graph.stream(
+            {"messages": [HumanMessage("hi", id="h1")]}, thread, stream_mode="messages"
+        )
+    )
+    assert [m.id for m, _ in events] == ["g1", "n1"]
+
+
+def test_the_parent_does_not_resend_a_message_streamed_in_a_subgraph() -> None:
+    child = chat_graph(("bot", streaming_bot("r1")))
+    parent = chat_graph(("agent", child))
+    events = list(
+        parent.stream({"messages": []}, stream_mode="messages", subgraphs=True)
+    )
+    assert [(ns[0].split(":")[0], type(m).__name__) for ns, (m, _) in events] == [
+        ("agent", "AIMessageChunk"),
+        ("agent", "AIMessageChunk"),
+    ]
+    meta = events[0][1][1]
+    outer, inner = meta["langgraph_checkpoint_ns"].split("|")
+    assert outer == events[0][0][0]
+    assert inner.startswith("bot:")
+
+
+def test_subgraph_updates_of_every_step_reach_the_stream() -> None:
+    child = StateGraph(Counter)
+    child.add_sequence([appender("a"), appender("b")])
+    child.add_edge(START, "a")
+    parent = StateGraph(Counter)
+    parent.add_node("sub", child.compile())
+    parent.add_edge(START, "sub")
+    events = list(parent.compile().stream({"n": 0}, subgraphs=True))
+    assert [(len(ns), list(update)) for ns, update in events] == [
+        (1, ["a"]),
+        (1, ["b"]),
+        (0, ["sub"]),
+    ]
