@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict
 
-from agents._streaming import message_sink
 from agents.approval import (
     ApprovalPolicy,
     InterruptOnConfig,
@@ -31,7 +30,15 @@ from agents.errors import ApprovalError, StructuredOutputError
 from agents.structured import ResponseFormat
 from agents.tool_node import ToolExecutor, pending_tool_calls
 from agents.tools.base import BaseTool, Tool
-from graphs import END, START, Send, StateGraph, get_stream_writer, interrupt
+from graphs import (
+    END,
+    START,
+    Send,
+    StateGraph,
+    get_message_writer,
+    get_stream_writer,
+    interrupt,
+)
 from graphs.messages import (
     AIMessage,
     AIMessageChunk,
@@ -214,9 +221,7 @@ def create_agent(
     compiled = builder.compile(checkpointer=checkpointer, name=name or "agent")
     # A tool round is up to three supersteps (model, approval, tools); make sure the
     # engine's recursion limit never fires before max_iterations does.
-    if hasattr(compiled, "with_config"):
-        compiled = compiled.with_config(recursion_limit=3 * max_iterations + 5)
-    return compiled
+    return compiled.with_config(recursion_limit=3 * max_iterations + 5)
 
 
 def _tool_rounds(messages: Sequence[BaseMessage]) -> int:
@@ -256,14 +261,16 @@ def _generate(
     tool_choice: str | None,
     stream_tokens: bool,
 ) -> AIMessage:
-    sink = message_sink() if stream_tokens else None
-    if sink is None:
+    writer = get_message_writer()
+    if not (stream_tokens and writer.enabled):
         return chat.invoke(prompt, tools=specs, tool_choice=tool_choice)
+    # Chunks and the reply share one id, so the engine does not send the reply
+    # again on the messages stream when the node returns it.
     message_id = f"run-{uuid.uuid4()}"
     total: AIMessageChunk | None = None
     for chunk in chat.stream(prompt, tools=specs, tool_choice=tool_choice):
         chunk.id = message_id
-        sink(chunk)
+        writer(chunk)
         total = chunk if total is None else total + chunk
     reply = total.to_message() if total is not None else AIMessage("")
     reply.id = message_id

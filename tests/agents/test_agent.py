@@ -172,7 +172,9 @@ def test_an_edited_call_runs_with_the_new_arguments():
         "edited_action": {"name": "send_email", "args": {"to": "carol", "body": "hey"}},
     }
     out = agent.invoke(Command(resume={"decisions": [edit]}), thread())
-    assert ledger.effects[-1] == ("send_email", {"to": "carol", "body": "hey"})
+    # the turn's tool calls run concurrently: their effects come in any order
+    assert ("send_email", {"to": "carol", "body": "hey"}) in ledger.effects
+    assert ledger.count("send_email") == 1
     ai = out["messages"][1]
     assert ai.tool_calls[1]["args"] == {"to": "carol", "body": "hey"}
     assert len([m for m in out["messages"] if isinstance(m, AIMessage)]) == 2
@@ -372,6 +374,22 @@ def test_model_tokens_and_tool_call_chunks_stream_in_messages_mode():
     assert "".join(c.text for c in chunks) == "the sum is 3"
     metas = [meta for m, meta in events if isinstance(m, AIMessageChunk)]
     assert {meta["langgraph_node"] for meta in metas} == {"model"}
+    assert [meta["langgraph_step"] for meta in metas][0] == 0
+    assert metas[-1]["langgraph_step"] == 2  # model, tools, model
+
+
+def test_streamed_replies_are_not_sent_again_as_whole_messages():
+    ledger = Ledger()
+    model = ScriptedChatModel([calls(("add", {"a": 1, "b": 2})), "the sum is 3"])
+    agent = create_agent(model, ledger.tools)
+    events = list(agent.stream({"messages": ["add"]}, stream_mode="messages"))
+    kinds = [type(m).__name__ for m, _ in events]
+    assert "AIMessage" not in kinds
+    assert kinds.count("ToolMessage") == 1  # not streamed: sent whole, once
+    reply_ids = {m.id for m, _ in events if isinstance(m, AIMessageChunk)}
+    final = agent.invoke({"messages": ["add"]})["messages"]
+    assert len(reply_ids) == 2  # one id per model reply, shared by its chunks
+    assert len([m for m in final if isinstance(m, AIMessage)]) == 2
 
 
 def test_tools_can_read_state_and_return_direct():
@@ -463,6 +481,40 @@ def test_long_tool_loops_reach_max_iterations_within_the_recursion_limit():
     ledger = Ledger()
     model = ScriptedChatModel([], when_exhausted=calls(("add", {"a": 1, "b": 1})))
     agent = create_agent(model, ledger.tools, max_iterations=15)
-    out = agent.invoke({"messages": ["loop"]}, {"recursion_limit": 3 * 15 + 5})
+    out = agent.invoke({"messages": ["loop"]})
     assert out["messages"][-1].text == MAX_ITERATIONS_REACHED
     assert ledger.count("add") == 15
+
+
+def twelve_rounds_then_done():
+    return ScriptedChatModel(
+        [calls(("add", {"a": i, "b": 1})) for i in range(12)] + ["all added"]
+    )
+
+
+def test_twelve_tool_rounds_complete_without_a_recursion_limit():
+    # 1 + 12 * 2 supersteps: more than the engine's default limit of 25
+    ledger = Ledger()
+    agent = create_agent(twelve_rounds_then_done(), ledger.tools, max_iterations=15)
+    out = agent.invoke({"messages": ["add twelve times"]})
+    assert out["messages"][-1].text == "all added"
+    assert ledger.count("add") == 12
+
+
+def test_the_runtime_path_keeps_the_agents_recursion_limit():
+    # the runtime binds its own saver: registered.graph.with_checkpointer(saver)
+    ledger = Ledger()
+    agent = create_agent(twelve_rounds_then_done(), ledger.tools, max_iterations=15)
+    bound = agent.with_checkpointer(InMemorySaver())
+    result = bound.run({"messages": ["add twelve times"]}, thread("runtime"))
+    assert result.status == "completed", result.error
+    assert result.state["messages"][-1].text == "all added"
+    assert ledger.count("add") == 12
+
+
+def test_a_per_call_recursion_limit_still_wins():
+    from graphs import GraphRecursionError
+
+    agent = create_agent(twelve_rounds_then_done(), Ledger().tools, max_iterations=15)
+    with pytest.raises(GraphRecursionError):
+        agent.invoke({"messages": ["add twelve times"]}, {"recursion_limit": 10})
