@@ -25,6 +25,7 @@ from graphs.errors import (
     GraphSignal,
     InvalidGraphError,
     InvalidUpdateError,
+    NodeTimeoutError,
     SerializationError,
 )
 from graphs.messages import MessagesState, add_messages
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidUpdateError",
     "MessageWriter",
     "MessagesState",
+    "NodeTimeoutError",
     "RetryPolicy",
     "RunResult",
     "Send",

@@ -12,9 +12,10 @@ import asyncio
 import contextvars
 import os
 import random
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
@@ -25,6 +26,7 @@ from graphs.errors import (
     GraphInterrupt,
     GraphRecursionError,
     InvalidUpdateError,
+    NodeTimeoutError,
     ParentCommand,
     describe,
 )
@@ -283,6 +285,14 @@ def _call(node: NodeRuntime, task: Task) -> Any:
         inp = task.arg if task.push else task.run.read_state()
         return node.subgraph.call_as_subgraph(task, inp)
     args, kwargs = _args(node, task)
+    if node.timeout is not None:
+        if node.is_async:
+            return asyncio.run(_bounded(task, node.fn(*args, **kwargs)))
+        future = _in_thread(task, args, kwargs)
+        wait([future], node.timeout)
+        if not future.done():
+            raise _timed_out(task)
+        return future.result()
     if node.is_async:
         return asyncio.run(node.fn(*args, **kwargs))
     return node.fn(*args, **kwargs)
@@ -293,6 +303,10 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
         inp = task.arg if task.push else task.run.read_state()
         return await node.subgraph.acall_as_subgraph(task, inp)
     args, kwargs = _args(node, task)
+    if node.timeout is not None:
+        if node.is_async:
+            return await _bounded(task, node.fn(*args, **kwargs))
+        return await _bounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
     if node.is_async:
         return await node.fn(*args, **kwargs)
     if not offload:
@@ -301,6 +315,50 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(
         _pool(), lambda: ctx.run(node.fn, *args, **kwargs)
+    )
+
+
+# -- timeouts --------------------------------------------------------------------
+
+
+async def _bounded(task: Task, call: Awaitable[Any]) -> Any:
+    """Await ``call``, cancelling it at the node's deadline."""
+    try:
+        async with asyncio.timeout(task.node.timeout) as scope:
+            return await call
+    except TimeoutError:
+        if scope.expired():  # our deadline, not a TimeoutError raised by the node
+            raise _timed_out(task) from None
+        raise
+
+
+def _in_thread(
+    task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Future[Any]:
+    """Start a timed sync node in a thread of its own.
+
+    Not in the shared pool: a call abandoned at its deadline runs on until the
+    function returns, and must not hold a pool slot other tasks wait for.
+    """
+    future: Future[Any] = Future()
+    ctx = contextvars.copy_context()  # carries the running task (CURRENT)
+    fn = task.node.fn
+
+    def target() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(ctx.run(fn, *args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    name = f"graphs-node-{task.name}"
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+def _timed_out(task: Task) -> NodeTimeoutError:
+    return NodeTimeoutError(
+        f"Node '{task.name}' timed out after {task.node.timeout} seconds"
     )
 
 

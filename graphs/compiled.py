@@ -50,6 +50,7 @@ class NodeRuntime:
     joins: tuple[int, ...] = ()
     branches: tuple[BranchRuntime, ...] = ()
     subgraph: CompiledGraph | None = None
+    timeout: float | None = None
 
 
 class CompiledGraph(RunAPI, StateAPI):
@@ -132,6 +133,7 @@ class CompiledGraph(RunAPI, StateAPI):
             edges,
             joins,
             tuple(branches),
+            timeout=spec.timeout,
         )
 
     # -- plumbing used by the loop -----------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "GraphSignal",
     "InvalidGraphError",
     "InvalidUpdateError",
+    "NodeTimeoutError",
     "ParentCommand",
     "RecursionLimitError",
     "SerializationError",
@@ -52,6 +53,15 @@ class GraphRecursionError(GraphError, RecursionError):
 
 RecursionLimitError = GraphRecursionError
 """House-style alias of :class:`GraphRecursionError`."""
+
+
+class NodeTimeoutError(GraphError, TimeoutError):
+    """A node ran longer than its ``timeout`` (``add_node(..., timeout=...)``).
+
+    An async node is cancelled at the deadline. A sync node cannot be stopped: its
+    thread is abandoned and keeps running until the function returns, and its
+    result is discarded.
+    """
 
 
 class EmptyInputError(GraphError, ValueError):

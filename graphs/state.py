@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from graphs.channels import channels_from_schema
@@ -30,6 +31,7 @@ class NodeSpec:
     defer: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     destinations: tuple[str, ...] = ()
+    timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -40,6 +42,17 @@ class Branch:
     path: Callable[..., Any]
     path_map: dict[Hashable, str] | None
     targets: tuple[str, ...] | None  # known destinations, for drawing
+
+
+def _check_timeout(name: str, action: Any, timeout: Any) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise InvalidGraphError(f"node {name!r}: timeout must be a number of seconds")
+    if not timeout > 0:
+        raise InvalidGraphError(f"node {name!r}: timeout must be positive")
+    if hasattr(action, "call_as_subgraph"):
+        # a subgraph's own nodes can carry timeouts; abandoning a whole subgraph
+        # run mid-superstep would leave its checkpoints half written
+        raise InvalidGraphError(f"node {name!r}: a subgraph node cannot have a timeout")
 
 
 def _name_of(action: Any) -> str:
@@ -112,6 +125,7 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         destinations: Sequence[str] | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | timedelta | None = None,
         **_: Any,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
@@ -125,12 +139,19 @@ class StateGraph:
             metadata: Free-form metadata (shown in drawings and debug events).
             destinations: Nodes a ``Command(goto=...)`` may reach (for drawing).
             retry: Older LangGraph name of ``retry_policy``.
+            timeout: Seconds (or a ``timedelta``) one attempt of a function node may
+                run before it fails
+                with :class:`~graphs.errors.NodeTimeoutError` (a ``TimeoutError``).
+                An async node is cancelled; a sync node runs in its own thread,
+                which is abandoned at the deadline (Python cannot kill it: the
+                function runs on until it returns, and its result is discarded).
 
         Returns:
             The builder, for chaining.
 
         Raises:
-            InvalidGraphError: On a duplicate, reserved or state-key name.
+            InvalidGraphError: On a duplicate, reserved or state-key name, or an
+                invalid timeout.
         """
         if action is None and not isinstance(node, str):
             node, action = _name_of(node), node
@@ -148,6 +169,10 @@ class StateGraph:
             raise InvalidGraphError(f"Node `{name}` already present.")
         if name in self.channels:
             raise InvalidGraphError(f"'{name}' is already being used as a state key")
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        if timeout is not None:
+            _check_timeout(name, action, timeout)
         self.nodes[name] = NodeSpec(
             name,
             action,
@@ -155,6 +180,7 @@ class StateGraph:
             defer,
             dict(metadata or {}),
             tuple(destinations or ()),
+            timeout,
         )
         return self
 
