@@ -45,39 +45,54 @@ def worker_drain(
     *,
     attempt_id: str | None = None,
     worker_id: str | None = None,
-    queue: str = "default",
     limit: int | None = None,
 ) -> int:
-    """Runs ``attempt_id`` if still claimable, then further claimable attempts of
-    the queue, up to ``limit`` (``ORIS_DRAIN_LIMIT``). Returns how many ran."""
+    """Runs ``attempt_id``, then further claimable attempts of its queue, up to
+    ``limit`` (``ORIS_DRAIN_LIMIT``); without an id, claimable attempts of any
+    queue. Returns how many ran.
+
+    A delivery whose attempt another worker already has, or finished, does
+    nothing: that worker is draining the queue.
+    """
     worker_id = worker_id or worker_id_default()
     limit = limit or settings.ORIS_DRAIN_LIMIT
+    queue = None
     ran = 0
     if attempt_id is not None:
-        _wait_until_due(attempt_id)
-        ran += attempt_execute(attempt_id=attempt_id, worker_id=worker_id) is not None
+        lease = leases.lease_claim(attempt_id=attempt_id, worker_id=worker_id)
+        if lease is None and _wait_until_due(attempt_id):
+            lease = leases.lease_claim(attempt_id=attempt_id, worker_id=worker_id)
+        if lease is None:
+            return 0
+        queue = lease.attempt.queue
+        run_leased(lease=lease)
+        ran = 1
+    reap = attempt_id is None  # a doorbell's claim above was not a reaping one
     while ran < limit:
-        lease = leases.lease_claim_next(worker_id=worker_id, queue=queue)
+        lease = leases.lease_claim_next(worker_id=worker_id, queue=queue, reap=reap)
         if lease is None:
             break
+        reap = False  # once per delivery
         run_leased(lease=lease)
         ran += 1
     return ran
 
 
-def _wait_until_due(attempt_id: str) -> None:
-    """A doorbell rung for a retry a few seconds ahead waits for it here; later
-    retries are picked up by the scheduled sweep."""
+def _wait_until_due(attempt_id: str) -> bool:
+    """Waits for a retry due within ``ORIS_MAX_DOORBELL_WAIT_SECONDS``; later ones
+    are picked up by the scheduled sweep. Returns whether it waited."""
     retry_at = (
         Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.RETRY_BACKOFF)
         .values_list("retry_at", flat=True)
         .first()
     )
     if retry_at is None:
-        return
+        return False
     wait = (retry_at - timezone.now()).total_seconds()
-    if 0 < wait <= settings.ORIS_MAX_DOORBELL_WAIT_SECONDS:
-        time.sleep(wait)
+    if not 0 < wait <= settings.ORIS_MAX_DOORBELL_WAIT_SECONDS:
+        return False
+    time.sleep(wait)
+    return True
 
 
 def run_leased(*, lease: Lease) -> str:
@@ -131,6 +146,8 @@ def _input_for(
     """What to feed the graph: the job's input on a first run, the answers on a
     resume, nothing when continuing after a crash or a failure."""
     first_dispatch = attempt.dispatches == 1
+    if attempt.kind == Attempt.Kind.RUN and first_dispatch:
+        return attempt.job.input  # a new thread: nothing to continue from
     if attempt.kind == Attempt.Kind.REPLAY and first_dispatch:
         if attempt.checkpoint_id:
             config["configurable"]["checkpoint_id"] = attempt.checkpoint_id

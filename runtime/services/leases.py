@@ -7,8 +7,8 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 
 from runtime.errors import InvalidTransition, JobCancelled, LeaseLost, NotFound
@@ -41,7 +41,8 @@ def lease_claim(
     with transaction.atomic():
         attempt = (
             dispatchable(at=now)
-            .select_for_update(skip_locked=True)
+            .select_related("job")
+            .select_for_update(skip_locked=True, of=("self",))
             .filter(pk=attempt_id)
             .first()
         )
@@ -49,24 +50,33 @@ def lease_claim(
 
 
 def lease_claim_next(
-    *, worker_id: str, queue: str = "default", at: datetime | None = None
+    *,
+    worker_id: str,
+    queue: str | None = "default",
+    at: datetime | None = None,
+    reap: bool = True,
 ) -> Lease | None:
-    """Claims the next dispatchable attempt of ``queue``: priority, then age.
+    """Claims the next dispatchable attempt of ``queue`` (any queue for ``None``):
+    priority, then age. Reaps expired leases first unless told not to (a worker
+    draining a queue reaps once per delivery).
 
     On PostgreSQL concurrent claimers skip each other's locked rows; on SQLite the
     ``IMMEDIATE`` transaction serialises them and the guarded update decides.
     """
     now = at or timezone.now()
-    lease_reap(at=now)
+    if reap:
+        lease_reap(at=now)
+    candidates = dispatchable(at=now)
+    if queue is not None:
+        candidates = candidates.filter(queue=queue)
     with transaction.atomic():
-        candidates = (
-            dispatchable(at=now)
-            .filter(queue=queue)
+        # Lock one row: concurrent claimers skip it and take the next one.
+        attempt = (
+            candidates.select_related("job")
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("-priority", "created_at", "id")
+            .first()
         )
-        # Lock one row: concurrent claimers skip it and take the next one.
-        attempt = candidates.first()
         return lease_grant(attempt, worker_id=worker_id, now=now) if attempt else None
 
 
@@ -79,35 +89,36 @@ def lease_grant(
 ) -> Lease | None:
     """Leases a dispatchable attempt to a worker, moving it to ``status``
     (``running`` for in-process workers, ``leased`` for HTTP ones). ``None`` when
-    someone else holds or took it. Runs in the caller's transaction."""
-    try:
-        with transaction.atomic():
-            live = Lease.objects.filter(attempt=attempt)
-            if live.filter(expires_at__gt=now).exists():
-                return None
-            live.delete()  # an expired lease nobody reaped yet
-            transition(
-                Attempt,
-                attempt.pk,
-                to=status,
-                sources=ATTEMPT_DISPATCHABLE,
-                retry_at=None,
-                started_at=attempt.started_at or now,
-                dispatches=F("dispatches") + 1,
-            )
-            lease = Lease.objects.create(
-                attempt=attempt,
-                worker_id=worker_id,
-                expires_at=now + lease_ttl(),
-                heartbeat_at=now,
-                created_at=now,
-            )
-    except (InvalidTransition, IntegrityError):
+    someone else took it first. Runs in the caller's transaction.
+
+    The compare-and-set on the attempt comes first: once it succeeds the attempt
+    was dispatchable, so any lease row left on it is stale and is replaced.
+    """
+    started_at = attempt.started_at or now
+    claimed = Attempt.objects.filter(
+        pk=attempt.pk, status__in=ATTEMPT_DISPATCHABLE
+    ).update(
+        status=status,
+        retry_at=None,
+        started_at=started_at,
+        dispatches=F("dispatches") + 1,
+    )
+    if claimed != 1:
         return None  # another worker claimed it first
+    Lease.objects.filter(attempt=attempt).delete()
+    lease = Lease.objects.create(
+        attempt=attempt,
+        worker_id=worker_id,
+        expires_at=now + lease_ttl(),
+        heartbeat_at=now,
+        created_at=now,
+    )
     Job.objects.filter(
         pk=attempt.job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
     ).update(status=Job.Status.RUNNING, updated_at=now)
-    return Lease.objects.select_related("attempt__job").get(pk=lease.pk)
+    attempt.status, attempt.retry_at, attempt.started_at = status, None, started_at
+    attempt.dispatches += 1
+    return lease
 
 
 def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
@@ -118,15 +129,15 @@ def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
     transaction it protects.
     """
     now = at or timezone.now()
-    updated = Lease.objects.filter(
-        pk=lease.pk,
-        worker_id=lease.worker_id,
-        expires_at__gt=now,
-        attempt__job__cancel_requested=False,
-    ).update(expires_at=now + lease_ttl(), heartbeat_at=now)
+    cancelled = Job.objects.filter(pk=lease.attempt.job_id, cancel_requested=True)
+    updated = (
+        Lease.objects.filter(pk=lease.pk, worker_id=lease.worker_id, expires_at__gt=now)
+        .filter(~Exists(cancelled))
+        .update(expires_at=now + lease_ttl(), heartbeat_at=now)
+    )
     if updated == 1:
         return
-    if Job.objects.filter(attempts__lease=lease.pk, cancel_requested=True).exists():
+    if cancelled.exists():
         raise JobCancelled(f"job of attempt {lease.attempt_id} was cancelled")
     raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
 

@@ -67,6 +67,7 @@ def worker_poll(
                 blocked = (attempt.tenant_id, tenant_active)
                 continue
         metrics.inc("lease_operations_total")
+        redispatch = attempt.started_at is not None  # its lease was lost
         with transaction.atomic():
             lease = leases.lease_grant(
                 attempt, worker_id=worker_id, now=now, status=Attempt.Status.LEASED
@@ -76,7 +77,7 @@ def worker_poll(
             continue
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.observe("dispatch_latency_ms", elapsed_ms)
-        if attempt.started_at is not None:
+        if redispatch:
             metrics.observe("recovery_latency_ms", elapsed_ms)
         return PollDecision(
             "dispatched",
