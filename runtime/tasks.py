@@ -5,9 +5,9 @@ from __future__ import annotations
 from runtime.services import execution, leases
 
 
-def run_attempt(attempt_id: str) -> int:
-    """The doorbell for an attempt: runs it, then drains other claimable work."""
-    return execution.worker_drain(attempt_id=attempt_id)
+def run_queue(queue: str) -> int:
+    """The doorbell of a queue: runs its claimable attempts."""
+    return execution.queue_drain(queue=queue)
 
 
 def reap() -> int:

@@ -22,7 +22,8 @@ def queued_doorbells() -> list[tuple[str, tuple[Any, ...]]]:
     """The q2 tasks waiting in the ORM broker, as ``(func, args)``."""
     broker = get_broker()
     tasks = []
-    for _, pack in broker.dequeue() or []:
-        task = SignedPackage.loads(pack)
-        tasks.append((task["func"], tuple(task["args"])))
+    while batch := broker.dequeue():
+        for _, pack in batch:
+            task = SignedPackage.loads(pack)
+            tasks.append((task["func"], tuple(task["args"])))
     return tasks

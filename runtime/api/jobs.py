@@ -60,14 +60,20 @@ def wait_until_settled(job: Job, wait_ms: int) -> Job:
 
 
 def run_response(
-    job: Job, *, key: str | None = None, replay: bool = False, trace: Any = None
+    job: Job,
+    *,
+    key: str | None = None,
+    replay: bool = False,
+    trace: Any = None,
+    new: bool = False,
 ) -> dict[str, Any]:
-    """The reference's ``RunJobResponse`` for a job as it stands."""
+    """The reference's ``RunJobResponse`` for a job as it stands (a ``new`` one
+    cannot have interrupts yet)."""
     pending = job.interrupts.filter(status=Interrupt.Status.PENDING)
     return {
         "thread_id": job.thread_id,
         "status": job.status,
-        "interrupts": [i.value for i in pending.order_by("created_at")],
+        "interrupts": [] if new else [i.value for i in pending.order_by("created_at")],
         "idempotency_key": key,
         "idempotent_replay": replay,
         "trace": trace_response(trace),
@@ -243,7 +249,7 @@ class JobCollectionApi(OrisApi):
                 retry_policy=retry,
                 trace=trace,
             )
-            response = run_response(job, key=key, trace=trace)
+            response = run_response(job, key=key, trace=trace, new=True)
             if key:
                 idempotency_complete(key=key, response=response)
         if wait_ms:

@@ -8,6 +8,7 @@ from runtime.models.ledger import (
     DeadLetter,
     IdempotencyRecord,
     MetricCounter,
+    QueueDoorbell,
     RetryHistory,
     StepReport,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Job",
     "Lease",
     "MetricCounter",
+    "QueueDoorbell",
     "RetryHistory",
     "StepReport",
 ]

@@ -117,3 +117,18 @@ class MetricCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{{{self.labels}}} {self.value}"
+
+
+class QueueDoorbell(models.Model):
+    """How many django-q2 deliveries are queued, not yet started, for a queue.
+
+    Each delivery drains the queue, so a few pending ones serve any number of
+    attempts; ringing stops at one pending delivery per q2 worker.
+    """
+
+    queue = models.CharField(max_length=64, primary_key=True)
+    pending = models.PositiveIntegerField(default=0)
+    rung_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.pending} pending"

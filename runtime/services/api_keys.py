@@ -80,6 +80,8 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, at: datetime | None = None) -> 
 def api_key_touch(*, key: ApiKey, at: datetime | None = None) -> None:
     """Records use; at most once a minute per key, to keep reads cheap."""
     now = at or timezone.now()
+    if key.last_used_at and key.last_used_at > now - timedelta(minutes=1):
+        return  # recorded recently, as far as this request knows
     ApiKey.objects.filter(pk=key.pk).exclude(
         last_used_at__gt=now - timedelta(minutes=1)
     ).update(last_used_at=now)

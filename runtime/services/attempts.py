@@ -140,7 +140,7 @@ def _schedule_retry(
         scheduled_at=retry_at,
     )
     transition(Job, attempt.job_id, to=Job.Status.QUEUED, error=error, updated_at=now)
-    dispatch.dispatch_ring(attempt_id=attempt.pk)
+    dispatch.dispatch_ring(queue=attempt.queue)
 
 
 def _dead_letter(

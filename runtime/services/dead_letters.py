@@ -48,7 +48,7 @@ def dead_letter_replay(
             updated_at=now,
             finished_at=None,
         )
-        dispatch.dispatch_ring(attempt_id=dead_letter.pk)
+        dispatch.dispatch_ring(queue=dead_letter.attempt.queue)
         audit_record(
             actor=actor,
             action="dlq.replay",

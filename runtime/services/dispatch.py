@@ -1,29 +1,68 @@
-"""Ringing django-q2's doorbell for an attempt; the attempt row is the ledger."""
+"""Ringing django-q2's doorbell for a queue; the attempt rows are the ledger.
+
+A delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
+attempts, then it rings again if work remains), so a run does not need a q2 task of
+its own: at most one delivery per q2 worker waits for each queue. Accepted work is
+never lost to a missing doorbell: the attempt row is committed, and the scheduled
+sweep runs whatever is claimable.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from runtime.models import QueueDoorbell
+
 logger = logging.getLogger(__name__)
 
-RUN_ATTEMPT = "runtime.tasks.run_attempt"
+RUN_QUEUE = "runtime.tasks.run_queue"
+# A pending count not rung for this long is assumed lost (a delivery that crashed
+# before answering) and starts over.
+STALE = timedelta(seconds=60)
 
 
-def dispatch_ring(*, attempt_id: str) -> None:
-    """Queues a q2 task for the attempt, in the caller's transaction.
+def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
+    """Queues a delivery for ``queue`` in the caller's transaction, unless one per
+    q2 worker is already waiting. Returns whether it rang.
 
-    With the ORM broker the task row commits or rolls back with the attempt, so
-    accepted work cannot be lost before it is queued. In q2's sync mode (tests,
-    ``ORIS_Q_SYNC``) the task would run inside the open transaction, so it waits
-    for the commit instead.
+    With the ORM broker the task row commits or rolls back with the attempt. In
+    q2's sync mode (tests, ``ORIS_Q_SYNC``) the task would run inside the open
+    transaction, so it waits for the commit instead.
     """
-    ring = partial(async_task, RUN_ATTEMPT, attempt_id, task_name=attempt_id)
+    now = at or timezone.now()
+    slots = settings.Q_CLUSTER.get("workers", 1)
+    bell = QueueDoorbell.objects.filter(queue=queue)
+    rang = bell.filter(pending__lt=slots).update(
+        pending=F("pending") + 1, rung_at=now
+    ) or bell.filter(rung_at__lt=now - STALE).update(pending=1, rung_at=now)
+    if not rang and not bell.exists():
+        try:
+            with transaction.atomic():
+                QueueDoorbell.objects.create(queue=queue, pending=1, rung_at=now)
+            rang = 1
+        except IntegrityError:
+            return False  # created concurrently, with its own delivery
+    if not rang:
+        return False
+    ring = partial(async_task, RUN_QUEUE, queue, task_name=f"drain:{queue}")
     if Conf.SYNC:
         transaction.on_commit(ring)
     else:
         ring()
+    return True
+
+
+def dispatch_answer(*, queue: str) -> None:
+    """A delivery for ``queue`` started: one fewer is pending."""
+    QueueDoorbell.objects.filter(queue=queue, pending__gt=0).update(
+        pending=F("pending") - 1
+    )

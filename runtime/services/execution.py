@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from graphs import Command
@@ -22,7 +23,7 @@ from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Lease
 from runtime.present import present
-from runtime.services import attempts, leases
+from runtime.services import attempts, dispatch, leases
 from runtime.services.jobs import job_mark_cancelled
 
 logger = logging.getLogger(__name__)
@@ -41,51 +42,67 @@ def attempt_execute(*, attempt_id: str, worker_id: str | None = None) -> str | N
     return run_leased(lease=lease) if lease else None
 
 
+def queue_drain(
+    *, queue: str, worker_id: str | None = None, limit: int | None = None
+) -> int:
+    """A delivery of the queue's doorbell: drains it, and rings again when it
+    stopped at the limit with work left, so another delivery carries on."""
+    dispatch.dispatch_answer(queue=queue)
+    limit = limit or settings.ORIS_DRAIN_LIMIT
+    ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit)
+    if ran >= limit:
+        with transaction.atomic():
+            dispatch.dispatch_ring(queue=queue)
+    return ran
+
+
 def worker_drain(
     *,
     attempt_id: str | None = None,
+    queue: str | None = None,
     worker_id: str | None = None,
     limit: int | None = None,
 ) -> int:
-    """Runs ``attempt_id``, then further claimable attempts of its queue, up to
-    ``limit`` (``ORIS_DRAIN_LIMIT``); without an id, claimable attempts of any
-    queue. Returns how many ran.
+    """Runs claimable attempts of ``queue`` (any queue for ``None``) by priority,
+    up to ``limit`` (``ORIS_DRAIN_LIMIT``), starting with ``attempt_id`` when
+    given. Returns how many ran.
 
-    A delivery whose attempt another worker already has, or finished, does
-    nothing: that worker is draining the queue.
+    When nothing is claimable but a retry is due within
+    ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
+    the scheduled sweep.
     """
     worker_id = worker_id or worker_id_default()
     limit = limit or settings.ORIS_DRAIN_LIMIT
-    queue = None
     ran = 0
     if attempt_id is not None:
         lease = leases.lease_claim(attempt_id=attempt_id, worker_id=worker_id)
-        if lease is None and _wait_until_due(attempt_id):
-            lease = leases.lease_claim(attempt_id=attempt_id, worker_id=worker_id)
         if lease is None:
-            return 0
+            return 0  # another worker has it, or it is done
         queue = lease.attempt.queue
         run_leased(lease=lease)
         ran = 1
-    reap = attempt_id is None  # a doorbell's claim above was not a reaping one
+    reap = True  # once per delivery
     while ran < limit:
         lease = leases.lease_claim_next(worker_id=worker_id, queue=queue, reap=reap)
+        reap = False
+        if lease is None and _wait_for_retry(queue):
+            continue
         if lease is None:
             break
-        reap = False  # once per delivery
         run_leased(lease=lease)
         ran += 1
     return ran
 
 
-def _wait_until_due(attempt_id: str) -> bool:
-    """Waits for a retry due within ``ORIS_MAX_DOORBELL_WAIT_SECONDS``; later ones
-    are picked up by the scheduled sweep. Returns whether it waited."""
-    retry_at = (
-        Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.RETRY_BACKOFF)
-        .values_list("retry_at", flat=True)
-        .first()
+def _wait_for_retry(queue: str | None) -> bool:
+    """Sleeps until the queue's next retry if it is due soon; returns whether it
+    slept."""
+    retries = Attempt.objects.filter(
+        status=Attempt.Status.RETRY_BACKOFF, retry_at__isnull=False
     )
+    if queue is not None:
+        retries = retries.filter(queue=queue)
+    retry_at = retries.order_by("retry_at").values_list("retry_at", flat=True).first()
     if retry_at is None:
         return False
     wait = (retry_at - timezone.now()).total_seconds()

@@ -92,37 +92,36 @@ def job_create(
         raise InvalidArgument("priority must be between 0 and 100")
     policy = validate_retry_policy(retry_policy)
     thread_id = thread_id or f"thread-{uuid.uuid4().hex}"
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                job = Job.objects.create(
-                    thread_id=thread_id,
-                    graph=graph,
-                    graph_hash=registered.definition_hash,
-                    input=normalize_input(input),
-                    priority=priority,
-                    tenant_id=tenant_id,
-                    queue=queue,
-                    timeout_ms=timeout_ms,
-                    timeout_status=timeout_status or ("failed" if timeout_ms else ""),
-                    retry_policy=policy,
-                    trace=trace,
-                    created_at=now,
-                    updated_at=now,
-                )
-        except IntegrityError:
-            raise Conflict(
-                f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
-            ) from None
-        _enqueue(job, kind=Attempt.Kind.RUN, at=now)
-        audit_record(
-            actor=actor,
-            action="job.run",
-            resource_type="thread",
-            resource_id=thread_id,
-            details={"graph": graph},
-            at=now,
-        )
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                thread_id=thread_id,
+                graph=graph,
+                graph_hash=registered.definition_hash,
+                input=normalize_input(input),
+                priority=priority,
+                tenant_id=tenant_id,
+                queue=queue,
+                timeout_ms=timeout_ms,
+                timeout_status=timeout_status or ("failed" if timeout_ms else ""),
+                retry_policy=policy,
+                trace=trace,
+                created_at=now,
+                updated_at=now,
+            )
+            _enqueue(job, kind=Attempt.Kind.RUN, at=now)
+            audit_record(
+                actor=actor,
+                action="job.run",
+                resource_type="thread",
+                resource_id=thread_id,
+                details={"graph": graph},
+                at=now,
+            )
+    except IntegrityError:  # the thread id is taken: nothing was written
+        raise Conflict(
+            f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
+        ) from None
     return job
 
 
@@ -148,7 +147,7 @@ def _enqueue(
         trace=job.trace,
         created_at=at,
     )
-    dispatch.dispatch_ring(attempt_id=attempt.pk)
+    dispatch.dispatch_ring(queue=attempt.queue)
     return attempt
 
 

@@ -222,7 +222,7 @@ def _requeue_expired(lease: Lease, now: datetime) -> int:
         Job.objects.filter(pk=attempt.job_id, status=Job.Status.RUNNING).update(
             status=Job.Status.QUEUED, updated_at=now
         )
-        dispatch.dispatch_ring(attempt_id=attempt.pk)
+        dispatch.dispatch_ring(queue=attempt.queue)
         logger.warning(
             "lease %s of worker %s expired; attempt %s requeued",
             lease.pk,

@@ -17,7 +17,7 @@ def test_it_writes_job_attempt_doorbell_and_audit_together() -> None:
     assert (attempt.status, attempt.attempt_no, attempt.kind) == ("queued", 1, "run")
     assert (attempt.priority, attempt.tenant_id) == (7, "acme")
     assert len(job.graph_hash) == 64
-    assert queued_doorbells() == [("runtime.tasks.run_attempt", (attempt.pk,))]
+    assert queued_doorbells() == [("runtime.tasks.run_queue", ("default",))]
     audit = AuditLog.objects.get(action="job.run")
     assert (audit.actor_id, audit.resource_id, audit.request_id) == (
         "alice",
