@@ -8,7 +8,8 @@ from rest_framework.response import Response
 
 from runtime import selectors
 from runtime.api.base import AnyJSONField, OrisApi, not_empty, rfc3339
-from runtime.api.jobs import interrupt_detail, run_response
+from runtime.api.job_history import interrupt_detail
+from runtime.api.jobs import run_response
 from runtime.api.schema import documented
 from runtime.models import Interrupt
 from runtime.services import interrupts as services

@@ -6,7 +6,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 
-from runtime.api import audit, dlq, interrupts, jobs, workers
+from runtime.api import audit, dlq, interrupts, job_history, jobs, workers
 from runtime.api.base import OrisApi
 from runtime.errors import NotFound
 
@@ -33,24 +33,30 @@ urlpatterns = [
     path("openapi.json", SchemaApi.as_view(), name="openapi"),
     path("jobs", jobs.JobCollectionApi.as_view(), name="jobs"),
     path("jobs/run", jobs.JobRunApi.as_view(), name="jobs-run"),
-    path("jobs/<str:thread_id>", jobs.JobStateApi.as_view(), name="job"),
-    path("jobs/<str:thread_id>/detail", jobs.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<str:thread_id>", job_history.JobStateApi.as_view(), name="job"),
     path(
-        "jobs/<str:thread_id>/history", jobs.JobHistoryApi.as_view(), name="job-history"
+        "jobs/<str:thread_id>/detail",
+        job_history.JobDetailApi.as_view(),
+        name="job-detail",
+    ),
+    path(
+        "jobs/<str:thread_id>/history",
+        job_history.JobHistoryApi.as_view(),
+        name="job-history",
     ),
     path(
         "jobs/<str:thread_id>/timeline",
-        jobs.JobTimelineApi.as_view(),
+        job_history.JobTimelineApi.as_view(),
         name="job-timeline",
     ),
     path(
         "jobs/<str:thread_id>/timeline/export",
-        jobs.JobTimelineExportApi.as_view(),
+        job_history.JobTimelineExportApi.as_view(),
         name="job-timeline-export",
     ),
     path(
         "jobs/<str:thread_id>/checkpoints/<str:checkpoint>",
-        jobs.JobCheckpointApi.as_view(),
+        job_history.JobCheckpointApi.as_view(),
         name="job-checkpoint",
     ),
     path("jobs/<str:thread_id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
