@@ -3,16 +3,17 @@
 It stores the rows graphs' format defines (a header per checkpoint, a blob per
 channel version, a row per pending write), so a thread grows with what changed.
 Each ``put`` is one transaction (blobs inserted if absent, then an upsert of the
-header, as in LangGraph's savers; one statement on PostgreSQL); an optional ``guard``
-runs inside it first, so the runtime fences checkpoint writes with the worker's
-lease: when the guard raises, nothing of that superstep is written.
+header, as in LangGraph's savers): on PostgreSQL a single statement, on SQLite two.
+An optional ``fence`` (the runtime's ``LeaseFence``) is part of it, so checkpoint
+writes are fenced by the worker's lease: when the lease is lost or the job
+cancelled, nothing of that superstep is written and ``put`` raises.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, NoReturn, Protocol
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
@@ -31,15 +32,23 @@ from graphs.checkpoint.format import assemble_checkpoint, split_checkpoint, writ
 from graphs.errors import CheckpointDecodeError
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
 
-Guard = Callable[[], None]
+
+class Fence(Protocol):
+    """What fences the saver's writes (the runtime's ``LeaseFence``)."""
+
+    def statement(self) -> tuple[str, list[Any]]: ...
+    def check(self) -> None: ...
+    def failed(self) -> NoReturn: ...
+
+
 WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 
 
 class DjangoSaver(BaseCheckpointSaver):
     """Checkpoints in the Django database (PostgreSQL or SQLite)."""
 
-    def __init__(self, *, guard: Guard | None = None) -> None:
-        self.guard = guard
+    def __init__(self, *, fence: Fence | None = None) -> None:
+        self.fence = fence
 
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
         thread_id, ns = config_thread_id(config), config_ns(config)
@@ -95,14 +104,20 @@ class DjangoSaver(BaseCheckpointSaver):
             timezone.now(),
         ]
         blob_rows = [(thread_id, ns, *blob) for blob in blobs]
-        with transaction.atomic():
-            if self.guard:
-                self.guard()
+        if connection.vendor == "postgresql":
+            # One statement, fence included: atomic on its own, one round trip.
+            sql, params = fenced_put(blob_rows, header_row, self.fence)
             with connection.cursor() as cursor:
-                for sql, params in put_statements(
-                    blob_rows, header_row, vendor=connection.vendor
-                ):
-                    cursor.execute(sql, params)
+                cursor.execute(sql, params)
+                if cursor.rowcount != 1 and self.fence is not None:
+                    self.fence.failed()
+        else:
+            with transaction.atomic():
+                if self.fence is not None:
+                    self.fence.check()
+                with connection.cursor() as cursor:
+                    for sql, params in put_statements(blob_rows, header_row):
+                        cursor.execute(sql, params)
         return checkpoint_config(thread_id, ns, checkpoint["id"])
 
     def put_writes(
@@ -134,8 +149,8 @@ class DjangoSaver(BaseCheckpointSaver):
         # Bookkeeping writes (negative idx) replace a previous row; ordinary writes
         # keep the first one recorded.
         with transaction.atomic():
-            if self.guard:
-                self.guard()
+            if self.fence is not None:
+                self.fence.check()
             if rows[True]:
                 CheckpointWrite.objects.bulk_create(
                     rows[True],
@@ -239,35 +254,69 @@ def blob_versions(header: dict[str, Any]) -> Q:
 Statement = tuple[str, list[Any]]
 
 
-def put_statements(
-    blob_rows: Sequence[Sequence[Any]], header_row: list[Any], *, vendor: str
-) -> list[Statement]:
-    """The SQL of one ``put``: insert the new blobs if absent, upsert the header.
+_HEADER_COLUMNS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, "
+    "metadata, created_at"
+)
+_BLOB_COLUMNS = "thread_id, checkpoint_ns, channel, version, type, value"
+_ON_HEADER_CONFLICT = (
+    " ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+    "parent_checkpoint_id = excluded.parent_checkpoint_id, "
+    "checkpoint = excluded.checkpoint, metadata = excluded.metadata"
+)
 
-    A superstep's checkpoint is the hot path of every durable run, so it is written
-    with as few round trips as the database allows: on PostgreSQL one statement (the
-    blob insert is a data-modifying CTE of the header upsert), elsewhere two. The
-    ORM's ``bulk_create(update_conflicts=...)`` would build the same SQL at several
-    times the Python cost.
-    """
-    blobs, header = CheckpointBlob._meta.db_table, Checkpoint._meta.db_table
+
+def put_statements(
+    blob_rows: Sequence[Sequence[Any]], header_row: list[Any]
+) -> list[Statement]:
+    """The SQL of one ``put`` on SQLite: insert the new blobs if absent, then
+    upsert the header (in the caller's transaction)."""
+    header = Checkpoint._meta.db_table
     upsert = (
-        f"INSERT INTO {header} (thread_id, checkpoint_ns, checkpoint_id, "
-        "parent_checkpoint_id, checkpoint, metadata, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
-        "parent_checkpoint_id = excluded.parent_checkpoint_id, "
-        "checkpoint = excluded.checkpoint, metadata = excluded.metadata"
+        f"INSERT INTO {header} ({_HEADER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        + _ON_HEADER_CONFLICT
     )
     if not blob_rows:
         return [(upsert, header_row)]
     insert = (
-        f"INSERT INTO {blobs} (thread_id, checkpoint_ns, channel, version, type, "
-        "value) VALUES "
+        f"INSERT INTO {CheckpointBlob._meta.db_table} ({_BLOB_COLUMNS}) VALUES "
         + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(blob_rows))
         + " ON CONFLICT DO NOTHING"
     )
-    values = [value for row in blob_rows for value in row]
-    if vendor == "postgresql":
-        return [(f"WITH new_blobs AS ({insert}) {upsert}", values + header_row)]
-    return [(insert, values), (upsert, header_row)]
+    return [
+        (insert, [value for row in blob_rows for value in row]),
+        (upsert, header_row),
+    ]
+
+
+def fenced_put(
+    blob_rows: Sequence[Sequence[Any]], header_row: list[Any], fence: Fence | None
+) -> Statement:
+    """The SQL of one ``put`` on PostgreSQL, as a single statement.
+
+    A superstep's checkpoint is the hot path of every durable run: the fence's
+    ``UPDATE``, the blob insert and the header upsert are data-modifying CTEs of
+    one statement, so a superstep costs one round trip and one commit, and writes
+    nothing (zero rows) when the fence fails.
+    """
+    ctes, params, where = [], [], ""
+    if fence is not None:
+        fence_sql, fence_params = fence.statement()
+        ctes.append(f"fence AS ({fence_sql} RETURNING 1)")
+        params += fence_params
+        where = " WHERE EXISTS (SELECT 1 FROM fence)"
+    if blob_rows:
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s::bytea)"] * len(blob_rows))
+        ctes.append(
+            f"new_blobs AS (INSERT INTO {CheckpointBlob._meta.db_table} "
+            f"({_BLOB_COLUMNS}) SELECT * FROM (VALUES {rows}) AS v{where} "
+            "ON CONFLICT DO NOTHING)"
+        )
+        params += [value for row in blob_rows for value in row]
+    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
+    sql = (
+        f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
+        "SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::timestamptz"
+        f"{where}{_ON_HEADER_CONFLICT}"
+    )
+    return sql, params + header_row

@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import time
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -123,7 +122,7 @@ def run_leased(*, lease: Lease) -> str:
     except OrisError as exc:
         attempts.attempt_fail(lease=lease, error=attempts.error_record(exc))
         return "failed"
-    saver = DjangoSaver(guard=partial(leases.lease_guard, lease=lease))
+    saver = DjangoSaver(fence=leases.LeaseFence(lease))
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -129,6 +131,43 @@ _GUARD_SQL = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseFence:
+    """Fences writes by a lease holder: each one extends the lease if it is still
+    held and the job not cancelled, and writes nothing otherwise.
+
+    ``statement`` gives the fencing ``UPDATE`` so that a checkpoint write can carry
+    it in the same SQL statement (PostgreSQL); ``check`` runs it alone, first in
+    the transaction it protects.
+    """
+
+    lease: Lease
+
+    def statement(self, at: datetime | None = None) -> tuple[str, list[Any]]:
+        now = at or timezone.now()
+        adapt = connection.ops.adapt_datetimefield_value
+        params = [adapt(now + lease_ttl()), adapt(now), self.lease.pk]
+        params += [self.lease.worker_id, adapt(now), self.lease.attempt.job_id]
+        return _GUARD_SQL, params
+
+    def check(self, at: datetime | None = None) -> None:
+        """Raises ``LeaseLost`` or ``JobCancelled`` unless the lease is held."""
+        with connection.cursor() as cursor:
+            cursor.execute(*self.statement(at))
+            if cursor.rowcount == 1:
+                return
+        self.failed()
+
+    def failed(self) -> NoReturn:
+        """Raises why a fenced write wrote nothing."""
+        job_id = self.lease.attempt.job_id
+        if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
+            raise JobCancelled(f"job of attempt {self.lease.attempt_id} was cancelled")
+        raise LeaseLost(
+            f"lease {self.lease.pk} is no longer held by {self.lease.worker_id}"
+        )
+
+
 def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
     """Fences a write by the lease holder and extends the lease.
 
@@ -136,27 +175,7 @@ def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
     ``JobCancelled`` when the job's cancel flag is set; call it first inside the
     transaction it protects.
     """
-    now = at or timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    # It runs before every checkpoint write: one statement, without the ORM's
-    # query building, which cost more than the statement itself.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _GUARD_SQL,
-            [
-                adapt(now + lease_ttl()),
-                adapt(now),
-                lease.pk,
-                lease.worker_id,
-                adapt(now),
-                lease.attempt.job_id,
-            ],
-        )
-        if cursor.rowcount == 1:
-            return
-    if Job.objects.filter(pk=lease.attempt.job_id, cancel_requested=True).exists():
-        raise JobCancelled(f"job of attempt {lease.attempt_id} was cancelled")
-    raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
+    LeaseFence(lease).check(at)
 
 
 def lease_heartbeat(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import operator
+from datetime import timedelta
 from typing import Annotated, TypedDict
 
 import pytest
+from django.utils import timezone
 
 from graphs import END, START, StateGraph
 from runtime.checkpointer import DjangoSaver
-from runtime.errors import LeaseLost
+from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Checkpoint, CheckpointBlob
+from runtime.services import leases
+from runtime.services.jobs import job_cancel
+from tests.factories import ALICE, make_job
 from tests.graphs.checkpointer_conformance import CheckpointerConformance
 
 
@@ -60,15 +65,30 @@ def test_one_checkpoint_row_per_superstep_and_blobs_only_for_changes() -> None:
 
 
 @pytest.mark.django_db
-def test_a_failing_guard_writes_nothing() -> None:
-    calls = []
-
-    def guard() -> None:
-        calls.append(1)
-        if len(calls) > 2:
-            raise LeaseLost("gone")
-
-    graph = chain_of(5).compile(checkpointer=DjangoSaver(guard=guard))
+def test_a_lost_lease_writes_nothing_and_raises() -> None:
+    job = make_job("chain")
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    saver = DjangoSaver(fence=leases.LeaseFence(lease))
+    graph = chain_of(5).compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "fenced"}}
+    graph.invoke({"log": [], "constant": ""}, config)
+    written = Checkpoint.objects.filter(thread_id="fenced").count()
+    assert written == 6
+    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
     with pytest.raises(LeaseLost):
-        graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "g"}})
-    assert Checkpoint.objects.filter(thread_id="g").count() == 2
+        graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "f2"}})
+    assert not Checkpoint.objects.filter(thread_id="f2").exists()
+    assert not CheckpointBlob.objects.filter(thread_id="f2").exists()
+
+
+@pytest.mark.django_db
+def test_a_cancelled_job_stops_the_writes() -> None:
+    job = make_job("chain")
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    graph = chain_of(2).compile(
+        checkpointer=DjangoSaver(fence=leases.LeaseFence(lease))
+    )
+    job_cancel(job=job, actor=ALICE)
+    with pytest.raises(JobCancelled):
+        graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "c"}})
+    assert not Checkpoint.objects.filter(thread_id="c").exists()
