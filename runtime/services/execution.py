@@ -10,6 +10,8 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -20,12 +22,14 @@ from graphs import Command
 from runtime import registry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
-from runtime.models import Attempt, Lease
+from runtime.models import Attempt, Job, Lease
 from runtime.present import present
 from runtime.services import attempts, dispatch, leases
 from runtime.services.jobs import job_mark_cancelled
 
 logger = logging.getLogger(__name__)
+
+Finish = Callable[[], str]
 
 
 def worker_id_default() -> str:
@@ -73,23 +77,31 @@ def worker_drain(
     worker_id = worker_id or worker_id_default()
     limit = limit or settings.ORIS_DRAIN_LIMIT
     ran = 0
+    finish: Finish | None = None
     if attempt_id is not None:
         lease = leases.lease_claim(attempt_id=attempt_id, worker_id=worker_id)
         if lease is None:
             return 0  # another worker has it, or it is done
         queue = lease.attempt.queue
-        run_leased(lease=lease)
+        finish = execute_leased(lease=lease)
         ran = 1
     reap = True  # once per delivery
     while ran < limit:
-        lease = leases.lease_claim_next(worker_id=worker_id, queue=queue, reap=reap)
+        # The last run's outcome and the next claim share one commit.
+        with transaction.atomic():
+            if finish is not None:
+                finish()
+                finish = None
+            lease = leases.lease_claim_next(worker_id=worker_id, queue=queue, reap=reap)
         reap = False
         if lease is None and _wait_for_retry(queue):
             continue
         if lease is None:
             break
-        run_leased(lease=lease)
+        finish = execute_leased(lease=lease)
         ran += 1
+    if finish is not None:
+        finish()
     return ran
 
 
@@ -112,16 +124,21 @@ def _wait_for_retry(queue: str | None) -> bool:
 
 
 def run_leased(*, lease: Lease) -> str:
-    """Runs a claimed attempt to its next stop; returns the outcome's name."""
+    """Runs a claimed attempt to its next stop and records the outcome; returns
+    the outcome's name."""
+    return execute_leased(lease=lease)()
+
+
+def execute_leased(*, lease: Lease) -> Finish:
+    """Runs a claimed attempt to its next stop; returns what records its outcome,
+    so a worker can commit it together with its next claim."""
     attempt, job = lease.attempt, lease.attempt.job
     if job.cancel_requested:
-        job_mark_cancelled(job=job)
-        return "cancelled"
+        return partial(_cancelled, job)
     try:
         graph = registry.graph_get(job.graph).graph
     except OrisError as exc:
-        attempts.attempt_fail(lease=lease, error=attempts.error_record(exc))
-        return "failed"
+        return partial(_fail, lease, exc)
     saver = DjangoSaver(fence=leases.LeaseFence(lease))
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
@@ -131,22 +148,18 @@ def run_leased(*, lease: Lease) -> str:
             result = graph.run(graph_input, config)
     except LeaseLost as exc:
         logger.warning("attempt %s stopped without writing: %s", attempt.pk, exc)
-        return "lease_lost"
+        return lambda: "lease_lost"
     except JobCancelled:
-        job_mark_cancelled(job=job)
-        return "cancelled"
+        return partial(_cancelled, job)
     except Exception as exc:  # the saver or the engine broke: a failed attempt
         logger.exception("attempt %s crashed", attempt.pk)
-        return _fail(lease, exc)
-    outcome = _record(lease, result)
-    logger.info(
-        "attempt_run thread_id=%s attempt_id=%s worker_id=%s outcome=%s",
-        job.thread_id,
-        attempt.pk,
-        lease.worker_id,
-        outcome,
-    )
-    return outcome
+        return partial(_fail, lease, exc)
+    return partial(_record, lease, result)
+
+
+def _cancelled(job: Job) -> str:
+    job_mark_cancelled(job=job)
+    return "cancelled"
 
 
 def _fail(lease: Lease, exc: BaseException) -> str:
@@ -189,4 +202,11 @@ def _record(lease: Lease, result: Any) -> str:
     except LeaseLost as exc:
         logger.warning("outcome of %s dropped: %s", lease.attempt_id, exc)
         return "lease_lost"
+    logger.info(
+        "attempt_run thread_id=%s attempt_id=%s worker_id=%s outcome=%s",
+        lease.attempt.job.thread_id,
+        lease.attempt_id,
+        lease.worker_id,
+        result.status,
+    )
     return result.status
