@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from runtime.errors import InvalidTransition, JobCancelled, LeaseLost, NotFound
 from runtime.models import Attempt, Job, Lease
-from runtime.models.jobs import ATTEMPT_DISPATCHABLE, ATTEMPT_TERMINAL
+from runtime.models.jobs import ATTEMPT_DISPATCHABLE, ATTEMPT_TERMINAL, new_lease_id
 from runtime.services import dispatch
 from runtime.services.transitions import transition
 
@@ -68,18 +68,79 @@ def lease_claim_next(
     now = at or timezone.now()
     if reap:
         lease_reap(at=now)
+    if connection.vendor == "postgresql":
+        return _claim_next_in_one_statement(worker_id, queue, now)
     candidates = dispatchable(at=now)
     if queue is not None:
         candidates = candidates.filter(queue=queue)
     with transaction.atomic():
-        # Lock one row: concurrent claimers skip it and take the next one.
         attempt = (
             candidates.select_related("job")
-            .select_for_update(skip_locked=True, of=("self",))
             .order_by("-priority", "created_at", "id")
             .first()
         )
         return lease_grant(attempt, worker_id=worker_id, now=now) if attempt else None
+
+
+_CLAIM_SQL = f"""
+WITH picked AS (
+    SELECT id, job_id FROM {Attempt._meta.db_table}
+    WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+      AND (status = 'queued' OR (status = 'retry_backoff'
+           AND (retry_at IS NULL OR retry_at <= %(now)s)))
+    ORDER BY priority DESC, created_at, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {Attempt._meta.db_table} AS a
+    SET status = 'running', retry_at = NULL,
+        started_at = COALESCE(a.started_at, %(now)s), dispatches = a.dispatches + 1
+    FROM picked WHERE a.id = picked.id
+    RETURNING a.id, a.job_id
+), lease AS (
+    INSERT INTO {Lease._meta.db_table}
+        (id, attempt_id, worker_id, version, expires_at, heartbeat_at, created_at)
+    SELECT %(lease_id)s, id, %(worker_id)s, 1, %(expires_at)s, %(now)s, %(now)s
+    FROM claimed
+    ON CONFLICT (attempt_id) DO UPDATE SET id = excluded.id,
+        worker_id = excluded.worker_id, version = 1,
+        expires_at = excluded.expires_at, heartbeat_at = excluded.heartbeat_at,
+        created_at = excluded.created_at
+), job AS (
+    UPDATE {Job._meta.db_table} AS j SET status = 'running', updated_at = %(now)s
+    FROM claimed WHERE j.id = claimed.job_id AND j.status IN ('queued', 'running')
+)
+SELECT id FROM claimed
+"""
+
+
+def _claim_next_in_one_statement(
+    worker_id: str, queue: str | None, now: datetime
+) -> Lease | None:
+    """The claim as one statement on PostgreSQL: lock the next dispatchable row
+    (skipping rows other claimers hold), move it to ``running``, replace any stale
+    lease with a fresh one and mark the job running."""
+    params = {
+        "queue": queue,
+        "now": now,
+        "lease_id": new_lease_id(),
+        "worker_id": worker_id,
+        "expires_at": now + lease_ttl(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    attempt = Attempt.objects.select_related("job").get(pk=row[0])
+    return Lease(
+        id=params["lease_id"],
+        attempt=attempt,
+        worker_id=worker_id,
+        version=1,
+        expires_at=params["expires_at"],
+        heartbeat_at=now,
+        created_at=now,
+    )
 
 
 def lease_grant(

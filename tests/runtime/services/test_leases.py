@@ -117,3 +117,16 @@ def test_a_heartbeat_refuses_another_owner_and_an_expired_lease() -> None:
         )
     with pytest.raises(NotFound):
         leases.lease_heartbeat(lease_id="lease-missing", worker_id="w1")
+
+
+def test_a_claim_replaces_a_stale_lease_left_on_a_queued_attempt() -> None:
+    attempt = make_job().attempts.get()
+    stale = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    Attempt.objects.filter(pk=attempt.pk).update(status=Attempt.Status.QUEUED)
+    fresh = leases.lease_claim_next(worker_id="w2")
+    assert fresh.attempt_id == attempt.pk
+    assert fresh.pk != stale.pk
+    assert list(Lease.objects.values_list("pk", "worker_id")) == [(fresh.pk, "w2")]
+    with pytest.raises(LeaseLost):
+        leases.lease_guard(lease=stale)
+    leases.lease_guard(lease=fresh)
