@@ -68,79 +68,89 @@ def lease_claim_next(
     now = at or timezone.now()
     if reap:
         lease_reap(at=now)
-    if connection.vendor == "postgresql":
-        return _claim_next_in_one_statement(worker_id, queue, now)
-    candidates = dispatchable(at=now)
-    if queue is not None:
-        candidates = candidates.filter(queue=queue)
-    with transaction.atomic():
-        attempt = (
-            candidates.select_related("job")
-            .order_by("-priority", "created_at", "id")
-            .first()
-        )
-        return lease_grant(attempt, worker_id=worker_id, now=now) if attempt else None
+    return _claim_next(worker_id, queue, now)
 
 
-_CLAIM_SQL = f"""
-WITH picked AS (
-    SELECT id, job_id FROM {Attempt._meta.db_table}
-    WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+# The claim is the hot path of every run: plain SQL, one statement on PostgreSQL
+# (data-modifying CTEs), three in one transaction on SQLite. (``WHERE true`` lets
+# SQLite parse an upsert from a SELECT.)
+_PICK = f"""
+    SELECT id FROM {Attempt._meta.db_table}
+    WHERE (%(queue)s IS NULL OR queue = %(queue)s)
       AND (status = 'queued' OR (status = 'retry_backoff'
            AND (retry_at IS NULL OR retry_at <= %(now)s)))
     ORDER BY priority DESC, created_at, id
-    LIMIT 1 FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE {Attempt._meta.db_table} AS a
+    LIMIT 1"""
+_CLAIM = f"""
+    UPDATE {Attempt._meta.db_table}
     SET status = 'running', retry_at = NULL,
-        started_at = COALESCE(a.started_at, %(now)s), dispatches = a.dispatches + 1
-    FROM picked WHERE a.id = picked.id
-    RETURNING a.id, a.job_id
-), lease AS (
+        started_at = COALESCE(started_at, %(now)s), dispatches = dispatches + 1
+    WHERE id = ({_PICK}{{lock}})
+    RETURNING id, job_id"""
+_LEASE = f"""
     INSERT INTO {Lease._meta.db_table}
         (id, attempt_id, worker_id, version, expires_at, heartbeat_at, created_at)
     SELECT %(lease_id)s, id, %(worker_id)s, 1, %(expires_at)s, %(now)s, %(now)s
-    FROM claimed
+    FROM {{claimed}} WHERE true
     ON CONFLICT (attempt_id) DO UPDATE SET id = excluded.id,
         worker_id = excluded.worker_id, version = 1,
         expires_at = excluded.expires_at, heartbeat_at = excluded.heartbeat_at,
-        created_at = excluded.created_at
-), job AS (
-    UPDATE {Job._meta.db_table} AS j SET status = 'running', updated_at = %(now)s
-    FROM claimed WHERE j.id = claimed.job_id AND j.status IN ('queued', 'running')
+        created_at = excluded.created_at"""
+_RUNNING = f"""
+    UPDATE {Job._meta.db_table} SET status = 'running', updated_at = %(now)s
+    WHERE id IN (SELECT job_id FROM {{claimed}}) AND status IN ('queued', 'running')"""
+_CLAIM_POSTGRES = (
+    "WITH claimed AS ("
+    + _CLAIM.format(lock=" FOR UPDATE SKIP LOCKED").replace(
+        "%(queue)s IS NULL", "%(queue)s::text IS NULL"
+    )
+    + "), lease AS ("
+    + _LEASE.format(claimed="claimed")
+    + "), job AS ("
+    + _RUNNING.format(claimed="claimed")
+    + ") SELECT id FROM claimed"
 )
-SELECT id FROM claimed
-"""
 
 
-def _claim_next_in_one_statement(
-    worker_id: str, queue: str | None, now: datetime
-) -> Lease | None:
-    """The claim as one statement on PostgreSQL: lock the next dispatchable row
-    (skipping rows other claimers hold), move it to ``running``, replace any stale
-    lease with a fresh one and mark the job running."""
+def _claim_next(worker_id: str, queue: str | None, now: datetime) -> Lease | None:
+    """Locks the next dispatchable attempt (PostgreSQL skips rows other claimers
+    hold; SQLite's ``IMMEDIATE`` transaction serialises claimers), moves it to
+    ``running``, replaces any stale lease with a fresh one, marks the job running."""
+    adapt = connection.ops.adapt_datetimefield_value
+    lease_id, expires_at = new_lease_id(), now + lease_ttl()
     params = {
         "queue": queue,
-        "now": now,
-        "lease_id": new_lease_id(),
+        "now": adapt(now),
+        "lease_id": lease_id,
         "worker_id": worker_id,
-        "expires_at": now + lease_ttl(),
+        "expires_at": adapt(expires_at),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, params)
-        row = cursor.fetchone()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_CLAIM_POSTGRES, params)
+            row = cursor.fetchone()
+        else:
+            cursor.execute(_CLAIM.format(lock=""), params)
+            row = cursor.fetchone()
+            if row is not None:
+                claimed = {**params, "attempt_id": row[0], "job_id": row[1]}
+                cursor.execute(_LEASE.format(claimed=_ONE_ROW), claimed)
+                cursor.execute(_RUNNING.format(claimed=_ONE_ROW), claimed)
     if row is None:
         return None
     attempt = Attempt.objects.select_related("job").get(pk=row[0])
     return Lease(
-        id=params["lease_id"],
+        id=lease_id,
         attempt=attempt,
         worker_id=worker_id,
         version=1,
-        expires_at=params["expires_at"],
+        expires_at=expires_at,
         heartbeat_at=now,
         created_at=now,
     )
+
+
+_ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
 
 
 def lease_grant(
