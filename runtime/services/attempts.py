@@ -6,19 +6,20 @@ worker that lost its lease records nothing.
 
 from __future__ import annotations
 
+import json
 import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from runtime.errors import InvalidTransition
+from runtime.errors import InvalidTransition, LeaseLost
 from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
 from runtime.services import dispatch
 from runtime.services.leases import lease_release
-from runtime.services.transitions import transition
+from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
 
@@ -61,6 +62,9 @@ def _finish(lease: Lease, now: datetime) -> Attempt:
 def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) -> None:
     """The graph reached END: the attempt and its job complete with the state."""
     now = at or timezone.now()
+    if connection.vendor == "postgresql":
+        _complete_in_one_statement(lease, state, now)
+        return
     with transaction.atomic():
         attempt = _finish(lease, now)
         transition(
@@ -72,6 +76,55 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
             updated_at=now,
             finished_at=now,
         )
+
+
+# The most frequent outcome, on PostgreSQL as one statement: each step runs only
+# if the previous one matched (the lease released by its holder, the attempt and
+# the job in a status the transition tables allow), and the counts tell which.
+_COMPLETE = f"""
+WITH released AS (
+    DELETE FROM {Lease._meta.db_table}
+    WHERE id = %(lease_id)s AND worker_id = %(worker_id)s
+    RETURNING attempt_id
+), attempt AS (
+    UPDATE {Attempt._meta.db_table} SET status = 'completed', finished_at = %(now)s
+    WHERE id IN (SELECT attempt_id FROM released) AND status = ANY(%(attempt_from)s)
+    RETURNING job_id
+), job AS (
+    UPDATE {Job._meta.db_table} SET status = 'completed', result = %(result)s::jsonb,
+        error = NULL, updated_at = %(now)s, finished_at = %(now)s
+    WHERE id IN (SELECT job_id FROM attempt) AND status = ANY(%(job_from)s)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
+       (SELECT count(*) FROM job)
+"""
+
+
+def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
+    params = {
+        "lease_id": lease.pk,
+        "worker_id": lease.worker_id,
+        "now": now,
+        "result": json.dumps(state),
+        "attempt_from": [
+            s
+            for s in allowed_sources(Attempt, Attempt.Status.COMPLETED)
+            if s in RUNNING
+        ],
+        "job_from": allowed_sources(Job, Job.Status.COMPLETED),
+    }
+    # No savepoint of its own: inside a draining worker's transaction a conflict
+    # aborts that whole transaction, which the lease makes safe to retry.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_COMPLETE, params)
+        released, attempt, job = cursor.fetchone()
+        if released and not (attempt and job):
+            raise InvalidTransition(
+                f"attempt {lease.attempt_id} or its job moved under a held lease"
+            )
+    if not released:  # nothing was written
+        raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
 
 
 def attempt_interrupt(

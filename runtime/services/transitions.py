@@ -18,6 +18,11 @@ TABLES: dict[type[models.Model], dict[str, frozenset[str]]] = {
 }
 
 
+def allowed_sources(model: type[models.Model], to: str) -> list[str]:
+    """The statuses from which ``model`` rows may move to ``to``."""
+    return [s for s, targets in TABLES[model].items() if to in targets]
+
+
 def transition(
     model: type[models.Model],
     pk: Any,
@@ -31,8 +36,7 @@ def transition(
     Raises ``InvalidTransition`` when the row is not in such a status any more:
     someone else moved it first.
     """
-    table = TABLES[model]
-    allowed = [s for s, targets in table.items() if to in targets]
+    allowed = allowed_sources(model, to)
     if sources is not None:
         allowed = [s for s in allowed if s in set(sources)]
     updated = model.objects.filter(pk=pk, status__in=allowed).update(

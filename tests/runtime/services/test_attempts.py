@@ -65,3 +65,30 @@ def test_max_retries_n_allows_n_retries_on_the_clock() -> None:
     assert Job.objects.get().status == Job.Status.FAILED
     assert DeadLetter.objects.get().attempt_no == 3
     assert attempt.status == Attempt.Status.FAILED
+
+
+def test_completing_without_the_lease_writes_nothing() -> None:
+    from runtime.errors import LeaseLost
+    from runtime.services.attempts import attempt_complete
+
+    job = make_job()
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    with pytest.raises(LeaseLost):
+        attempt_complete(lease=lease, state={"done": True})
+    job.refresh_from_db()
+    assert (job.status, job.result) == ("queued", None)
+    assert job.attempts.get().status == Attempt.Status.QUEUED
+
+
+def test_completing_records_the_result_and_releases_the_lease() -> None:
+    from runtime.models import Lease
+    from runtime.services.attempts import attempt_complete
+
+    job = make_job()
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    attempt_complete(lease=lease, state={"done": True})
+    job.refresh_from_db()
+    assert (job.status, job.result) == ("completed", {"done": True})
+    assert job.attempts.get().status == Attempt.Status.COMPLETED
+    assert not Lease.objects.exists()
