@@ -47,10 +47,15 @@ WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 class DjangoSaver(BaseCheckpointSaver):
     """Checkpoints in the Django database (PostgreSQL or SQLite)."""
 
-    def __init__(self, *, fence: Fence | None = None) -> None:
+    def __init__(self, *, fence: Fence | None = None, new_thread: bool = False) -> None:
         self.fence = fence
+        # The runtime knows when a thread has no checkpoint yet (a job's first
+        # run): the engine's first read of it is then answered without a query.
+        self._known_empty = new_thread
 
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
+        if self._known_empty:
+            return None
         thread_id, ns = config_thread_id(config), config_ns(config)
         rows = Checkpoint.objects.filter(thread_id=thread_id, checkpoint_ns=ns)
         checkpoint_id = config_checkpoint_id(config)
@@ -93,6 +98,7 @@ class DjangoSaver(BaseCheckpointSaver):
         new_versions: dict[str, Any],
     ) -> dict[str, Any]:
         thread_id, ns = config_thread_id(config), config_ns(config)
+        self._known_empty = False
         header, blobs = split_checkpoint(dict(checkpoint), new_versions)
         header_row = [
             thread_id,

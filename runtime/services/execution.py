@@ -139,7 +139,8 @@ def execute_leased(*, lease: Lease) -> Finish:
         graph = registry.graph_get(job.graph).graph
     except OrisError as exc:
         return partial(_fail, lease, exc)
-    saver = DjangoSaver(fence=leases.LeaseFence(lease))
+    new_thread = attempt.kind == Attempt.Kind.RUN and attempt.dispatches == 1
+    saver = DjangoSaver(fence=leases.LeaseFence(lease), new_thread=new_thread)
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     try:

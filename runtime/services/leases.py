@@ -125,7 +125,9 @@ def _claim_next(worker_id: str, queue: str | None, now: datetime) -> Lease | Non
         "worker_id": worker_id,
         "expires_at": adapt(expires_at),
     }
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint: in a draining worker's transaction a failed claim aborts the
+    # whole of it, and the previous outcome with it, which the leases make safe.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_CLAIM_POSTGRES, params)
             row = cursor.fetchone()
