@@ -53,6 +53,21 @@ def _pool() -> ThreadPoolExecutor:
 # -- drivers ---------------------------------------------------------------------
 
 
+def _next_request(run: Run, gen: Any, answer: Any) -> tuple[Any, Any] | None:
+    """The loop's next request, or ``None`` once it has ended; an error the run
+    catches marks it failed."""
+    try:
+        return gen.send(answer)
+    except StopIteration:
+        return None
+    except _CAUGHT as exc:
+        if not run.catch_errors:
+            raise
+        run.status, run.error = "failed", exc
+        run.event("error", error=describe(exc))
+        return None
+
+
 def drive(run: Run) -> Iterator[Chunk]:
     """Run ``run`` synchronously, yielding stream chunks."""
     gen = run.steps()
@@ -60,16 +75,10 @@ def drive(run: Run) -> Iterator[Chunk]:
     pending: list[Future[Any]] = []
     answer: Any = None
     while True:
-        try:
-            kind, payload = gen.send(answer)
-        except StopIteration:
+        request = _next_request(run, gen, answer)
+        if request is None:
             break
-        except _CAUGHT as exc:
-            if not run.catch_errors:
-                raise
-            run.status, run.error = "failed", exc
-            run.event("error", error=describe(exc))
-            break
+        kind, payload = request
         answer = None
         if kind == RUN:
             _run_tasks(payload)
@@ -111,16 +120,10 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
     pending: list[asyncio.Task[Any]] = []
     answer: Any = None
     while True:
-        try:
-            kind, payload = gen.send(answer)
-        except StopIteration:
+        request = _next_request(run, gen, answer)
+        if request is None:
             break
-        except _CAUGHT as exc:
-            if not run.catch_errors:
-                raise
-            run.status, run.error = "failed", exc
-            run.event("error", error=describe(exc))
-            break
+        kind, payload = request
         answer = None
         if kind == RUN:
             await _arun_tasks(payload)
