@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_q.conf import Conf
@@ -30,6 +30,19 @@ RUN_QUEUE = "runtime.tasks.run_queue"
 STALE = timedelta(seconds=60)
 
 
+# One statement for every ring, as job creation rings once per job: the bell row
+# is created, or counts one more pending delivery while fewer than one per q2
+# worker wait, or starts over when stale; otherwise nothing changes and nothing
+# is returned.
+_RING = f"""
+    INSERT INTO {QueueDoorbell._meta.db_table} AS bell (queue, pending, rung_at)
+    VALUES (%(queue)s, 1, %(now)s)
+    ON CONFLICT (queue) DO UPDATE SET rung_at = excluded.rung_at,
+        pending = CASE WHEN bell.pending < %(slots)s THEN bell.pending + 1 ELSE 1 END
+    WHERE bell.pending < %(slots)s OR bell.rung_at < %(stale)s
+    RETURNING pending"""
+
+
 def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     """Queues a delivery for ``queue`` in the caller's transaction, unless one per
     q2 worker is already waiting. Returns whether it rang.
@@ -39,20 +52,17 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     transaction, so it waits for the commit instead.
     """
     now = at or timezone.now()
-    slots = settings.Q_CLUSTER.get("workers", 1)
-    bell = QueueDoorbell.objects.filter(queue=queue)
-    rang = bell.filter(pending__lt=slots).update(
-        pending=F("pending") + 1, rung_at=now
-    ) or bell.filter(rung_at__lt=now - STALE).update(pending=1, rung_at=now)
-    if not rang and not bell.exists():
-        try:
-            with transaction.atomic():
-                QueueDoorbell.objects.create(queue=queue, pending=1, rung_at=now)
-            rang = 1
-        except IntegrityError:
-            return False  # created concurrently, with its own delivery
-    if not rang:
-        return False
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "queue": queue,
+        "now": adapt(now),
+        "slots": settings.Q_CLUSTER.get("workers", 1),
+        "stale": adapt(now - STALE),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RING, params)
+        if cursor.fetchone() is None:
+            return False
     ring = partial(async_task, RUN_QUEUE, queue, task_name=f"drain:{queue}")
     if Conf.SYNC:
         transaction.on_commit(ring)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from runtime.errors import InvalidTransition, JobCancelled, LeaseLost, NotFound
@@ -20,6 +21,8 @@ from runtime.services import dispatch
 from runtime.services.transitions import transition
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Model)
 
 
 def lease_ttl() -> timedelta:
@@ -72,8 +75,10 @@ def lease_claim_next(
 
 
 # The claim is the hot path of every run: plain SQL, one statement on PostgreSQL
-# (data-modifying CTEs), three in one transaction on SQLite. (``WHERE true`` lets
-# SQLite parse an upsert from a SELECT.)
+# (data-modifying CTEs), three plus a read of the job on SQLite, all returning the
+# rows the run needs. (``WHERE true`` lets SQLite parse an upsert from a SELECT.)
+_ATTEMPT_COLUMNS = ", ".join(f.column for f in Attempt._meta.concrete_fields)
+_JOB_COLUMNS = ", ".join(f"j.{f.column}" for f in Job._meta.concrete_fields)
 _PICK = f"""
     SELECT id FROM {Attempt._meta.db_table}
     WHERE (%(queue)s IS NULL OR queue = %(queue)s)
@@ -86,7 +91,7 @@ _CLAIM = f"""
     SET status = 'running', retry_at = NULL,
         started_at = COALESCE(started_at, %(now)s), dispatches = dispatches + 1
     WHERE id = ({_PICK}{{lock}})
-    RETURNING id, job_id"""
+    RETURNING {_ATTEMPT_COLUMNS}"""
 _LEASE = f"""
     INSERT INTO {Lease._meta.db_table}
         (id, attempt_id, worker_id, version, expires_at, heartbeat_at, created_at)
@@ -99,6 +104,8 @@ _LEASE = f"""
 _RUNNING = f"""
     UPDATE {Job._meta.db_table} SET status = 'running', updated_at = %(now)s
     WHERE id IN (SELECT job_id FROM {{claimed}}) AND status IN ('queued', 'running')"""
+_JOB_ID = [f.attname for f in Attempt._meta.concrete_fields].index("job_id")
+_JOB = f"SELECT {_JOB_COLUMNS} FROM {Job._meta.db_table} j WHERE j.id = %(job_id)s"
 _CLAIM_POSTGRES = (
     "WITH claimed AS ("
     + _CLAIM.format(lock=" FOR UPDATE SKIP LOCKED").replace(
@@ -108,7 +115,8 @@ _CLAIM_POSTGRES = (
     + _LEASE.format(claimed="claimed")
     + "), job AS ("
     + _RUNNING.format(claimed="claimed")
-    + ") SELECT id FROM claimed"
+    + f") SELECT claimed.*, {_JOB_COLUMNS}"
+    + f" FROM claimed JOIN {Job._meta.db_table} j ON j.id = claimed.job_id"
 )
 
 
@@ -135,12 +143,18 @@ def _claim_next(worker_id: str, queue: str | None, now: datetime) -> Lease | Non
             cursor.execute(_CLAIM.format(lock=""), params)
             row = cursor.fetchone()
             if row is not None:
-                claimed = {**params, "attempt_id": row[0], "job_id": row[1]}
+                claimed = {**params, "attempt_id": row[0], "job_id": row[_JOB_ID]}
                 cursor.execute(_LEASE.format(claimed=_ONE_ROW), claimed)
                 cursor.execute(_RUNNING.format(claimed=_ONE_ROW), claimed)
+                cursor.execute(_JOB, claimed)
+                row += cursor.fetchone()
     if row is None:
         return None
-    attempt = Attempt.objects.select_related("job").get(pk=row[0])
+    split = len(Attempt._meta.concrete_fields)
+    attempt = model_from_row(Attempt, row[:split])
+    attempt.job = model_from_row(Job, row[split:])  # as read before the update
+    if attempt.job.status in (Job.Status.QUEUED, Job.Status.RUNNING):
+        attempt.job.status, attempt.job.updated_at = Job.Status.RUNNING, now
     return Lease(
         id=lease_id,
         attempt=attempt,
@@ -150,6 +164,21 @@ def _claim_next(worker_id: str, queue: str | None, now: datetime) -> Lease | Non
         heartbeat_at=now,
         created_at=now,
     )
+
+
+def model_from_row(model: type[M], values: Sequence[Any]) -> M:
+    """An instance from a raw row of all of ``model``'s concrete columns, in
+    field order, with the conversions a queryset would apply."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(
+            connection
+        ):
+            value = convert(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 _ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
