@@ -144,7 +144,7 @@ def execute_leased(*, lease: Lease) -> Finish:
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     try:
-        with leases.LeaseKeeper(lease):
+        with leases.heartbeats.keep(lease):
             graph_input = _input_for(attempt, graph, saver, config)
             result = graph.run(graph_input, config)
     except LeaseLost as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
@@ -370,35 +372,72 @@ def _requeue_expired(lease: Lease, now: datetime) -> int:
         return 1
 
 
-class LeaseKeeper:
-    """Heartbeats a lease from a background thread while a graph runs."""
+class Heartbeats:
+    """Heartbeats the leases of the graphs this process runs, from one background
+    thread, so starting a run costs no thread of its own.
 
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{lease.pk}", daemon=True
-        )
+    A lease is beaten once it has gone ``ORIS_HEARTBEAT_INTERVAL_SECONDS``
+    without one; every checkpoint write extends it too, so a run whose
+    supersteps are short never needs a beat. A lease that cannot be extended
+    (lost, or its job cancelled) is dropped: the run finds out at its next
+    fenced write.
+    """
 
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: dict[str, tuple[float, Lease]] = {}
+        self._thread: threading.Thread | None = None
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    @contextmanager
+    def keep(self, lease: Lease) -> Iterator[None]:
+        """Heartbeats ``lease`` while the block runs."""
+        interval = settings.ORIS_HEARTBEAT_INTERVAL_SECONDS
+        with self._changed:
+            self._due[lease.pk] = (time.monotonic() + interval, lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="oris-heartbeats", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._due.pop(lease.pk, None)
 
     def _run(self) -> None:
-        interval = settings.ORIS_HEARTBEAT_INTERVAL_SECONDS
+        while True:
+            with self._changed:
+                due = self._take_due()
+                while not due:
+                    soonest = min((at for at, _ in self._due.values()), default=None)
+                    wait = None if soonest is None else soonest - time.monotonic()
+                    self._changed.wait(wait)
+                    due = self._take_due()
+            try:
+                for lease in due:
+                    self._beat(lease)
+            finally:
+                connection.close()  # beats are rare: hold no connection between
+
+    def _take_due(self) -> list[Lease]:
+        now, interval = time.monotonic(), settings.ORIS_HEARTBEAT_INTERVAL_SECONDS
+        due = [lease for at, lease in self._due.values() if at <= now]
+        for lease in due:
+            self._due[lease.pk] = (now + interval, lease)
+        return due
+
+    def _beat(self, lease: Lease) -> None:
         try:
-            while not self._stop.wait(interval):
-                try:
-                    with transaction.atomic():
-                        lease_guard(lease=self.lease)
-                except (LeaseLost, JobCancelled) as exc:
-                    logger.info("heartbeat stopped: %s", exc)
-                    self.lost.set()
-                    return
-        finally:
-            connection.close()
+            with transaction.atomic():
+                lease_guard(lease=lease)
+        except (LeaseLost, JobCancelled) as exc:
+            logger.info("heartbeat stopped: %s", exc)
+            with self._changed:
+                self._due.pop(lease.pk, None)
+        except Exception:  # the database is away: the next beat tries again
+            logger.exception("heartbeat of lease %s failed", lease.pk)
+
+
+heartbeats = Heartbeats()

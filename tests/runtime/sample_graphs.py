@@ -106,9 +106,33 @@ def build_self_cancel() -> StateGraph:
     return graph
 
 
+
+
+def slow(state: Counter) -> dict[str, Any]:
+    """Outlasts a few heartbeat intervals; its value is how far (in ms) its
+    lease's heartbeat moved meanwhile."""
+    import time
+
+    from runtime.models import Lease
+
+    before = Lease.objects.get().heartbeat_at
+    time.sleep(float(os.environ.get("ORIS_TEST_SLOW_SECONDS", "0.5")))
+    after = Lease.objects.get().heartbeat_at
+    return {"value": round((after - before).total_seconds() * 1000)}
+
+
+def build_slow() -> StateGraph:
+    graph = StateGraph(Counter)
+    graph.add_node(slow)
+    graph.add_edge(START, "slow")
+    graph.add_edge("slow", END)
+    return graph
+
+
 TEST_GRAPHS = {
     "chain": "tests.runtime.sample_graphs:build_chain",
     "flaky": "tests.runtime.sample_graphs:build_flaky",
     "crashy": "tests.runtime.sample_graphs:build_crashy",
     "self_cancel": "tests.runtime.sample_graphs:build_self_cancel",
+    "slow": "tests.runtime.sample_graphs:build_slow",
 }
