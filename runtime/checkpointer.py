@@ -7,6 +7,11 @@ header, as in LangGraph's savers): on PostgreSQL a single statement, on SQLite t
 An optional ``fence`` (the runtime's ``LeaseFence``) is part of it, so checkpoint
 writes are fenced by the worker's lease: when the lease is lost or the job
 cancelled, nothing of that superstep is written and ``put`` raises.
+
+For a new thread of the runtime (``new_thread``: a job's first run, whose input is
+already durable in its job row) the input checkpoint is held back and written in
+the first superstep's transaction, so the run spends one commit per superstep and
+none for its input. Any read, ``put_writes`` or ``flush`` writes it first.
 """
 
 from __future__ import annotations
@@ -50,12 +55,20 @@ class DjangoSaver(BaseCheckpointSaver):
     def __init__(self, *, fence: Fence | None = None, new_thread: bool = False) -> None:
         self.fence = fence
         # The runtime knows when a thread has no checkpoint yet (a job's first
-        # run): the engine's first read of it is then answered without a query.
+        # run): the engine's first read of it is then answered without a query,
+        # and its input checkpoint can wait for the first superstep's.
         self._known_empty = new_thread
+        self._held: tuple[list[Row], list[Row]] = ([], [])  # blob rows, headers
+
+    def flush(self) -> None:
+        """Writes a held input checkpoint (fenced, in its own transaction)."""
+        if self._held[1]:
+            self._write([], [])
 
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
         if self._known_empty:
             return None
+        self.flush()
         thread_id, ns = config_thread_id(config), config_ns(config)
         rows = Checkpoint.objects.filter(thread_id=thread_id, checkpoint_ns=ns)
         checkpoint_id = config_checkpoint_id(config)
@@ -73,6 +86,7 @@ class DjangoSaver(BaseCheckpointSaver):
         before: dict[str, Any] | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
+        self.flush()
         conf = (config or {}).get("configurable") or {}
         rows = Checkpoint.objects.order_by("-checkpoint_id")
         if conf.get("thread_id") is not None:
@@ -98,7 +112,6 @@ class DjangoSaver(BaseCheckpointSaver):
         new_versions: dict[str, Any],
     ) -> dict[str, Any]:
         thread_id, ns = config_thread_id(config), config_ns(config)
-        self._known_empty = False
         header, blobs = split_checkpoint(dict(checkpoint), new_versions)
         header_row = [
             thread_id,
@@ -109,22 +122,32 @@ class DjangoSaver(BaseCheckpointSaver):
             json.dumps(serde.to_jsonable(metadata)),
             timezone.now(),
         ]
-        blob_rows = [(thread_id, ns, *blob) for blob in blobs]
+        blob_rows = [[thread_id, ns, *blob] for blob in blobs]
+        if self._known_empty and metadata.get("source") == "input":
+            self._held = (blob_rows, [header_row])
+        else:
+            self._write(blob_rows, [header_row])
+        self._known_empty = False
+        return checkpoint_config(thread_id, ns, checkpoint["id"])
+
+    def _write(self, blob_rows: list[Row], header_rows: list[Row]) -> None:
+        """Writes checkpoints (with any held one) in one fenced transaction."""
+        blob_rows, header_rows = self._held[0] + blob_rows, self._held[1] + header_rows
+        self._held = ([], [])
         if connection.vendor == "postgresql":
             # One statement, fence included: atomic on its own, one round trip.
-            sql, params = fenced_put(blob_rows, header_row, self.fence)
+            sql, params = fenced_put(blob_rows, header_rows, self.fence)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                if cursor.rowcount != 1 and self.fence is not None:
+                if cursor.rowcount != len(header_rows) and self.fence is not None:
                     self.fence.failed()
-        else:
-            with transaction.atomic():
-                if self.fence is not None:
-                    self.fence.check()
-                with connection.cursor() as cursor:
-                    for sql, params in put_statements(blob_rows, header_row):
-                        cursor.execute(sql, params)
-        return checkpoint_config(thread_id, ns, checkpoint["id"])
+            return
+        with transaction.atomic():
+            if self.fence is not None:
+                self.fence.check()
+            with connection.cursor() as cursor:
+                for sql, params in put_statements(blob_rows, header_rows):
+                    cursor.execute(sql, params)
 
     def put_writes(
         self,
@@ -155,7 +178,9 @@ class DjangoSaver(BaseCheckpointSaver):
         # Bookkeeping writes (negative idx) replace a previous row; ordinary writes
         # keep the first one recorded.
         with transaction.atomic():
-            if self.fence is not None:
+            if self._held[1]:
+                self._write([], [])  # fenced
+            elif self.fence is not None:
                 self.fence.check()
             if rows[True]:
                 CheckpointWrite.objects.bulk_create(
@@ -258,6 +283,7 @@ def blob_versions(header: dict[str, Any]) -> Q:
 
 
 Statement = tuple[str, list[Any]]
+Row = list[Any]
 
 
 _HEADER_COLUMNS = (
@@ -272,31 +298,30 @@ _ON_HEADER_CONFLICT = (
 )
 
 
-def put_statements(
-    blob_rows: Sequence[Sequence[Any]], header_row: list[Any]
-) -> list[Statement]:
+def put_statements(blob_rows: list[Row], header_rows: list[Row]) -> list[Statement]:
     """The SQL of one ``put`` on SQLite: insert the new blobs if absent, then
-    upsert the header (in the caller's transaction)."""
-    header = Checkpoint._meta.db_table
-    upsert = (
-        f"INSERT INTO {header} ({_HEADER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-        + _ON_HEADER_CONFLICT
+    upsert the headers (in the caller's transaction)."""
+    statements = []
+    if blob_rows:
+        statements.append(
+            (
+                f"INSERT INTO {CheckpointBlob._meta.db_table} ({_BLOB_COLUMNS}) "
+                f"VALUES {_placeholders(blob_rows)} ON CONFLICT DO NOTHING",
+                [value for row in blob_rows for value in row],
+            )
+        )
+    statements.append(
+        (
+            f"INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
+            f"VALUES {_placeholders(header_rows)}{_ON_HEADER_CONFLICT}",
+            [value for row in header_rows for value in row],
+        )
     )
-    if not blob_rows:
-        return [(upsert, header_row)]
-    insert = (
-        f"INSERT INTO {CheckpointBlob._meta.db_table} ({_BLOB_COLUMNS}) VALUES "
-        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(blob_rows))
-        + " ON CONFLICT DO NOTHING"
-    )
-    return [
-        (insert, [value for row in blob_rows for value in row]),
-        (upsert, header_row),
-    ]
+    return statements
 
 
 def fenced_put(
-    blob_rows: Sequence[Sequence[Any]], header_row: list[Any], fence: Fence | None
+    blob_rows: list[Row], header_rows: list[Row], fence: Fence | None
 ) -> Statement:
     """The SQL of one ``put`` on PostgreSQL, as a single statement.
 
@@ -312,17 +337,23 @@ def fenced_put(
         params += fence_params
         where = " WHERE EXISTS (SELECT 1 FROM fence)"
     if blob_rows:
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s::bytea)"] * len(blob_rows))
         ctes.append(
             f"new_blobs AS (INSERT INTO {CheckpointBlob._meta.db_table} "
-            f"({_BLOB_COLUMNS}) SELECT * FROM (VALUES {rows}) AS v{where} "
+            f"({_BLOB_COLUMNS}) SELECT t, n, c, v, k, b::bytea FROM "
+            f"(VALUES {_placeholders(blob_rows)}) AS r(t, n, c, v, k, b){where} "
             "ON CONFLICT DO NOTHING)"
         )
         params += [value for row in blob_rows for value in row]
     with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
     sql = (
         f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
-        "SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::timestamptz"
+        "SELECT t, n, i, p, c::jsonb, m::jsonb, a::timestamptz FROM "
+        f"(VALUES {_placeholders(header_rows)}) AS r(t, n, i, p, c, m, a)"
         f"{where}{_ON_HEADER_CONFLICT}"
     )
-    return sql, params + header_row
+    return sql, params + [value for row in header_rows for value in row]
+
+
+def _placeholders(rows: list[Row]) -> str:
+    row = f"({', '.join(['%s'] * len(rows[0]))})"
+    return ", ".join([row] * len(rows))

@@ -147,6 +147,7 @@ def execute_leased(*, lease: Lease) -> Finish:
         with leases.heartbeats.keep(lease):
             graph_input = _input_for(attempt, graph, saver, config)
             result = graph.run(graph_input, config)
+            saver.flush()  # a run with no superstep still leaves its input
     except LeaseLost as exc:
         logger.warning("attempt %s stopped without writing: %s", attempt.pk, exc)
         return lambda: "lease_lost"

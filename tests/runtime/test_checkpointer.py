@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, TypedDict
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from django.utils import timezone
 
-from graphs import END, START, StateGraph
+from graphs import END, START, Command, StateGraph, interrupt
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost
-from runtime.models import Checkpoint, CheckpointBlob
+from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.services import leases
 from runtime.services.jobs import job_cancel
 from tests.factories import ALICE, make_job
@@ -22,8 +25,11 @@ from tests.graphs.checkpointer_conformance import CheckpointerConformance
 class TestDjangoSaver(CheckpointerConformance):
     # Committed transactions: the async variants run the ORM in another thread.
     @pytest.fixture
-    def saver(self, transactional_db) -> DjangoSaver:
-        return DjangoSaver()
+    def saver(self, transactional_db) -> Iterator[DjangoSaver]:
+        yield DjangoSaver()
+        # asgiref's thread for sync code keeps its own connection: close it, so
+        # that the test database can be dropped at the end.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 class State(TypedDict):
@@ -92,3 +98,77 @@ def test_a_cancelled_job_stops_the_writes() -> None:
     with pytest.raises(JobCancelled):
         graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "c"}})
     assert not Checkpoint.objects.filter(thread_id="c").exists()
+
+
+def history(thread_id: str) -> list[tuple[str, int]]:
+    rows = Checkpoint.objects.filter(thread_id=thread_id).order_by("checkpoint_id")
+    return [(row.metadata["source"], row.metadata["step"]) for row in rows]
+
+
+@pytest.mark.django_db
+def test_a_new_threads_input_checkpoint_is_written_with_the_first_superstep() -> None:
+    seen = []
+
+    def counting(state: State) -> dict:
+        seen.append(Checkpoint.objects.filter(thread_id="held").count())
+        return {"log": ["n"]}
+
+    graph = StateGraph(State)
+    graph.add_sequence([("a", counting), ("b", counting), ("c", counting)])
+    graph.add_edge(START, "a")
+    graph.add_edge("c", END)
+    held = graph.compile(checkpointer=DjangoSaver(new_thread=True))
+    held.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "held"}})
+    assert seen == [0, 2, 3]  # nothing before the first superstep, then both
+    plain = graph.compile(checkpointer=DjangoSaver())
+    plain.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "plain"}})
+    assert (
+        history("held")
+        == history("plain")
+        == [
+            ("input", -1),
+            ("loop", 0),
+            ("loop", 1),
+            ("loop", 2),
+        ]
+    )
+
+
+@pytest.mark.django_db
+def test_a_held_input_checkpoint_is_written_before_reads_and_pending_writes() -> None:
+    def ask(state: State) -> dict:
+        return {"log": [interrupt("go on?")]}
+
+    graph = StateGraph(State)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    graph.add_edge("ask", END)
+    config = {"configurable": {"thread_id": "asks"}}
+    saver = DjangoSaver(new_thread=True)
+    first = graph.compile(checkpointer=saver)
+    first.invoke({"log": [], "constant": ""}, config)
+    assert history("asks") == [("input", -1)]
+    assert CheckpointWrite.objects.filter(thread_id="asks").exists()
+    resumed = graph.compile(checkpointer=DjangoSaver())
+    out = resumed.invoke(Command(resume="yes"), config)
+    assert out["log"] == ["yes"]
+
+    reader = DjangoSaver(new_thread=True)
+    checkpoint = dict(saver.get_tuple(config).checkpoint, id="held-then-read")
+    reader.put(config, checkpoint, {"source": "input", "step": -1}, {})
+    assert not Checkpoint.objects.filter(checkpoint_id="held-then-read").exists()
+    listed = [t.config for t in reader.list(config, limit=1)]
+    assert listed[0]["configurable"]["checkpoint_id"] == "held-then-read"
+
+
+@pytest.mark.django_db
+def test_a_held_input_checkpoint_is_fenced_with_the_superstep() -> None:
+    job = make_job("chain")
+    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    saver = DjangoSaver(fence=leases.LeaseFence(lease), new_thread=True)
+    graph = chain_of(2).compile(checkpointer=saver)
+    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    with pytest.raises(LeaseLost):
+        graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "h"}})
+    assert not Checkpoint.objects.filter(thread_id="h").exists()
+    assert not CheckpointBlob.objects.filter(thread_id="h").exists()
