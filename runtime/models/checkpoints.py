@@ -26,13 +26,7 @@ class Checkpoint(models.Model):
                 fields=["thread_id", "checkpoint_ns", "checkpoint_id"],
                 name="checkpoint_unique_id",
             )
-        ]
-        indexes = [
-            models.Index(
-                fields=["thread_id", "checkpoint_ns", "-checkpoint_id"],
-                name="checkpoint_latest",
-            )
-        ]
+        ]  # its index also serves "latest checkpoint of a thread" (read backwards)
 
     def __str__(self) -> str:
         return f"{self.thread_id}/{self.checkpoint_ns}/{self.checkpoint_id}"
