@@ -376,11 +376,10 @@ class Heartbeats:
     """Heartbeats the leases of the graphs this process runs, from one background
     thread, so starting a run costs no thread of its own.
 
-    A lease is beaten once it has gone ``ORIS_HEARTBEAT_INTERVAL_SECONDS``
-    without one; every checkpoint write extends it too, so a run whose
-    supersteps are short never needs a beat. A lease that cannot be extended
-    (lost, or its job cancelled) is dropped: the run finds out at its next
-    fenced write.
+    A lease is beaten every ``ORIS_HEARTBEAT_INTERVAL_SECONDS`` from its run's
+    start, so a run shorter than that costs no beat (its checkpoint writes
+    extend the lease as well). A lease that cannot be extended (lost, or its
+    job cancelled) is dropped: the run finds out at its next fenced write.
     """
 
     def __init__(self) -> None:

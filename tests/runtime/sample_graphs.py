@@ -106,8 +106,6 @@ def build_self_cancel() -> StateGraph:
     return graph
 
 
-
-
 def slow(state: Counter) -> dict[str, Any]:
     """Outlasts a few heartbeat intervals; its value is how far (in ms) its
     lease's heartbeat moved meanwhile."""

@@ -169,7 +169,6 @@ def test_the_assistant_demo_asks_before_writing(settings, tmp_path) -> None:
     assert (tmp_path / "results" / "calculation.txt").read_text() == "6*7 = 42\n"
 
 
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("interval", "sleep", "beaten"),
