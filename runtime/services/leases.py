@@ -154,7 +154,8 @@ def _claim_next(worker_id: str, queue: str | None, now: datetime) -> Lease | Non
         return None
     split = len(Attempt._meta.concrete_fields)
     attempt = model_from_row(Attempt, row[:split])
-    attempt.job = model_from_row(Job, row[split:])  # as read before the update
+    # PostgreSQL returns the job as it was before the claim's update: apply it.
+    attempt.job = model_from_row(Job, row[split:])
     if attempt.job.status in (Job.Status.QUEUED, Job.Status.RUNNING):
         attempt.job.status, attempt.job.updated_at = Job.Status.RUNNING, now
     return Lease(
