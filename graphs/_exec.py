@@ -81,7 +81,10 @@ def drive(run: Run) -> Iterator[Chunk]:
         kind, payload = request
         answer = None
         if kind == RUN:
-            _run_tasks(payload)
+            if run.live:
+                yield from _run_live(run, payload)
+            else:
+                _run_tasks(payload)
         elif kind == CHUNKS:
             yield from payload
         elif kind == PUT:
@@ -126,7 +129,11 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
         kind, payload = request
         answer = None
         if kind == RUN:
-            await _arun_tasks(payload)
+            if run.live:
+                async for chunk in _arun_live(run, payload):
+                    yield chunk
+            else:
+                await _arun_tasks(payload)
         elif kind == CHUNKS:
             for chunk in payload:
                 yield chunk
@@ -149,6 +156,63 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
 
 
 # -- running tasks ---------------------------------------------------------------
+
+
+def _run_live(run: Run, tasks: list[Task]) -> Iterator[Chunk]:
+    """Runs a superstep's tasks in a thread of their own and yields the chunks
+    their nodes write as they come. A caller that stops reading waits for the
+    tasks to finish: nothing of the run goes on after the stream is closed."""
+    done = threading.Event()
+    wake = threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _run_tasks(tasks)
+        except BaseException as exc:  # handed to the driver's thread
+            failure.append(exc)
+        finally:
+            done.set()
+            wake.set()
+
+    run.out.notify = wake.set
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="graphs-live").start()
+    try:
+        while not done.is_set():
+            wake.wait()
+            wake.clear()
+            yield from run.out.take()
+    finally:
+        done.wait()
+        run.out.notify = None
+    yield from run.out.take()
+    if failure:
+        raise failure[0]
+
+
+async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
+    """``_run_live`` on the event loop; a caller that stops reading cancels the
+    tasks."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    run.out.notify = lambda: loop.call_soon_threadsafe(wake.set)
+    work = asyncio.ensure_future(_arun_tasks(tasks))
+    try:
+        while not work.done():
+            waiting = asyncio.ensure_future(wake.wait())
+            await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            wake.clear()
+            for chunk in run.out.take():
+                yield chunk
+    finally:
+        run.out.notify = None
+        if not work.done():
+            work.cancel()
+    work.result()
+    for chunk in run.out.take():
+        yield chunk
 
 
 def _run_tasks(tasks: list[Task]) -> None:

@@ -8,7 +8,7 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
@@ -39,6 +39,35 @@ RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
 DEFAULT_RECURSION_LIMIT = 25
 
 Request = tuple[int, Any]
+Chunk = tuple[tuple[str, ...], str, Any]
+LIVE_MODES = frozenset({"custom", "messages"})
+
+
+class Outbox:
+    """Stream chunks on their way to the caller: put by the loop and by nodes
+    (from any thread), taken by the driver when a superstep ends, or as they come
+    while tasks run when the driver set ``notify``."""
+
+    __slots__ = ("chunks", "notify")
+
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.notify: Callable[[], None] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.chunks)
+
+    def put(self, chunk: Chunk) -> None:
+        self.chunks.append(chunk)
+        if self.notify is not None:
+            self.notify()
+
+    def take(self) -> list[Chunk]:
+        # only the driver removes, and only from the front: safe against puts
+        count = len(self.chunks)
+        taken = self.chunks[:count]
+        del self.chunks[:count]
+        return taken
 
 
 class Run:
@@ -81,9 +110,11 @@ class Run:
         self.thread_id = config_thread_id(self.config) if self.saver else ""
         self.ns: str = conf.get("checkpoint_ns") or ""
         self.stream_ns: tuple[str, ...] = tuple(self.ns.split("|")) if self.ns else ()
-        self.out: list[tuple[tuple[str, ...], str, Any]] = (
-            parent.run.out if parent is not None and stream_subgraphs else []
+        self.out: Outbox = (
+            parent.run.out if parent is not None and stream_subgraphs else Outbox()
         )
+        # chunks that nodes write reach a streaming caller while the nodes run
+        self.live = parent is None and not LIVE_MODES.isdisjoint(modes)
         # ids of messages already on the ``messages`` stream (shared like ``out``)
         self.streamed: set[Any] = (
             parent.run.streamed if parent is not None and stream_subgraphs else set()
@@ -131,14 +162,14 @@ class Run:
     def emit(self, mode: str, payload: Any) -> None:
         """Queue a stream chunk if ``mode`` was requested."""
         if mode in self.modes:
-            self.out.append((self.stream_ns, mode, payload))
+            self.out.put((self.stream_ns, mode, payload))
 
     def stream_message(self, message: Any, metadata: dict[str, Any]) -> None:
         """Queue a ``messages`` chunk written by a node while it runs."""
         message_id = getattr(message, "id", None)
         if message_id is not None:
             self.streamed.add(message_id)
-        self.out.append((self.stream_ns, "messages", (message, metadata)))
+        self.out.put((self.stream_ns, "messages", (message, metadata)))
 
     def _thread_config(self) -> dict[str, Any]:
         conf = self.config.get("configurable") or {}
@@ -193,8 +224,7 @@ class Run:
             # ``out`` is the parent's list: the parent's driver yields it (swapping
             # it here would hand the chunks to the subgraph's driver, which drops them)
             return []
-        out, self.out = self.out, []
-        return out
+        return self.out.take()
 
     # -- start -------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ class Task:
         """Emit ``value`` on the ``custom`` stream mode."""
         run = self.run
         if "custom" in run.modes:
-            run.out.append((run.stream_ns, "custom", value))
+            run.out.put((run.stream_ns, "custom", value))
 
     def config(self) -> dict[str, Any]:
         """The config passed to nodes that accept one (while the task runs)."""

@@ -29,6 +29,9 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # streamed lines: after ``hold[0]`` of them, wait (at most 5 s) for the event
+    hold: tuple[int, threading.Event] | None = None
+    held_until_released: bool | None = None
 
 
 @dataclass
@@ -100,7 +103,9 @@ class WireServer:
             # HTTP/1.0 without content-length: the body ends when we close, the
             # way a streaming server behaves to the client.
             handler.end_headers()
-            for line in reply.lines:
+            for index, line in enumerate(reply.lines):
+                if reply.hold is not None and index == reply.hold[0]:
+                    reply.held_until_released = reply.hold[1].wait(5)
                 handler.wfile.write((line + "\n").encode())
                 handler.wfile.flush()
             return

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
+from agents import create_agent
 from agents.chat_models import AzureChatOpenAI, ChatOpenAI, Pricing, RetryPolicy
 from agents.errors import ProviderError
 from agents.tools import tool
 from graphs.messages import (
     AIMessage,
+    AIMessageChunk,
     HumanMessage,
     SystemMessage,
     ToolMessage,
@@ -343,3 +346,31 @@ def test_async_calls_retry_and_time_out_like_sync_ones(wire):
     assert error is not None
     assert error.retryable is True
     assert len(wire.requests) == 5
+
+
+def test_an_agent_streams_tokens_while_the_model_is_still_answering(wire):
+    def chunk(delta, finish=None):
+        return sse(
+            {
+                "id": "chatcmpl-3",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
+
+    released = threading.Event()
+    reply = sse_reply(
+        chunk({"role": "assistant", "content": "Hel"}),
+        chunk({"content": "lo"}),
+        chunk({}, finish="stop"),
+        sse("[DONE]"),
+    )
+    reply.hold = (2, released)  # the rest waits until the first token arrived
+    wire.reply(reply)
+    agent = create_agent(model(wire), [])
+    tokens = []
+    for message, _ in agent.stream({"messages": ["hi"]}, stream_mode="messages"):
+        if isinstance(message, AIMessageChunk):
+            tokens.append(message.text)
+            released.set()
+    assert "".join(tokens) == "Hello"
+    assert reply.held_until_released is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -318,3 +319,76 @@ def test_subgraph_updates_of_every_step_reach_the_stream() -> None:
         (1, ["b"]),
         (0, ["sub"]),
     ]
+
+
+def handshake_graph(released: threading.Event, is_async: bool = False) -> Any:
+    """A node that writes a token, then waits (at most 5 s) for the caller to
+    have received it: only a live stream lets it see ``released`` set."""
+
+    def wait_for_caller(state: Counter) -> dict[str, Any]:
+        return {"log": ["live" if released.wait(5) else "late"]}
+
+    def speak(state: Counter) -> dict[str, Any]:
+        get_message_writer()(AIMessageChunk(content="tok", id="m1"))
+        get_stream_writer()("progress")
+        return wait_for_caller(state)
+
+    async def aspeak(state: Counter) -> dict[str, Any]:
+        get_stream_writer()("progress")
+        return await asyncio.to_thread(wait_for_caller, state)
+
+    g = StateGraph(Counter)
+    g.add_node("speak", aspeak if is_async else speak)
+    g.add_edge(START, "speak")
+    return g.compile()
+
+
+def test_chunks_reach_the_caller_while_the_node_runs() -> None:
+    released = threading.Event()
+    seen = []
+    stream = handshake_graph(released).stream(
+        {"n": 0}, stream_mode=["messages", "custom", "values"]
+    )
+    for mode, chunk in stream:
+        seen.append(mode)
+        if mode == "custom":
+            released.set()
+    assert seen == ["values", "messages", "custom", "values"]
+    assert chunk["log"] == ["live"]
+
+
+def test_async_chunks_reach_the_caller_while_the_node_runs() -> None:
+    released = threading.Event()
+
+    async def main() -> list[Any]:
+        chunks = []
+        graph = handshake_graph(released, is_async=True)
+        async for mode, chunk in graph.astream(
+            {"n": 0}, stream_mode=["custom", "values"]
+        ):
+            chunks.append(chunk)
+            if mode == "custom":
+                released.set()
+        return chunks
+
+    chunks = asyncio.run(main())
+    assert chunks[1:] == ["progress", {"n": 0, "log": ["live"]}]
+
+
+def test_a_caller_that_stops_reading_waits_for_the_running_node() -> None:
+    released, finished = threading.Event(), []
+
+    def slow(state: Counter) -> dict[str, Any]:
+        get_stream_writer()("started")
+        released.wait(5)
+        finished.append(True)
+        return {}
+
+    g = StateGraph(Counter)
+    g.add_node("slow", slow)
+    g.add_edge(START, "slow")
+    stream = g.compile().stream({"n": 0}, stream_mode="custom")
+    assert next(stream) == "started"
+    threading.Timer(0.05, released.set).start()
+    stream.close()
+    assert finished == [True]
