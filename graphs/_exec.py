@@ -1,53 +1,38 @@
-"""Drivers: answer the loop's requests synchronously or asynchronously, and run tasks.
+"""Drivers: answer the loop's requests synchronously or asynchronously.
 
-A superstep with one task runs inline (no thread pool, no event loop). Several sync
-tasks share a process-wide thread pool; the calling thread runs the first task itself
-and takes back any task a busy pool has not started, so nested subgraphs can never
-deadlock on pool slots.
+A superstep's tasks run in the driver's thread (``graphs._work``), except when the
+caller streams chunks that nodes write (``custom``, ``messages``): the tasks then
+run beside the driver, which hands over each chunk as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
-import random
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
-from graphs._context import CURRENT
-from graphs._loop import CHUNKS, FLUSH, GET, HOOK, PUT, PUT_BG, RUN, WRITES, Run
-from graphs._task import Task
-from graphs.channels import apply_writes
-from graphs.errors import (
-    GraphInterrupt,
-    GraphRecursionError,
-    InvalidUpdateError,
-    NodeTimeoutError,
-    ParentCommand,
-    describe,
+from graphs._loop import (
+    CHUNKS,
+    FLUSH,
+    GET,
+    HOOK,
+    PUT,
+    PUT_BG,
+    RUN,
+    WRITES,
+    Chunk,
+    Run,
 )
-from graphs.types import END, Command, Send
-
-if TYPE_CHECKING:
-    from graphs.compiled import NodeRuntime
+from graphs._task import Task
+from graphs._work import arun_tasks, run_tasks
+from graphs.errors import GraphRecursionError, InvalidUpdateError, describe
 
 __all__ = ["adrive", "drive"]
 
-_POOL: ThreadPoolExecutor | None = None
 _CAUGHT = (GraphRecursionError, InvalidUpdateError)
-Chunk = tuple[tuple[str, ...], str, Any]
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        workers = min(32, (os.cpu_count() or 1) + 4)
-        _POOL = ThreadPoolExecutor(workers, thread_name_prefix="graphs")
-    return _POOL
 
 
 # -- drivers ---------------------------------------------------------------------
@@ -84,7 +69,7 @@ def drive(run: Run) -> Iterator[Chunk]:
             if run.live:
                 yield from _run_live(run, payload)
             else:
-                _run_tasks(payload)
+                run_tasks(payload)
         elif kind == CHUNKS:
             yield from payload
         elif kind == PUT:
@@ -133,7 +118,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
                 async for chunk in _arun_live(run, payload):
                     yield chunk
             else:
-                await _arun_tasks(payload)
+                await arun_tasks(payload)
         elif kind == CHUNKS:
             for chunk in payload:
                 yield chunk
@@ -155,7 +140,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
         await fut
 
 
-# -- running tasks ---------------------------------------------------------------
+# -- streaming live --------------------------------------------------------------
 
 
 def _run_live(run: Run, tasks: list[Task]) -> Iterator[Chunk]:
@@ -168,7 +153,7 @@ def _run_live(run: Run, tasks: list[Task]) -> Iterator[Chunk]:
 
     def work() -> None:
         try:
-            _run_tasks(tasks)
+            run_tasks(tasks)
         except BaseException as exc:  # handed to the driver's thread
             failure.append(exc)
         finally:
@@ -197,7 +182,7 @@ async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
     run.out.notify = lambda: loop.call_soon_threadsafe(wake.set)
-    work = asyncio.ensure_future(_arun_tasks(tasks))
+    work = asyncio.ensure_future(arun_tasks(tasks))
     try:
         while not work.done():
             waiting = asyncio.ensure_future(wake.wait())
@@ -213,315 +198,3 @@ async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
     work.result()
     for chunk in run.out.take():
         yield chunk
-
-
-def _run_tasks(tasks: list[Task]) -> None:
-    if len(tasks) == 1:
-        _exec(tasks[0])
-        return
-    pool = _pool()
-    futures = [pool.submit(_exec, t) for t in tasks[1:]]
-    _exec(tasks[0])
-    for fut, task in zip(futures, tasks[1:], strict=True):
-        if fut.cancel():
-            _exec(task)
-        else:
-            fut.result()
-
-
-async def _arun_tasks(tasks: list[Task]) -> None:
-    if len(tasks) == 1:
-        await _aexec(tasks[0], offload=False)
-        return
-    await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
-
-
-def _exec(task: Task) -> None:
-    node = task.node
-    attempt = 0
-    while True:
-        attempt += 1
-        started = _started(task)
-        task.interrupts = None
-        token = CURRENT.set(task)
-        try:
-            if not task.restored:
-                _output(task, _call(node, task))
-            if node.branches:
-                _branches(task)
-        except GraphInterrupt as exc:
-            _paused(task, exc)
-            return
-        except Exception as exc:
-            delay = _retry_delay(task, exc, attempt)
-            if delay is None:
-                task.error = exc
-                return
-            task.reset()
-            time.sleep(delay)
-            continue
-        finally:
-            CURRENT.reset(token)
-        _completed(task, started)
-        return
-
-
-async def _aexec(task: Task, offload: bool) -> None:
-    node = task.node
-    attempt = 0
-    while True:
-        attempt += 1
-        started = _started(task)
-        task.interrupts = None
-        token = CURRENT.set(task)
-        try:
-            if not task.restored:
-                _output(task, await _acall(node, task, offload))
-            if node.branches:
-                state = _branch_state(task)
-                for branch in node.branches:
-                    args = (state, task.config()) if branch.takes_config else (state,)
-                    result = branch.path(*args)
-                    if branch.is_async:
-                        result = await result
-                    _branch_result(task, branch, result)
-        except GraphInterrupt as exc:
-            _paused(task, exc)
-            return
-        except Exception as exc:
-            delay = _retry_delay(task, exc, attempt)
-            if delay is None:
-                task.error = exc
-                return
-            task.reset()
-            await asyncio.sleep(delay)
-            continue
-        finally:
-            CURRENT.reset(token)
-        _completed(task, started)
-        return
-
-
-def _started(task: Task) -> float:
-    run = task.run
-    if run.trace is None or task.restored:
-        return 0.0
-    run.event("node_started", node=task.name)
-    return time.perf_counter()
-
-
-def _completed(task: Task, started: float) -> None:
-    run = task.run
-    if run.trace is not None and not task.restored:
-        ms = round((time.perf_counter() - started) * 1000, 3)
-        run.event("node_completed", node=task.name, duration_ms=ms)
-
-
-def _paused(task: Task, exc: GraphInterrupt) -> None:
-    task.interrupts = exc.interrupts
-    for intr in exc.interrupts:
-        task.run.event("interrupt_reached", node=task.name, interrupt_id=intr.id)
-
-
-def _retry_delay(task: Task, exc: Exception, attempt: int) -> float | None:
-    if isinstance(exc, ParentCommand):
-        return None
-    for policy in task.node.retry:
-        if policy.should_retry(exc):
-            if attempt >= policy.max_attempts:
-                return None
-            delay = policy.interval(attempt)
-            if policy.jitter:
-                delay += random.uniform(0, 1)
-            task.run.event(
-                "retry", node=task.name, attempt=attempt, error=describe(exc)
-            )
-            return delay
-    return None
-
-
-def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    inp = task.arg if task.push else task.run.read_state()
-    args = (inp, task.config()) if node.takes_config else (inp,)
-    kwargs = {"writer": task.write_custom} if node.takes_writer else {}
-    return args, kwargs
-
-
-def _call(node: NodeRuntime, task: Task) -> Any:
-    if node.subgraph is not None:
-        inp = task.arg if task.push else task.run.read_state()
-        return node.subgraph.call_as_subgraph(task, inp)
-    args, kwargs = _args(node, task)
-    if node.timeout is not None:
-        if node.is_async:
-            return asyncio.run(_bounded(task, node.fn(*args, **kwargs)))
-        future = _in_thread(task, args, kwargs)
-        wait([future], node.timeout)
-        if not future.done():
-            raise _timed_out(task)
-        return future.result()
-    if node.is_async:
-        return asyncio.run(node.fn(*args, **kwargs))
-    return node.fn(*args, **kwargs)
-
-
-async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
-    if node.subgraph is not None:
-        inp = task.arg if task.push else task.run.read_state()
-        return await node.subgraph.acall_as_subgraph(task, inp)
-    args, kwargs = _args(node, task)
-    if node.timeout is not None:
-        if node.is_async:
-            return await _bounded(task, node.fn(*args, **kwargs))
-        return await _bounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
-    if node.is_async:
-        return await node.fn(*args, **kwargs)
-    if not offload:
-        return node.fn(*args, **kwargs)
-    ctx = contextvars.copy_context()
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        _pool(), lambda: ctx.run(node.fn, *args, **kwargs)
-    )
-
-
-# -- timeouts --------------------------------------------------------------------
-
-
-async def _bounded(task: Task, call: Awaitable[Any]) -> Any:
-    """Await ``call``, cancelling it at the node's deadline."""
-    try:
-        async with asyncio.timeout(task.node.timeout) as scope:
-            return await call
-    except TimeoutError:
-        if scope.expired():  # our deadline, not a TimeoutError raised by the node
-            raise _timed_out(task) from None
-        raise
-
-
-def _in_thread(
-    task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Future[Any]:
-    """Start a timed sync node in a thread of its own.
-
-    Not in the shared pool: a call abandoned at its deadline runs on until the
-    function returns, and must not hold a pool slot other tasks wait for.
-    """
-    future: Future[Any] = Future()
-    ctx = contextvars.copy_context()  # carries the running task (CURRENT)
-    fn = task.node.fn
-
-    def target() -> None:
-        future.set_running_or_notify_cancel()
-        try:
-            future.set_result(ctx.run(fn, *args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    name = f"graphs-node-{task.name}"
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return future
-
-
-def _timed_out(task: Task) -> NodeTimeoutError:
-    return NodeTimeoutError(
-        f"Node '{task.name}' timed out after {task.node.timeout} seconds"
-    )
-
-
-# -- outputs ---------------------------------------------------------------------
-
-
-def _output(task: Task, out: Any) -> None:
-    if out is None:
-        return
-    channels = task.run.graph.channels
-    if isinstance(out, dict):
-        task.update = out
-        task.writes = [(k, v) for k, v in out.items() if k in channels]
-    elif isinstance(out, Command):
-        command_output(task, out)
-    elif (
-        isinstance(out, (list, tuple))
-        and out
-        and all(isinstance(c, Command) for c in out)
-    ):
-        for command in out:
-            command_output(task, command)
-    else:
-        fields = task.run.graph.instance_fields(out)
-        if fields is None:
-            raise InvalidUpdateError(
-                f"Expected dict, got {out!r} from node '{task.name}'"
-            )
-        task.update = fields
-        task.writes = list(fields.items())
-
-
-def command_output(task: Task, command: Command) -> None:
-    """Apply a ``Command`` returned by a node to the task's outputs."""
-    if command.graph == Command.PARENT:
-        raise ParentCommand(Command(update=command.update, goto=command.goto))
-    graph = task.run.graph
-    update = command.update
-    if update is not None:
-        if isinstance(update, dict):
-            pairs = list(update.items())
-        elif isinstance(update, (list, tuple)):
-            pairs = [tuple(p) for p in update]
-        else:
-            fields = graph.instance_fields(update)
-            if fields is None:
-                raise InvalidUpdateError(f"Expected dict update, got {update!r}")
-            pairs = list(fields.items())
-        task.writes.extend((k, v) for k, v in pairs if k in graph.channels)
-        task.update = update if task.update is None else task.update
-    for target in command.goto_list():
-        _route(task, target, None)
-
-
-def _route(task: Task, target: Any, path_map: dict[Any, str] | None) -> None:
-    graph = task.run.graph
-    if isinstance(target, Send):
-        if target.node not in graph.nodes_rt:
-            raise InvalidUpdateError(f"Invalid node name {target.node!r} in Send")
-        task.sends.append(target)
-        return
-    if path_map is not None:
-        if target not in path_map:
-            raise InvalidUpdateError(
-                f"Branch of '{task.name}' returned {target!r}, not in its path_map"
-            )
-        target = path_map[target]
-    if target == END:
-        return
-    if target not in graph.nodes_rt:
-        raise InvalidUpdateError(f"Invalid node name {target!r} (from '{task.name}')")
-    task.gotos.append(target)
-
-
-def _branch_state(task: Task) -> Any:
-    """State seen by conditional edges: the step's input plus the task's own writes."""
-    run = task.run
-    graph = run.graph
-    view = dict(run.values)
-    if task.writes:
-        apply_writes(view, graph.channels, task.writes)
-    task.view = view
-    return view if graph.state_factory is None else graph.state_factory(view)
-
-
-def _branch_result(task: Task, branch: Any, result: Any) -> None:
-    items = result if isinstance(result, (list, tuple)) else (result,)
-    for item in items:
-        _route(task, item, branch.path_map)
-
-
-def _branches(task: Task) -> None:
-    state = _branch_state(task)
-    for branch in task.node.branches:
-        args = (state, task.config()) if branch.takes_config else (state,)
-        result = branch.path(*args)
-        if branch.is_async:
-            result = asyncio.run(result)
-        _branch_result(task, branch, result)

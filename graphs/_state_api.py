@@ -142,7 +142,7 @@ class StateAPI:
         if name == END:
             node = self.start_goto
         task = Task(run, node, 0, False, None)
-        from graphs._exec import _branches, _output
+        from graphs._work import _branches, _output
 
         _output(task, values)
         if node.branches:

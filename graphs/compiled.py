@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
-from graphs._exec import adrive, command_output, drive
+from graphs._exec import adrive, drive
 from graphs._loop import Run, Task
 from graphs._running import RunAPI
 from graphs._state_api import StateAPI
+from graphs._work import command_output
 from graphs.channels import initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
