@@ -23,9 +23,9 @@ from graphs._loop import (
     PUT_BG,
     RUN,
     WRITES,
-    Chunk,
     Run,
 )
+from graphs._outbox import Chunk
 from graphs._task import Task
 from graphs._work import arun_tasks, run_tasks
 from graphs.errors import GraphRecursionError, InvalidUpdateError, describe

@@ -8,11 +8,12 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._outbox import LIVE_MODES, Outbox
 from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
 from graphs._task import Task
 from graphs.channels import apply_writes
@@ -39,35 +40,6 @@ RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
 DEFAULT_RECURSION_LIMIT = 25
 
 Request = tuple[int, Any]
-Chunk = tuple[tuple[str, ...], str, Any]
-LIVE_MODES = frozenset({"custom", "messages"})
-
-
-class Outbox:
-    """Stream chunks on their way to the caller: put by the loop and by nodes
-    (from any thread), taken by the driver when a superstep ends, or as they come
-    while tasks run when the driver set ``notify``."""
-
-    __slots__ = ("chunks", "notify")
-
-    def __init__(self) -> None:
-        self.chunks: list[Chunk] = []
-        self.notify: Callable[[], None] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.chunks)
-
-    def put(self, chunk: Chunk) -> None:
-        self.chunks.append(chunk)
-        if self.notify is not None:
-            self.notify()
-
-    def take(self) -> list[Chunk]:
-        # only the driver removes, and only from the front: safe against puts
-        count = len(self.chunks)
-        taken = self.chunks[:count]
-        del self.chunks[:count]
-        return taken
 
 
 class Run:
