@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from django.utils.html import format_html, format_html_join
@@ -78,6 +79,13 @@ def _shorten(text: str) -> str:
 def approve_all(value: Any) -> dict[str, Any]:
     """The resume value approving every action request of a tool approval."""
     return {"decisions": [{"type": "approve"} for _ in value["action_requests"]]}
+
+
+def decisions_summary(decisions: list[dict[str, Any]]) -> str:
+    """``"1 approved, 1 edited, 1 rejected"``: what was decided about the calls."""
+    done = {"approve": "approved", "edit": "edited", "reject": "rejected"}
+    counts = Counter(done.get(d["type"], d["type"]) for d in decisions)
+    return ", ".join(f"{n} {word}" for word, n in counts.items())
 
 
 def mermaid_with_current(diagram: str, current: tuple[str, ...]) -> str:

@@ -14,10 +14,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from agents.approval import DECISION_TYPES
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.formatting import (
     action_requests,
     approve_all,
+    decisions_summary,
     is_tool_approval,
     payload_summary,
     pretty_json,
@@ -56,47 +58,104 @@ class RejectForm(forms.Form):
     )
 
 
-class EditToolCallsForm(forms.Form):
-    """One JSON field per tool call; submitting approves the calls, with the
-    changed arguments as ``edit`` decisions (agents/approval.py's shape)."""
+DECISION_LABELS = {
+    "approve": "Approve",
+    "edit": "Edit: run it with the arguments below",
+    "reject": "Reject: the model gets your message instead of a result",
+}
+
+
+class ToolCallDecisionsForm(forms.Form):
+    """One decision per tool call, among those its review config allows; submitted
+    as ``{"decisions": [...]}`` in request order (agents/approval.py's shape).
+
+    Changed arguments turn an approval into an ``edit`` decision; the arguments are
+    editable only where ``edit`` is allowed, and a rejection needs a message, which
+    the agent receives as the call's tool result."""
 
     def __init__(self, *args: Any, requests: list[dict[str, Any]], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.requests = requests
         for request in requests:
-            self.fields[f"args_{request['index']}"] = forms.CharField(
-                label=f"{request['name']} arguments (JSON)",
-                initial=pretty_json(request["args"]),
-                disabled="edit" not in request["allowed"],
-                widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+            self._add_fields(request)
+
+    def _add_fields(self, request: dict[str, Any]) -> None:
+        index, name = request["index"], request["name"]
+        allowed = [d for d in request["allowed"] if d in DECISION_TYPES]
+        # The choices are the server-side check: a decision the review config does
+        # not allow is an ``invalid_choice`` error, whatever the browser sent.
+        self.fields[f"decision_{index}"] = forms.ChoiceField(
+            label=f"Decision on {name}",
+            choices=[(d, DECISION_LABELS[d]) for d in allowed],
+            initial="approve" if "approve" in allowed else next(iter(allowed), None),
+            widget=forms.RadioSelect(attrs={"class": "radiolist"}),
+            error_messages={
+                "invalid_choice": f"%(value)s is not allowed for "
+                f"{name.replace('%', '%%')} (allowed: {', '.join(allowed)}).",
+            },
+        )
+        self.fields[f"args_{index}"] = forms.CharField(
+            label=f"{name} arguments (JSON)",
+            initial=pretty_json(request["args"]),
+            disabled="edit" not in allowed,
+            widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        )
+        if "reject" in allowed:
+            self.fields[f"message_{index}"] = forms.CharField(
+                label="Message to the model (required to reject)",
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
             )
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Each request with its bound fields, for the template."""
+        rows = []
+        for request in self.requests:
+            index = request["index"]
+            message = f"message_{index}"
+            rows.append(
+                {
+                    "request": request,
+                    "decision": self[f"decision_{index}"],
+                    "args": self[f"args_{index}"],
+                    "message": self[message] if message in self.fields else None,
+                }
+            )
+        return rows
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         for request in self.requests:
-            name = f"args_{request['index']}"
-            if name not in cleaned:
-                continue
-            args = _json_field(self, name, cleaned[name])
-            if args is not None and not isinstance(args, dict):
-                self.add_error(name, "The arguments must be a JSON object.")
-            cleaned[name] = args
+            index = request["index"]
+            name = f"args_{index}"
+            if cleaned.get(f"decision_{index}") == "reject":
+                if not cleaned.get(f"message_{index}"):
+                    self.add_error(
+                        f"message_{index}",
+                        "Say why: a rejected call needs a message to the model.",
+                    )
+            elif name in cleaned:  # a rejected call's arguments do not matter
+                args = _json_field(self, name, cleaned[name])
+                if args is not None and not isinstance(args, dict):
+                    self.add_error(name, "The arguments must be a JSON object.")
+                cleaned[name] = args
         return cleaned
 
     def decisions(self) -> dict[str, Any]:
-        decisions: list[dict[str, Any]] = []
-        for request in self.requests:
-            args = self.cleaned_data[f"args_{request['index']}"]
-            if args == request["args"]:
-                decisions.append({"type": "approve"})
-            else:
-                decisions.append(
-                    {
-                        "type": "edit",
-                        "edited_action": {"name": request["name"], "args": args},
-                    }
-                )
-        return {"decisions": decisions}
+        return {"decisions": [self._decision(r) for r in self.requests]}
+
+    def _decision(self, request: dict[str, Any]) -> dict[str, Any]:
+        index = request["index"]
+        kind = self.cleaned_data[f"decision_{index}"]
+        if kind == "reject":
+            return {"type": "reject", "message": self.cleaned_data[f"message_{index}"]}
+        args = self.cleaned_data[f"args_{index}"]
+        if kind == "approve" and args == request["args"]:
+            return {"type": "approve"}
+        return {
+            "type": "edit",
+            "edited_action": {"name": request["name"], "args": args},
+        }
 
 
 def _json_field(form: forms.Form, name: str, text: str) -> Any:
@@ -187,7 +246,7 @@ class InterruptAdmin(ConsoleAdmin):
             "can_resolve": obj.status == Interrupt.Status.PENDING
             and self.has_resolve_permission(request),
             "approve_form": ApproveValueForm(initial={"value": pretty_json(prefill)}),
-            "edit_form": EditToolCallsForm(requests=requests) if tool else None,
+            "calls_form": ToolCallDecisionsForm(requests=requests) if tool else None,
             "reject_form": RejectForm(),
             "resume_json": pretty_json(obj.resume_value)
             if obj.resume_value is not None
@@ -206,11 +265,16 @@ class InterruptAdmin(ConsoleAdmin):
             if form.is_valid():
                 return self._resume(request, obj, form.cleaned_data["value"])
             return self.render_detail(request, obj, approve_form=form)
-        if decision == "edit" and is_tool_approval(obj.value):
-            edit = EditToolCallsForm(request.POST, requests=action_requests(obj.value))
-            if edit.is_valid():
-                return self._resume(request, obj, edit.decisions())
-            return self.render_detail(request, obj, edit_form=edit)
+        if decision == "calls" and is_tool_approval(obj.value):
+            calls = ToolCallDecisionsForm(
+                request.POST, requests=action_requests(obj.value)
+            )
+            if calls.is_valid():
+                value = calls.decisions()
+                summary = decisions_summary(value["decisions"])
+                text = f"Decided ({summary}): the run continues from its checkpoint."
+                return self._resume(request, obj, value, text)
+            return self.render_detail(request, obj, calls_form=calls)
         if decision == "reject":
             reject = RejectForm(request.POST)
             if reject.is_valid():
@@ -219,7 +283,13 @@ class InterruptAdmin(ConsoleAdmin):
         self.report(request, "Unknown decision.", messages.ERROR)
         return self.redirect_to(obj)
 
-    def _resume(self, request: HttpRequest, obj: Interrupt, value: Any) -> HttpResponse:
+    def _resume(
+        self,
+        request: HttpRequest,
+        obj: Interrupt,
+        value: Any,
+        text: str = "Approved: the run continues from its checkpoint.",
+    ) -> HttpResponse:
         was_pending = obj.status == Interrupt.Status.PENDING
         try:
             interrupt_resume(interrupt=obj, value=value, actor=actor_for(request))
@@ -227,7 +297,7 @@ class InterruptAdmin(ConsoleAdmin):
             return self._already_resolved(request, obj)
         if not was_pending:  # the same answer again: nothing new happened
             return self._already_resolved(request, obj)
-        self.report(request, "Approved: the run continues from its checkpoint.")
+        self.report(request, text)
         return self.redirect_to(obj)
 
     def _reject(

@@ -1,11 +1,15 @@
-"""Graphs the console tests run: a tool-approval request and a failing run."""
+"""Graphs the console tests run: tool-approval requests and a failing run."""
 
 from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from agents.agent import create_agent
 from agents.approval import normalise_decisions
+from agents.chat_models import ScriptedChatModel
+from agents.tools import tool
 from graphs import END, START, StateGraph, interrupt
+from graphs.messages import BaseMessage, ToolMessage
 
 TOOL_REQUEST = {
     "action_requests": [
@@ -54,6 +58,54 @@ def build_tool_review() -> StateGraph:
     return graph
 
 
+@tool
+def write_file(path: str, content: str) -> str:
+    """Write a file.
+
+    Args:
+        path: Where.
+        content: What.
+    """
+    return f"wrote {path}: {content}"
+
+
+@tool
+def send_email(to: str, subject: str) -> str:
+    """Send an email.
+
+    Args:
+        to: Recipient.
+        subject: Subject line.
+    """
+    return f"sent {subject!r} to {to}"
+
+
+AGENT_CALLS = [
+    {"name": "write_file", "args": {"path": "a.txt", "content": "first"}},
+    {"name": "send_email", "args": {"to": "ops@example.com", "subject": "done"}},
+    {"name": "write_file", "args": {"path": "b.txt", "content": "second"}},
+]
+
+
+def _report(messages: list[BaseMessage]) -> str:
+    results = [m for m in messages if isinstance(m, ToolMessage)]
+    return "results: " + " | ".join(sorted(m.text for m in results))
+
+
+def build_tool_agent() -> Any:
+    """An agent asking to run three tool calls in one turn, all needing approval
+    (``send_email`` may not be edited), then reporting the tool results."""
+    model = ScriptedChatModel([{"content": "", "tool_calls": AGENT_CALLS}, _report])
+    return create_agent(
+        model,
+        [write_file, send_email],
+        interrupt_on={
+            "write_file": True,
+            "send_email": {"allowed_decisions": ["approve", "reject"]},
+        },
+    )
+
+
 class BoomState(TypedDict, total=False):
     prepared: str
 
@@ -76,5 +128,6 @@ def build_boom() -> StateGraph:
 
 CONSOLE_GRAPHS = {
     "tool_review": "tests.runtime.admin.console_graphs:build_tool_review",
+    "tool_agent": "tests.runtime.admin.console_graphs:build_tool_agent",
     "boom": "tests.runtime.admin.console_graphs:build_boom",
 }

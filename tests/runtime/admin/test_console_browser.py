@@ -100,7 +100,7 @@ def test_an_operator_approves_an_interrupt_and_sees_the_run_complete(
     assert "class __end__ current" in page.inner_text("#graph-diagram")
 
 
-def test_an_operator_edits_a_tool_call_before_approving(
+def test_an_operator_edits_a_tool_call_and_approves_the_other(
     page: Any, live_server: Any
 ) -> None:
     make_user("bob", "oris-operator")
@@ -112,9 +112,10 @@ def test_an_operator_edits_a_tool_call_before_approving(
     page.click(f"text={pending.pk[:16]}")
     assert page.inner_text("#action-requests .tool-name >> nth=0") == "write_file"
     edited = {"path": "notes.txt", "content": "edited in the browser"}
+    assert page.is_checked("#id_decision_1_0")  # approve is preselected
     page.fill("#id_args_0", json.dumps(edited))
-    page.click("input[name=_edit]")
-    assert "Approved" in page.inner_text(".messagelist")
+    page.click("input[name=_calls]")
+    assert "Decided (1 edited, 1 approved)" in page.inner_text(".messagelist")
 
     drain()
     job = Job.objects.get(pk=pending.job_id)

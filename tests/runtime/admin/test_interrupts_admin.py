@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
 from runtime.models import Attempt, AuditLog, Interrupt, Job
 from runtime.services.audit import Actor
 from runtime.services.interrupts import interrupt_resume
-from tests.runtime.admin.conftest import drain, interrupted
+from tests.runtime.admin.conftest import client_for, drain, interrupted, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -104,16 +106,26 @@ def test_invalid_json_is_shown_as_a_form_error(operator_client: Client) -> None:
     assert pending.status == Interrupt.Status.PENDING
 
 
+def decide(interrupt: Interrupt, **fields: str) -> dict[str, str]:
+    """The per-call form as the page submits it: approve preselected, arguments
+    as shown (fields of disabled inputs are not sent)."""
+    post = {"decision": "calls"}
+    for index, request in enumerate(interrupt.value["action_requests"]):
+        post[f"decision_{index}"] = "approve"
+        post[f"args_{index}"] = json.dumps(request["args"])
+    return {**post, **fields}
+
+
 def test_edit_changes_the_arguments_then_approves(operator_client: Client) -> None:
     pending = interrupted("tool_review")
     edited = {"path": "notes.txt", "content": "hello, edited"}
     operator_client.post(
         detail(pending),
-        {
-            "decision": "edit",
-            "args_0": json.dumps(edited),
-            "args_1": '{"to": "someone@else"}',  # not editable: ignored
-        },
+        decide(
+            pending,
+            args_0=json.dumps(edited),
+            args_1='{"to": "someone@else"}',  # not editable: ignored
+        ),
     )
     pending.refresh_from_db()
     assert pending.resume_value == {
@@ -132,10 +144,113 @@ def test_edit_rejects_arguments_that_are_not_an_object(
     operator_client: Client,
 ) -> None:
     pending = interrupted("tool_review")
-    response = operator_client.post(
-        detail(pending), {"decision": "edit", "args_0": "[1, 2]"}
-    )
+    response = operator_client.post(detail(pending), decide(pending, args_0="[1, 2]"))
     assert "must be a JSON object" in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == Interrupt.Status.PENDING
+
+
+AGENT_INPUT = {"messages": [{"role": "user", "content": "file and mail it"}]}
+
+
+def test_each_call_offers_only_the_decisions_its_review_allows(
+    operator_client: Client,
+) -> None:
+    pending = interrupted("tool_agent", input=AGENT_INPUT)
+    page = operator_client.get(detail(pending)).content.decode()
+    assert "Decide each tool call" in page
+    assert page.count('name="decision_0"') == 3  # write_file: approve, edit, reject
+    assert page.count('name="decision_1"') == 2  # send_email: approve, reject
+    assert 'id="id_decision_1_0" checked' in page  # approve preselected
+    assert re.search(r'<textarea name="args_1"[^>]* disabled', page)  # no edit
+    assert not re.search(r'<textarea name="args_0"[^>]* disabled', page)
+    assert 'name="message_1"' in page
+
+
+def test_deciding_each_call_resumes_and_the_agent_gets_the_rejection(
+    operator_client: Client,
+) -> None:
+    pending = interrupted("tool_agent", input=AGENT_INPUT)
+    edited = {"path": "c.txt", "content": "edited"}
+    response = operator_client.post(
+        detail(pending),
+        decide(
+            pending,
+            decision_1="reject",
+            message_1="not to ops, please",
+            decision_2="edit",
+            args_2=json.dumps(edited),
+        ),
+        follow=True,
+    )
+    assert "Decided (1 approved, 1 rejected, 1 edited)" in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == Interrupt.Status.RESUMED
+    assert pending.resume_value == {
+        "decisions": [
+            {"type": "approve"},
+            {"type": "reject", "message": "not to ops, please"},
+            {"type": "edit", "edited_action": {"name": "write_file", "args": edited}},
+        ]
+    }
+    assert AuditLog.objects.filter(
+        action="interrupt.resume", resource_id=pending.pk, actor_id="bob"
+    ).exists()
+
+    drain()
+    job = Job.objects.get(pk=pending.job_id)
+    assert job.status == Job.Status.COMPLETED
+    ai, *results, answer = job.result["messages"][1:]
+    assert [c["args"] for c in ai["tool_calls"]][2] == edited
+    by_call = {m["tool_call_id"]: (m["status"], m["content"]) for m in results}
+    assert by_call == {
+        "call_0_0": ("success", "wrote a.txt: first"),
+        "call_0_1": ("error", "Tool call rejected by user. not to ops, please"),
+        "call_0_2": ("success", "wrote c.txt: edited"),
+    }
+    assert "Tool call rejected by user. not to ops, please" in answer["content"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        pytest.param(
+            {"decision_1": "reject", "message_1": "  "},
+            "a rejected call needs a message to the model",
+            id="reject-without-a-message",
+        ),
+        pytest.param(
+            {"decision_1": "edit", "args_1": '{"to": "me", "subject": "x"}'},
+            "edit is not allowed for send_email (allowed: approve, reject)",
+            id="a-decision-the-review-does-not-allow",
+        ),
+    ],
+)
+def test_a_refused_decision_is_a_form_error_and_resumes_nothing(
+    operator_client: Client, fields: dict[str, str], error: str
+) -> None:
+    pending = interrupted("tool_agent", input=AGENT_INPUT)
+    response = operator_client.post(detail(pending), decide(pending, **fields))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == Interrupt.Status.PENDING
+    assert pending.job.attempts.filter(kind=Attempt.Kind.RESUME).count() == 0
+
+
+def test_deciding_each_call_needs_the_resolve_permission(
+    viewer_client: Client,
+) -> None:
+    pending = interrupted("tool_agent", input=AGENT_INPUT)
+    reader = make_user("dave")
+    reader.user_permissions.add(Permission.objects.get(codename="view_interrupt"))
+    reader_client = client_for(reader)
+    page = reader_client.get(detail(pending)).content.decode()
+    assert "You may read this interrupt but not answer it" in page
+    assert 'id="calls-form"' not in page
+    for client in (reader_client, viewer_client):
+        response = client.post(detail(pending), decide(pending))
+        assert response.status_code == 403
     pending.refresh_from_db()
     assert pending.status == Interrupt.Status.PENDING
 
