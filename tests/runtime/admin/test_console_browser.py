@@ -97,7 +97,11 @@ def test_an_operator_approves_an_interrupt_and_sees_the_run_complete(
     page.click(f"text={pending.job.thread_id}")
     assert page.inner_text("#job-status") == "completed"
     assert "Draft on oris" in page.inner_text("#job-result")
-    assert "class __end__ current" in page.inner_text("#graph-diagram")
+    # the vendored Mermaid draws the diagram, the run's position highlighted
+    page.wait_for_selector("#graph-diagram svg")
+    current = page.locator("#graph-diagram svg g.node.current")
+    assert "__end__" in current.first.get_attribute("id")
+    assert "class __end__ current" in page.text_content("#graph-source")
 
 
 def test_an_operator_edits_a_tool_call_and_approves_the_other(

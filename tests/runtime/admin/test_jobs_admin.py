@@ -53,7 +53,8 @@ def test_the_detail_shows_attempts_timeline_checkpoints_and_graph(
     assert Checkpoint.objects.filter(thread_id=job.thread_id).count() >= 2
     assert 'class="oris-state-added"' in body  # notes, then draft, were added
     assert "next: human_approval" in body
-    assert '<pre class="mermaid" id="graph-diagram">' in body
+    assert '<div class="mermaid" id="graph-diagram">' in body
+    assert "runtime/vendor/mermaid/mermaid.min.js" in body
     assert "class human_approval current" in body
 
 
