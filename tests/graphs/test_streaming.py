@@ -350,11 +350,11 @@ def test_chunks_reach_the_caller_while_the_node_runs() -> None:
         {"n": 0}, stream_mode=["messages", "custom", "values"]
     )
     for mode, chunk in stream:
-        seen.append(mode)
+        seen.append((mode, chunk))
         if mode == "custom":
             released.set()
-    assert seen == ["values", "messages", "custom", "values"]
-    assert chunk["log"] == ["live"]
+    assert [mode for mode, _ in seen] == ["values", "messages", "custom", "values"]
+    assert seen[-1][1]["log"] == ["live"]
 
 
 def test_async_chunks_reach_the_caller_while_the_node_runs() -> None:
