@@ -179,7 +179,7 @@ class DjangoSaver(BaseCheckpointSaver):
         # keep the first one recorded.
         with transaction.atomic():
             if self._held[1]:
-                self._write([], [])  # fenced
+                self.flush()  # the held input checkpoint, fenced
             elif self.fence is not None:
                 self.fence.check()
             if rows[True]:
