@@ -56,5 +56,8 @@ class InterruptAlreadyResolved(Conflict):
     pass
 
 
-class CheckpointConflict(Conflict):
-    pass
+class ExecutionTimeout(OrisError):
+    """An attempt ran past its timeout policy. Recorded as the attempt's error by
+    the reaper; never raised to a caller."""
+
+    code = "execution_timeout"

@@ -16,7 +16,7 @@ from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import dispatch
 from runtime.services.attempts import attempt_cancel
 from runtime.services.audit import Actor, audit_record
-from runtime.services.transitions import transition
+from runtime.services.transitions import transition, transition_all
 
 RETRY_STRATEGIES = ("fixed", "exponential")
 
@@ -210,8 +210,11 @@ def job_cancel(
 def _cancel_now(job: Job, now: datetime) -> None:
     for attempt in job.attempts.exclude(status__in=ATTEMPT_TERMINAL):
         attempt_cancel(attempt=attempt, at=now)
-    job.interrupts.filter(status=Interrupt.Status.PENDING).update(
-        status=Interrupt.Status.CANCELLED, resolved_at=now
+    transition_all(
+        job.interrupts.all(),
+        to=Interrupt.Status.CANCELLED,
+        sources=[Interrupt.Status.PENDING],
+        resolved_at=now,
     )
     transition(Job, job.pk, to=Job.Status.CANCELLED, updated_at=now, finished_at=now)
 
