@@ -152,6 +152,9 @@ ORIS_EXECUTION_TIMEOUT_SECONDS = env_int(
 ORIS_WORKERS = env_int("ORIS_WORKERS", 2, minimum=1)
 # One delivery of a q2 task may run this many claimable attempts back to back.
 ORIS_DRAIN_LIMIT = env_int("ORIS_DRAIN_LIMIT", 20, minimum=1)
+# An attempt dispatched this many times without an outcome (its workers died
+# running it, or lost their lease) is dead-lettered instead of requeued.
+ORIS_MAX_RECOVERY_ATTEMPTS = env_int("ORIS_MAX_RECOVERY_ATTEMPTS", 5, minimum=1)
 # A doorbell that arrives before a retry is due waits at most this long for it.
 ORIS_MAX_DOORBELL_WAIT_SECONDS = env_int("ORIS_MAX_DOORBELL_WAIT_SECONDS", 5, minimum=0)
 

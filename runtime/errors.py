@@ -61,6 +61,13 @@ class GraphDefinitionChanged(Conflict):
     hash differs), so continuing it could take paths its checkpoints never saw."""
 
 
+class RecoveryLimitExceeded(OrisError):
+    """An attempt was dispatched ``ORIS_MAX_RECOVERY_ATTEMPTS`` times without an
+    outcome. Recorded as the attempt's error; never raised to a caller."""
+
+    code = "recovery_limit"
+
+
 class ExecutionTimeout(OrisError):
     """An attempt ran past its timeout policy. Recorded as the attempt's error by
     the reaper; never raised to a caller."""

@@ -17,6 +17,9 @@ class DeadLetter(models.Model):
     class Reason(models.TextChoices):
         TERMINAL_FAILED = "terminal_failed"  # failed with no retry left
         EXECUTION_TIMEOUT = "execution_timeout"  # ran past its timeout
+        # dispatched ORIS_MAX_RECOVERY_ATTEMPTS times without an outcome: its
+        # workers died running it (a poison pill)
+        RECOVERY_LIMIT = "recovery_limit"
 
     attempt = models.OneToOneField(
         Attempt, on_delete=models.CASCADE, primary_key=True, related_name="dead_letter"

@@ -12,10 +12,11 @@ import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from runtime.errors import InvalidTransition, LeaseLost
+from runtime.errors import InvalidTransition, LeaseLost, RecoveryLimitExceeded
 from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
 from runtime.services import dispatch
 from runtime.services.leases import lease_release
@@ -33,6 +34,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # failed for good: dead-lettered
     CANCELLED = "cancelled"  # its job was cancelled
     LEASE_LOST = "lease_lost"  # another worker took it over: nothing recorded
+    REQUEUED = "requeued"  # stopped without an outcome; queued to run again
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
@@ -240,6 +242,41 @@ def _dead_letter(
         updated_at=now,
         finished_at=now,
     )
+
+
+def recoveries(attempt: Attempt) -> int:
+    """How many of the attempt's dispatches ended without an outcome, the one
+    running now included (a retry is one dispatch with an outcome)."""
+    return attempt.dispatches - attempt.attempt_no + 1
+
+
+def attempt_requeue(*, attempt: Attempt, at: datetime | None = None) -> Outcome:
+    """Puts back an attempt whose run stopped without an outcome (its lease
+    expired, or the database failed under it), once its lease is gone; past
+    ``ORIS_MAX_RECOVERY_ATTEMPTS`` such runs it is dead-lettered instead, so a
+    poison pill that kills its workers does not cycle forever."""
+    now = at or timezone.now()
+    if recoveries(attempt) >= settings.ORIS_MAX_RECOVERY_ATTEMPTS:
+        limit = RecoveryLimitExceeded(
+            f"dispatched {attempt.dispatches} times without an outcome "
+            f"(ORIS_MAX_RECOVERY_ATTEMPTS={settings.ORIS_MAX_RECOVERY_ATTEMPTS}): "
+            "its workers died running it or lost their lease"
+        )
+        _dead_letter(
+            attempt, DeadLetter.Reason.RECOVERY_LIMIT, error_record(limit), now
+        )
+        return Outcome.FAILED
+    transition(Attempt, attempt.pk, to=Attempt.Status.QUEUED, sources=RUNNING)
+    transition(
+        Job,
+        attempt.job_id,
+        to=Job.Status.QUEUED,
+        sources=[Job.Status.RUNNING],
+        required=False,  # a job that moved on (cancelled, say) stays
+        updated_at=now,
+    )
+    dispatch.dispatch_ring(queue=attempt.queue)
+    return Outcome.REQUEUED
 
 
 def attempt_cancel(*, attempt: Attempt, at: datetime | None = None) -> None:

@@ -12,10 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from runtime.errors import ExecutionTimeout, InvalidTransition
-from runtime.models import Attempt, Job, Lease
+from runtime.models import Attempt, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
-from runtime.services import attempts, dispatch
-from runtime.services.transitions import transition
+from runtime.services import attempts
 
 logger = logging.getLogger(__name__)
 
@@ -66,22 +65,12 @@ def _requeue(lease: Lease, now: datetime) -> int:
         attempt = lease.attempt
         if attempt.status in ATTEMPT_TERMINAL:
             return 0
-        transition(
-            Attempt, attempt.pk, to=Attempt.Status.QUEUED, sources=attempts.RUNNING
-        )
-        transition(
-            Job,
-            attempt.job_id,
-            to=Job.Status.QUEUED,
-            sources=[Job.Status.RUNNING],
-            required=False,  # a job that moved on (cancelled, say) stays
-            updated_at=now,
-        )
-        dispatch.dispatch_ring(queue=attempt.queue)
-        logger.warning(
-            "lease %s of worker %s expired; attempt %s requeued",
-            lease.pk,
-            lease.worker_id,
-            attempt.pk,
-        )
-        return 1
+        outcome = attempts.attempt_requeue(attempt=attempt, at=now)
+    logger.warning(
+        "lease %s of worker %s expired; attempt %s %s",
+        lease.pk,
+        lease.worker_id,
+        attempt.pk,
+        "requeued" if outcome == attempts.Outcome.REQUEUED else "dead-lettered",
+    )
+    return 1

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django.db import InterfaceError, OperationalError, connection, transaction
+
 from graphs import Command
 from runtime import registry
 from runtime.checkpointer import DjangoSaver
@@ -56,7 +58,7 @@ def execute_leased(*, lease: Lease) -> Finish:
     try:
         graph = registry.graph_get(job.graph).graph
     except OrisError as exc:
-        return partial(_fail, lease, exc)
+        return _failed(lease, exc)
     new_thread = attempt.kind == Attempt.Kind.RUN and attempt.dispatches == 1
     saver = DjangoSaver(fence=leases.LeaseFence(lease), new_thread=new_thread)
     graph = graph.with_checkpointer(saver)
@@ -71,10 +73,20 @@ def execute_leased(*, lease: Lease) -> Finish:
         return lambda: Outcome.LEASE_LOST
     except JobCancelled:
         return partial(_cancelled, job)
-    except Exception as exc:  # the saver or the engine broke: a failed attempt
-        logger.exception("attempt %s crashed", attempt.pk)
-        return partial(_fail, lease, exc)
+    except KeyboardInterrupt:
+        raise  # the worker is stopping: the lease recovers the attempt
+    except BaseException as exc:  # SystemExit from a node too: a failed attempt
+        return _failed(lease, exc)
+    if result.status not in ("completed", "interrupted"):
+        return _failed(lease, result.error)
     return partial(_record, lease, result)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Whether the database, not the run, failed: a lost connection, a
+    serialization failure or a deadlock. Such a run is requeued, never recorded
+    as failed."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def _cancelled(job: Job) -> Outcome:
@@ -82,9 +94,31 @@ def _cancelled(job: Job) -> Outcome:
     return Outcome.CANCELLED
 
 
+def _failed(lease: Lease, exc: BaseException) -> Finish:
+    """What records a run that raised: a failure, unless the database failed
+    under it (then it runs again)."""
+    if not is_transient(exc):
+        logger.error("attempt %s failed", lease.attempt_id, exc_info=exc)
+        return partial(_fail, lease, exc)
+    logger.warning("attempt %s: the database failed mid-run: %s", lease.attempt_id, exc)
+    connection.close()  # broken: the outcome's first query opens a new one
+    return partial(_requeue, lease)
+
+
 def _fail(lease: Lease, exc: BaseException) -> Outcome:
     try:
         return attempts.attempt_fail(lease=lease, error=attempts.error_record(exc))
+    except LeaseLost:
+        return Outcome.LEASE_LOST
+
+
+def _requeue(lease: Lease) -> Outcome:
+    """Puts back a run the database failed under. If the database is still away
+    this raises, and the lease recovers the attempt once it expires."""
+    try:
+        with transaction.atomic():
+            leases.lease_release(lease=lease)
+            return attempts.attempt_requeue(attempt=lease.attempt)
     except LeaseLost:
         return Outcome.LEASE_LOST
 
@@ -113,14 +147,12 @@ def _record(lease: Lease, result: Any) -> Outcome:
         if result.status == "completed":
             attempts.attempt_complete(lease=lease, state=present(result.state))
             outcome = Outcome.COMPLETED
-        elif result.status == "interrupted":
+        else:
             attempts.attempt_interrupt(
                 lease=lease,
                 interrupts=[(i.id, present(i.value)) for i in result.interrupts],
             )
             outcome = Outcome.INTERRUPTED
-        else:
-            return _fail(lease, result.error)
     except LeaseLost as exc:
         logger.warning("outcome of %s dropped: %s", lease.attempt_id, exc)
         return Outcome.LEASE_LOST

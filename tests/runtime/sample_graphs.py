@@ -127,7 +127,66 @@ def build_slow() -> StateGraph:
     return graph
 
 
+def one_node(node: Any) -> StateGraph:
+    graph = StateGraph(Counter)
+    graph.add_node(node)
+    graph.add_edge(START, node.__name__)
+    graph.add_edge(node.__name__, END)
+    return graph
+
+
+def exits(state: Counter) -> dict[str, Any]:
+    """Raises SystemExit, as ``sys.exit()`` in a library would."""
+    count_effect("exits")
+    raise SystemExit(3)
+
+
+def dies(state: Counter) -> dict[str, Any]:
+    """Ends its process at once, as an OOM kill or a C-extension abort would."""
+    count_effect("dies")
+    os._exit(1)
+
+
+def loses_database_once(state: Counter) -> dict[str, Any]:
+    """The first time, the database ends this worker's connection (PostgreSQL:
+    its backend is terminated from another connection) before the step's
+    checkpoint is written."""
+    import psycopg
+    from django.db import connection
+
+    if count_effect("loses_database") == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        db = connection.settings_dict
+        with psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"]
+        ) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return {"trail": [*state.get("trail", []), "loses_database_once"]}
+
+
+def build_exits() -> StateGraph:
+    return one_node(exits)
+
+
+def build_dies() -> StateGraph:
+    return one_node(dies)
+
+
+def build_loses_database() -> StateGraph:
+    """a -> loses_database_once -> c."""
+    graph = StateGraph(Counter)
+    graph.add_sequence([step("a"), loses_database_once, step("c")])
+    graph.add_edge(START, "a")
+    graph.add_edge("c", END)
+    return graph
+
+
 TEST_GRAPHS = {
+    "exits": "tests.runtime.sample_graphs:build_exits",
+    "dies": "tests.runtime.sample_graphs:build_dies",
+    "loses_database": "tests.runtime.sample_graphs:build_loses_database",
     "chain": "tests.runtime.sample_graphs:build_chain",
     "flaky": "tests.runtime.sample_graphs:build_flaky",
     "crashy": "tests.runtime.sample_graphs:build_crashy",

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from runtime.models import Attempt, Job, Lease
+from runtime.models import Attempt, DeadLetter, Job, Lease
 from runtime.services import claims, reaper
 from runtime.worker import execute
 from tests.factories import make_job
@@ -99,3 +99,65 @@ def test_concurrent_claimers_claim_each_attempt_exactly_once() -> None:
     claimed = [line for w in workers for line in w.communicate(timeout=120)[0].split()]
     assert sorted(claimed) == sorted(created)
     assert Lease.objects.count() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_node_raising_system_exit_fails_its_attempt_not_its_worker() -> None:
+    job = make_job("exits")
+    survivor = make_job("chain")
+    ran = in_worker(
+        "from runtime.worker.drain import worker_drain; "
+        "print('ran', worker_drain(worker_id='w'))"
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "ran 2" in ran.stdout  # the worker went on to the next run
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error["type"] == "builtins.SystemExit"
+    assert DeadLetter.objects.get(job=job).reason == DeadLetter.Reason.TERMINAL_FAILED
+    survivor.refresh_from_db()
+    assert survivor.status == Job.Status.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_kills_its_workers_is_dead_lettered_at_the_recovery_limit(
+    settings,
+) -> None:
+    settings.ORIS_MAX_RECOVERY_ATTEMPTS = 2
+    job = make_job("dies")
+    attempt_id = job.attempts.get().pk
+    for dispatch_no in (1, 2):
+        died = in_worker(
+            "from runtime.worker.execute import attempt_execute; "
+            f"attempt_execute(attempt_id={attempt_id!r}, worker_id='w{dispatch_no}')"
+        )
+        assert died.returncode == 1, died.stderr
+        clock = timezone.now() + timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS)
+        assert reaper.reap(at=clock) == 1
+    assert effects("dies") == 2
+    attempt = Attempt.objects.get(pk=attempt_id)
+    assert (attempt.status, attempt.dispatches) == (Attempt.Status.FAILED, 2)
+    dead = DeadLetter.objects.get(pk=attempt_id)
+    assert dead.reason == DeadLetter.Reason.RECOVERY_LIMIT
+    assert dead.error["type"] == "runtime.errors.RecoveryLimitExceeded"
+    assert Job.objects.get().status == Job.Status.FAILED
+    assert claims.attempt_claim(worker_id="w3", at=clock) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_database_connection_is_not_the_runs_failure() -> None:
+    job = make_job("loses_database")
+    ran = in_worker(
+        "from runtime.worker.drain import worker_drain; "
+        "print('ran', worker_drain(worker_id='w'))"
+    )
+    assert ran.returncode == 0, ran.stderr
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED, job.error
+    assert not DeadLetter.objects.exists()
+    assert job.result["trail"] == ["a", "loses_database_once", "c"]
+    # The step the connection was lost in ran again; the one before did not.
+    assert (effects("a"), effects("loses_database"), effects("c")) == (1, 2, 1)
+    attempt = job.attempts.get()
+    assert (attempt.attempt_no, attempt.dispatches) == (1, 2)
