@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import metrics
-from runtime.api.base import OrisApi, not_empty, rfc3339
+from runtime.api.base import AnyJSONField, OrisApi, not_empty, rfc3339
 from runtime.api.jobs import RetryPolicySerializer
 from runtime.api.schema import documented
 from runtime.errors import InvalidArgument, LeaseLost
@@ -150,10 +150,18 @@ class WorkerReportStepApi(OrisApi):
         )
 
 
+class AckErrorInput(serializers.Serializer):
+    type = serializers.CharField(required=False, max_length=256)
+    message = serializers.CharField(max_length=10_000)
+    details = AnyJSONField(required=False)
+
+
 class AckInput(serializers.Serializer):
     attempt_id = serializers.CharField(allow_blank=True, trim_whitespace=False)
     terminal_status = serializers.CharField(trim_whitespace=False)
     retry_policy = RetryPolicySerializer(required=False, allow_null=True)
+    result = AnyJSONField(required=False)  # the job's result, on completed
+    error = AckErrorInput(required=False, allow_null=True)  # on failed
 
 
 class WorkerAckApi(OrisApi):
@@ -176,6 +184,8 @@ class WorkerAckApi(OrisApi):
             attempt_id=attempt_id,
             terminal_status=data["terminal_status"],
             retry_policy=policy,
+            result=data.get("result"),
+            error=data.get("error"),
         )
         trace = workers.attempt_trace_advance(attempt_id=attempt_id)
         return self.ok(

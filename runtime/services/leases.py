@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from runtime.errors import JobCancelled, LeaseLost, NotFound
+from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Job, Lease
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,11 @@ def lease_heartbeat(
     """
     now = at or timezone.now()
     lease = Lease.objects.filter(pk=lease_id).first()
-    if lease is None:
-        raise NotFound("lease not found")
+    if lease is None:  # reaped, or replaced by another worker's claim
+        raise LeaseLost(
+            "lease is not held (expired and taken over, or released)",
+            details={"lease_id": lease_id, "worker_id": worker_id},
+        )
     if lease.worker_id != worker_id:
         raise LeaseLost(
             "lease ownership mismatch",

@@ -171,10 +171,13 @@ def worker_ack(
     attempt_id: str,
     terminal_status: str,
     retry_policy: dict[str, Any] | None = None,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AckOutcome:
-    """Ends the worker's attempt: completed, cancelled, or failed (retried while
-    the policy allows, then dead-lettered). Terminal attempts cannot be re-acked."""
+    """Ends the worker's attempt: completed (with the job's ``result`` when given),
+    cancelled, or failed with ``error`` (retried while the policy allows, then
+    dead-lettered). Terminal attempts cannot be re-acked."""
     now = at or timezone.now()
     attempt = Attempt.objects.filter(pk=attempt_id).first()
     if attempt is not None and attempt.status in ATTEMPT_TERMINAL:
@@ -188,7 +191,8 @@ def worker_ack(
             Attempt.objects.filter(pk=attempt_id).update(retry_policy=retry_policy)
             attempt.retry_policy = retry_policy
         if terminal_status == "completed":
-            attempts.attempt_complete(lease=lease, state=attempt.job.result, at=now)
+            state = attempt.job.result if result is None else result
+            attempts.attempt_complete(lease=lease, state=state, at=now)
         elif terminal_status == "cancelled":
             leases.lease_release(lease=lease)
             attempts.attempt_cancel(attempt=attempt, at=now)
@@ -200,8 +204,9 @@ def worker_ack(
                 finished_at=now,
             )
         else:
-            error = {"type": "WorkerReportedFailure", "message": "failed ack"}
-            outcome = attempts.attempt_fail(lease=lease, error=error, at=now)
+            reported = {"type": "WorkerReportedFailure", "message": "failed ack"}
+            reported |= error or {}
+            outcome = attempts.attempt_fail(lease=lease, error=reported, at=now)
             attempt.refresh_from_db()
             if outcome == attempts.Outcome.RETRY_SCHEDULED:
                 return AckOutcome(

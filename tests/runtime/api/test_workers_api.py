@@ -97,8 +97,8 @@ def test_heartbeat_and_extend_are_fenced(walter_worker) -> None:
         walter_worker.post(
             "/v1/workers/w1/heartbeat", {"lease_id": "lease-x"}, format="json"
         ),
-        404,
-        "not_found",
+        409,
+        "conflict",
     )
 
 
@@ -234,14 +234,56 @@ def test_an_expired_lease_is_recovered_by_another_worker(walter_worker) -> None:
     reaper.reap(at=timezone.now() + timedelta(seconds=31))
     second = dispatched(walter_worker, "w2")
     assert second["attempt_id"] == first["attempt_id"]
+    attempt_id, late = first["attempt_id"], "/v1/workers/w1"
+    # Every operation of the worker that lost the lease is a LeaseLost conflict.
+    for path, body in [
+        ("heartbeat", {"lease_id": first["lease_id"]}),
+        ("extend-lease", {"lease_id": first["lease_id"]}),
+        (
+            "report-step",
+            {"attempt_id": attempt_id, "action_id": "a", "status": "ok"}
+            | {"dedupe_token": "d1"},
+        ),
+        ("ack", {"attempt_id": attempt_id, "terminal_status": "completed"}),
+    ]:
+        response = walter_worker.post(f"{late}/{path}", body, format="json")
+        assert_error(response, 409, "conflict")
+    assert Attempt.objects.get().status == Attempt.Status.LEASED
+    assert Lease.objects.get().worker_id == "w2"
+
+
+def test_an_ack_hands_back_the_result_or_the_error(walter_worker) -> None:
+    done, failing = make_job(), make_job()
+    for job, ack in [
+        (done, {"terminal_status": "completed", "result": {"answer": 42}}),
+        (
+            failing,
+            {
+                "terminal_status": "failed",
+                "error": {"type": "ToolError", "message": "the tool server is down"},
+            },
+        ),
+    ]:
+        attempt_id = dispatched(walter_worker)["attempt_id"]
+        assert job.attempts.get().pk == attempt_id
+        response = walter_worker.post(
+            "/v1/workers/w1/ack", {"attempt_id": attempt_id, **ack}, format="json"
+        )
+        assert response.status_code == 200, response.json()
+    done.refresh_from_db()
+    assert (done.status, done.result) == (Job.Status.COMPLETED, {"answer": 42})
+    failing.refresh_from_db()
+    assert failing.status == Job.Status.FAILED
+    assert failing.error == {"type": "ToolError", "message": "the tool server is down"}
+    assert DeadLetter.objects.get().error == failing.error
     assert_error(
         walter_worker.post(
             "/v1/workers/w1/ack",
-            {"attempt_id": first["attempt_id"], "terminal_status": "completed"},
+            {"attempt_id": "x", "terminal_status": "failed", "error": {"type": "T"}},
             format="json",
         ),
-        409,
-        "conflict",
+        400,
+        "invalid_argument",
     )
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runtime.errors import JobCancelled, LeaseLost, NotFound
+from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Attempt, DeadLetter, Job, Lease
 from runtime.services import claims, leases, reaper
 from runtime.services.jobs import job_cancel
@@ -90,7 +90,7 @@ def test_a_heartbeat_refuses_another_owner_and_an_expired_lease() -> None:
             worker_id="w1",
             at=timezone.now() + timedelta(seconds=31),
         )
-    with pytest.raises(NotFound):
+    with pytest.raises(LeaseLost):
         leases.lease_heartbeat(lease_id="lease-missing", worker_id="w1")
 
 
