@@ -136,8 +136,6 @@ class JobCollectionApi(OrisApi):
         if thread_id is not None:
             not_empty(thread_id, "thread_id")
         input_value = data.get("input")
-        if input_value is None:
-            input_value = "API run"
         priority = data.get("priority") or 0
         if not 0 <= priority <= 100:
             raise InvalidArgument("priority must be between 0 and 100")

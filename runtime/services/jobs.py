@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from runtime import registry
 from runtime.errors import Conflict, GraphDefinitionChanged, InvalidArgument, NotFound
+from runtime.inputs import input_check, input_default
 from runtime.models import Attempt, AuditLog, Checkpoint, Interrupt, Job
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import dispatch
@@ -95,6 +96,10 @@ def job_create(
     if not 0 <= priority <= 100:
         raise InvalidArgument("priority must be between 0 and 100")
     policy = validate_retry_policy(retry_policy)
+    if input is None:
+        input = input_default(registered.graph)
+    input = normalize_input(input)
+    input_check(registered.graph, input, name=graph)
     thread_id = thread_id or f"thread-{uuid.uuid4().hex}"
     try:
         with transaction.atomic():
@@ -102,7 +107,7 @@ def job_create(
                 thread_id=thread_id,
                 graph=graph,
                 graph_hash=registered.definition_hash,
-                input=normalize_input(input),
+                input=input,
                 priority=priority,
                 tenant_id=tenant_id,
                 queue=queue,

@@ -84,7 +84,8 @@ def drain() -> int:
 
 def interrupted(graph: str = "approval", **kwargs: Any) -> Interrupt:
     """A run paused at its interrupt; returns the pending interrupt."""
-    job = make_job(graph, input=kwargs.pop("input", {"topic": "oris"}), **kwargs)
+    default = {"topic": "oris"} if graph == "approval" else {}
+    job = make_job(graph, input=kwargs.pop("input", default), **kwargs)
     drain()
     return Interrupt.objects.get(job=job, status=Interrupt.Status.PENDING)
 

@@ -31,13 +31,13 @@ def dispatched(client, worker_id: str = "w1") -> dict:
 
 
 def test_poll_dispatches_with_the_job_for_http_workers(walter_worker) -> None:
-    job = make_job("chain", input={"x": 1})
+    job = make_job("chain", input={"value": 1})
     data = dispatched(walter_worker)
     assert data["attempt_id"] == job.attempts.get().pk
     assert (data["thread_id"], data["graph"], data["input"]) == (
         job.thread_id,
         "chain",
-        {"x": 1},
+        {"value": 1},
     )
     assert Attempt.objects.get().status == Attempt.Status.LEASED
     assert Job.objects.get().status == Job.Status.RUNNING

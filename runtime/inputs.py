@@ -1,0 +1,157 @@
+"""Checking a run's input against its graph's input schema at submission, so an
+input the graph cannot take is a 400 naming the field, not a node's ``KeyError``
+minutes later.
+
+What is checked, by schema kind (the graph's ``input_schema``, else its state
+schema; a ``dict`` schema takes anything):
+
+- every kind: the input is a JSON object and names only keys of the schema;
+- keys without a reducer: the value has the annotated type, where that type is a
+  JSON one (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``, ``None``,
+  ``Literal``, unions of those); reduced keys take updates of their reducer's
+  own shapes (``add_messages`` takes a string), so they are not type-checked;
+- required keys: a dataclass's fields without a default; a pydantic model is
+  validated whole; a ``TypedDict`` requires only the keys it marks required
+  explicitly (``total=False`` with ``Required[...]``), since LangGraph programs
+  pass partial state as input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Union
+
+from runtime.errors import InvalidArgument
+
+_JSON_TYPES: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+    list: (list,),
+    dict: (dict,),
+    type(None): (type(None),),
+}
+
+
+UNKNOWN = "is not in the graph's input schema"
+# The reference's input when a run request has none: a human message.
+DEFAULT_INPUT = "API run"
+
+
+def input_default(graph: Any) -> Any:
+    """The input of a run submitted without one: the reference's ``"API run"``
+    message for a graph that takes messages, an empty update otherwise."""
+    schema = _input_schema(graph)
+    if schema is None or "messages" in typing.get_type_hints(schema):
+        return DEFAULT_INPUT
+    return {}
+
+
+def input_check(graph: Any, value: Any, *, name: str) -> None:
+    """Raises ``InvalidArgument`` (fields under ``details.fields``) unless
+    ``value`` fits the input schema of ``graph``, registered as ``name``."""
+    schema = _input_schema(graph)
+    if schema is None:
+        return
+    if not isinstance(value, dict):
+        raise InvalidArgument(
+            f"input of graph {name!r} must be a JSON object",
+            details={"fields": {"input": "must be a JSON object"}},
+        )
+    fields = _field_errors(schema, value)
+    if fields:
+        first = next(iter(fields))
+        raise InvalidArgument(
+            f"input does not fit graph {name!r}: {first} {fields[first]}",
+            details={"fields": {f"input.{k}": error for k, error in fields.items()}},
+        )
+
+
+def _input_schema(graph: Any) -> Any:
+    builder = getattr(graph, "builder", None)
+    if builder is None:
+        return None
+    schema = builder.input_schema
+    return None if schema is dict else schema
+
+
+def _field_errors(schema: Any, value: dict[str, Any]) -> dict[str, str]:
+    if hasattr(schema, "model_validate"):  # pydantic
+        return _pydantic_errors(schema, value)
+    hints = typing.get_type_hints(schema, include_extras=True)
+    hints = {k: v for k, v in hints.items() if not k.startswith("__")}
+    errors = {key: UNKNOWN for key in value if key not in hints}
+    for key in _required(schema, hints):
+        if key not in value:
+            errors[key] = "is required"
+    for key, item in value.items():
+        hint = hints.get(key)
+        if hint is not None and not _fits(item, hint):
+            errors[key] = f"must be {_describe(hint)}"
+    return errors
+
+
+def _required(schema: Any, hints: dict[str, Any]) -> list[str]:
+    if dataclasses.is_dataclass(schema):
+        return [
+            f.name
+            for f in dataclasses.fields(schema)
+            if f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+    if typing.is_typeddict(schema) and not schema.__total__:
+        # From the hints: ``__required_keys__`` misses ``Required[...]`` written
+        # as a string (postponed annotations) on Python 3.11.
+        return [k for k, h in hints.items() if typing.get_origin(h) is typing.Required]
+    return []
+
+
+def _pydantic_errors(schema: Any, value: dict[str, Any]) -> dict[str, str]:
+    fields = getattr(schema, "model_fields", {})
+    errors = {key: UNKNOWN for key in value if key not in fields}
+    try:
+        schema.model_validate(value)
+    except ValueError as exc:  # pydantic's ValidationError
+        for error in getattr(exc, "errors", list)():
+            loc = ".".join(str(part) for part in error.get("loc", ())) or "input"
+            errors.setdefault(loc, error.get("msg", "is not valid"))
+    return errors
+
+
+def _fits(item: Any, hint: Any) -> bool:
+    """Whether ``item`` has type ``hint``; ``True`` for types that are not JSON
+    ones or that carry a reducer (checked by the graph itself)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        if any(callable(m) and not isinstance(m, type) for m in meta):
+            return True  # a reducer: it takes its own update shapes
+        return _fits(item, base)
+    if origin in (Union, types.UnionType):
+        return any(_fits(item, arg) for arg in typing.get_args(hint))
+    if origin is Literal:
+        return item in typing.get_args(hint)
+    if origin in (typing.Required, typing.NotRequired):
+        return _fits(item, typing.get_args(hint)[0])
+    accepted = _JSON_TYPES.get(origin or hint)
+    if accepted is None:
+        return True  # not a JSON type: the graph decides
+    if isinstance(item, bool) and bool not in accepted:
+        return False  # JSON true is not a number
+    return isinstance(item, accepted)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Annotated, typing.Required, typing.NotRequired):
+        return _describe(typing.get_args(hint)[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    names |= {list: "a list", dict: "an object", type(None): "null"}
+    return names.get(origin or hint, str(hint))
