@@ -70,7 +70,8 @@ def calculate(expression: str) -> int | float:
     except SyntaxError as exc:
         raise ToolError(f"Not an arithmetic expression: {expression!r}") from exc
     try:
-        return _eval(tree.body)
+        value: int | float = _eval(tree.body)
+        return value
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise ToolError(f"Cannot compute {expression!r}: {exc}") from exc
 

@@ -102,7 +102,7 @@ SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
 
 
 def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
-    params = {
+    params: dict[str, Any] = {
         "lease_id": lease.pk,
         "worker_id": lease.worker_id,
         "now": now,
@@ -247,6 +247,8 @@ def attempt_reap_timed_out(*, at: datetime | None = None) -> int:
     ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
     moved = 0
     for attempt in candidates:
+        assert attempt.started_at is not None  # both excluded by the filter
+        assert attempt.timeout_ms is not None
         if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
             continue
         error = {

@@ -39,11 +39,15 @@ def transition(
     allowed = allowed_sources(model, to)
     if sources is not None:
         allowed = [s for s in allowed if s in set(sources)]
-    updated = model.objects.filter(pk=pk, status__in=allowed).update(
+    updated = model._default_manager.filter(pk=pk, status__in=allowed).update(
         status=to, **fields
     )
     if updated != 1:
-        current = model.objects.filter(pk=pk).values_list("status", flat=True).first()
+        current = (
+            model._default_manager.filter(pk=pk)
+            .values_list("status", flat=True)
+            .first()
+        )
         raise InvalidTransition(
             f"{model.__name__} {pk} cannot move from {current!r} to {to!r}",
             details={"current_status": current, "requested_status": to},
