@@ -120,7 +120,7 @@ class HttpFetchTool(BaseTool):
         if not url_allowed(url, self.allowed_hosts):
             raise ToolError(
                 f"Host {parts.netloc!r} is not on the allowlist "
-                "(an entry without a port admits only 80 and 443)"
+                "(an entry without a port admits only 80 for http, 443 for https)"
             )
 
     def _run(self, args: dict[str, Any], runtime: ToolRuntime) -> str:
