@@ -180,7 +180,7 @@ class Bench:
     def executed(self, thread_id: str, graph: str, value: Any, expect: str) -> None:
         """A job run by an in-process worker to its next stop (``expect``)."""
         from runtime.models import Job
-        from runtime.services.execution import worker_drain
+        from runtime.worker.drain import worker_drain
 
         attempt_id = self.enqueue(thread_id, graph, value)
         worker_drain(attempt_id=attempt_id, worker_id="bench-seed", limit=1)

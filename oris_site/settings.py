@@ -170,6 +170,13 @@ def env_graphs(name: str) -> dict[str, str]:
 
 ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
 ORIS_DEFAULT_GRAPH = env_str("ORIS_DEFAULT_GRAPH", "echo")
+# Resuming or replaying a run whose graph's definition changed since the run
+# started: "error" refuses (409), "warn" continues and notes it in the timeline.
+ORIS_GRAPH_DEFINITION_CHANGED = (
+    env_str("ORIS_GRAPH_DEFINITION_CHANGED", "error").strip().lower()
+)
+if ORIS_GRAPH_DEFINITION_CHANGED not in ("error", "warn"):
+    raise ImproperlyConfigured("ORIS_GRAPH_DEFINITION_CHANGED must be error or warn")
 # The `assistant` demo agent: "provider:model" (unset: a scripted model, no key).
 ORIS_ASSISTANT_MODEL = env_str("ORIS_ASSISTANT_MODEL").strip()
 ORIS_WORKSPACE_ROOT = env_str(

@@ -56,5 +56,13 @@ class InterruptAlreadyResolved(Conflict):
     pass
 
 
-class CheckpointConflict(Conflict):
-    pass
+class GraphDefinitionChanged(Conflict):
+    """The registered graph is not the one the run started on (its definition
+    hash differs), so continuing it could take paths its checkpoints never saw."""
+
+
+class ExecutionTimeout(OrisError):
+    """An attempt ran past its timeout policy. Recorded as the attempt's error by
+    the reaper; never raised to a caller."""
+
+    code = "execution_timeout"

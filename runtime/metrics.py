@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -132,9 +131,9 @@ class RuntimeCollector:
 
 
 def _queue_depth() -> int:
-    from runtime.services.leases import dispatchable
+    from runtime.services.claims import claimable_count
 
-    return dispatchable(at=timezone.now()).count()
+    return claimable_count()
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -230,11 +231,36 @@ def _audit_events(job: Job) -> list[TimelineEvent]:
     ids = [job.thread_id, *job.attempts.values_list("id", flat=True)]
     ids += list(job.interrupts.values_list("id", flat=True))
     rows = AuditLog.objects.filter(resource_id__in=ids).exclude(action="job.run")
-    return [
-        TimelineEvent(
+    return [_audit_event(row) for row in rows]
+
+
+def _audit_event(row: AuditLog) -> TimelineEvent:
+    by = f"{row.actor_type}:{row.actor_id}"
+    if row.action == AuditLog.DEFINITION_CHANGED:
+        details = cast(dict[str, Any], row.details)  # written with both hashes
+        pinned, registered = details["pinned_hash"], details["registered_hash"]
+        return TimelineEvent(
             at=row.created_at,
-            kind="action",
-            text=f"{row.action} by {row.actor_type}:{row.actor_id}",
+            kind="warning",
+            text=f"continued by {by} on a changed graph definition "
+            f"({pinned[:12]} → {registered[:12]})",
         )
-        for row in rows
-    ]
+    return TimelineEvent(at=row.created_at, kind="action", text=f"{row.action} by {by}")
+
+
+def job_definition_change(*, job: Job) -> dict[str, str] | None:
+    """The pinned and the registered definition hash of a run's graph, and the
+    policy (``ORIS_GRAPH_DEFINITION_CHANGED``), when they differ (the graph
+    changed since the run started); ``None`` when they match or the graph is not
+    registered any more."""
+    try:
+        registered = registry.graph_get(job.graph).definition_hash
+    except OrisError:
+        return None
+    if registered == job.graph_hash:
+        return None
+    return {
+        "pinned_hash": job.graph_hash,
+        "registered_hash": registered,
+        "policy": settings.ORIS_GRAPH_DEFINITION_CHANGED,
+    }

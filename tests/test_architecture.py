@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,81 @@ def test_it_detects_a_forbidden_import(tmp_path: Path) -> None:
         "import os\nfrom django.db import models\nfrom . import sibling\n"
     )
     assert imported_modules(module) == [(1, "os"), (2, "django.db")]
+
+
+def runtime_modules(part: str) -> list[Path]:
+    base = ROOT / "runtime" / part
+    return sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]
+
+
+@pytest.mark.parametrize(
+    ("part", "forbidden"),
+    [
+        ("models", ("runtime.services", "runtime.selectors", "runtime.api")),
+        ("services", ("runtime.api", "runtime.admin", "runtime.worker")),
+        ("selectors", ("runtime.api", "runtime.admin", "runtime.worker")),
+        ("api", ("runtime.admin", "runtime.worker")),
+        ("admin", ("runtime.api", "runtime.worker")),
+    ],
+)
+def test_runtime_layers_import_one_way(part: str, forbidden: tuple[str, ...]) -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in runtime_modules(part)
+        for line, module in imported_modules(path)
+        if module.startswith(forbidden)
+    ]
+    assert found == []
+
+
+def test_leases_do_not_import_attempts() -> None:
+    """Outcomes release leases; leases know nothing of outcomes (no cycle)."""
+    leases = ROOT / "runtime" / "services" / "leases.py"
+    tree = ast.parse(leases.read_text())
+    names = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    ]
+    assert [n for n in names if "attempts" in n] == []
+
+
+def sql_strings(path: Path) -> list[tuple[int, str]]:
+    """String constants of a module that are SQL statements (f-strings' literal
+    parts included)."""
+    verbs = re.compile(r"\b(SELECT|UPDATE|INSERT INTO|DELETE FROM)\b")
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and verbs.search(node.value)
+    ]
+
+
+def test_no_status_literal_is_typed_into_sql() -> None:
+    """Hot-path SQL renders its statuses from the TextChoices and transition
+    tables, so a status renamed or added cannot leave a stale copy behind."""
+    from runtime.models import Attempt, Interrupt, Job
+
+    statuses = {
+        s.value for choices in (Job, Attempt, Interrupt) for s in choices.Status
+    }
+    literal = re.compile("'(" + "|".join(sorted(statuses)) + ")'")
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {match.group(0)}"
+        for path in sorted((ROOT / "runtime").rglob("*.py"))
+        if "migrations" not in path.parts
+        for line, sql in sql_strings(path)
+        for match in literal.finditer(sql)
+    ]
+    assert found == []
+
+
+def test_it_finds_a_status_literal_in_sql(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "X = f\"UPDATE t SET status = 'running' WHERE id = {1}\"\nY = 'running'\n"
+    )
+    assert sql_strings(module) == [(1, "UPDATE t SET status = 'running' WHERE id = ")]

@@ -85,6 +85,7 @@ class JobAdmin(ConsoleAdmin):
             "timeline": selectors.job_timeline(job=obj),
             "checkpoints": list(reversed(selectors.job_checkpoint_history(job=obj))),
             "mermaid": self._mermaid(obj),
+            "definition_change": selectors.job_definition_change(job=obj),
             "current_nodes": selectors.job_current_nodes(job=obj),
             "input_json": pretty_json(obj.input),
             "result_json": pretty_json(obj.result) if obj.result is not None else "",

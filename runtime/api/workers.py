@@ -53,7 +53,6 @@ class WorkerPollApi(OrisApi):
                 data.get("tenant_max_active_leases")
                 or settings.ORIS_MAX_ACTIVE_LEASES_PER_TENANT,
             ),
-            scan_limit=max(1, data.get("limit") or 1),
         )
         lease = decision.lease
         body: dict[str, Any] = {

@@ -6,13 +6,13 @@ worker that lost its lease records nothing.
 
 from __future__ import annotations
 
+import enum
 import json
 import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from runtime.errors import InvalidTransition, LeaseLost
@@ -22,6 +22,17 @@ from runtime.services.leases import lease_release
 from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
+
+
+class Outcome(enum.StrEnum):
+    """How a worker's run of an attempt ended."""
+
+    COMPLETED = "completed"  # the graph reached END
+    INTERRUPTED = "interrupted"  # paused for a person
+    RETRY_SCHEDULED = "retry_scheduled"  # failed; runs again after its backoff
+    FAILED = "failed"  # failed for good: dead-lettered
+    CANCELLED = "cancelled"  # its job was cancelled
+    LEASE_LOST = "lease_lost"  # another worker took it over: nothing recorded
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
@@ -87,11 +98,13 @@ WITH released AS (
     WHERE id = %(lease_id)s AND worker_id = %(worker_id)s
     RETURNING attempt_id
 ), attempt AS (
-    UPDATE {Attempt._meta.db_table} SET status = 'completed', finished_at = %(now)s
+    UPDATE {Attempt._meta.db_table}
+    SET status = '{Attempt.Status.COMPLETED}', finished_at = %(now)s
     WHERE id IN (SELECT attempt_id FROM released) AND status = ANY(%(attempt_from)s)
     RETURNING job_id
 ), job AS (
-    UPDATE {Job._meta.db_table} SET status = 'completed', result = %(result)s::jsonb,
+    UPDATE {Job._meta.db_table}
+    SET status = '{Job.Status.COMPLETED}', result = %(result)s::jsonb,
         error = NULL, updated_at = %(now)s, finished_at = %(now)s
     WHERE id IN (SELECT job_id FROM attempt) AND status = ANY(%(job_from)s)
     RETURNING id
@@ -152,7 +165,7 @@ def attempt_interrupt(
 
 def attempt_fail(
     *, lease: Lease, error: dict[str, Any], at: datetime | None = None
-) -> Attempt.Status:
+) -> Outcome:
     """The run failed: retry with backoff while the policy allows, else dead-letter.
 
     ``max_retries = N`` allows N retries (N + 1 executions), as in the reference.
@@ -164,9 +177,9 @@ def attempt_fail(
         lease_release(lease=lease)
         if policy and attempt.attempt_no <= int(policy.get("max_retries", 0)):
             _schedule_retry(attempt, policy, error, now)
-            return Attempt.Status.RETRY_BACKOFF
+            return Outcome.RETRY_SCHEDULED
         _dead_letter(attempt, DeadLetter.Reason.TERMINAL_FAILED, error, now)
-        return Attempt.Status.FAILED
+        return Outcome.FAILED
 
 
 def _schedule_retry(
@@ -236,34 +249,12 @@ def attempt_cancel(*, attempt: Attempt, at: datetime | None = None) -> None:
     transition(Attempt, attempt.pk, to=Attempt.Status.CANCELLED, finished_at=now)
 
 
-def attempt_reap_timed_out(*, at: datetime | None = None) -> int:
-    """Ends running attempts past their execution timeout with their policy's status.
-
-    Timeouts never retry; a ``failed`` timeout is dead-lettered.
-    """
+def attempt_time_out(
+    *, attempt: Attempt, error: dict[str, Any], at: datetime | None = None
+) -> None:
+    """Ends a running attempt past its timeout with its policy's status; a
+    ``failed`` timeout is dead-lettered. Timeouts never retry."""
     now = at or timezone.now()
-    candidates = Attempt.objects.filter(
-        ~Q(timeout_ms=None), status__in=RUNNING, started_at__isnull=False
-    ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
-    moved = 0
-    for attempt in candidates:
-        assert attempt.started_at is not None  # both excluded by the filter
-        assert attempt.timeout_ms is not None
-        if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
-            continue
-        error = {
-            "type": "runtime.errors.ExecutionTimeout",
-            "message": f"attempt ran longer than {attempt.timeout_ms} ms",
-        }
-        try:
-            _time_out(attempt, error, now)
-        except InvalidTransition:
-            continue  # it finished meanwhile
-        moved += 1
-    return moved
-
-
-def _time_out(attempt: Attempt, error: dict[str, Any], now: datetime) -> None:
     with transaction.atomic():
         Lease.objects.filter(attempt=attempt).delete()
         if attempt.timeout_status == Job.Status.CANCELLED:

@@ -12,6 +12,7 @@ from runtime.errors import Conflict
 from runtime.models import Attempt, DeadLetter, Job
 from runtime.services import dispatch
 from runtime.services.audit import Actor, audit_record
+from runtime.services.jobs import job_check_definition
 from runtime.services.transitions import transition
 
 
@@ -21,6 +22,7 @@ def dead_letter_replay(
     """Requeues the dead attempt (same id, attempt number kept) and its job."""
     now = at or timezone.now()
     with transaction.atomic():
+        job_check_definition(job=dead_letter.job, actor=actor, at=now)
         updated = DeadLetter.objects.filter(
             pk=dead_letter.pk, replay_status=DeadLetter.ReplayStatus.PENDING
         ).update(

@@ -13,7 +13,11 @@ from django.utils import timezone
 from runtime.errors import InterruptAlreadyResolved
 from runtime.models import Attempt, Interrupt, Job
 from runtime.services.audit import Actor, audit_record
-from runtime.services.jobs import _cancel_now, job_enqueue_continuation
+from runtime.services.jobs import (
+    _cancel_now,
+    job_check_definition,
+    job_enqueue_continuation,
+)
 from runtime.services.transitions import transition
 
 
@@ -57,6 +61,7 @@ def interrupt_resume(
         current = _lock_pending(interrupt, resume_hash=digest)
         if current is None:
             return Interrupt.objects.get(pk=interrupt.pk)
+        job_check_definition(job=current.job, actor=actor, at=now)
         transition(
             Interrupt,
             interrupt.pk,

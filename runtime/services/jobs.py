@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from runtime import registry
-from runtime.errors import Conflict, InvalidArgument, NotFound
-from runtime.models import Attempt, Checkpoint, Interrupt, Job
+from runtime.errors import Conflict, GraphDefinitionChanged, InvalidArgument, NotFound
+from runtime.models import Attempt, AuditLog, Checkpoint, Interrupt, Job
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import dispatch
 from runtime.services.attempts import attempt_cancel
 from runtime.services.audit import Actor, audit_record
-from runtime.services.transitions import transition
+from runtime.services.transitions import transition, transition_all
+
+logger = logging.getLogger(__name__)
 
 RETRY_STRATEGIES = ("fixed", "exponential")
 
@@ -155,6 +159,36 @@ def _enqueue(
     return attempt
 
 
+def job_check_definition(*, job: Job, actor: Actor, at: datetime) -> None:
+    """Refuses to continue a run on a graph whose definition changed since the
+    run started (``GraphDefinitionChanged``); with
+    ``ORIS_GRAPH_DEFINITION_CHANGED=warn`` it records the change instead, which
+    the run's timeline shows."""
+    registered = registry.graph_get(job.graph).definition_hash
+    if registered == job.graph_hash:
+        return
+    details = {
+        "graph": job.graph,
+        "pinned_hash": job.graph_hash,
+        "registered_hash": registered,
+    }
+    if settings.ORIS_GRAPH_DEFINITION_CHANGED != "warn":
+        raise GraphDefinitionChanged(
+            f"graph {job.graph!r} changed since thread {job.thread_id!r} started; "
+            "continuing it could take paths its checkpoints never saw",
+            details=details,
+        )
+    logger.warning("thread %s continues on a changed graph: %s", job.thread_id, details)
+    audit_record(
+        actor=actor,
+        action=AuditLog.DEFINITION_CHANGED,
+        resource_type="thread",
+        resource_id=job.thread_id,
+        details=details,
+        at=at,
+    )
+
+
 def job_enqueue_continuation(
     *,
     job: Job,
@@ -165,7 +199,8 @@ def job_enqueue_continuation(
     checkpoint_id: str = "",
 ) -> Attempt:
     """Queues a resume or replay attempt and moves the job from ``sources`` back
-    to ``queued``; ``InvalidTransition`` if the job is in none of them."""
+    to ``queued``; ``InvalidTransition`` if the job is in none of them. Callers
+    check the graph's definition first (``job_check_definition``)."""
     transition(
         Job,
         job.pk,
@@ -214,8 +249,11 @@ def job_cancel(
 def _cancel_now(job: Job, now: datetime) -> None:
     for attempt in job.attempts.exclude(status__in=ATTEMPT_TERMINAL):
         attempt_cancel(attempt=attempt, at=now)
-    job.interrupts.filter(status=Interrupt.Status.PENDING).update(
-        status=Interrupt.Status.CANCELLED, resolved_at=now
+    transition_all(
+        job.interrupts.all(),
+        to=Interrupt.Status.CANCELLED,
+        sources=[Interrupt.Status.PENDING],
+        resolved_at=now,
     )
     transition(Job, job.pk, to=Job.Status.CANCELLED, updated_at=now, finished_at=now)
 
@@ -247,6 +285,7 @@ def job_replay(
         raise NotFound(f"no checkpoint found for thread '{job.thread_id}'")
     checkpoint_id = checkpoint_id or first.checkpoint_id
     with transaction.atomic():
+        job_check_definition(job=job, actor=actor, at=now)
         attempt = job_enqueue_continuation(
             job=job,
             kind=Attempt.Kind.REPLAY,

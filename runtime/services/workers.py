@@ -14,7 +14,7 @@ from runtime import metrics
 from runtime.errors import Conflict, LeaseLost, NotFound
 from runtime.models import Attempt, Job, Lease, StepReport
 from runtime.models.jobs import ATTEMPT_TERMINAL
-from runtime.services import attempts, leases
+from runtime.services import attempts, claims, leases, reaper
 from runtime.services.transitions import transition
 from runtime.tracing import trace_advance
 
@@ -41,52 +41,40 @@ def worker_poll(
     worker_id: str,
     max_active_leases: int,
     tenant_max_active_leases: int,
-    scan_limit: int = 16,
     at: datetime | None = None,
 ) -> PollDecision:
-    """Dispatches at most one attempt to an HTTP worker, within its limits."""
+    """Dispatches at most one attempt to an HTTP worker, within its limits, in
+    the one claim order every worker uses."""
     started = time.perf_counter()
     now = at or timezone.now()
-    leases.lease_reap(at=now)
+    reaper.reap(at=now)
     active = _active(Lease.objects.filter(worker_id=worker_id), now)
     if active >= max_active_leases:
         metrics.inc("backpressure_total", reason="worker_limit")
         return PollDecision(
             "backpressure", active, max_active_leases, reason="worker_limit"
         )
-    blocked: tuple[str, int] | None = None
-    candidates = leases.dispatchable(at=now).order_by(
-        "-priority", "attempt_no", "created_at", "id"
+    metrics.inc("lease_operations_total")
+    lease = claims.attempt_claim(
+        worker_id=worker_id,
+        tenant_limit=tenant_max_active_leases,
+        status=Attempt.Status.LEASED,
+        at=now,
     )
-    for attempt in candidates[: max(scan_limit, 16)]:
-        if attempt.tenant_id:
-            tenant_active = _active(
-                Lease.objects.filter(attempt__tenant_id=attempt.tenant_id), now
-            )
-            if tenant_active >= tenant_max_active_leases:
-                blocked = (attempt.tenant_id, tenant_active)
-                continue
-        metrics.inc("lease_operations_total")
-        redispatch = attempt.started_at is not None  # its lease was lost
-        with transaction.atomic():
-            lease = leases.lease_grant(
-                attempt, worker_id=worker_id, now=now, status=Attempt.Status.LEASED
-            )
-        if lease is None:
-            metrics.inc("lease_conflicts_total")
-            continue
+    if lease is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.observe("dispatch_latency_ms", elapsed_ms)
-        if redispatch:
+        if lease.attempt.dispatches > 1:  # its earlier lease was lost
             metrics.observe("recovery_latency_ms", elapsed_ms)
         return PollDecision(
             "dispatched",
             active,
             max_active_leases,
             lease=lease,
-            tenant_id=attempt.tenant_id or None,
-            trace=attempt_trace_advance(attempt_id=attempt.pk),
+            tenant_id=lease.attempt.tenant_id or None,
+            trace=attempt_trace_advance(attempt_id=lease.attempt_id),
         )
+    blocked = claims.tenant_blocked(tenant_limit=tenant_max_active_leases, at=now)
     if blocked:
         metrics.inc("backpressure_total", reason="tenant_limit")
         return PollDecision(
@@ -94,8 +82,10 @@ def worker_poll(
             active,
             max_active_leases,
             reason="tenant_limit",
-            tenant_id=blocked[0],
-            tenant_active_leases=blocked[1],
+            tenant_id=blocked,
+            tenant_active_leases=_active(
+                Lease.objects.filter(attempt__tenant_id=blocked), now
+            ),
             tenant_limit=tenant_max_active_leases,
         )
     return PollDecision(
@@ -213,7 +203,7 @@ def worker_ack(
             error = {"type": "WorkerReportedFailure", "message": "failed ack"}
             outcome = attempts.attempt_fail(lease=lease, error=error, at=now)
             attempt.refresh_from_db()
-            if outcome == Attempt.Status.RETRY_BACKOFF:
+            if outcome == attempts.Outcome.RETRY_SCHEDULED:
                 return AckOutcome(
                     "retry_scheduled", attempt.attempt_no, attempt.retry_at
                 )

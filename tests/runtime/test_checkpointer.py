@@ -16,7 +16,7 @@ from graphs import END, START, Command, StateGraph, interrupt
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
-from runtime.services import leases
+from runtime.services import claims, leases, reaper
 from runtime.services.jobs import job_cancel
 from tests.factories import ALICE, make_job
 from tests.graphs.checkpointer_conformance import CheckpointerConformance
@@ -73,14 +73,14 @@ def test_one_checkpoint_row_per_superstep_and_blobs_only_for_changes() -> None:
 @pytest.mark.django_db
 def test_a_lost_lease_writes_nothing_and_raises() -> None:
     job = make_job("chain")
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
     saver = DjangoSaver(fence=leases.LeaseFence(lease))
     graph = chain_of(5).compile(checkpointer=saver)
     config = {"configurable": {"thread_id": "fenced"}}
     graph.invoke({"log": [], "constant": ""}, config)
     written = Checkpoint.objects.filter(thread_id="fenced").count()
     assert written == 6
-    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    reaper.reap(at=timezone.now() + timedelta(seconds=31))
     with pytest.raises(LeaseLost):
         graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "f2"}})
     assert not Checkpoint.objects.filter(thread_id="f2").exists()
@@ -90,7 +90,7 @@ def test_a_lost_lease_writes_nothing_and_raises() -> None:
 @pytest.mark.django_db
 def test_a_cancelled_job_stops_the_writes() -> None:
     job = make_job("chain")
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
     graph = chain_of(2).compile(
         checkpointer=DjangoSaver(fence=leases.LeaseFence(lease))
     )
@@ -164,10 +164,10 @@ def test_a_held_input_checkpoint_is_written_before_reads_and_pending_writes() ->
 @pytest.mark.django_db
 def test_a_held_input_checkpoint_is_fenced_with_the_superstep() -> None:
     job = make_job("chain")
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
     saver = DjangoSaver(fence=leases.LeaseFence(lease), new_thread=True)
     graph = chain_of(2).compile(checkpointer=saver)
-    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    reaper.reap(at=timezone.now() + timedelta(seconds=31))
     with pytest.raises(LeaseLost):
         graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "h"}})
     assert not Checkpoint.objects.filter(thread_id="h").exists()

@@ -14,7 +14,8 @@ from django.db import connection
 from django.utils import timezone
 
 from runtime.models import Attempt, Job, Lease
-from runtime.services import execution, leases
+from runtime.services import claims, reaper
+from runtime.worker import execute
 from tests.factories import make_job
 from tests.runtime.sample_graphs import TEST_GRAPHS, effects
 
@@ -53,7 +54,7 @@ def test_a_killed_worker_is_recovered_from_the_last_checkpoint(round_no: int) ->
     job = make_job("crashy")
     attempt_id = job.attempts.get().pk
     killed = in_worker(
-        "from runtime.services.execution import attempt_execute; "
+        "from runtime.worker.execute import attempt_execute; "
         f"attempt_execute(attempt_id={attempt_id!r}, worker_id='doomed')"
     )
     assert killed.returncode == -9, killed.stderr
@@ -63,10 +64,10 @@ def test_a_killed_worker_is_recovered_from_the_last_checkpoint(round_no: int) ->
 
     # Nobody heartbeats the dead worker's lease: once it expires it is reaped.
     later = timezone.now() + timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS + 1)
-    assert leases.lease_reap(at=later) == 1
-    lease = leases.lease_claim_next(worker_id="survivor", at=later)
+    assert reaper.reap(at=later) == 1
+    lease = claims.attempt_claim(worker_id="survivor", at=later)
     assert lease.attempt_id == attempt_id
-    assert execution.run_leased(lease=lease) == "completed"
+    assert execute.run_leased(lease=lease) == "completed"
 
     job.refresh_from_db()
     assert job.status == Job.Status.COMPLETED
@@ -76,8 +77,8 @@ def test_a_killed_worker_is_recovered_from_the_last_checkpoint(round_no: int) ->
 
 CLAIM_ALL = """
 import os
-from runtime.services.leases import lease_claim_next
-while (lease := lease_claim_next(worker_id=f"w{os.getpid()}")) is not None:
+from runtime.services.claims import attempt_claim
+while (lease := attempt_claim(worker_id=f"w{os.getpid()}")) is not None:
     print(lease.attempt_id, flush=True)
 """
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from runtime import registry
 from runtime.models import DeadLetter, Interrupt, Job
-from runtime.services import execution
+from runtime.worker.drain import worker_drain
 from tests.factories import make_job
 from tests.runtime.admin.console_graphs import CONSOLE_GRAPHS
 
@@ -79,7 +79,7 @@ def viewer_client(carol_viewer: User) -> Client:
 
 
 def drain() -> int:
-    return execution.worker_drain(worker_id="t")
+    return worker_drain(worker_id="t")
 
 
 def interrupted(graph: str = "approval", **kwargs: Any) -> Interrupt:

@@ -154,3 +154,12 @@ def test_nobody_adds_changes_or_deletes_runs(admin_client: Client) -> None:
     delete = reverse("admin:runtime_job_delete", args=[job.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_the_run_page_shows_a_changed_graph_definition(operator_client: Client) -> None:
+    job = interrupted().job
+    assert b'id="definition-changed"' not in operator_client.get(detail(job)).content
+    Job.objects.filter(pk=job.pk).update(graph_hash="0" * 64)
+    page = operator_client.get(detail(job)).content.decode()
+    assert 'id="definition-changed"' in page
+    assert "refused" in page

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from runtime.models import AuditLog, Job
-from runtime.services import execution
+from runtime.worker.drain import worker_drain
 from tests.runtime.api.conftest import assert_contract, assert_error
 from tests.runtime.sample_graphs import effects
 
@@ -16,7 +16,7 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def drain() -> None:
-    execution.worker_drain(worker_id="api-test")
+    worker_drain(worker_id="api-test")
 
 
 def worker_thread() -> None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from examples.http_worker import HttpWorker
 from runtime.models import Attempt, DeadLetter, Job, Lease
-from runtime.services import leases
+from runtime.services import reaper
 from tests.factories import make_job
 from tests.runtime.api.conftest import assert_contract, assert_error
 
@@ -231,7 +231,7 @@ def test_failed_acks_retry_then_dead_letter_and_replay(
 def test_an_expired_lease_is_recovered_by_another_worker(walter_worker) -> None:
     make_job()
     first = dispatched(walter_worker, "w1")
-    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    reaper.reap(at=timezone.now() + timedelta(seconds=31))
     second = dispatched(walter_worker, "w2")
     assert second["attempt_id"] == first["attempt_id"]
     assert_error(

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from runtime.models import AuditLog
-from runtime.services import execution
+from runtime.worker.drain import worker_drain
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def oris(*args: str) -> str:
 
 
 def drain() -> None:
-    execution.worker_drain(worker_id="cli-test")
+    worker_drain(worker_id="cli-test")
 
 
 def test_run_approve_and_complete_from_the_cli() -> None:

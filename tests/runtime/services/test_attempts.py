@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from runtime.models import Attempt, DeadLetter, Job
-from runtime.services import leases
-from runtime.services.attempts import attempt_fail, next_backoff_ms
+from runtime.services import claims, reaper
+from runtime.services.attempts import Outcome, attempt_fail, next_backoff_ms
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_max_retries_n_allows_n_retries_on_the_clock() -> None:
     clock = timezone.now()
     seen = []
     for _ in range(3):
-        lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w", at=clock)
+        lease = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w", at=clock)
         assert lease is not None, "the retry must be due on the clock"
         outcome = attempt_fail(lease=lease, error=ERROR, at=clock)
         attempt.refresh_from_db()
@@ -51,15 +51,15 @@ def test_max_retries_n_allows_n_retries_on_the_clock() -> None:
         if attempt.retry_at:
             too_early = attempt.retry_at - timedelta(milliseconds=1)
             assert (
-                leases.lease_claim(attempt_id=attempt.pk, worker_id="w", at=too_early)
+                claims.attempt_claim(attempt_id=attempt.pk, worker_id="w", at=too_early)
                 is None
             )
             clock = attempt.retry_at
     start = seen[0][2] - timedelta(milliseconds=100)
     assert seen == [
-        ("retry_backoff", 2, start + timedelta(milliseconds=100)),
-        ("retry_backoff", 3, start + timedelta(milliseconds=350)),
-        ("failed", 3, None),
+        (Outcome.RETRY_SCHEDULED, 2, start + timedelta(milliseconds=100)),
+        (Outcome.RETRY_SCHEDULED, 3, start + timedelta(milliseconds=350)),
+        (Outcome.FAILED, 3, None),
     ]
     assert [r.backoff_ms for r in attempt.retries.all()] == [100, 250]
     assert Job.objects.get().status == Job.Status.FAILED
@@ -72,8 +72,8 @@ def test_completing_without_the_lease_writes_nothing() -> None:
     from runtime.services.attempts import attempt_complete
 
     job = make_job()
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
-    leases.lease_reap(at=timezone.now() + timedelta(seconds=31))
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    reaper.reap(at=timezone.now() + timedelta(seconds=31))
     with pytest.raises(LeaseLost):
         attempt_complete(lease=lease, state={"done": True})
     job.refresh_from_db()
@@ -86,7 +86,7 @@ def test_completing_records_the_result_and_releases_the_lease() -> None:
     from runtime.services.attempts import attempt_complete
 
     job = make_job()
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
     attempt_complete(lease=lease, state={"done": True})
     job.refresh_from_db()
     assert (job.status, job.result) == ("completed", {"done": True})

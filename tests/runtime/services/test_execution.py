@@ -6,10 +6,11 @@ import pytest
 
 from runtime.errors import InterruptAlreadyResolved
 from runtime.models import Attempt, Checkpoint, DeadLetter, Interrupt, Job, Lease
-from runtime.services import execution
+from runtime.services.attempts import Outcome
 from runtime.services.dead_letters import dead_letter_replay
 from runtime.services.interrupts import interrupt_reject, interrupt_resume
 from runtime.services.jobs import job_replay
+from runtime.worker import execute
 from tests.factories import ALICE, make_job
 from tests.runtime.sample_graphs import effects
 
@@ -20,7 +21,7 @@ RETRY = {"strategy": "fixed", "backoff_ms": 1, "max_retries": 2}
 
 def run(job: Job) -> str | None:
     attempt = job.attempts.exclude(status__in=["completed", "failed", "cancelled"])
-    return execution.attempt_execute(attempt_id=attempt.get().pk, worker_id="w1")
+    return execute.attempt_execute(attempt_id=attempt.get().pk, worker_id="w1")
 
 
 def test_it_runs_a_job_to_completion_with_checkpoints() -> None:
@@ -37,8 +38,8 @@ def test_it_runs_a_job_to_completion_with_checkpoints() -> None:
 def test_a_duplicate_delivery_does_nothing() -> None:
     job = make_job("chain")
     attempt_id = job.attempts.get().pk
-    assert execution.attempt_execute(attempt_id=attempt_id) == "completed"
-    assert execution.attempt_execute(attempt_id=attempt_id) is None
+    assert execute.attempt_execute(attempt_id=attempt_id) == "completed"
+    assert execute.attempt_execute(attempt_id=attempt_id) is None
     assert effects("a") == 1
 
 
@@ -93,7 +94,7 @@ def test_rejecting_an_interrupt_cancels_the_job() -> None:
 def test_a_retry_continues_without_rerunning_finished_nodes(monkeypatch) -> None:
     monkeypatch.setenv("ORIS_TEST_FLAKY_FAILURES", "1")
     job = make_job("flaky", retry_policy=RETRY)
-    assert run(job) == Attempt.Status.RETRY_BACKOFF
+    assert run(job) == Outcome.RETRY_SCHEDULED
     attempt = job.attempts.get()
     assert (attempt.status, attempt.attempt_no) == ("retry_backoff", 2)
     assert attempt.retries.get().backoff_ms == 1
@@ -109,7 +110,11 @@ def test_exhausted_retries_dead_letter_and_replay_completes(monkeypatch) -> None
     for _ in range(3):
         outcomes.append(run(job))
         time.sleep(0.01)
-    assert outcomes == ["retry_backoff", "retry_backoff", "failed"]
+    assert outcomes == [
+        Outcome.RETRY_SCHEDULED,
+        Outcome.RETRY_SCHEDULED,
+        Outcome.FAILED,
+    ]
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "flaky failure #3" in job.error["message"]

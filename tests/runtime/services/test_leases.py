@@ -7,65 +7,40 @@ from django.utils import timezone
 
 from runtime.errors import JobCancelled, LeaseLost, NotFound
 from runtime.models import Attempt, DeadLetter, Job, Lease
-from runtime.services import leases
+from runtime.services import claims, leases, reaper
 from runtime.services.jobs import job_cancel
 from tests.factories import ALICE, make_job
 
 pytestmark = pytest.mark.django_db
 
 
-def test_an_attempt_is_claimed_once() -> None:
-    attempt = make_job().attempts.get()
-    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
-    assert lease is not None
-    assert leases.lease_claim(attempt_id=attempt.pk, worker_id="w2") is None
-    assert leases.lease_claim_next(worker_id="w2") is None
-    attempt.refresh_from_db()
-    assert (attempt.status, attempt.dispatches) == ("running", 1)
-    assert Job.objects.get().status == Job.Status.RUNNING
-
-
-def test_claims_follow_priority_then_age() -> None:
-    low = make_job(priority=1).attempts.get()
-    high = make_job(priority=9).attempts.get()
-    older_low_peer = make_job(priority=1).attempts.get()
-    order = [leases.lease_claim_next(worker_id="w").attempt_id for _ in range(3)]
-    assert order == [high.pk, low.pk, older_low_peer.pk]
-
-
-def test_queues_are_separate() -> None:
-    make_job(queue="gpu")
-    assert leases.lease_claim_next(worker_id="w", queue="default") is None
-    assert leases.lease_claim_next(worker_id="w", queue="gpu") is not None
-
-
 def test_an_expired_lease_is_reaped_and_the_attempt_requeued() -> None:
     attempt = make_job().attempts.get()
-    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    lease = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w1")
     later = timezone.now() + timedelta(seconds=31)
-    assert leases.lease_reap(at=later) == 1
+    assert reaper.reap(at=later) == 1
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.QUEUED
     assert Job.objects.get().status == Job.Status.QUEUED
     with pytest.raises(LeaseLost):
         leases.lease_guard(lease=lease)
-    again = leases.lease_claim_next(worker_id="w2", at=later)
+    again = claims.attempt_claim(worker_id="w2", at=later)
     assert again.attempt_id == attempt.pk
     assert again.attempt.dispatches == 2
 
 
 def test_the_guard_extends_a_live_lease() -> None:
     attempt = make_job().attempts.get()
-    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    lease = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w1")
     soon = timezone.now() + timedelta(seconds=20)
     leases.lease_guard(lease=lease, at=soon)
     assert Lease.objects.get().expires_at > soon + timedelta(seconds=29)
-    assert leases.lease_reap(at=soon + timedelta(seconds=15)) == 0
+    assert reaper.reap(at=soon + timedelta(seconds=15)) == 0
 
 
 def test_the_guard_reports_a_cancelled_job() -> None:
     job = make_job()
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
     job_cancel(job=job, actor=ALICE)
     with pytest.raises(JobCancelled):
         leases.lease_guard(lease=lease)
@@ -79,8 +54,8 @@ def test_a_timed_out_attempt_ends_with_its_policy(
     policy: str, attempt_status: str, job_status: str, dead_letters: int
 ) -> None:
     job = make_job(timeout_ms=1000, timeout_status=policy)
-    lease = leases.lease_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
-    assert leases.lease_reap(at=timezone.now() + timedelta(seconds=2)) == 1
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    assert reaper.reap(at=timezone.now() + timedelta(seconds=2)) == 1
     job.refresh_from_db()
     assert job.status == job_status
     assert job.attempts.get().status == attempt_status
@@ -91,7 +66,7 @@ def test_a_timed_out_attempt_ends_with_its_policy(
 
 def test_a_heartbeat_extends_and_versions_the_lease() -> None:
     attempt = make_job().attempts.get()
-    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    lease = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w1")
     soon = timezone.now() + timedelta(seconds=10)
     beat = leases.lease_heartbeat(
         lease_id=lease.pk, worker_id="w1", ttl_seconds=60, at=soon
@@ -102,7 +77,7 @@ def test_a_heartbeat_extends_and_versions_the_lease() -> None:
 
 def test_a_heartbeat_refuses_another_owner_and_an_expired_lease() -> None:
     attempt = make_job().attempts.get()
-    lease = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    lease = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w1")
     with pytest.raises(LeaseLost) as raised:
         leases.lease_heartbeat(lease_id=lease.pk, worker_id="w2")
     assert raised.value.details == {
@@ -121,9 +96,9 @@ def test_a_heartbeat_refuses_another_owner_and_an_expired_lease() -> None:
 
 def test_a_claim_replaces_a_stale_lease_left_on_a_queued_attempt() -> None:
     attempt = make_job().attempts.get()
-    stale = leases.lease_claim(attempt_id=attempt.pk, worker_id="w1")
+    stale = claims.attempt_claim(attempt_id=attempt.pk, worker_id="w1")
     Attempt.objects.filter(pk=attempt.pk).update(status=Attempt.Status.QUEUED)
-    fresh = leases.lease_claim_next(worker_id="w2")
+    fresh = claims.attempt_claim(worker_id="w2")
     assert fresh.attempt_id == attempt.pk
     assert fresh.pk != stale.pk
     assert list(Lease.objects.values_list("pk", "worker_id")) == [(fresh.pk, "w2")]

@@ -1,0 +1,218 @@
+"""Claiming: the one way any worker, in process or over HTTP, takes an attempt.
+
+An attempt is claimable when it is queued, or in backoff and due. Claimers take
+the most urgent first: the highest ``priority``, then the oldest (``created_at``;
+a retry keeps its attempt row, so it keeps its age), then the one retried most
+(``attempt_no``), then ``id`` so that the order is total. The statement is plain
+SQL, one statement on PostgreSQL (data-modifying CTEs), three plus a read of the
+job on SQLite, and returns the rows the run needs. Statuses are rendered from the
+models' ``TextChoices`` and transition tables, never typed into the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from runtime.models import Attempt, Job, Lease
+from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
+from runtime.services.leases import lease_ttl
+from runtime.services.transitions import allowed_sources
+
+M = TypeVar("M", bound=Model)
+
+CLAIM_ORDER = "priority DESC, created_at, attempt_no DESC, id"
+# Claimable once due (``retry_at``); the other dispatchable statuses at once.
+WAITS_FOR_RETRY_AT = frozenset({Attempt.Status.RETRY_BACKOFF})
+
+
+def sql_statuses(statuses: Iterable[str]) -> str:
+    """A status set as a SQL list of literals, in a stable order."""
+    return ", ".join(f"'{status}'" for status in sorted(statuses))
+
+
+_ATTEMPTS, _JOBS, _LEASES = (model._meta.db_table for model in (Attempt, Job, Lease))
+CLAIMABLE = (
+    f"(status IN ({sql_statuses(ATTEMPT_DISPATCHABLE - WAITS_FOR_RETRY_AT)})"
+    f" OR (status IN ({sql_statuses(WAITS_FOR_RETRY_AT)})"
+    " AND (retry_at IS NULL OR retry_at <= %(now)s)))"
+)
+# Tenants holding their limit of live leases; their attempts wait.
+_TENANTS_AT_LIMIT = f"""
+    SELECT a.tenant_id FROM {_LEASES} l JOIN {_ATTEMPTS} a ON a.id = l.attempt_id
+    WHERE l.expires_at > %(now)s AND a.tenant_id <> ''
+    GROUP BY a.tenant_id HAVING count(*) >= %(tenant_limit)s"""
+_ATTEMPT_COLUMNS = ", ".join(f.column for f in Attempt._meta.concrete_fields)
+_JOB_COLUMNS = ", ".join(f"j.{f.column}" for f in Job._meta.concrete_fields)
+_JOB_ID = [f.attname for f in Attempt._meta.concrete_fields].index("job_id")
+# (``WHERE true`` lets SQLite parse an upsert from a SELECT.)
+_LEASE = f"""
+    INSERT INTO {_LEASES}
+        (id, attempt_id, worker_id, version, expires_at, heartbeat_at, created_at)
+    SELECT %(lease_id)s, id, %(worker_id)s, 1, %(expires_at)s, %(now)s, %(now)s
+    FROM {{claimed}} WHERE true
+    ON CONFLICT (attempt_id) DO UPDATE SET id = excluded.id,
+        worker_id = excluded.worker_id, version = 1,
+        expires_at = excluded.expires_at, heartbeat_at = excluded.heartbeat_at,
+        created_at = excluded.created_at"""
+_JOB_RUNNING = f"""
+    UPDATE {_JOBS} SET status = '{Job.Status.RUNNING}', updated_at = %(now)s
+    WHERE id IN (SELECT job_id FROM {{claimed}})
+      AND status IN ({sql_statuses(allowed_sources(Job, Job.Status.RUNNING))})"""
+_JOB = f"SELECT {_JOB_COLUMNS} FROM {_JOBS} j WHERE j.id = %(job_id)s"
+_ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
+
+
+@cache
+def _statements(
+    postgres: bool, status: str, *, queue: bool, attempt: bool, tenant_limit: bool
+) -> tuple[str, ...]:
+    """The claim's SQL for one combination of filters (rendered once each)."""
+    pick = f"SELECT id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
+    pick += " AND queue = %(queue)s" if queue else ""
+    pick += " AND id = %(attempt_id)s" if attempt else ""
+    if tenant_limit:
+        pick += f" AND (tenant_id = '' OR tenant_id NOT IN ({_TENANTS_AT_LIMIT}))"
+    pick += f" ORDER BY {CLAIM_ORDER} LIMIT 1"
+    if postgres:
+        pick += " FOR UPDATE SKIP LOCKED"
+    moved_from = sql_statuses(
+        ATTEMPT_DISPATCHABLE.intersection(allowed_sources(Attempt, status))
+    )
+    claim = f"""
+        UPDATE {_ATTEMPTS}
+        SET status = '{status}', retry_at = NULL,
+            started_at = COALESCE(started_at, %(now)s), dispatches = dispatches + 1
+        WHERE id = ({pick}) AND status IN ({moved_from})
+        RETURNING {_ATTEMPT_COLUMNS}"""
+    if not postgres:
+        return (
+            claim,
+            _LEASE.format(claimed=_ONE_ROW),
+            _JOB_RUNNING.format(claimed=_ONE_ROW),
+            _JOB,
+        )
+    return (
+        f"WITH claimed AS ({claim}), lease AS ({_LEASE.format(claimed='claimed')}),"
+        f" job AS ({_JOB_RUNNING.format(claimed='claimed')})"
+        f" SELECT claimed.*, {_JOB_COLUMNS}"
+        f" FROM claimed JOIN {_JOBS} j ON j.id = claimed.job_id",
+    )
+
+
+def attempt_claim(
+    *,
+    worker_id: str,
+    queue: str | None = None,
+    attempt_id: str | None = None,
+    tenant_limit: int | None = None,
+    status: Attempt.Status = Attempt.Status.RUNNING,
+    at: datetime | None = None,
+) -> Lease | None:
+    """Claims the next claimable attempt for ``worker_id``, in claim order;
+    ``None`` when there is none.
+
+    Args:
+        queue: only this queue's attempts (any queue for ``None``).
+        attempt_id: only this attempt.
+        tenant_limit: skip tenants that hold this many live leases already.
+        status: what the attempt becomes: ``running`` for in-process workers,
+            ``leased`` for HTTP workers (which report it running themselves).
+
+    The attempt moves to ``status``, any stale lease on it is replaced by a fresh
+    one and its job is marked running, in one transaction. On PostgreSQL
+    concurrent claimers skip each other's locked rows; on SQLite the
+    ``IMMEDIATE`` transaction serialises them.
+    """
+    now = at or timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    lease_id, expires_at = new_lease_id(), now + lease_ttl()
+    params = {
+        "queue": queue,
+        "attempt_id": attempt_id,
+        "tenant_limit": tenant_limit,
+        "now": adapt(now),
+        "lease_id": lease_id,
+        "worker_id": worker_id,
+        "expires_at": adapt(expires_at),
+    }
+    claim, *rest = _statements(
+        connection.vendor == "postgresql",
+        status,
+        queue=queue is not None,
+        attempt=attempt_id is not None,
+        tenant_limit=tenant_limit is not None,
+    )
+    # No savepoint: in a draining worker's transaction a failed claim aborts the
+    # whole of it, and the previous outcome with it, which the leases make safe.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(claim, params)
+        row = cursor.fetchone()
+        if row is not None and rest:  # SQLite: the lease, the job, then read it
+            claimed = {**params, "attempt_id": row[0], "job_id": row[_JOB_ID]}
+            for statement in rest:
+                cursor.execute(statement, claimed)
+            row += cursor.fetchone()
+    if row is None:
+        return None
+    split = len(Attempt._meta.concrete_fields)
+    attempt = model_from_row(Attempt, row[:split])
+    # PostgreSQL returns the job as it was before the claim's update: apply it.
+    attempt.job = model_from_row(Job, row[split:])
+    if attempt.job.status in allowed_sources(Job, Job.Status.RUNNING):
+        attempt.job.status, attempt.job.updated_at = Job.Status.RUNNING, now
+    return Lease(
+        id=lease_id,
+        attempt=attempt,
+        worker_id=worker_id,
+        version=1,
+        expires_at=expires_at,
+        heartbeat_at=now,
+        created_at=now,
+    )
+
+
+def model_from_row(model: type[M], values: Sequence[Any]) -> M:
+    """An instance from a raw row of all of ``model``'s concrete columns, in
+    field order, with the conversions a queryset would apply."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(
+            connection
+        ):
+            value = convert(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def claimable_count(*, at: datetime | None = None) -> int:
+    """How many attempts a worker could claim now (the queue depth)."""
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {_ATTEMPTS} WHERE {CLAIMABLE}", {"now": now}
+        )
+        return int(cursor.fetchone()[0])
+
+
+def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
+    """The tenant whose claimable attempt waits first only because the tenant
+    holds ``tenant_limit`` live leases; ``None`` when none waits for that."""
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT tenant_id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
+            f" AND tenant_id IN ({_TENANTS_AT_LIMIT})"
+            f" ORDER BY {CLAIM_ORDER} LIMIT 1",
+            {"now": now, "tenant_limit": tenant_limit},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,89 @@
+"""The reaper: what workers left behind. Expired leases are requeued, attempts
+past their timeout are ended. It runs on every HTTP poll, once per drain of a
+queue, and on a django-q2 schedule."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from runtime.errors import ExecutionTimeout, InvalidTransition
+from runtime.models import Attempt, Job, Lease
+from runtime.models.jobs import ATTEMPT_TERMINAL
+from runtime.services import attempts, dispatch
+from runtime.services.transitions import transition
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100  # expired leases requeued per sweep; the next sweep takes the rest
+
+
+def reap(*, at: datetime | None = None) -> int:
+    """One sweep: ends timed-out attempts, then requeues the attempts whose lease
+    expired. Returns how many attempts it moved."""
+    now = at or timezone.now()
+    return _time_out_overdue(now) + _requeue_expired(now)
+
+
+def _time_out_overdue(now: datetime) -> int:
+    candidates = Attempt.objects.filter(
+        ~Q(timeout_ms=None), status__in=attempts.RUNNING, started_at__isnull=False
+    ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
+    moved = 0
+    for attempt in candidates:
+        assert attempt.started_at is not None  # both excluded by the filter
+        assert attempt.timeout_ms is not None
+        if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
+            continue
+        timeout = ExecutionTimeout(f"attempt ran longer than {attempt.timeout_ms} ms")
+        try:
+            attempts.attempt_time_out(
+                attempt=attempt, error=attempts.error_record(timeout), at=now
+            )
+        except InvalidTransition:
+            continue  # it finished meanwhile
+        moved += 1
+    return moved
+
+
+def _requeue_expired(now: datetime) -> int:
+    moved = 0
+    expired = Lease.objects.filter(expires_at__lte=now).select_related("attempt")
+    for lease in expired[:BATCH]:
+        try:
+            moved += _requeue(lease, now)
+        except InvalidTransition:
+            continue  # the attempt moved on meanwhile
+    return moved
+
+
+def _requeue(lease: Lease, now: datetime) -> int:
+    with transaction.atomic():
+        if not Lease.objects.filter(pk=lease.pk, expires_at__lte=now).delete()[0]:
+            return 0  # a heartbeat or another reaper got there first
+        attempt = lease.attempt
+        if attempt.status in ATTEMPT_TERMINAL:
+            return 0
+        transition(
+            Attempt, attempt.pk, to=Attempt.Status.QUEUED, sources=attempts.RUNNING
+        )
+        transition(
+            Job,
+            attempt.job_id,
+            to=Job.Status.QUEUED,
+            sources=[Job.Status.RUNNING],
+            required=False,  # a job that moved on (cancelled, say) stays
+            updated_at=now,
+        )
+        dispatch.dispatch_ring(queue=attempt.queue)
+        logger.warning(
+            "lease %s of worker %s expired; attempt %s requeued",
+            lease.pk,
+            lease.worker_id,
+            attempt.pk,
+        )
+        return 1

@@ -1,0 +1,91 @@
+"""Draining a queue: what one django-q2 delivery of a queue's doorbell does."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from runtime.models import Attempt
+from runtime.services import claims, dispatch, reaper
+from runtime.worker.execute import Finish, execute_leased, worker_id_default
+
+
+def queue_drain(
+    *, queue: str, worker_id: str | None = None, limit: int | None = None
+) -> int:
+    """A delivery of the queue's doorbell: reaps once, drains the queue, and
+    rings again when it stopped at the limit with work left, so another delivery
+    carries on. Returns how many attempts ran."""
+    dispatch.dispatch_answer(queue=queue)
+    reaper.reap()
+    limit = limit or settings.ORIS_DRAIN_LIMIT
+    ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit)
+    if ran >= limit:
+        with transaction.atomic():
+            dispatch.dispatch_ring(queue=queue)
+    return ran
+
+
+def worker_drain(
+    *,
+    attempt_id: str | None = None,
+    queue: str | None = None,
+    worker_id: str | None = None,
+    limit: int | None = None,
+) -> int:
+    """Runs claimable attempts of ``queue`` (any queue for ``None``) in claim
+    order, up to ``limit`` (``ORIS_DRAIN_LIMIT``), starting with ``attempt_id``
+    when given. Returns how many ran. It does not reap: its callers do.
+
+    When nothing is claimable but a retry is due within
+    ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
+    the scheduled sweep.
+    """
+    worker_id = worker_id or worker_id_default()
+    limit = limit or settings.ORIS_DRAIN_LIMIT
+    ran = 0
+    finish: Finish | None = None
+    if attempt_id is not None:
+        lease = claims.attempt_claim(attempt_id=attempt_id, worker_id=worker_id)
+        if lease is None:
+            return 0  # another worker has it, or it is done
+        queue = lease.attempt.queue
+        finish = execute_leased(lease=lease)
+        ran = 1
+    while ran < limit:
+        # The last run's outcome and the next claim share one commit.
+        with transaction.atomic():
+            if finish is not None:
+                finish()
+                finish = None
+            lease = claims.attempt_claim(worker_id=worker_id, queue=queue)
+        if lease is None and _wait_for_retry(queue):
+            continue
+        if lease is None:
+            break
+        finish = execute_leased(lease=lease)
+        ran += 1
+    if finish is not None:
+        finish()
+    return ran
+
+
+def _wait_for_retry(queue: str | None) -> bool:
+    """Sleeps until the queue's next retry if it is due soon; returns whether it
+    slept."""
+    retries = Attempt.objects.filter(
+        status__in=claims.WAITS_FOR_RETRY_AT, retry_at__isnull=False
+    )
+    if queue is not None:
+        retries = retries.filter(queue=queue)
+    retry_at = retries.order_by("retry_at").values_list("retry_at", flat=True).first()
+    if retry_at is None:
+        return False
+    wait = (retry_at - timezone.now()).total_seconds()
+    if not 0 < wait <= settings.ORIS_MAX_DOORBELL_WAIT_SECONDS:
+        return False
+    time.sleep(wait)
+    return True
