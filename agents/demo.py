@@ -37,7 +37,8 @@ _EXPRESSION = re.compile(r"[\d(][\d\s+\-*/().^%]*[\d)]")
 
 def _expression(messages: list[BaseMessage]) -> str:
     text = next((m.text for m in messages if isinstance(m, HumanMessage)), "")
-    for candidate in _EXPRESSION.findall(text):
+    candidates: list[str] = _EXPRESSION.findall(text)
+    for candidate in candidates:
         if any(op in candidate for op in "+-*/^%"):
             try:
                 calculate(candidate)

@@ -245,7 +245,11 @@ def create_swarm(
 
     def start(state: dict[str, Any]) -> str:
         active = state.get("active_agent")
-        return active if active in agents else default_active_agent
+        return (
+            active
+            if isinstance(active, str) and active in agents
+            else default_active_agent
+        )
 
     builder = StateGraph(MultiAgentState)
     for agent, graph in agents.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -301,7 +302,7 @@ SPECTACULAR_SETTINGS = {
 # django-q2 is the doorbell, our tables are the ledger: q2 never retries on its own,
 # our Attempt rows decide retries, backoff and dead letters.
 _q_timeout = ORIS_EXECUTION_TIMEOUT_SECONDS + 60
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "oris",
     "orm": "default",
     "workers": ORIS_WORKERS,
@@ -316,7 +317,7 @@ Q_CLUSTER = {
     "sync": env_bool("ORIS_Q_SYNC", False),
 }
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

@@ -16,9 +16,10 @@ none for its input. Any read, ``put_writes`` or ``flush`` writes it first.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
@@ -27,7 +28,9 @@ from django.utils import timezone
 
 from graphs import serde
 from graphs.checkpoint import BaseCheckpointSaver, CheckpointTuple
+from graphs.checkpoint.base import Checkpoint as GraphCheckpoint
 from graphs.checkpoint.base import (
+    CheckpointMetadata,
     checkpoint_config,
     config_checkpoint_id,
     config_ns,
@@ -107,8 +110,8 @@ class DjangoSaver(BaseCheckpointSaver):
     def put(
         self,
         config: dict[str, Any],
-        checkpoint: dict[str, Any],
-        metadata: dict[str, Any],
+        checkpoint: GraphCheckpoint,
+        metadata: CheckpointMetadata,
         new_versions: dict[str, Any],
     ) -> dict[str, Any]:
         thread_id, ns = config_thread_id(config), config_ns(config)
@@ -130,7 +133,9 @@ class DjangoSaver(BaseCheckpointSaver):
         self._known_empty = False
         return checkpoint_config(thread_id, ns, checkpoint["id"])
 
-    def _write(self, blob_rows: list[Row], header_rows: list[Row]) -> None:
+    def _write(
+        self, blob_rows: builtins.list[Row], header_rows: builtins.list[Row]
+    ) -> None:
         """Writes checkpoints (with any held one) in one fenced transaction."""
         blob_rows, header_rows = self._held[0] + blob_rows, self._held[1] + header_rows
         self._held = ([], [])
@@ -219,8 +224,8 @@ class DjangoSaver(BaseCheckpointSaver):
     async def aput(
         self,
         config: dict[str, Any],
-        checkpoint: dict[str, Any],
-        metadata: dict[str, Any],
+        checkpoint: GraphCheckpoint,
+        metadata: CheckpointMetadata,
         new_versions: dict[str, Any],
     ) -> dict[str, Any]:
         return await sync_to_async(self.put)(config, checkpoint, metadata, new_versions)
@@ -259,7 +264,7 @@ class DjangoSaver(BaseCheckpointSaver):
         parent = row.parent_checkpoint_id
         return CheckpointTuple(
             config=checkpoint_config(thread_id, ns, row.checkpoint_id),
-            checkpoint=checkpoint,
+            checkpoint=cast(GraphCheckpoint, checkpoint),
             metadata=serde.from_jsonable(row.metadata),
             parent_config=checkpoint_config(thread_id, ns, parent) if parent else None,
             pending_writes=pending,

@@ -18,6 +18,7 @@ from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+    Metric,
 )
 
 from runtime.models import MetricCounter
@@ -59,7 +60,7 @@ def observe(name: str, value_ms: float) -> None:
 class RuntimeCollector:
     """Reads the series from the database at scrape time."""
 
-    def describe(self) -> Iterator[object]:
+    def describe(self) -> Iterator[Metric]:
         """Names only: registering the collector must not query the database."""
         for name in ("queue_depth", "lease_conflict_rate", "terminal_error_rate"):
             yield GaugeMetricFamily(PREFIX + name, "")
@@ -73,7 +74,7 @@ class RuntimeCollector:
         for name in ("dispatch_latency_ms", "recovery_latency_ms"):
             yield HistogramMetricFamily(PREFIX + name, "")
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         try:
             values = {(m.name, m.labels): m.value for m in MetricCounter.objects.all()}
             depth = _queue_depth()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -237,7 +237,8 @@ def _audit_events(job: Job) -> list[TimelineEvent]:
 def _audit_event(row: AuditLog) -> TimelineEvent:
     by = f"{row.actor_type}:{row.actor_id}"
     if row.action == AuditLog.DEFINITION_CHANGED:
-        pinned, registered = row.details["pinned_hash"], row.details["registered_hash"]
+        details = cast(dict[str, Any], row.details)  # written with both hashes
+        pinned, registered = details["pinned_hash"], details["registered_hash"]
         return TimelineEvent(
             at=row.created_at,
             kind="warning",

@@ -54,7 +54,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         if error.retry_after is not None:
             return min(max(error.retry_after, 0.0), self.max_retry_after)
-        raw = min(self.backoff_max, self.backoff_base * (2**attempt))
+        raw = min(self.backoff_max, self.backoff_base * (2.0**attempt))
         return raw * (0.5 + random.random() / 2)
 
 

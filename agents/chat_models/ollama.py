@@ -25,6 +25,7 @@ from graphs.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCallChunk,
     ToolMessage,
     UsageMetadata,
     tool_call,
@@ -211,7 +212,7 @@ class _OllamaStreamDecoder:
         chunks = []
         calls = message.get("tool_calls") or []
         if message.get("content") or calls:
-            tc_chunks = []
+            tc_chunks: list[ToolCallChunk] = []
             for tc in calls:
                 fn = tc.get("function") or {}
                 tc_chunks.append(

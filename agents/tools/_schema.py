@@ -344,7 +344,7 @@ def _check_string(
 def _check_number(
     value: float, schema: dict[str, Any], path: str, out: list[str]
 ) -> None:
-    bounds = (
+    bounds: tuple[tuple[str, Callable[[float], bool], str], ...] = (
         ("minimum", lambda b: value < b, "<"),
         ("maximum", lambda b: value > b, ">"),
         ("exclusiveMinimum", lambda b: value <= b, "<="),

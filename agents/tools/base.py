@@ -14,6 +14,7 @@ import inspect
 import json
 import typing
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -174,6 +175,12 @@ class Tool(BaseTool):
 
 
 def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
+    """Runs ``awaitable`` to completion from sync code.
+
+    Inside a running event loop (a sync call from async code) it runs on a loop of
+    its own in a helper thread: the caller blocks, as on any sync call.
+    """
+
     async def wrap() -> Any:
         return await awaitable
 
@@ -181,7 +188,8 @@ def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(wrap())
-    raise ToolError("async tool called synchronously inside a running event loop")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wrap()).result()
 
 
 @overload

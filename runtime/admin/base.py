@@ -66,7 +66,9 @@ class ConsoleAdmin(admin.ModelAdmin):
             return super().change_view(request, object_id, form_url, extra_context)
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own "not found" redirect, private so not in the stubs.
+            redirect = self._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
+            return redirect(request, self.opts, object_id)
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
         if request.method == "POST":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime.api import envelope
+from runtime.api.principal import Principal
 from runtime.errors import InvalidArgument
 from runtime.services.audit import Actor
 
@@ -22,7 +23,8 @@ class OrisApi(APIView):
         return envelope.ok(self.request, data, status)
 
     def actor(self) -> Actor:
-        return self.request.user.actor(envelope.request_id(self.request))
+        principal = cast(Principal, self.request.user)  # set by ApiKeyAuthentication
+        return principal.actor(envelope.request_id(self.request))
 
     def body(self, serializer: type[serializers.Serializer]) -> dict[str, Any]:
         return _validated(serializer, self.request.data)

@@ -23,9 +23,8 @@ def request_id_from(header: str | None) -> str:
 def request_id(request: HttpRequest) -> str:
     rid = getattr(request, "oris_request_id", None)
     if rid is None:
-        rid = request.oris_request_id = request_id_from(
-            request.headers.get("x-request-id")
-        )
+        rid = request_id_from(request.headers.get("x-request-id"))
+        request.oris_request_id = rid  # type: ignore[attr-defined]
     return rid
 
 

@@ -117,7 +117,7 @@ SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
 
 
 def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
-    params = {
+    params: dict[str, Any] = {
         "lease_id": lease.pk,
         "worker_id": lease.worker_id,
         "now": now,

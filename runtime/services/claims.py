@@ -83,7 +83,7 @@ def _statements(
     if postgres:
         pick += " FOR UPDATE SKIP LOCKED"
     moved_from = sql_statuses(
-        ATTEMPT_DISPATCHABLE & set(allowed_sources(Attempt, status))
+        ATTEMPT_DISPATCHABLE.intersection(allowed_sources(Attempt, status))
     )
     claim = f"""
         UPDATE {_ATTEMPTS}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -53,7 +54,7 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     """
     now = at or timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    params = {
+    params: dict[str, Any] = {
         "queue": queue,
         "now": adapt(now),
         "slots": settings.Q_CLUSTER.get("workers", 1),

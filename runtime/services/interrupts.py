@@ -112,6 +112,7 @@ def interrupt_reject(
     now = at or timezone.now()
     with transaction.atomic():
         current = _lock_pending(interrupt)
+        assert current is not None  # only a resume can be a harmless repeat
         transition(
             Interrupt,
             interrupt.pk,

@@ -64,7 +64,11 @@ def validate_retry_policy(policy: dict[str, Any] | None) -> dict[str, Any] | Non
         "strategy": strategy,
         "backoff_ms": backoff,
         "max_backoff_ms": cap,
-        "multiplier": float(multiplier) if strategy == "exponential" else None,
+        "multiplier": (
+            float(multiplier)
+            if strategy == "exponential" and multiplier is not None
+            else None
+        ),
         "max_retries": retries,
     }
 

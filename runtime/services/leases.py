@@ -45,7 +45,7 @@ class LeaseFence:
     def statement(self, at: datetime | None = None) -> tuple[str, list[Any]]:
         now = at or timezone.now()
         adapt = connection.ops.adapt_datetimefield_value
-        params = [adapt(now + lease_ttl()), adapt(now), self.lease.pk]
+        params: list[Any] = [adapt(now + lease_ttl()), adapt(now), self.lease.pk]
         params += [self.lease.worker_id, adapt(now), self.lease.attempt.job_id]
         return _GUARD_SQL, params
 

@@ -34,6 +34,8 @@ def _time_out_overdue(now: datetime) -> int:
     ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
     moved = 0
     for attempt in candidates:
+        assert attempt.started_at is not None  # both excluded by the filter
+        assert attempt.timeout_ms is not None
         if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
             continue
         timeout = ExecutionTimeout(f"attempt ran longer than {attempt.timeout_ms} ms")

@@ -49,12 +49,14 @@ def transition(
     (someone else moved it first), unless ``required`` is false: then it returns
     whether the row moved.
     """
-    updated = model.objects.filter(
+    updated = model._default_manager.filter(
         pk=pk, status__in=_sources(model, to, sources)
     ).update(status=to, **fields)
     if updated == 1 or not required:
         return updated == 1
-    current = model.objects.filter(pk=pk).values_list("status", flat=True).first()
+    current = (
+        model._default_manager.filter(pk=pk).values_list("status", flat=True).first()
+    )
     raise InvalidTransition(
         f"{model.__name__} {pk} cannot move from {current!r} to {to!r}",
         details={"current_status": current, "requested_status": to},

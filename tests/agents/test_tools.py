@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -101,6 +102,12 @@ def test_async_tools_run_from_sync_code():
         return x * 2
 
     assert slow.invoke({"x": 4}) == 8
+
+    async def from_async_code() -> int:
+        # A sync call inside a running loop runs the coroutine on a loop of its own.
+        return slow.invoke({"x": 5})
+
+    assert asyncio.run(from_async_code()) == 10
 
 
 def test_google_docstring_parsing_stops_at_sections():
@@ -304,7 +311,7 @@ def test_http_fetch_gets_allowed_hosts_only(wire):
         Reply(status=302, text="", headers={"location": "/final"}),
         Reply(text="hello from the allowed host", content_type="text/plain"),
     )
-    fetch = HttpFetchTool(["127.0.0.1"], timeout=2)
+    fetch = HttpFetchTool([wire.url.removeprefix("http://")], timeout=2)
     assert fetch.invoke({"url": wire.url + "/start"}) == (
         "HTTP 200\nhello from the allowed host"
     )
@@ -318,12 +325,12 @@ def test_http_fetch_gets_allowed_hosts_only(wire):
 def test_http_fetch_checks_every_redirect_hop(wire):
     wire.reply(Reply(status=302, text="", headers={"location": "http://evil.example/"}))
     with pytest.raises(ToolError, match="evil.example"):
-        HttpFetchTool(["127.0.0.1"]).invoke({"url": wire.url})
+        HttpFetchTool([wire.url.removeprefix("http://")]).invoke({"url": wire.url})
 
 
 def test_http_fetch_wildcards():
-    from agents.tools.http_fetch import host_allowed
+    from agents.tools.http_fetch import url_allowed
 
-    assert host_allowed("api.example.com", ["*.example.com"])
-    assert not host_allowed("example.com.evil.io", ["*.example.com"])
-    assert not host_allowed("notexample.com", ["*.example.com"])
+    assert url_allowed("https://api.example.com/", ["*.example.com"])
+    assert not url_allowed("https://example.com.evil.io/", ["*.example.com"])
+    assert not url_allowed("https://notexample.com/", ["*.example.com"])
