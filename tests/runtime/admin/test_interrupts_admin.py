@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runtime.models import Attempt, AuditLog, Interrupt, Job
 from runtime.services.audit import Actor
@@ -357,3 +359,53 @@ def test_nobody_adds_or_deletes_interrupts(admin_client: Client) -> None:
     delete = reverse("admin:runtime_interrupt_delete", args=[pending.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Interrupt.objects.filter(pk=pending.pk).exists()
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+TOOLISH = st.fixed_dictionaries(
+    {
+        "action_requests": JSON
+        | st.lists(
+            st.dictionaries(
+                st.sampled_from(["name", "args", "description"]), JSON, max_size=3
+            ),
+            max_size=3,
+        )
+    },
+    optional={
+        "review_configs": JSON
+        | st.lists(
+            st.dictionaries(
+                st.sampled_from(["action_name", "allowed_decisions"]), JSON, max_size=2
+            ),
+            max_size=3,
+        )
+    },
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(payload=JSON | TOOLISH)
+def test_no_payload_breaks_the_inbox_or_its_page(
+    operator_client: Client, payload: object
+) -> None:
+    pending = Interrupt.objects.filter(status=Interrupt.Status.PENDING).first()
+    pending = pending or interrupted("tool_review")
+    Interrupt.objects.filter(pk=pending.pk).update(value=payload)
+    assert operator_client.get(INBOX).status_code == 200
+    assert operator_client.get(detail(pending)).status_code == 200
