@@ -141,6 +141,56 @@ SECRET_KEY = env_secret("ORIS_SECRET_KEY") or _persistent_secret_key()
 ALLOWED_HOSTS = env_list("ORIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("ORIS_CSRF_TRUSTED_ORIGINS", [])
 
+
+def transport_security(public_url: str) -> dict[str, Any]:
+    """Django's HTTPS settings from ``ORIS_PUBLIC_URL`` and ``ORIS_SECURE_*``.
+
+    Behind an https public URL they are all on (HSTS for a year, redirect to
+    https, secure cookies, the proxy's ``X-Forwarded-Proto`` trusted); each
+    ``ORIS_SECURE_*`` variable turns one on or off on its own. Probes
+    (``/healthz``, ``/readyz``, ``/metrics``) are never redirected.
+    """
+    parts = urlsplit(public_url)
+    if public_url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ImproperlyConfigured(
+            f"ORIS_PUBLIC_URL must be an http(s) URL, not {public_url!r}"
+        )
+    https = parts.scheme == "https"
+    proxy = env_bool("ORIS_SECURE_PROXY_SSL_HEADER", https)
+    forwarded = ("HTTP_X_FORWARDED_PROTO", "https")
+    return {
+        "SECURE_SSL_REDIRECT": env_bool("ORIS_SECURE_SSL_REDIRECT", https),
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$", r"^metrics$"],
+        "SECURE_HSTS_SECONDS": env_int(
+            "ORIS_SECURE_HSTS_SECONDS", 31_536_000 if https else 0, minimum=0
+        ),
+        "SESSION_COOKIE_SECURE": env_bool("ORIS_SECURE_COOKIES", https),
+        "CSRF_COOKIE_SECURE": env_bool("ORIS_SECURE_COOKIES", https),
+        "SECURE_PROXY_SSL_HEADER": forwarded if proxy else None,
+    }
+
+
+# The address users reach Oris at (e.g. https://oris.example.com behind a proxy).
+ORIS_PUBLIC_URL = env_str("ORIS_PUBLIC_URL").strip().rstrip("/")
+_transport = transport_security(ORIS_PUBLIC_URL)
+SECURE_SSL_REDIRECT = _transport["SECURE_SSL_REDIRECT"]
+SECURE_REDIRECT_EXEMPT = _transport["SECURE_REDIRECT_EXEMPT"]
+SECURE_HSTS_SECONDS = _transport["SECURE_HSTS_SECONDS"]
+SESSION_COOKIE_SECURE = _transport["SESSION_COOKIE_SECURE"]
+CSRF_COOKIE_SECURE = _transport["CSRF_COOKIE_SECURE"]
+SECURE_PROXY_SSL_HEADER = _transport["SECURE_PROXY_SSL_HEADER"]
+if ORIS_PUBLIC_URL:
+    ALLOWED_HOSTS.append(urlsplit(ORIS_PUBLIC_URL).hostname or "")
+    CSRF_TRUSTED_ORIGINS.append(ORIS_PUBLIC_URL)
+# The console's and /docs' Content-Security-Policy: scripts and styles from Oris's
+# own static files only (Mermaid draws inline SVG styles, hence style-src).
+ORIS_CSP = env_str(
+    "ORIS_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+
 ORIS_SERVER_ADDR = env_str("ORIS_SERVER_ADDR", "127.0.0.1:8080")
 ORIS_SQLITE_DB = env_str("ORIS_SQLITE_DB", "oris.db")
 ORIS_LEASE_TTL_SECONDS = env_int("ORIS_LEASE_TTL_SECONDS", 30, minimum=1)
@@ -227,6 +277,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "runtime.csp.ContentSecurityPolicyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

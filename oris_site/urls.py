@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from runtime.views import healthz
 
@@ -17,5 +17,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
     path("v1/", include("runtime.api.urls")),
-    path("docs", SpectacularSwaggerView.as_view(url_name="v1:openapi"), name="docs"),
+    # The split view serves Swagger UI's settings as a script file, not inline,
+    # so the page runs under the console's Content-Security-Policy.
+    path(
+        "docs",
+        SpectacularSwaggerSplitView.as_view(url_name="v1:openapi"),
+        name="docs",
+    ),
 ]

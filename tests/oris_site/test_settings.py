@@ -78,3 +78,32 @@ def test_q_cluster_never_redelivers_on_its_own(settings) -> None:
 
 def test_debug_is_off_unless_asked(settings) -> None:
     assert settings.DEBUG is False
+
+
+def test_an_https_public_url_turns_transport_security_on(monkeypatch) -> None:
+    secure = oris_settings.transport_security("https://oris.example.com")
+    assert secure["SECURE_SSL_REDIRECT"] is True
+    assert secure["SECURE_HSTS_SECONDS"] == 31_536_000
+    assert secure["SESSION_COOKIE_SECURE"] is secure["CSRF_COOKIE_SECURE"] is True
+    assert secure["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert "^healthz$" in secure["SECURE_REDIRECT_EXEMPT"]
+    plain = oris_settings.transport_security("")
+    assert plain["SECURE_SSL_REDIRECT"] is False
+    assert plain["SECURE_HSTS_SECONDS"] == 0
+    assert plain["SECURE_PROXY_SSL_HEADER"] is None
+
+
+def test_each_secure_setting_can_be_set_on_its_own(monkeypatch) -> None:
+    monkeypatch.setenv("ORIS_SECURE_SSL_REDIRECT", "false")
+    monkeypatch.setenv("ORIS_SECURE_HSTS_SECONDS", "60")
+    monkeypatch.setenv("ORIS_SECURE_PROXY_SSL_HEADER", "true")
+    secure = oris_settings.transport_security("https://oris.example.com")
+    assert secure["SECURE_SSL_REDIRECT"] is False
+    assert secure["SECURE_HSTS_SECONDS"] == 60
+    assert oris_settings.transport_security("")["SECURE_PROXY_SSL_HEADER"]
+
+
+@pytest.mark.parametrize("url", ["oris.example.com", "ftp://oris.example.com"])
+def test_a_public_url_must_be_http_or_https(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured):
+        oris_settings.transport_security(url)

@@ -34,3 +34,9 @@ def test_admin_login_page_is_served(client) -> None:
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert b"Oris console" in response.content
+
+
+def test_html_pages_carry_the_content_security_policy(client, db) -> None:
+    page = client.get("/admin/login/")
+    assert page["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "Content-Security-Policy" not in client.get("/healthz")

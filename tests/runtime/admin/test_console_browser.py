@@ -176,3 +176,28 @@ def test_an_admin_creates_an_api_key_and_uses_it_against_v1(
         headers={"x-api-key-id": key_id, "x-api-key": secret},
     )
     assert response.status_code == 200, response.text
+
+
+def test_the_console_and_the_docs_run_under_the_content_security_policy(
+    page: Any, live_server: Any
+) -> None:
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    docs = page.goto(f"{live_server.url}/docs")
+    assert "script-src 'self'" in docs.headers["content-security-policy"]
+    page.wait_for_selector(".opblock")  # Swagger UI rendered the operations
+
+    make_user("bob", "oris-operator")
+    job = interrupted().job
+    log_in(page, live_server.url, "bob")
+    run_page = page.goto(f"{live_server.url}/admin/runtime/job/{job.pk}/change/")
+    assert "object-src 'none'" in run_page.headers["content-security-policy"]
+    page.wait_for_selector("#graph-diagram svg")  # Mermaid drew the graph
+    assert refused == []
