@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, ResolverMatch, resolve
 
 from runtime.api.envelope import error_body, request_id
 from runtime.api.principal import Principal
 from runtime.services.audit import Actor, audit_record
 
 logger = logging.getLogger("runtime.api")
-
-# POST routes the reference audits: (pattern, action, resource type).
-AUDITED = [
-    (re.compile(r"^/v1/jobs(/run)?/?$"), "job.run", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/resume/?$"), "job.resume", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/replay/?$"), "job.replay", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/cancel/?$"), "job.cancel", "thread"),
-    (
-        re.compile(r"^/v1/interrupts/(?P<id>[^/]+)/resume/?$"),
-        "interrupt.resume",
-        "interrupt",
-    ),
-    (
-        re.compile(r"^/v1/interrupts/(?P<id>[^/]+)/reject/?$"),
-        "interrupt.reject",
-        "interrupt",
-    ),
-    (re.compile(r"^/v1/dlq/(?P<id>[^/]+)/replay/?$"), "dlq.replay", "attempt"),
-]
 
 
 class ApiMiddleware:
@@ -73,30 +55,52 @@ class ApiMiddleware:
         return JsonResponse(body, status=413)
 
 
+def resolved(request: HttpRequest) -> ResolverMatch | None:
+    """The route of the request: Django's match, or resolved here when the request
+    was refused before the URL was resolved (413)."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match
+    try:
+        return resolve(request.path_info)
+    except Resolver404:
+        return None
+
+
+def audit_facts(match: ResolverMatch | None) -> tuple[str, str, str | None] | None:
+    """The resolved API class's audit action, resource type and resource id."""
+    view: Any = getattr(match.func, "view_class", None) if match else None
+    action = getattr(view, "audit_action", None)
+    if match is None or not action:
+        return None
+    kwarg = view.audit_resource_kwarg
+    return action, view.audit_resource, match.kwargs.get(kwarg) if kwarg else None
+
+
 def audit_refusal(request: HttpRequest, response: HttpResponse) -> None:
-    for pattern, action, resource_type in AUDITED:
-        match = pattern.match(request.path)
-        if match:
-            principal = getattr(request, "user", None)
-            actor = (
-                principal.actor(request_id(request))
-                if isinstance(principal, Principal)
-                else Actor(type="anonymous", request_id=request_id(request))
-            )
-            audit_record(
-                actor=actor,
-                action=action,
-                resource_type=resource_type,
-                resource_id=match.groupdict().get("id"),
-                result="error",
-                details={
-                    "method": "POST",
-                    "path": request.path,
-                    "status_code": response.status_code,
-                    "error": _error_code(response),
-                },
-            )
-            return
+    facts = audit_facts(resolved(request))
+    if facts is None:
+        return
+    action, resource_type, resource_id = facts
+    principal = getattr(request, "user", None)
+    actor = (
+        principal.actor(request_id(request))
+        if isinstance(principal, Principal)
+        else Actor(type="anonymous", request_id=request_id(request))
+    )
+    audit_record(
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        result="error",
+        details={
+            "method": "POST",
+            "path": request.path,
+            "status_code": response.status_code,
+            "error": _error_code(response),
+        },
+    )
 
 
 def _error_code(response: HttpResponse) -> str | None:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from runtime.api import audit, dlq, interrupts, job_history, jobs, workers
 from runtime.api.base import OrisApi
+from runtime.api.permissions import Scope
 from runtime.errors import NotFound
 
 app_name = "v1"
@@ -16,7 +17,7 @@ app_name = "v1"
 class RouteNotFoundApi(OrisApi):
     """Unknown /v1 routes answer 404 in the envelope (after authentication)."""
 
-    required_scope = "*"
+    required_scope = Scope.ANY
     schema = None  # not an endpoint of the OpenAPI document
 
     def get(self, request: Request, rest: str = "") -> None:
@@ -26,7 +27,7 @@ class RouteNotFoundApi(OrisApi):
 
 
 class SchemaApi(SpectacularAPIView):
-    required_scope = "*"
+    required_scope = Scope.ANY
 
 
 urlpatterns = [

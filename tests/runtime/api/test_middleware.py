@@ -1,0 +1,78 @@
+"""The middleware audits refused control actions from the facts each API class
+declares (``audit_action``, ``audit_resource``, ``audit_resource_kwarg``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.api.jobs import JobCancelApi, JobCollectionApi
+from runtime.models import AuditLog
+from tests.runtime.api.conftest import assert_error
+from tests.runtime.api.routes import AUDITED, Route
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_audited_routes_are_the_reference_control_actions() -> None:
+    assert sorted(r.view.audit_action for r in AUDITED) == [
+        "dlq.replay",
+        "interrupt.reject",
+        "interrupt.resume",
+        "job.cancel",
+        "job.replay",
+        "job.resume",
+        "job.run",
+        "job.run",
+    ]
+
+
+@pytest.mark.parametrize("route", AUDITED, ids=lambda r: r.path)
+def test_a_refused_control_action_is_audited_with_its_resource(
+    stranger, route: Route
+) -> None:
+    response = stranger.post(route.path, {}, format="json")
+    assert_error(response, 401, "unauthorized")
+    row = AuditLog.objects.get(result="error")
+    kwarg = route.view.audit_resource_kwarg
+    assert (row.action, row.resource_type, row.result, row.actor_type) == (
+        route.view.audit_action,
+        route.view.audit_resource,
+        "error",
+        "anonymous",
+    )
+    assert row.resource_id == (route.path.rsplit("/", 2)[1] if kwarg else "")
+    assert row.details == {
+        "method": "POST",
+        "path": route.path,
+        "status_code": 401,
+        "error": "unauthorized",
+    }
+
+
+def test_reads_and_unknown_routes_are_not_audited(stranger, bob_operator) -> None:
+    assert stranger.get("/v1/jobs").status_code == 401
+    assert bob_operator.post("/v1/no/such/route", {}, format="json").status_code == 404
+    assert bob_operator.post("/v1/jobs/t/detail", {}, format="json").status_code == 405
+    assert not AuditLog.objects.filter(result="error").exists()
+
+
+def test_a_body_refused_before_routing_is_audited_from_the_route(
+    bob_operator, settings
+) -> None:
+    settings.ORIS_API_MAX_BODY_BYTES = 10
+    response = bob_operator.post(
+        "/v1/jobs/t-big/cancel", {"reason": "x" * 50}, format="json"
+    )
+    assert_error(response, 413, "invalid_argument")
+    row = AuditLog.objects.get(result="error")
+    assert (row.action, row.resource_id, row.actor_type) == (
+        "job.cancel",
+        "t-big",
+        "anonymous",
+    )
+
+
+def test_audit_facts_are_inherited_and_declared_per_class() -> None:
+    assert JobCollectionApi.audit_action == "job.run"
+    assert JobCollectionApi.audit_resource_kwarg is None
+    assert JobCancelApi.audit_resource_kwarg == "thread_id"
