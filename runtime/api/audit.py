@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -10,26 +9,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import present, selectors
+from runtime.api import fields
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
 from runtime.errors import InvalidArgument
-
-
-def from_ms(value: int | None) -> datetime | None:
-    """A Unix time in milliseconds as an aware datetime."""
-    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
+from runtime.models import AuditLog
 
 
 class AuditLogListApi(OrisApi):
     required_scope = Scope.AUDIT
 
     class Query(serializers.Serializer):
-        request_id = serializers.CharField(required=False, allow_blank=True, default="")
-        action = serializers.CharField(required=False, allow_blank=True, default="")
-        from_ms = serializers.IntegerField(required=False)
-        to_ms = serializers.IntegerField(required=False)
-        limit = serializers.IntegerField(required=False, default=100)
+        request_id = fields.text(
+            AuditLog, "request_id", required=False, allow_blank=True, default=""
+        )
+        action = fields.text(
+            AuditLog, "action", required=False, allow_blank=True, default=""
+        )
+        from_ms = fields.MillisecondsField(required=False)
+        to_ms = fields.MillisecondsField(required=False)
+        limit = fields.integer(required=False, default=100)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             start, end = attrs.get("from_ms"), attrs.get("to_ms")
@@ -45,8 +45,8 @@ class AuditLogListApi(OrisApi):
         logs = selectors.audit_log_list(
             request_id=query["request_id"].strip(),
             action=query["action"].strip(),
-            since=from_ms(query.get("from_ms")),
-            until=from_ms(query.get("to_ms")),
+            since=query.get("from_ms"),
+            until=query.get("to_ms"),
             limit=min(max(query["limit"], 1), 500),
         )
         return self.ok(present.audit_logs(logs))

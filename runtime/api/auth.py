@@ -20,8 +20,11 @@ from rest_framework.request import Request
 
 from runtime import selectors
 from runtime.api.principal import Principal
+from runtime.models import ApiKey
 from runtime.models.access import hash_secret
 from runtime.services.api_keys import api_key_touch
+
+KEY_ID_LENGTH = ApiKey._meta.get_field("key_id").max_length
 
 
 def _same(secret: str, expected_plain: str) -> bool:
@@ -82,6 +85,8 @@ class CredentialAuthentication(BaseAuthentication):
                 if _same(secret, static_secret)
                 else None
             )
+        if "\x00" in key_id or len(key_id) > KEY_ID_LENGTH:  # no row has such an id
+            return None
         row = selectors.api_key_find(key_id=key_id)
         if row is None or not row.is_usable(at=timezone.now()):
             return None

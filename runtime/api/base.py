@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime.api import envelope
+from runtime.api.fields import COUNT_RANGE, check_path_ids
 from runtime.api.permissions import Scope
 from runtime.errors import InvalidArgument
 from runtime.services.audit import Actor
@@ -28,6 +29,11 @@ class OrisApi(APIView):
     audit_action: ClassVar[str | None] = None  # e.g. "job.resume"
     audit_resource: ClassVar[str] = ""  # the resource type the action is on
     audit_resource_kwarg: ClassVar[str | None] = None  # the URL kwarg naming it
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        """After authentication and RBAC: path ids no row could have are a 400."""
+        super().initial(request, *args, **kwargs)
+        check_path_ids(kwargs)
 
     def ok(self, data: Any, status: int = 200) -> Response:
         return envelope.ok(self.request, data, status)
@@ -69,7 +75,9 @@ class WaitMsField(serializers.IntegerField):
     """``wait_ms``: how long to hold the answer, capped by ``ORIS_API_MAX_WAIT_MS``."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(required=False, min_value=0, default=0, **kwargs)
+        super().__init__(
+            required=False, min_value=0, max_value=COUNT_RANGE[1], default=0, **kwargs
+        )
 
     def to_internal_value(self, data: Any) -> int:
         return min(super().to_internal_value(data), settings.ORIS_API_MAX_WAIT_MS)

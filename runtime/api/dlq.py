@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import present, selectors
+from runtime.api import fields
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
@@ -23,8 +24,10 @@ class DeadLetterListApi(OrisApi):
     required_scope = Scope.DLQ
 
     class Query(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True, default="")
-        limit = serializers.IntegerField(required=False, default=100)
+        status = fields.text(
+            DeadLetter, "replay_status", required=False, allow_blank=True, default=""
+        )
+        limit = fields.integer(required=False, default=100)
 
     @documented(
         "list_dead_letters", "ApiEnvelope_DeadLetterListResponse", parameters=[Query]

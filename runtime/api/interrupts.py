@@ -7,10 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import present, selectors
+from runtime.api import fields
 from runtime.api.base import AnyJSONField, OrisApi, not_empty
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
-from runtime.models import Interrupt
+from runtime.models import Interrupt, Job
 from runtime.services import interrupts as services
 
 
@@ -23,9 +24,13 @@ class InterruptListApi(OrisApi):
     required_scope = Scope.INTERRUPTS
 
     class Query(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True, default="")
-        run_id = serializers.CharField(required=False, allow_blank=True, default="")
-        limit = serializers.IntegerField(required=False, min_value=0, default=50)
+        status = fields.text(
+            Interrupt, "status", required=False, allow_blank=True, default=""
+        )
+        run_id = fields.text(
+            Job, "thread_id", required=False, allow_blank=True, default=""
+        )
+        limit = fields.integer(required=False, min_value=0, default=50)
 
     @documented(
         "list_interrupts", "ApiEnvelope_InterruptListResponse", parameters=[Query]

@@ -10,43 +10,59 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import present, selectors
+from runtime.api import fields
 from runtime.api.base import AnyJSONField, OrisApi, WaitMsField, not_empty
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
-from runtime.models import Job
+from runtime.models import Checkpoint, IdempotencyRecord, Job, RetryHistory
 from runtime.services import jobs as job_services
 from runtime.services import runs
 
 
 class TimeoutPolicySerializer(serializers.Serializer):
-    timeout_ms = serializers.IntegerField()
-    on_timeout_status = serializers.CharField()
+    timeout_ms = fields.integer(Job, "timeout_ms")
+    on_timeout_status = fields.text(Job, "timeout_status")
 
 
 class RetryPolicySerializer(serializers.Serializer):
-    strategy = serializers.CharField()
-    backoff_ms = serializers.IntegerField()
-    max_backoff_ms = serializers.IntegerField(required=False, allow_null=True)
+    strategy = fields.text(RetryHistory, "strategy")
+    backoff_ms = fields.integer(RetryHistory, "backoff_ms")
+    max_backoff_ms = fields.integer(
+        RetryHistory, "backoff_ms", required=False, allow_null=True
+    )
     multiplier = serializers.FloatField(required=False, allow_null=True)
-    max_retries = serializers.IntegerField(required=False, default=0)
+    max_retries = fields.integer(RetryHistory, "max_retries", required=False, default=0)
 
 
 class RunJobInput(serializers.Serializer):
     """The reference's ``RunJobRequest``: shapes here, rules in ``job_options``."""
 
-    thread_id = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False
+    thread_id = fields.text(
+        Job, "thread_id", required=False, allow_blank=True, trim_whitespace=False
     )
     input = AnyJSONField(required=False, default=None)
-    graph = serializers.CharField(required=False)
-    idempotency_key = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, trim_whitespace=False
+    graph = fields.text(Job, "graph", required=False)
+    idempotency_key = fields.text(
+        IdempotencyRecord,
+        "key",
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
     )
     timeout_policy = TimeoutPolicySerializer(required=False, allow_null=True)
     retry_policy = RetryPolicySerializer(required=False, allow_null=True)
-    priority = serializers.IntegerField(required=False, allow_null=True)
-    tenant_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    queue = serializers.CharField(required=False, max_length=64)
+    priority = fields.integer(Job, "priority", required=False, allow_null=True)
+    # Its length is a rule of job_options (in bytes), whose message the API keeps.
+    tenant_id = fields.text(
+        Job,
+        "tenant_id",
+        max_length=None,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+    )
+    queue = fields.text(Job, "queue", required=False)
     wait_ms = WaitMsField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -68,9 +84,11 @@ class JobCollectionApi(OrisApi):
     audit_action, audit_resource = "job.run", "thread"
 
     class ListQuery(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True, default="")
-        limit = serializers.IntegerField(required=False, min_value=0, default=50)
-        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        status = fields.text(
+            Job, "status", required=False, allow_blank=True, default=""
+        )
+        limit = fields.integer(required=False, min_value=0, default=50)
+        offset = fields.integer(required=False, min_value=0, default=0)
 
     @documented("list_jobs", "ApiEnvelope_ListJobsResponse", parameters=[ListQuery])
     def get(self, request: Request) -> Response:
@@ -107,8 +125,8 @@ def job_for(thread_id: str) -> Job:
 
 class ResumeJobInput(serializers.Serializer):
     value = AnyJSONField()
-    checkpoint_id = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True
+    checkpoint_id = fields.text(
+        Checkpoint, "checkpoint_id", required=False, allow_null=True, allow_blank=True
     )
     wait_ms = WaitMsField()
 
@@ -137,8 +155,8 @@ class JobResumeApi(OrisApi):
 
 
 class ReplayJobInput(serializers.Serializer):
-    checkpoint_id = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True
+    checkpoint_id = fields.text(
+        Checkpoint, "checkpoint_id", required=False, allow_null=True, allow_blank=True
     )
 
 

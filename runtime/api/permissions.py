@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from runtime.api.auth import supported_auth
 from runtime.api.principal import ANONYMOUS, Principal
 from runtime.models import ApiKey
 
@@ -67,7 +68,8 @@ class HasScope(BasePermission):
     def has_permission(self, request: Request, view: object) -> bool:
         principal = request.user
         if not isinstance(principal, Principal):
-            if not settings.ORIS_API_AUTH_DISABLED:
+            # Fail closed: disabling auth never opens /v1 beside real credentials.
+            if not settings.ORIS_API_AUTH_DISABLED or supported_auth():
                 raise NotAuthenticated("missing or invalid credentials")
             principal = request.user = ANONYMOUS
         if not role_allows(principal.role, getattr(view, "required_scope", None)):

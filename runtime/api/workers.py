@@ -10,11 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime import metrics, present
+from runtime.api import fields
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.jobs import RetryPolicySerializer
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
 from runtime.errors import InvalidArgument, LeaseLost
+from runtime.models import Attempt, DeadLetter, Lease, StepReport
 from runtime.services import leases, workers
 from runtime.services.jobs import validate_retry_policy
 
@@ -29,12 +31,10 @@ class WorkersApi(OrisApi):
 
 
 class PollInput(serializers.Serializer):
-    worker_id = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    limit = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    max_active_leases = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0
-    )
-    tenant_max_active_leases = serializers.IntegerField(
+    worker_id = fields.text(Lease, "worker_id", trim_whitespace=False, allow_blank=True)
+    limit = fields.integer(required=False, allow_null=True, min_value=0)
+    max_active_leases = fields.integer(required=False, allow_null=True, min_value=0)
+    tenant_max_active_leases = fields.integer(
         required=False, allow_null=True, min_value=0
     )
 
@@ -62,8 +62,8 @@ class WorkerPollApi(WorkersApi):
 
 
 class HeartbeatInput(serializers.Serializer):
-    lease_id = serializers.CharField()
-    lease_ttl_seconds = serializers.IntegerField(required=False, allow_null=True)
+    lease_id = fields.text(Lease, "id")
+    lease_ttl_seconds = fields.integer(required=False, allow_null=True)
 
 
 class WorkerHeartbeatApi(WorkersApi):
@@ -100,10 +100,14 @@ class WorkerExtendLeaseApi(WorkerHeartbeatApi):
 
 
 class ReportStepInput(serializers.Serializer):
-    attempt_id = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    action_id = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    status = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    dedupe_token = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    attempt_id = fields.text(Attempt, "id", allow_blank=True, trim_whitespace=False)
+    action_id = fields.text(
+        StepReport, "action_id", allow_blank=True, trim_whitespace=False
+    )
+    status = fields.text(StepReport, "status", allow_blank=True, trim_whitespace=False)
+    dedupe_token = fields.text(
+        StepReport, "dedupe_token", allow_blank=True, trim_whitespace=False
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return {name: not_empty(attrs[name], name).strip() for name in STEP_FIELDS}
@@ -124,8 +128,8 @@ class WorkerReportStepApi(WorkersApi):
 
 
 class AckInput(serializers.Serializer):
-    attempt_id = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    terminal_status = serializers.CharField(trim_whitespace=False)
+    attempt_id = fields.text(Attempt, "id", allow_blank=True, trim_whitespace=False)
+    terminal_status = fields.text(DeadLetter, "terminal_status", trim_whitespace=False)
     retry_policy = RetryPolicySerializer(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -76,3 +76,24 @@ def test_audit_facts_are_inherited_and_declared_per_class() -> None:
     assert JobCollectionApi.audit_action == "job.run"
     assert JobCollectionApi.audit_resource_kwarg is None
     assert JobCancelApi.audit_resource_kwarg == "thread_id"
+
+
+@pytest.mark.postgres
+def test_an_audit_write_that_fails_never_fails_the_refusal(caplog) -> None:
+    # A resource type longer than its column: PostgreSQL refuses the insert.
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+    from django.urls import ResolverMatch
+
+    from runtime.api.middleware import audit_refusal
+
+    class OverlongApi(JobCancelApi):
+        audit_resource = "r" * 100
+
+    request = RequestFactory().post("/v1/jobs/t/cancel")
+    request.resolver_match = ResolverMatch(
+        OverlongApi.as_view(), (), {"thread_id": "t"}
+    )
+    audit_refusal(request, JsonResponse({}, status=404))
+    assert not AuditLog.objects.exists()
+    assert "could not audit the refused job.cancel" in caplog.text
