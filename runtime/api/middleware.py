@@ -11,7 +11,10 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, ResolverMatch, resolve
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
+from runtime.api.auth import CredentialAuthentication
 from runtime.api.envelope import error_body, request_id
 from runtime.api.principal import Principal
 from runtime.models import AuditLog
@@ -113,14 +116,8 @@ def _audit_refusal(
     resource_type: str,
     resource_id: str | None,
 ) -> None:
-    principal = getattr(request, "user", None)
-    actor = (
-        principal.actor(request_id(request))
-        if isinstance(principal, Principal)
-        else Actor(type="anonymous", request_id=request_id(request))
-    )
     audit_record(
-        actor=actor,
+        actor=refusal_actor(request),
         action=action,
         resource_type=resource_type,
         resource_id=storable(resource_id, RESOURCE_ID_LENGTH),
@@ -132,6 +129,21 @@ def _audit_refusal(
             "error": _error_code(response),
         },
     )
+
+
+def refusal_actor(request: HttpRequest) -> Actor:
+    """Who was refused: the principal DRF authenticated, or, for a request refused
+    before DRF ran (411, 413), the one its credentials name; else anonymous."""
+    principal = getattr(request, "user", None)
+    if not isinstance(principal, Principal):
+        try:
+            found = CredentialAuthentication().authenticate(Request(request))
+        except AuthenticationFailed:
+            found = None
+        principal = found[0] if found else None
+    if principal is None:
+        return Actor(type="anonymous", request_id=request_id(request))
+    return principal.actor(request_id(request))
 
 
 def storable(value: str | None, limit: int | None = None) -> str | None:

@@ -23,7 +23,7 @@ class Scope(StrEnum):
     AUDIT = "audit"
     ATTEMPTS = "attempts"
     WORKERS = "workers"
-    ANY = "*"  # the schema and unknown routes: authenticated, whatever the role
+    ANY = "*"  # unknown routes (authenticated, whatever the role) and the schema
 
 
 Role = ApiKey.Role

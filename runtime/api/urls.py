@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
 from runtime.api import audit, dlq, interrupts, job_history, jobs, workers
@@ -27,7 +28,11 @@ class RouteNotFoundApi(OrisApi):
 
 
 class SchemaApi(SpectacularAPIView):
+    """``/v1/openapi.json``: public on purpose, like the reference contract it
+    describes (it holds no data); ``/docs`` renders it."""
+
     required_scope = Scope.ANY
+    permission_classes = [AllowAny]
 
 
 urlpatterns = [

@@ -56,7 +56,7 @@ def test_reads_and_unknown_routes_are_not_audited(stranger, bob_operator) -> Non
     assert not AuditLog.objects.filter(result="error").exists()
 
 
-def test_a_body_refused_before_routing_is_audited_from_the_route(
+def test_a_body_refused_before_routing_is_audited_with_route_and_actor(
     bob_operator, settings
 ) -> None:
     settings.ORIS_API_MAX_BODY_BYTES = 10
@@ -65,10 +65,11 @@ def test_a_body_refused_before_routing_is_audited_from_the_route(
     )
     assert_error(response, 413, "invalid_argument")
     row = AuditLog.objects.get(result="error")
-    assert (row.action, row.resource_id, row.actor_type) == (
+    assert (row.action, row.resource_id, row.actor_type, row.actor_id) == (
         "job.cancel",
         "t-big",
-        "anonymous",
+        "api_key",
+        "bob",
     )
 
 
@@ -97,3 +98,17 @@ def test_an_audit_write_that_fails_never_fails_the_refusal(caplog) -> None:
     audit_refusal(request, JsonResponse({}, status=404))
     assert not AuditLog.objects.exists()
     assert "could not audit the refused job.cancel" in caplog.text
+
+
+def test_a_refusal_with_a_wrong_credential_is_audited_as_anonymous(
+    alice_admin, settings
+) -> None:
+    from rest_framework.test import APIClient
+
+    settings.ORIS_API_MAX_BODY_BYTES = 10
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY_ID="alice", HTTP_X_API_KEY="wrong")
+    response = client.post("/v1/jobs/t/cancel", {"reason": "x" * 50}, format="json")
+    assert_error(response, 413, "invalid_argument")
+    row = AuditLog.objects.get(result="error")
+    assert (row.actor_type, row.actor_id) == ("anonymous", "")
