@@ -105,3 +105,12 @@ def test_it_detects_a_thick_view_and_an_orm_query() -> None:
     )
     assert thick_views(source) == ["JobApi.post: 31 lines"]
     assert orm_uses(source) == ["line 34: .objects"]
+
+
+CONSOLE_MODULES = sorted((ROOT / "runtime" / "admin").glob("*.py"))
+CONSOLE_MODULES.append(ROOT / "runtime" / "management" / "commands" / "oris.py")
+
+
+@pytest.mark.parametrize("path", CONSOLE_MODULES, ids=lambda p: p.name)
+def test_the_console_and_cli_read_through_selectors(path: Path) -> None:
+    assert orm_uses(path.read_text()) == []
