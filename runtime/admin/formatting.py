@@ -33,10 +33,16 @@ def is_tool_approval(value: Any) -> bool:
 
 
 def action_requests(value: Any) -> list[dict[str, Any]]:
-    """The action requests with their allowed decisions, in request order."""
+    """The action requests with their allowed decisions, in request order.
+
+    The payload comes from a graph, so any part of it may be malformed: what is
+    not the expected shape is read as absent (all decisions allowed), never an
+    error, so one bad row cannot break the inbox.
+    """
+    configs = value.get("review_configs")
     reviews = {
-        r.get("action_name"): r.get("allowed_decisions")
-        for r in value.get("review_configs") or []
+        str(r.get("action_name")): _decisions(r.get("allowed_decisions"))
+        for r in (configs if isinstance(configs, list) else [])
         if isinstance(r, dict)
     }
     return [
@@ -45,12 +51,19 @@ def action_requests(value: Any) -> list[dict[str, Any]]:
             "name": str(request["name"]),
             "args": request.get("args") or {},
             "description": str(request.get("description") or ""),
-            "allowed": list(
-                reviews.get(request["name"]) or ["approve", "edit", "reject"]
-            ),
+            "allowed": reviews.get(str(request["name"])) or list(ALL_DECISIONS),
         }
         for index, request in enumerate(value["action_requests"])
     ]
+
+
+ALL_DECISIONS = ("approve", "edit", "reject")
+
+
+def _decisions(allowed: Any) -> list[str]:
+    if not isinstance(allowed, list):
+        return []
+    return [d for d in allowed if isinstance(d, str)]
 
 
 def payload_summary(value: Any) -> SafeString:
