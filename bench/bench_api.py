@@ -326,6 +326,8 @@ def base_env() -> dict[str, str]:
         ORIS_SECRET_KEY="bench-not-secret",
         ORIS_LOG_LEVEL="WARNING",
         ORIS_API_AUTH_BEARER_TOKEN=BEARER,
+        # Counted (the limiter's cost is measured) but never reached.
+        ORIS_API_RATE_LIMIT="100000000/minute",
         ORIS_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
     )
     return env

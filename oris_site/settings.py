@@ -242,8 +242,20 @@ ORIS_API_AUTH_BEARER_TOKEN = env_secret("ORIS_API_AUTH_BEARER_TOKEN")
 ORIS_API_AUTH_API_KEY = env_secret("ORIS_API_AUTH_API_KEY")
 ORIS_API_AUTH_API_KEY_ID = env_str("ORIS_API_AUTH_API_KEY_ID").strip()
 ORIS_API_AUTH_DISABLED = env_bool("ORIS_API_AUTH_DISABLED", False)
+# Fail closed: credential-free /v1 only on a DEBUG laptop with no credential set
+# (runtime/checks.py says the same as oris.E005; HasScope also refuses it once API
+# keys exist).
+if ORIS_API_AUTH_DISABLED and (
+    ORIS_API_AUTH_BEARER_TOKEN or ORIS_API_AUTH_API_KEY or not DEBUG
+):
+    raise ImproperlyConfigured(
+        "ORIS_API_AUTH_DISABLED=true is refused unless ORIS_DEBUG=true and no "
+        "ORIS_API_AUTH_* credential is configured"
+    )
 ORIS_API_MAX_BODY_BYTES = env_int("ORIS_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1)
 ORIS_API_MAX_WAIT_MS = env_int("ORIS_API_MAX_WAIT_MS", 60_000, minimum=0)
+# Requests per credential and window on /v1 ("<n>/second|minute|hour|day", or off).
+ORIS_API_RATE_LIMIT = env_str("ORIS_API_RATE_LIMIT", "6000/minute")
 ORIS_MAX_ACTIVE_LEASES_PER_WORKER = env_int(
     "ORIS_MAX_ACTIVE_LEASES_PER_WORKER", 8, minimum=1
 )
@@ -327,13 +339,14 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["runtime.api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "runtime.api.auth.CredentialAuthentication",
         "runtime.api.auth.StaffSessionAuthentication",
     ],
     # Forgetting a view's required_scope is a denial, never an opening.
     "DEFAULT_PERMISSION_CLASSES": ["runtime.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["runtime.api.throttling.CredentialRateThrottle"],
     "EXCEPTION_HANDLER": "runtime.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -7,6 +7,9 @@ import logging
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+from runtime.api.throttling import parse_rate
 
 
 def parse_server_addr(value: str) -> tuple[str, int]:
@@ -61,4 +64,29 @@ def check_oris_settings(app_configs=None, **kwargs) -> list[Error]:
                 id="oris.E004",
             )
         )
+    errors += _auth_disabled_errors()
+    try:
+        parse_rate(settings.ORIS_API_RATE_LIMIT)
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(str(exc), hint="For example 6000/minute, or off.", id="oris.E006")
+        )
     return errors
+
+
+def _auth_disabled_errors() -> list[Error]:
+    """Credential-free /v1 is for a DEBUG laptop without credentials, never beside
+    them (callers without one would be anonymous admins)."""
+    if not settings.ORIS_API_AUTH_DISABLED:
+        return []
+    configured = settings.ORIS_API_AUTH_BEARER_TOKEN or settings.ORIS_API_AUTH_API_KEY
+    if settings.DEBUG and not configured:
+        return []
+    return [
+        Error(
+            "ORIS_API_AUTH_DISABLED=true while "
+            + ("credentials are configured." if configured else "DEBUG is off."),
+            hint="Unset ORIS_API_AUTH_DISABLED; call /v1 with a credential.",
+            id="oris.E005",
+        )
+    ]

@@ -1,10 +1,25 @@
-"""Graph state as plain JSON for API responses."""
+"""The one presenter: graph state as plain JSON, and the reference's response shapes.
+
+Functions here take rows and values the caller already read (selectors) and return
+the ``data`` of a /v1 response; they write nothing. Services use ``run_response``
+too, because an idempotency record stores the answer it replays.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from graphs import serde
+from runtime.models import Job
+from runtime.tracing import trace_response
+
+if TYPE_CHECKING:
+    from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Lease
+    from runtime.selectors.history import CheckpointEntry, JobState
+
+JSON = dict[str, Any]
 
 
 def present(value: Any) -> Any:
@@ -16,3 +31,285 @@ def present(value: Any) -> Any:
     if hasattr(value, "to_json"):
         return present(value.to_json())
     return serde.to_jsonable(value)
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A datetime as the reference prints it (UTC, ``+00:00``)."""
+    return value.isoformat() if value is not None else None
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+def run_response(
+    job: Job,
+    *,
+    pending: Iterable[Interrupt] = (),
+    key: str | None = None,
+    replay: bool = False,
+    trace: Any = None,
+) -> JSON:
+    """The reference's ``RunJobResponse``; ``pending`` are the open interrupts."""
+    return {
+        "thread_id": job.thread_id,
+        "status": job.status,
+        "interrupts": [i.value for i in pending],
+        "idempotency_key": key,
+        "idempotent_replay": replay,
+        "trace": trace_response(trace),
+    }
+
+
+def job_list(jobs: Iterable[Job]) -> JSON:
+    return {
+        "jobs": [
+            {
+                "thread_id": j.thread_id,
+                "status": j.status,
+                "graph": j.graph,
+                "updated_at": rfc3339(j.updated_at),
+            }
+            for j in jobs
+        ]
+    }
+
+
+def job_state(job: Job, state: JobState) -> JSON:
+    return {
+        "thread_id": job.thread_id,
+        "checkpoint_id": state.checkpoint_id,
+        "created_at": state.created_at or rfc3339(job.created_at),
+        "values": state.values,
+    }
+
+
+def checkpoint_state(job: Job, state: JobState) -> JSON:
+    return {
+        "thread_id": job.thread_id,
+        "checkpoint_id": state.checkpoint_id,
+        "created_at": state.created_at,
+        "values": state.values,
+    }
+
+
+def history_items(entries: Iterable[CheckpointEntry]) -> list[JSON]:
+    return [
+        {"checkpoint_id": e.checkpoint_id, "created_at": e.created_at} for e in entries
+    ]
+
+
+def timeline_items(entries: Iterable[CheckpointEntry]) -> list[JSON]:
+    return [
+        {
+            "seq": seq,
+            "event_type": "checkpoint_saved",
+            "checkpoint_id": e.checkpoint_id,
+            "created_at": e.created_at,
+        }
+        for seq, e in enumerate(entries, start=1)
+    ]
+
+
+def job_history(job: Job, entries: list[CheckpointEntry]) -> JSON:
+    return {"thread_id": job.thread_id, "history": history_items(entries)}
+
+
+def job_timeline(job: Job, entries: list[CheckpointEntry]) -> JSON:
+    return {"thread_id": job.thread_id, "timeline": timeline_items(entries)}
+
+
+def job_timeline_export(job: Job, entries: list[CheckpointEntry]) -> JSON:
+    return {**job_timeline(job, entries), "history": history_items(entries)}
+
+
+def job_detail(
+    job: Job,
+    *,
+    entries: list[CheckpointEntry],
+    state: JobState,
+    pending: Interrupt | None,
+    attempts: Iterable[Attempt],
+    latest_attempt: Attempt | None,
+) -> JSON:
+    """The reference's ``JobDetailResponse``: state, history, interrupt, attempts."""
+    return {
+        "thread_id": job.thread_id,
+        "status": job.status,
+        "graph": job.graph,
+        "checkpoint_id": state.checkpoint_id if entries else None,
+        "values": state.values if entries else {},
+        "history": history_items(entries),
+        "timeline": timeline_items(entries),
+        "pending_interrupt": interrupt_detail(pending) if pending else None,
+        "trace": trace_response(latest_attempt.trace if latest_attempt else job.trace),
+        "attempts": [
+            {
+                "attempt_id": a.pk,
+                "attempt_no": a.attempt_no,
+                "kind": a.kind,
+                "status": a.status,
+                "created_at": rfc3339(a.created_at),
+            }
+            for a in attempts
+        ],
+        "error": job.error,
+    }
+
+
+def job_cancel(job: Job, reason: str | None) -> JSON:
+    """A cancel answer: ``cancelling`` until a running job reaches its next step."""
+    status = "cancelled" if job.status == Job.Status.CANCELLED else "cancelling"
+    return {"thread_id": job.thread_id, "status": status, "reason": reason}
+
+
+# --- interrupts ---------------------------------------------------------------------
+
+
+def interrupt_item(interrupt: Interrupt) -> JSON:
+    return {
+        "interrupt_id": interrupt.pk,
+        "thread_id": interrupt.job.thread_id,
+        "run_id": interrupt.job.thread_id,
+        "value": interrupt.value,
+        "status": interrupt.status,
+        "created_at": rfc3339(interrupt.created_at),
+    }
+
+
+def interrupt_list(interrupts: Iterable[Interrupt]) -> JSON:
+    return {"interrupts": [interrupt_item(i) for i in interrupts]}
+
+
+def interrupt_detail(interrupt: Interrupt) -> JSON:
+    return {**interrupt_item(interrupt), "attempt_id": interrupt.attempt_id}
+
+
+def interrupt_rejected(interrupt: Interrupt) -> JSON:
+    return {
+        "thread_id": interrupt.job.thread_id,
+        "status": "cancelled",
+        "reason": "interrupt rejected",
+    }
+
+
+# --- dead letters, attempts, audit --------------------------------------------------
+
+
+def dead_letter_item(entry: DeadLetter) -> JSON:
+    return {
+        "attempt_id": entry.attempt_id,
+        "run_id": entry.job.thread_id,
+        "attempt_no": entry.attempt_no,
+        "terminal_status": entry.terminal_status,
+        "reason": entry.reason,
+        "dead_at": rfc3339(entry.dead_at),
+        "replay_status": entry.replay_status,
+        "replay_count": entry.replay_count,
+        "last_replayed_at": rfc3339(entry.last_replayed_at),
+    }
+
+
+def dead_letter_list(entries: Iterable[DeadLetter]) -> JSON:
+    return {"entries": [dead_letter_item(e) for e in entries]}
+
+
+def dead_letter_replayed(entry: DeadLetter) -> JSON:
+    return {
+        "attempt_id": entry.attempt_id,
+        "status": "requeued",
+        "replay_count": entry.replay_count,
+    }
+
+
+def attempt_retries(attempt: Attempt) -> JSON:
+    return {
+        "attempt_id": attempt.pk,
+        "current_attempt_no": max(attempt.attempt_no, 1),
+        "current_status": attempt.status,
+        "history": [
+            {
+                "retry_no": n,
+                "attempt_no": r.attempt_no,
+                "strategy": r.strategy,
+                "backoff_ms": r.backoff_ms,
+                "max_retries": r.max_retries,
+                "scheduled_at": rfc3339(r.scheduled_at),
+            }
+            for n, r in enumerate(attempt.retries.all(), start=1)
+        ],
+    }
+
+
+def audit_logs(logs: Iterable[AuditLog]) -> JSON:
+    return {
+        "logs": [
+            {
+                "audit_id": log.pk,
+                "actor_type": log.actor_type,
+                "actor_id": log.actor_id or None,
+                "actor_role": log.actor_role or None,
+                "action": log.action,
+                "resource_type": log.resource_type,
+                "resource_id": log.resource_id or None,
+                "result": log.result,
+                "request_id": log.request_id,
+                "details": log.details,
+                "created_at": rfc3339(log.created_at),
+            }
+            for log in logs
+        ]
+    }
+
+
+# --- workers ------------------------------------------------------------------------
+
+
+def worker_poll(decision: Any) -> JSON:
+    """A poll decision; a dispatched one carries the job's thread, graph and input."""
+    lease = decision.lease
+    body: JSON = {
+        "decision": decision.decision,
+        "attempt_id": lease.attempt_id if lease else None,
+        "lease_id": lease.pk if lease else None,
+        "lease_expires_at": rfc3339(lease.expires_at) if lease else None,
+        "reason": decision.reason,
+        "worker_active_leases": decision.worker_active_leases,
+        "worker_limit": decision.worker_limit,
+        "tenant_id": decision.tenant_id,
+        "tenant_active_leases": decision.tenant_active_leases,
+        "tenant_limit": decision.tenant_limit,
+        "trace": trace_response(decision.trace),
+    }
+    if lease:
+        job = lease.attempt.job
+        body |= {"thread_id": job.thread_id, "graph": job.graph, "input": job.input}
+    return body
+
+
+def worker_lease(worker_id: str, lease: Lease, trace: Any) -> JSON:
+    return {
+        "worker_id": worker_id,
+        "lease_id": lease.pk,
+        "lease_expires_at": rfc3339(lease.expires_at),
+        "trace": trace_response(trace),
+    }
+
+
+def worker_step(attempt_id: str, status: str, trace: Any) -> JSON:
+    return {
+        "attempt_id": attempt_id,
+        "status": status,
+        "next_retry_at": None,
+        "next_attempt_no": None,
+        "trace": trace_response(trace),
+    }
+
+
+def worker_ack(attempt_id: str, outcome: Any, trace: Any) -> JSON:
+    return {
+        "attempt_id": attempt_id,
+        "status": outcome.status,
+        "next_retry_at": rfc3339(outcome.next_retry_at),
+        "next_attempt_no": outcome.next_attempt_no,
+        "trace": trace_response(trace),
+    }

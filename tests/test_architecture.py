@@ -128,3 +128,68 @@ def test_it_finds_a_status_literal_in_sql(tmp_path: Path) -> None:
         "X = f\"UPDATE t SET status = 'running' WHERE id = {1}\"\nY = 'running'\n"
     )
     assert sql_strings(module) == [(1, "UPDATE t SET status = 'running' WHERE id = ")]
+
+
+# --- runtime/api: views validate, call one service, present --------------------------
+
+VIEW_METHODS = {"get", "post", "put", "patch", "delete"}
+MAX_VIEW_LINES = 30
+ORM_ATTRIBUTES = {"objects", "refresh_from_db", "select_for_update", "save"}
+
+
+def thick_views(source: str) -> list[str]:
+    """HTTP-method functions of classes that run over ``MAX_VIEW_LINES`` lines."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name in VIEW_METHODS:
+                length = item.end_lineno - item.lineno + 1
+                if length > MAX_VIEW_LINES:
+                    found.append(f"{node.name}.{item.name}: {length} lines")
+    return found
+
+
+def orm_uses(source: str) -> list[str]:
+    """``Model.objects`` and row-writing calls: the API reads through selectors and
+    writes through services."""
+    return [
+        f"line {node.lineno}: .{node.attr}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in ORM_ATTRIBUTES
+    ]
+
+
+API_MODULES = sorted((ROOT / "runtime" / "api").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", API_MODULES, ids=lambda p: p.name)
+def test_api_views_are_thin_and_never_touch_the_orm(path: Path) -> None:
+    source = path.read_text()
+    assert thick_views(source) == []
+    assert orm_uses(source) == []
+
+
+def test_it_detects_a_thick_view_and_an_orm_query() -> None:
+    body = "\n".join(f"        x{n} = {n}" for n in range(30))
+    source = (
+        "class JobApi:\n"
+        "    def post(self, request):\n"
+        f"{body}\n"
+        "    def get(self, request):\n"
+        "        return Job.objects.filter(pk=1)\n"
+        "    def helper(self):\n"
+        f"{body}\n"
+    )
+    assert thick_views(source) == ["JobApi.post: 31 lines"]
+    assert orm_uses(source) == ["line 34: .objects"]
+
+
+CONSOLE_MODULES = sorted((ROOT / "runtime" / "admin").glob("*.py"))
+CONSOLE_MODULES.append(ROOT / "runtime" / "management" / "commands" / "oris.py")
+
+
+@pytest.mark.parametrize("path", CONSOLE_MODULES, ids=lambda p: p.name)
+def test_the_console_and_cli_read_through_selectors(path: Path) -> None:
+    assert orm_uses(path.read_text()) == []

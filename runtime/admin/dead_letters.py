@@ -136,7 +136,7 @@ class DeadLetterAdmin(ConsoleAdmin):
         try:
             dead_letter_replay(dead_letter=obj, actor=actor_for(request))
         except OrisError:
-            obj.refresh_from_db()
+            obj = selectors.dead_letter_get(attempt_id=obj.pk)
             self.report(
                 request,
                 "This dead letter was already replayed "

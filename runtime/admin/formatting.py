@@ -20,48 +20,50 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-DECISIONS = ("approve", "edit", "reject")
-
-
 def is_tool_approval(value: Any) -> bool:
-    """An agent's tool-approval request: ``action_requests`` of name + args.
-    Anything else a graph interrupts with is shown as plain JSON."""
+    """An agent's tool-approval request: ``action_requests`` of name + args."""
     if not isinstance(value, dict):
         return False
     requests = value.get("action_requests")
     return (
         isinstance(requests, list)
         and bool(requests)
-        and all(_is_call(r) for r in requests)
+        and all(isinstance(r, dict) and "name" in r for r in requests)
     )
 
 
-def _is_call(request: Any) -> bool:
-    return isinstance(request, dict) and isinstance(request.get("name"), str)
+def action_requests(value: Any) -> list[dict[str, Any]]:
+    """The action requests with their allowed decisions, in request order.
 
-
-def action_requests(value: dict[str, Any]) -> list[dict[str, Any]]:
-    """The action requests of a tool approval with their allowed decisions, in
-    request order. Review configs of the wrong shape are ignored (every decision
-    is then allowed), so no payload can break the page."""
+    The payload comes from a graph, so any part of it may be malformed: what is
+    not the expected shape is read as absent (all decisions allowed), never an
+    error, so one bad row cannot break the inbox.
+    """
     configs = value.get("review_configs")
     reviews = {
-        r["action_name"]: [d for d in r["allowed_decisions"] if d in DECISIONS]
+        str(r.get("action_name")): _decisions(r.get("allowed_decisions"))
         for r in (configs if isinstance(configs, list) else [])
         if isinstance(r, dict)
-        and isinstance(r.get("action_name"), str)
-        and isinstance(r.get("allowed_decisions"), list)
     }
     return [
         {
             "index": index,
-            "name": request["name"],
+            "name": str(request["name"]),
             "args": request.get("args") or {},
             "description": str(request.get("description") or ""),
-            "allowed": reviews.get(request["name"]) or list(DECISIONS),
+            "allowed": reviews.get(str(request["name"])) or list(ALL_DECISIONS),
         }
         for index, request in enumerate(value["action_requests"])
     ]
+
+
+ALL_DECISIONS = ("approve", "edit", "reject")
+
+
+def _decisions(allowed: Any) -> list[str]:
+    if not isinstance(allowed, list):
+        return []
+    return [d for d in allowed if isinstance(d, str)]
 
 
 def payload_summary(value: Any) -> SafeString:
@@ -95,8 +97,7 @@ def approve_all(value: Any) -> dict[str, Any]:
 def decisions_summary(decisions: list[dict[str, Any]]) -> str:
     """``"1 approved, 1 edited, 1 rejected"``: what was decided about the calls."""
     done = {"approve": "approved", "edit": "edited", "reject": "rejected"}
-    kinds = (str(d.get("type")) for d in decisions)
-    counts = Counter(done.get(kind, kind) for kind in kinds)
+    counts = Counter(done.get(d["type"], d["type"]) for d in decisions)
     return ", ".join(f"{n} {word}" for word, n in counts.items())
 
 

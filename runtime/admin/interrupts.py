@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from agents.approval import DECISION_TYPES
+from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.formatting import (
     action_requests,
@@ -311,7 +312,7 @@ class InterruptAdmin(ConsoleAdmin):
         return self.redirect_to(obj)
 
     def _already_resolved(self, request: HttpRequest, obj: Interrupt) -> HttpResponse:
-        obj.refresh_from_db()
+        obj = selectors.interrupt_get(interrupt_id=obj.pk)
         me = str(actor_for(request))
         if obj.resolved_by == me:
             text = f"You already {obj.status} this interrupt; nothing more was done."

@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.timesince import timesince
 
-from runtime import registry, selectors
+from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.formatting import mermaid_with_current, pretty_json
 from runtime.errors import OrisError
@@ -81,9 +81,9 @@ class JobAdmin(ConsoleAdmin):
         can_act = self.has_cancel_permission(request)
         return {
             "title": f"Run {obj.thread_id}",
-            "attempts": obj.attempts.order_by("created_at"),
+            "attempts": selectors.job_attempts(job=obj),
             "timeline": selectors.job_timeline(job=obj),
-            "checkpoints": list(reversed(selectors.job_checkpoint_history(job=obj))),
+            "checkpoints": list(reversed(selectors.job_history(job=obj))),
             "mermaid": self._mermaid(obj),
             "definition_change": selectors.job_definition_change(job=obj),
             "current_nodes": selectors.job_current_nodes(job=obj),
@@ -93,13 +93,13 @@ class JobAdmin(ConsoleAdmin):
             "can_cancel": can_act and not obj.is_terminal,
             "can_replay": can_act and obj.status in REPLAYABLE,
             "cancel_form": CancelForm(),
-            "interrupts": obj.interrupts.order_by("created_at"),
-            "dead_letters": obj.dead_letters.order_by("dead_at"),
+            "interrupts": selectors.job_interrupts(job=obj),
+            "dead_letters": selectors.job_dead_letters(job=obj),
         }
 
     def _mermaid(self, obj: Job) -> str:
         try:
-            diagram = registry.graph_get(obj.graph).graph.get_graph().draw_mermaid()
+            diagram = selectors.job_graph(job=obj).get_graph().draw_mermaid()
         except OrisError as exc:
             return f"%% graph {obj.graph!r} is not available: {exc.message}"
         return mermaid_with_current(diagram, selectors.job_current_nodes(job=obj))

@@ -18,10 +18,13 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from runtime import selectors
 from runtime.api.principal import Principal
 from runtime.models import ApiKey
 from runtime.models.access import hash_secret
 from runtime.services.api_keys import api_key_touch
+
+KEY_ID_LENGTH = int(ApiKey._meta.get_field("key_id").max_length or 0)
 
 
 def _same(secret: str, expected_plain: str) -> bool:
@@ -37,7 +40,7 @@ def supported_auth() -> list[str]:
         kinds.append("x-api-key")
     if settings.ORIS_API_AUTH_API_KEY and settings.ORIS_API_AUTH_API_KEY_ID:
         kinds.append("x-api-key-id+x-api-key")
-    if ApiKey.objects.exists():
+    if selectors.api_keys_exist():
         kinds.append("sqlite:x-api-key-id+x-api-key")
     return kinds
 
@@ -82,7 +85,9 @@ class CredentialAuthentication(BaseAuthentication):
                 if _same(secret, static_secret)
                 else None
             )
-        row = ApiKey.objects.filter(key_id=key_id).first()
+        if "\x00" in key_id or len(key_id) > KEY_ID_LENGTH:  # no such row
+            return None
+        row = selectors.api_key_find(key_id=key_id)
         if row is None or not row.is_usable(at=timezone.now()):
             return None
         if not row.matches(secret):

@@ -1,23 +1,40 @@
-"""What every /v1 API class shares."""
+"""What every /v1 API class shares, and the facts each one declares."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
+from django.conf import settings
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime.api import envelope
+from runtime.api.fields import COUNT_RANGE, check_path_ids
+from runtime.api.permissions import Scope
 from runtime.api.principal import Principal
 from runtime.errors import InvalidArgument
 from runtime.services.audit import Actor
 
 
 class OrisApi(APIView):
-    """An API class: names its scope, answers in the envelope."""
+    """An API class: declares its scope (and, for a control action, its audit
+    facts), validates, calls one service, answers in the envelope.
 
-    required_scope: str
+    ``required_scope`` is read by ``HasScope``; ``audit_action``, ``audit_resource``
+    and ``audit_resource_kwarg`` by the middleware, which audits refused POSTs (the
+    services audit the ones that succeed).
+    """
+
+    required_scope: ClassVar[Scope]
+    audit_action: ClassVar[str | None] = None  # e.g. "job.resume"
+    audit_resource: ClassVar[str] = ""  # the resource type the action is on
+    audit_resource_kwarg: ClassVar[str | None] = None  # the URL kwarg naming it
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        """After authentication and RBAC: path ids no row could have are a 400."""
+        super().initial(request, *args, **kwargs)
+        check_path_ids(kwargs)
 
     def ok(self, data: Any, status: int = 200) -> Response:
         return envelope.ok(self.request, data, status)
@@ -56,6 +73,13 @@ class AnyJSONField(serializers.JSONField):
         super().__init__(**kwargs)
 
 
-def rfc3339(value: Any) -> str | None:
-    """A datetime as the reference prints it (UTC, ``+00:00``)."""
-    return value.isoformat() if value is not None else None
+class WaitMsField(serializers.IntegerField):
+    """``wait_ms``: how long to hold the answer, capped by ``ORIS_API_MAX_WAIT_MS``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            required=False, min_value=0, max_value=COUNT_RANGE[1], default=0, **kwargs
+        )
+
+    def to_internal_value(self, data: Any) -> int:
+        return min(super().to_internal_value(data), settings.ORIS_API_MAX_WAIT_MS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -62,6 +63,10 @@ def describe(exc: Exception, status: int) -> tuple[str, str, Any]:
             "missing or invalid credentials",
             {"supported_auth": supported_auth()},
         )
+    if isinstance(exc, drf.Throttled):  # Retry-After is set by DRF's handler
+        retry_after = getattr(exc, "wait", None)  # set by DRF; not in its stubs
+        wait = math.ceil(retry_after) if retry_after is not None else None
+        return code, "rate limit exceeded", {"retry_after_s": wait}
     if isinstance(exc, drf.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
         return code, first_message(fields), {"fields": fields}

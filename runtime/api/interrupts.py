@@ -6,59 +6,51 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from runtime import selectors
-from runtime.api.base import AnyJSONField, OrisApi, not_empty, rfc3339
-from runtime.api.job_history import interrupt_detail
-from runtime.api.jobs import run_response
+from runtime import present, selectors
+from runtime.api import fields
+from runtime.api.base import AnyJSONField, OrisApi, not_empty
+from runtime.api.permissions import Scope
 from runtime.api.schema import documented
-from runtime.models import Interrupt
+from runtime.models import Interrupt, Job
 from runtime.services import interrupts as services
 
 
+def interrupt_for(interrupt_id: str) -> Interrupt:
+    """The interrupt an ``{interrupt_id}`` path names (404 if none)."""
+    return selectors.interrupt_get(interrupt_id=not_empty(interrupt_id, "interrupt_id"))
+
+
 class InterruptListApi(OrisApi):
-    required_scope = "interrupts"
+    required_scope = Scope.INTERRUPTS
 
     class Query(serializers.Serializer):
-        status = serializers.CharField(required=False, allow_blank=True)
-        run_id = serializers.CharField(required=False, allow_blank=True)
-        limit = serializers.IntegerField(required=False, min_value=0, default=50)
+        status = fields.text(
+            Interrupt, "status", required=False, allow_blank=True, default=""
+        )
+        run_id = fields.text(
+            Job, "thread_id", required=False, allow_blank=True, default=""
+        )
+        limit = fields.integer(required=False, min_value=0, default=50)
 
     @documented(
         "list_interrupts", "ApiEnvelope_InterruptListResponse", parameters=[Query]
     )
     def get(self, request: Request) -> Response:
         query = self.query(self.Query)
-        found = Interrupt.objects.select_related("job").order_by("-created_at")
-        if query.get("status"):
-            found = found.filter(status=query["status"])
-        if query.get("run_id"):
-            found = found.filter(job__thread_id=query["run_id"])
-        return self.ok(
-            {
-                "interrupts": [
-                    {
-                        "interrupt_id": i.pk,
-                        "thread_id": i.job.thread_id,
-                        "run_id": i.job.thread_id,
-                        "value": i.value,
-                        "status": i.status,
-                        "created_at": rfc3339(i.created_at),
-                    }
-                    for i in found[: min(query["limit"], 200)]
-                ]
-            }
+        found = selectors.interrupt_list(
+            status=query["status"],
+            run_id=query["run_id"],
+            limit=min(query["limit"], 200),
         )
+        return self.ok(present.interrupt_list(found))
 
 
 class InterruptDetailApi(OrisApi):
-    required_scope = "interrupts"
+    required_scope = Scope.INTERRUPTS
 
     @documented("inspect_interrupt", "ApiEnvelope_InterruptDetailResponse")
     def get(self, request: Request, interrupt_id: str) -> Response:
-        found = selectors.interrupt_get(
-            interrupt_id=not_empty(interrupt_id, "interrupt_id")
-        )
-        return self.ok(interrupt_detail(found))
+        return self.ok(present.interrupt_detail(interrupt_for(interrupt_id)))
 
 
 class ResumeInput(serializers.Serializer):
@@ -68,17 +60,18 @@ class ResumeInput(serializers.Serializer):
 class InterruptResumeApi(OrisApi):
     """Answering twice with the same value is harmless; a different one is 409."""
 
-    required_scope = "interrupts"
+    required_scope = Scope.INTERRUPTS
+    audit_action, audit_resource = "interrupt.resume", "interrupt"
+    audit_resource_kwarg = "interrupt_id"
 
     @documented("resume_interrupt", "ApiEnvelope_RunJobResponse", request=ResumeInput)
     def post(self, request: Request, interrupt_id: str) -> Response:
         value = self.body(ResumeInput)["value"]
-        found = selectors.interrupt_get(
-            interrupt_id=not_empty(interrupt_id, "interrupt_id")
-        )
+        found = interrupt_for(interrupt_id)
         services.interrupt_resume(interrupt=found, value=value, actor=self.actor())
-        found.job.refresh_from_db()
-        return self.ok(run_response(found.job))
+        job = selectors.job_get(thread_id=found.job.thread_id)
+        pending = selectors.interrupt_list_pending(job=job)
+        return self.ok(present.run_response(job, pending=pending))
 
 
 class RejectInput(serializers.Serializer):
@@ -86,21 +79,15 @@ class RejectInput(serializers.Serializer):
 
 
 class InterruptRejectApi(OrisApi):
-    required_scope = "interrupts"
+    required_scope = Scope.INTERRUPTS
+    audit_action, audit_resource = "interrupt.reject", "interrupt"
+    audit_resource_kwarg = "interrupt_id"
 
     @documented(
         "reject_interrupt", "ApiEnvelope_CancelJobResponse", request=RejectInput
     )
     def post(self, request: Request, interrupt_id: str) -> Response:
         reason = self.body(RejectInput).get("reason") or ""
-        found = selectors.interrupt_get(
-            interrupt_id=not_empty(interrupt_id, "interrupt_id")
-        )
+        found = interrupt_for(interrupt_id)
         services.interrupt_reject(interrupt=found, actor=self.actor(), reason=reason)
-        return self.ok(
-            {
-                "thread_id": found.job.thread_id,
-                "status": "cancelled",
-                "reason": "interrupt rejected",
-            }
-        )
+        return self.ok(present.interrupt_rejected(found))

@@ -4,42 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, ResolverMatch, resolve
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
+from runtime.api.auth import CredentialAuthentication
 from runtime.api.envelope import error_body, request_id
 from runtime.api.principal import Principal
+from runtime.models import AuditLog
 from runtime.services.audit import Actor, audit_record
 
 logger = logging.getLogger("runtime.api")
 
-# POST routes the reference audits: (pattern, action, resource type).
-AUDITED = [
-    (re.compile(r"^/v1/jobs(/run)?/?$"), "job.run", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/resume/?$"), "job.resume", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/replay/?$"), "job.replay", "thread"),
-    (re.compile(r"^/v1/jobs/(?P<id>[^/]+)/cancel/?$"), "job.cancel", "thread"),
-    (
-        re.compile(r"^/v1/interrupts/(?P<id>[^/]+)/resume/?$"),
-        "interrupt.resume",
-        "interrupt",
-    ),
-    (
-        re.compile(r"^/v1/interrupts/(?P<id>[^/]+)/reject/?$"),
-        "interrupt.reject",
-        "interrupt",
-    ),
-    (re.compile(r"^/v1/dlq/(?P<id>[^/]+)/replay/?$"), "dlq.replay", "attempt"),
-]
+RESOURCE_ID_LENGTH = AuditLog._meta.get_field("resource_id").max_length
 
 
 class ApiMiddleware:
     """Gives every request one request id (echoed as ``X-Request-Id``); on /v1
-    refuses bodies over the limit with 413, logs each request, and audits refused
-    control actions (services audit the ones that succeed)."""
+    refuses bodies over the limit (413) and chunked ones (411), logs each request,
+    and audits refused control actions (services audit the ones that succeed)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -55,48 +44,113 @@ class ApiMiddleware:
                 request.method,
                 request.path,
             )
-            response = self._too_large(request) or self.get_response(request)
+            response = refused_body(request) or self.get_response(request)
             if request.method == "POST" and response.status_code >= 400:
                 audit_refusal(request, response)
         response["X-Request-Id"] = rid
         return response
 
-    def _too_large(self, request: HttpRequest) -> HttpResponse | None:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length <= settings.ORIS_API_MAX_BODY_BYTES:
-            return None
-        message = f"request body exceeds {settings.ORIS_API_MAX_BODY_BYTES} bytes"
-        body = error_body(request, "invalid_argument", message, None)
-        return JsonResponse(body, status=413)
+
+def refused_body(request: HttpRequest) -> HttpResponse | None:
+    """413 for a body over the limit; 411 for a chunked one, which Django would
+    read as empty (the run would start with defaults instead of what was sent)."""
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        message = "chunked request bodies are not accepted: send Content-Length"
+        return _refusal(request, message, 411)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= settings.ORIS_API_MAX_BODY_BYTES:
+        return None
+    message = f"request body exceeds {settings.ORIS_API_MAX_BODY_BYTES} bytes"
+    return _refusal(request, message, 413)
+
+
+def _refusal(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    body = error_body(request, "invalid_argument", message, None)
+    return JsonResponse(body, status=status)
+
+
+def resolved(request: HttpRequest) -> ResolverMatch | None:
+    """The route of the request: Django's match, or resolved here when the request
+    was refused before the URL was resolved (413)."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match
+    try:
+        return resolve(request.path_info)
+    except Resolver404:
+        return None
+
+
+def audit_facts(match: ResolverMatch | None) -> tuple[str, str, str | None] | None:
+    """The resolved API class's audit action, resource type and resource id."""
+    view: Any = getattr(match.func, "view_class", None) if match else None
+    action = getattr(view, "audit_action", None)
+    if match is None or not action:
+        return None
+    kwarg = view.audit_resource_kwarg
+    return action, view.audit_resource, match.kwargs.get(kwarg) if kwarg else None
 
 
 def audit_refusal(request: HttpRequest, response: HttpResponse) -> None:
-    for pattern, action, resource_type in AUDITED:
-        match = pattern.match(request.path)
-        if match:
-            principal = getattr(request, "user", None)
-            actor = (
-                principal.actor(request_id(request))
-                if isinstance(principal, Principal)
-                else Actor(type="anonymous", request_id=request_id(request))
-            )
-            audit_record(
-                actor=actor,
-                action=action,
-                resource_type=resource_type,
-                resource_id=match.groupdict().get("id"),
-                result="error",
-                details={
-                    "method": "POST",
-                    "path": request.path,
-                    "status_code": response.status_code,
-                    "error": _error_code(response),
-                },
-            )
-            return
+    """Audits a refused control action. The row holds what the request said, made
+    storable (NUL replaced, ids cut to the column); a write that fails anyway is
+    logged and never turns the refusal into a 500."""
+    facts = audit_facts(resolved(request))
+    if facts is None:
+        return
+    action, resource_type, resource_id = facts
+    try:
+        with transaction.atomic():  # a savepoint: a failed insert leaves no trace
+            _audit_refusal(request, response, action, resource_type, resource_id)
+    except DatabaseError:
+        logger.exception("could not audit the refused %s on %r", action, request.path)
+
+
+def _audit_refusal(
+    request: HttpRequest,
+    response: HttpResponse,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+) -> None:
+    audit_record(
+        actor=refusal_actor(request),
+        action=action,
+        resource_type=resource_type,
+        resource_id=storable(resource_id, RESOURCE_ID_LENGTH),
+        result="error",
+        details={
+            "method": "POST",
+            "path": storable(request.path),
+            "status_code": response.status_code,
+            "error": _error_code(response),
+        },
+    )
+
+
+def refusal_actor(request: HttpRequest) -> Actor:
+    """Who was refused: the principal DRF authenticated, or, for a request refused
+    before DRF ran (411, 413), the one its credentials name; else anonymous."""
+    principal = getattr(request, "user", None)
+    if not isinstance(principal, Principal):
+        try:
+            found = CredentialAuthentication().authenticate(Request(request))
+        except AuthenticationFailed:
+            found = None
+        principal = found[0] if found else None
+    if principal is None:
+        return Actor(type="anonymous", request_id=request_id(request))
+    return principal.actor(request_id(request))
+
+
+def storable(value: str | None, limit: int | None = None) -> str | None:
+    """``value`` as every database stores it: no NUL, at most ``limit`` long."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\\x00")[:limit]
 
 
 def _error_code(response: HttpResponse) -> str | None:

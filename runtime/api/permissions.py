@@ -1,19 +1,52 @@
-"""RBAC: each API class names its scope; each role holds a set of scopes."""
+"""RBAC: each API class names its scope; each role holds a typed set of scopes."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from django.conf import settings
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from runtime.api.auth import supported_auth
 from runtime.api.principal import ANONYMOUS, Principal
+from runtime.models import ApiKey
 
-ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"jobs", "interrupts", "dlq", "audit", "attempts", "workers"}),
-    "operator": frozenset({"jobs", "interrupts", "dlq", "audit", "attempts"}),
-    "worker": frozenset({"workers"}),
+
+class Scope(StrEnum):
+    """What an API class needs; ``ANY`` is any authenticated role."""
+
+    JOBS = "jobs"
+    INTERRUPTS = "interrupts"
+    DLQ = "dlq"
+    AUDIT = "audit"
+    ATTEMPTS = "attempts"
+    WORKERS = "workers"
+    ANY = "*"  # unknown routes (authenticated, whatever the role) and the schema
+
+
+Role = ApiKey.Role
+
+_CONTROL = frozenset(
+    {Scope.JOBS, Scope.INTERRUPTS, Scope.DLQ, Scope.AUDIT, Scope.ATTEMPTS}
+)
+
+# The reference's route table: operators steer runs, workers only take work.
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: _CONTROL | {Scope.WORKERS},
+    Role.OPERATOR: _CONTROL,
+    Role.WORKER: frozenset({Scope.WORKERS}),
 }
+
+
+def role_allows(role: str, scope: Scope | None) -> bool:
+    """Whether ``role`` may call an API class that requires ``scope``."""
+    if scope is None:  # an API class without a scope allows nobody
+        return False
+    if scope == Scope.ANY:
+        return True
+    return role in Role.values and scope in ROLE_SCOPES[Role(role)]
 
 
 class Forbidden(PermissionDenied):
@@ -35,13 +68,11 @@ class HasScope(BasePermission):
     def has_permission(self, request: Request, view: object) -> bool:
         principal: object = request.user
         if not isinstance(principal, Principal):
-            if not settings.ORIS_API_AUTH_DISABLED:
+            # Fail closed: disabling auth never opens /v1 beside real credentials.
+            if not settings.ORIS_API_AUTH_DISABLED or supported_auth():
                 raise NotAuthenticated("missing or invalid credentials")
             # DRF types `user` as a Django user; ours is a Principal.
             principal = request.user = ANONYMOUS  # type: ignore[assignment]
-        scope = getattr(view, "required_scope", None)
-        if scope == "*":  # any role: the schema, unknown routes
-            return True
-        if scope is None or scope not in ROLE_SCOPES.get(principal.role, ()):
+        if not role_allows(principal.role, getattr(view, "required_scope", None)):
             raise Forbidden(principal, request)
         return True

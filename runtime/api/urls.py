@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
 from runtime.api import audit, dlq, interrupts, job_history, jobs, workers
 from runtime.api.base import OrisApi
+from runtime.api.permissions import Scope
 from runtime.errors import NotFound
 
 app_name = "v1"
@@ -16,7 +18,7 @@ app_name = "v1"
 class RouteNotFoundApi(OrisApi):
     """Unknown /v1 routes answer 404 in the envelope (after authentication)."""
 
-    required_scope = "*"
+    required_scope = Scope.ANY
     schema = None  # not an endpoint of the OpenAPI document
 
     def get(self, request: Request, rest: str = "") -> None:
@@ -26,7 +28,11 @@ class RouteNotFoundApi(OrisApi):
 
 
 class SchemaApi(SpectacularAPIView):
-    required_scope = "*"
+    """``/v1/openapi.json``: public on purpose, like the reference contract it
+    describes (it holds no data); ``/docs`` renders it."""
+
+    required_scope = Scope.ANY
+    permission_classes = [AllowAny]
 
 
 urlpatterns = [

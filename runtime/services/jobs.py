@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -73,6 +75,64 @@ def validate_retry_policy(policy: dict[str, Any] | None) -> dict[str, Any] | Non
     }
 
 
+TENANT = re.compile(r"^[A-Za-z0-9\-_.:]*$")
+TIMEOUT_STATUSES = ("failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobOptions:
+    """A run's checked and normalised options (see ``job_options``)."""
+
+    priority: int = 0
+    tenant_id: str = ""
+    queue: str = "default"
+    timeout_policy: dict[str, Any] | None = None
+    retry_policy: dict[str, Any] | None = None
+
+
+def validate_timeout_policy(policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Checks a timeout policy with the reference's rules; returns it normalised."""
+    if policy is None:
+        return None
+    if policy["timeout_ms"] <= 0:
+        raise InvalidArgument("timeout_policy.timeout_ms must be > 0")
+    status = str(policy["on_timeout_status"]).strip().lower()
+    if status not in TIMEOUT_STATUSES:
+        raise InvalidArgument(
+            "timeout_policy.on_timeout_status must be one of: failed|cancelled"
+        )
+    return {"timeout_ms": policy["timeout_ms"], "on_timeout_status": status}
+
+
+class RunOptions(TypedDict, total=False):
+    """A run's options as a caller gives them (checked by ``job_options``)."""
+
+    priority: int
+    tenant_id: str
+    queue: str
+    timeout_policy: dict[str, Any] | None
+    retry_policy: dict[str, Any] | None
+
+
+def job_options(**options: Unpack[RunOptions]) -> JobOptions:
+    """Checks a run's options: the one place their rules live (API, CLI, console)."""
+    priority = options.get("priority", 0)
+    if not 0 <= priority <= 100:
+        raise InvalidArgument("priority must be between 0 and 100")
+    tenant = options.get("tenant_id", "").strip()
+    if len(tenant.encode()) > 128:
+        raise InvalidArgument("tenant_id must be 128 characters or fewer")
+    if not TENANT.match(tenant):
+        raise InvalidArgument("tenant_id contains unsupported characters")
+    return JobOptions(
+        priority=priority,
+        tenant_id=tenant,
+        queue=options.get("queue", "default"),
+        timeout_policy=validate_timeout_policy(options.get("timeout_policy")),
+        retry_policy=validate_retry_policy(options.get("retry_policy")),
+    )
+
+
 def job_create(
     *,
     graph: str,
@@ -89,17 +149,42 @@ def job_create(
     at: datetime | None = None,
 ) -> Job:
     """Accepts a run: the job, its first attempt and the q2 task, in one transaction."""
+    timeout = None
+    if timeout_ms is not None:
+        status = timeout_status or "failed"
+        timeout = {"timeout_ms": timeout_ms, "on_timeout_status": status}
+    options = job_options(
+        priority=priority,
+        tenant_id=tenant_id,
+        queue=queue,
+        timeout_policy=timeout,
+        retry_policy=retry_policy,
+    )
+    return job_insert(
+        graph=graph,
+        input=input,
+        actor=actor,
+        options=options,
+        thread_id=thread_id,
+        trace=trace,
+        at=at,
+    )
+
+
+def job_insert(
+    *,
+    graph: str,
+    input: Any,
+    actor: Actor,
+    options: JobOptions,
+    thread_id: str | None = None,
+    trace: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Job:
+    """``job_create`` for options ``job_options`` already checked."""
     now = at or timezone.now()
     registered = registry.graph_get(graph)
-    if timeout_ms is not None and timeout_ms <= 0:
-        raise InvalidArgument("timeout_policy.timeout_ms must be > 0")
-    if timeout_status not in ("", "failed", "cancelled"):
-        raise InvalidArgument(
-            "timeout_policy.on_timeout_status must be one of: failed|cancelled"
-        )
-    if not 0 <= priority <= 100:
-        raise InvalidArgument("priority must be between 0 and 100")
-    policy = validate_retry_policy(retry_policy)
+    timeout = options.timeout_policy or {}
     if input is None:
         input = input_default(registered.graph)
     input = normalize_input(input)
@@ -112,12 +197,12 @@ def job_create(
                 graph=graph,
                 graph_hash=registered.definition_hash,
                 input=input,
-                priority=priority,
-                tenant_id=tenant_id,
-                queue=queue,
-                timeout_ms=timeout_ms,
-                timeout_status=timeout_status or ("failed" if timeout_ms else ""),
-                retry_policy=policy,
+                priority=options.priority,
+                tenant_id=options.tenant_id,
+                queue=options.queue,
+                timeout_ms=timeout.get("timeout_ms"),
+                timeout_status=timeout.get("on_timeout_status", ""),
+                retry_policy=options.retry_policy,
                 trace=trace,
                 created_at=now,
                 updated_at=now,

@@ -49,3 +49,28 @@ def test_startup_fails_with_an_actionable_message(settings) -> None:
     settings.ORIS_SERVER_ADDR = "nonsense"
     with pytest.raises(SystemCheckError, match="ORIS_SERVER_ADDR"):
         call_command("check")
+
+
+@pytest.mark.parametrize(
+    ("debug", "token", "ids"),
+    [(True, "", []), (False, "", ["oris.E005"]), (True, "s3cret", ["oris.E005"])],
+)
+def test_it_flags_disabled_auth_outside_a_debug_laptop(
+    settings, debug: bool, token: str, ids: list[str]
+) -> None:
+    settings.ORIS_API_AUTH_DISABLED = True
+    settings.DEBUG = debug
+    settings.ORIS_API_AUTH_BEARER_TOKEN = token
+    assert error_ids() == ids
+
+
+@pytest.mark.parametrize("rate", ["fast", "10/fortnight", "0/minute", "-1/s"])
+def test_it_rejects_a_malformed_rate_limit(settings, rate: str) -> None:
+    settings.ORIS_API_RATE_LIMIT = rate
+    assert error_ids() == ["oris.E006"]
+
+
+@pytest.mark.parametrize("rate", ["off", "5/second", "600/minute", "10/h", "1/day"])
+def test_it_accepts_rate_limits(settings, rate: str) -> None:
+    settings.ORIS_API_RATE_LIMIT = rate
+    assert error_ids() == []

@@ -6,7 +6,6 @@ It calls the same services as the API and the console, as the ``system`` actor.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,13 +15,6 @@ from runtime.errors import OrisError
 from runtime.models import Job
 from runtime.services import interrupts, jobs
 from runtime.services.audit import Actor
-
-SETTLED = {
-    Job.Status.INTERRUPTED,
-    Job.Status.COMPLETED,
-    Job.Status.FAILED,
-    Job.Status.CANCELLED,
-}
 
 
 def parse_json(text: str, option: str) -> Any:
@@ -121,7 +113,7 @@ class Command(BaseCommand):
         interrupts.interrupt_resume(
             interrupt=pending[0], value=answer, actor=Actor.system()
         )
-        job.refresh_from_db()
+        job = selectors.job_get(thread_id=thread)
         self.stdout.write(f"{job.thread_id} {job.status}")
         if wait:
             self._wait(job, timeout)
@@ -144,16 +136,14 @@ class Command(BaseCommand):
             self.stdout.write(name)
 
     def _wait(self, job: Job, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while job.status not in SETTLED:
-            if time.monotonic() > deadline:
-                raise CommandError(
-                    f"job '{job.thread_id}' is still {job.status} "
-                    f"after {timeout:g}s; is the cluster running "
-                    "(make run)?"
-                )
-            time.sleep(0.1)
-            job.refresh_from_db()
+        selectors.job_wait_settled(job=job, wait_ms=int(timeout * 1000))
+        job = selectors.job_get(thread_id=job.thread_id)
+        if job.status not in selectors.SETTLED:
+            raise CommandError(
+                f"job '{job.thread_id}' is still {job.status} "
+                f"after {timeout:g}s; is the cluster running "
+                "(make run)?"
+            )
         self.stdout.write(json.dumps(self._describe(job), indent=2, default=str))
 
     def _describe(self, job: Job) -> dict[str, Any]:
@@ -167,6 +157,6 @@ class Command(BaseCommand):
             ],
             "result": job.result,
             "error": (job.error or {}).get("message"),
-            "attempts": job.attempts.count(),
+            "attempts": selectors.job_attempts(job=job).count(),
             "updated_at": job.updated_at,
         }

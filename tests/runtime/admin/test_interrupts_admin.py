@@ -409,3 +409,32 @@ def test_no_payload_breaks_the_inbox_or_its_page(
     Interrupt.objects.filter(pk=pending.pk).update(value=payload)
     assert operator_client.get(INBOX).status_code == 200
     assert operator_client.get(detail(pending)).status_code == 200
+
+
+MALFORMED_APPROVALS = [
+    {"action_requests": [{"name": "t"}], "review_configs": 5},
+    {"action_requests": [{"name": "t"}], "review_configs": "approve"},
+    {"action_requests": [{"name": "t"}], "review_configs": [{"action_name": ["t"]}]},
+    {
+        "action_requests": [{"name": ["t"], "args": 7}],
+        "review_configs": [{"action_name": "t", "allowed_decisions": 3}],
+    },
+    {
+        "action_requests": [{"name": "t", "args": "x", "description": {"a": 1}}],
+        "review_configs": [{"action_name": "t", "allowed_decisions": [{}, None]}],
+    },
+    {"action_requests": [{"name": None}], "review_configs": [None, 1, "x"]},
+]
+
+
+@pytest.mark.parametrize("value", MALFORMED_APPROVALS)
+def test_a_malformed_approval_payload_never_breaks_the_inbox(
+    operator_client: Client, value: dict
+) -> None:
+    interrupt = interrupted()
+    # The payload is the graph's to choose: store one no agent would send.
+    Interrupt.objects.filter(pk=interrupt.pk).update(value=value)
+    assert operator_client.get(INBOX).status_code == 200
+    page = operator_client.get(detail(interrupt))
+    assert page.status_code == 200
+    assert 'id="action-requests"' in page.content.decode()

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from runtime.services.api_keys import api_key_create
@@ -17,6 +18,12 @@ from tests.factories import ALICE
 CONTRACT = json.loads(
     (Path(settings.BASE_DIR) / "docs" / "runtime-api-contract.json").read_text()
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with full rate-limit windows (the counts live in the cache)."""
+    cache.clear()
 
 
 def keyed_client(role: str, key_id: str) -> APIClient:

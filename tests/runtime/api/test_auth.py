@@ -118,3 +118,20 @@ def test_staff_sessions_map_to_roles(
     client = APIClient()
     client.force_login(user)
     assert client.get("/v1/jobs").status_code == status
+
+
+def test_disabling_auth_never_opens_beside_api_keys(settings, alice_admin) -> None:
+    settings.ORIS_API_AUTH_DISABLED = True
+    response = APIClient().post(
+        "/v1/jobs/run", {"thread_id": "anon", "input": "hi"}, format="json"
+    )
+    assert_error(response, 401, "unauthorized")
+    from runtime.models import Job
+
+    assert not Job.objects.exists()
+
+
+def test_disabling_auth_never_opens_beside_a_static_token(settings) -> None:
+    settings.ORIS_API_AUTH_DISABLED = True
+    settings.ORIS_API_AUTH_BEARER_TOKEN = "s3cret"
+    assert_error(APIClient().get("/v1/jobs"), 401, "unauthorized")

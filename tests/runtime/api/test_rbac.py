@@ -1,73 +1,105 @@
-"""The reference's route table, route by route, role by role."""
+"""The route table, role by role, derived from the URLconf: each API class declares
+its scope, and nothing here repeats a route."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory, force_authenticate
 
-from runtime.api.permissions import ROLE_SCOPES
-from tests.runtime.api.conftest import assert_error
-
-ROUTES = [
-    ("get", "/v1/jobs", "jobs"),
-    ("post", "/v1/jobs", "jobs"),
-    ("post", "/v1/jobs/run", "jobs"),
-    ("get", "/v1/jobs/t", "jobs"),
-    ("get", "/v1/jobs/t/detail", "jobs"),
-    ("get", "/v1/jobs/t/history", "jobs"),
-    ("get", "/v1/jobs/t/timeline", "jobs"),
-    ("get", "/v1/jobs/t/timeline/export", "jobs"),
-    ("get", "/v1/jobs/t/checkpoints/c", "jobs"),
-    ("post", "/v1/jobs/t/resume", "jobs"),
-    ("post", "/v1/jobs/t/replay", "jobs"),
-    ("post", "/v1/jobs/t/cancel", "jobs"),
-    ("get", "/v1/interrupts", "interrupts"),
-    ("get", "/v1/interrupts/i", "interrupts"),
-    ("post", "/v1/interrupts/i/resume", "interrupts"),
-    ("post", "/v1/interrupts/i/reject", "interrupts"),
-    ("post", "/v1/workers/poll", "workers"),
-    ("post", "/v1/workers/w/heartbeat", "workers"),
-    ("post", "/v1/workers/w/extend-lease", "workers"),
-    ("post", "/v1/workers/w/report-step", "workers"),
-    ("post", "/v1/workers/w/ack", "workers"),
-    ("get", "/v1/dlq", "dlq"),
-    ("get", "/v1/dlq/a", "dlq"),
-    ("post", "/v1/dlq/a/replay", "dlq"),
-    ("get", "/v1/audit/logs", "audit"),
-    ("get", "/v1/attempts/a/retries", "attempts"),
-]
+from runtime.api import urls as api_urls
+from runtime.api.base import OrisApi
+from runtime.api.permissions import ROLE_SCOPES, Role, Scope, role_allows
+from runtime.api.principal import Principal
+from tests.runtime.api.conftest import CONTRACT, assert_error
+from tests.runtime.api.routes import ROUTES, Route, routes
 
 
-def v1_views() -> list[type]:
+def scope_violations(patterns: list) -> list[str]:
+    """Routes whose API class does not declare a ``Scope``."""
+    return [
+        f"{r.method.upper()} {r.contract_path}: {r.view.__name__} has no scope"
+        for r in routes(patterns)
+        if not isinstance(r.scope, Scope)
+    ]
+
+
+CONTROL = [r for r in ROUTES if r.scope != Scope.ANY]
+PERSONAS = {"alice_admin": "admin", "bob_operator": "operator"}
+PERSONAS |= {"walter_worker": "worker"}
+
+
+def test_every_v1_view_names_its_scope() -> None:
     resolver = next(
         p
         for p in get_resolver().url_patterns
         if isinstance(p, URLResolver) and p.namespace == "v1"
     )
-    return [p.callback.cls for p in resolver.url_patterns if isinstance(p, URLPattern)]
-
-
-def test_every_v1_view_names_its_scope() -> None:
-    views = v1_views()
+    views = [p.callback.cls for p in resolver.url_patterns if isinstance(p, URLPattern)]
     assert len(views) >= 27
     assert all(getattr(view, "required_scope", None) for view in views)
+    assert scope_violations(api_urls.urlpatterns) == []
+
+
+def test_the_walk_refuses_an_api_class_without_a_scope() -> None:
+    class ForgottenApi(OrisApi):
+        def get(self, request: Request) -> Response:
+            return self.ok({})
+
+    patterns = [*api_urls.urlpatterns, path("forgotten", ForgottenApi.as_view())]
+    assert scope_violations(patterns) == [
+        "GET /v1/forgotten: ForgottenApi has no scope"
+    ]
+
+
+def test_an_api_class_without_a_scope_allows_nobody() -> None:
+    class ForgottenApi(OrisApi):
+        def get(self, request: Request) -> Response:
+            return self.ok({})
+
+    request = APIRequestFactory().get("/v1/forgotten")
+    force_authenticate(request, user=Principal("api_key", "alice", "admin"))
+    response = ForgottenApi.as_view()(request)
+    assert response.status_code == 403
+    assert not role_allows("admin", None)
+
+
+def test_the_urlconf_serves_the_contract_routes() -> None:
+    contract = {
+        (e["method"], re.sub(r":\w+", ":_", e["path"]))
+        for e in CONTRACT["endpoints"]
+        if e["path"].startswith("/v1/")
+    }
+    served = {(r.method.upper(), r.contract_path) for r in CONTROL}
+    assert served == contract
+
+
+def test_a_routes_scope_is_its_first_path_segment() -> None:
+    assert {r.path.split("/")[2] for r in CONTROL} == {
+        s.value for s in ROLE_SCOPES[Role.ADMIN]
+    }
+    assert all(r.scope == r.path.split("/")[2] for r in CONTROL)
 
 
 def test_the_table_matches_the_reference() -> None:
     assert ROLE_SCOPES["operator"] == ROLE_SCOPES["admin"] - {"workers"}
     assert ROLE_SCOPES["worker"] == {"workers"}
+    assert set(ROLE_SCOPES) == set(Role)
+    assert all(isinstance(s, Scope) for scopes in ROLE_SCOPES.values() for s in scopes)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
-@pytest.mark.parametrize("persona", ["alice_admin", "bob_operator", "walter_worker"])
-def test_route_by_role(
-    request, persona: str, method: str, path: str, scope: str
-) -> None:
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_route_by_role(request, persona: str, route: Route) -> None:
     client = request.getfixturevalue(persona)
-    role = {"alice_admin": "admin", "bob_operator": "operator"}.get(persona, "worker")
-    response = getattr(client, method)(path, {}, format="json")
-    if scope in ROLE_SCOPES[role]:
+    role = PERSONAS[persona]
+    response = getattr(client, route.method)(route.path, {}, format="json")
+    if role_allows(role, route.scope):
         assert response.status_code != 403, response.content
         assert response.status_code != 401
     else:
@@ -75,16 +107,16 @@ def test_route_by_role(
         assert error["message"] == "role is not allowed to access this endpoint"
         assert error["details"] == {
             "role": role,
-            "method": method.upper(),
-            "path": path,
+            "method": route.method.upper(),
+            "path": route.path,
         }
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
-def test_route_without_credentials(
-    stranger, method: str, path: str, scope: str
-) -> None:
+@pytest.mark.parametrize("route", CONTROL, ids=lambda r: f"{r.method} {r.path}")
+def test_route_without_credentials(stranger, route: Route) -> None:
     assert_error(
-        getattr(stranger, method)(path, {}, format="json"), 401, "unauthorized"
+        getattr(stranger, route.method)(route.path, {}, format="json"),
+        401,
+        "unauthorized",
     )

@@ -100,3 +100,25 @@ def test_it_rejects_cancel_of_a_finished_job() -> None:
     job = job_cancel(job=make_job(), actor=ALICE)
     with pytest.raises(Conflict):
         job_cancel(job=job, actor=ALICE)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"tenant_id": "a b"}, "tenant_id contains unsupported characters"),
+        ({"tenant_id": "x" * 129}, "tenant_id must be 128 characters or fewer"),
+    ],
+)
+def test_the_api_rules_apply_to_every_caller(overrides: dict, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        make_job(**overrides)
+    assert not Job.objects.exists()
+
+
+def test_a_timeout_defaults_to_failing_the_run() -> None:
+    job = make_job(timeout_ms=100, tenant_id=" acme ")
+    assert (job.timeout_ms, job.timeout_status, job.tenant_id) == (
+        100,
+        "failed",
+        "acme",
+    )

@@ -1,4 +1,5 @@
-"""Reads for the API, the console and the CLI."""
+"""Reads only the operator console needs: front-page counts, run timelines, where a
+run stands in its graph."""
 
 from __future__ import annotations
 
@@ -7,65 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from graphs import serde
 from runtime import registry
 from runtime.checkpointer import DjangoSaver
-from runtime.errors import JobNotFound, NotFound, OrisError
+from runtime.errors import OrisError
 from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Job, RetryHistory
-
-
-def job_get(*, thread_id: str) -> Job:
-    job = Job.objects.filter(thread_id=thread_id).first()
-    if job is None:
-        raise JobNotFound(f"job '{thread_id}' not found")
-    return job
-
-
-def job_list(*, status: str = "", limit: int = 50, offset: int = 0) -> QuerySet[Job]:
-    jobs = Job.objects.order_by("-updated_at", "-id")
-    if status:
-        jobs = jobs.filter(status=status)
-    return jobs[offset : offset + limit]
-
-
-def interrupt_get(*, interrupt_id: str) -> Interrupt:
-    found = Interrupt.objects.select_related("job").filter(pk=interrupt_id).first()
-    if found is None:
-        raise NotFound("interrupt not found")
-    return found
-
-
-def interrupt_list_pending(*, job: Job) -> QuerySet[Interrupt]:
-    return job.interrupts.filter(status=Interrupt.Status.PENDING).order_by("created_at")
-
-
-# --- Console reads (the operator console in the Django admin) ---------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StateChange:
-    """One channel that differs between two consecutive checkpoints."""
-
-    key: str
-    kind: str  # added | changed | removed
-    before: Any = None
-    after: Any = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckpointEntry:
-    """A checkpoint of a thread with the state change since the previous one."""
-
-    checkpoint_id: str
-    step: int | None
-    source: str
-    created_at: str
-    next_nodes: tuple[str, ...]
-    state: dict[str, Any]
-    changes: tuple[StateChange, ...]
+from runtime.selectors.history import job_graph, thread_config
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,61 +44,9 @@ def console_counts(*, at: datetime | None = None) -> dict[str, int]:
     }
 
 
-def state_changes(before: dict[str, Any], after: dict[str, Any]) -> list[StateChange]:
-    """Channels added, changed or removed from ``before`` to ``after``."""
-    changes = []
-    for key in sorted({*before, *after}):
-        if key not in before:
-            changes.append(StateChange(key=key, kind="added", after=after[key]))
-        elif key not in after:
-            changes.append(StateChange(key=key, kind="removed", before=before[key]))
-        elif before[key] != after[key]:
-            changes.append(
-                StateChange(
-                    key=key, kind="changed", before=before[key], after=after[key]
-                )
-            )
-    return changes
-
-
-def _thread_config(thread_id: str) -> dict[str, Any]:
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-
-
-def job_checkpoint_history(*, job: Job) -> list[CheckpointEntry]:
-    """The thread's root checkpoints, oldest first, each with its state change."""
-    tuples = list(DjangoSaver().list(_thread_config(job.thread_id)))
-    entries: list[CheckpointEntry] = []
-    previous: dict[str, Any] = {}
-    for item in reversed(tuples):
-        checkpoint = item.checkpoint
-        state = serde.to_jsonable(checkpoint.get("channel_values") or {})
-        entries.append(
-            CheckpointEntry(
-                checkpoint_id=item.config["configurable"]["checkpoint_id"],
-                step=(item.metadata or {}).get("step"),
-                source=str((item.metadata or {}).get("source", "")),
-                created_at=str(checkpoint.get("ts", "")),
-                next_nodes=_node_names(checkpoint.get("next") or ()),
-                state=state,
-                changes=tuple(state_changes(previous, state)),
-            )
-        )
-        previous = state
-    return entries
-
-
-def _node_names(tasks: Any) -> tuple[str, ...]:
-    """Node names from a checkpoint's ``next`` (names, or task dicts with one)."""
-    return tuple(
-        str(task.get("name", "")) if isinstance(task, dict) else str(task)
-        for task in tasks
-    )
-
-
 def job_latest_state(*, job: Job) -> dict[str, Any] | None:
     """The state in the thread's latest checkpoint, as JSON; ``None`` without one."""
-    found = DjangoSaver().get_tuple(_thread_config(job.thread_id))
+    found = DjangoSaver().get_tuple(thread_config(job.thread_id))
     if found is None:
         return None
     return serde.to_jsonable(found.checkpoint.get("channel_values") or {})
@@ -159,8 +57,7 @@ def job_current_nodes(*, job: Job) -> tuple[str, ...]:
     if job.status == Job.Status.COMPLETED:
         return ("__end__",)
     try:
-        graph = registry.graph_get(job.graph).graph.with_checkpointer(DjangoSaver())
-        snapshot = graph.get_state(_thread_config(job.thread_id))
+        snapshot = job_graph(job=job).get_state(thread_config(job.thread_id))
     except OrisError:
         return ()
     if snapshot is None or not snapshot.config:
