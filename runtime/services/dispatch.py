@@ -4,7 +4,9 @@ A delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
 attempts, then it rings again if work remains), so a run does not need a q2 task of
 its own: at most one delivery per q2 worker waits for each queue. Accepted work is
 never lost to a missing doorbell: the attempt row is committed, and the scheduled
-sweep runs whatever is claimable.
+sweep runs whatever is claimable. On PostgreSQL the q2 task's row carries a NOTIFY
+(``runtime/worker/broker.py``), so an idle cluster takes the delivery as soon as the
+ringing transaction commits instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     """Queues a delivery for ``queue`` in the caller's transaction, unless one per
     q2 worker is already waiting. Returns whether it rang.
 
-    With the ORM broker the task row commits or rolls back with the attempt. In
+    With the ORM broker the task row (and its notification) commits or rolls back
+    with the attempt. In
     q2's sync mode (tests, ``ORIS_Q_SYNC``) the task would run inside the open
     transaction, so it waits for the commit instead.
     """
