@@ -27,7 +27,7 @@ from django_q.models import Schedule
 
 from runtime.models import Job
 from runtime.worker.broker import CHANNEL, ListeningBroker
-from tests.factories import make_job
+from tests.factories import make_job, queued_doorbells
 from tests.runtime.test_crash_recovery import MANAGE, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -165,3 +165,15 @@ def test_a_cluster_on_sqlite_keeps_polling(cluster: Cluster) -> None:
     job = make_job()  # nothing notifies on SQLite: only a poll finds it in time
     assert wait_until(completed(job), deadline=cluster.deadline()), cluster.output()
     assert "listens on" not in cluster.output()
+
+
+@pytest.mark.postgres
+def test_a_claim_inside_a_transaction_leaves_its_commit_durable() -> None:
+    # The pusher's claims commit without waiting for the WAL flush; a caller's
+    # transaction that claims keeps its own durability.
+    with transaction.atomic():
+        make_job()
+        assert queued_doorbells() == [("runtime.tasks.run_queue", ("default",))]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
