@@ -12,12 +12,12 @@ ringing transaction commits instead of at its next poll.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
@@ -74,8 +74,47 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class HintUpdate:
+    """An UPDATE of a hint (a pending count, a q2 task's lock) that a worker runs
+    on the path of a run's start.
+
+    As a transaction of its own on PostgreSQL, its commit does not wait for the
+    WAL flush (``set_config(..., true)`` is a ``SET LOCAL`` for that transaction):
+    a hint lost in a server crash is repaired (a pending count goes stale, a task
+    is delivered again) and the next durable commit flushes it anyway. Inside a
+    caller's transaction it stays durable, as that commit is the caller's.
+    """
+
+    durable: str
+    unflushed: str
+
+    @classmethod
+    def of(cls, template: str) -> HintUpdate:
+        """``template`` has ``{with_unflushed}`` before the ``UPDATE`` and
+        ``{from_unflushed}`` after its ``SET`` list."""
+        return cls(
+            durable=template.format(with_unflushed="", from_unflushed=""),
+            unflushed=template.format(
+                with_unflushed="WITH unflushed AS "
+                "(SELECT set_config('synchronous_commit', 'off', true)) ",
+                from_unflushed=" FROM unflushed",
+            ),
+        )
+
+    def sql(self, using: str = DEFAULT_DB_ALIAS) -> str:
+        db = connections[using]
+        alone = db.vendor == "postgresql" and db.get_autocommit()
+        return self.unflushed if alone else self.durable
+
+
+_ANSWER = HintUpdate.of(
+    f"{{with_unflushed}}UPDATE {QueueDoorbell._meta.db_table} "
+    "SET pending = pending - 1{from_unflushed} WHERE queue = %s AND pending > 0"
+)
+
+
 def dispatch_answer(*, queue: str) -> None:
     """A delivery for ``queue`` started: one fewer is pending."""
-    QueueDoorbell.objects.filter(queue=queue, pending__gt=0).update(
-        pending=F("pending") - 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ANSWER.sql(), [queue])

@@ -20,12 +20,14 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 from psycopg import sql
+
+from runtime.services.dispatch import HintUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +45,16 @@ _ENQUEUE = f"""
     SELECT id, pg_notify(%(channel)s, %(key)s) FROM task"""
 # The ORM broker's claim (due tasks of the queue, each locked until ``retry``
 # from now) as one statement; SKIP LOCKED leaves a task another cluster is
-# claiming to that cluster instead of waiting for it.
-_CLAIM = """
-    {with_async}UPDATE {table} SET lock = %(until)s{from_async}
+# claiming to that cluster instead of waiting for it. The lock is a hint: a lost
+# one only delivers the task again, which q2's at-least-once delivery allows and
+# our leases absorb.
+_CLAIM = HintUpdate.of(
+    f"""
+    {{with_unflushed}}UPDATE {_TABLE} SET lock = %(until)s{{from_unflushed}}
     WHERE id IN (
-        SELECT id FROM {table} WHERE key = %(key)s AND lock < %(now)s
+        SELECT id FROM {_TABLE} WHERE key = %(key)s AND lock < %(now)s
         ORDER BY id LIMIT %(bulk)s FOR UPDATE SKIP LOCKED)
     RETURNING id, payload"""
-_CLAIM_IN_TRANSACTION = _CLAIM.format(table=_TABLE, with_async="", from_async="")
-# As a transaction of its own (the pusher's), the claim's commit does not wait for
-# the WAL flush (``set_config(..., true)`` is a ``SET LOCAL``): a lock lost in a
-# server crash only delivers the task again, which q2's at-least-once delivery
-# allows and our leases absorb, and the next durable commit flushes it anyway.
-_CLAIM_ALONE = _CLAIM.format(
-    table=_TABLE,
-    with_async="WITH async AS (SELECT set_config('synchronous_commit', 'off', true))"
-    "\n    ",
-    from_async=" FROM async",
 )
 
 
@@ -149,9 +144,8 @@ class ListeningBroker(ORM):
             "until": now + timedelta(seconds=Conf.RETRY),
             "bulk": Conf.BULK,
         }
-        alone = transaction.get_autocommit(using=Conf.ORM)
         with connections[Conf.ORM].cursor() as cursor:
-            cursor.execute(_CLAIM_ALONE if alone else _CLAIM_IN_TRANSACTION, params)
+            cursor.execute(_CLAIM.sql(Conf.ORM), params)
             return sorted(cursor.fetchall())
 
     def _wait(self) -> bool:
