@@ -691,7 +691,7 @@ def report(e2e: dict[str, Any], saver: dict[str, Any], plan: Plan) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about a minute")
+    parser.add_argument("--quick", action="store_true", help="a fast look")
     parser.add_argument("--runs", type=int, default=0, help="runs per figure")
     parser.add_argument("--role", choices=["e2e", "saver"], help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
