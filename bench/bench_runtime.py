@@ -4,10 +4,13 @@ Run: ``.venv/bin/python bench/bench_runtime.py [--quick] [--runs N]``.
 
 1. **End to end.** A real ``manage.py qcluster`` with 2 workers runs batches of
    3-node graph jobs (``job_create``) and, on the same cluster, batches of django-q2
-   no-op tasks (``async_task("math.floor", 1.5)``), on SQLite and on PostgreSQL.
-   Rate = batch size / (first submit -> last job completed). Then a paced phase
-   (below capacity) gives submit -> start latency: job ``created_at`` -> attempt
-   ``started_at`` for Oris, enqueue -> q2 ``Task.started`` for the no-op.
+   no-op tasks (``async_task("math.floor", 1.5)``), on SQLite, on PostgreSQL with
+   the listening broker (NOTIFY) and on PostgreSQL with django-q2's stock ORM broker
+   (``ORIS_Q_LISTEN=false``: a poll every 50 ms). Rate = batch size / (first submit
+   -> last job completed). Then a paced phase (below capacity) gives submit -> start
+   latency: job ``created_at`` -> attempt ``started_at`` for Oris, enqueue -> the
+   no-op task running. On PostgreSQL, last, the idle cluster's transactions per
+   second (``pg_stat_database.xact_commit``).
 2. **Checkpointer alone.** Durable supersteps/s of a 10-node chain: the graphs
    engine with ``runtime.checkpointer.DjangoSaver`` against LangGraph with its
    ``SqliteSaver`` / ``PostgresSaver``, on the same SQLite file / PostgreSQL database.
@@ -45,6 +48,17 @@ PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432"
 GRAPH = "bench3"
 GRAPH_PATH = "bench.bench_runtime:build_three_nodes"
 BACKENDS = ("sqlite", "postgres")
+# End-to-end configurations: name -> (backend, ORIS_Q_LISTEN). On SQLite the
+# listening broker is django-q2's ORM broker (it polls); "postgres-poll" is the
+# stock ORM broker on PostgreSQL, the peer of the notification path.
+E2E_CONFIGS = {
+    "sqlite": ("sqlite", True),
+    "postgres": ("postgres", True),
+    "postgres-poll": ("postgres", False),
+}
+# Idle backends flush their statistics up to 10 s late (PostgreSQL 15's
+# PGSTAT_IDLE_INTERVAL): the idle count starts after that much quiet.
+IDLE_SETTLE_S = 11.0
 
 
 # -- graphs under test (imported by the qcluster workers via ORIS_GRAPHS) -----------
@@ -251,6 +265,25 @@ def latency_noop(count: int, pace: float, timeout: float) -> list[float]:
     return [(ran - float(name.partition(":")[2])) * 1e3 for name, ran in rows]
 
 
+def idle_commits_per_second(seconds: float) -> float:
+    """Transactions per second the database commits while the cluster idles; the
+    two reads of this probe are not counted."""
+    from django.db import connection
+
+    def commits() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xact_commit FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    time.sleep(IDLE_SETTLE_S)
+    before = commits()
+    time.sleep(seconds)
+    return (commits() - before - 1) / seconds
+
+
 def role_e2e(args: argparse.Namespace) -> None:
     django_setup()
     timeout = 120.0
@@ -266,7 +299,8 @@ def role_e2e(args: argparse.Namespace) -> None:
             "oris": latency_oris(args.latency_n, pace, timeout),
             "noop": latency_noop(args.latency_n, pace, timeout),
         }
-    emit({"rates": rates, "latency_ms": lat})
+        idle = idle_commits_per_second(args.idle_s) if args.idle_s else None
+    emit({"rates": rates, "latency_ms": lat, "idle_qps": idle})
 
 
 # -- role saver: the checkpointer alone, in process -----------------------------------
@@ -396,8 +430,9 @@ class Databases:
         )
         return env
 
-    def env(self, backend: str, name: str) -> dict[str, str]:
+    def env(self, backend: str, name: str, *, listen: bool = True) -> dict[str, str]:
         env = self.base_env()
+        env["ORIS_Q_LISTEN"] = "true" if listen else "false"
         if backend == "sqlite":
             env["ORIS_SQLITE_DB"] = str(self.workdir / f"{name}.db")
         else:
@@ -482,16 +517,29 @@ class Plan(TypedDict):
     latency_n: int
     latency_rate: float
     saver_n: int
+    idle_s: float
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
     if args.quick:
         plan = Plan(
-            runs=3, saver_runs=5, n=80, latency_n=10, latency_rate=40, saver_n=20
+            runs=3,
+            saver_runs=5,
+            n=80,
+            latency_n=10,
+            latency_rate=40,
+            saver_n=20,
+            idle_s=5,
         )
     else:
         plan = Plan(
-            runs=3, saver_runs=7, n=300, latency_n=100, latency_rate=25, saver_n=50
+            runs=3,
+            saver_runs=7,
+            n=300,
+            latency_n=100,
+            latency_rate=25,
+            saver_n=50,
+            idle_s=10,
         )
     if args.runs:
         plan["runs"] = plan["saver_runs"] = args.runs
@@ -500,21 +548,27 @@ def plan_for(args: argparse.Namespace) -> Plan:
 
 def measure_e2e(dbs: Databases, plan: Plan, log: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for backend in BACKENDS:
+    for config, (backend, listen) in E2E_CONFIGS.items():
         rates: dict[str, list[dict[str, float]]] = {"oris": [], "noop": []}
         lat: dict[str, list[float]] = {"oris": [], "noop": []}
+        idle: list[float] = []
         for run in range(plan["runs"]):
             order = "oris,noop" if run % 2 == 0 else "noop,oris"
-            print(f"  e2e {backend} run {run + 1}: {order}", flush=True)
+            print(f"  e2e {config} run {run + 1}: {order}", flush=True)
             name = dbs.fresh(backend)
             args = ["--role", "e2e", "--order", order, "--n", str(plan["n"])]
             args += ["--latency-n", str(plan["latency_n"]), "--log", str(log)]
             args += ["--latency-rate", str(plan["latency_rate"])]
-            result = run_role(args, dbs.env(backend, name), timeout=600)
+            if backend == "postgres" and run == 0:  # a count, not a timing
+                args += ["--idle-s", str(plan["idle_s"])]
+            env = dbs.env(backend, name, listen=listen)
+            result = run_role(args, env, timeout=600)
             for kind in rates:
                 rates[kind] += result["rates"][kind]
                 lat[kind] += result["latency_ms"][kind]
-        out[backend] = {"rates": rates, "latency_ms": lat}
+            if result["idle_qps"] is not None:
+                idle.append(result["idle_qps"])
+        out[config] = {"rates": rates, "latency_ms": lat, "idle_qps": idle}
     return out
 
 
@@ -529,28 +583,52 @@ def measure_saver(dbs: Databases, plan: Plan) -> dict[str, Any]:
     return out
 
 
+DISPATCH = {
+    "sqlite": "poll, 50 ms",
+    "postgres": "NOTIFY",
+    "postgres-poll": "poll, 50 ms (stock ORM broker)",
+}
+
+
+def rate_of(result: dict[str, Any], kind: str, key: str = "rate") -> float:
+    return median([r[key] for r in result["rates"][kind]])
+
+
+def p50_p95(values: list[float]) -> str:
+    return f"{percentile(values, 0.5):.1f} / {percentile(values, 0.95):.1f}"
+
+
 def e2e_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for backend, result in data.items():
-        rates = result["rates"]
-        oris = median([r["rate"] for r in rates["oris"]])
-        oris_q = median([r["rate_queue_empty"] for r in rates["oris"]])
-        noop = median([r["rate"] for r in rates["noop"]])
+    for config, result in data.items():
+        oris, noop = rate_of(result, "oris"), rate_of(result, "noop")
         lat = result["latency_ms"]
+        idle = result["idle_qps"]
         rows.append(
             [
-                backend,
+                f"{E2E_CONFIGS[config][0]} ({DISPATCH[config]})",
                 f"{oris:.0f}",
-                f"{oris_q:.0f}",
+                f"{rate_of(result, 'oris', 'rate_queue_empty'):.0f}",
                 f"{noop:.0f}",
                 f"{oris / noop:.2f}x",
-                f"{percentile(lat['oris'], 0.5):.0f} / "
-                f"{percentile(lat['oris'], 0.95):.0f}",
-                f"{percentile(lat['noop'], 0.5):.0f} / "
-                f"{percentile(lat['noop'], 0.95):.0f}",
+                p50_p95(lat["oris"]),
+                p50_p95(lat["noop"]),
+                f"{median(idle):.1f}" if idle else "-",
             ]
         )
     return rows
+
+
+def against_stock(data: dict[str, Any]) -> str:
+    """Oris on the notification path against stock django-q2 on PostgreSQL."""
+    ours, stock = data["postgres"], data["postgres-poll"]
+    ratio = rate_of(ours, "oris") / rate_of(stock, "noop")
+    return (
+        f"PostgreSQL, Oris with NOTIFY against django-q2's stock no-op: {ratio:.2f}x "
+        f"the jobs/s; submit->start p50 "
+        f"{percentile(ours['latency_ms']['oris'], 0.5):.1f} ms against "
+        f"{percentile(stock['latency_ms']['noop'], 0.5):.1f} ms."
+    )
 
 
 def saver_rows(data: dict[str, Any]) -> list[list[str]]:
@@ -588,22 +666,32 @@ def report(e2e: dict[str, Any], saver: dict[str, Any], plan: Plan) -> str:
         "Oris / no-op",
         "Oris submit->start p50/p95 ms",
         "no-op enqueue->start p50/p95 ms",
+        "idle cluster commits/s",
     ]
     head_saver = ["database", "DjangoSaver steps/s", "LangGraph steps/s", "ratio"]
-    return (
-        f"End to end: 3-node graph, django-q2 cluster with 2 workers, batches of "
-        f"{plan['n']}, median of {plan['runs']} runs; latency at "
-        f"{plan['latency_rate']:g}/s.\n\n"
-        + table(head_e2e, e2e_rows(e2e))
-        + f"\n\nCheckpointer alone: 10-node chain, durable supersteps/s, "
-        f"{plan['saver_n']} invokes per run, median of {plan['saver_runs']} runs.\n\n"
-        + table(head_saver, saver_rows(saver))
-    )
+    parts = []
+    if e2e:
+        parts.append(
+            f"End to end: 3-node graph, django-q2 cluster with 2 workers, batches of "
+            f"{plan['n']}, median of {plan['runs']} runs; latency at "
+            f"{plan['latency_rate']:g}/s; idle: commits/s over {plan['idle_s']:g} s "
+            f"after {IDLE_SETTLE_S:g} s of quiet, first run.\n\n"
+            + table(head_e2e, e2e_rows(e2e))
+            + "\n\n"
+            + against_stock(e2e)
+        )
+    if saver:
+        parts.append(
+            f"Checkpointer alone: 10-node chain, durable supersteps/s, "
+            f"{plan['saver_n']} invokes per run, median of {plan['saver_runs']} "
+            "runs.\n\n" + table(head_saver, saver_rows(saver))
+        )
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about a minute")
+    parser.add_argument("--quick", action="store_true", help="a fast look")
     parser.add_argument("--runs", type=int, default=0, help="runs per figure")
     parser.add_argument("--role", choices=["e2e", "saver"], help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
@@ -611,8 +699,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
     parser.add_argument("--latency-n", type=int, default=30, help=argparse.SUPPRESS)
     parser.add_argument("--latency-rate", type=float, default=20.0, help="jobs/s")
+    parser.add_argument("--idle-s", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--log", default=os.devnull, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--only", choices=["e2e", "saver"], help="one part only")
     args = parser.parse_args(argv)
     if args.role == "e2e":
         role_e2e(args)
@@ -632,8 +722,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     log = workdir / "qcluster.log"
     try:
         dbs.prepare()
-        saver = measure_saver(dbs, plan)
-        e2e = measure_e2e(dbs, plan, log)
+        saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
+        e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}
     finally:
         dbs.drop_all()
     print(report(e2e, saver, plan))

@@ -366,6 +366,12 @@ SPECTACULAR_SETTINGS = {
 # django-q2 is the doorbell, our tables are the ledger: q2 never retries on its own,
 # our Attempt rows decide retries, backoff and dead letters.
 _q_timeout = ORIS_EXECUTION_TIMEOUT_SECONDS + 60
+# On PostgreSQL an idle cluster waits for the NOTIFY sent with each task and reads
+# the task table only every ORIS_Q_IDLE_POLL_SECONDS besides (a fallback); on SQLite,
+# or with ORIS_Q_LISTEN off (LISTEN does not work through a transaction-pooling
+# PgBouncer), it polls every 50 ms.
+ORIS_Q_LISTEN = env_bool("ORIS_Q_LISTEN", True)
+ORIS_Q_IDLE_POLL_SECONDS = env_int("ORIS_Q_IDLE_POLL_SECONDS", 10, minimum=1)
 Q_CLUSTER: dict[str, Any] = {
     "name": "oris",
     "orm": "default",
@@ -380,6 +386,8 @@ Q_CLUSTER: dict[str, Any] = {
     "label": "Task queue",
     "sync": env_bool("ORIS_Q_SYNC", False),
 }
+if ORIS_Q_LISTEN:
+    Q_CLUSTER["broker_class"] = "runtime.worker.broker.ListeningBroker"
 
 LOGGING: dict[str, Any] = {
     "version": 1,

@@ -4,19 +4,21 @@ A delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
 attempts, then it rings again if work remains), so a run does not need a q2 task of
 its own: at most one delivery per q2 worker waits for each queue. Accepted work is
 never lost to a missing doorbell: the attempt row is committed, and the scheduled
-sweep runs whatever is claimable.
+sweep runs whatever is claimable. On PostgreSQL the q2 task's row carries a NOTIFY
+(``runtime/worker/broker.py``), so an idle cluster takes the delivery as soon as the
+ringing transaction commits instead of at its next poll.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
@@ -48,7 +50,8 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     """Queues a delivery for ``queue`` in the caller's transaction, unless one per
     q2 worker is already waiting. Returns whether it rang.
 
-    With the ORM broker the task row commits or rolls back with the attempt. In
+    With the ORM broker the task row (and its notification) commits or rolls back
+    with the attempt. In
     q2's sync mode (tests, ``ORIS_Q_SYNC``) the task would run inside the open
     transaction, so it waits for the commit instead.
     """
@@ -72,8 +75,47 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class HintUpdate:
+    """An UPDATE of a hint (a pending count, a q2 task's lock) that a worker runs
+    on the path of a run's start.
+
+    As a transaction of its own on PostgreSQL, its commit does not wait for the
+    WAL flush (``set_config(..., true)`` is a ``SET LOCAL`` for that transaction):
+    a hint lost in a server crash is repaired (a pending count goes stale, a task
+    is delivered again) and the next durable commit flushes it anyway. Inside a
+    caller's transaction it stays durable, as that commit is the caller's.
+    """
+
+    durable: str
+    unflushed: str
+
+    @classmethod
+    def of(cls, template: str) -> HintUpdate:
+        """``template`` has ``{with_unflushed}`` before the ``UPDATE`` and
+        ``{from_unflushed}`` after its ``SET`` list."""
+        return cls(
+            durable=template.format(with_unflushed="", from_unflushed=""),
+            unflushed=template.format(
+                with_unflushed="WITH unflushed AS "
+                "(SELECT set_config('synchronous_commit', 'off', true)) ",
+                from_unflushed=" FROM unflushed",
+            ),
+        )
+
+    def sql(self, using: str = DEFAULT_DB_ALIAS) -> str:
+        db = connections[using]
+        alone = db.vendor == "postgresql" and db.get_autocommit()
+        return self.unflushed if alone else self.durable
+
+
+_ANSWER = HintUpdate.of(
+    f"{{with_unflushed}}UPDATE {QueueDoorbell._meta.db_table} "
+    "SET pending = pending - 1{from_unflushed} WHERE queue = %s AND pending > 0"
+)
+
+
 def dispatch_answer(*, queue: str) -> None:
     """A delivery for ``queue`` started: one fewer is pending."""
-    QueueDoorbell.objects.filter(queue=queue, pending__gt=0).update(
-        pending=F("pending") - 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ANSWER.sql(), [queue])

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -107,3 +111,23 @@ def test_each_secure_setting_can_be_set_on_its_own(monkeypatch) -> None:
 def test_a_public_url_must_be_http_or_https(url: str) -> None:
     with pytest.raises(ImproperlyConfigured):
         oris_settings.transport_security(url)
+
+
+@pytest.mark.parametrize(
+    ("listen", "broker"),
+    [("true", "runtime.worker.broker.ListeningBroker"), ("false", None)],
+)
+def test_q_cluster_listens_for_work_unless_told_not_to(
+    listen: str, broker: str | None
+) -> None:
+    # Settings are read once at import: a fresh interpreter reads them again.
+    code = "import oris_site.settings as s; print(s.Q_CLUSTER.get('broker_class'))"
+    env = {**os.environ, "ORIS_Q_LISTEN": listen}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=oris_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == str(broker), out.stderr

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from runtime import tasks
@@ -67,3 +68,27 @@ def test_the_sweep_runs_what_no_doorbell_announced() -> None:
     assert tasks.reap() == 1
     job.refresh_from_db()
     assert job.status == "completed"
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_of_its_own_counts_down_without_touching_the_session() -> None:
+    with transaction.atomic():
+        assert dispatch.dispatch_ring(queue="q")
+    dispatch.dispatch_answer(queue="q")  # its own transaction: commits unflushed
+    assert QueueDoorbell.objects.get(queue="q").pending == 0
+    assert synchronous_commit() == "on"
+
+
+@pytest.mark.postgres
+def test_an_answer_inside_a_transaction_leaves_its_commit_durable() -> None:
+    dispatch.dispatch_ring(queue="q")
+    dispatch.dispatch_answer(queue="q")
+    assert QueueDoorbell.objects.get(queue="q").pending == 0
+    assert synchronous_commit() == "on"
