@@ -19,6 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
+from graphs._langchain import enter as langchain_enter
+from graphs._langchain import leave as langchain_leave
 from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.errors import (
@@ -75,6 +77,7 @@ def _exec(task: Task) -> None:
         started = _started(task)
         task.interrupts = None
         token = CURRENT.set(task)
+        lc_token = langchain_enter(task)
         try:
             if not task.restored:
                 _output(task, _call(node, task))
@@ -92,6 +95,7 @@ def _exec(task: Task) -> None:
             time.sleep(delay)
             continue
         finally:
+            langchain_leave(lc_token)
             CURRENT.reset(token)
         _completed(task, started)
         return
@@ -105,6 +109,7 @@ async def _aexec(task: Task, offload: bool) -> None:
         started = _started(task)
         task.interrupts = None
         token = CURRENT.set(task)
+        lc_token = langchain_enter(task)
         try:
             if not task.restored:
                 _output(task, await _acall(node, task, offload))
@@ -128,6 +133,7 @@ async def _aexec(task: Task, offload: bool) -> None:
             await asyncio.sleep(delay)
             continue
         finally:
+            langchain_leave(lc_token)
             CURRENT.reset(token)
         _completed(task, started)
         return
@@ -205,6 +211,8 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
         if node.is_async:
             return await _bounded(task, node.fn(*args, **kwargs))
         return await _bounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
+    if node.afn is not None:
+        return await node.afn(*args, **kwargs)
     if node.is_async:
         return await node.fn(*args, **kwargs)
     if not offload:

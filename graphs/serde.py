@@ -5,7 +5,10 @@ Encoding is plain JSON plus *tagged objects* for what JSON cannot express:
 ``frozenset``, ``bytes`` (base64), ``datetime``, ``date``, ``time``, ``timedelta``,
 ``uuid``, ``decimal``, ``float`` (NaN/Infinity), ``dict`` (a dict whose keys are not
 all strings, or that has a ``"__t"`` key: payload is a list of ``[key, value]``),
-``send``, ``interrupt``, ``command``. Other classes are added with :func:`register`.
+``send``, ``interrupt``, ``command``, and ``lc``: a LangChain message or document
+in LangChain's own JSON form (``{"lc": 1, "type": "constructor", ...}``), decoded
+only for the allowlisted classes of :data:`graphs._langchain.ALLOWED`. Other classes
+are added with :func:`register`.
 
 Decoding never guesses: an unknown tag or a malformed payload raises
 :class:`~graphs.errors.CheckpointDecodeError`; encoding an unsupported value raises
@@ -24,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from graphs import _langchain
 from graphs.errors import CheckpointDecodeError, SerializationError
 from graphs.types import Command, Interrupt, Send
 
@@ -169,6 +173,11 @@ def to_jsonable(value: Any) -> Any:
     for base in (str, int, float):
         if isinstance(value, base):
             return to_jsonable(base(value))
+    lc = _langchain.encode(value)
+    if lc is not None:
+        # later values of this class skip the lookups above
+        _ENCODERS[t] = ("lc", _langchain.encode)
+        return _tagged("lc", to_jsonable(lc))
     raise SerializationError(
         f"cannot serialise a value of type {t.__module__}.{t.__qualname__}; "
         "register it with graphs.serde.register()"
@@ -193,6 +202,7 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "command": lambda v: Command(
         graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
     ),
+    "lc": _langchain.decode,
 }
 
 

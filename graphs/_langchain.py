@@ -1,0 +1,417 @@
+"""LangChain interop: messages, checkpoint encoding, Runnables and token streaming.
+
+``graphs`` imports nothing from LangChain at import time. Detection is lazy: a
+LangChain object can only exist once the program has imported ``langchain_core``, so
+the hot paths look the module up in ``sys.modules`` and do nothing when it is absent.
+Only an explicit request (``add_messages(format="langchain-openai")``, a checkpoint
+holding LangChain objects) imports it, and then a missing install is a clear error.
+
+Checkpoints hold LangChain objects in LangChain's own JSON form (the ``lc``
+constructor dicts of ``Serializable.to_json()``), under the serde tag ``lc``. They
+are rebuilt only for the allowlisted classes of :data:`ALLOWED`; any other class path
+fails with :class:`~graphs.errors.CheckpointDecodeError`, so a checkpoint can never
+make us import or construct something else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from graphs.errors import CheckpointDecodeError, SerializationError
+
+__all__ = [
+    "ALLOWED",
+    "decode",
+    "encode",
+    "from_langchain",
+    "is_message",
+    "loaded",
+    "require",
+    "to_langchain",
+    "to_langchain_list",
+]
+
+_MESSAGES = "langchain_core.messages"
+
+ALLOWED = (
+    "langchain_core.messages:AIMessage",
+    "langchain_core.messages:AIMessageChunk",
+    "langchain_core.messages:ChatMessage",
+    "langchain_core.messages:ChatMessageChunk",
+    "langchain_core.messages:FunctionMessage",
+    "langchain_core.messages:FunctionMessageChunk",
+    "langchain_core.messages:HumanMessage",
+    "langchain_core.messages:HumanMessageChunk",
+    "langchain_core.messages:RemoveMessage",
+    "langchain_core.messages:SystemMessage",
+    "langchain_core.messages:SystemMessageChunk",
+    "langchain_core.messages:ToolMessage",
+    "langchain_core.messages:ToolMessageChunk",
+    "langchain_core.documents:Document",
+)
+"""The LangChain classes a checkpoint may hold (``module:ClassName``)."""
+
+
+def loaded() -> ModuleType | None:
+    """``langchain_core.messages`` if the program imported it, else ``None``."""
+    return sys.modules.get(_MESSAGES)
+
+
+def require() -> ModuleType:
+    """Import ``langchain_core.messages``.
+
+    Raises:
+        ImportError: If LangChain is not installed (names the extra to install).
+    """
+    try:
+        return importlib.import_module(_MESSAGES)
+    except ImportError as exc:
+        raise ImportError(
+            "LangChain messages need langchain-core: pip install 'oris[langchain]'"
+        ) from exc
+
+
+def is_message(obj: Any) -> bool:
+    """Whether ``obj`` is a LangChain message (without importing LangChain)."""
+    lc = sys.modules.get(_MESSAGES)
+    return lc is not None and isinstance(obj, lc.BaseMessage)
+
+
+# -- Oris <-> LangChain messages -------------------------------------------------
+
+_TO_LC = {
+    "system": "SystemMessage",
+    "human": "HumanMessage",
+    "ai": "AIMessage",
+    "AIMessageChunk": "AIMessageChunk",
+    "tool": "ToolMessage",
+}
+
+
+def to_langchain(message: Any) -> Any:
+    """Convert an Oris message (:mod:`graphs.messages`) into a LangChain message.
+
+    Ids, names, tool calls, usage and provider metadata are kept, so the two
+    forms of a message merge by id in :func:`~graphs.messages.add_messages`.
+
+    Args:
+        message: An Oris message; a LangChain message is returned unchanged.
+
+    Returns:
+        The LangChain message.
+    """
+    lc = require()
+    if isinstance(message, lc.BaseMessage):
+        return message
+    kind = message.type
+    if kind == "remove":
+        return lc.RemoveMessage(id=message.id)
+    data = message.to_json()
+    del data["type"]
+    return getattr(lc, _TO_LC[kind])(**data)
+
+
+def to_langchain_list(items: list[Any]) -> list[Any]:
+    """LangChain messages from message-likes: LangChain or Oris messages, dicts,
+    ``(role, content)`` tuples and strings; chunks become whole messages."""
+    lc = require()
+    from graphs.messages import BaseMessage as OrisMessage
+
+    out = []
+    for item in items:
+        if isinstance(item, lc.BaseMessage):
+            message = item
+        elif isinstance(item, OrisMessage):
+            message = to_langchain(item)
+        else:
+            [message] = lc.convert_to_messages([item])
+        if isinstance(message, lc.BaseMessageChunk):
+            message = lc.message_chunk_to_message(message)
+        out.append(message)
+    return out
+
+
+_FROM_LC_CHUNKS = {
+    "HumanMessageChunk": "human",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+    "FunctionMessageChunk": "function",
+    "ChatMessageChunk": "chat",
+}
+
+
+def from_langchain(message: Any) -> Any:
+    """Convert a LangChain message into an Oris message (:mod:`graphs.messages`).
+
+    ``ChatMessage`` maps by its role; ``FunctionMessage`` becomes a tool message
+    answering a call named after the function.
+
+    Args:
+        message: A LangChain message; an Oris message is returned unchanged.
+
+    Returns:
+        The Oris message.
+
+    Raises:
+        ValueError: For a message type or chat role Oris has no class for.
+    """
+    from graphs import messages as om
+
+    if isinstance(message, om.BaseMessage):
+        return message
+    kind = _FROM_LC_CHUNKS.get(message.type, message.type)
+    if kind == "remove":
+        return om.RemoveMessage(id=message.id)
+    data: dict[str, Any] = {
+        "content": message.content,
+        "id": message.id,
+        "name": message.name,
+        "additional_kwargs": dict(message.additional_kwargs),
+        "response_metadata": dict(message.response_metadata),
+    }
+    if kind == "chat":
+        kind = message.role
+    if kind == "function":
+        kind = "tool"
+        data["tool_call_id"] = message.name
+    elif kind in ("tool", "ToolMessageChunk"):
+        data["tool_call_id"] = message.tool_call_id
+        data["status"] = message.status
+        data["artifact"] = message.artifact
+    if kind in ("ai", "AIMessageChunk"):
+        usage = message.usage_metadata
+        data["usage_metadata"] = dict(usage) if usage is not None else None
+        if kind == "AIMessageChunk":
+            # LangChain derives a chunk's tool calls from its chunks; Oris parses
+            # them when the stream ends (AIMessageChunk.to_message)
+            data["tool_call_chunks"] = [dict(c) for c in message.tool_call_chunks]
+        else:
+            data["tool_calls"] = [dict(tc) for tc in message.tool_calls]
+            data["invalid_tool_calls"] = [dict(c) for c in message.invalid_tool_calls]
+    data["type"] = kind
+    return om.message_from_dict(data)
+
+
+# -- checkpoint encoding ---------------------------------------------------------
+
+_allowed: dict[tuple[str, ...], type] | None = None
+
+
+def _allowlist() -> dict[tuple[str, ...], type]:
+    """Class path (LangChain's ``lc_id`` and the module path) to allowed class."""
+    global _allowed
+    if _allowed is None:
+        table: dict[tuple[str, ...], type] = {}
+        for entry in ALLOWED:
+            module, name = entry.split(":")
+            cls = getattr(importlib.import_module(module), name)
+            table[tuple(cls.lc_id())] = cls
+            table[(*cls.__module__.split("."), name)] = cls
+            table[(*module.split("."), name)] = cls
+        _allowed = table
+    return _allowed
+
+
+def encode(value: Any) -> dict[str, Any] | None:
+    """LangChain's JSON form of an allowlisted LangChain object, else ``None``.
+
+    Raises:
+        SerializationError: For a LangChain serializable object that is not on the
+            allowlist (it could not be read back).
+    """
+    serializable = sys.modules.get("langchain_core.load.serializable")
+    if serializable is None or not isinstance(value, serializable.Serializable):
+        return None
+    cls = type(value)
+    if cls not in _allowlist().values():
+        raise SerializationError(
+            f"cannot serialise a {cls.__module__}.{cls.__qualname__}: only LangChain "
+            "messages and documents can be stored in a checkpoint"
+        )
+    data: dict[str, Any] = value.to_json()
+    return data
+
+
+def decode(payload: Any) -> Any:
+    """Rebuild an object from :func:`encode` output (allowlisted classes only).
+
+    Raises:
+        CheckpointDecodeError: If LangChain is not installed, the payload is not a
+            constructor dict, or its class is not on the allowlist.
+    """
+    if not (
+        isinstance(payload, dict)
+        and payload.get("lc") == 1
+        and payload.get("type") == "constructor"
+        and isinstance(payload.get("id"), list)
+        and isinstance(payload.get("kwargs"), dict)
+    ):
+        raise CheckpointDecodeError("malformed LangChain object in checkpoint")
+    try:
+        table = _allowlist()
+    except ImportError as exc:
+        raise CheckpointDecodeError(
+            "the checkpoint holds LangChain objects but langchain-core is not "
+            "installed: pip install 'oris[langchain]'"
+        ) from exc
+    path = tuple(str(part) for part in payload["id"])
+    cls = table.get(path)
+    if cls is None:
+        raise CheckpointDecodeError(
+            f"LangChain class {'.'.join(path)!r} is not allowed in a checkpoint"
+        )
+    return cls(**payload["kwargs"])
+
+
+# -- Runnables as nodes and branches ---------------------------------------------
+
+
+def is_runnable(action: Any) -> bool:
+    """A LangChain-style Runnable: not callable itself, but has ``invoke``."""
+    return not callable(action) and callable(getattr(action, "invoke", None))
+
+
+def runnable_calls(
+    runnable: Any,
+) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """``(sync, async)`` node functions ``(state, config)`` for a Runnable.
+
+    The sync driver calls ``invoke``, the async one ``ainvoke`` (when the
+    Runnable has it), as LangGraph does.
+    """
+
+    def call(state: Any, config: Any) -> Any:
+        return runnable.invoke(state, config)
+
+    ainvoke = getattr(runnable, "ainvoke", None)
+
+    async def acall(state: Any, config: Any) -> Any:
+        if ainvoke is None:
+            return call(state, config)
+        return await ainvoke(state, config)
+
+    return call, acall
+
+
+def new_id() -> str:
+    """A fresh message id (LangGraph uses uuid4 strings)."""
+    return str(uuid.uuid4())
+
+
+# -- the node's config for LangChain calls, and token streaming ------------------
+
+
+def enter(task: Any) -> Any:
+    """Hand the running task's config to LangChain calls made inside the node.
+
+    Sets LangChain's own context variable, as LangGraph does, so a chat model
+    called without a config (``await model.ainvoke(messages)``) still sees the
+    node's metadata and, when the run streams ``messages``, a callback handler
+    that puts its tokens on that stream.
+
+    Returns:
+        A token for :func:`leave`, or ``None`` when LangChain is not loaded.
+    """
+    config_module = sys.modules.get("langchain_core.runnables.config")
+    if config_module is None:
+        return None
+    config = task.config()
+    run = task.run
+    if "messages" in run.modes:
+        handler = _handler_class()(run)
+        callbacks = config.get("callbacks")
+        if callbacks is None:
+            config["callbacks"] = [handler]
+        elif isinstance(callbacks, list):
+            config["callbacks"] = [*callbacks, handler]
+        else:  # a callback manager
+            manager = callbacks.copy()
+            manager.add_handler(handler, inherit=True)
+            config["callbacks"] = manager
+    return config_module.var_child_runnable_config.set(config)
+
+
+def leave(token: Any) -> None:
+    """Undo :func:`enter`."""
+    if token is not None:
+        token.var.reset(token)
+
+
+_handler: type | None = None
+
+
+def _handler_class() -> type:
+    """The callback handler class (defined once LangChain is loaded)."""
+    global _handler
+    if _handler is not None:
+        return _handler
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
+
+    class MessagesStreamHandler(BaseCallbackHandler):
+        """Puts chat-model tokens (and whole replies) on the ``messages`` stream.
+
+        Chunks carry the metadata LangChain gives the model run: the node's
+        ``langgraph_*`` keys merged with the model's own (``ls_provider`` ...).
+        """
+
+        # run in the model's thread, in order, like LangGraph's handler
+        run_inline = True
+
+        def __init__(self, run: Any) -> None:
+            super().__init__()
+            self.run = run
+            self.metadata: dict[Any, dict[str, Any]] = {}
+
+        def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
+            return output
+
+        def tap_output_iter(self, run_id: Any, output: Any) -> Any:
+            return output
+
+        def on_chat_model_start(
+            self,
+            serialized: Any,
+            messages: Any,
+            *,
+            run_id: Any,
+            tags: list[str] | None = None,
+            metadata: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            quiet = bool(tags) and "nostream" in (tags or ())
+            if metadata and "langgraph_node" in metadata and not quiet:
+                self.metadata[run_id] = metadata
+
+        def on_llm_new_token(
+            self, token: Any, *, chunk: Any = None, run_id: Any, **kwargs: Any
+        ) -> None:
+            meta = self.metadata.get(run_id)
+            if meta is not None and isinstance(chunk, ChatGenerationChunk):
+                self._emit(chunk.message, meta, dedupe=False)
+
+        def on_llm_end(self, response: Any, *, run_id: Any, **kwargs: Any) -> None:
+            meta = self.metadata.pop(run_id, None)
+            if meta is None or not response.generations:
+                return
+            generations = response.generations[0]
+            if generations and isinstance(generations[0], ChatGeneration):
+                self._emit(generations[0].message, meta, dedupe=True)
+
+        def on_llm_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
+            self.metadata.pop(run_id, None)
+
+        def _emit(self, message: Any, meta: dict[str, Any], *, dedupe: bool) -> None:
+            if message.id is None:
+                message.id = new_id()
+            if dedupe and message.id in self.run.streamed:
+                return
+            self.run.stream_message(message, meta)
+
+    _handler = MessagesStreamHandler
+    return _handler
