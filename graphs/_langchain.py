@@ -228,13 +228,69 @@ def encode(value: Any) -> dict[str, Any] | None:
     if serializable is None or not isinstance(value, serializable.Serializable):
         return None
     cls = type(value)
-    if cls not in _allowlist().values():
-        raise SerializationError(
-            f"cannot serialise a {cls.__module__}.{cls.__qualname__}: only LangChain "
-            "messages and documents can be stored in a checkpoint"
-        )
-    data: dict[str, Any] = value.to_json()
-    return data
+    plan = _plans.get(cls)
+    if plan is None:
+        if cls not in _allowlist().values():
+            raise SerializationError(
+                f"cannot serialise a {cls.__module__}.{cls.__qualname__}: only "
+                "LangChain messages and documents can be stored in a checkpoint"
+            )
+        plan = _plans[cls] = _plan(cls)
+    lc_id, required, defaults, attributes = plan
+    kwargs = {
+        key: item
+        for key, item in value.__dict__.items()
+        if key in required or (key in defaults and _useful(item, defaults[key]))
+    }
+    if attributes:  # always stored, as to_json() does (AIMessage's tool calls)
+        kwargs.update(value.lc_attributes)
+    return {"lc": 1, "type": "constructor", "id": list(lc_id), "kwargs": kwargs}
+
+
+_Plan = tuple[tuple[str, ...], frozenset[str], dict[str, Any], bool]
+_plans: dict[type, _Plan] = {}
+_DROP: Any = object()  # an empty dict/list where the field defaults to one
+
+
+def _plan(cls: Any) -> _Plan:
+    """What ``Serializable.to_json()`` keeps of this class's fields, precomputed.
+
+    The result is the same constructor dict (a test holds it to ``to_json()``),
+    built without walking pydantic's machinery for every message.
+    """
+    required: set[str] = set()
+    defaults: dict[str, Any] = {}
+    for name, f in cls.model_fields.items():
+        if f.exclude:
+            continue
+        if f.is_required():
+            required.add(name)
+        elif f.default_factory in (dict, list):
+            defaults[name] = _DROP
+        elif f.default_factory is not None:
+            defaults[name] = f.default_factory()
+        else:
+            defaults[name] = f.default
+    from langchain_core.load.serializable import Serializable
+
+    attributes = cls.lc_attributes is not Serializable.lc_attributes
+    return tuple(cls.lc_id()), frozenset(required), defaults, attributes
+
+
+def _useful(value: Any, default: Any) -> bool:
+    # LangChain's rule: keep truthy values, and falsy ones that differ from the
+    # field's default (an empty dict/list of a dict/list default is dropped)
+    try:
+        if value:
+            return True
+    except Exception:
+        pass
+    if default is _DROP:
+        return not isinstance(value, (dict, list))
+    try:
+        return bool(value != default)
+    except Exception:
+        return True
 
 
 def decode(payload: Any) -> Any:

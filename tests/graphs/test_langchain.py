@@ -204,6 +204,13 @@ def test_an_oris_agent_sits_in_a_langchain_message_state() -> None:
     assert out["messages"][1].content == "the answer"
 
 
+def test_oris_chat_models_accept_langchain_messages() -> None:
+    model = ScriptedChatModel([lambda msgs: f"{[type(m).__name__ for m in msgs]}"])
+    reply = model.invoke([SystemMessage("s"), HumanMessage("hi", id="h")])
+    assert reply.text == "['SystemMessage', 'HumanMessage']"
+    assert model.calls[0][1] == oris.HumanMessage("hi", id="h")
+
+
 def test_a_langchain_model_sits_in_an_oris_message_state() -> None:
     model = GenericFakeChatModel(messages=iter([AIMessage("lc reply", id="r")]))
     agent_state = create_agent(ScriptedChatModel(["oris reply"]), name="first")
@@ -458,3 +465,31 @@ def test_without_langchain_installed() -> None:
         "['HumanMessage', 'AIMessage']",
         "decode error: True",
     ]
+
+
+def test_the_stored_form_is_what_langchain_to_json_gives() -> None:
+    from langchain_core.messages import ChatMessage, FunctionMessage, HumanMessageChunk
+
+    samples = [
+        HumanMessage("hi"),
+        HumanMessage([{"type": "text", "text": "x"}], id="1", name="n"),
+        AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "c"}]),
+        AIMessage(
+            "u",
+            usage_metadata={"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+            response_metadata={"a": 1},
+        ),
+        AIMessageChunk("c", tool_call_chunks=[{"name": "f", "args": "{", "index": 0}]),
+        ToolMessage("r", tool_call_id="c", status="error", artifact={"k": 0}),
+        SystemMessage("s", additional_kwargs={"x": None}),
+        RemoveMessage(id="9"),
+        ChatMessage("c", role="critic"),
+        FunctionMessage("f", name="fn"),
+        HumanMessageChunk("h"),
+        Document(page_content="p", metadata={"k": 1}, id="d"),
+        Document(page_content=""),
+    ]
+    for sample in samples:
+        [tree] = json.loads(serde.dumps([sample]))
+        assert tree == {"__t": "lc", "v": sample.to_json()}, sample
+        assert serde.loads(serde.dumps(sample)) == sample
