@@ -376,7 +376,11 @@ def enter(task: Any) -> Any:
     config_module = sys.modules.get("langchain_core.runnables.config")
     if config_module is None:
         return None
-    config = task.config()
+    return config_module.var_child_runnable_config.set(_NodeConfig(task))
+
+
+def _node_config(task: Any) -> dict[str, Any]:
+    config: dict[str, Any] = task.config()
     run = task.run
     if "messages" in run.modes:
         handler = _handler_class()(run)
@@ -389,7 +393,73 @@ def enter(task: Any) -> Any:
             manager = callbacks.copy()
             manager.add_handler(handler, inherit=True)
             config["callbacks"] = manager
-    return config_module.var_child_runnable_config.set(config)
+    return config
+
+
+class _NodeConfig(dict[str, Any]):
+    """The node's config for LangChain, built when LangChain first reads it.
+
+    Every task of a process that imported LangChain gets one; most nodes never
+    call LangChain, so the config (ids, metadata, the stream handler) is only
+    built on the first read. LangChain reads the context variable with
+    ``get()``, a truth test and ``items()``; every read method fills it first.
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Any) -> None:
+        super().__init__()
+        self._task = task
+
+    def _fill(self) -> None:
+        task = self._task
+        if task is not None:
+            self._task = None
+            self.update(_node_config(task))
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+    def __iter__(self) -> Any:
+        self._fill()
+        return super().__iter__()
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        self._fill()
+        return super().__getitem__(key)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return super().__eq__(other)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._fill()
+        return super().get(key, default)
+
+    def items(self) -> Any:
+        self._fill()
+        return super().items()
+
+    def keys(self) -> Any:
+        self._fill()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._fill()
+        return super().values()
+
+    def copy(self) -> dict[str, Any]:
+        self._fill()
+        return dict(super().items())
 
 
 def leave(token: Any) -> None:

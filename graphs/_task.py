@@ -144,6 +144,8 @@ class Task:
         if self.push:
             return (PUSH,)
         graph = self.run.graph
+        if not graph.joins:
+            return (f"branch:to:{self.name}",)
         joins = [
             key
             for key, (_, target) in zip(graph.join_keys, graph.joins, strict=True)

@@ -493,3 +493,33 @@ def test_the_stored_form_is_what_langchain_to_json_gives() -> None:
         [tree] = json.loads(serde.dumps([sample]))
         assert tree == {"__t": "lc", "v": sample.to_json()}, sample
         assert serde.loads(serde.dumps(sample)) == sample
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda c: {**c},
+        lambda c: dict(c),
+        lambda c: dict(c.items()),
+        lambda c: c.copy(),
+        lambda c: {k: c[k] for k in c},
+    ],
+    ids=["unpack", "dict", "items", "copy", "iterate"],
+)
+def test_the_node_config_in_langchains_context_reads_as_a_dict(read: Any) -> None:
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    seen: list[dict[str, Any]] = []
+
+    def node(state: Log) -> dict[str, Any]:
+        seen.append(read(var_child_runnable_config.get()))
+        return {"log": ["n"]}
+
+    g = StateGraph(Log)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    list(g.compile().stream({"log": []}, thread(), stream_mode="messages"))
+    [config] = seen
+    assert config["metadata"]["langgraph_node"] == "n"
+    assert config["configurable"]["thread_id"] == "t"
+    assert len(config["callbacks"]) == 1  # the messages stream's handler

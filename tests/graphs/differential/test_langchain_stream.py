@@ -185,3 +185,61 @@ def test_streamed_replies_land_in_the_state_once() -> None:
     assert ours == theirs
     assert [m[1]["content"] for m in ours["messages"]] == ["hi", "one two"]
     assert isinstance(final(OURS)["messages"][-1], BaseMessage)
+
+
+def subgraph_model(api: Api, subgraphs: bool) -> list[Any]:
+    llm = model("in sub")
+    inner = api.StateGraph(api.MessagesState)
+    inner.add_node("talk", lambda s: {"messages": [llm.invoke(s["messages"])]})
+    inner.add_edge(api.START, "talk")
+    outer = api.StateGraph(api.MessagesState)
+    outer.add_node("child", inner.compile())
+    outer.add_edge(api.START, "child")
+    graph = outer.compile()
+    inp = {"messages": [HumanMessage("hi", id="h")]}
+    out = []
+    for chunk in graph.stream(inp, stream_mode="messages", subgraphs=subgraphs):
+        ns, (message, meta) = chunk if subgraphs else ((), chunk)
+        node_ns = tuple(part.split(":")[0] for part in ns)
+        out.append((node_ns, message, meta["langgraph_node"]))
+    return out
+
+
+@pytest.mark.parametrize("subgraphs", [False, True])
+def test_a_model_inside_a_subgraph(subgraphs: bool) -> None:
+    ours = normalise(subgraph_model(OURS, subgraphs))
+    theirs = normalise(subgraph_model(THEIRS, subgraphs))
+    assert ours == theirs
+    # tokens only with subgraphs=True; else the subgraph's whole reply
+    assert len(ours) == (3 if subgraphs else 1)
+
+
+def callbacks_of_the_call(api: Api) -> list[str]:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Tokens(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+            self.seen.append(f"token:{token}")
+
+        def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+            self.seen.append("end")
+
+    llm = model("x y")
+    tokens = Tokens()
+    g = api.StateGraph(lc_state(api))
+    g.add_node("bot", lambda s: {"messages": [llm.invoke(s["messages"])]})
+    g.add_edge(api.START, "bot")
+    list(
+        g.compile().stream(
+            {"messages": "hi"}, {"callbacks": [tokens]}, stream_mode="messages"
+        )
+    )
+    return tokens.seen
+
+
+def test_callbacks_given_to_the_run_reach_models_in_nodes() -> None:
+    ours, theirs = callbacks_of_the_call(OURS), callbacks_of_the_call(THEIRS)
+    assert ours == theirs == ["token:x", "token: ", "token:y", "end"]
