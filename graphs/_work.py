@@ -19,8 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
-from graphs._langchain import enter as langchain_enter
-from graphs._langchain import leave as langchain_leave
+from graphs._langchain_run import enter as langchain_enter
+from graphs._langchain_run import leave as langchain_leave
 from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.errors import (

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
-from graphs._langchain import is_runnable, runnable_calls
+from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
 from graphs._running import RunAPI
 from graphs._state_api import StateAPI
