@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import sys
 import uuid
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -32,9 +33,9 @@ __all__ = [
     "is_message",
     "loaded",
     "new_id",
+    "langchain_messages",
     "require",
     "to_langchain",
-    "to_langchain_list",
 ]
 
 _MESSAGES = "langchain_core.messages"
@@ -117,13 +118,32 @@ def to_langchain(message: Any) -> Any:
     return getattr(lc, _TO_LC[kind])(**data)
 
 
-def to_langchain_list(items: list[Any]) -> list[Any]:
-    """LangChain messages from message-likes: LangChain or Oris messages, dicts,
-    ``(role, content)`` tuples and strings; chunks become whole messages."""
-    lc = require()
+def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[Any]:
+    """LangChain messages, each with an id, from one message-like or a list of them.
+
+    Accepts LangChain or Oris messages, dicts, ``(role, content)`` tuples and
+    strings; chunks become whole messages; a missing id is assigned in place, as
+    LangGraph does. A list that is already that (a state the reducer built) is
+    returned as it is.
+
+    Args:
+        value: The message-likes.
+        index: Filled with id -> position of the result (one pass for both).
+    """
+    lc = sys.modules.get(_MESSAGES) or require()
+    items = value if isinstance(value, list) else [value]
+    whole = _whole_types(lc)
+    seen = {} if index is None else index
+    for position, item in enumerate(items):
+        if type(item) not in whole or item.id is None:
+            seen.clear()
+            break
+        seen[item.id] = position
+    else:
+        return items
     from graphs.messages import BaseMessage as OrisMessage
 
-    out = []
+    out: list[Any] = []
     for item in items:
         if isinstance(item, lc.BaseMessage):
             message = item
@@ -133,8 +153,22 @@ def to_langchain_list(items: list[Any]) -> list[Any]:
             [message] = lc.convert_to_messages([item])
         if isinstance(message, lc.BaseMessageChunk):
             message = lc.message_chunk_to_message(message)
+        if message.id is None:
+            message.id = new_id()
+        seen[message.id] = len(out)
         out.append(message)
     return out
+
+
+_whole: frozenset[type] | None = None
+
+
+def _whole_types(lc: ModuleType) -> frozenset[type]:
+    global _whole
+    if _whole is None:
+        names = ("AI", "Human", "System", "Tool", "Chat", "Function", "Remove")
+        _whole = frozenset(getattr(lc, f"{n}Message") for n in names)
+    return _whole
 
 
 _FROM_LC_CHUNKS = {
@@ -218,8 +252,15 @@ def _allowlist() -> dict[tuple[str, ...], type]:
     return _allowed
 
 
-def encode(value: Any) -> dict[str, Any] | None:
+def encode(
+    value: Any, encode_value: Callable[[Any], Any] | None = None
+) -> dict[str, Any] | None:
     """LangChain's JSON form of an allowlisted LangChain object, else ``None``.
+
+    Args:
+        value: Any value.
+        encode_value: Applied to each constructor argument (serde's encoder, for
+            values JSON cannot hold); the envelope itself is JSON already.
 
     Raises:
         SerializationError: For a LangChain serializable object that is not on the
@@ -245,6 +286,8 @@ def encode(value: Any) -> dict[str, Any] | None:
     }
     if attributes:  # always stored, as to_json() does (AIMessage's tool calls)
         kwargs.update(value.lc_attributes)
+    if encode_value is not None:
+        kwargs = {key: encode_value(item) for key, item in kwargs.items()}
     return {"lc": 1, "type": "constructor", "id": list(lc_id), "kwargs": kwargs}
 
 

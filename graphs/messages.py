@@ -123,10 +123,12 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
         )
     if format is not None or _langchain_wanted(left, right, declared):
         lc = _langchain.require()
+        index: dict[Any, int] = {}
         merged = _merge_by_id(
-            _lc_with_ids(_langchain.to_langchain_list(_as_list(left))),
-            _lc_with_ids(_langchain.to_langchain_list(_as_list(right))),
+            _langchain.langchain_messages(left, index),
+            _langchain.langchain_messages(right),
             lc.RemoveMessage,
+            index,
         )
         if format is not None:
             merged = lc.convert_to_messages(lc.convert_to_openai_messages(merged))
@@ -134,10 +136,6 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
     left_msgs = _with_ids(convert_to_messages(left))
     right_msgs = _with_ids(convert_to_messages(right))
     return _merge_by_id(left_msgs, right_msgs, RemoveMessage)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _langchain_wanted(left: Any, right: Any, declared: str | None) -> bool:
@@ -157,14 +155,32 @@ def _langchain_wanted(left: Any, right: Any, declared: str | None) -> bool:
     return False
 
 
-def _merge_by_id(left: list[Any], right: list[Any], remove: type[Any]) -> list[Any]:
-    """LangGraph's merge: replace by id, append new ids, apply removals last."""
-    for i in range(len(right) - 1, -1, -1):
-        m = right[i]
-        if isinstance(m, remove) and m.id == REMOVE_ALL_MESSAGES:
+def _merge_by_id(
+    left: list[Any],
+    right: list[Any],
+    remove: type[Any],
+    index: dict[Any, int] | None = None,
+) -> list[Any]:
+    """LangGraph's merge: replace by id, append new ids, apply removals last.
+
+    ``index`` (id -> position in ``left``) is built here unless given.
+    """
+    removals = [i for i, m in enumerate(right) if isinstance(m, remove)]
+    for i in reversed(removals):
+        if right[i].id == REMOVE_ALL_MESSAGES:
             return right[i + 1 :]
     merged = list(left)
-    index = {m.id: i for i, m in enumerate(merged)}
+    if index is None:
+        index = {m.id: i for i, m in enumerate(merged)}
+    if not removals:  # the usual update: new messages and replacements
+        for m in right:
+            pos = index.get(m.id)
+            if pos is None:
+                index[m.id] = len(merged)
+                merged.append(m)
+            else:
+                merged[pos] = m
+        return merged
     removed: set[Any] = set()
     for m in right:
         pos = index.get(m.id)
@@ -189,14 +205,6 @@ def _with_ids(messages: list[BaseMessage]) -> list[BaseMessage]:
     return [
         m if m.id is not None else replace(m, id=str(uuid.uuid4())) for m in messages
     ]
-
-
-def _lc_with_ids(messages: list[Any]) -> list[Any]:
-    # LangChain messages get their id in place, as LangGraph assigns them
-    for m in messages:
-        if m.id is None:
-            m.id = _langchain.new_id()
-    return messages
 
 
 def bind_reducer(reducer: Any, item_type: Any) -> Any:

@@ -147,6 +147,10 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
 }
 
 
+def _enc_langchain(value: Any) -> Any:
+    return _tagged("lc", _langchain.encode(value, to_jsonable))
+
+
 def _sorted(values: Any) -> list[Any]:
     try:
         return sorted(values)
@@ -173,11 +177,10 @@ def to_jsonable(value: Any) -> Any:
     for base in (str, int, float):
         if isinstance(value, base):
             return to_jsonable(base(value))
-    lc = _langchain.encode(value)
+    lc = _langchain.encode(value, to_jsonable)
     if lc is not None:
-        # later values of this class skip the lookups above
-        _ENCODERS[t] = ("lc", _langchain.encode)
-        return _tagged("lc", to_jsonable(lc))
+        _BUILTIN[t] = _enc_langchain  # later values of this class go straight there
+        return _tagged("lc", lc)
     raise SerializationError(
         f"cannot serialise a value of type {t.__module__}.{t.__qualname__}; "
         "register it with graphs.serde.register()"
