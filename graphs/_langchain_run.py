@@ -13,7 +13,7 @@ from typing import Any
 
 from graphs._langchain import new_id
 
-__all__ = ["enter", "is_runnable", "leave", "runnable_calls"]
+__all__ = ["enter", "is_runnable", "leave", "node_config", "runnable_calls"]
 
 
 # -- Runnables as nodes and branches ---------------------------------------------
@@ -66,6 +66,22 @@ def enter(task: Any) -> Any:
     return config_module.var_child_runnable_config.set(_NodeConfig(task))
 
 
+def node_config(task: Any) -> dict[str, Any]:
+    """The ``config`` argument of a node or branch that takes one.
+
+    With LangChain loaded, the config LangChain calls in the node see (the run's
+    callbacks and, when streaming ``messages``, the stream's handler), so passing
+    it on explicitly (``model.invoke(messages, config)``) keeps streaming.
+    """
+    module = sys.modules.get("langchain_core.runnables.config")
+    if module is not None:
+        current = module.var_child_runnable_config.get()
+        if isinstance(current, _NodeConfig) and current.task_is(task):
+            return current.copy()
+    config: dict[str, Any] = task.config()
+    return config
+
+
 def _node_config(task: Any) -> dict[str, Any]:
     config: dict[str, Any] = task.config()
     run = task.run
@@ -92,11 +108,16 @@ class _NodeConfig(dict[str, Any]):
     ``get()``, a truth test and ``items()``; every read method fills it first.
     """
 
-    __slots__ = ("_task",)
+    __slots__ = ("_owner", "_task")
 
     def __init__(self, task: Any) -> None:
         super().__init__()
+        self._owner = task
         self._task = task
+
+    def task_is(self, task: Any) -> bool:
+        """Whether this is (or was, once filled) the config of ``task``."""
+        return self._owner is task
 
     def _fill(self) -> None:
         task = self._task

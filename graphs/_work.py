@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from graphs._context import CURRENT
 from graphs._langchain_run import enter as langchain_enter
 from graphs._langchain_run import leave as langchain_leave
+from graphs._langchain_run import node_config
 from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.errors import (
@@ -116,7 +117,9 @@ async def _aexec(task: Task, offload: bool) -> None:
             if node.branches:
                 state = _branch_state(task)
                 for branch in node.branches:
-                    args = (state, task.config()) if branch.takes_config else (state,)
+                    args = (
+                        (state, node_config(task)) if branch.takes_config else (state,)
+                    )
                     result = branch.path(*args)
                     if branch.is_async:
                         result = await result
@@ -179,7 +182,7 @@ def _retry_delay(task: Task, exc: Exception, attempt: int) -> float | None:
 
 def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     inp = task.arg if task.push else task.run.read_state()
-    args = (inp, task.config()) if node.takes_config else (inp,)
+    args = (inp, node_config(task)) if node.takes_config else (inp,)
     kwargs = {"writer": task.write_custom} if node.takes_writer else {}
     return args, kwargs
 
@@ -359,7 +362,7 @@ def _branch_result(task: Task, branch: Any, result: Any) -> None:
 def _branches(task: Task) -> None:
     state = _branch_state(task)
     for branch in task.node.branches:
-        args = (state, task.config()) if branch.takes_config else (state,)
+        args = (state, node_config(task)) if branch.takes_config else (state,)
         result = branch.path(*args)
         if branch.is_async:
             result = asyncio.run(result)

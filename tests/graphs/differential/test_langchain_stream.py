@@ -243,3 +243,28 @@ def callbacks_of_the_call(api: Api) -> list[str]:
 def test_callbacks_given_to_the_run_reach_models_in_nodes() -> None:
     ours, theirs = callbacks_of_the_call(OURS), callbacks_of_the_call(THEIRS)
     assert ours == theirs == ["token:x", "token: ", "token:y", "end"]
+
+
+def explicit_config_with_run_callbacks(api: Api) -> list[Any]:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Quiet(BaseCallbackHandler):
+        pass
+
+    llm, chained = model("p q"), model("r s")
+
+    def node(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        return {"messages": [llm.invoke(state["messages"], config)]}
+
+    g = api.StateGraph(lc_state(api))
+    g.add_node("fn", node)
+    g.add_node("chain", RunnableLambda(lambda s: {"messages": [chained.invoke("x")]}))
+    g.add_edge(api.START, "fn")
+    g.add_edge("fn", "chain")
+    config = {"callbacks": [Quiet()]}
+    return list(g.compile().stream({"messages": "hi"}, config, stream_mode="messages"))
+
+
+def test_explicit_configs_keep_streaming_next_to_run_callbacks() -> None:
+    chunks = compare(explicit_config_with_run_callbacks)
+    assert [c[0][1]["content"] for c in chunks] == ["p", " ", "q", "r", " ", "s"]
