@@ -229,3 +229,32 @@ def checkpoint_round_trip(api: Api) -> Any:
 def test_checkpoints_round_trip_langchain_messages() -> None:
     ours, theirs = both(checkpoint_round_trip)
     assert ours == theirs
+
+
+def interrupt_and_update_state(api: Api, interrupt: Any, command: Any) -> Any:
+    def ask(state: Any) -> dict[str, Any]:
+        answer = interrupt("approve?")
+        return {"messages": [AIMessage(f"answer: {answer}", id="ans")]}
+
+    graph = chain(
+        api, state_of(api, True), lambda s: {"messages": [("ai", "asking")]}, ask
+    ).compile(checkpointer=api.InMemorySaver())
+    thread = {"configurable": {"thread_id": "t"}}
+    paused = graph.invoke({"messages": [HumanMessage("hi", id="h")]}, thread)
+    graph.update_state(thread, {"messages": [HumanMessage("edited", id="h")]})
+    done = graph.invoke(command(resume="yes"), thread)
+    return paused["messages"], done, graph.get_state(thread).values
+
+
+def test_interrupts_and_state_updates_with_langchain_messages() -> None:
+    from langgraph.types import Command as LgCommand
+    from langgraph.types import interrupt as lg_interrupt
+
+    ours = normalise(interrupt_and_update_state(OURS, graphs.interrupt, graphs.Command))
+    theirs = normalise(interrupt_and_update_state(THEIRS, lg_interrupt, LgCommand))
+    assert ours == theirs
+    assert [m[1]["content"] for m in ours[2]["messages"]] == [
+        "edited",
+        "asking",
+        "answer: yes",
+    ]
