@@ -239,7 +239,11 @@ def from_jsonable(tree: Any) -> Any:
     return tree
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# to_jsonable() builds a fresh tree (a cycle in the value already fails there), so
+# the encoder's own cycle check is only cost
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
 _DECODER = json.JSONDecoder(object_hook=_object_hook)
 
 
