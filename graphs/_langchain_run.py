@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from graphs._langchain import new_id
+from graphs._langchain import loaded, new_id, to_langchain
 
 __all__ = ["enter", "is_runnable", "leave", "node_config", "runnable_calls"]
 
@@ -30,20 +30,37 @@ def runnable_calls(
     """``(sync, async)`` node functions ``(state, config)`` for a Runnable.
 
     The sync driver calls ``invoke``, the async one ``ainvoke`` (when the
-    Runnable has it), as LangGraph does.
+    Runnable has it), as LangGraph does. Oris messages in the state reach the
+    Runnable as LangChain messages (a LangChain chain or agent cannot read ours).
     """
 
     def call(state: Any, config: Any) -> Any:
-        return runnable.invoke(state, config)
+        return runnable.invoke(_langchain_state(state), config)
 
     ainvoke = getattr(runnable, "ainvoke", None)
 
     async def acall(state: Any, config: Any) -> Any:
         if ainvoke is None:
             return call(state, config)
-        return await ainvoke(state, config)
+        return await ainvoke(_langchain_state(state), config)
 
     return call, acall
+
+
+def _langchain_state(state: Any) -> Any:
+    """``state`` with its Oris messages (alone or in lists) as LangChain ones."""
+    if not isinstance(state, dict) or loaded() is None:
+        return state
+    from graphs.messages import BaseMessage as OrisMessage
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, OrisMessage):
+            return to_langchain(value)
+        if isinstance(value, list) and any(isinstance(v, OrisMessage) for v in value):
+            return [to_langchain(v) if isinstance(v, OrisMessage) else v for v in value]
+        return value
+
+    return {key: convert(value) for key, value in state.items()}
 
 
 # -- the node's config for LangChain calls, and token streaming ------------------

@@ -211,26 +211,48 @@ def test_oris_chat_models_accept_langchain_messages() -> None:
     assert model.calls[0][1] == oris.HumanMessage("hi", id="h")
 
 
-def test_a_langchain_model_sits_in_an_oris_message_state() -> None:
-    model = GenericFakeChatModel(messages=iter([AIMessage("lc reply", id="r")]))
-    agent_state = create_agent(ScriptedChatModel(["oris reply"]), name="first")
+def test_a_langchain_chain_sits_in_an_oris_message_state() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "be kind"), ("placeholder", "{messages}")]
+    )
+    seen: list[Any] = []
+    chain = (
+        prompt
+        | RunnableLambda(lambda p: seen.append(p.to_messages()) or p)
+        | fake_model("lc reply")
+        | RunnableLambda(lambda m: {"messages": [m]})
+    )
 
-    def ask(state: dict[str, Any]) -> dict[str, Any]:
-        lc = [to_langchain(m) for m in state["messages"]]
-        return {"messages": [from_langchain(model.invoke(lc))]}
+    class OrisState(TypedDict):
+        messages: Annotated[list[oris.AnyMessage], add_messages]
+
+    g = StateGraph(OrisState)
+    g.add_node("chain", chain)
+    g.add_edge(START, "chain")
+    out = g.compile().invoke({"messages": [oris.HumanMessage("hi", id="h")]})
+    assert [type(m).__name__ for m in seen[0]] == ["SystemMessage", "HumanMessage"]
+    assert out["messages"] == [
+        oris.HumanMessage("hi", id="h"),
+        oris.AIMessage("lc reply", id="r0"),
+    ]
+
+
+def test_a_langgraph_graph_sits_in_an_oris_message_state() -> None:
+    lg_graph = pytest.importorskip("langgraph.graph")
+    inner = lg_graph.StateGraph(lg_graph.MessagesState)
+    inner.add_node("bot", lambda s: {"messages": [("ai", f"{len(s['messages'])}")]})
+    inner.add_edge(lg_graph.START, "bot")
 
     g = StateGraph(MessagesState)
-    g.add_node("first", agent_state)
-    g.add_node("ask", ask)
-    g.add_edge(START, "first")
-    g.add_edge("first", "ask")
-    out = g.compile().invoke({"messages": "hi"})
-    assert [type(m) for m in out["messages"]] == [
-        oris.HumanMessage,
-        oris.AIMessage,
-        oris.AIMessage,
+    g.add_node("langgraph", inner.compile())
+    g.add_edge(START, "langgraph")
+    out = g.compile().invoke({"messages": [oris.HumanMessage("hi", id="h")]})
+    # the reply is LangChain's, so the (loosely typed) list now holds LangChain
+    assert [(type(m), m.content) for m in out["messages"]] == [
+        (HumanMessage, "hi"),
+        (AIMessage, "1"),
     ]
-    assert out["messages"][-1].text == "lc reply"
+    assert out["messages"][0].id == "h"
 
 
 # -- checkpoints -----------------------------------------------------------------
