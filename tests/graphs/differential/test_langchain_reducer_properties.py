@@ -18,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.graph.message import add_messages as lg_add_messages
-from test_langchain_messages import normalise
 
 from graphs import add_messages
 from graphs.messages import REMOVE_ALL_MESSAGES, bind_reducer
+
+from .test_langchain_messages import normalise
 
 # the reducer of a key declared Annotated[list[AnyMessage], add_messages], which
 # makes LangChain messages of plain inputs too (the undeclared one keeps Oris ones

@@ -19,7 +19,8 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from test_langchain_messages import OURS, THEIRS, Api, normalise
+
+from .test_langchain_messages import OURS, THEIRS, Api, normalise
 
 KEYS = ("langgraph_node", "langgraph_triggers", "langgraph_path")
 
