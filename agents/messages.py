@@ -1,51 +1,11 @@
-"""Message types for agents (defined in :mod:`graphs.messages`, re-exported here)."""
+"""Message types for agents (defined in :mod:`graphs.messages`, re-exported here).
+
+``to_langchain`` / ``from_langchain`` convert a message to and from its
+``langchain_core`` form (ids kept), so an Oris agent can run in a graph whose
+state holds LangChain messages, and a LangChain model can answer Oris messages.
+"""
 
 from __future__ import annotations
 
-from graphs.messages import (
-    REMOVE_ALL_MESSAGES,
-    AIMessage,
-    AIMessageChunk,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    MessageLikeRepresentation,
-    MessagesState,
-    RemoveMessage,
-    SystemMessage,
-    ToolCall,
-    ToolCallChunk,
-    ToolMessage,
-    UsageMetadata,
-    add_messages,
-    add_usage,
-    convert_to_messages,
-    message_from_dict,
-    messages_from_dicts,
-    messages_to_dicts,
-    tool_call,
-)
-
-__all__ = [
-    "REMOVE_ALL_MESSAGES",
-    "AIMessage",
-    "AIMessageChunk",
-    "AnyMessage",
-    "BaseMessage",
-    "HumanMessage",
-    "MessageLikeRepresentation",
-    "MessagesState",
-    "RemoveMessage",
-    "SystemMessage",
-    "ToolCall",
-    "ToolCallChunk",
-    "ToolMessage",
-    "UsageMetadata",
-    "add_messages",
-    "add_usage",
-    "convert_to_messages",
-    "message_from_dict",
-    "messages_from_dicts",
-    "messages_to_dicts",
-    "tool_call",
-]
+from graphs.messages import *  # noqa: F403 - the same public names
+from graphs.messages import __all__ as __all__

@@ -4,8 +4,10 @@ Run: ``.venv/bin/python bench/bench_graphs.py [--quick] [--runs N]``.
 
 Workloads (each without a checkpointer and with the in-memory saver):
 a 10-node chain (µs per superstep), a 1-node graph (µs per invoke), a fan-out of 8
-with ``Send`` (µs per invoke) and an interrupt + resume round trip (µs, saver only);
-plus checkpoint bytes per step for a thread whose message list grows each step.
+with ``Send`` (µs per invoke), an interrupt + resume round trip (µs, saver only) and
+a one-node graph over a state of 10 or 100 LangChain messages that adds one (µs per
+invoke); plus checkpoint bytes per step for a thread whose message list grows each
+step.
 Each figure is the median of ``--runs`` interleaved runs.
 """
 
@@ -28,6 +30,8 @@ import langgraph.graph as lg_graph
 import langgraph.graph.message as lg_message
 import langgraph.types as lg_types
 from langchain_core.messages import AIMessage as LgAIMessage
+from langchain_core.messages import AnyMessage as LcAnyMessage
+from langchain_core.messages import HumanMessage as LcHumanMessage
 
 import graphs
 from graphs import checkpoint as our_checkpoint
@@ -53,6 +57,14 @@ class LgMsgs(TypedDict):
     steps: int
 
 
+class LcMsgs(TypedDict):
+    messages: Annotated[list[LcAnyMessage], graphs.add_messages]
+
+
+class LgLcMsgs(TypedDict):
+    messages: Annotated[list[LcAnyMessage], lg_message.add_messages]
+
+
 class Lib:
     """The pieces of one library used by the workloads."""
 
@@ -68,6 +80,7 @@ class Lib:
         self.Saver = our_checkpoint.InMemorySaver if ours else lg_memory.InMemorySaver
         self.AIMessage = OurAIMessage if ours else LgAIMessage
         self.Msgs = Msgs if ours else LgMsgs
+        self.LcMsgs = LcMsgs if ours else LgLcMsgs
 
 
 def inc(state: Chain) -> dict[str, int]:
@@ -111,6 +124,19 @@ def build_interrupt(lib: Lib) -> Any:
     return g.compile(checkpointer=lib.Saver())
 
 
+def build_lc_messages(lib: Lib, saver: bool) -> Any:
+    """One node adding a LangChain reply to a LangChain-message state."""
+    g = lib.StateGraph(lib.LcMsgs)
+    g.add_node("reply", lambda s: {"messages": [LgAIMessage(content="ok")]})
+    g.add_edge(lib.START, "reply")
+    return g.compile(checkpointer=lib.Saver() if saver else None)
+
+
+def lc_history(size: int) -> dict[str, Any]:
+    texts = ("lorem ipsum dolor sit amet " * 4 for _ in range(size))
+    return {"messages": [LcHumanMessage(t, id=f"m{i}") for i, t in enumerate(texts)]}
+
+
 class Counter:
     """Fresh thread ids so threads do not grow across iterations."""
 
@@ -134,6 +160,9 @@ def workloads(lib: Lib) -> dict[str, tuple[Callable[[], Any], int]]:
     intr = build_interrupt(lib)
     resume = lib.Command(resume=5)
     items = {"items": list(range(8))}
+    lc = build_lc_messages(lib, False)
+    lc_s = build_lc_messages(lib, True)
+    lc10, lc100 = lc_history(10), lc_history(100)
 
     def round_trip() -> None:
         cfg = ids.config()
@@ -151,6 +180,10 @@ def workloads(lib: Lib) -> dict[str, tuple[Callable[[], Any], int]]:
         "fanout8 µs/invoke": (lambda: fan.invoke(items), 1),
         "fanout8+saver µs/invoke": (lambda: fan_s.invoke(items, ids.config()), 1),
         "interrupt+resume+saver µs": (round_trip, 1),
+        "lc-msgs10 µs/invoke": (lambda: lc.invoke(lc10), 1),
+        "lc-msgs10+saver µs/invoke": (lambda: lc_s.invoke(lc10, ids.config()), 1),
+        "lc-msgs100 µs/invoke": (lambda: lc.invoke(lc100), 1),
+        "lc-msgs100+saver µs/invoke": (lambda: lc_s.invoke(lc100, ids.config()), 1),
     }
 
 
@@ -164,7 +197,9 @@ def check_same_results(libs: list[Lib]) -> None:
         cfg = {"configurable": {"thread_id": "check"}}
         intr.invoke({"n": 0}, cfg)
         resumed = intr.invoke(lib.Command(resume=5), cfg)
-        outputs.append((chain, fan, resumed))
+        lc = build_lc_messages(lib, True).invoke(lc_history(3), cfg)["messages"]
+        lc_shape = [(type(m).__name__, m.content) for m in lc]
+        outputs.append((chain, fan, resumed, lc_shape))
     assert outputs[0] == outputs[1], outputs
 
 
@@ -233,7 +268,8 @@ def main() -> None:
         for name in results:
             for lib in order:
                 op, divisor = ops[lib.name][name]
-                n = iterations // (4 if "saver" in name or "fanout" in name else 1)
+                slow = "saver" in name or "fanout" in name or "msgs100" in name
+                n = iterations // (4 if slow else 1)
                 results[name][lib.name].append(time_op(op, n, divisor))
     import importlib.metadata
     import platform
@@ -241,7 +277,7 @@ def main() -> None:
     print(
         f"Python {platform.python_version()}, langgraph "
         f"{importlib.metadata.version('langgraph')}, median of {max(5, args.runs)} "
-        f"interleaved runs, {iterations} iterations (1/4 for saver and fan-out)"
+        f"interleaved runs, {iterations} iterations (1/4 for saver, fan-out, 100 msgs)"
     )
     print(f"{'workload':32} {'graphs':>10} {'langgraph':>10} {'ratio':>7}")
     for name, per_lib in results.items():

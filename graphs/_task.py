@@ -134,9 +134,24 @@ class Task:
         own_ns = f"{self.name}:{self.id}"
         meta["langgraph_step"] = step
         meta["langgraph_node"] = self.name
+        meta["langgraph_triggers"] = self.triggers()
         meta["langgraph_path"] = (PUSH, self.index) if self.push else (PULL, self.name)
         meta["langgraph_checkpoint_ns"] = f"{run.ns}|{own_ns}" if run.ns else own_ns
         return meta
+
+    def triggers(self) -> tuple[str, ...]:
+        """LangGraph's names of the channels that trigger this task."""
+        if self.push:
+            return (PUSH,)
+        graph = self.run.graph
+        if not graph.joins:
+            return (f"branch:to:{self.name}",)
+        joins = [
+            key
+            for key, (_, target) in zip(graph.join_keys, graph.joins, strict=True)
+            if target == self.name
+        ]
+        return (f"branch:to:{self.name}", *joins)
 
     def stored_writes(self) -> list[tuple[str, Any]]:
         """Writes persisted for a task that finished while a sibling did not."""

@@ -19,6 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
+from graphs._langchain_run import enter as langchain_enter
+from graphs._langchain_run import leave as langchain_leave
+from graphs._langchain_run import node_config
 from graphs._task import Task
 from graphs.channels import apply_writes
 from graphs.errors import (
@@ -75,6 +78,7 @@ def _exec(task: Task) -> None:
         started = _started(task)
         task.interrupts = None
         token = CURRENT.set(task)
+        lc_token = langchain_enter(task)
         try:
             if not task.restored:
                 _output(task, _call(node, task))
@@ -92,6 +96,7 @@ def _exec(task: Task) -> None:
             time.sleep(delay)
             continue
         finally:
+            langchain_leave(lc_token)
             CURRENT.reset(token)
         _completed(task, started)
         return
@@ -105,13 +110,16 @@ async def _aexec(task: Task, offload: bool) -> None:
         started = _started(task)
         task.interrupts = None
         token = CURRENT.set(task)
+        lc_token = langchain_enter(task)
         try:
             if not task.restored:
                 _output(task, await _acall(node, task, offload))
             if node.branches:
                 state = _branch_state(task)
                 for branch in node.branches:
-                    args = (state, task.config()) if branch.takes_config else (state,)
+                    args = (
+                        (state, node_config(task)) if branch.takes_config else (state,)
+                    )
                     result = branch.path(*args)
                     if branch.is_async:
                         result = await result
@@ -128,6 +136,7 @@ async def _aexec(task: Task, offload: bool) -> None:
             await asyncio.sleep(delay)
             continue
         finally:
+            langchain_leave(lc_token)
             CURRENT.reset(token)
         _completed(task, started)
         return
@@ -173,7 +182,7 @@ def _retry_delay(task: Task, exc: Exception, attempt: int) -> float | None:
 
 def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     inp = task.arg if task.push else task.run.read_state()
-    args = (inp, task.config()) if node.takes_config else (inp,)
+    args = (inp, node_config(task)) if node.takes_config else (inp,)
     kwargs = {"writer": task.write_custom} if node.takes_writer else {}
     return args, kwargs
 
@@ -205,6 +214,8 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
         if node.is_async:
             return await _bounded(task, node.fn(*args, **kwargs))
         return await _bounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
+    if node.afn is not None:
+        return await node.afn(*args, **kwargs)
     if node.is_async:
         return await node.fn(*args, **kwargs)
     if not offload:
@@ -351,7 +362,7 @@ def _branch_result(task: Task, branch: Any, result: Any) -> None:
 def _branches(task: Task) -> None:
     state = _branch_state(task)
     for branch in task.node.branches:
-        args = (state, task.config()) if branch.takes_config else (state,)
+        args = (state, node_config(task)) if branch.takes_config else (state,)
         result = branch.path(*args)
         if branch.is_async:
             result = asyncio.run(result)

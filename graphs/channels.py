@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, get_type_hints
 
 from graphs.errors import InvalidGraphError, InvalidUpdateError
+from graphs.messages import bind_reducer
 
 __all__ = ["Channel", "apply_writes", "channels_from_schema", "schema_keys"]
 
@@ -79,7 +80,8 @@ def channels_from_schema(schema: Any) -> dict[str, Channel]:
             channels[key] = Channel(key)
             continue
         factory = _initial_factory(base)
-        channels[key] = Channel(key, reducer, factory)
+        # add_messages keeps the message classes the key declares (Oris/LangChain)
+        channels[key] = Channel(key, bind_reducer(reducer, base), factory)
     return channels
 
 

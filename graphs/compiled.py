@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
-from graphs._loop import Run, Task
+from graphs._langchain_run import is_runnable, runnable_calls
+from graphs._loop import Run
 from graphs._running import RunAPI
 from graphs._state_api import StateAPI
+from graphs._task import Task
 from graphs._work import command_output
 from graphs.channels import initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
@@ -52,6 +54,7 @@ class NodeRuntime:
     branches: tuple[BranchRuntime, ...] = ()
     subgraph: CompiledGraph | None = None
     timeout: float | None = None
+    afn: Any = None  # what the async driver calls instead (a Runnable's ainvoke)
 
 
 class CompiledGraph(RunAPI, StateAPI):
@@ -97,6 +100,10 @@ class CompiledGraph(RunAPI, StateAPI):
         branches = []
         for br in b.branches:
             if br.source == name:
+                if is_runnable(br.path):  # LangChain Runnable: invoke(state, config)
+                    path, _ = runnable_calls(br.path)
+                    branches.append(BranchRuntime(path, br.path_map, False, True))
+                    continue
                 is_async, takes_config, _ = call_signature(br.path)
                 branches.append(
                     BranchRuntime(
@@ -122,6 +129,21 @@ class CompiledGraph(RunAPI, StateAPI):
                 joins=joins,
                 branches=tuple(branches),
                 subgraph=action,
+            )
+        if is_runnable(action):  # LangChain Runnable: (a)invoke(state, config)
+            call, acall = runnable_calls(action)
+            return NodeRuntime(
+                name,
+                call,
+                False,
+                True,
+                False,
+                policies,
+                edges,
+                joins,
+                tuple(branches),
+                timeout=spec.timeout,
+                afn=acall,
             )
         is_async, takes_config, takes_writer = call_signature(action)
         return NodeRuntime(

@@ -7,16 +7,43 @@ registered with :mod:`graphs.serde` under a stable tag (``message.human`` ...).
 The :func:`add_messages` reducer follows LangGraph: inputs are coerced to messages,
 messages without an id get one, a message whose id is already present replaces it in
 place, :class:`RemoveMessage` deletes by id, and
-``RemoveMessage(id=REMOVE_ALL_MESSAGES)`` clears the list.
+``RemoveMessage(id=REMOVE_ALL_MESSAGES)`` clears the list. When ``langchain_core``
+is importable, LangChain messages are kept as LangChain objects (see
+:func:`add_messages`); :func:`graphs.messages.to_langchain` and
+:func:`graphs.messages.from_langchain` convert single messages.
 """
 
 from __future__ import annotations
 
-import json
+import typing
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Annotated, Any, ClassVar, Literal, TypedDict, Union
+from dataclasses import replace
+from functools import partial
+from typing import Annotated, Any, Literal, TypedDict
+
+from graphs import _langchain
+from graphs._langchain import from_langchain, to_langchain
+from graphs._message_types import (
+    REMOVE_ALL_MESSAGES,
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    MessageLikeRepresentation,
+    RemoveMessage,
+    SystemMessage,
+    ToolCall,
+    ToolCallChunk,
+    ToolMessage,
+    UsageMetadata,
+    add_usage,
+    convert_to_messages,
+    message_from_dict,
+    messages_from_dicts,
+    messages_to_dicts,
+    tool_call,
+)
 
 __all__ = [
     "REMOVE_ALL_MESSAGES",
@@ -36,462 +63,142 @@ __all__ = [
     "add_messages",
     "add_usage",
     "convert_to_messages",
+    "from_langchain",
     "message_from_dict",
     "messages_from_dicts",
     "messages_to_dicts",
+    "to_langchain",
     "tool_call",
 ]
 
-REMOVE_ALL_MESSAGES = "__remove_all__"
-"""Id of a :class:`RemoveMessage` that clears every message before it."""
 
+def add_messages(
+    left: Any = None,
+    right: Any = None,
+    *,
+    format: Literal["langchain-openai"] | None = None,
+) -> Any:
+    """Merge two lists of messages by id (the ``messages`` reducer).
 
-class ToolCall(TypedDict):
-    """A tool invocation requested by the model."""
+    Inputs may be message objects (Oris or LangChain), dicts, ``(role, content)``
+    tuples, strings, or one of those not in a list. Messages without an id get one;
+    a message whose id is already present replaces it in place;
+    :class:`RemoveMessage` deletes by id and ``RemoveMessage(id=REMOVE_ALL_MESSAGES)``
+    clears everything before it.
 
-    name: str
-    args: dict[str, Any]
-    id: str | None
-    type: Literal["tool_call"]
-
-
-class ToolCallChunk(TypedDict):
-    """A fragment of a tool call received while streaming (``args`` is partial JSON)."""
-
-    name: str | None
-    args: str | None
-    id: str | None
-    index: int | None
-    type: Literal["tool_call_chunk"]
-
-
-class UsageMetadata(TypedDict):
-    """Token counts of one model call (or the sum over several)."""
-
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-
-
-def tool_call(name: str, args: dict[str, Any], id: str | None = None) -> ToolCall:
-    """Build a :class:`ToolCall` dict.
+    The list holds LangChain messages as soon as a LangChain message is in it (or
+    the state key is declared with ``langchain_core`` message types): every other
+    message-like is then converted to LangChain, as LangGraph does. Otherwise it
+    holds Oris messages. A key declared with Oris message types (as the agents'
+    states are) converts LangChain messages to Oris ones instead.
 
     Args:
-        name: Tool name.
-        args: Arguments as a JSON object.
-        id: Provider-assigned call id (one is generated when omitted).
+        left: Current messages.
+        right: Update: new messages, replacements (same id), or deletions.
+        format: ``"langchain-openai"``: return LangChain messages whose content is
+            in OpenAI's format (needs ``langchain-core``).
 
     Returns:
-        The tool call.
-    """
-    return {
-        "name": name,
-        "args": dict(args),
-        "id": id or f"call_{uuid.uuid4().hex[:24]}",
-        "type": "tool_call",
-    }
-
-
-def add_usage(a: UsageMetadata | None, b: UsageMetadata | None) -> UsageMetadata | None:
-    """Sum two usage records; ``None`` is the neutral element.
-
-    Args:
-        a: First usage record.
-        b: Second usage record.
-
-    Returns:
-        The element-wise sum, or ``None`` when both are ``None``.
-    """
-    if a is None:
-        return None if b is None else UsageMetadata(**b)
-    if b is None:
-        return UsageMetadata(**a)
-    return {
-        "input_tokens": a["input_tokens"] + b["input_tokens"],
-        "output_tokens": a["output_tokens"] + b["output_tokens"],
-        "total_tokens": a["total_tokens"] + b["total_tokens"],
-    }
-
-
-@dataclass(eq=True)
-class BaseMessage:
-    """Base of every message.
-
-    Args:
-        content: Text, or a list of content blocks (``{"type": "text", "text": ...}``).
-        id: Stable id; :func:`add_messages` assigns one when missing.
-        name: Optional author name (used by multi-agent graphs).
-        additional_kwargs: Provider-specific extras.
-        response_metadata: Provider response details (model, finish reason...).
-    """
-
-    type: ClassVar[str] = "base"
-
-    content: str | list[Any] = ""
-    id: str | None = field(default=None, kw_only=True)
-    name: str | None = field(default=None, kw_only=True)
-    additional_kwargs: dict[str, Any] = field(default_factory=dict, kw_only=True)
-    response_metadata: dict[str, Any] = field(default_factory=dict, kw_only=True)
-
-    @property
-    def text(self) -> str:
-        """The text content: the string itself, or the text blocks joined."""
-        if isinstance(self.content, str):
-            return self.content
-        parts = []
-        for block in self.content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-        return "".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return a JSON-compatible dict; empty optional fields are left out.
-
-        Returns:
-            ``{"type": ..., "content": ..., ...}``.
-        """
-        data: dict[str, Any] = {"type": self.type, "content": self.content}
-        for f in fields(self):
-            if f.name == "content":
-                continue
-            value = getattr(self, f.name)
-            if value is None or value == {} or value == []:
-                continue
-            data[f.name] = value
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BaseMessage:
-        """Rebuild a message from :meth:`to_json` output.
-
-        Args:
-            data: The dict; its ``type`` key is ignored (the class decides).
-
-        Returns:
-            A new instance of ``cls``.
-        """
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def copy(self, **changes: Any) -> BaseMessage:
-        """Return a copy with some fields replaced."""
-        return replace(self, **changes)
-
-
-@dataclass(eq=True)
-class SystemMessage(BaseMessage):
-    """Instructions for the model."""
-
-    type: ClassVar[str] = "system"
-
-
-@dataclass(eq=True)
-class HumanMessage(BaseMessage):
-    """A message from the user."""
-
-    type: ClassVar[str] = "human"
-
-
-@dataclass(eq=True)
-class AIMessage(BaseMessage):
-    """A model reply, possibly asking for tool calls.
-
-    Args:
-        tool_calls: Tool calls requested by the model.
-        invalid_tool_calls: Tool calls whose arguments could not be parsed.
-        usage_metadata: Token usage of the call that produced this message.
-    """
-
-    type: ClassVar[str] = "ai"
-
-    tool_calls: list[ToolCall] = field(default_factory=list, kw_only=True)
-    invalid_tool_calls: list[dict[str, Any]] = field(default_factory=list, kw_only=True)
-    usage_metadata: UsageMetadata | None = field(default=None, kw_only=True)
-
-
-@dataclass(eq=True)
-class AIMessageChunk(AIMessage):
-    """A streamed fragment of an :class:`AIMessage`; chunks add up with ``+``.
-
-    Args:
-        tool_call_chunks: Partial tool calls; chunks with the same ``index`` merge.
-    """
-
-    type: ClassVar[str] = "AIMessageChunk"
-
-    tool_call_chunks: list[ToolCallChunk] = field(default_factory=list, kw_only=True)
-
-    def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
-        if not isinstance(other, AIMessageChunk):
-            return NotImplemented
-        return AIMessageChunk(
-            content=_merge_content(self.content, other.content),
-            id=self.id or other.id,
-            name=self.name or other.name,
-            additional_kwargs={**self.additional_kwargs, **other.additional_kwargs},
-            response_metadata={**self.response_metadata, **other.response_metadata},
-            tool_calls=[*self.tool_calls, *other.tool_calls],
-            tool_call_chunks=_merge_tool_call_chunks(
-                self.tool_call_chunks, other.tool_call_chunks
-            ),
-            usage_metadata=add_usage(self.usage_metadata, other.usage_metadata),
-        )
-
-    def to_message(self) -> AIMessage:
-        """Finish the stream: parse tool-call chunks into tool calls.
-
-        Returns:
-            An :class:`AIMessage`; chunks whose JSON does not parse become
-            ``invalid_tool_calls``.
-        """
-        calls = list(self.tool_calls)
-        invalid = list(self.invalid_tool_calls)
-        for chunk in self.tool_call_chunks:
-            raw = chunk.get("args") or ""
-            try:
-                args = json.loads(raw) if raw.strip() else {}
-            except json.JSONDecodeError as exc:
-                invalid.append(
-                    {**chunk, "type": "invalid_tool_call", "error": str(exc)}
-                )
-                continue
-            if not isinstance(args, dict):
-                args = {"input": args}
-            calls.append(tool_call(chunk.get("name") or "", args, chunk.get("id")))
-        return AIMessage(
-            content=self.content,
-            id=self.id,
-            name=self.name,
-            additional_kwargs=dict(self.additional_kwargs),
-            response_metadata=dict(self.response_metadata),
-            tool_calls=calls,
-            invalid_tool_calls=invalid,
-            usage_metadata=self.usage_metadata,
-        )
-
-
-def _merge_content(a: str | list[Any], b: str | list[Any]) -> str | list[Any]:
-    if isinstance(a, str) and isinstance(b, str):
-        return a + b
-    left = [{"type": "text", "text": a}] if isinstance(a, str) and a else a or []
-    right = [{"type": "text", "text": b}] if isinstance(b, str) and b else b or []
-    return [*left, *right]
-
-
-def _merge_tool_call_chunks(
-    a: list[ToolCallChunk], b: list[ToolCallChunk]
-) -> list[ToolCallChunk]:
-    merged = [ToolCallChunk(**c) for c in a]
-    for chunk in b:
-        target = next(
-            (
-                m
-                for m in merged
-                if chunk.get("index") is not None and m.get("index") == chunk["index"]
-            ),
-            None,
-        )
-        if target is None:
-            merged.append(ToolCallChunk(**chunk))
-            continue
-        target["name"] = (target.get("name") or "") + (chunk.get("name") or "") or None
-        target["args"] = (target.get("args") or "") + (chunk.get("args") or "")
-        target["id"] = target.get("id") or chunk.get("id")
-    return merged
-
-
-@dataclass(eq=True)
-class ToolMessage(BaseMessage):
-    """The result of one tool call.
-
-    Args:
-        tool_call_id: Id of the :class:`ToolCall` this answers.
-        status: ``"success"`` or ``"error"``.
-        artifact: Optional non-text output kept alongside the content.
-    """
-
-    type: ClassVar[str] = "tool"
-
-    tool_call_id: str = field(kw_only=True)
-    status: Literal["success", "error"] = field(default="success", kw_only=True)
-    artifact: Any = field(default=None, kw_only=True)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return a JSON-compatible dict (``status`` always included)."""
-        data = super().to_json()
-        data["status"] = self.status
-        return data
-
-
-@dataclass(eq=True)
-class RemoveMessage(BaseMessage):
-    """Instruction to :func:`add_messages`: delete the message with this id."""
-
-    type: ClassVar[str] = "remove"
-
-
-AnyMessage = Union[  # noqa: UP007 - a runtime object, usable in Annotated[...]
-    SystemMessage, HumanMessage, AIMessage, AIMessageChunk, ToolMessage, RemoveMessage
-]
-"""Any concrete message type."""
-
-MessageLikeRepresentation = Union[  # noqa: UP007
-    BaseMessage, dict[str, Any], tuple[str, Any], list[str], str
-]
-"""What :func:`convert_to_messages` accepts for one message."""
-
-_BY_TYPE: dict[str, type[BaseMessage]] = {
-    cls.type: cls
-    for cls in (
-        SystemMessage,
-        HumanMessage,
-        AIMessage,
-        AIMessageChunk,
-        ToolMessage,
-        RemoveMessage,
-    )
-}
-_ROLE_ALIASES = {
-    "user": "human",
-    "human": "human",
-    "assistant": "ai",
-    "ai": "ai",
-    "system": "system",
-    "developer": "system",
-    "tool": "tool",
-    "function": "tool",
-    "remove": "remove",
-}
-
-
-def message_from_dict(data: dict[str, Any]) -> BaseMessage:
-    """Build a message from a ``to_json`` dict or an OpenAI-style ``role`` dict.
-
-    Args:
-        data: ``{"type": "human", "content": ...}`` or ``{"role": "user", ...}``.
-
-    Returns:
-        The message.
+        A new list; called with neither list (``add_messages(format=...)``), the
+        reducer with that option bound, for ``Annotated[list, ...]``.
 
     Raises:
-        ValueError: If the type or role is unknown.
+        ValueError: If a :class:`RemoveMessage` names an id that is not present,
+            only one of ``left`` and ``right`` is given, or ``format`` is unknown.
     """
-    if "type" in data and data["type"] in _BY_TYPE:
-        return _BY_TYPE[data["type"]].from_json(data)
-    role = data.get("role", data.get("type"))
-    kind = _ROLE_ALIASES.get(str(role))
-    if kind is None:
-        raise ValueError(f"Unknown message role or type: {role!r}")
-    body = {k: v for k, v in data.items() if k not in ("role", "type")}
-    body.setdefault("content", "")
-    if body["content"] is None:
-        body["content"] = ""
-    if kind == "ai" and body.get("tool_calls"):
-        body["tool_calls"] = [_coerce_tool_call(tc) for tc in body["tool_calls"]]
-    return _BY_TYPE[kind].from_json(body)
+    if left is None and right is None:
+        return partial(add_messages, format=format)
+    if left is None or right is None:
+        raise ValueError(
+            "add_messages needs both 'left' and 'right'; only "
+            f"'{'left' if left is not None else 'right'}' was given"
+        )
+    return _merge(left, right, format, None)
 
 
-def _coerce_tool_call(tc: dict[str, Any]) -> ToolCall:
-    """Accept our ToolCall shape and OpenAI's ``{"function": {...}}`` shape."""
-    if "function" in tc:
-        fn = tc["function"]
-        raw = fn.get("arguments") or "{}"
-        args = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        return tool_call(fn["name"], args, tc.get("id"))
-    return tool_call(tc["name"], tc.get("args") or {}, tc.get("id"))
+def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> Any:
+    if format is not None and format != "langchain-openai":
+        raise ValueError(
+            f"Unrecognized format={format!r}. Expected one of 'langchain-openai', None."
+        )
+    if format is not None or _langchain_wanted(left, right, declared):
+        lc = _langchain.require()
+        index: dict[Any, int] = {}
+        merged = _merge_by_id(
+            _langchain.langchain_messages(left, index),
+            _langchain.langchain_messages(right),
+            lc.RemoveMessage,
+            index,
+        )
+        if format is not None:
+            merged = lc.convert_to_messages(lc.convert_to_openai_messages(merged))
+        return merged
+    left_msgs = _with_ids(convert_to_messages(left))
+    right_msgs = _with_ids(convert_to_messages(right))
+    return _merge_by_id(left_msgs, right_msgs, RemoveMessage)
 
 
-def _coerce(message: Any) -> BaseMessage:
-    if isinstance(message, BaseMessage):
-        return message
-    if isinstance(message, str):
-        return HumanMessage(message)
-    if isinstance(message, dict):
-        return message_from_dict(message)
-    if isinstance(message, (tuple, list)) and len(message) == 2:
-        role, content = message
-        return message_from_dict({"role": role, "content": content})
-    raise TypeError(f"Cannot convert {type(message).__name__} to a message")
+def _langchain_wanted(left: Any, right: Any, declared: str | None) -> bool:
+    """LangChain messages in, LangChain messages out (unless declared Oris)."""
+    if declared is not None:
+        return declared == "langchain"
+    lc = _langchain.loaded()
+    if lc is None:
+        return False
+    base = lc.BaseMessage
+    for side in (right, left):
+        if isinstance(side, list):
+            if any(isinstance(m, base) for m in side):
+                return True
+        elif isinstance(side, base):
+            return True
+    return False
 
 
-def convert_to_messages(
-    messages: Iterable[MessageLikeRepresentation] | MessageLikeRepresentation,
-) -> list[BaseMessage]:
-    """Coerce message-like values into message objects.
+def _merge_by_id(
+    left: list[Any],
+    right: list[Any],
+    remove: type[Any],
+    index: dict[Any, int] | None = None,
+) -> list[Any]:
+    """LangGraph's merge: replace by id, append new ids, apply removals last.
 
-    Accepts message objects, dicts (``{"role": "user", "content": ...}`` or
-    ``{"type": "human", ...}``), ``(role, content)`` tuples and bare strings (human
-    messages). A single message-like value is treated as a one-element list.
-
-    Args:
-        messages: One message-like value or an iterable of them.
-
-    Returns:
-        A new list of messages (message objects are not copied).
-
-    Raises:
-        TypeError: If a value cannot be converted.
-        ValueError: If a role is unknown.
+    ``index`` (id -> position in ``left``) is built here unless given.
     """
-    if isinstance(messages, (str, dict, BaseMessage)) or (
-        isinstance(messages, tuple)
-        and len(messages) == 2
-        and isinstance(messages[0], str)
-    ):
-        return [_coerce(messages)]
-    return [_coerce(m) for m in messages]
-
-
-def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """Serialise messages with :meth:`BaseMessage.to_json`."""
-    return [m.to_json() for m in messages]
-
-
-def messages_from_dicts(data: Iterable[dict[str, Any]]) -> list[BaseMessage]:
-    """Inverse of :func:`messages_to_dicts`."""
-    return [message_from_dict(d) for d in data]
-
-
-def add_messages(left: Any, right: Any) -> list[BaseMessage]:
-    """Merge two message lists by id (the ``messages`` reducer).
-
-    Args:
-        left: Current messages (a message-like value or a list of them).
-        right: Update: new messages, replacements (same id), or
-            :class:`RemoveMessage` deletions.
-
-    Returns:
-        A new list. Messages without an id are given a uuid (on a copy, so the
-        caller's objects are left untouched).
-
-    Raises:
-        ValueError: If a :class:`RemoveMessage` names an id that is not present.
-    """
-    left_msgs = _with_ids(convert_to_messages(left if left is not None else []))
-    right_msgs = _with_ids(convert_to_messages(right if right is not None else []))
-    for i in range(len(right_msgs) - 1, -1, -1):
-        m = right_msgs[i]
-        if isinstance(m, RemoveMessage) and m.id == REMOVE_ALL_MESSAGES:
-            return right_msgs[i + 1 :]
-    merged: list[BaseMessage | None] = list(left_msgs)
-    index = {m.id: i for i, m in enumerate(left_msgs)}
-    for m in right_msgs:
+    removals = [i for i, m in enumerate(right) if isinstance(m, remove)]
+    for i in reversed(removals):
+        if right[i].id == REMOVE_ALL_MESSAGES:
+            return right[i + 1 :]
+    merged = list(left)
+    if index is None:
+        index = {m.id: i for i, m in enumerate(merged)}
+    if not removals:  # the usual update: new messages and replacements
+        for m in right:
+            pos = index.get(m.id)
+            if pos is None:
+                index[m.id] = len(merged)
+                merged.append(m)
+            else:
+                merged[pos] = m
+        return merged
+    removed: set[Any] = set()
+    for m in right:
         pos = index.get(m.id)
-        if isinstance(m, RemoveMessage):
-            if pos is None or merged[pos] is None:
-                raise ValueError(
-                    f"Attempting to delete a message with an ID that doesn't exist "
-                    f"('{m.id}')"
-                )
-            merged[pos] = None
-        elif pos is not None and merged[pos] is not None:
-            merged[pos] = m
+        if pos is not None:
+            if isinstance(m, remove):
+                removed.add(m.id)
+            else:
+                removed.discard(m.id)
+                merged[pos] = m
+        elif isinstance(m, remove):
+            raise ValueError(
+                f"Attempting to delete a message with an ID that doesn't exist "
+                f"('{m.id}')"
+            )
         else:
             index[m.id] = len(merged)
             merged.append(m)
-    return [m for m in merged if m is not None]
+    return [m for m in merged if m.id not in removed] if removed else merged
 
 
 def _with_ids(messages: list[BaseMessage]) -> list[BaseMessage]:
@@ -500,20 +207,55 @@ def _with_ids(messages: list[BaseMessage]) -> list[BaseMessage]:
     ]
 
 
+def bind_reducer(reducer: Any, item_type: Any) -> Any:
+    """Bind :func:`add_messages` to the message classes a state key declares.
+
+    ``Annotated[list[AnyMessage], add_messages]`` with ``langchain_core``'s
+    ``AnyMessage`` holds LangChain messages from the first input on; with the Oris
+    classes, Oris messages. Any other reducer, or an undeclared item type
+    (``list``, ``list[Any]``), is returned unchanged.
+
+    Args:
+        reducer: The reducer found in the key's ``Annotated`` metadata.
+        item_type: The annotated type (``list[...]``).
+
+    Returns:
+        The reducer to use for the key.
+    """
+    if reducer is add_messages:
+        format = None
+    elif isinstance(reducer, partial) and reducer.func is add_messages:
+        format = reducer.keywords.get("format")
+    else:
+        return reducer
+    declared = _declared(item_type)
+    if declared is None:
+        return reducer
+    return partial(_merge, format=format, declared=declared)
+
+
+def _declared(tp: Any) -> str | None:
+    found: set[str] = set()
+    stack = [tp]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, type):
+            if t.__module__.startswith("langchain_core"):
+                found.add("langchain")
+            elif issubclass(t, BaseMessage):
+                found.add("oris")
+        stack.extend(a for a in typing.get_args(t) if not isinstance(a, str))
+    if "langchain" in found:
+        return "langchain"
+    return "oris" if found else None
+
+
 # Functional syntax keeps the annotation a real object (not a postponed string), so
 # the engine reads the reducer without resolving names in this module.
 MessagesState = TypedDict(  # noqa: UP013
-    "MessagesState", {"messages": Annotated[list[AnyMessage], add_messages]}
+    "MessagesState", {"messages": Annotated[list[Any], add_messages]}
 )
-"""Graph state with one ``messages`` channel merged by :func:`add_messages`."""
+"""Graph state with one ``messages`` channel merged by :func:`add_messages`.
 
-
-def _register() -> None:
-    from graphs import serde
-
-    for cls in _BY_TYPE.values():
-        tag = "message.chunk" if cls is AIMessageChunk else f"message.{cls.type}"
-        serde.register(cls, tag)
-
-
-_register()
+Its messages are Oris messages, or LangChain messages once one is in the list
+(the item type is left open so that both kinds keep their own form)."""

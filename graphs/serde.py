@@ -5,7 +5,10 @@ Encoding is plain JSON plus *tagged objects* for what JSON cannot express:
 ``frozenset``, ``bytes`` (base64), ``datetime``, ``date``, ``time``, ``timedelta``,
 ``uuid``, ``decimal``, ``float`` (NaN/Infinity), ``dict`` (a dict whose keys are not
 all strings, or that has a ``"__t"`` key: payload is a list of ``[key, value]``),
-``send``, ``interrupt``, ``command``. Other classes are added with :func:`register`.
+``send``, ``interrupt``, ``command``, and ``lc``: a LangChain message or document
+in LangChain's own JSON form (``{"lc": 1, "type": "constructor", ...}``), decoded
+only for the allowlisted classes of :data:`graphs._langchain.ALLOWED`. Other classes
+are added with :func:`register`.
 
 Decoding never guesses: an unknown tag or a malformed payload raises
 :class:`~graphs.errors.CheckpointDecodeError`; encoding an unsupported value raises
@@ -24,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from graphs import _langchain
 from graphs.errors import CheckpointDecodeError, SerializationError
 from graphs.types import Command, Interrupt, Send
 
@@ -143,6 +147,10 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
 }
 
 
+def _enc_langchain(value: Any) -> Any:
+    return _tagged("lc", _langchain.encode(value, to_jsonable))
+
+
 def _sorted(values: Any) -> list[Any]:
     try:
         return sorted(values)
@@ -169,6 +177,10 @@ def to_jsonable(value: Any) -> Any:
     for base in (str, int, float):
         if isinstance(value, base):
             return to_jsonable(base(value))
+    lc = _langchain.encode(value, to_jsonable)
+    if lc is not None:
+        _BUILTIN[t] = _enc_langchain  # later values of this class go straight there
+        return _tagged("lc", lc)
     raise SerializationError(
         f"cannot serialise a value of type {t.__module__}.{t.__qualname__}; "
         "register it with graphs.serde.register()"
@@ -193,6 +205,7 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "command": lambda v: Command(
         graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
     ),
+    "lc": _langchain.decode,
 }
 
 
@@ -226,7 +239,11 @@ def from_jsonable(tree: Any) -> Any:
     return tree
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# to_jsonable() builds a fresh tree (a cycle in the value already fails there), so
+# the encoder's own cycle check is only cost
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
 _DECODER = json.JSONDecoder(object_hook=_object_hook)
 
 

@@ -362,3 +362,71 @@ class CheckpointerConformance:
             assert [m.content for m in messages[1:]] == [
                 str(i) for i in range(1, step + 2)
             ]
+
+    def test_langchain_messages_survive_steps_pending_writes_and_forks(
+        self, saver: BaseCheckpointSaver, thread_id: str
+    ) -> None:
+        pytest.importorskip("langchain_core")
+        from langchain_core.documents import Document
+        from langchain_core.messages import AIMessage as LCAIMessage
+        from langchain_core.messages import HumanMessage as LCHumanMessage
+        from langchain_core.messages import ToolMessage as LCToolMessage
+
+        from graphs import END, MessagesState
+
+        # pending writes of a finished task hold LangChain objects too
+        config, _ = self.put(saver, cfg(thread_id), {"n": 1}, {"n": 1}, step=0)
+        doc = Document(page_content="p", metadata={"k": [1, 2]}, id="d")
+        saver.put_writes(config, [("docs", [doc])], "task-a")
+        got = saver.get_tuple(config)
+        assert got is not None
+        assert got.pending_writes == [("task-a", "docs", [doc])]
+
+        broken = {"yes": True}
+
+        def talk(state: dict[str, Any]) -> dict[str, Any]:
+            n = len(state["messages"])
+            call = {"name": "f", "args": {"n": n}, "id": f"c{n}"}
+            return {"messages": [LCAIMessage(str(n), id=f"a{n}", tool_calls=[call])]}
+
+        def tool(state: dict[str, Any]) -> dict[str, Any]:
+            if broken["yes"]:
+                raise RuntimeError("boom")
+            call_id = state["messages"][-1].tool_calls[0]["id"]
+            return {"messages": [LCToolMessage("ok", tool_call_id=call_id)]}
+
+        g = StateGraph(MessagesState)
+        g.add_node("talk", talk)
+        g.add_node("tool", tool)
+        g.add_edge(START, "talk")
+        g.add_edge("talk", "tool")
+        g.add_conditional_edges(
+            "tool", lambda s: "talk" if len(s["messages"]) < 7 else END
+        )
+        graph = g.compile(checkpointer=saver)
+        thread = {"configurable": {"thread_id": thread_id}}
+        first = LCHumanMessage("go", id="h")
+        assert graph.run({"messages": [first]}, thread).status == "failed"
+        broken["yes"] = False
+        messages = graph.invoke(None, thread)["messages"]
+        assert [type(m).__name__ for m in messages] == [
+            "HumanMessage",
+            *["AIMessage", "ToolMessage"] * 3,
+        ]
+        assert messages[1].tool_calls == [
+            {"name": "f", "args": {"n": 1}, "id": "c1", "type": "tool_call"}
+        ]
+        history = list(graph.get_state_history(thread))
+        for snap in history:
+            assert all(
+                isinstance(m, (LCHumanMessage, LCAIMessage, LCToolMessage))
+                for m in snap.values.get("messages", [])
+            )
+        # fork from the first model reply: the list is rebuilt from the checkpoint
+        after_talk = next(s for s in history if len(s.values["messages"]) == 2)
+        fork = graph.update_state(
+            after_talk.config, {"messages": [LCAIMessage("edited", id="a1")]}
+        )
+        forked = graph.get_state(fork).values["messages"]
+        assert [m.content for m in forked] == ["go", "edited"]
+        assert forked[0] == first
