@@ -203,6 +203,17 @@ def claimable_count(*, at: datetime | None = None) -> int:
         return int(cursor.fetchone()[0])
 
 
+def claimable_queues(*, at: datetime | None = None) -> list[str]:
+    """The queues that have claimable attempts now."""
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT queue FROM {_ATTEMPTS} WHERE {CLAIMABLE} ORDER BY queue",
+            {"now": now},
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
     """The tenant whose claimable attempt waits first only because the tenant
     holds ``tenant_limit`` live leases; ``None`` when none waits for that."""
