@@ -9,7 +9,9 @@ own process group and, every second:
 - reaps expired leases (the short schedule of the reaper);
 - restarts a cluster whose process exited, or that is wedged: work has been due
   for ``ORIS_CLUSTER_STALL_SECONDS`` and none of its workers progressed within
-  that bound (``runtime.services.clusters.cluster_check``). A restart kills the
+  that bound (``runtime.services.clusters.cluster_check``). Work counts as due
+  while the same attempt heads the claim order: a queue that other clusters
+  drain is not a wedge of an idle one. A restart kills the
   cluster's whole process group, starts a new one, forgets the deliveries the
   old one had prefetched and rings every queue with work;
 - forgets clusters no supervisor sees any more (a host that died with its
@@ -72,6 +74,7 @@ class Supervisor:
         self.command = command or [sys.executable, MANAGE, "qcluster"]
         prefix = f"{socket.gethostname()}:{os.getpid()}"
         self.slots = [_Slot(f"{prefix}:{n}") for n in range(clusters)]
+        self._head: str | None = None  # the next attempt to claim, and since when
         self._due_since: datetime | None = None
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -101,8 +104,9 @@ class Supervisor:
 
     def _tick(self, now: datetime) -> None:
         reaper.reap(at=now)
-        due = claims.claimable_count(at=now) > 0
-        self._due_since = (self._due_since or now) if due else None
+        head = claims.claimable_head(at=now)
+        if head != self._head:
+            self._head, self._due_since = head, (now if head else None)
         for slot in self.slots:
             assert slot.process is not None
             status = slot.process.poll()
