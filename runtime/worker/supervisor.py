@@ -99,6 +99,8 @@ class Supervisor:
             self._tick(timezone.now())
         except DatabaseError as exc:
             logger.warning("supervision skipped: the database failed: %s", exc)
+            # No worker could progress meanwhile: the stall bound starts over.
+            self._head = self._due_since = None
         finally:
             close_old_connections()
 

@@ -11,6 +11,7 @@ from runtime.models import Attempt, Lease, WorkerCluster
 
 from .conftest import (
     RECOVERY_BOUND,
+    TTL,
     Supervised,
     all_completed,
     assert_completed_once_per_node,
@@ -96,3 +97,14 @@ def test_readiness_follows_a_supervised_cluster(supervise, client) -> None:
     assert body["status"] == "ok"
     only.stop()
     assert not WorkerCluster.objects.exists()  # stopped on purpose: forgotten
+
+
+def test_a_run_longer_than_q2s_task_lock_runs_once(supervise) -> None:
+    # Each node outlasts q2's ``retry`` (one TTL): q2 hands the delivery to the
+    # other worker meanwhile, which finds nothing claimable: the lease holds it.
+    only = supervise(ORIS_TEST_STEP_SECONDS=str(TTL + 1))
+    wait_for("the cluster to start", only.record)
+    jobs = submit(1)
+    wait_for("the job to complete", lambda: all_completed(jobs), timeout=90)
+    assert_completed_once_per_node(jobs, reruns_allowed=0)
+    assert Attempt.objects.get().dispatches == 1
