@@ -60,22 +60,19 @@ class Counter(TypedDict):
     n: int
 
 
+def slow_inc(state: Counter) -> dict[str, int]:
+    time.sleep(STEP_SECONDS)
+    return {"n": state["n"] + 1}
+
+
 def build_slow_three_nodes() -> Any:
     """Three nodes of ``STEP_SECONDS`` each: runs long enough to be killed in."""
     from graphs import END, START, StateGraph
 
-    def slow_inc(state: Counter) -> dict[str, int]:
-        time.sleep(STEP_SECONDS)
-        return {"n": state["n"] + 1}
-
     graph = StateGraph(Counter)
-    names = ["s0", "s1", "s2"]
-    for name in names:
-        graph.add_node(name, slow_inc)
-    graph.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
-        graph.add_edge(a, b)
-    graph.add_edge(names[-1], END)
+    graph.add_sequence([(f"s{i}", slow_inc) for i in range(3)])
+    graph.add_edge(START, "s0")
+    graph.add_edge("s2", END)
     return graph
 
 
@@ -204,7 +201,11 @@ def one_kill(doomed: Supervisor, ttl: int) -> dict[str, float]:
 
 def role_measure(args: argparse.Namespace) -> None:
     django_setup()
+    from django.core.management import call_command
+
     from runtime.models import MetricCounter
+
+    call_command("migrate", verbosity=0)
 
     log = Path(args.log)
     doomed, other = Supervisor(log), Supervisor(log)
@@ -244,12 +245,6 @@ def measure(ttl: int, kills: int, workdir: Path) -> dict[str, Any]:
         "ORIS_HEARTBEAT_INTERVAL_SECONDS": str(max(1, ttl // 3)),
     }
     try:
-        subprocess.run(
-            [PY, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-        )
         args = ["--role", "measure", "--ttl", str(ttl), "--kills", str(kills)]
         args += ["--log", str(workdir / f"ttl{ttl}.log")]
         proc = subprocess.run(

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 CLUSTER_ID_ENV = "ORIS_CLUSTER_ID"
 PROGRESS_EVERY = 1.0  # seconds between two progress notes of one process
 DEAD = "dead"  # a computed state: its supervisor stopped seeing it
+# A (re)started cluster none of whose workers has spawned yet is not judged by
+# the stall bound, which may be shorter than a start on a loaded host, but by this.
+STARTUP = timedelta(seconds=60)
 
 _noted_at = -PROGRESS_EVERY
 
@@ -54,6 +57,11 @@ def cluster_progressed() -> None:
         logger.debug("progress of cluster %s not recorded", cluster_id, exc_info=True)
 
 
+def cluster_worker_spawned(**kwargs: object) -> None:
+    """django-q2's ``post_spawn``: a worker process of the cluster is up."""
+    cluster_progressed()
+
+
 def cluster_started(
     *, cluster_id: str, pid: int, note: str = "", at: datetime | None = None
 ) -> None:
@@ -75,16 +83,20 @@ def cluster_check(
 ) -> WorkerCluster.State:
     """Its supervisor sees the cluster's process running; records and returns
     its state. It is wedged when work has been due since ``due_since`` for the
-    whole stall bound and no worker of it progressed (nor did it start) within
-    that bound; starting until a worker progresses, for that bound; else live.
+    whole stall bound and no worker of it progressed within that bound (or, if
+    none has since it started, within ``STARTUP``); starting until a worker
+    spawns or progresses; else live.
     """
     now = at or timezone.now()
     cluster = WorkerCluster.objects.get(pk=cluster_id)
     horizon = now - stall_bound()
-    last = cluster.progressed_at or cluster.started_at
-    if due_since is not None and due_since <= horizon and last <= horizon:
+    if cluster.progressed_at is None:
+        stalled = cluster.started_at <= now - max(stall_bound(), STARTUP)
+    else:
+        stalled = cluster.progressed_at <= horizon
+    if stalled and due_since is not None and due_since <= horizon:
         state = WorkerCluster.State.WEDGED
-    elif cluster.progressed_at is None and cluster.started_at > horizon:
+    elif cluster.progressed_at is None:
         state = WorkerCluster.State.STARTING
     else:
         state = WorkerCluster.State.LIVE

@@ -45,8 +45,20 @@ def test_a_cluster_starts_then_is_live_once_its_workers_progress(stall) -> None:
 
 def test_an_idle_cluster_is_live_however_long_nothing_is_due(stall) -> None:
     cluster = started()
+    progress(cluster.pk, cluster.started_at)  # its workers spawned
     later = cluster.started_at + 10 * stall
     assert check(cluster.pk, due_since=None, at=later) == State.LIVE
+
+
+def test_a_cluster_slow_to_start_is_wedged_only_after_the_startup_bound(
+    stall,
+) -> None:
+    cluster = started()
+    t0 = cluster.started_at
+    almost = t0 + clusters.STARTUP - timedelta(seconds=1)
+    assert check(cluster.pk, due_since=t0, at=almost) == State.STARTING
+    at = t0 + clusters.STARTUP
+    assert check(cluster.pk, due_since=t0, at=at) == State.WEDGED
 
 
 def test_it_is_wedged_when_work_waits_the_bound_and_no_worker_progresses(
@@ -65,16 +77,18 @@ def test_it_is_wedged_when_work_waits_the_bound_and_no_worker_progresses(
     assert check(cluster.pk, due_since=due_since, at=wedged_at) == State.WEDGED
 
 
-def test_a_restart_counts_says_why_and_starts_the_bound_over(stall) -> None:
+def test_a_restart_counts_says_why_and_starts_over(stall) -> None:
     cluster = started()
+    progress(cluster.pk, cluster.started_at)
     again = started(note="wedged: no worker progressed")
     assert (again.restarts, again.note, again.state) == (
         1,
         "wedged: no worker progressed",
         State.STARTING,
     )
+    assert again.progressed_at is None
     due_since = cluster.started_at - 2 * stall
-    assert check(cluster.pk, due_since=due_since, at=again.started_at) == (
+    assert check(cluster.pk, due_since=due_since, at=again.started_at + stall) == (
         State.STARTING
     )
 
@@ -116,6 +130,7 @@ def test_readyz_is_unavailable_when_work_is_due_and_no_cluster_serves(
     assert client.get("/readyz").status_code == 503
     cluster = started()
     now = timezone.now()
+    progress(cluster.pk, now)  # its workers spawned, then stopped progressing
     check(cluster.pk, due_since=now - 2 * stall, at=now + stall)
     body = client.get("/readyz").json()
     assert (body["status"], body["due"]) == ("unavailable", 1)
