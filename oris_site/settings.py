@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -208,6 +209,13 @@ ORIS_DRAIN_LIMIT = env_int("ORIS_DRAIN_LIMIT", 20, minimum=1)
 ORIS_MAX_RECOVERY_ATTEMPTS = env_int("ORIS_MAX_RECOVERY_ATTEMPTS", 5, minimum=1)
 # A doorbell that arrives before a retry is due waits at most this long for it.
 ORIS_MAX_DOORBELL_WAIT_SECONDS = env_int("ORIS_MAX_DOORBELL_WAIT_SECONDS", 5, minimum=0)
+# A supervised cluster none of whose workers progressed (picked up a delivery or
+# beat a lease) for this long while work is due is wedged, and restarted.
+ORIS_CLUSTER_STALL_SECONDS = env_int(
+    "ORIS_CLUSTER_STALL_SECONDS",
+    max(ORIS_LEASE_TTL_SECONDS, 3 * ORIS_HEARTBEAT_INTERVAL_SECONDS),
+    minimum=1,
+)
 
 
 def env_graphs(name: str) -> dict[str, str]:
@@ -364,8 +372,15 @@ SPECTACULAR_SETTINGS = {
 }
 
 # django-q2 is the doorbell, our tables are the ledger: q2 never retries on its own,
-# our Attempt rows decide retries, backoff and dead letters.
+# our Attempt rows decide retries, backoff and dead letters. Its task lock
+# (``retry``) is one lease TTL, not the longest run: a delivery prefetched by a
+# cluster that died comes back within a TTL, and one redelivered while it still
+# runs only drains what is claimable (a running attempt is not: its lease holds
+# it). q2 warns about a retry shorter than its timeout; here that is on purpose.
 _q_timeout = ORIS_EXECUTION_TIMEOUT_SECONDS + 60
+warnings.filterwarnings(
+    "ignore", message="Retry and timeout are misconfigured", module="django_q.conf"
+)
 # On PostgreSQL an idle cluster waits for the NOTIFY sent with each task and reads
 # the task table only every ORIS_Q_IDLE_POLL_SECONDS besides (a fallback); on SQLite,
 # or with ORIS_Q_LISTEN off (LISTEN does not work through a transaction-pooling
@@ -377,7 +392,7 @@ Q_CLUSTER: dict[str, Any] = {
     "orm": "default",
     "workers": ORIS_WORKERS,
     "timeout": _q_timeout,
-    "retry": _q_timeout + 60,
+    "retry": ORIS_LEASE_TTL_SECONDS,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,

@@ -1,4 +1,4 @@
-"""Project URLs: /healthz, /admin/, /metrics, /v1 and its OpenAPI docs at /docs."""
+"""Project URLs: /healthz, /readyz, /admin/, /metrics, /v1 and its docs at /docs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from runtime.views import healthz
+from runtime.views import healthz, readyz
 
 admin.site.site_header = "Oris console"
 admin.site.site_title = "Oris console"
@@ -14,6 +14,7 @@ admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
     path("v1/", include("runtime.api.urls")),

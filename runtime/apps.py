@@ -9,7 +9,11 @@ class RuntimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django_q.signals import post_spawn
+
         from runtime import checks  # noqa: F401  (registers the system checks)
         from runtime.metrics import register_collector
+        from runtime.services.clusters import cluster_worker_spawned
 
         register_collector()
+        post_spawn.connect(cluster_worker_spawned, dispatch_uid="oris-cluster-up")

@@ -46,13 +46,27 @@ def check_oris_settings(app_configs=None, **kwargs) -> list[Error]:
                 id="oris.E002",
             )
         )
-    q = settings.Q_CLUSTER
-    if q.get("timeout") and q.get("retry") and q["timeout"] >= q["retry"]:
+    q, longest = settings.Q_CLUSTER, settings.ORIS_EXECUTION_TIMEOUT_SECONDS
+    if q.get("timeout") and q["timeout"] <= longest:
         errors.append(
             Error(
-                "Q_CLUSTER['timeout'] must be shorter than Q_CLUSTER['retry'].",
-                hint="Otherwise django-q2 redelivers tasks that are still running.",
+                "Q_CLUSTER['timeout'] must be longer than "
+                f"ORIS_EXECUTION_TIMEOUT_SECONDS ({longest}).",
+                hint="django-q2 kills a worker whose task outlasts its timeout, "
+                "so a run Oris still allows would die mid-run.",
                 id="oris.E003",
+            )
+        )
+    stall = settings.ORIS_CLUSTER_STALL_SECONDS
+    if stall <= 2 * settings.ORIS_HEARTBEAT_INTERVAL_SECONDS:
+        errors.append(
+            Error(
+                f"ORIS_CLUSTER_STALL_SECONDS ({stall}) must be longer than twice "
+                "ORIS_HEARTBEAT_INTERVAL_SECONDS "
+                f"({settings.ORIS_HEARTBEAT_INTERVAL_SECONDS}).",
+                hint="A cluster busy with long runs shows progress only when it "
+                "beats their leases; a shorter bound restarts it mid-run.",
+                id="oris.E005",
             )
         )
     level = logging.getLevelName(str(settings.LOGGING["root"]["level"]).upper())

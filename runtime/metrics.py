@@ -26,6 +26,10 @@ from runtime.models import MetricCounter
 logger = logging.getLogger(__name__)
 
 BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+# Recovery waits for a lease to expire: seconds, not milliseconds. The reference's
+# bounds come first, so its queries still work.
+_WIDE = (*BUCKETS, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000)
+_BUCKETS = {"recovery_latency_ms": _WIDE}
 PREFIX = "oris_runtime_"
 
 
@@ -51,8 +55,9 @@ def inc(name: str, amount: float = 1, **labels: str) -> None:
 
 def observe(name: str, value_ms: float) -> None:
     """Records one observation of histogram ``oris_runtime_<name>``."""
-    slot = bisect.bisect_left(BUCKETS, value_ms)
-    bucket = str(BUCKETS[slot]) if slot < len(BUCKETS) else "+Inf"
+    bounds = _BUCKETS.get(name, BUCKETS)
+    slot = bisect.bisect_left(bounds, value_ms)
+    bucket = str(bounds[slot]) if slot < len(bounds) else "+Inf"
     _add(f"{name}:bucket", 1, f"le={bucket}")
     _add(f"{name}:sum", value_ms)
 
@@ -146,7 +151,7 @@ def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
 
 def _histogram(name: str, help_text: str, values: dict) -> HistogramMetricFamily:
     cumulative, buckets = 0.0, []
-    for bound in (*map(str, BUCKETS), "+Inf"):
+    for bound in (*map(str, _BUCKETS.get(name, BUCKETS)), "+Inf"):
         cumulative += values.get((f"{name}:bucket", f"le={bound}"), 0)
         buckets.append((bound, cumulative))
     family = HistogramMetricFamily(PREFIX + name, help_text)

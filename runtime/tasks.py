@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from runtime.services import reaper
+from runtime.services import clusters, reaper
 from runtime.worker import drain
 
 
 def run_queue(queue: str) -> int:
     """The doorbell of a queue: runs its claimable attempts."""
+    clusters.cluster_progressed()
     return drain.queue_drain(queue=queue)
 
 
 def reap() -> int:
     """Scheduled sweep: requeues expired leases, ends timed-out attempts (once),
     then runs work whose doorbell was missed (a retry that became due, a crash)."""
+    clusters.cluster_progressed()
     return reaper.reap() + drain.worker_drain()

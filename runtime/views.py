@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from runtime.services import clusters
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +27,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
             {"status": "error", "error": "database unavailable"}, status=503
         )
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: each supervised cluster's state; 503 when work is due and no
+    cluster is live or starting to take it (or the database is away)."""
+    try:
+        readiness = clusters.cluster_readiness()
+    except DatabaseError as exc:
+        logger.warning("readyz database check failed: %s", exc)
+        return JsonResponse(
+            {"status": "error", "error": "database unavailable"}, status=503
+        )
+    body = {
+        "status": "ok" if readiness.ready else "unavailable",
+        "due": readiness.due,
+        "clusters": [asdict(status) for status in readiness.clusters],
+    }
+    return JsonResponse(body, status=200 if readiness.ready else 503)

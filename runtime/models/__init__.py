@@ -2,6 +2,7 @@
 
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
+from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt
 from runtime.models.jobs import Attempt, Job, Lease
 from runtime.models.ledger import (
@@ -29,4 +30,5 @@ __all__ = [
     "QueueDoorbell",
     "RetryHistory",
     "StepReport",
+    "WorkerCluster",
 ]

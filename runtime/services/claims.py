@@ -203,6 +203,30 @@ def claimable_count(*, at: datetime | None = None) -> int:
         return int(cursor.fetchone()[0])
 
 
+def claimable_head(*, at: datetime | None = None) -> str | None:
+    """The attempt any worker would claim next; ``None`` when none is claimable."""
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
+            f" ORDER BY {CLAIM_ORDER} LIMIT 1",
+            {"now": now},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def claimable_queues(*, at: datetime | None = None) -> list[str]:
+    """The queues that have claimable attempts now."""
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT queue FROM {_ATTEMPTS} WHERE {CLAIMABLE} ORDER BY queue",
+            {"now": now},
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
     """The tenant whose claimable attempt waits first only because the tenant
     holds ``tenant_limit`` live leases; ``None`` when none waits for that."""

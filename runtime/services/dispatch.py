@@ -12,6 +12,7 @@ ringing transaction commits instead of at its next poll.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -24,6 +25,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from runtime.models import QueueDoorbell
+from runtime.services import claims
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +121,23 @@ def dispatch_answer(*, queue: str) -> None:
     """A delivery for ``queue`` started: one fewer is pending."""
     with connection.cursor() as cursor:
         cursor.execute(_ANSWER.sql(), [queue])
+
+
+def dispatch_forget(*, queues: Iterable[str] | None = None) -> int:
+    """Forgets the pending deliveries of ``queues`` (all for ``None``): once a
+    worker or a cluster is known dead, what it had prefetched will not start,
+    and must not hold back the next ring. Returns how many bells it reset."""
+    bells = QueueDoorbell.objects.filter(pending__gt=0)
+    if queues is not None:
+        bells = bells.filter(queue__in=list(queues))
+    return bells.update(pending=0)
+
+
+def dispatch_ring_due(*, at: datetime | None = None) -> list[str]:
+    """Rings every queue that has claimable attempts; returns those it rang."""
+    rang = []
+    for queue in claims.claimable_queues(at=at):
+        with transaction.atomic():
+            if dispatch_ring(queue=queue, at=at):
+                rang.append(queue)
+    return rang

@@ -1,6 +1,6 @@
 """The reaper: what workers left behind. Expired leases are requeued, attempts
 past their timeout are ended. It runs on every HTTP poll, once per drain of a
-queue, and on a django-q2 schedule."""
+queue, every second in each worker supervisor, and on a django-q2 schedule."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from runtime import metrics
 from runtime.errors import ExecutionTimeout, InvalidTransition
 from runtime.models import Attempt, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
-from runtime.services import attempts
+from runtime.services import attempts, dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,14 @@ def _requeue(lease: Lease, now: datetime) -> int:
         attempt = lease.attempt
         if attempt.status in ATTEMPT_TERMINAL:
             return 0
+        # Its worker is dead, and what its cluster had prefetched with it: the
+        # ring below must not wait for those deliveries.
+        dispatch.dispatch_forget(queues=[attempt.queue])
         outcome = attempts.attempt_requeue(attempt=attempt, at=now)
+    if outcome == attempts.Outcome.REQUEUED:
+        # From its worker's last sign of life to its requeue (and ring).
+        latency = (now - lease.heartbeat_at).total_seconds() * 1000
+        metrics.observe("recovery_latency_ms", latency)
     logger.warning(
         "lease %s of worker %s expired; attempt %s %s",
         lease.pk,

@@ -64,8 +64,6 @@ def worker_poll(
     if lease is not None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.observe("dispatch_latency_ms", elapsed_ms)
-        if lease.attempt.dispatches > 1:  # its earlier lease was lost
-            metrics.observe("recovery_latency_ms", elapsed_ms)
         return PollDecision(
             "dispatched",
             active,

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Lease
+from runtime.services import clusters
 from runtime.services.leases import lease_guard
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Heartbeats:
     @contextmanager
     def keep(self, lease: Lease) -> Iterator[None]:
         """Heartbeats ``lease`` while the block runs."""
+        clusters.cluster_progressed()  # a run starts: its cluster is not wedged
         interval = settings.ORIS_HEARTBEAT_INTERVAL_SECONDS
         with self._changed:
             self._due[lease.pk] = (time.monotonic() + interval, lease)
@@ -77,6 +79,7 @@ class Heartbeats:
         try:
             with transaction.atomic():
                 lease_guard(lease=lease)
+            clusters.cluster_progressed()  # a long run is progress too
         except (LeaseLost, JobCancelled) as exc:
             logger.info("heartbeat stopped: %s", exc)
             with self._changed:

@@ -73,11 +73,16 @@ def test_env_list_splits_on_commas(monkeypatch: pytest.MonkeyPatch) -> None:
     assert oris_settings.env_list("ORIS_HOSTS", []) == ["a.example", "b.example"]
 
 
-def test_q_cluster_never_redelivers_on_its_own(settings) -> None:
+def test_q_cluster_never_retries_on_its_own_and_locks_tasks_for_a_ttl(
+    settings,
+) -> None:
     q = settings.Q_CLUSTER
     assert q["orm"] == "default"
-    assert q["max_attempts"] == 1
-    assert q["timeout"] < q["retry"]
+    assert (q["max_attempts"], q["ack_failures"]) == (1, True)
+    # A delivery a dead cluster took comes back within a TTL; a run outlasting
+    # the lock is held by its lease (tests/runtime/faults), not by q2.
+    assert q["retry"] == settings.ORIS_LEASE_TTL_SECONDS
+    assert q["timeout"] > settings.ORIS_EXECUTION_TIMEOUT_SECONDS
 
 
 def test_debug_is_off_unless_asked(settings) -> None:

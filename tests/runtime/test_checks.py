@@ -35,9 +35,16 @@ def test_it_requires_lease_ttl_above_heartbeat(settings) -> None:
     assert error_ids() == ["oris.E002"]
 
 
-def test_it_requires_q_timeout_below_retry(settings) -> None:
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 100, "retry": 100}
+def test_it_requires_q_timeout_above_the_execution_timeout(settings) -> None:
+    settings.ORIS_EXECUTION_TIMEOUT_SECONDS = 100
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 100}
     assert error_ids() == ["oris.E003"]
+
+
+def test_it_requires_the_stall_bound_above_the_heartbeat_interval(settings) -> None:
+    settings.ORIS_HEARTBEAT_INTERVAL_SECONDS = 10
+    settings.ORIS_CLUSTER_STALL_SECONDS = 20  # a beat, a skipped note, a beat
+    assert error_ids() == ["oris.E005"]
 
 
 def test_it_rejects_an_unknown_log_level(settings) -> None:

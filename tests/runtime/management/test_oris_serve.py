@@ -90,6 +90,10 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
             timeout=90,
         )
         assert '"status": "completed"' in run.stdout, run.stderr
+        # Its cluster is supervised: /readyz knows it and saw it progress.
+        ready = get_json(f"http://{addr}/readyz", time.monotonic() + 30)
+        assert ready["status"] == "ok"
+        assert [c["progressed_at"] is not None for c in ready["clusters"]] == [True]
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     finally:
