@@ -7,12 +7,14 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
 from graphs._task import Task
@@ -31,15 +33,29 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
-from graphs.types import END, Command, Interrupt, Send
+from graphs.types import END, Command, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
 DEFAULT_RECURSION_LIMIT = 25
+_DEFAULT = RunOptions()
 
-Request = tuple[int, Any]
+
+class Req(enum.Enum):
+    """What the loop asks its driver to do (the payload's type is in each comment)."""
+
+    RUN = enum.auto()  # list[Task]: run these tasks
+    GET = enum.auto()  # config: answer the saver's CheckpointTuple (or None)
+    PUT = enum.auto()  # put() arguments: answer the new checkpoint's config
+    PUT_BG = enum.auto()  # put() arguments: write in the background (async durability)
+    WRITES = enum.auto()  # put_writes() arguments
+    FLUSH = enum.auto()  # None: wait for the background writes
+    CHUNKS = enum.auto()  # list[Chunk]: hand these to the caller
+    HOOK = enum.auto()  # (step_hook, step): call it between supersteps
+
+
+Request = tuple[Req, Any]
 
 
 class Run:
@@ -50,33 +66,24 @@ class Run:
         graph: CompiledGraph,
         input: Any,
         config: dict[str, Any] | None,
-        *,
-        modes: frozenset[str] = frozenset(),
-        durability: str = "sync",
-        interrupt_before: tuple[str, ...] | None = None,
-        interrupt_after: tuple[str, ...] | None = None,
-        step_hook: Any = None,
-        trace: list[dict[str, Any]] | None = None,
-        catch_errors: bool = False,
+        options: RunOptions = _DEFAULT,
         parent: Task | None = None,
-        stream_subgraphs: bool = False,
     ) -> None:
         self.graph = graph
         self.input = input
         self.config: dict[str, Any] = config or {}
         conf = self.config.get("configurable") or {}
-        self.modes = modes
-        self.durability = durability
-        self.before = (
-            graph.interrupt_before if interrupt_before is None else (interrupt_before)
-        )
-        self.after = (
-            graph.interrupt_after if interrupt_after is None else (interrupt_after)
-        )
-        self.step_hook = step_hook
-        self.trace = trace
-        self.catch_errors = catch_errors
+        self.options = options
+        modes = self.modes = options.modes
+        self.durability = options.durability
+        before, after = options.interrupt_before, options.interrupt_after
+        self.before = graph.interrupt_before if before is None else before
+        self.after = graph.interrupt_after if after is None else after
+        self.step_hook = options.step_hook
+        self.trace: list[dict[str, Any]] | None = [] if options.trace else None
+        self.catch_errors = options.catch_errors
         self.parent = parent
+        stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
         self.thread_id = config_thread_id(self.config) if self.saver else ""
@@ -107,7 +114,7 @@ class Run:
         self.pending_put: tuple[Any, ...] | None = None
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
-        self.status = "completed"
+        self.status: RunStatus = "completed"
         self.interrupts: list[Interrupt] = []
         self.error: BaseException | None = None
 
@@ -131,7 +138,7 @@ class Run:
         if self.trace is not None:
             self.trace.append({"kind": kind, "step": self.step + 1, **data})
 
-    def emit(self, mode: str, payload: Any) -> None:
+    def emit(self, mode: StreamMode, payload: Any) -> None:
         """Queue a stream chunk if ``mode`` was requested."""
         if mode in self.modes:
             self.out.put((self.stream_ns, mode, payload))
@@ -170,7 +177,7 @@ class Run:
                 for t in todo:
                     self.emit("debug", debug_task(self, "task", t))
             if todo:
-                yield RUN, todo
+                yield Req.RUN, todo
             failed = yield from self._settle(tasks)
             if failed:
                 return
@@ -178,9 +185,9 @@ class Run:
             budget -= 1
             yield from self._commit("loop")
             if self.out:
-                yield CHUNKS, self._drain()
+                yield Req.CHUNKS, self._drain()
             if self.step_hook is not None:
-                yield HOOK, (self.step_hook, self.step)
+                yield Req.HOOK, (self.step_hook, self.step)
             if self._breakpoint(self._ran, self.after):
                 yield from self._pause([])
                 return
@@ -205,7 +212,7 @@ class Run:
         saver = self.saver
         saved = None
         if saver is not None:
-            saved = yield GET, {"configurable": self._thread_config()}
+            saved = yield Req.GET, {"configurable": self._thread_config()}
         inp = self.input
         resume = _NO_RESUME
         if isinstance(inp, Command) and inp.resume is not None:
@@ -251,7 +258,7 @@ class Run:
         if saved is not None:
             self.step = int(saved.metadata.get("step", -1)) + 1
         if start.node.branches:
-            yield RUN, [start]
+            yield Req.RUN, [start]
             if start.error is not None:
                 raise start.error
         tasks = self._advance([start], source_is_input=True)
@@ -308,6 +315,7 @@ class Run:
             for t in tasks:
                 if t.restored:
                     continue
+                rows: list[tuple[str, Any]]
                 if t.error is not None:
                     rows = [(ERROR, describe(t.error))]
                 elif t.interrupts is not None:
@@ -316,21 +324,20 @@ class Run:
                         rows.append((RESUME, list(t.resume_values)))
                 else:
                     rows = t.stored_writes()
-                yield WRITES, (cfg, rows, t.id)
+                yield Req.WRITES, (cfg, rows, t.id)
         if self.out:
-            yield CHUNKS, self._drain()
+            yield Req.CHUNKS, self._drain()
         if errors:
-            self.status = "failed"
-            self.error = errors[0].error
-            if isinstance(self.error, ParentCommand) and self.parent is None:
-                self.error = InvalidUpdateError(
-                    "Command.PARENT used outside a subgraph"
-                )
-            self.event("error", node=errors[0].name, error=describe(self.error))
+            error = errors[0].error
+            assert error is not None
+            if isinstance(error, ParentCommand) and self.parent is None:
+                error = InvalidUpdateError("Command.PARENT used outside a subgraph")
+            self.status, self.error = "failed", error
+            self.event("error", node=errors[0].name, error=describe(error))
             if not self.catch_errors:
-                raise self.error
+                raise error
             return True
-        interrupts = [i for t in paused for i in t.interrupts]
+        interrupts = [i for t in paused for i in t.interrupts or ()]
         yield from self._pause(interrupts)
         return True
 
@@ -342,7 +349,7 @@ class Run:
             if mode in self.modes and (interrupts or mode == "updates"):
                 self.emit(mode, {"__interrupt__": tuple(interrupts)})
         if self.out:
-            yield CHUNKS, self._drain()
+            yield Req.CHUNKS, self._drain()
 
     # -- advance: apply writes, plan the next superstep ---------------------------
 
@@ -354,9 +361,10 @@ class Run:
             for t in tasks:
                 t.id  # noqa: B018 - pin the id (its metadata) before a new checkpoint id
         prev = dict(self.values) if saver is not None else None
-        if len(tasks) == 1 and tasks[0].view is not None:
+        view = tasks[0].view if len(tasks) == 1 else None
+        if view is not None:
             task = tasks[0]
-            self.values = task.view
+            self.values = view
             updated = [
                 c for c in dict.fromkeys(c for c, _ in task.writes) if c in channels
             ]
@@ -452,16 +460,16 @@ class Run:
             self.unsaved = new_versions
             return
         self.saved_config = self.parent_config
-        yield (PUT_BG if self.durability == "async" else PUT), put
+        yield (Req.PUT_BG if self.durability == "async" else Req.PUT), put
 
     def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
         if self.pending_put is not None:
             put, self.pending_put = self.pending_put, None
-            yield PUT, put
+            yield Req.PUT, put
             self.saved_config = self.parent_config
             self.unsaved = {}
         if self.saver is not None and self.durability == "async":
-            yield FLUSH, None
+            yield Req.FLUSH, None
 
     # -- output --------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
 from graphs._task import DONE, GOTO, SEND, Task, task_id
@@ -169,17 +169,17 @@ class StateAPI:
         self, config: dict[str, Any], *, subgraphs: bool = False
     ) -> StateSnapshot:
         """Async :meth:`get_state`."""
-        return self.get_state(config, subgraphs=subgraphs)  # type: ignore[attr-defined,no-any-return]
+        return cast("CompiledGraph", self).get_state(config, subgraphs=subgraphs)
 
     async def aget_state_history(
         self, config: dict[str, Any], **kw: Any
     ) -> AsyncIterator[StateSnapshot]:
         """Async :meth:`get_state_history`."""
-        for snap in self.get_state_history(config, **kw):  # type: ignore[attr-defined]
+        for snap in cast("CompiledGraph", self).get_state_history(config, **kw):
             yield snap
 
     async def aupdate_state(
         self, config: dict[str, Any], values: Any, as_node: str | None = None
     ) -> dict[str, Any]:
         """Async :meth:`update_state`."""
-        return self.update_state(config, values, as_node)  # type: ignore[attr-defined,no-any-return]
+        return cast("CompiledGraph", self).update_state(config, values, as_node)

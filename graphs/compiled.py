@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
-from graphs._loop import Run, Task
+from graphs._loop import Run
 from graphs._running import RunAPI
 from graphs._state_api import StateAPI
+from graphs._task import Task
 from graphs._work import command_output
 from graphs.channels import initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
@@ -236,15 +237,7 @@ class CompiledGraph(RunAPI, StateAPI):
         prefix = f"{parent.ns}|" if parent.ns else ""
         conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
         config = self.merged_config({**parent.config, "configurable": conf})
-        return Run(
-            self,
-            inp,
-            config,
-            modes=parent.modes if parent.stream_subgraphs else frozenset(),
-            durability=parent.durability,
-            parent=task,
-            stream_subgraphs=parent.stream_subgraphs,
-        )
+        return Run(self, inp, config, parent.options.for_child(), task)
 
     def call_as_subgraph(self, task: Task, inp: Any) -> Any:
         """Run as the node of a parent graph (sync)."""

@@ -5,7 +5,7 @@ Shapes follow LangGraph so that code ports by changing imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -178,7 +178,7 @@ class StateSnapshot(NamedTuple):
     values: dict[str, Any]
     next: tuple[str, ...]
     config: dict[str, Any]
-    metadata: dict[str, Any] | None
+    metadata: Mapping[str, Any] | None
     created_at: str | None
     parent_config: dict[str, Any] | None
     tasks: tuple[StateTask, ...]

@@ -163,7 +163,13 @@ class InMemorySaver(BaseCheckpointSaver):
         """See :meth:`BaseCheckpointSaver.delete_thread`."""
         thread_id = str(thread_id)
         with self._lock:
-            for table in (self._checkpoints, self._latest, self._blobs, self._writes):
+            tables: tuple[dict[Any, Any], ...] = (
+                self._checkpoints,
+                self._latest,
+                self._blobs,
+                self._writes,
+            )
+            for table in tables:
                 for key in [k for k in table if k[0] == thread_id]:
                     del table[key]
 
