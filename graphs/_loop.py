@@ -17,7 +17,7 @@ from graphs._context import _NO_RESUME
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
-from graphs._task import Task
+from graphs._task import NULL_TASK, Task, by_path
 from graphs.channels import apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
@@ -114,6 +114,15 @@ class Run:
         self.pending_put: tuple[Any, ...] | None = None
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
+        self.stop = 0  # the last step this run may run (set by _start)
+        self._resumed = False
+        # the superstep being committed: what ran, changed and comes next
+        self._ran: list[Task] = []
+        self._dirty: set[str] = set()
+        self._updated: list[str] = []
+        self._prev: dict[str, Any] | None = None
+        self._last: list[str] = []
+        self._next: list[Task] = []
         self.status: RunStatus = "completed"
         self.interrupts: list[Interrupt] = []
         self.error: BaseException | None = None
@@ -159,30 +168,35 @@ class Run:
     def steps(self) -> Generator[Request, Any, None]:
         """Run the graph; a generator of requests answered by a driver."""
         tasks = yield from self._start()
-        budget = self.recursion_limit - (1 if self._fresh_input else 0)
         first = True
-        while tasks:
-            if budget <= 0:
+        while True:
+            # checked before looking for tasks: like LangGraph, a run that needs
+            # all its steps still fails when the step after them is out of bounds
+            if self.step >= self.stop:
                 raise GraphRecursionError(
                     f"Recursion limit of {self.recursion_limit} reached without "
                     "hitting a stop condition. You can increase the limit by setting "
                     "the `recursion_limit` config key."
                 )
+            if not tasks:
+                break
             if not (first and self._resumed) and self._breakpoint(tasks, self.before):
                 yield from self._pause([])
                 return
             first = False
-            todo = [t for t in tasks if not t.restored]
+            # a restored task's writes are ready; the input task may still have
+            # conditional edges to run
+            todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
             if "debug" in self.modes:
                 for t in todo:
-                    self.emit("debug", debug_task(self, "task", t))
+                    if not t.hidden:
+                        self.emit("debug", debug_task(self, "task", t))
             if todo:
                 yield Req.RUN, todo
             failed = yield from self._settle(tasks)
             if failed:
                 return
             tasks = self._advance(tasks)
-            budget -= 1
             yield from self._commit("loop")
             if self.out:
                 yield Req.CHUNKS, self._drain()
@@ -196,7 +210,8 @@ class Run:
     def _breakpoint(self, tasks: list[Task], names: tuple[str, ...]) -> bool:
         if not names:
             return False
-        return "*" in names or any(t.name in names for t in tasks)
+        star = "*" in names
+        return any((star or t.name in names) and not t.hidden for t in tasks)
 
     def _drain(self) -> list[Any]:
         if self.parent is not None and self.stream_subgraphs:
@@ -224,11 +239,15 @@ class Run:
         ):
             resume = self._resume_from_parent()
             inp = None
-        self._fresh_input = not (inp is None or resume is not _NO_RESUME)
+        fresh = not (inp is None or resume is not _NO_RESUME)
         self._resumed = False
         if saved is not None:
             self._load(saved)
-        if not self._fresh_input:
+        # LangGraph's bound: supersteps up to `recursion_limit + 1` past the first
+        # step of this run (the one after the loaded checkpoint; -1 on a new thread)
+        first = self.step + 1 if saved is not None else -1
+        self.stop = first + self.recursion_limit + 1
+        if not fresh:
             if saved is None:
                 if resume is not _NO_RESUME:
                     raise EmptyInputError(
@@ -238,38 +257,77 @@ class Run:
             self._resumed = True
             if resume is not _NO_RESUME:
                 self.event("resume_received")
-            tasks = restore_tasks(self, saved, resume)
+            if isinstance(inp, Command) and inp.update is not None:
+                yield from self._null_update(inp)
+            tasks = yield from self._restore(saved, resume)
             if "messages" in self.modes:
                 self.streamed.update(message_ids(self.values))
             if "values" in self.modes:
                 self.emit("values", self.output())
             return tasks
-        # a new run: apply the input as the START node's writes
-        self.values = (
-            {**graph.initial_values(), **self.values} if not saved else (self.values)
-        )
-        bare = isinstance(inp, Command) and bool(inp.goto)
+        # A new run: the input becomes the writes of the START task, which runs as
+        # the first superstep (applying them, with START's conditional edges).
+        if saved is None:
+            self.values = graph.initial_values()
+        bare = isinstance(inp, Command)
         start = Task(
             self, graph.start_goto if bare else graph.start_node, 0, False, None
         )
         start.writes, start.gotos, start.sends = graph.input_writes(inp)
         start.update = inp
-        start.restored = True  # its writes are ready; only branches may need a run
-        if saved is not None:
-            self.step = int(saved.metadata.get("step", -1)) + 1
-        if start.node.branches:
-            yield Req.RUN, [start]
-            if start.error is not None:
-                raise start.error
-        tasks = self._advance([start], source_is_input=True)
-        values = self.values
-        self.values = {k: values[k] for k in graph.channels if k in values}
-        yield from self._commit("input")
-        if "messages" in self.modes:
-            self.streamed.update(message_ids(self.values))
-        if "values" in self.modes:
-            self.emit("values", self.output())
+        start.restored = True
+        if not bare:
+            # LangGraph's input checkpoint: the state before the input, the START
+            # task next (its writes are kept in the checkpoint's `next`). A Command
+            # input writes none: like an update, it is applied by the next step.
+            self.step = first
+            yield from self._commit_unchanged("input", [start], [])
+        return [start]
+
+    def _null_update(self, command: Command) -> Generator[Request, Any, None]:
+        """A resume's ``update``: kept as writes of no task on the loaded
+        checkpoint (as LangGraph does) and applied before its tasks run."""
+        writes, _, _ = self.graph.input_writes(Command(update=command.update))
+        if self.saver is not None and self.parent is None:
+            cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
+            yield Req.WRITES, (cfg, writes, NULL_TASK)
+        self.apply_null_writes(writes)
+
+    def apply_null_writes(self, writes: list[tuple[str, Any]]) -> None:
+        """Apply writes of no task to the loaded values (stored in full next)."""
+        channels = self.graph.channels
+        self._dirty.update(apply_writes(self.values, channels, writes))
+
+    def _restore(self, saved: Any, resume: Any) -> Generator[Request, Any, list[Task]]:
+        """The tasks of the loaded checkpoint; replaying an older checkpoint first
+        forks it (a copy the run continues from, so the old branch stays)."""
+        meta = saved.metadata or {}
+        replay = (
+            self.saver is not None
+            and self.parent is None
+            and resume is _NO_RESUME
+            and bool((self.config.get("configurable") or {}).get("checkpoint_id"))
+            and meta.get("source") not in ("update", "fork")
+        )
+        if not replay:
+            return restore_tasks(self, saved, resume)
+        self.checkpoint_id = new_checkpoint_id()  # new task ids: every task re-runs
+        tasks = restore_tasks(self, saved._replace(pending_writes=None), resume)
+        self.step += 1
+        last = list(saved.checkpoint.get("last") or ())
+        yield from self._commit_unchanged("fork", tasks, last)
         return tasks
+
+    def _commit_unchanged(
+        self, source: str, tasks: list[Task], last: list[str]
+    ) -> Generator[Request, Any, None]:
+        """Commit a checkpoint of the current values with ``tasks`` next."""
+        if self.saver is None:
+            return
+        if not self.checkpoint_id or source == "input":
+            self.checkpoint_id = new_checkpoint_id()
+        self._updated, self._prev, self._last, self._next = [], None, last, tasks
+        yield from self._commit(source)
 
     def _resume_from_parent(self) -> Any:
         task = self.parent
@@ -309,6 +367,12 @@ class Run:
         ]
         if not errors and not paused:
             return False
+        if "updates" in self.modes or "messages" in self.modes:
+            # the tasks that finished are streamed, as LangGraph streams each task
+            # when it ends (again, marked cached, when the superstep is resumed)
+            for t in sorted(tasks, key=by_path):
+                if not t.restored and t.interrupts is None and t.error is None:
+                    emit_update(self, t)
         if self.saver is not None:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
@@ -337,23 +401,35 @@ class Run:
             if not self.catch_errors:
                 raise error
             return True
-        interrupts = [i for t in paused for i in t.interrupts or ()]
-        yield from self._pause(interrupts)
+        # like LangGraph, the caller sees the writes of the tasks that finished
+        # (the checkpoint keeps them as pending writes until the resume)
+        done = [t for t in tasks if t.interrupts is None and t.writes]
+        if done:
+            self.values = dict(self.values)
+            writes = [w for t in sorted(done, key=by_path) for w in t.writes]
+            apply_writes(self.values, self.graph.channels, writes)
+        ordered = sorted(paused, key=by_path)
+        yield from self._pause([t.interrupts or () for t in ordered])
         return True
 
-    def _pause(self, interrupts: list[Interrupt]) -> Generator[Request, Any, None]:
+    def _pause(
+        self, groups: list[tuple[Interrupt, ...]]
+    ) -> Generator[Request, Any, None]:
+        """Pause with the interrupts of each paused task (none: a breakpoint)."""
         yield from self._flush_exit()
         self.status = "interrupted"
-        self.interrupts = interrupts
-        for mode in ("updates", "values"):
-            if mode in self.modes and (interrupts or mode == "updates"):
-                self.emit(mode, {"__interrupt__": tuple(interrupts)})
+        interrupts = self.interrupts = [i for group in groups for i in group]
+        if "updates" in self.modes:  # like LangGraph, one chunk per paused task
+            for group in groups or [()]:
+                self.emit("updates", {"__interrupt__": group})
+        if "values" in self.modes and interrupts:
+            self.emit("values", {"__interrupt__": tuple(interrupts)})
         if self.out:
             yield Req.CHUNKS, self._drain()
 
     # -- advance: apply writes, plan the next superstep ---------------------------
 
-    def _advance(self, tasks: list[Task], source_is_input: bool = False) -> list[Task]:
+    def _advance(self, tasks: list[Task]) -> list[Task]:
         graph = self.graph
         channels = graph.channels
         saver = self.saver
@@ -361,6 +437,10 @@ class Run:
             for t in tasks:
                 t.id  # noqa: B018 - pin the id (its metadata) before a new checkpoint id
         prev = dict(self.values) if saver is not None else None
+        dirty = self._dirty
+        if dirty and prev is not None:  # changed by writes of no task: no delta
+            for ch in dirty:
+                prev.pop(ch, None)
         view = tasks[0].view if len(tasks) == 1 else None
         if view is not None:
             task = tasks[0]
@@ -369,8 +449,15 @@ class Run:
                 c for c in dict.fromkeys(c for c, _ in task.writes) if c in channels
             ]
         else:
+            if len(tasks) > 1:
+                # LangGraph's order: by task path, independent of builder order
+                # and timing (pulled nodes by name, then Sends by position)
+                tasks = sorted(tasks, key=by_path)
             writes = [w for t in tasks for w in t.writes]
             updated = apply_writes(self.values, channels, writes) if writes else []
+        if dirty:
+            updated = list(dict.fromkeys([*dirty, *updated]))
+            self._dirty = set()
         self._ran = tasks
         if saver is not None:
             self.checkpoint_id = new_checkpoint_id()
@@ -379,16 +466,21 @@ class Run:
             self._last = [t.name for t in tasks]
         else:
             self.checkpoint_id = ""  # task and interrupt ids stay unique per step
-        if not source_is_input:
-            self.step += 1
-            if "updates" in self.modes or "messages" in self.modes:
-                for t in tasks:
-                    emit_update(self, t)
-            if "debug" in self.modes:
-                for t in tasks:
-                    self.emit("debug", debug_task(self, "task_result", t))
-            if "values" in self.modes:
-                self.emit("values", self.output())
+        self.step += 1
+        shown = [t for t in tasks if not t.hidden]
+        if "updates" in self.modes or "messages" in self.modes:
+            # tasks restored from pending writes come first, as LangGraph
+            # re-emits them before the superstep runs
+            shown.sort(key=lambda t: not t.restored)
+            for t in shown:
+                emit_update(self, t)
+        if "messages" in self.modes and len(shown) < len(tasks):
+            self.streamed.update(message_ids(self.values))  # the input's messages
+        if "debug" in self.modes:
+            for t in shown:
+                self.emit("debug", debug_task(self, "task_result", t))
+        if "values" in self.modes:
+            self.emit("values", self.output())
         return self._plan(tasks)
 
     def _plan(self, tasks: list[Task]) -> list[Task]:

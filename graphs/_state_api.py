@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
-from graphs._task import DONE, GOTO, SEND, Task, task_id
+from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
+from graphs.channels import apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import InvalidUpdateError
@@ -27,7 +28,12 @@ class StateAPI:
             raise ValueError("No checkpointer set: compile(checkpointer=...) first")
         return saver
 
-    def _snapshot(self: CompiledGraph, saved: CheckpointTuple) -> StateSnapshot:  # type: ignore[misc]
+    def _snapshot(  # type: ignore[misc]
+        self: CompiledGraph, saved: CheckpointTuple, latest: bool = False
+    ) -> StateSnapshot:
+        """The snapshot of ``saved``; for the thread's latest state (``latest``),
+        as in LangGraph, the writes of tasks that finished in a superstep that did
+        not (a sibling failed or paused) are applied and those tasks are not next."""
         cp = saved.checkpoint
         conf = saved.config["configurable"]
         by_task: dict[str, list[tuple[str, Any]]] = {}
@@ -36,6 +42,7 @@ class StateAPI:
         tasks = []
         nxt = []
         interrupts: list[Any] = []
+        finished: list[tuple[tuple[int, int, str], list[tuple[str, Any]]]] = []
         for i, spec in enumerate(cp.get("next") or ()):
             tid = task_id(cp["id"], conf.get("checkpoint_ns", ""), i, spec["name"])
             rows = by_task.get(tid, [])
@@ -44,12 +51,20 @@ class StateAPI:
             error = next((v for c, v in rows if c == ERROR), None)
             result = None
             if regular:
-                result = {c: v for c, v in regular if c not in (GOTO, SEND, DONE)}
-            else:
+                writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
+                result = dict(writes)
+                finished.append((path_order("arg" in spec, i, spec["name"]), writes))
+            if not (regular and latest):
                 nxt.append(spec["name"])
-                interrupts.extend(intr)
+            interrupts.extend(intr)
             tasks.append(StateTask(tid, spec["name"], (), error, intr, None, result))
-        values = dict(cp.get("channel_values") or {})
+        # reduced channels never written show their empty value, as in LangGraph
+        values = {**self.initial_values(), **(cp.get("channel_values") or {})}
+        if NULL_TASK in by_task:  # a resume's update, part of this checkpoint
+            apply_writes(values, self.channels, by_task[NULL_TASK])
+        if latest and finished:
+            finished.sort(key=lambda f: f[0])  # by task path, as a superstep does
+            apply_writes(values, self.channels, [w for _, ws in finished for w in ws])
         keys = self.output_keys
         if keys is not None:
             values = {k: values[k] for k in keys if k in values}
@@ -80,7 +95,8 @@ class StateAPI:
         saved = self._saver().get_tuple(config)
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
-        return self._snapshot(saved)
+        latest = not (config.get("configurable") or {}).get("checkpoint_id")
+        return self._snapshot(saved, latest)
 
     def get_state_history(  # type: ignore[misc]
         self: CompiledGraph,

@@ -337,6 +337,12 @@ def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(value)
 
 
+_BY_NAME = (
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    inspect.Parameter.KEYWORD_ONLY,
+)
+
+
 def call_signature(fn: Any) -> tuple[bool, bool, bool]:
     """Return ``(is_async, takes_config, takes_writer)`` for a node or path function."""
     target = fn
@@ -348,23 +354,21 @@ def call_signature(fn: Any) -> tuple[bool, bool, bool]:
     except (TypeError, ValueError):
         return is_async, False, False
     names = {p.name for p in params}
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and p.name not in ("writer",)
-    ]
-    takes_config = "config" in names or len(positional) >= 2
+    # LangGraph's rule: the config is passed to a parameter named `config` (a
+    # second positional parameter of another name keeps its default)
+    takes_config = any(p.name == "config" and p.kind in _BY_NAME for p in params)
     return is_async, takes_config, "writer" in names
 
 
 def positional_config(fn: Any) -> Any:
-    """``fn`` callable as ``fn(state, config)`` even if ``config`` is keyword-only."""
+    """``fn`` callable as ``fn(state, config)`` wherever its ``config`` parameter is
+    (keyword-only, or after other parameters)."""
     try:
-        param = inspect.signature(fn).parameters.get("config")
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return fn
-    if param is None or param.kind is not param.KEYWORD_ONLY:
+    at = next((i for i, p in enumerate(params) if p.name == "config"), None)
+    if at is None or (at == 1 and params[1].kind is not params[1].KEYWORD_ONLY):
         return fn
 
     def call(state: Any, config: Any, **kwargs: Any) -> Any:
