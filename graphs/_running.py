@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from graphs._context import CURRENT
 from graphs._exec import adrive, drive
 from graphs._loop import Run
 from graphs._options import Durability, RunOptions, node_names
 from graphs._outbox import Chunk
+from graphs.errors import GraphInterrupt
 from graphs.types import RunResult
 
 if TYPE_CHECKING:
+    from graphs._task import Task
     from graphs.compiled import CompiledGraph
 
 __all__ = ["RunAPI"]
@@ -91,6 +94,12 @@ class RunAPI:
         )
         if stream_mode != "values":
             return list(self._stream(input, config, options.streaming(stream_mode)))
+        task = _parent_task(config)
+        if task is not None:  # inside a node: a child of the running graph
+            child = cast("CompiledGraph", self).child_run(task, input, config, options)
+            for _chunk in drive(child):
+                pass
+            return child_result(child)
         run = self._new_run(input, config, options)
         for _chunk in drive(run):
             pass
@@ -116,6 +125,12 @@ class RunAPI:
         if stream_mode != "values":
             streaming = options.streaming(stream_mode)
             return [c async for c in self._astream(input, config, streaming)]
+        task = _parent_task(config)
+        if task is not None:  # inside a node: a child of the running graph
+            child = cast("CompiledGraph", self).child_run(task, input, config, options)
+            async for _chunk in adrive(child):
+                pass
+            return child_result(child)
         run = self._new_run(input, config, options)
         async for _chunk in adrive(run):
             pass
@@ -208,6 +223,24 @@ class RunAPI:
             checkpoint_id=run.checkpoint_id if run.saver is not None else None,
             error=run.error,
         )
+
+
+def _parent_task(config: dict[str, Any] | None) -> Task | None:
+    """The running task whose node invokes a graph (the graph then runs as its
+    child), unless the call names a thread of its own: that run stays apart."""
+    task = CURRENT.get()
+    if task is None:
+        return None
+    thread = ((config or {}).get("configurable") or {}).get("thread_id")
+    own = (task.run.config.get("configurable") or {}).get("thread_id")
+    return task if thread is None or thread == own else None
+
+
+def child_result(child: Run) -> Any:
+    """A child run's output; its interrupts pause the parent's task."""
+    if child.status == "interrupted":
+        raise GraphInterrupt(child.interrupts)
+    return child.output()
 
 
 def _final(run: Run) -> dict[str, Any]:

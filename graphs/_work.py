@@ -77,7 +77,7 @@ def _exec(task: Task) -> None:
         token = CURRENT.set(task)
         try:
             if not task.restored:
-                _output(task, _call(node, task))
+                _output(task, _call_node(node, task))
             if node.branches:
                 _branches(task)
         except GraphInterrupt as exc:
@@ -107,7 +107,11 @@ async def _aexec(task: Task, offload: bool) -> None:
         token = CURRENT.set(task)
         try:
             if not task.restored:
-                _output(task, await _acall(node, task, offload))
+                try:
+                    out = await _acall(node, task, offload)
+                except ParentCommand as signal:  # from a child graph of the node
+                    out = signal.command
+                _output(task, out)
             if node.branches:
                 state = _branch_state(task)
                 for branch in node.branches:
@@ -176,6 +180,14 @@ def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any
     args = (inp, task.config()) if node.takes_config else (inp,)
     kwargs = {"writer": task.write_custom} if node.takes_writer else {}
     return args, kwargs
+
+
+def _call_node(node: NodeRuntime, task: Task) -> Any:
+    """The node's output; a child graph's ``Command.PARENT`` is this task's."""
+    try:
+        return _call(node, task)
+    except ParentCommand as signal:
+        return signal.command
 
 
 def _call(node: NodeRuntime, task: Task) -> Any:

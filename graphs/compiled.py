@@ -5,20 +5,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
 from graphs._loop import Run
-from graphs._running import RunAPI
+from graphs._options import RunOptions
+from graphs._running import RunAPI, child_result
 from graphs._state_api import StateAPI
 from graphs._task import Task
 from graphs._work import command_output
 from graphs.channels import initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
-from graphs.errors import GraphInterrupt, InvalidUpdateError, ParentCommand
+from graphs.errors import InvalidUpdateError
 from graphs.state import call_signature, positional_config
 from graphs.types import START, Command, RetryPolicy
 
@@ -230,34 +231,55 @@ class CompiledGraph(RunAPI, StateAPI):
 
     # -- as a subgraph ----------------------------------------------------------------
 
-    def _child(self, task: Task, inp: Any) -> Run:
+    def child_run(
+        self,
+        task: Task,
+        inp: Any,
+        config: dict[str, Any] | None = None,
+        options: RunOptions | None = None,
+    ) -> Run:
+        """A run of this graph as a child of the running ``task``: on the
+        parent's thread (namespace ``node:task_id``), saver and stream.
+
+        Args:
+            task: The parent's running task.
+            inp: The child's input.
+            config: Config given to the child's ``invoke`` (its thread keys are
+                the parent's).
+            options: The child's options (default: inherited from the parent).
+        """
         parent = task.run
-        conf = dict(parent.config.get("configurable") or {})
+        conf = {
+            **(config or {}).get("configurable", {}),
+            **parent.config.get("configurable", {}),
+        }
         conf.pop("checkpoint_id", None)
         prefix = f"{parent.ns}|" if parent.ns else ""
         conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
-        config = self.merged_config({**parent.config, "configurable": conf})
-        return Run(self, inp, config, parent.options.for_child(), task)
+        merged = {**parent.config, **(config or {}), "configurable": conf}
+        inherited = parent.options.for_child()
+        if options is not None:
+            inherited = replace(
+                inherited,
+                interrupt_before=options.interrupt_before,
+                interrupt_after=options.interrupt_after,
+            )
+        return Run(self, inp, self.merged_config(merged), inherited, task)
 
     def call_as_subgraph(self, task: Task, inp: Any) -> Any:
-        """Run as the node of a parent graph (sync)."""
-        child = self._child(task, inp)
-        try:
-            for _ in drive(child):
-                pass
-        except ParentCommand as signal:
-            return signal.command
-        return _child_result(child)
+        """Run as the node of a parent graph (sync); an interrupt in the child
+        pauses the parent, ``Command.PARENT`` raises ``ParentCommand``."""
+        child = self.child_run(task, inp)
+        for _ in drive(child):
+            pass
+        return child_result(child)
 
     async def acall_as_subgraph(self, task: Task, inp: Any) -> Any:
         """Run as the node of a parent graph (async)."""
-        child = self._child(task, inp)
-        try:
-            async for _ in adrive(child):
-                pass
-        except ParentCommand as signal:
-            return signal.command
-        return _child_result(child)
+        child = self.child_run(task, inp)
+        async for _ in adrive(child):
+            pass
+        return child_result(child)
 
 
 class _Collector:
@@ -275,9 +297,3 @@ class _Collector:
 class _FakeRun:
     def __init__(self, graph: CompiledGraph) -> None:
         self.graph = graph
-
-
-def _child_result(child: Run) -> Any:
-    if child.status == "interrupted":
-        raise GraphInterrupt(child.interrupts)
-    return child.output()

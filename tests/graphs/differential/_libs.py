@@ -74,6 +74,16 @@ class Log(TypedDict):
     log: Annotated[list[Any], operator.add]
 
 
+def ask_after(lib: Lib, first: str, question: str) -> Any:
+    """A builder of ``START -> first -> ask``, where ``ask`` interrupts."""
+    g = lib.StateGraph(Log)
+    g.add_node(first, add(first))
+    g.add_node("ask", lambda s: {"log": [lib.interrupt(question)]})
+    g.add_edge(lib.START, first)
+    g.add_edge(first, "ask")
+    return g
+
+
 def add(label: Any) -> Callable[[Log], dict[str, Any]]:
     """A node that appends ``label`` to ``log``."""
 

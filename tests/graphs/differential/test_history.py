@@ -10,7 +10,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._libs import Lib, Log, add, chunks, history, outcome, plain, same, thread
+from ._libs import (
+    Lib,
+    Log,
+    add,
+    ask_after,
+    chunks,
+    history,
+    outcome,
+    plain,
+    same,
+    thread,
+)
 
 
 def chain(lib: Lib, *names: str, **compile: Any) -> Any:
@@ -138,12 +149,7 @@ def test_a_run_that_needs_every_step_of_its_limit_fails() -> None:
 
 def test_interrupt_and_resume_history() -> None:
     def scenario(lib: Lib) -> Any:
-        g = lib.StateGraph(Log)
-        g.add_node("a", add("a"))
-        g.add_node("ask", lambda s: {"log": [lib.interrupt("q")]})
-        g.add_edge(lib.START, "a")
-        g.add_edge("a", "ask")
-        graph = g.compile(checkpointer=lib.InMemorySaver())
+        graph = ask_after(lib, "a", "q").compile(checkpointer=lib.InMemorySaver())
         config = thread()
         paused = plain(graph.invoke({"log": []}, config))
         state = graph.get_state(config)
