@@ -86,17 +86,52 @@ class StateAPI:
 
         Args:
             config: Thread config, optionally with ``checkpoint_id``.
-            subgraphs: Accepted for compatibility.
+            subgraphs: Fill ``tasks[i].state`` of subgraph nodes with their
+                snapshots (recursively); otherwise it is the config addressing
+                the subgraph's checkpoints.
 
         Returns:
             The snapshot; empty values and no ``next`` for an unknown thread.
         """
         config = self.merged_config(config) or {}
-        saved = self._saver().get_tuple(config)
+        return self._state_at(self._saver(), config, subgraphs)
+
+    def _state_at(  # type: ignore[misc]
+        self: CompiledGraph,
+        saver: BaseCheckpointSaver,
+        config: dict[str, Any],
+        subgraphs: bool,
+    ) -> StateSnapshot:
+        saved = saver.get_tuple(config)
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
         latest = not (config.get("configurable") or {}).get("checkpoint_id")
-        return self._snapshot(saved, latest)
+        snapshot = self._snapshot(saved, latest)
+        return self._with_subgraphs(snapshot, saver, subgraphs)
+
+    def _with_subgraphs(  # type: ignore[misc]
+        self: CompiledGraph,
+        snapshot: StateSnapshot,
+        saver: BaseCheckpointSaver,
+        recurse: bool,
+    ) -> StateSnapshot:
+        """LangGraph's ``tasks[i].state`` for subgraph nodes: the subgraph's
+        snapshot (``subgraphs=True``), else the config that addresses it."""
+        conf = snapshot.config["configurable"]
+        tasks = []
+        for t in snapshot.tasks:
+            node = self.nodes_rt.get(t.name)
+            sub = node.subgraph if node is not None else None
+            if sub is None:
+                tasks.append(t)
+                continue
+            ns = sub.child_ns(conf.get("checkpoint_ns", ""), t.name, t.id)
+            cfg = {
+                "configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": ns}
+            }
+            state = sub._state_at(saver, cfg, True) if recurse else cfg
+            tasks.append(t._replace(state=state))
+        return snapshot._replace(tasks=tuple(tasks))
 
     def get_state_history(  # type: ignore[misc]
         self: CompiledGraph,

@@ -254,8 +254,7 @@ class CompiledGraph(RunAPI, StateAPI):
             **parent.config.get("configurable", {}),
         }
         conf.pop("checkpoint_id", None)
-        prefix = f"{parent.ns}|" if parent.ns else ""
-        conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
+        conf["checkpoint_ns"] = self.child_ns(parent.ns, task.name, task.id)
         merged = {**parent.config, **(config or {}), "configurable": conf}
         inherited = parent.options.for_child()
         if options is not None:
@@ -265,6 +264,13 @@ class CompiledGraph(RunAPI, StateAPI):
                 interrupt_after=options.interrupt_after,
             )
         return Run(self, inp, self.merged_config(merged), inherited, task)
+
+    def child_ns(self, parent_ns: str, name: str, task_id: str) -> str:
+        """The namespace of this graph's run as the node ``name`` of a parent: a
+        stateful subgraph (``compile(checkpointer=True)``) keeps one thread per
+        node, across the parent's steps and runs; any other starts afresh."""
+        own = name if self.checkpointer is True else f"{name}:{task_id}"
+        return f"{parent_ns}|{own}" if parent_ns else own
 
     def call_as_subgraph(self, task: Task, inp: Any) -> Any:
         """Run as the node of a parent graph (sync); an interrupt in the child
