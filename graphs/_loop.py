@@ -18,7 +18,7 @@ from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
 from graphs._task import NULL_TASK, Task, by_path
-from graphs.channels import apply_writes
+from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
     ERROR,
@@ -284,7 +284,7 @@ class Run:
             yield from self._commit_unchanged("input", [start], [])
         return [start]
 
-    def _null_update(self, command: Command) -> Generator[Request, Any, None]:
+    def _null_update(self, command: Command[Any]) -> Generator[Request, Any, None]:
         """A resume's ``update``: kept as writes of no task on the loaded
         checkpoint (as LangGraph does) and applied before its tasks run."""
         writes, _, _ = self.graph.input_writes(Command(update=command.update))
@@ -565,10 +565,12 @@ class Run:
 
     # -- output --------------------------------------------------------------------
 
-    def output(self) -> dict[str, Any]:
-        """The state values visible to the caller."""
+    def output(self) -> Any:
+        """The state values visible to the caller (the value of a root state)."""
         keys = self.graph.output_keys
         values = self.values
+        if self.graph.root:
+            return values.get(ROOT)
         if keys is None:
             return dict(values)
         return {k: values[k] for k in keys if k in values}

@@ -243,9 +243,9 @@ def child_result(child: Run) -> Any:
     return child.output()
 
 
-def _final(run: Run) -> dict[str, Any]:
+def _final(run: Run) -> Any:
     out = run.output()
-    if run.status == "interrupted" and run.interrupts:
+    if run.status == "interrupted" and run.interrupts and isinstance(out, dict):
         out["__interrupt__"] = list(run.interrupts)
     return out
 

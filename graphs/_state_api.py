@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
-from graphs.channels import apply_writes
+from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import InvalidUpdateError
@@ -69,7 +69,7 @@ class StateAPI:
         if keys is not None:
             values = {k: values[k] for k in keys if k in values}
         return StateSnapshot(
-            values=values,
+            values=values.get(ROOT) if self.root else values,
             next=tuple(nxt),
             config=saved.config,
             metadata=saved.metadata,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
 from graphs._task import Task
-from graphs.channels import apply_writes
+from graphs.channels import ROOT, apply_writes
 from graphs.errors import (
     GraphInterrupt,
     InvalidUpdateError,
@@ -28,7 +28,7 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
-from graphs.types import END, Command, Send
+from graphs.types import END, Command, Send, node_name
 
 if TYPE_CHECKING:
     from graphs.compiled import NodeRuntime
@@ -278,7 +278,15 @@ def _timed_out(task: Task) -> NodeTimeoutError:
 def _output(task: Task, out: Any) -> None:
     if out is None:
         return
-    channels = task.run.graph.channels
+    graph = task.run.graph
+    commands = isinstance(out, Command) or (
+        isinstance(out, list) and bool(out) and isinstance(out[0], Command)
+    )
+    if graph.root and not commands:  # the node returned the whole state's update
+        task.update = out
+        task.writes = [(ROOT, out)]
+        return
+    channels = graph.channels
     if isinstance(out, dict):
         task.update = out
         task.writes = [(k, v) for k, v in out.items() if k in channels]
@@ -287,10 +295,14 @@ def _output(task: Task, out: Any) -> None:
     elif (
         isinstance(out, (list, tuple))
         and out
-        and all(isinstance(c, Command) for c in out)
+        and all(isinstance(c, (Command, dict)) for c in out)
     ):
-        for command in out:
-            command_output(task, command)
+        # Commands and updates, applied in order (LangGraph accepts a mix)
+        for item in out:
+            if isinstance(item, Command):
+                command_output(task, item)
+            else:
+                command_output(task, Command(update=item))
     else:
         fields = task.run.graph.instance_fields(out)
         if fields is None:
@@ -301,7 +313,7 @@ def _output(task: Task, out: Any) -> None:
         task.writes = list(fields.items())
 
 
-def command_output(task: Task, command: Command) -> None:
+def command_output(task: Task, command: Command[Any]) -> None:
     """Apply a ``Command`` returned by a node to the task's outputs."""
     if command.graph == Command.PARENT:
         raise ParentCommand(Command(update=command.update, goto=command.goto))
@@ -336,6 +348,7 @@ def _route(task: Task, target: Any, path_map: dict[Any, str] | None) -> None:
                 f"Branch of '{task.name}' returned {target!r}, not in its path_map"
             )
         target = path_map[target]
+    target = node_name(target)
     if target == END:
         return
     if target not in graph.nodes_rt:

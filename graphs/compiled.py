@@ -16,7 +16,7 @@ from graphs._running import RunAPI, child_result
 from graphs._state_api import StateAPI
 from graphs._task import Task
 from graphs._work import command_output
-from graphs.channels import initial_values
+from graphs.channels import ROOT, initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import InvalidUpdateError
@@ -78,8 +78,13 @@ class CompiledGraph(RunAPI, StateAPI):
         self.output_keys = builder.output_keys
         self.input_keys = builder.input_keys
         schema = builder.state_schema
+        self.root = set(self.channels) == {ROOT}
         self.state_factory: Callable[[dict[str, Any]], Any] | None = (
-            None if schema is dict or is_typeddict(schema) else lambda v: schema(**v)
+            (lambda v: v.get(ROOT))
+            if self.root
+            else None
+            if schema is dict or is_typeddict(schema)
+            else lambda v: schema(**v)
         )
         self.joins = [(frozenset(srcs), dst) for srcs, dst in builder.joins]
         self.join_keys = [f"join:{'+'.join(s)}:{d}" for s, d in builder.joins]
@@ -180,6 +185,8 @@ class CompiledGraph(RunAPI, StateAPI):
     ) -> tuple[list[tuple[str, Any]], list[str], list[Any]]:
         """Writes, gotos and sends of the input (the START task)."""
         keys = self.input_keys or self.channels
+        if self.root and not isinstance(inp, Command):
+            return [(ROOT, inp)], [], []
         if isinstance(inp, Command):
             task_like = _Collector(self)
             command_output(task_like, inp)  # type: ignore[arg-type]

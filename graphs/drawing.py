@@ -113,6 +113,11 @@ def build_drawable(builder: StateGraph, name: str) -> DrawableGraph:
     for node_name, spec in builder.nodes.items():
         for dst in spec.destinations:
             edges.add((node_name, dst, None, True))
+    # like LangGraph, a node that leads nowhere is drawn leading to END
+    leads = {src for src, _, _, _ in edges}
+    for node_name in builder.nodes:
+        if node_name not in leads:
+            edges.add((node_name, END, None, False))
     if any(dst == END for _, dst, _, _ in edges):
         nodes[END] = Node(END, END)
     order = {n: i for i, n in enumerate([START, *builder.nodes, END])}

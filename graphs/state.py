@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from graphs.channels import channels_from_schema
+from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.errors import InvalidGraphError
-from graphs.types import END, START, RetryPolicy
+from graphs.types import END, START, Command, RetryPolicy, node_name
 
 if TYPE_CHECKING:
-    from graphs.checkpoint.base import BaseCheckpointSaver
     from graphs.compiled import CompiledGraph
 
 __all__ = ["Branch", "NodeSpec", "StateGraph"]
@@ -63,12 +64,16 @@ def _name_of(action: Any) -> str:
 
 
 def _literal_targets(path: Callable[..., Any]) -> tuple[str, ...] | None:
+    """Targets named by a ``-> Literal[...]`` (or ``-> Command[Literal[...]]``)
+    return annotation, for drawing."""
     try:
         ret = get_type_hints(path).get("return")
     except Exception:
         return None
+    if ret is not None and get_origin(ret) is Command:
+        ret = get_args(ret)[0] if get_args(ret) else None
     if ret is not None and get_origin(ret) is Literal:
-        return tuple(str(a) for a in get_args(ret))
+        return tuple(node_name(a) for a in get_args(ret))
     return None
 
 
@@ -157,7 +162,7 @@ class StateGraph:
             node, action = _name_of(node), node
         if action is None:
             raise InvalidGraphError(f"node {node!r} has no action")
-        name = str(node)
+        name = node_name(node)
         if name in (START, END):
             raise InvalidGraphError(f"node name {name!r} is reserved")
         for char in _RESERVED:
@@ -179,7 +184,7 @@ class StateGraph:
             retry_policy or retry,
             defer,
             dict(metadata or {}),
-            tuple(destinations or ()),
+            tuple(destinations or _literal_targets(action) or ()),
             timeout,
         )
         return self
@@ -190,17 +195,19 @@ class StateGraph:
         Raises:
             InvalidGraphError: If the edge starts at END or ends at START.
         """
+        end_key = node_name(end_key)
         if isinstance(start_key, str):
+            start_key = node_name(start_key)
             if start_key == END:
                 raise InvalidGraphError("END cannot be the start of an edge")
             if end_key == START:
                 raise InvalidGraphError("START cannot be the end of an edge")
             self.edges.append((start_key, end_key))
             return self
-        sources = tuple(start_key)
+        sources = tuple(node_name(s) for s in start_key)
         if not sources:
             raise InvalidGraphError(f"join edge to {end_key!r} has no sources")
-        if START in sources or END in sources or end_key in (START, END):
+        if START in sources or END in sources or end_key == START:
             raise InvalidGraphError(f"invalid join edge {list(sources)} -> {end_key!r}")
         self.joins.append((sources, end_key))
         return self
@@ -221,13 +228,14 @@ class StateGraph:
         Returns:
             The builder, for chaining.
         """
+        source = node_name(source)
         mapping: dict[Hashable, str] | None
         if path_map is None:
             mapping = None
         elif isinstance(path_map, dict):
-            mapping = dict(path_map)
+            mapping = {k: node_name(v) for k, v in path_map.items()}
         else:
-            mapping = {name: name for name in path_map}
+            mapping = {name: node_name(name) for name in path_map}
         targets = tuple(mapping.values()) if mapping else _literal_targets(path)
         self.branches.append(Branch(source, path, mapping, targets))
         return self
@@ -301,7 +309,8 @@ class StateGraph:
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
         debug: bool = False,
-        **_: Any,
+        cache: Any = None,
+        store: Any = None,
     ) -> CompiledGraph:
         """Validate the graph and return a runnable :class:`CompiledGraph`.
 
@@ -312,6 +321,8 @@ class StateGraph:
             interrupt_after: Nodes (or ``"*"``) to pause after.
             name: Graph name (used in drawings and as a subgraph node name).
             debug: Accepted for compatibility.
+            cache: LangGraph's node cache: not supported (a warning says so).
+            store: LangGraph's ``Store``: not supported (a warning says so).
 
         Returns:
             The compiled graph.
@@ -319,9 +330,25 @@ class StateGraph:
         Raises:
             InvalidGraphError: If the graph is invalid (the message names the node or
                 edge).
+            TypeError: If ``checkpointer`` is not a saver (nor ``True``/``False``).
         """
         from graphs.compiled import CompiledGraph
 
+        if not (
+            checkpointer is None
+            or isinstance(checkpointer, (bool, BaseCheckpointSaver))
+        ):
+            raise TypeError(
+                f"checkpointer must be a BaseCheckpointSaver, True, False or None, "
+                f"not {type(checkpointer).__name__}"
+            )
+        for option, value in (("cache", cache), ("store", store)):
+            if value is not None:
+                warnings.warn(
+                    f"compile({option}=...) is not supported by graphs; ignored",
+                    UserWarning,
+                    stacklevel=2,
+                )
         before = _names(interrupt_before)
         after = _names(interrupt_after)
         self.validate(before, label="interrupt_before node")

@@ -5,9 +5,10 @@ Shapes follow LangGraph so that code ports by changing imports.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 __all__ = [
     "END",
@@ -21,6 +22,15 @@ __all__ = [
     "StateTask",
     "default_retry_on",
 ]
+
+
+def node_name(name: Any) -> str:
+    """A node name as the engine keys it: a ``str`` Enum member is its value
+    (``str()`` of it would be ``"Color.RED"``)."""
+    if isinstance(name, enum.Enum) and isinstance(name.value, str):
+        return name.value
+    return str(name)
+
 
 START = "__start__"
 """The virtual node the graph starts from."""
@@ -69,8 +79,11 @@ class Interrupt:
     id: str = "placeholder-id"
 
 
+N = TypeVar("N")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
+class Command(Generic[N]):
     """Update state and choose where to go, or resume an interrupted run.
 
     Args:
@@ -78,6 +91,9 @@ class Command:
         update: Update applied to the state (as if the node returned it).
         resume: Value for a pending ``interrupt()``, or ``{interrupt_id: value}``.
         goto: Node name(s) or :class:`Send` objects to run next.
+
+    ``-> Command[Literal["a", "b"]]`` on a node names where it may go (drawn as
+    its edges).
     """
 
     graph: str | None = None
@@ -175,7 +191,7 @@ class StateTask(NamedTuple):
 class StateSnapshot(NamedTuple):
     """The state of a thread at one checkpoint (``get_state`` / history)."""
 
-    values: dict[str, Any]
+    values: Any  # a dict of the state's keys (a root state: its one value)
     next: tuple[str, ...]
     config: dict[str, Any]
     metadata: Mapping[str, Any] | None
