@@ -187,10 +187,12 @@ class Run:
             # a restored task's writes are ready; the input task may still have
             # conditional edges to run
             todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
-            if "debug" in self.modes:
+            if "debug" in self.modes or "tasks" in self.modes:
                 for t in todo:
                     if not t.hidden:
-                        self.emit("debug", debug_task(self, "task", t))
+                        event = debug_task(self, "task", t)
+                        self.emit("debug", event)
+                        self.emit("tasks", event["payload"])
             if todo:
                 yield Req.RUN, todo
             failed = yield from self._settle(tasks)
@@ -311,6 +313,13 @@ class Run:
         )
         if not replay:
             return restore_tasks(self, saved, resume)
+        return (yield from self.fork(saved, resume))
+
+    def fork(
+        self, saved: Any, resume: Any = _NO_RESUME
+    ) -> Generator[Request, Any, list[Task]]:
+        """Commit a copy of the loaded checkpoint (``source: fork``, the next
+        step) with its tasks, none of them done; return those tasks."""
         self.checkpoint_id = new_checkpoint_id()  # new task ids: every task re-runs
         tasks = restore_tasks(self, saved._replace(pending_writes=None), resume)
         self.step += 1
@@ -476,9 +485,11 @@ class Run:
                 emit_update(self, t)
         if "messages" in self.modes and len(shown) < len(tasks):
             self.streamed.update(message_ids(self.values))  # the input's messages
-        if "debug" in self.modes:
+        if "debug" in self.modes or "tasks" in self.modes:
             for t in shown:
-                self.emit("debug", debug_task(self, "task_result", t))
+                event = debug_task(self, "task_result", t)
+                self.emit("debug", event)
+                self.emit("tasks", event["payload"])
         if "values" in self.modes:
             self.emit("values", self.output())
         return self._plan(tasks)
@@ -547,6 +558,19 @@ class Run:
         )
         if "debug" in self.modes:
             self.emit("debug", debug_checkpoint(self, checkpoint))
+        if "checkpoints" in self.modes:
+            snapshot = {
+                "config": self.parent_config,
+                "metadata": metadata,
+                "values": self.output(),
+                "next": [t.name for t in self._next],
+                "parent_config": None if self.saved_config is None else parent,
+                "tasks": [
+                    {"id": t.id, "name": t.name, "interrupts": (), "state": None}
+                    for t in self._next
+                ],
+            }
+            self.emit("checkpoints", snapshot)
         if exit_mode:
             self.pending_put = put
             self.unsaved = new_versions

@@ -20,7 +20,9 @@ __all__ = [
     "stream_modes",
 ]
 
-StreamMode = Literal["values", "updates", "custom", "messages", "debug"]
+StreamMode = Literal[
+    "values", "updates", "custom", "messages", "debug", "tasks", "checkpoints"
+]
 Durability = Literal["sync", "async", "exit"]
 STREAM_MODES: tuple[StreamMode, ...] = get_args(StreamMode)
 _DURABILITIES: tuple[Durability, ...] = get_args(Durability)

@@ -128,6 +128,10 @@ def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
     payload: dict[str, Any] = {"id": task.id, "name": task.name}
     if kind == "task":
         payload["input"] = task.arg if task.push else self.output()
+        # the channel LangGraph's task was triggered by
+        payload["triggers"] = (
+            ("__pregel_push",) if task.push else (f"branch:to:{task.name}",)
+        )
     else:
         payload.update(
             result=task.update,

@@ -16,7 +16,10 @@ from graphs.types import END, START, StateSnapshot, StateTask
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-__all__ = ["StateAPI"]
+__all__ = ["COPY", "StateAPI"]
+
+COPY = "__copy__"
+"""``as_node`` of :meth:`StateAPI.update_state` that copies the checkpoint."""
 
 
 class StateAPI:
@@ -172,7 +175,8 @@ class StateAPI:
         Args:
             config: Thread config, optionally with ``checkpoint_id``.
             values: Update dict (or ``Command``), applied with the reducers.
-            as_node: The node the update is attributed to.
+            as_node: The node the update is attributed to; ``"__copy__"`` copies
+                the checkpoint as a fork (``values`` must be ``None``).
 
         Returns:
             The config of the new checkpoint.
@@ -188,6 +192,12 @@ class StateAPI:
             run._load(saved)
         else:
             run.values = self.initial_values()
+        if as_node == COPY:  # LangGraph's copy of a checkpoint, as a fork
+            if saved is None:
+                raise InvalidUpdateError("no checkpoint to copy")
+            for _kind, payload in run.fork(saved):
+                saver.put(*payload)
+            return run.parent_config or {}
         name = as_node or self._default_as_node(saved)
         node = self.start_node if name == START else self.node_runtime(name)
         if name == END:

@@ -198,6 +198,14 @@ class CompiledGraph(RunAPI, StateAPI):
             raise InvalidUpdateError(f"Expected dict input, got {type(inp).__name__}")
         return list(fields.items()), [], []
 
+    def copy(self, update: dict[str, Any] | None = None) -> CompiledGraph:
+        """A cheap copy sharing the compiled structure, with the attributes in
+        ``update`` replaced (LangGraph's ``copy``)."""
+        clone = copy.copy(self)
+        for key, value in (update or {}).items():
+            setattr(clone, key, value)
+        return clone
+
     def with_checkpointer(self, saver: BaseCheckpointSaver | None) -> CompiledGraph:
         """A cheap copy sharing the compiled structure, bound to another saver.
 

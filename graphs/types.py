@@ -6,6 +6,7 @@ Shapes follow LangGraph so that code ports by changing imports.
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
@@ -66,17 +67,38 @@ class Send:
         return hash(self.node)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Interrupt:
     """A pause requested by ``interrupt(value)``; ``id`` is unique per interrupt.
 
     Args:
         value: The payload shown to whoever resumes the run.
         id: Identifier used to resume this interrupt with ``{id: value}``.
+        resumable: Older LangGraph keyword, accepted and ignored (with a warning).
+        ns: Older LangGraph keyword, accepted and ignored (with a warning).
+        when: Older LangGraph keyword, accepted and ignored (with a warning).
     """
 
     value: Any
-    id: str = "placeholder-id"
+    id: str
+
+    def __init__(
+        self,
+        value: Any,
+        id: str = "placeholder-id",
+        *,
+        resumable: Any = None,
+        ns: Any = None,
+        when: Any = None,
+    ) -> None:
+        if resumable is not None or ns is not None or when is not None:
+            warnings.warn(
+                "Interrupt(resumable=, ns=, when=) are no longer used; ignored",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "id", id)
 
 
 N = TypeVar("N")

@@ -143,3 +143,14 @@ def outcome(call: Callable[[], Any]) -> Any:
 def chunks(items: Iterable[Any]) -> list[Any]:
     """Stream chunks in plain form."""
     return [plain(c) for c in items]
+
+
+def chain(lib: Lib, *names: str, **compile: Any) -> Any:
+    """``START -> names[0] -> names[1] ...`` with an in-memory saver."""
+    g = lib.StateGraph(Log)
+    for name in names:
+        g.add_node(name, add(name))
+    g.add_edge(lib.START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        g.add_edge(a, b)
+    return g.compile(checkpointer=lib.InMemorySaver(), **compile)

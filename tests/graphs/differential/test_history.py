@@ -15,6 +15,7 @@ from ._libs import (
     Log,
     add,
     ask_after,
+    chain,
     chunks,
     history,
     outcome,
@@ -22,16 +23,6 @@ from ._libs import (
     same,
     thread,
 )
-
-
-def chain(lib: Lib, *names: str, **compile: Any) -> Any:
-    g = lib.StateGraph(Log)
-    for name in names:
-        g.add_node(name, add(name))
-    g.add_edge(lib.START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
-        g.add_edge(a, b)
-    return g.compile(checkpointer=lib.InMemorySaver(), **compile)
 
 
 def finished(lib: Lib) -> tuple[Any, dict[str, Any]]:
