@@ -126,12 +126,14 @@ def split_checkpoint(
 def dump_header(header: dict[str, Any]) -> bytes:
     """Encode a checkpoint header as JSON bytes.
 
-    Every header field is plain JSON except the ``Send`` arguments in ``next``, so
-    only those go through the tagged encoder (the header is written every step).
+    Every header field is plain JSON except the ``Send`` arguments and the input
+    writes in ``next``, so only those go through the tagged encoder (the header is
+    written every step).
     Metadata, which may hold anything, is encoded with :func:`graphs.serde.dumps`.
     """
-    if header.get("next"):
-        header = {**header, "next": serde.to_jsonable(header["next"])}
+    nxt = header.get("next")
+    if nxt and not all(len(spec) == 1 for spec in nxt):  # {"name"} alone is JSON
+        header = {**header, "next": serde.to_jsonable(nxt)}
     try:
         return _HEADER_ENCODER.encode(header).encode("utf-8")
     except (TypeError, ValueError):
