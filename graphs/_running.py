@@ -6,6 +6,7 @@ the run; ``invoke`` with a streaming mode reuses the same options for the stream
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
 __all__ = ["RunAPI"]
+
+
+def _ignore(unsupported: dict[str, Any]) -> None:
+    """Warn about LangGraph options graphs does not have (rather than swallow them)."""
+    given = sorted(k for k, v in unsupported.items() if v is not None)
+    if given:
+        warnings.warn(
+            f"not supported by graphs, ignored: {', '.join(given)}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _options(
@@ -69,7 +81,7 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
-        **_: Any,
+        **unsupported: Any,
     ) -> Any:
         """Run the graph to completion or to an interrupt.
 
@@ -87,6 +99,7 @@ class RunAPI:
         Returns:
             The final state; with ``"__interrupt__"`` when the run paused.
         """
+        _ignore(unsupported)
         options = _options(
             durability=durability,
             interrupt_before=interrupt_before,
@@ -114,9 +127,10 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
-        **_: Any,
+        **unsupported: Any,
     ) -> Any:
         """Async :meth:`invoke`."""
+        _ignore(unsupported)
         options = _options(
             durability=durability,
             interrupt_before=interrupt_before,
@@ -146,10 +160,11 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
-        **_: Any,
+        **unsupported: Any,
     ) -> Iterator[Any]:
         """Stream chunks: one mode gives ``chunk``; several give ``(mode, chunk)``;
         with ``subgraphs=True`` a namespace tuple comes first."""
+        _ignore(unsupported)
         options = _options(
             durability=durability,
             interrupt_before=interrupt_before,
@@ -167,9 +182,10 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
-        **_: Any,
+        **unsupported: Any,
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
+        _ignore(unsupported)
         options = _options(
             durability=durability,
             interrupt_before=interrupt_before,
@@ -186,7 +202,7 @@ class RunAPI:
         step_hook: Callable[[int], None] | None = None,
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
-        **_: Any,
+        **unsupported: Any,
     ) -> RunResult:
         """Run for the runtime: never raises for a node failure.
 
@@ -204,6 +220,7 @@ class RunAPI:
         Returns:
             A :class:`RunResult` (``completed``, ``interrupted`` or ``failed``).
         """
+        _ignore(unsupported)
         options = _options(
             durability=durability,
             interrupt_before=interrupt_before,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 from langgraph.types import Command as LgCommand
+from pydantic import BaseModel
 
 from graphs import Command, StateGraph
 
@@ -166,3 +167,44 @@ def test_langgraph_options_graphs_lacks_warn() -> None:
         g.compile(store=object())
     with pytest.raises(TypeError):
         g.compile(not_an_option=True)  # type: ignore[call-arg]
+
+
+class Inner(BaseModel):
+    x: int = 1
+
+
+class Model(BaseModel):
+    inner: Inner = Inner()
+    name: str = "default"
+    count: int = 0
+
+
+def test_pydantic_states_keep_nested_models_and_defaults() -> None:
+    def scenario(lib: Lib) -> Any:
+        seen: list[Any] = []
+
+        def first(state: Model) -> dict[str, Any]:
+            seen.append((type(state.inner).__name__, state.name, state.inner.x))
+            return {"count": state.count + 1, "inner": Inner(x=5)}
+
+        def second(state: Model) -> dict[str, Any]:
+            seen.append((type(state.inner).__name__, state.inner.x))
+            return {"name": "second"}
+
+        g = lib.StateGraph(Model)
+        g.add_node("first", first)
+        g.add_node("second", second)
+        g.add_edge(lib.START, "first")
+        g.add_edge("first", "second")
+        out = g.compile().invoke({"count": 0})
+        return {k: (type(v).__name__, v) for k, v in out.items()}, seen
+
+    same(scenario)
+
+
+def test_invoke_options_graphs_lacks_warn() -> None:
+    g = StateGraph(Log)
+    g.add_node("a", add("a"))
+    g.add_edge("__start__", "a")
+    with pytest.warns(UserWarning, match="context"):
+        g.compile().invoke({"log": []}, context={"user": "ada"})
