@@ -9,7 +9,7 @@ from langgraph.types import Interrupt as LgInterrupt
 
 from graphs import Interrupt
 
-from ._libs import Lib, chain, history, plain, same, thread
+from ._libs import Lib, Log, add, chain, history, plain, same, thread
 
 
 def two_steps(lib: Lib) -> Any:
@@ -52,5 +52,20 @@ def test_copy_and_legacy_interrupt_keywords() -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             legacy = cls("v", resumable=True, ns=["a:1"], when="during")
         return plain(graph.invoke({"log": []}, thread())), legacy.value
+
+    same(scenario)
+
+
+def test_bare_mermaid_without_styles() -> None:
+    def scenario(lib: Lib) -> Any:
+        g = lib.StateGraph(Log)
+        g.add_node("a", add("a"))
+        g.add_node("b", add("b"))
+        g.add_edge(lib.START, "a")
+        g.add_conditional_edges("a", lambda s: "b", ["b", lib.END])
+        drawn = g.compile().get_graph().draw_mermaid(with_styles=False)
+        chained = chain(lib, "x", "y").get_graph()
+        # the order of one node's edges may differ (docs/graphs.md)
+        return sorted(drawn.splitlines()), chained.draw_mermaid(with_styles=False)
 
     same(scenario)
