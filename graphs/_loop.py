@@ -101,6 +101,8 @@ class Run:
         self.recursion_limit = int(
             self.config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         )
+        limit = self.config.get("max_concurrency")
+        self.max_concurrency: int | None = None if limit is None else int(limit)
         self.values: dict[str, Any] = {}
         self.versions: dict[str, str] = {}
         self.barriers: dict[str, set[str]] = {}

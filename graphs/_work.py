@@ -50,12 +50,23 @@ def run_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         _exec(tasks[0])
         return
+    run = _exec
+    limit = tasks[0].run.max_concurrency
+    if limit is not None and limit < len(tasks):
+        # config["max_concurrency"]: at most `limit` of the tasks run at once
+        gate = threading.BoundedSemaphore(limit)
+
+        def gated(task: Task) -> None:
+            with gate:
+                _exec(task)
+
+        run = gated
     pool = _pool()
-    futures = [pool.submit(_exec, t) for t in tasks[1:]]
-    _exec(tasks[0])
+    futures = [pool.submit(run, t) for t in tasks[1:]]
+    run(tasks[0])
     for fut, task in zip(futures, tasks[1:], strict=True):
         if fut.cancel():
-            _exec(task)
+            run(task)
         else:
             fut.result()
 
@@ -64,7 +75,17 @@ async def arun_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         await _aexec(tasks[0], offload=False)
         return
-    await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+    limit = tasks[0].run.max_concurrency
+    if limit is None or limit >= len(tasks):
+        await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+        return
+    gate = asyncio.Semaphore(limit)
+
+    async def gated(task: Task) -> None:
+        async with gate:
+            await _aexec(task, offload=True)
+
+    await asyncio.gather(*(gated(t) for t in tasks))
 
 
 def _exec(task: Task) -> None:

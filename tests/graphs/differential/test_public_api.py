@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from typing import Any
 
@@ -69,3 +71,28 @@ def test_bare_mermaid_without_styles() -> None:
         return sorted(drawn.splitlines()), chained.draw_mermaid(with_styles=False)
 
     same(scenario)
+
+
+def test_max_concurrency_bounds_the_tasks_running_at_once() -> None:
+    def scenario(lib: Lib) -> Any:
+        lock = threading.Lock()
+        running = [0, 0]  # now, most at once
+
+        def work(arg: dict[str, Any]) -> dict[str, Any]:
+            with lock:
+                running[0] += 1
+                running[1] = max(running[1], running[0])
+            time.sleep(0.02)  # long enough for the tasks to overlap
+            with lock:
+                running[0] -= 1
+            return {"log": [arg["i"]]}
+
+        g = lib.StateGraph(Log)
+        g.add_node("work", work)
+        g.add_conditional_edges(
+            lib.START, lambda s: [lib.Send("work", {"i": i}) for i in range(6)]
+        )
+        out = g.compile().invoke({"log": []}, {"max_concurrency": 2})
+        return out, running[1] <= 2
+
+    assert same(scenario)[1] is True
