@@ -22,6 +22,7 @@ from graphs.checkpoint.base import (
 from graphs.checkpoint.format import (
     checkpoint_tuple,
     dump_header,
+    dump_metadata,
     split_checkpoint,
     write_rows,
 )
@@ -128,7 +129,11 @@ class InMemorySaver(BaseCheckpointSaver):
         """See :meth:`BaseCheckpointSaver.put`."""
         thread_id, ns = config_thread_id(config), config_ns(config)
         header, blobs = split_checkpoint(dict(checkpoint), new_versions)
-        row = (dump_header(header), serde.dumps(metadata), config_checkpoint_id(config))
+        row = (
+            dump_header(header),
+            dump_metadata(metadata),
+            config_checkpoint_id(config),
+        )
         checkpoint_id = checkpoint["id"]
         with self._lock:
             for channel, version, kind, data in blobs:
