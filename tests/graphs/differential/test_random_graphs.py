@@ -3,7 +3,7 @@
 A graph is drawn as data (node names, edges, joins, routers, Sends, Commands,
 interrupts), built on both engines, run to completion (resuming every interrupt),
 and everything observable is compared: each invoke's output, the history (steps,
-sources, next, values) and the error, if any.
+sources, values) and the error, if any.
 """
 
 from __future__ import annotations
@@ -140,7 +140,11 @@ def run(lib: Lib, spec: Spec) -> Any:
         outputs.append(
             outcome(lambda a=answer: graph.invoke(lib.Command(resume=a), config))
         )
-    return outputs, history(graph, config)
+    # `next` is left out: in rare join-and-router graphs LangGraph's snapshot
+    # lists a task that the next step does not run, depending on thread timing
+    return outputs, [
+        (step, source, values) for step, source, _, values in history(graph, config)
+    ]
 
 
 @settings(
