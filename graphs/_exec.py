@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from graphs._loop import Req, Request, Run
+from graphs._loop import Run
 from graphs._outbox import Chunk
+from graphs._requests import Req, Request
 from graphs._task import Task
 from graphs._work import arun_tasks, run_tasks
 from graphs.errors import GraphRecursionError, InvalidUpdateError, describe

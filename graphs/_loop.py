@@ -7,7 +7,6 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -16,8 +15,10 @@ from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
-from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
-from graphs._task import NULL_TASK, Task, by_path
+from graphs._requests import Req, Request
+from graphs._resume import debug_task, emit_update, message_ids
+from graphs._start import start
+from graphs._task import Task, by_path
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
@@ -27,35 +28,18 @@ from graphs.checkpoint.format import (
     new_checkpoint_id,
 )
 from graphs.errors import (
-    EmptyInputError,
     GraphRecursionError,
     InvalidUpdateError,
     ParentCommand,
     describe,
 )
-from graphs.types import END, Command, Interrupt, RunStatus, Send
+from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
 DEFAULT_RECURSION_LIMIT = 25
 _DEFAULT = RunOptions()
-
-
-class Req(enum.Enum):
-    """What the loop asks its driver to do (the payload's type is in each comment)."""
-
-    RUN = enum.auto()  # list[Task]: run these tasks
-    GET = enum.auto()  # config: answer the saver's CheckpointTuple (or None)
-    PUT = enum.auto()  # put() arguments: answer the new checkpoint's config
-    PUT_BG = enum.auto()  # put() arguments: write in the background (async durability)
-    WRITES = enum.auto()  # put_writes() arguments
-    FLUSH = enum.auto()  # None: wait for the background writes
-    CHUNKS = enum.auto()  # list[Chunk]: hand these to the caller
-    HOOK = enum.auto()  # (step_hook, step): call it between supersteps
-
-
-Request = tuple[Req, Any]
 
 
 class Run:
@@ -169,7 +153,7 @@ class Run:
 
     def steps(self) -> Generator[Request, Any, None]:
         """Run the graph; a generator of requests answered by a driver."""
-        tasks = yield from self._start()
+        tasks = yield from start(self)
         first = True
         while True:
             # checked before looking for tasks: like LangGraph, a run that needs
@@ -224,133 +208,10 @@ class Run:
             return []
         return self.out.take()
 
-    # -- start -------------------------------------------------------------------
-
-    def _start(self) -> Generator[Request, Any, list[Task]]:
-        graph = self.graph
-        saver = self.saver
-        saved = None
-        if saver is not None:
-            saved = yield Req.GET, {"configurable": self._thread_config()}
-        inp = self.input
-        resume = _NO_RESUME
-        if isinstance(inp, Command) and inp.resume is not None:
-            resume = inp.resume
-        if (
-            self.parent is not None
-            and saved is not None
-            and saved.checkpoint.get("next")
-        ):
-            resume = self._resume_from_parent()
-            inp = None
-        fresh = not (inp is None or resume is not _NO_RESUME)
-        self._resumed = False
-        if saved is not None:
-            self._load(saved)
-        # LangGraph's bound: supersteps up to `recursion_limit + 1` past the first
-        # step of this run (the one after the loaded checkpoint; -1 on a new thread)
-        first = self.step + 1 if saved is not None else -1
-        self.stop = first + self.recursion_limit + 1
-        if not fresh:
-            if saved is None:
-                if resume is not _NO_RESUME:
-                    raise EmptyInputError(
-                        "Cannot resume: no checkpoint found for this thread"
-                    )
-                raise EmptyInputError("Received no input and no checkpoint to resume")
-            self._resumed = True
-            if resume is not _NO_RESUME:
-                self.event("resume_received")
-            if isinstance(inp, Command) and inp.update is not None:
-                yield from self._null_update(inp)
-            tasks = yield from self._restore(saved, resume)
-            if "messages" in self.modes:
-                self.streamed.update(message_ids(self.values))
-            if "values" in self.modes:
-                self.emit("values", self.output())
-            return tasks
-        # A new run: the input becomes the writes of the START task, which runs as
-        # the first superstep (applying them, with START's conditional edges).
-        if saved is None:
-            self.values = graph.initial_values()
-        bare = isinstance(inp, Command)
-        start = Task(
-            self, graph.start_goto if bare else graph.start_node, 0, False, None
-        )
-        start.writes, start.gotos, start.sends = graph.input_writes(inp)
-        start.update = inp
-        start.restored = True
-        if not bare:
-            # LangGraph's input checkpoint: the state before the input, the START
-            # task next (its writes are kept in the checkpoint's `next`). A Command
-            # input writes none: like an update, it is applied by the next step.
-            self.step = first
-            yield from self._commit_unchanged("input", [start], [])
-        return [start]
-
-    def _null_update(self, command: Command[Any]) -> Generator[Request, Any, None]:
-        """A resume's ``update``: kept as writes of no task on the loaded
-        checkpoint (as LangGraph does) and applied before its tasks run."""
-        writes, _, _ = self.graph.input_writes(Command(update=command.update))
-        if self.saver is not None and self.parent is None:
-            cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
-            yield Req.WRITES, (cfg, writes, NULL_TASK)
-        self.apply_null_writes(writes)
-
     def apply_null_writes(self, writes: list[tuple[str, Any]]) -> None:
         """Apply writes of no task to the loaded values (stored in full next)."""
         channels = self.graph.channels
         self._dirty.update(apply_writes(self.values, channels, writes))
-
-    def _restore(self, saved: Any, resume: Any) -> Generator[Request, Any, list[Task]]:
-        """The tasks of the loaded checkpoint; replaying an older checkpoint first
-        forks it (a copy the run continues from, so the old branch stays)."""
-        meta = saved.metadata or {}
-        replay = (
-            self.saver is not None
-            and self.parent is None
-            and resume is _NO_RESUME
-            and bool((self.config.get("configurable") or {}).get("checkpoint_id"))
-            and meta.get("source") not in ("update", "fork")
-        )
-        if not replay:
-            return restore_tasks(self, saved, resume)
-        return (yield from self.fork(saved, resume))
-
-    def fork(
-        self, saved: Any, resume: Any = _NO_RESUME
-    ) -> Generator[Request, Any, list[Task]]:
-        """Commit a copy of the loaded checkpoint (``source: fork``, the next
-        step) with its tasks, none of them done; return those tasks."""
-        self.checkpoint_id = new_checkpoint_id()  # new task ids: every task re-runs
-        tasks = restore_tasks(self, saved._replace(pending_writes=None), resume)
-        self.step += 1
-        last = list(saved.checkpoint.get("last") or ())
-        yield from self._commit_unchanged("fork", tasks, last)
-        return tasks
-
-    def _commit_unchanged(
-        self, source: str, tasks: list[Task], last: list[str]
-    ) -> Generator[Request, Any, None]:
-        """Commit a checkpoint of the current values with ``tasks`` next."""
-        if self.saver is None:
-            return
-        if not self.checkpoint_id or source == "input":
-            self.checkpoint_id = new_checkpoint_id()
-        self._updated, self._prev, self._last, self._next = [], None, last, tasks
-        yield from self._commit(source)
-
-    def _resume_from_parent(self) -> Any:
-        task = self.parent
-        assert task is not None
-        if task.resume_map:
-            value, task.resume_map = task.resume_map, None
-            return value
-        if task.null_resume is not _NO_RESUME:
-            value, task.null_resume = task.null_resume, _NO_RESUME
-            return value
-        got = task.run.take_null_resume()
-        return got if got is not _NO_RESUME else _NO_RESUME
 
     def _load(self, saved: Any) -> None:
         cp = saved.checkpoint

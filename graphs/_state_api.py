@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
+from graphs._start import fork
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -195,7 +196,7 @@ class StateAPI:
         if as_node == COPY:  # LangGraph's copy of a checkpoint, as a fork
             if saved is None:
                 raise InvalidUpdateError("no checkpoint to copy")
-            for _kind, payload in run.fork(saved):
+            for _kind, payload in fork(run, saved):
                 saver.put(*payload)
             return run.parent_config or {}
         name = as_node or self._default_as_node(saved)
