@@ -58,3 +58,23 @@ def test_get_state_without_subgraphs_holds_the_subgraphs_config() -> None:
         return sorted(conf), conf["checkpoint_ns"].startswith("sub:")
 
     same(scenario)
+
+
+def test_a_default_subgraph_starts_afresh_when_the_parent_replays() -> None:
+    def scenario(lib: Lib) -> Any:
+        g = lib.StateGraph(Log)
+        g.add_node("c", add("c"))
+        g.add_edge(lib.START, "c")
+        parent = lib.StateGraph(Log)
+        parent.add_node("before", add("before"))
+        parent.add_node("sub", g.compile())
+        parent.add_edge(lib.START, "before")
+        parent.add_edge("before", "sub")
+        graph = parent.compile(checkpointer=lib.InMemorySaver())
+        config = thread()
+        first = plain(graph.invoke({"log": ["x"]}, config))
+        older = next(s for s in graph.get_state_history(config) if s.next == ("sub",))
+        return first, plain(graph.invoke(None, older.config))
+
+    first, replayed = same(scenario)
+    assert replayed == first
