@@ -151,7 +151,7 @@ def create_router(
                 return agent
         return None
 
-    def route(state: dict[str, Any]) -> Command:
+    def route(state: dict[str, Any]) -> Command[Any]:
         text = _last_human(state.get("messages") or [])
         chosen = by_keyword(text) or by_model(text) or default
         if chosen is None:

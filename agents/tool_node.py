@@ -122,7 +122,7 @@ class ToolExecutor:
             ]
         }
 
-    def _complete_command(self, call: ToolCall, command: Command) -> Command:
+    def _complete_command(self, call: ToolCall, command: Command[Any]) -> Command[Any]:
         # Every tool call needs an answer in the history (providers reject a
         # dangling call), so a Command without one gets a default ToolMessage.
         update = command.update if isinstance(command.update, dict) else {}

@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/bench_graphs.py [--quick] [--runs N]``.
 Workloads (each without a checkpointer and with the in-memory saver):
 a 10-node chain (µs per superstep), a 1-node graph (µs per invoke), a fan-out of 8
 with ``Send`` (µs per invoke), an interrupt + resume round trip (µs, saver only) and
-a one-node graph over a state of 10 or 100 LangChain messages that adds one (µs per
+a node that invokes a compiled graph (a child of the run, µs per invoke) and a
+one-node graph over a state of 10 or 100 LangChain messages that adds one (µs per
 invoke); plus checkpoint bytes per step for a thread whose message list grows each
 step.
 Each figure is the median of ``--runs`` interleaved runs.
@@ -113,6 +114,19 @@ def build_fanout(lib: Lib, saver: bool) -> Any:
     return g.compile(checkpointer=lib.Saver() if saver else None)
 
 
+def build_nested(lib: Lib, saver: bool) -> Any:
+    """A node that invokes a compiled one-node graph (a child of the run)."""
+    child = build_chain(lib, 1, False)
+
+    def call(state: Chain) -> dict[str, int]:
+        return {"n": child.invoke({"n": state["n"]})["n"]}
+
+    g = lib.StateGraph(Chain)
+    g.add_node("call", call)
+    g.add_edge(lib.START, "call")
+    return g.compile(checkpointer=lib.Saver() if saver else None)
+
+
 def build_interrupt(lib: Lib) -> Any:
     g = lib.StateGraph(Chain)
 
@@ -158,6 +172,8 @@ def workloads(lib: Lib) -> dict[str, tuple[Callable[[], Any], int]]:
     fan = build_fanout(lib, False)
     fan_s = build_fanout(lib, True)
     intr = build_interrupt(lib)
+    nested = build_nested(lib, False)
+    nested_s = build_nested(lib, True)
     resume = lib.Command(resume=5)
     items = {"items": list(range(8))}
     lc = build_lc_messages(lib, False)
@@ -184,6 +200,11 @@ def workloads(lib: Lib) -> dict[str, tuple[Callable[[], Any], int]]:
         "lc-msgs10+saver µs/invoke": (lambda: lc_s.invoke(lc10, ids.config()), 1),
         "lc-msgs100 µs/invoke": (lambda: lc.invoke(lc100), 1),
         "lc-msgs100+saver µs/invoke": (lambda: lc_s.invoke(lc100, ids.config()), 1),
+        "subgraph-in-node µs/invoke": (lambda: nested.invoke({"n": 0}), 1),
+        "subgraph-in-node+saver µs/invoke": (
+            lambda: nested_s.invoke({"n": 0}, ids.config()),
+            1,
+        ),
     }
 
 
@@ -199,7 +220,8 @@ def check_same_results(libs: list[Lib]) -> None:
         resumed = intr.invoke(lib.Command(resume=5), cfg)
         lc = build_lc_messages(lib, True).invoke(lc_history(3), cfg)["messages"]
         lc_shape = [(type(m).__name__, m.content) for m in lc]
-        outputs.append((chain, fan, resumed, lc_shape))
+        nested = build_nested(lib, True).invoke({"n": 0}, cfg)
+        outputs.append((chain, fan, resumed, lc_shape, nested))
     assert outputs[0] == outputs[1], outputs
 
 

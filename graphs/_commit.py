@@ -6,9 +6,11 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from graphs.checkpoint.format import MIN_DELTA_CHAIN, now_iso
+from graphs.types import START
 
 if TYPE_CHECKING:
     from graphs._loop import Run
+    from graphs._task import Task
 
 __all__ = ["build_checkpoint", "debug_checkpoint"]
 
@@ -66,10 +68,7 @@ def build_checkpoint(
         "channel_values": dict(run.values),
         "channel_versions": dict(versions),
         "versions_seen": {},
-        "next": [
-            {"name": t.name, "arg": t.arg} if t.push else {"name": t.name}
-            for t in run._next
-        ],
+        "next": [task_spec(t) for t in run._next],
         "barriers": {k: sorted(v) for k, v in run.barriers.items()},
         "deferred": sorted(run.deferred),
         "last": run._last,
@@ -77,6 +76,16 @@ def build_checkpoint(
         "deltas": deltas,
     }
     return checkpoint, new_versions
+
+
+def task_spec(task: Task) -> dict[str, Any]:
+    """How a checkpoint's ``next`` records a task (the START task keeps its input
+    writes, which the input checkpoint holds until the START superstep)."""
+    if task.push:
+        return {"name": task.name, "arg": task.arg}
+    if task.name == START:
+        return {"name": task.name, "input": [list(w) for w in task.writes]}
+    return {"name": task.name}
 
 
 def debug_checkpoint(run: Run, checkpoint: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from graphs.errors import GraphInterrupt
 from graphs.types import Interrupt
 
 if TYPE_CHECKING:
-    from graphs._loop import Task
+    from graphs._task import Task
 
 __all__ = [
     "MessageWriter",

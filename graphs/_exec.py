@@ -10,22 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from graphs._loop import (
-    CHUNKS,
-    FLUSH,
-    GET,
-    HOOK,
-    PUT,
-    PUT_BG,
-    RUN,
-    WRITES,
-    Run,
-)
+from graphs._loop import Run
 from graphs._outbox import Chunk
+from graphs._requests import Req, Request
 from graphs._task import Task
 from graphs._work import arun_tasks, run_tasks
 from graphs.errors import GraphRecursionError, InvalidUpdateError, describe
@@ -38,7 +29,9 @@ _CAUGHT = (GraphRecursionError, InvalidUpdateError)
 # -- drivers ---------------------------------------------------------------------
 
 
-def _next_request(run: Run, gen: Any, answer: Any) -> tuple[Any, Any] | None:
+def _next_request(
+    run: Run, gen: Generator[Request, Any, None], answer: Any
+) -> Request | None:
     """The loop's next request, or ``None`` once it has ended; an error the run
     catches marks it failed."""
     try:
@@ -65,24 +58,24 @@ def drive(run: Run) -> Iterator[Chunk]:
             break
         kind, payload = request
         answer = None
-        if kind == RUN:
+        if kind is Req.RUN:
             if run.live:
                 yield from _run_live(run, payload)
             else:
                 run_tasks(payload)
-        elif kind == CHUNKS:
+        elif kind is Req.CHUNKS:
             yield from payload
-        elif kind == PUT:
+        elif kind is Req.PUT:
             answer = saver.put(*payload)  # type: ignore[union-attr]
-        elif kind == GET:
+        elif kind is Req.GET:
             answer = saver.get_tuple(payload)  # type: ignore[union-attr]
-        elif kind == WRITES:
+        elif kind is Req.WRITES:
             saver.put_writes(*payload)  # type: ignore[union-attr]
-        elif kind == HOOK:
+        elif kind is Req.HOOK:
             payload[0](payload[1])
-        elif kind == PUT_BG:
+        elif kind is Req.PUT_BG:
             pending.append(_background().submit(saver.put, *payload))  # type: ignore[union-attr]
-        elif kind == FLUSH:
+        elif kind is Req.FLUSH:
             for fut in pending:
                 fut.result()
             pending.clear()
@@ -113,26 +106,26 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             break
         kind, payload = request
         answer = None
-        if kind == RUN:
+        if kind is Req.RUN:
             if run.live:
                 async for chunk in _arun_live(run, payload):
                     yield chunk
             else:
                 await arun_tasks(payload)
-        elif kind == CHUNKS:
+        elif kind is Req.CHUNKS:
             for chunk in payload:
                 yield chunk
-        elif kind == PUT:
+        elif kind is Req.PUT:
             answer = await saver.aput(*payload)  # type: ignore[union-attr]
-        elif kind == GET:
+        elif kind is Req.GET:
             answer = await saver.aget_tuple(payload)  # type: ignore[union-attr]
-        elif kind == WRITES:
+        elif kind is Req.WRITES:
             await saver.aput_writes(*payload)  # type: ignore[union-attr]
-        elif kind == HOOK:
+        elif kind is Req.HOOK:
             payload[0](payload[1])
-        elif kind == PUT_BG:
+        elif kind is Req.PUT_BG:
             pending.append(asyncio.ensure_future(saver.aput(*payload)))  # type: ignore[union-attr]
-        elif kind == FLUSH:
+        elif kind is Req.FLUSH:
             for fut in pending:
                 await fut
             pending.clear()
@@ -181,7 +174,11 @@ async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
     tasks."""
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    run.out.notify = lambda: loop.call_soon_threadsafe(wake.set)
+
+    def notify() -> None:
+        loop.call_soon_threadsafe(wake.set)
+
+    run.out.notify = notify
     work = asyncio.ensure_future(arun_tasks(tasks))
     try:
         while not work.done():

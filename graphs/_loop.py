@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
-from graphs._resume import debug_task, emit_update, message_ids, restore_tasks
-from graphs._task import Task
-from graphs.channels import apply_writes
+from graphs._requests import Req, Request
+from graphs._resume import debug_task, emit_update, message_ids
+from graphs._start import start
+from graphs._task import Task, by_path
+from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
 from graphs.checkpoint.format import (
     ERROR,
@@ -25,21 +28,18 @@ from graphs.checkpoint.format import (
     new_checkpoint_id,
 )
 from graphs.errors import (
-    EmptyInputError,
     GraphRecursionError,
     InvalidUpdateError,
     ParentCommand,
     describe,
 )
-from graphs.types import END, Command, Interrupt, Send
+from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-RUN, GET, PUT, PUT_BG, WRITES, FLUSH, CHUNKS, HOOK = range(8)
 DEFAULT_RECURSION_LIMIT = 25
-
-Request = tuple[int, Any]
+_DEFAULT = RunOptions()
 
 
 class Run:
@@ -50,33 +50,24 @@ class Run:
         graph: CompiledGraph,
         input: Any,
         config: dict[str, Any] | None,
-        *,
-        modes: frozenset[str] = frozenset(),
-        durability: str = "sync",
-        interrupt_before: tuple[str, ...] | None = None,
-        interrupt_after: tuple[str, ...] | None = None,
-        step_hook: Any = None,
-        trace: list[dict[str, Any]] | None = None,
-        catch_errors: bool = False,
+        options: RunOptions = _DEFAULT,
         parent: Task | None = None,
-        stream_subgraphs: bool = False,
     ) -> None:
         self.graph = graph
         self.input = input
         self.config: dict[str, Any] = config or {}
         conf = self.config.get("configurable") or {}
-        self.modes = modes
-        self.durability = durability
-        self.before = (
-            graph.interrupt_before if interrupt_before is None else (interrupt_before)
-        )
-        self.after = (
-            graph.interrupt_after if interrupt_after is None else (interrupt_after)
-        )
-        self.step_hook = step_hook
-        self.trace = trace
-        self.catch_errors = catch_errors
+        self.options = options
+        modes = self.modes = options.modes
+        self.durability = options.durability
+        before, after = options.interrupt_before, options.interrupt_after
+        self.before = graph.interrupt_before if before is None else before
+        self.after = graph.interrupt_after if after is None else after
+        self.step_hook = options.step_hook
+        self.trace: list[dict[str, Any]] | None = [] if options.trace else None
+        self.catch_errors = options.catch_errors
         self.parent = parent
+        stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
         self.thread_id = config_thread_id(self.config) if self.saver else ""
@@ -94,6 +85,8 @@ class Run:
         self.recursion_limit = int(
             self.config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         )
+        limit = self.config.get("max_concurrency")
+        self.max_concurrency: int | None = None if limit is None else int(limit)
         self.values: dict[str, Any] = {}
         self.versions: dict[str, str] = {}
         self.barriers: dict[str, set[str]] = {}
@@ -107,7 +100,16 @@ class Run:
         self.pending_put: tuple[Any, ...] | None = None
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
-        self.status = "completed"
+        self.stop = 0  # the last step this run may run (set by _start)
+        self._resumed = False
+        # the superstep being committed: what ran, changed and comes next
+        self._ran: list[Task] = []
+        self._dirty: set[str] = set()
+        self._updated: list[str] = []
+        self._prev: dict[str, Any] | None = None
+        self._last: list[str] = []
+        self._next: list[Task] = []
+        self.status: RunStatus = "completed"
         self.interrupts: list[Interrupt] = []
         self.error: BaseException | None = None
 
@@ -131,7 +133,7 @@ class Run:
         if self.trace is not None:
             self.trace.append({"kind": kind, "step": self.step + 1, **data})
 
-    def emit(self, mode: str, payload: Any) -> None:
+    def emit(self, mode: StreamMode, payload: Any) -> None:
         """Queue a stream chunk if ``mode`` was requested."""
         if mode in self.modes:
             self.out.put((self.stream_ns, mode, payload))
@@ -151,36 +153,43 @@ class Run:
 
     def steps(self) -> Generator[Request, Any, None]:
         """Run the graph; a generator of requests answered by a driver."""
-        tasks = yield from self._start()
-        budget = self.recursion_limit - (1 if self._fresh_input else 0)
+        tasks = yield from start(self)
         first = True
-        while tasks:
-            if budget <= 0:
+        while True:
+            # checked before looking for tasks: like LangGraph, a run that needs
+            # all its steps still fails when the step after them is out of bounds
+            if self.step >= self.stop:
                 raise GraphRecursionError(
                     f"Recursion limit of {self.recursion_limit} reached without "
                     "hitting a stop condition. You can increase the limit by setting "
                     "the `recursion_limit` config key."
                 )
+            if not tasks:
+                break
             if not (first and self._resumed) and self._breakpoint(tasks, self.before):
                 yield from self._pause([])
                 return
             first = False
-            todo = [t for t in tasks if not t.restored]
-            if "debug" in self.modes:
+            # a restored task's writes are ready; the input task may still have
+            # conditional edges to run
+            todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
+            if "debug" in self.modes or "tasks" in self.modes:
                 for t in todo:
-                    self.emit("debug", debug_task(self, "task", t))
+                    if not t.hidden:
+                        event = debug_task(self, "task", t)
+                        self.emit("debug", event)
+                        self.emit("tasks", event["payload"])
             if todo:
-                yield RUN, todo
+                yield Req.RUN, todo
             failed = yield from self._settle(tasks)
             if failed:
                 return
             tasks = self._advance(tasks)
-            budget -= 1
             yield from self._commit("loop")
             if self.out:
-                yield CHUNKS, self._drain()
+                yield Req.CHUNKS, self._drain()
             if self.step_hook is not None:
-                yield HOOK, (self.step_hook, self.step)
+                yield Req.HOOK, (self.step_hook, self.step)
             if self._breakpoint(self._ran, self.after):
                 yield from self._pause([])
                 return
@@ -189,7 +198,8 @@ class Run:
     def _breakpoint(self, tasks: list[Task], names: tuple[str, ...]) -> bool:
         if not names:
             return False
-        return "*" in names or any(t.name in names for t in tasks)
+        star = "*" in names
+        return any((star or t.name in names) and not t.hidden for t in tasks)
 
     def _drain(self) -> list[Any]:
         if self.parent is not None and self.stream_subgraphs:
@@ -198,83 +208,10 @@ class Run:
             return []
         return self.out.take()
 
-    # -- start -------------------------------------------------------------------
-
-    def _start(self) -> Generator[Request, Any, list[Task]]:
-        graph = self.graph
-        saver = self.saver
-        saved = None
-        if saver is not None:
-            saved = yield GET, {"configurable": self._thread_config()}
-        inp = self.input
-        resume = _NO_RESUME
-        if isinstance(inp, Command) and inp.resume is not None:
-            resume = inp.resume
-        if (
-            self.parent is not None
-            and saved is not None
-            and saved.checkpoint.get("next")
-        ):
-            resume = self._resume_from_parent()
-            inp = None
-        self._fresh_input = not (inp is None or resume is not _NO_RESUME)
-        self._resumed = False
-        if saved is not None:
-            self._load(saved)
-        if not self._fresh_input:
-            if saved is None:
-                if resume is not _NO_RESUME:
-                    raise EmptyInputError(
-                        "Cannot resume: no checkpoint found for this thread"
-                    )
-                raise EmptyInputError("Received no input and no checkpoint to resume")
-            self._resumed = True
-            if resume is not _NO_RESUME:
-                self.event("resume_received")
-            tasks = restore_tasks(self, saved, resume)
-            if "messages" in self.modes:
-                self.streamed.update(message_ids(self.values))
-            if "values" in self.modes:
-                self.emit("values", self.output())
-            return tasks
-        # a new run: apply the input as the START node's writes
-        self.values = (
-            {**graph.initial_values(), **self.values} if not saved else (self.values)
-        )
-        bare = isinstance(inp, Command) and bool(inp.goto)
-        start = Task(
-            self, graph.start_goto if bare else graph.start_node, 0, False, None
-        )
-        start.writes, start.gotos, start.sends = graph.input_writes(inp)
-        start.update = inp
-        start.restored = True  # its writes are ready; only branches may need a run
-        if saved is not None:
-            self.step = int(saved.metadata.get("step", -1)) + 1
-        if start.node.branches:
-            yield RUN, [start]
-            if start.error is not None:
-                raise start.error
-        tasks = self._advance([start], source_is_input=True)
-        values = self.values
-        self.values = {k: values[k] for k in graph.channels if k in values}
-        yield from self._commit("input")
-        if "messages" in self.modes:
-            self.streamed.update(message_ids(self.values))
-        if "values" in self.modes:
-            self.emit("values", self.output())
-        return tasks
-
-    def _resume_from_parent(self) -> Any:
-        task = self.parent
-        assert task is not None
-        if task.resume_map:
-            value, task.resume_map = task.resume_map, None
-            return value
-        if task.null_resume is not _NO_RESUME:
-            value, task.null_resume = task.null_resume, _NO_RESUME
-            return value
-        got = task.run.take_null_resume()
-        return got if got is not _NO_RESUME else _NO_RESUME
+    def apply_null_writes(self, writes: list[tuple[str, Any]]) -> None:
+        """Apply writes of no task to the loaded values (stored in full next)."""
+        channels = self.graph.channels
+        self._dirty.update(apply_writes(self.values, channels, writes))
 
     def _load(self, saved: Any) -> None:
         cp = saved.checkpoint
@@ -302,12 +239,19 @@ class Run:
         ]
         if not errors and not paused:
             return False
+        if "updates" in self.modes or "messages" in self.modes:
+            # the tasks that finished are streamed, as LangGraph streams each task
+            # when it ends (again, marked cached, when the superstep is resumed)
+            for t in sorted(tasks, key=by_path):
+                if not t.restored and t.interrupts is None and t.error is None:
+                    emit_update(self, t)
         if self.saver is not None:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
             for t in tasks:
                 if t.restored:
                     continue
+                rows: list[tuple[str, Any]]
                 if t.error is not None:
                     rows = [(ERROR, describe(t.error))]
                 elif t.interrupts is not None:
@@ -316,37 +260,48 @@ class Run:
                         rows.append((RESUME, list(t.resume_values)))
                 else:
                     rows = t.stored_writes()
-                yield WRITES, (cfg, rows, t.id)
+                yield Req.WRITES, (cfg, rows, t.id)
         if self.out:
-            yield CHUNKS, self._drain()
+            yield Req.CHUNKS, self._drain()
         if errors:
-            self.status = "failed"
-            self.error = errors[0].error
-            if isinstance(self.error, ParentCommand) and self.parent is None:
-                self.error = InvalidUpdateError(
-                    "Command.PARENT used outside a subgraph"
-                )
-            self.event("error", node=errors[0].name, error=describe(self.error))
+            error = errors[0].error
+            assert error is not None
+            if isinstance(error, ParentCommand) and self.parent is None:
+                error = InvalidUpdateError("Command.PARENT used outside a subgraph")
+            self.status, self.error = "failed", error
+            self.event("error", node=errors[0].name, error=describe(error))
             if not self.catch_errors:
-                raise self.error
+                raise error
             return True
-        interrupts = [i for t in paused for i in t.interrupts]
-        yield from self._pause(interrupts)
+        # like LangGraph, the caller sees the writes of the tasks that finished
+        # (the checkpoint keeps them as pending writes until the resume)
+        done = [t for t in tasks if t.interrupts is None and t.writes]
+        if done:
+            self.values = dict(self.values)
+            writes = [w for t in sorted(done, key=by_path) for w in t.writes]
+            apply_writes(self.values, self.graph.channels, writes)
+        ordered = sorted(paused, key=by_path)
+        yield from self._pause([t.interrupts or () for t in ordered])
         return True
 
-    def _pause(self, interrupts: list[Interrupt]) -> Generator[Request, Any, None]:
+    def _pause(
+        self, groups: list[tuple[Interrupt, ...]]
+    ) -> Generator[Request, Any, None]:
+        """Pause with the interrupts of each paused task (none: a breakpoint)."""
         yield from self._flush_exit()
         self.status = "interrupted"
-        self.interrupts = interrupts
-        for mode in ("updates", "values"):
-            if mode in self.modes and (interrupts or mode == "updates"):
-                self.emit(mode, {"__interrupt__": tuple(interrupts)})
+        interrupts = self.interrupts = [i for group in groups for i in group]
+        if "updates" in self.modes:  # like LangGraph, one chunk per paused task
+            for group in groups or [()]:
+                self.emit("updates", {"__interrupt__": group})
+        if "values" in self.modes and interrupts:
+            self.emit("values", {"__interrupt__": tuple(interrupts)})
         if self.out:
-            yield CHUNKS, self._drain()
+            yield Req.CHUNKS, self._drain()
 
     # -- advance: apply writes, plan the next superstep ---------------------------
 
-    def _advance(self, tasks: list[Task], source_is_input: bool = False) -> list[Task]:
+    def _advance(self, tasks: list[Task]) -> list[Task]:
         graph = self.graph
         channels = graph.channels
         saver = self.saver
@@ -354,15 +309,27 @@ class Run:
             for t in tasks:
                 t.id  # noqa: B018 - pin the id (its metadata) before a new checkpoint id
         prev = dict(self.values) if saver is not None else None
-        if len(tasks) == 1 and tasks[0].view is not None:
+        dirty = self._dirty
+        if dirty and prev is not None:  # changed by writes of no task: no delta
+            for ch in dirty:
+                prev.pop(ch, None)
+        view = tasks[0].view if len(tasks) == 1 else None
+        if view is not None:
             task = tasks[0]
-            self.values = task.view
+            self.values = view
             updated = [
                 c for c in dict.fromkeys(c for c, _ in task.writes) if c in channels
             ]
         else:
+            if len(tasks) > 1:
+                # LangGraph's order: by task path, independent of builder order
+                # and timing (pulled nodes by name, then Sends by position)
+                tasks = sorted(tasks, key=by_path)
             writes = [w for t in tasks for w in t.writes]
             updated = apply_writes(self.values, channels, writes) if writes else []
+        if dirty:
+            updated = list(dict.fromkeys([*dirty, *updated]))
+            self._dirty = set()
         self._ran = tasks
         if saver is not None:
             self.checkpoint_id = new_checkpoint_id()
@@ -371,16 +338,23 @@ class Run:
             self._last = [t.name for t in tasks]
         else:
             self.checkpoint_id = ""  # task and interrupt ids stay unique per step
-        if not source_is_input:
-            self.step += 1
-            if "updates" in self.modes or "messages" in self.modes:
-                for t in tasks:
-                    emit_update(self, t)
-            if "debug" in self.modes:
-                for t in tasks:
-                    self.emit("debug", debug_task(self, "task_result", t))
-            if "values" in self.modes:
-                self.emit("values", self.output())
+        self.step += 1
+        shown = [t for t in tasks if not t.hidden]
+        if "updates" in self.modes or "messages" in self.modes:
+            # tasks restored from pending writes come first, as LangGraph
+            # re-emits them before the superstep runs
+            shown.sort(key=lambda t: not t.restored)
+            for t in shown:
+                emit_update(self, t)
+        if "messages" in self.modes and len(shown) < len(tasks):
+            self.streamed.update(message_ids(self.values))  # the input's messages
+        if "debug" in self.modes or "tasks" in self.modes:
+            for t in shown:
+                event = debug_task(self, "task_result", t)
+                self.emit("debug", event)
+                self.emit("tasks", event["payload"])
+        if "values" in self.modes:
+            self.emit("values", self.output())
         return self._plan(tasks)
 
     def _plan(self, tasks: list[Task]) -> list[Task]:
@@ -447,28 +421,43 @@ class Run:
         )
         if "debug" in self.modes:
             self.emit("debug", debug_checkpoint(self, checkpoint))
+        if "checkpoints" in self.modes:
+            snapshot = {
+                "config": self.parent_config,
+                "metadata": metadata,
+                "values": self.output(),
+                "next": [t.name for t in self._next],
+                "parent_config": None if self.saved_config is None else parent,
+                "tasks": [
+                    {"id": t.id, "name": t.name, "interrupts": (), "state": None}
+                    for t in self._next
+                ],
+            }
+            self.emit("checkpoints", snapshot)
         if exit_mode:
             self.pending_put = put
             self.unsaved = new_versions
             return
         self.saved_config = self.parent_config
-        yield (PUT_BG if self.durability == "async" else PUT), put
+        yield (Req.PUT_BG if self.durability == "async" else Req.PUT), put
 
     def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
         if self.pending_put is not None:
             put, self.pending_put = self.pending_put, None
-            yield PUT, put
+            yield Req.PUT, put
             self.saved_config = self.parent_config
             self.unsaved = {}
         if self.saver is not None and self.durability == "async":
-            yield FLUSH, None
+            yield Req.FLUSH, None
 
     # -- output --------------------------------------------------------------------
 
-    def output(self) -> dict[str, Any]:
-        """The state values visible to the caller."""
+    def output(self) -> Any:
+        """The state values visible to the caller (the value of a root state)."""
         keys = self.graph.output_keys
         values = self.values
+        if self.graph.root:
+            return values.get(ROOT)
         if keys is None:
             return dict(values)
         return {k: values[k] for k in keys if k in values}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import _NO_RESUME
-from graphs._task import DONE, GOTO, SEND, Task
+from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task
 from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
-from graphs.errors import InvalidUpdateError, describe
+from graphs.errors import describe
+from graphs.types import START
 
 if TYPE_CHECKING:
     from graphs._loop import Run
@@ -20,12 +21,22 @@ def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
     graph = self.graph
     tasks = []
     for i, spec in enumerate(saved.checkpoint.get("next") or ()):
+        if spec["name"] == START:  # an input checkpoint: the input not yet applied
+            start = Task(self, graph.start_node, i, False, None)
+            start.writes = [(c, v) for c, v in spec.get("input") or ()]
+            start.update = dict(start.writes)
+            start.restored = True
+            tasks.append(start)
+            continue
         node = graph.node_runtime(spec["name"])
         tasks.append(Task(self, node, i, "arg" in spec, spec.get("arg")))
     by_id = {t.id: t for t in tasks}
     grouped: dict[str, list[tuple[str, Any]]] = {}
     for task_id, channel, value in saved.pending_writes or ():
         grouped.setdefault(task_id, []).append((channel, value))
+    null = grouped.pop(NULL_TASK, None)
+    if null:
+        self.apply_null_writes(null)
     pending: dict[str, Task] = {}
     for task_id, rows in grouped.items():
         task = by_id.get(task_id)
@@ -59,7 +70,7 @@ def route_resume(self: Run, resume: Any, pending: dict[str, Task]) -> None:
         return
     owners = {id(t): t for t in pending.values()}
     if len(owners) > 1:
-        raise InvalidUpdateError(
+        raise RuntimeError(  # LangGraph's error
             "When there are multiple pending interrupts, you must specify the "
             "interrupt id when resuming: Command(resume={interrupt_id: value})"
         )
@@ -73,7 +84,12 @@ def emit_update(self: Run, task: Task) -> None:
     """Queue the ``updates`` and ``messages`` chunks of a finished task."""
     update = task.update
     if "updates" in self.modes:
-        self.emit("updates", {task.name: update})
+        if task.restored:
+            # finished before the pause or failure: not run again, marked cached
+            chunk = {task.name: dict(task.writes), "__metadata__": {"cached": True}}
+            self.emit("updates", chunk)
+        else:
+            self.emit("updates", {task.name: update})
     if "messages" in self.modes and update:
         # Like LangGraph, a message already on the stream (streamed as chunks by
         # the node, sent by an earlier node, or in the state the run started
@@ -112,6 +128,10 @@ def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
     payload: dict[str, Any] = {"id": task.id, "name": task.name}
     if kind == "task":
         payload["input"] = task.arg if task.push else self.output()
+        # the channel LangGraph's task was triggered by
+        payload["triggers"] = (
+            ("__pregel_push",) if task.push else (f"branch:to:{task.name}",)
+        )
     else:
         payload.update(
             result=task.update,
@@ -119,7 +139,8 @@ def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
             interrupts=list(task.interrupts or ()),
         )
     return {
-        "step": self.step,
+        # a task runs in the step after the last finished one
+        "step": self.step + 1 if kind == "task" else self.step,
         "timestamp": now_iso(),
         "type": kind,
         "payload": payload,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
-from graphs._task import DONE, GOTO, SEND, Task, task_id
+from graphs._start import fork
+from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
+from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import InvalidUpdateError
@@ -15,7 +17,10 @@ from graphs.types import END, START, StateSnapshot, StateTask
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-__all__ = ["StateAPI"]
+__all__ = ["COPY", "StateAPI"]
+
+COPY = "__copy__"
+"""``as_node`` of :meth:`StateAPI.update_state` that copies the checkpoint."""
 
 
 class StateAPI:
@@ -27,7 +32,12 @@ class StateAPI:
             raise ValueError("No checkpointer set: compile(checkpointer=...) first")
         return saver
 
-    def _snapshot(self: CompiledGraph, saved: CheckpointTuple) -> StateSnapshot:  # type: ignore[misc]
+    def _snapshot(  # type: ignore[misc]
+        self: CompiledGraph, saved: CheckpointTuple, latest: bool = False
+    ) -> StateSnapshot:
+        """The snapshot of ``saved``; for the thread's latest state (``latest``),
+        as in LangGraph, the writes of tasks that finished in a superstep that did
+        not (a sibling failed or paused) are applied and those tasks are not next."""
         cp = saved.checkpoint
         conf = saved.config["configurable"]
         by_task: dict[str, list[tuple[str, Any]]] = {}
@@ -36,6 +46,7 @@ class StateAPI:
         tasks = []
         nxt = []
         interrupts: list[Any] = []
+        finished: list[tuple[tuple[int, int, str], list[tuple[str, Any]]]] = []
         for i, spec in enumerate(cp.get("next") or ()):
             tid = task_id(cp["id"], conf.get("checkpoint_ns", ""), i, spec["name"])
             rows = by_task.get(tid, [])
@@ -44,17 +55,25 @@ class StateAPI:
             error = next((v for c, v in rows if c == ERROR), None)
             result = None
             if regular:
-                result = {c: v for c, v in regular if c not in (GOTO, SEND, DONE)}
-            else:
+                writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
+                result = dict(writes)
+                finished.append((path_order("arg" in spec, i, spec["name"]), writes))
+            if not (regular and latest):
                 nxt.append(spec["name"])
-                interrupts.extend(intr)
+            interrupts.extend(intr)
             tasks.append(StateTask(tid, spec["name"], (), error, intr, None, result))
-        values = dict(cp.get("channel_values") or {})
+        # reduced channels never written show their empty value, as in LangGraph
+        values = {**self.initial_values(), **(cp.get("channel_values") or {})}
+        if NULL_TASK in by_task:  # a resume's update, part of this checkpoint
+            apply_writes(values, self.channels, by_task[NULL_TASK])
+        if latest and finished:
+            finished.sort(key=lambda f: f[0])  # by task path, as a superstep does
+            apply_writes(values, self.channels, [w for _, ws in finished for w in ws])
         keys = self.output_keys
         if keys is not None:
             values = {k: values[k] for k in keys if k in values}
         return StateSnapshot(
-            values=values,
+            values=values.get(ROOT) if self.root else values,
             next=tuple(nxt),
             config=saved.config,
             metadata=saved.metadata,
@@ -71,16 +90,52 @@ class StateAPI:
 
         Args:
             config: Thread config, optionally with ``checkpoint_id``.
-            subgraphs: Accepted for compatibility.
+            subgraphs: Fill ``tasks[i].state`` of subgraph nodes with their
+                snapshots (recursively); otherwise it is the config addressing
+                the subgraph's checkpoints.
 
         Returns:
             The snapshot; empty values and no ``next`` for an unknown thread.
         """
         config = self.merged_config(config) or {}
-        saved = self._saver().get_tuple(config)
+        return self._state_at(self._saver(), config, subgraphs)
+
+    def _state_at(  # type: ignore[misc]
+        self: CompiledGraph,
+        saver: BaseCheckpointSaver,
+        config: dict[str, Any],
+        subgraphs: bool,
+    ) -> StateSnapshot:
+        saved = saver.get_tuple(config)
         if saved is None:
             return StateSnapshot({}, (), config, None, None, None, (), ())
-        return self._snapshot(saved)
+        latest = not (config.get("configurable") or {}).get("checkpoint_id")
+        snapshot = self._snapshot(saved, latest)
+        return self._with_subgraphs(snapshot, saver, subgraphs)
+
+    def _with_subgraphs(  # type: ignore[misc]
+        self: CompiledGraph,
+        snapshot: StateSnapshot,
+        saver: BaseCheckpointSaver,
+        recurse: bool,
+    ) -> StateSnapshot:
+        """LangGraph's ``tasks[i].state`` for subgraph nodes: the subgraph's
+        snapshot (``subgraphs=True``), else the config that addresses it."""
+        conf = snapshot.config["configurable"]
+        tasks = []
+        for t in snapshot.tasks:
+            node = self.nodes_rt.get(t.name)
+            sub = node.subgraph if node is not None else None
+            if sub is None:
+                tasks.append(t)
+                continue
+            ns = sub.child_ns(conf.get("checkpoint_ns", ""), t.name, t.id)
+            cfg = {
+                "configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": ns}
+            }
+            state = sub._state_at(saver, cfg, True) if recurse else cfg
+            tasks.append(t._replace(state=state))
+        return snapshot._replace(tasks=tuple(tasks))
 
     def get_state_history(  # type: ignore[misc]
         self: CompiledGraph,
@@ -121,7 +176,8 @@ class StateAPI:
         Args:
             config: Thread config, optionally with ``checkpoint_id``.
             values: Update dict (or ``Command``), applied with the reducers.
-            as_node: The node the update is attributed to.
+            as_node: The node the update is attributed to; ``"__copy__"`` copies
+                the checkpoint as a fork (``values`` must be ``None``).
 
         Returns:
             The config of the new checkpoint.
@@ -137,6 +193,12 @@ class StateAPI:
             run._load(saved)
         else:
             run.values = self.initial_values()
+        if as_node == COPY:  # LangGraph's copy of a checkpoint, as a fork
+            if saved is None:
+                raise InvalidUpdateError("no checkpoint to copy")
+            for _kind, payload in fork(run, saved):
+                saver.put(*payload)
+            return run.parent_config or {}
         name = as_node or self._default_as_node(saved)
         node = self.start_node if name == START else self.node_runtime(name)
         if name == END:
@@ -169,17 +231,17 @@ class StateAPI:
         self, config: dict[str, Any], *, subgraphs: bool = False
     ) -> StateSnapshot:
         """Async :meth:`get_state`."""
-        return self.get_state(config, subgraphs=subgraphs)  # type: ignore[attr-defined,no-any-return]
+        return cast("CompiledGraph", self).get_state(config, subgraphs=subgraphs)
 
     async def aget_state_history(
         self, config: dict[str, Any], **kw: Any
     ) -> AsyncIterator[StateSnapshot]:
         """Async :meth:`get_state_history`."""
-        for snap in self.get_state_history(config, **kw):  # type: ignore[attr-defined]
+        for snap in cast("CompiledGraph", self).get_state_history(config, **kw):
             yield snap
 
     async def aupdate_state(
         self, config: dict[str, Any], values: Any, as_node: str | None = None
     ) -> dict[str, Any]:
         """Async :meth:`update_state`."""
-        return self.update_state(config, values, as_node)  # type: ignore[attr-defined,no-any-return]
+        return cast("CompiledGraph", self).update_state(config, values, as_node)

@@ -7,16 +7,38 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._context import _NO_RESUME
 from graphs.checkpoint.format import new_checkpoint_id
-from graphs.types import Interrupt, Send
+from graphs.types import START, Interrupt, Send
 
 if TYPE_CHECKING:
     from graphs._loop import Run
     from graphs.compiled import NodeRuntime
 
-__all__ = ["DONE", "GOTO", "SEND", "Task", "task_id"]
+__all__ = [
+    "DONE",
+    "GOTO",
+    "NULL_TASK",
+    "SEND",
+    "Task",
+    "by_path",
+    "path_order",
+    "task_id",
+]
 
 GOTO, SEND, DONE = "__goto__", "__send__", "__done__"
+NULL_TASK = "00000000-0000-0000-0000-000000000000"
+"""Task id of writes that belong to no task (a resume's ``Command.update``)."""
 PULL, PUSH = "__pregel_pull", "__pregel_push"  # LangGraph's langgraph_path tags
+
+
+def path_order(push: bool, index: int, name: str) -> tuple[int, int, str]:
+    """LangGraph's order of a superstep's writes, by task path: pulled nodes by
+    name, then pushed (``Send``) tasks by position."""
+    return (1, index, "") if push else (0, 0, name)
+
+
+def by_path(task: Task) -> tuple[int, int, str]:
+    """:func:`path_order` of a task (a sort key)."""
+    return path_order(task.push, task.index, task.name)
 
 
 def task_id(checkpoint_id: str, ns: str, index: int, name: str) -> str:
@@ -79,6 +101,11 @@ class Task:
         self.view: dict[str, Any] | None = None
         self.custom: list[Any] | None = None
         self.interrupt_index = 0
+
+    @property
+    def hidden(self) -> bool:
+        """The input task (``__start__``): not streamed, never a breakpoint."""
+        return self.name == START
 
     @property
     def id(self) -> str:

@@ -23,7 +23,7 @@ from graphs._langchain_run import enter as langchain_enter
 from graphs._langchain_run import leave as langchain_leave
 from graphs._langchain_run import node_config
 from graphs._task import Task
-from graphs.channels import apply_writes
+from graphs.channels import ROOT, apply_writes
 from graphs.errors import (
     GraphInterrupt,
     InvalidUpdateError,
@@ -31,7 +31,7 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
-from graphs.types import END, Command, Send
+from graphs.types import END, Command, Send, node_name
 
 if TYPE_CHECKING:
     from graphs.compiled import NodeRuntime
@@ -53,12 +53,23 @@ def run_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         _exec(tasks[0])
         return
+    run = _exec
+    limit = tasks[0].run.max_concurrency
+    if limit is not None and limit < len(tasks):
+        # config["max_concurrency"]: at most `limit` of the tasks run at once
+        gate = threading.BoundedSemaphore(limit)
+
+        def gated(task: Task) -> None:
+            with gate:
+                _exec(task)
+
+        run = gated
     pool = _pool()
-    futures = [pool.submit(_exec, t) for t in tasks[1:]]
-    _exec(tasks[0])
+    futures = [pool.submit(run, t) for t in tasks[1:]]
+    run(tasks[0])
     for fut, task in zip(futures, tasks[1:], strict=True):
         if fut.cancel():
-            _exec(task)
+            run(task)
         else:
             fut.result()
 
@@ -67,7 +78,17 @@ async def arun_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         await _aexec(tasks[0], offload=False)
         return
-    await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+    limit = tasks[0].run.max_concurrency
+    if limit is None or limit >= len(tasks):
+        await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+        return
+    gate = asyncio.Semaphore(limit)
+
+    async def gated(task: Task) -> None:
+        async with gate:
+            await _aexec(task, offload=True)
+
+    await asyncio.gather(*(gated(t) for t in tasks))
 
 
 def _exec(task: Task) -> None:
@@ -81,7 +102,7 @@ def _exec(task: Task) -> None:
         lc_token = langchain_enter(task)
         try:
             if not task.restored:
-                _output(task, _call(node, task))
+                _output(task, _call_node(node, task))
             if node.branches:
                 _branches(task)
         except GraphInterrupt as exc:
@@ -113,7 +134,11 @@ async def _aexec(task: Task, offload: bool) -> None:
         lc_token = langchain_enter(task)
         try:
             if not task.restored:
-                _output(task, await _acall(node, task, offload))
+                try:
+                    out = await _acall(node, task, offload)
+                except ParentCommand as signal:  # from a child graph of the node
+                    out = signal.command
+                _output(task, out)
             if node.branches:
                 state = _branch_state(task)
                 for branch in node.branches:
@@ -185,6 +210,14 @@ def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any
     args = (inp, node_config(task)) if node.takes_config else (inp,)
     kwargs = {"writer": task.write_custom} if node.takes_writer else {}
     return args, kwargs
+
+
+def _call_node(node: NodeRuntime, task: Task) -> Any:
+    """The node's output; a child graph's ``Command.PARENT`` is this task's."""
+    try:
+        return _call(node, task)
+    except ParentCommand as signal:
+        return signal.command
 
 
 def _call(node: NodeRuntime, task: Task) -> Any:
@@ -277,7 +310,15 @@ def _timed_out(task: Task) -> NodeTimeoutError:
 def _output(task: Task, out: Any) -> None:
     if out is None:
         return
-    channels = task.run.graph.channels
+    graph = task.run.graph
+    commands = isinstance(out, Command) or (
+        isinstance(out, list) and bool(out) and isinstance(out[0], Command)
+    )
+    if graph.root and not commands:  # the node returned the whole state's update
+        task.update = out
+        task.writes = [(ROOT, out)]
+        return
+    channels = graph.channels
     if isinstance(out, dict):
         task.update = out
         task.writes = [(k, v) for k, v in out.items() if k in channels]
@@ -286,10 +327,14 @@ def _output(task: Task, out: Any) -> None:
     elif (
         isinstance(out, (list, tuple))
         and out
-        and all(isinstance(c, Command) for c in out)
+        and all(isinstance(c, (Command, dict)) for c in out)
     ):
-        for command in out:
-            command_output(task, command)
+        # Commands and updates, applied in order (LangGraph accepts a mix)
+        for item in out:
+            if isinstance(item, Command):
+                command_output(task, item)
+            else:
+                command_output(task, Command(update=item))
     else:
         fields = task.run.graph.instance_fields(out)
         if fields is None:
@@ -300,7 +345,7 @@ def _output(task: Task, out: Any) -> None:
         task.writes = list(fields.items())
 
 
-def command_output(task: Task, command: Command) -> None:
+def command_output(task: Task, command: Command[Any]) -> None:
     """Apply a ``Command`` returned by a node to the task's outputs."""
     if command.graph == Command.PARENT:
         raise ParentCommand(Command(update=command.update, goto=command.goto))
@@ -335,6 +380,7 @@ def _route(task: Task, target: Any, path_map: dict[Any, str] | None) -> None:
                 f"Branch of '{task.name}' returned {target!r}, not in its path_map"
             )
         target = path_map[target]
+    target = node_name(target)
     if target == END:
         return
     if target not in graph.nodes_rt:

@@ -15,9 +15,11 @@ from typing import Any, get_type_hints
 from graphs.errors import InvalidGraphError, InvalidUpdateError
 from graphs.messages import bind_reducer
 
-__all__ = ["Channel", "apply_writes", "channels_from_schema", "schema_keys"]
+__all__ = ["ROOT", "Channel", "apply_writes", "channels_from_schema", "schema_keys"]
 
 Reducer = Callable[[Any, Any], Any]
+ROOT = "__root__"
+"""The one channel of a graph whose whole state is a single (reduced) value."""
 _MISSING: Any = object()
 
 
@@ -73,6 +75,10 @@ def channels_from_schema(schema: Any) -> dict[str, Channel]:
     Returns:
         Channel name to :class:`Channel`, in declaration order.
     """
+    if typing.get_origin(schema) is typing.Annotated:
+        # the whole state is one reduced value: StateGraph(Annotated[list, add])
+        reducer, base = _reducer_of(schema)
+        return {ROOT: Channel(ROOT, reducer, _initial_factory(base))}
     channels: dict[str, Channel] = {}
     for key, hint in schema_keys(schema).items():
         reducer, base = _reducer_of(hint)

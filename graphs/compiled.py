@@ -5,21 +5,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
 from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
-from graphs._running import RunAPI
+from graphs._options import RunOptions
+from graphs._running import RunAPI, child_result
 from graphs._state_api import StateAPI
 from graphs._task import Task
 from graphs._work import command_output
-from graphs.channels import initial_values
+from graphs.channels import ROOT, initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
-from graphs.errors import GraphInterrupt, InvalidUpdateError, ParentCommand
+from graphs.errors import InvalidUpdateError
 from graphs.state import call_signature, positional_config
 from graphs.types import START, Command, RetryPolicy
 
@@ -79,8 +80,13 @@ class CompiledGraph(RunAPI, StateAPI):
         self.output_keys = builder.output_keys
         self.input_keys = builder.input_keys
         schema = builder.state_schema
+        self.root = set(self.channels) == {ROOT}
         self.state_factory: Callable[[dict[str, Any]], Any] | None = (
-            None if schema is dict or is_typeddict(schema) else lambda v: schema(**v)
+            (lambda v: v.get(ROOT))
+            if self.root
+            else None
+            if schema is dict or is_typeddict(schema)
+            else lambda v: schema(**v)
         )
         self.joins = [(frozenset(srcs), dst) for srcs, dst in builder.joins]
         self.join_keys = [f"join:{'+'.join(s)}:{d}" for s, d in builder.joins]
@@ -200,6 +206,8 @@ class CompiledGraph(RunAPI, StateAPI):
     ) -> tuple[list[tuple[str, Any]], list[str], list[Any]]:
         """Writes, gotos and sends of the input (the START task)."""
         keys = self.input_keys or self.channels
+        if self.root and not isinstance(inp, Command):
+            return [(ROOT, inp)], [], []
         if isinstance(inp, Command):
             task_like = _Collector(self)
             command_output(task_like, inp)  # type: ignore[arg-type]
@@ -210,6 +218,14 @@ class CompiledGraph(RunAPI, StateAPI):
         if fields is None:
             raise InvalidUpdateError(f"Expected dict input, got {type(inp).__name__}")
         return list(fields.items()), [], []
+
+    def copy(self, update: dict[str, Any] | None = None) -> CompiledGraph:
+        """A cheap copy sharing the compiled structure, with the attributes in
+        ``update`` replaced (LangGraph's ``copy``)."""
+        clone = copy.copy(self)
+        for key, value in (update or {}).items():
+            setattr(clone, key, value)
+        return clone
 
     def with_checkpointer(self, saver: BaseCheckpointSaver | None) -> CompiledGraph:
         """A cheap copy sharing the compiled structure, bound to another saver.
@@ -251,42 +267,61 @@ class CompiledGraph(RunAPI, StateAPI):
 
     # -- as a subgraph ----------------------------------------------------------------
 
-    def _child(self, task: Task, inp: Any) -> Run:
+    def child_run(
+        self,
+        task: Task,
+        inp: Any,
+        config: dict[str, Any] | None = None,
+        options: RunOptions | None = None,
+    ) -> Run:
+        """A run of this graph as a child of the running ``task``: on the
+        parent's thread (namespace ``node:task_id``), saver and stream.
+
+        Args:
+            task: The parent's running task.
+            inp: The child's input.
+            config: Config given to the child's ``invoke`` (its thread keys are
+                the parent's).
+            options: The child's options (default: inherited from the parent).
+        """
         parent = task.run
-        conf = dict(parent.config.get("configurable") or {})
+        conf = {
+            **(config or {}).get("configurable", {}),
+            **parent.config.get("configurable", {}),
+        }
         conf.pop("checkpoint_id", None)
-        prefix = f"{parent.ns}|" if parent.ns else ""
-        conf["checkpoint_ns"] = f"{prefix}{task.name}:{task.id}"
-        config = self.merged_config({**parent.config, "configurable": conf})
-        return Run(
-            self,
-            inp,
-            config,
-            modes=parent.modes if parent.stream_subgraphs else frozenset(),
-            durability=parent.durability,
-            parent=task,
-            stream_subgraphs=parent.stream_subgraphs,
-        )
+        conf["checkpoint_ns"] = self.child_ns(parent.ns, task.name, task.id)
+        merged = {**parent.config, **(config or {}), "configurable": conf}
+        inherited = parent.options.for_child()
+        if options is not None:
+            inherited = replace(
+                inherited,
+                interrupt_before=options.interrupt_before,
+                interrupt_after=options.interrupt_after,
+            )
+        return Run(self, inp, self.merged_config(merged), inherited, task)
+
+    def child_ns(self, parent_ns: str, name: str, task_id: str) -> str:
+        """The namespace of this graph's run as the node ``name`` of a parent: a
+        stateful subgraph (``compile(checkpointer=True)``) keeps one thread per
+        node, across the parent's steps and runs; any other starts afresh."""
+        own = name if self.checkpointer is True else f"{name}:{task_id}"
+        return f"{parent_ns}|{own}" if parent_ns else own
 
     def call_as_subgraph(self, task: Task, inp: Any) -> Any:
-        """Run as the node of a parent graph (sync)."""
-        child = self._child(task, inp)
-        try:
-            for _ in drive(child):
-                pass
-        except ParentCommand as signal:
-            return signal.command
-        return _child_result(child)
+        """Run as the node of a parent graph (sync); an interrupt in the child
+        pauses the parent, ``Command.PARENT`` raises ``ParentCommand``."""
+        child = self.child_run(task, inp)
+        for _ in drive(child):
+            pass
+        return child_result(child)
 
     async def acall_as_subgraph(self, task: Task, inp: Any) -> Any:
         """Run as the node of a parent graph (async)."""
-        child = self._child(task, inp)
-        try:
-            async for _ in adrive(child):
-                pass
-        except ParentCommand as signal:
-            return signal.command
-        return _child_result(child)
+        child = self.child_run(task, inp)
+        async for _ in adrive(child):
+            pass
+        return child_result(child)
 
 
 class _Collector:
@@ -304,9 +339,3 @@ class _Collector:
 class _FakeRun:
     def __init__(self, graph: CompiledGraph) -> None:
         self.graph = graph
-
-
-def _child_result(child: Run) -> Any:
-    if child.status == "interrupted":
-        raise GraphInterrupt(child.interrupts)
-    return child.output()

@@ -55,8 +55,21 @@ class DrawableGraph:
             ],
         }
 
-    def draw_mermaid(self) -> str:
-        """Mermaid flowchart text; identical for identical graphs."""
+    def draw_mermaid(self, *, with_styles: bool = True) -> str:
+        """Mermaid flowchart text; identical for identical graphs.
+
+        Args:
+            with_styles: With LangGraph's front matter, node shapes and classes;
+                ``False`` gives the bare edges, as LangGraph does.
+        """
+        if not with_styles:
+            return "".join(
+                ["graph TD;\n"]
+                + [
+                    f"\t{_mid(e.source)} {_arrow(e)} {_mid(e.target)};\n"
+                    for e in self.edges
+                ]
+            )
         lines = [
             "---",
             "config:",
@@ -73,17 +86,20 @@ class DrawableGraph:
             else:
                 lines.append(f"\t{_mid(node.id)}({node.name})")
         for edge in self.edges:
-            arrow = "-.->" if edge.conditional else "-->"
-            label = f"&nbsp;{edge.data}&nbsp;" if edge.data else None
-            if label:
-                arrow = f"-. {label} .->" if edge.conditional else f"-- {label} -->"
-            lines.append(f"\t{_mid(edge.source)} {arrow} {_mid(edge.target)};")
+            lines.append(f"\t{_mid(edge.source)} {_arrow(edge)} {_mid(edge.target)};")
         lines += [
             "\tclassDef default fill:#f2f0ff,line-height:1.2",
             "\tclassDef first fill-opacity:0",
             "\tclassDef last fill:#bfb6fc",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _arrow(edge: Edge) -> str:
+    label = f"&nbsp;{edge.data}&nbsp;" if edge.data else None
+    if label:
+        return f"-. {label} .->" if edge.conditional else f"-- {label} -->"
+    return "-.->" if edge.conditional else "-->"
 
 
 def _mid(node_id: str) -> str:
@@ -113,6 +129,11 @@ def build_drawable(builder: StateGraph, name: str) -> DrawableGraph:
     for node_name, spec in builder.nodes.items():
         for dst in spec.destinations:
             edges.add((node_name, dst, None, True))
+    # like LangGraph, a node that leads nowhere is drawn leading to END
+    leads = {src for src, _, _, _ in edges}
+    for node_name in builder.nodes:
+        if node_name not in leads:
+            edges.add((node_name, END, None, False))
     if any(dst == END for _, dst, _, _ in edges):
         nodes[END] = Node(END, END)
     order = {n: i for i, n in enumerate([START, *builder.nodes, END])}

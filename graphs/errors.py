@@ -95,7 +95,7 @@ class GraphInterrupt(GraphSignal):
 class ParentCommand(GraphSignal):
     """Internal: a subgraph node returned ``Command(graph=Command.PARENT)``."""
 
-    def __init__(self, command: Command) -> None:
+    def __init__(self, command: Command[Any]) -> None:
         super().__init__(command)
         self.command = command
 

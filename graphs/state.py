@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from graphs.channels import channels_from_schema
+from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.errors import InvalidGraphError
-from graphs.types import END, START, RetryPolicy
+from graphs.types import END, START, Command, RetryPolicy, node_name
 
 if TYPE_CHECKING:
-    from graphs.checkpoint.base import BaseCheckpointSaver
     from graphs.compiled import CompiledGraph
 
 __all__ = ["Branch", "NodeSpec", "StateGraph"]
@@ -63,12 +64,16 @@ def _name_of(action: Any) -> str:
 
 
 def _literal_targets(path: Callable[..., Any]) -> tuple[str, ...] | None:
+    """Targets named by a ``-> Literal[...]`` (or ``-> Command[Literal[...]]``)
+    return annotation, for drawing."""
     try:
         ret = get_type_hints(path).get("return")
     except Exception:
         return None
+    if ret is not None and get_origin(ret) is Command:
+        ret = get_args(ret)[0] if get_args(ret) else None
     if ret is not None and get_origin(ret) is Literal:
-        return tuple(str(a) for a in get_args(ret))
+        return tuple(node_name(a) for a in get_args(ret))
     return None
 
 
@@ -158,7 +163,7 @@ class StateGraph:
             node, action = _name_of(node), node
         if action is None:
             raise InvalidGraphError(f"node {node!r} has no action")
-        name = str(node)
+        name = node_name(node)
         if name in (START, END):
             raise InvalidGraphError(f"node name {name!r} is reserved")
         for char in _RESERVED:
@@ -180,7 +185,7 @@ class StateGraph:
             retry_policy or retry,
             defer,
             dict(metadata or {}),
-            tuple(destinations or ()),
+            tuple(destinations or _literal_targets(action) or ()),
             timeout,
         )
         return self
@@ -191,17 +196,19 @@ class StateGraph:
         Raises:
             InvalidGraphError: If the edge starts at END or ends at START.
         """
+        end_key = node_name(end_key)
         if isinstance(start_key, str):
+            start_key = node_name(start_key)
             if start_key == END:
                 raise InvalidGraphError("END cannot be the start of an edge")
             if end_key == START:
                 raise InvalidGraphError("START cannot be the end of an edge")
             self.edges.append((start_key, end_key))
             return self
-        sources = tuple(start_key)
+        sources = tuple(node_name(s) for s in start_key)
         if not sources:
             raise InvalidGraphError(f"join edge to {end_key!r} has no sources")
-        if START in sources or END in sources or end_key in (START, END):
+        if START in sources or END in sources or end_key == START:
             raise InvalidGraphError(f"invalid join edge {list(sources)} -> {end_key!r}")
         self.joins.append((sources, end_key))
         return self
@@ -222,13 +229,14 @@ class StateGraph:
         Returns:
             The builder, for chaining.
         """
+        source = node_name(source)
         mapping: dict[Hashable, str] | None
         if path_map is None:
             mapping = None
         elif isinstance(path_map, dict):
-            mapping = dict(path_map)
+            mapping = {k: node_name(v) for k, v in path_map.items()}
         else:
-            mapping = {name: name for name in path_map}
+            mapping = {name: node_name(name) for name in path_map}
         targets = tuple(mapping.values()) if mapping else _literal_targets(path)
         self.branches.append(Branch(source, path, mapping, targets))
         return self
@@ -302,7 +310,8 @@ class StateGraph:
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
         debug: bool = False,
-        **_: Any,
+        cache: Any = None,
+        store: Any = None,
     ) -> CompiledGraph:
         """Validate the graph and return a runnable :class:`CompiledGraph`.
 
@@ -313,6 +322,8 @@ class StateGraph:
             interrupt_after: Nodes (or ``"*"``) to pause after.
             name: Graph name (used in drawings and as a subgraph node name).
             debug: Accepted for compatibility.
+            cache: LangGraph's node cache: not supported (a warning says so).
+            store: LangGraph's ``Store``: not supported (a warning says so).
 
         Returns:
             The compiled graph.
@@ -320,9 +331,25 @@ class StateGraph:
         Raises:
             InvalidGraphError: If the graph is invalid (the message names the node or
                 edge).
+            TypeError: If ``checkpointer`` is not a saver (nor ``True``/``False``).
         """
         from graphs.compiled import CompiledGraph
 
+        if not (
+            checkpointer is None
+            or isinstance(checkpointer, (bool, BaseCheckpointSaver))
+        ):
+            raise TypeError(
+                f"checkpointer must be a BaseCheckpointSaver, True, False or None, "
+                f"not {type(checkpointer).__name__}"
+            )
+        for option, value in (("cache", cache), ("store", store)):
+            if value is not None:
+                warnings.warn(
+                    f"compile({option}=...) is not supported by graphs; ignored",
+                    UserWarning,
+                    stacklevel=2,
+                )
         before = _names(interrupt_before)
         after = _names(interrupt_after)
         self.validate(before, label="interrupt_before node")
@@ -338,6 +365,12 @@ def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(value)
 
 
+_BY_NAME = (
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    inspect.Parameter.KEYWORD_ONLY,
+)
+
+
 def call_signature(fn: Any) -> tuple[bool, bool, bool]:
     """Return ``(is_async, takes_config, takes_writer)`` for a node or path function."""
     target = fn
@@ -349,23 +382,21 @@ def call_signature(fn: Any) -> tuple[bool, bool, bool]:
     except (TypeError, ValueError):
         return is_async, False, False
     names = {p.name for p in params}
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and p.name not in ("writer",)
-    ]
-    takes_config = "config" in names or len(positional) >= 2
+    # LangGraph's rule: the config is passed to a parameter named `config` (a
+    # second positional parameter of another name keeps its default)
+    takes_config = any(p.name == "config" and p.kind in _BY_NAME for p in params)
     return is_async, takes_config, "writer" in names
 
 
 def positional_config(fn: Any) -> Any:
-    """``fn`` callable as ``fn(state, config)`` even if ``config`` is keyword-only."""
+    """``fn`` callable as ``fn(state, config)`` wherever its ``config`` parameter is
+    (keyword-only, or after other parameters)."""
     try:
-        param = inspect.signature(fn).parameters.get("config")
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return fn
-    if param is None or param.kind is not param.KEYWORD_ONLY:
+    at = next((i for i, p in enumerate(params) if p.name == "config"), None)
+    if at is None or (at == 1 and params[1].kind is not params[1].KEYWORD_ONLY):
         return fn
 
     def call(state: Any, config: Any, **kwargs: Any) -> Any:

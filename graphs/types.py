@@ -5,9 +5,11 @@ Shapes follow LangGraph so that code ports by changing imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import enum
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 __all__ = [
     "END",
@@ -21,6 +23,15 @@ __all__ = [
     "StateTask",
     "default_retry_on",
 ]
+
+
+def node_name(name: Any) -> str:
+    """A node name as the engine keys it: a ``str`` Enum member is its value
+    (``str()`` of it would be ``"Color.RED"``)."""
+    if isinstance(name, enum.Enum) and isinstance(name.value, str):
+        return name.value
+    return str(name)
+
 
 START = "__start__"
 """The virtual node the graph starts from."""
@@ -56,21 +67,45 @@ class Send:
         return hash(self.node)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Interrupt:
     """A pause requested by ``interrupt(value)``; ``id`` is unique per interrupt.
 
     Args:
         value: The payload shown to whoever resumes the run.
         id: Identifier used to resume this interrupt with ``{id: value}``.
+        resumable: Older LangGraph keyword, accepted and ignored (with a warning).
+        ns: Older LangGraph keyword, accepted and ignored (with a warning).
+        when: Older LangGraph keyword, accepted and ignored (with a warning).
     """
 
     value: Any
-    id: str = "placeholder-id"
+    id: str
+
+    def __init__(
+        self,
+        value: Any,
+        id: str = "placeholder-id",
+        *,
+        resumable: Any = None,
+        ns: Any = None,
+        when: Any = None,
+    ) -> None:
+        if resumable is not None or ns is not None or when is not None:
+            warnings.warn(
+                "Interrupt(resumable=, ns=, when=) are no longer used; ignored",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "id", id)
+
+
+N = TypeVar("N")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
+class Command(Generic[N]):
     """Update state and choose where to go, or resume an interrupted run.
 
     Args:
@@ -78,6 +113,9 @@ class Command:
         update: Update applied to the state (as if the node returned it).
         resume: Value for a pending ``interrupt()``, or ``{interrupt_id: value}``.
         goto: Node name(s) or :class:`Send` objects to run next.
+
+    ``-> Command[Literal["a", "b"]]`` on a node names where it may go (drawn as
+    its edges).
     """
 
     graph: str | None = None
@@ -175,10 +213,10 @@ class StateTask(NamedTuple):
 class StateSnapshot(NamedTuple):
     """The state of a thread at one checkpoint (``get_state`` / history)."""
 
-    values: dict[str, Any]
+    values: Any  # a dict of the state's keys (a root state: its one value)
     next: tuple[str, ...]
     config: dict[str, Any]
-    metadata: dict[str, Any] | None
+    metadata: Mapping[str, Any] | None
     created_at: str | None
     parent_config: dict[str, Any] | None
     tasks: tuple[StateTask, ...]

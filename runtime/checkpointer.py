@@ -9,9 +9,11 @@ writes are fenced by the worker's lease: when the lease is lost or the job
 cancelled, nothing of that superstep is written and ``put`` raises.
 
 For a new thread of the runtime (``new_thread``: a job's first run, whose input is
-already durable in its job row) the input checkpoint is held back and written in
-the first superstep's transaction, so the run spends one commit per superstep and
-none for its input. Any read, ``put_writes`` or ``flush`` writes it first.
+already durable in its job row) the checkpoints that only record that input (the
+input checkpoint, step -1, and the START superstep's, step 0) are held back and
+written in the first node superstep's transaction, so the run spends one commit per
+node superstep and none for its input. Any read, ``put_writes`` or ``flush`` writes
+them first.
 """
 
 from __future__ import annotations
@@ -59,12 +61,13 @@ class DjangoSaver(BaseCheckpointSaver):
         self.fence = fence
         # The runtime knows when a thread has no checkpoint yet (a job's first
         # run): the engine's first read of it is then answered without a query,
-        # and its input checkpoint can wait for the first superstep's.
+        # and the checkpoints of its input can wait for the first node superstep's.
         self._known_empty = new_thread
+        self._holding = new_thread
         self._held: tuple[list[Row], list[Row]] = ([], [])  # blob rows, headers
 
     def flush(self) -> None:
-        """Writes a held input checkpoint (fenced, in its own transaction)."""
+        """Writes held input checkpoints (fenced, in their own transaction)."""
         if self._held[1]:
             self._write([], [])
 
@@ -126,9 +129,10 @@ class DjangoSaver(BaseCheckpointSaver):
             timezone.now(),
         ]
         blob_rows = [[thread_id, ns, *blob] for blob in blobs]
-        if self._known_empty and metadata.get("source") == "input":
-            self._held = (blob_rows, [header_row])
+        if self._holding and metadata.get("step", 0) < 1:
+            self._held = (self._held[0] + blob_rows, self._held[1] + [header_row])
         else:
+            self._holding = False
             self._write(blob_rows, [header_row])
         self._known_empty = False
         return checkpoint_config(thread_id, ns, checkpoint["id"])

@@ -73,7 +73,7 @@ class WriteTodosTool(BaseTool):
         "required": ["todos"],
     }
 
-    def _run(self, args: dict[str, Any], runtime: ToolRuntime) -> Command:
+    def _run(self, args: dict[str, Any], runtime: ToolRuntime) -> Command[Any]:
         todos = normalise_todos(args["todos"])
         done = sum(t["status"] == "completed" for t in todos)
         return Command(

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "checkpoint_tuple",
     "decode_blob",
     "dump_header",
+    "dump_metadata",
     "load_header",
     "new_checkpoint_id",
     "now_iso",
@@ -60,6 +62,7 @@ BlobRow = tuple[str, str, str, bytes]
 """``(channel, version, type, data)``."""
 
 _id_lock = threading.Lock()
+_random = random.Random(os.urandom(16))
 _last_us = 0
 
 
@@ -70,7 +73,9 @@ def new_checkpoint_id() -> str:
     with _id_lock:
         now = max(now, _last_us + 1)
         _last_us = now
-    h = f"{now:016x}{int.from_bytes(os.urandom(8)):016x}"
+    # random bits only keep ids of one microsecond apart across processes; they
+    # need no cryptographic strength (and getrandbits costs no system call)
+    h = f"{now:016x}{_random.getrandbits(64):016x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -126,12 +131,14 @@ def split_checkpoint(
 def dump_header(header: dict[str, Any]) -> bytes:
     """Encode a checkpoint header as JSON bytes.
 
-    Every header field is plain JSON except the ``Send`` arguments in ``next``, so
-    only those go through the tagged encoder (the header is written every step).
+    Every header field is plain JSON except the ``Send`` arguments and the input
+    writes in ``next``, so only those go through the tagged encoder (the header is
+    written every step).
     Metadata, which may hold anything, is encoded with :func:`graphs.serde.dumps`.
     """
-    if header.get("next"):
-        header = {**header, "next": serde.to_jsonable(header["next"])}
+    nxt = header.get("next")
+    if nxt and not all(len(spec) == 1 for spec in nxt):  # {"name"} alone is JSON
+        header = {**header, "next": serde.to_jsonable(nxt)}
     try:
         return _HEADER_ENCODER.encode(header).encode("utf-8")
     except (TypeError, ValueError):
@@ -141,6 +148,16 @@ def dump_header(header: dict[str, Any]) -> bytes:
 _HEADER_ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False
 )
+
+
+def dump_metadata(metadata: Mapping[str, Any]) -> bytes:
+    """Encode checkpoint metadata: plain JSON (what the engine writes) directly,
+    anything else through :func:`graphs.serde.dumps`; both load with
+    :func:`graphs.serde.loads`."""
+    try:
+        return _HEADER_ENCODER.encode(metadata).encode("utf-8")
+    except (TypeError, ValueError):
+        return serde.dumps(metadata)
 
 
 def load_header(data: bytes) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from graphs.checkpoint.base import (
 from graphs.checkpoint.format import (
     checkpoint_tuple,
     dump_header,
+    dump_metadata,
     split_checkpoint,
     write_rows,
 )
@@ -128,7 +129,11 @@ class InMemorySaver(BaseCheckpointSaver):
         """See :meth:`BaseCheckpointSaver.put`."""
         thread_id, ns = config_thread_id(config), config_ns(config)
         header, blobs = split_checkpoint(dict(checkpoint), new_versions)
-        row = (dump_header(header), serde.dumps(metadata), config_checkpoint_id(config))
+        row = (
+            dump_header(header),
+            dump_metadata(metadata),
+            config_checkpoint_id(config),
+        )
         checkpoint_id = checkpoint["id"]
         with self._lock:
             for channel, version, kind, data in blobs:
@@ -163,7 +168,13 @@ class InMemorySaver(BaseCheckpointSaver):
         """See :meth:`BaseCheckpointSaver.delete_thread`."""
         thread_id = str(thread_id)
         with self._lock:
-            for table in (self._checkpoints, self._latest, self._blobs, self._writes):
+            tables: tuple[dict[Any, Any], ...] = (
+                self._checkpoints,
+                self._latest,
+                self._blobs,
+                self._writes,
+            )
+            for table in tables:
                 for key in [k for k in table if k[0] == thread_id]:
                     del table[key]
 

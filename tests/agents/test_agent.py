@@ -374,8 +374,8 @@ def test_model_tokens_and_tool_call_chunks_stream_in_messages_mode():
     assert "".join(c.text for c in chunks) == "the sum is 3"
     metas = [meta for m, meta in events if isinstance(m, AIMessageChunk)]
     assert {meta["langgraph_node"] for meta in metas} == {"model"}
-    assert [meta["langgraph_step"] for meta in metas][0] == 0
-    assert metas[-1]["langgraph_step"] == 2  # model, tools, model
+    assert [meta["langgraph_step"] for meta in metas][0] == 1  # step 0 is START
+    assert metas[-1]["langgraph_step"] == 3  # model, tools, model
 
 
 def test_streamed_replies_are_not_sent_again_as_whole_messages():

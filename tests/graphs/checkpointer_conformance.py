@@ -294,6 +294,44 @@ class CheckpointerConformance:
         assert graph.invoke(Command(resume=1), thread)["__interrupt__"][0].value == "q2"
         assert graph.invoke(Command(resume=2), thread)["log"] == ["a", 1, 2]
 
+    def test_checkpoints_of_the_earlier_history_shape_still_load(
+        self, saver: BaseCheckpointSaver, thread_id: str
+    ) -> None:
+        # Before the START superstep, the engine applied the input in the input
+        # checkpoint (step -1, next = the first nodes) and had steps one lower.
+        # Such a thread, paused by an interrupt in `ask`, resumes and goes on.
+        from graphs._context import interrupt_id
+        from graphs._task import task_id
+
+        thread = cfg(thread_id)
+        first = make_checkpoint({"n": 0}, {}, next_tasks=[{"name": "a"}])
+        first["channel_versions"] = {"n": first["id"]}
+        meta = {"source": "input", "step": -1, "parents": {}}
+        parent = saver.put(thread, first, meta, {"n": first["id"]})  # type: ignore[arg-type]
+        paused = make_checkpoint(
+            {"n": 0, "log": ["a"]}, {"n": first["id"]}, next_tasks=[{"name": "ask"}]
+        )
+        paused["channel_versions"]["log"] = paused["id"]
+        meta = {"source": "loop", "step": 0, "parents": {}}
+        at = saver.put(parent, paused, meta, {"log": paused["id"]})  # type: ignore[arg-type]
+        tid = task_id(paused["id"], "", 0, "ask")
+        pending = Interrupt("q1", interrupt_id(tid, 0))
+        saver.put_writes(at, [("__interrupt__", [pending])], tid)
+
+        g = StateGraph(Counter)
+        g.add_node("a", appender("a"))
+        g.add_node("ask", lambda s: {"log": [interrupt("q1")]})
+        g.add_node("b", appender("b"))
+        g.add_edge(START, "a")
+        g.add_edge("a", "ask")
+        g.add_edge("ask", "b")
+        graph = g.compile(checkpointer=saver)
+        assert graph.get_state(thread).interrupts == (pending,)
+        out = graph.invoke(Command(resume="yes"), thread)
+        assert out == {"n": 0, "log": ["a", "yes", "b"]}
+        steps = [h.metadata["step"] for h in graph.get_state_history(thread)]
+        assert steps == [2, 1, 0, -1]
+
     def test_failed_superstep_resumes_without_rerunning_siblings(
         self, saver: BaseCheckpointSaver, thread_id: str
     ) -> None:
@@ -320,7 +358,7 @@ class CheckpointerConformance:
         assert graph.run({"n": 0}, thread).status == "failed"
         broken["yes"] = False
         result = graph.run(None, thread)
-        assert result.state["log"] == ["ok", "flaky"]
+        assert result.state["log"] == ["flaky", "ok"]  # applied by task path
         assert calls == {"ok": 1, "flaky": 2}
 
     def test_history_time_travel_and_fork(
@@ -333,7 +371,7 @@ class CheckpointerConformance:
         thread = {"configurable": {"thread_id": thread_id}}
         graph.invoke({"n": 0}, thread)
         history = list(graph.get_state_history(thread))
-        assert [h.metadata["step"] for h in history] == [1, 0, -1]
+        assert [h.metadata["step"] for h in history] == [2, 1, 0, -1]
         after_a = history[1]
         fork = graph.update_state(after_a.config, {"n": 9}, as_node="a")
         assert graph.invoke(None, fork) == {"n": 9, "log": ["a", "b"]}
@@ -358,9 +396,9 @@ class CheckpointerConformance:
         for snap in graph.get_state_history(thread):
             step = snap.metadata["step"]
             messages = snap.values["messages"]
-            assert len(messages) == step + 2
+            assert len(messages) == step + 1  # none in the input checkpoint (-1)
             assert [m.content for m in messages[1:]] == [
-                str(i) for i in range(1, step + 2)
+                str(i) for i in range(1, step + 1)
             ]
 
     def test_langchain_messages_survive_steps_pending_writes_and_forks(

@@ -54,7 +54,9 @@ def test_unchanged_channels_are_not_rewritten() -> None:
     g.add_edge(START, "noop")
     graph = g.compile(checkpointer=saver)
     graph.invoke({"messages": [AIMessage(content="x" * 5000)]}, cfg)
-    assert saver.stored_bytes("t") < 8000
+    # the message is stored twice (in the input checkpoint, then in the state),
+    # not once more for the step that did not change it
+    assert saver.stored_bytes("t") < 13000
 
 
 def test_split_and_assemble_are_inverse() -> None:

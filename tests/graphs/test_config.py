@@ -87,7 +87,7 @@ def test_the_state_api_uses_the_defaults() -> None:
     graph = graph.with_config(configurable={"thread_id": "default-thread"})
     graph.invoke({"n": 0})
     assert graph.get_state({}).values == {"n": 3}
-    assert len(list(graph.get_state_history({}))) == 4
+    assert len(list(graph.get_state_history({}))) == 5  # 3 steps, START, input
     graph.update_state({}, {"n": 10})
     assert graph.get_state({}).values == {"n": 10}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter as Tally
 from typing import Any
 
@@ -12,7 +13,6 @@ from graphs import (
     Command,
     EmptyInputError,
     Interrupt,
-    InvalidUpdateError,
     StateGraph,
     interrupt,
 )
@@ -87,7 +87,7 @@ def test_only_the_interrupted_node_reruns_on_resume(
     graph = g.compile(checkpointer=memory)
     graph.invoke({"n": 0}, thread)
     out = graph.invoke(Command(resume="yes"), thread)
-    assert out["log"] == ["before", "sibling", "yes", "after"]
+    assert out["log"] == ["before", "yes", "sibling", "after"]  # by task path
     assert calls == {"before": 1, "sibling": 1, "ask": 2, "after": 1}
 
 
@@ -102,7 +102,7 @@ def test_parallel_interrupts_resume_with_an_id_map(
     graph = g.compile(checkpointer=memory)
     pending = graph.invoke({"n": 0}, thread)["__interrupt__"]
     assert sorted(i.value for i in pending) == ["qa", "qb"]
-    with pytest.raises(InvalidUpdateError, match="interrupt id"):
+    with pytest.raises(RuntimeError, match="interrupt id"):
         graph.invoke(Command(resume="ambiguous"), thread)
     ids = {i.value: i.id for i in pending}
     out = graph.invoke(Command(resume={ids["qa"]: 1, ids["qb"]: 2}), thread)
@@ -164,6 +164,24 @@ def test_breakpoints_can_be_given_at_invoke(
     graph = g.compile(checkpointer=memory)
     assert graph.invoke({"n": 0}, thread, interrupt_before=["b"])["log"] == ["a"]
     assert graph.invoke(None, thread)["log"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("entry", ["invoke", "ainvoke"])
+def test_breakpoints_at_invoke_hold_with_a_streaming_mode(
+    memory: InMemorySaver, thread: dict[str, Any], entry: str
+) -> None:
+    # ainvoke with a stream_mode other than "values" once dropped the breakpoints
+    g = StateGraph(Counter)
+    g.add_sequence([appender("a"), appender("b")])
+    g.add_edge(START, "a")
+    graph = g.compile(checkpointer=memory)
+    options: dict[str, Any] = {"stream_mode": "updates", "interrupt_before": ["b"]}
+    if entry == "invoke":
+        chunks = graph.invoke({"n": 0}, thread, **options)
+    else:
+        chunks = asyncio.run(graph.ainvoke({"n": 0}, thread, **options))
+    assert chunks == [{"a": {"log": ["a"]}}, {"__interrupt__": ()}]
+    assert graph.get_state(thread).next == ("b",)
 
 
 def test_resume_without_a_checkpoint_is_an_error(memory: InMemorySaver) -> None:

@@ -52,12 +52,12 @@ def test_run_completes_with_state_trace_and_checkpoint(thread: dict[str, Any]) -
     assert result.error is None
     kinds = [(e["kind"], e.get("node"), e["step"]) for e in result.trace]
     assert kinds == [
-        ("node_started", "a", 0),
-        ("node_completed", "a", 0),
-        ("node_started", "b", 1),
-        ("node_completed", "b", 1),
-        ("node_started", "c", 2),
-        ("node_completed", "c", 2),
+        ("node_started", "a", 1),  # step 0 applies the input (START)
+        ("node_completed", "a", 1),
+        ("node_started", "b", 2),
+        ("node_completed", "b", 2),
+        ("node_started", "c", 3),
+        ("node_completed", "c", 3),
     ]
     assert all(
         e["duration_ms"] >= 0 for e in result.trace if e["kind"] == "node_completed"
@@ -107,7 +107,7 @@ def test_one_put_per_superstep_and_no_put_writes_on_success(
 ) -> None:
     saver = RecordingSaver()
     chain(saver).run({"n": 0}, thread)
-    assert saver.calls == ["put:-1", "put:0", "put:1", "put:2"]
+    assert saver.calls == ["put:-1", "put:0", "put:1", "put:2", "put:3"]
 
 
 def test_step_hook_runs_after_each_commit(thread: dict[str, Any]) -> None:
@@ -116,9 +116,9 @@ def test_step_hook_runs_after_each_commit(thread: dict[str, Any]) -> None:
     chain(saver).run(
         {"n": 0}, thread, step_hook=lambda s: seen.append((s, list(saver.calls)))
     )
-    assert [s for s, _ in seen] == [0, 1, 2]
+    assert [s for s, _ in seen] == [0, 1, 2, 3]
     assert seen[0][1][-1] == "put:0"
-    assert seen[2][1][-1] == "put:2"
+    assert seen[3][1][-1] == "put:3"
 
 
 def test_step_hook_errors_propagate_and_stop_all_writes(thread: dict[str, Any]) -> None:
@@ -147,7 +147,7 @@ def test_exit_durability_writes_once_at_the_end(thread: dict[str, Any]) -> None:
     saver = RecordingSaver()
     out = chain(saver).invoke({"n": 0}, thread, durability="exit")
     assert out["log"] == ["a", "b", "c"]
-    assert saver.calls == ["put:2"]
+    assert saver.calls == ["put:3"]
     assert chain(saver).get_state(thread).values == out
 
 
@@ -160,14 +160,14 @@ def test_exit_durability_persists_the_paused_checkpoint(thread: dict[str, Any]) 
     g.add_edge("a", "ask")
     graph = g.compile(checkpointer=saver)
     graph.invoke({"n": 0}, thread, durability="exit")
-    assert saver.calls == ["put:0", "put_writes"]
+    assert saver.calls == ["put:1", "put_writes"]
     assert graph.invoke(Command(resume="r"), thread)["log"] == ["a", "r"]
 
 
 def test_async_durability_writes_every_checkpoint(thread: dict[str, Any]) -> None:
     saver = RecordingSaver()
     chain(saver).invoke({"n": 0}, thread, durability="async")
-    assert saver.calls == ["put:-1", "put:0", "put:1", "put:2"]
+    assert saver.calls == ["put:-1", "put:0", "put:1", "put:2", "put:3"]
 
 
 def test_with_checkpointer_shares_structure_and_binds_a_saver(

@@ -36,7 +36,7 @@ def test_get_state_returns_values_next_and_metadata(
     snap = graph.get_state(thread)
     assert snap.values == {"n": 3, "log": ["a", "b", "c"]}
     assert snap.next == ()
-    assert snap.metadata == {"source": "loop", "step": 2, "parents": {}}
+    assert snap.metadata == {"source": "loop", "step": 3, "parents": {}}
     assert snap.config["configurable"]["checkpoint_id"]
     assert snap.parent_config is not None
 
@@ -53,14 +53,15 @@ def test_history_is_newest_first_with_limit_before_and_filter(
     graph = chain(memory)
     graph.invoke({"n": 0}, thread)
     history = list(graph.get_state_history(thread))
-    assert [h.metadata["step"] for h in history] == [2, 1, 0, -1]
-    assert [h.next for h in history] == [(), ("c",), ("b",), ("a",)]
+    # LangGraph's shape: the input checkpoint (-1), the START superstep (0)
+    assert [h.metadata["step"] for h in history] == [3, 2, 1, 0, -1]
+    assert [h.next for h in history] == [(), ("c",), ("b",), ("a",), ("__start__",)]
     assert [h.metadata["step"] for h in graph.get_state_history(thread, limit=2)] == [
+        3,
         2,
-        1,
     ]
     older = list(graph.get_state_history(thread, before=history[1].config))
-    assert [h.metadata["step"] for h in older] == [0, -1]
+    assert [h.metadata["step"] for h in older] == [1, 0, -1]
     inputs = list(graph.get_state_history(thread, filter={"source": "input"}))
     assert [h.metadata["step"] for h in inputs] == [-1]
 
@@ -77,7 +78,10 @@ def test_invoking_an_older_checkpoint_replays_from_there(
     assert calls == {"a": 1, "b": 2, "c": 2}
     newest = graph.get_state(thread)
     assert newest.parent_config is not None
-    assert len(list(graph.get_state_history(thread))) == 6
+    # the old branch stays: a fork of the replayed checkpoint, then b and c again
+    history = list(graph.get_state_history(thread))
+    assert len(history) == 8
+    assert [h.metadata["source"] for h in history[:3]] == ["loop", "loop", "fork"]
 
 
 def test_update_state_forks_and_continues_from_the_node(

@@ -173,19 +173,19 @@ def test_message_writer_streams_chunks_with_the_running_step(thread) -> None:
     chunks = [(m, meta) for m, meta in events if isinstance(m, AIMessageChunk)]
     assert [m.content for m, _ in chunks] == ["hel", "lo"]
     meta = chunks[0][1]
-    # the step of the checkpoint the superstep writes (not -1, the step before it)
+    # the step of the checkpoint the superstep writes (not the step before it)
     [bot_checkpoint] = [
-        s for s in graph.get_state_history(thread) if s.metadata["step"] == 1
+        s for s in graph.get_state_history(thread) if s.metadata["step"] == 2
     ]
     assert bot_checkpoint.values["messages"][-1].id == "r1"
-    assert meta["langgraph_step"] == 1
+    assert meta["langgraph_step"] == 2
     assert meta["langgraph_node"] == "bot"
     assert meta["langgraph_path"] == ("__pregel_pull", "bot")
     assert meta["langgraph_checkpoint_ns"].startswith("bot:")
     assert meta["thread_id"] == thread["configurable"]["thread_id"]
     # a whole message sent by the engine carries the same metadata keys and step
     [(greeting, greet_meta)] = [(m, x) for m, x in events if m.id == "g1"]
-    assert greet_meta["langgraph_step"] == 0
+    assert greet_meta["langgraph_step"] == 1  # step 0 applies the input
     assert greet_meta.keys() == meta.keys()
 
 
@@ -198,7 +198,7 @@ def test_get_config_reports_the_running_step_and_task_namespace() -> None:
 
     graph = chat_graph(("a", node), ("b", node))
     graph.invoke({"messages": []}, {"metadata": {"user": "ada"}})
-    assert [m["langgraph_step"] for m in seen] == [0, 1]
+    assert [m["langgraph_step"] for m in seen] == [1, 2]
     assert [m["langgraph_checkpoint_ns"].split(":")[0] for m in seen] == ["a", "b"]
     assert seen[0]["user"] == "ada"
 
@@ -254,7 +254,7 @@ def test_message_writer_streams_from_async_nodes() -> None:
         ("AIMessageChunk", "a"),
         ("AIMessageChunk", "b"),
     ]
-    assert events[0][1]["langgraph_step"] == 0
+    assert events[0][1]["langgraph_step"] == 1
 
 
 # -- a streamed message is not sent again ------------------------------------------

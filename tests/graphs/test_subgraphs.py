@@ -155,3 +155,28 @@ def test_nested_fan_out_larger_than_the_thread_pool_completes() -> None:
         START, lambda s: [Send("sub", {"log": []}) for _ in range(60)]
     )
     assert len(parent.compile().invoke({"log": []})["log"]) == 180
+
+
+def test_a_graph_invoked_in_a_node_on_a_thread_of_its_own_runs_apart(
+    memory: InMemorySaver, thread: dict[str, Any]
+) -> None:
+    # a kept difference from LangGraph (docs/graphs.md): naming another thread
+    # runs the graph apart, so its interrupt comes back as its result
+    inner = StateGraph(Counter)
+    inner.add_node("ask", lambda s: {"log": [interrupt("q")]})
+    inner.add_edge(START, "ask")
+    apart = inner.compile(checkpointer=InMemorySaver())
+    seen: list[Any] = []
+
+    def node(state: Counter) -> dict[str, Any]:
+        out = apart.invoke({"n": 0}, {"configurable": {"thread_id": "elsewhere"}})
+        seen.append(out["__interrupt__"][0].value)
+        return {"log": ["done"]}
+
+    outer = StateGraph(Counter)
+    outer.add_node("node", node)
+    outer.add_edge(START, "node")
+    assert outer.compile(checkpointer=memory).invoke({"n": 0}, thread)["log"] == [
+        "done"
+    ]
+    assert seen == ["q"]

@@ -63,7 +63,7 @@ def test_one_checkpoint_row_per_superstep_and_blobs_only_for_changes() -> None:
     out = graph.invoke({"log": [], "constant": "x" * 1000}, config)
     assert out["log"] == [f"n{i}" for i in range(10)]
     checkpoints = Checkpoint.objects.filter(thread_id="growth").count()
-    assert checkpoints == 11  # the input (applied by the first step), one per step
+    assert checkpoints == 12  # the input, the START superstep, one per node
     constant_blobs = CheckpointBlob.objects.filter(
         thread_id="growth", channel="constant"
     )
@@ -79,7 +79,7 @@ def test_a_lost_lease_writes_nothing_and_raises() -> None:
     config = {"configurable": {"thread_id": "fenced"}}
     graph.invoke({"log": [], "constant": ""}, config)
     written = Checkpoint.objects.filter(thread_id="fenced").count()
-    assert written == 6
+    assert written == 7
     reaper.reap(at=timezone.now() + timedelta(seconds=31))
     with pytest.raises(LeaseLost):
         graph.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "f2"}})
@@ -119,7 +119,8 @@ def test_a_new_threads_input_checkpoint_is_written_with_the_first_superstep() ->
     graph.add_edge("c", END)
     held = graph.compile(checkpointer=DjangoSaver(new_thread=True))
     held.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "held"}})
-    assert seen == [0, 2, 3]  # nothing before the first superstep, then both
+    # nothing before the first node's superstep, then the input's two with it
+    assert seen == [0, 3, 4]
     plain = graph.compile(checkpointer=DjangoSaver())
     plain.invoke({"log": [], "constant": ""}, {"configurable": {"thread_id": "plain"}})
     assert (
@@ -130,6 +131,7 @@ def test_a_new_threads_input_checkpoint_is_written_with_the_first_superstep() ->
             ("loop", 0),
             ("loop", 1),
             ("loop", 2),
+            ("loop", 3),
         ]
     )
 
@@ -147,7 +149,7 @@ def test_a_held_input_checkpoint_is_written_before_reads_and_pending_writes() ->
     saver = DjangoSaver(new_thread=True)
     first = graph.compile(checkpointer=saver)
     first.invoke({"log": [], "constant": ""}, config)
-    assert history("asks") == [("input", -1)]
+    assert history("asks") == [("input", -1), ("loop", 0)]
     assert CheckpointWrite.objects.filter(thread_id="asks").exists()
     resumed = graph.compile(checkpointer=DjangoSaver())
     out = resumed.invoke(Command(resume="yes"), config)
