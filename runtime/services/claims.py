@@ -193,50 +193,43 @@ def model_from_row(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
-def claimable_count(*, at: datetime | None = None) -> int:
-    """How many attempts a worker could claim now (the queue depth)."""
+def _claimable(
+    columns: str, tail: str = "", *, at: datetime | None, **params: Any
+) -> list[tuple[Any, ...]]:
+    """``SELECT columns`` of the claimable attempts, with ``tail`` after the
+    predicate (more conditions, an order, a limit)."""
     now = connection.ops.adapt_datetimefield_value(at or timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM {_ATTEMPTS} WHERE {CLAIMABLE}", {"now": now}
+            f"SELECT {columns} FROM {_ATTEMPTS} WHERE {CLAIMABLE}{tail}",
+            {"now": now, **params},
         )
-        return int(cursor.fetchone()[0])
+        return list(cursor.fetchall())
+
+
+def claimable_count(*, at: datetime | None = None) -> int:
+    """How many attempts a worker could claim now (the queue depth)."""
+    return int(_claimable("count(*)", at=at)[0][0])
 
 
 def claimable_head(*, at: datetime | None = None) -> str | None:
     """The attempt any worker would claim next; ``None`` when none is claimable."""
-    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
-            f" ORDER BY {CLAIM_ORDER} LIMIT 1",
-            {"now": now},
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    rows = _claimable("id", f" ORDER BY {CLAIM_ORDER} LIMIT 1", at=at)
+    return rows[0][0] if rows else None
 
 
 def claimable_queues(*, at: datetime | None = None) -> list[str]:
     """The queues that have claimable attempts now."""
-    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT queue FROM {_ATTEMPTS} WHERE {CLAIMABLE} ORDER BY queue",
-            {"now": now},
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in _claimable("DISTINCT queue", " ORDER BY queue", at=at)]
 
 
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
     """The tenant whose claimable attempt waits first only because the tenant
     holds ``tenant_limit`` live leases; ``None`` when none waits for that."""
-    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tenant_id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
-            f" AND tenant_id IN ({_TENANTS_AT_LIMIT})"
-            f" ORDER BY {CLAIM_ORDER} LIMIT 1",
-            {"now": now, "tenant_limit": tenant_limit},
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    rows = _claimable(
+        "tenant_id",
+        f" AND tenant_id IN ({_TENANTS_AT_LIMIT}) ORDER BY {CLAIM_ORDER} LIMIT 1",
+        at=at,
+        tenant_limit=tenant_limit,
+    )
+    return rows[0][0] if rows else None

@@ -16,16 +16,18 @@ from runtime.worker.execute import Finish, execute_leased, worker_id_default
 def queue_drain(
     *, queue: str, worker_id: str | None = None, limit: int | None = None
 ) -> int:
-    """A delivery of the queue's doorbell: reaps once, drains the queue, and
-    rings again when it stopped at the limit with work left, so another delivery
-    carries on. Returns how many attempts ran."""
+    """A delivery of the queue's doorbell: drains the queue, then reaps once
+    (what it requeues rings the doorbell again), or rings again when it stopped
+    at the limit with work left, so another delivery carries on. Returns how many
+    attempts ran. Reaping comes last so it never delays a run's start."""
     dispatch.dispatch_answer(queue=queue)
-    reaper.reap()
     limit = limit or settings.ORIS_DRAIN_LIMIT
     ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit)
     if ran >= limit:
         with transaction.atomic():
             dispatch.dispatch_ring(queue=queue)
+    else:
+        reaper.reap()
     return ran
 
 
