@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import ResolverMatch, reverse
 
-from runtime.api.middleware import Refusal, note_refusal
 from runtime.errors import OrisError
+from runtime.refusals import Refusal, note_refusal
 from runtime.services.audit import Actor
 
 

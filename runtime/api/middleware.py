@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from runtime.api.envelope import error_body, request_id
 from runtime.api.exceptions import CODES
 from runtime.api.principal import Principal
 from runtime.models import AuditLog
+from runtime.refusals import Refusal, noted_refusals
 from runtime.services.audit import Actor, audit_record
 
 logger = logging.getLogger("runtime.api")
@@ -89,24 +89,6 @@ def resolved(request: HttpRequest) -> ResolverMatch | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A control action that was refused: what was asked, on what, and why."""
-
-    action: str
-    resource_type: str
-    resource_id: str | None
-    status_code: int
-    error: str | None
-
-
-def note_refusal(request: HttpRequest, refusal: Refusal) -> None:
-    """Notes a refusal the response does not show (the console answers a conflict
-    or a bulk action it does not allow with a message and a redirect); it is
-    audited after the response, with the others."""
-    request.__dict__.setdefault("oris_refusals", []).append(refusal)
-
-
 def refused_facts(
     request: HttpRequest, match: ResolverMatch | None
 ) -> tuple[str, str, str | None] | None:
@@ -127,8 +109,8 @@ def refused_facts(
 
 def audit_refusals(request: HttpRequest, response: HttpResponse) -> None:
     """Audits the refused control actions of a POST: the one its response refuses
-    (4xx/5xx) and those noted on the way (``note_refusal``)."""
-    refusals = list(getattr(request, "oris_refusals", ()))
+    (4xx/5xx) and those noted on the way (``runtime.refusals.note_refusal``)."""
+    refusals = noted_refusals(request)
     if response.status_code >= 400:
         facts = refused_facts(request, resolved(request))
         if facts is not None:
