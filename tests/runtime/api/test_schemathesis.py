@@ -21,7 +21,7 @@ from oris_site.wsgi import application
 from tests.factories import make_job
 
 TOKEN = "schemathesis-admin-token"
-FUZZ_EXAMPLES = 10  # per operation, on top of the coverage phase's cases
+FUZZ_EXAMPLES = 30  # per operation, on top of the coverage phase's cases
 
 # Where a schema-valid request may still be a 400: rules across fields or
 # against the server's state that an OpenAPI document cannot state (a run's
