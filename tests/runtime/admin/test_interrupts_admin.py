@@ -361,15 +361,20 @@ def test_nobody_adds_or_deletes_interrupts(admin_client: Client) -> None:
     assert Interrupt.objects.filter(pk=pending.pk).exists()
 
 
+# Text both databases store (PostgreSQL's JSON refuses NUL and lone surrogates;
+# the API refuses them before they reach a row).
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=8,
+)
 JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
+    | TEXT,
     lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4)
     ),
     max_leaves=12,
 )
@@ -398,6 +403,7 @@ TOOLISH = st.fixed_dictionaries(
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(payload=JSON | TOOLISH)
