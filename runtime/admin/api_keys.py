@@ -45,6 +45,12 @@ class ApiKeyAdmin(ConsoleAdmin):
     search_fields = ("key_id", "label", "created_by")
     ordering = ("-created_at",)
     actions = ("revoke_selected",)
+    audit_resource = "api_key"
+    audit_actions = {
+        "revoke_selected": "api_key.revoke",
+        "revoke": "api_key.revoke",
+        "add": "api_key.create",
+    }
     fields = (
         "key_id",
         "label",
@@ -62,6 +68,12 @@ class ApiKeyAdmin(ConsoleAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return self.perm(request, "change")
 
+    def detail_action(self, request: HttpRequest) -> str:
+        return "revoke"  # the page's one action
+
+    def audit_resource_id(self, obj: ApiKey) -> str:
+        return obj.key_id
+
     @admin.action(permissions=["revoke"], description="Revoke selected keys (for good)")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         actor = actor_for(request)
@@ -70,8 +82,8 @@ class ApiKeyAdmin(ConsoleAdmin):
             try:
                 api_key_revoke(key=key, actor=actor)
                 revoked += 1
-            except OrisError:
-                continue
+            except OrisError as exc:
+                self.refused(request, "revoke_selected", key, exc)
         self.report(request, f"Revoked {revoked} key(s).")
 
     def add_view(
@@ -93,6 +105,7 @@ class ApiKeyAdmin(ConsoleAdmin):
                     expires_at=form.cleaned_data["expires_at"],
                 )
             except OrisError as exc:
+                self.refused(request, "add", None, exc)
                 form.add_error(None, exc.message)
             else:
                 return self._created(request, key, secret)
@@ -132,7 +145,8 @@ class ApiKeyAdmin(ConsoleAdmin):
             return super().handle_post(request, obj)
         try:
             api_key_revoke(key=obj, actor=actor_for(request))
-        except OrisError:
+        except OrisError as exc:
+            self.refused(request, "revoke", obj, exc)
             self.report(request, "This key was already revoked.", messages.WARNING)
             return self.redirect_to(obj)
         self.report(request, f"Revoked {obj.key_id}: it is never accepted again.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -10,8 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import ResolverMatch, reverse
 
+from runtime.errors import OrisError
+from runtime.refusals import Refusal, note_refusal
 from runtime.services.audit import Actor
 
 
@@ -25,6 +27,10 @@ class ConsoleAdmin(admin.ModelAdmin):
     small POST handlers that call services (never ``save()``/``delete()``)."""
 
     detail_template: str = ""
+    # A refused console action is audited by the middleware (as on /v1) under the
+    # audit action it names here: bulk action names, detail-page choices, "add".
+    audit_resource: ClassVar[str] = ""
+    audit_actions: ClassVar[dict[str, str]] = {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -77,6 +83,61 @@ class ConsoleAdmin(admin.ModelAdmin):
 
     def handle_post(self, request: HttpRequest, obj: Any) -> HttpResponse:
         raise PermissionDenied
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Django answers a bulk action the user may not run with a message, not a
+        403: noted here, so it is audited as refused."""
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if (
+            name in self.audit_actions
+            and self.has_view_or_change_permission(request)
+            and name not in self.get_actions(request)
+        ):
+            action = self.audit_actions[name]
+            refusal = Refusal(action, self.audit_resource, None, 403, "forbidden")
+            note_refusal(request, refusal)
+        return super().changelist_view(request, extra_context)
+
+    def detail_action(self, request: HttpRequest) -> str:
+        """The console action a detail-page POST asks for."""
+        return ""
+
+    def audit_resource_id(self, obj: Any) -> str:
+        return str(obj.pk)
+
+    def refused_facts(
+        self, request: HttpRequest, match: ResolverMatch
+    ) -> tuple[str, str, str | None] | None:
+        """What a refused POST (403: no permission, CSRF) asked, for the audit."""
+        object_id = match.kwargs.get("object_id")
+        if (match.url_name or "").endswith("_add"):
+            name = "add"
+        elif object_id is not None:
+            name = self.detail_action(request)
+        else:
+            name = request.POST.get("action", "")
+        action = self.audit_actions.get(name)
+        if action is None:
+            return None
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        resource_id = self.audit_resource_id(obj) if obj is not None else object_id
+        return action, self.audit_resource, resource_id
+
+    def refused(
+        self, request: HttpRequest, name: str, obj: Any, error: OrisError
+    ) -> None:
+        """Notes a console action a service refused (a conflict), for the audit."""
+        resource_id = self.audit_resource_id(obj) if obj is not None else None
+        refusal = Refusal(
+            self.audit_actions[name],
+            self.audit_resource,
+            resource_id,
+            error.http_status,
+            error.code,
+        )
+        note_refusal(request, refusal)
 
     def detail_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
         return {}

@@ -40,6 +40,11 @@ class DeadLetterAdmin(ConsoleAdmin):
     list_select_related = ("job",)
     ordering = ("replay_status", "-dead_at")
     actions = ("replay_selected",)
+    audit_resource = "attempt"
+    audit_actions = {"replay_selected": "dlq.replay", "replay": "dlq.replay"}
+
+    def detail_action(self, request: HttpRequest) -> str:
+        return "replay"  # the page's one action
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return self.perm(request, "change")
@@ -93,7 +98,8 @@ class DeadLetterAdmin(ConsoleAdmin):
             try:
                 dead_letter_replay(dead_letter=dead_letter, actor=actor)
                 replayed += 1
-            except OrisError:
+            except OrisError as exc:
+                self.refused(request, "replay_selected", dead_letter, exc)
                 skipped += 1
         return replayed, skipped
 
@@ -135,7 +141,8 @@ class DeadLetterAdmin(ConsoleAdmin):
             return super().handle_post(request, obj)
         try:
             dead_letter_replay(dead_letter=obj, actor=actor_for(request))
-        except OrisError:
+        except OrisError as exc:
+            self.refused(request, "replay", obj, exc)
             obj = selectors.dead_letter_get(attempt_id=obj.pk)
             self.report(
                 request,

@@ -176,6 +176,17 @@ class InterruptAdmin(ConsoleAdmin):
     list_select_related = ("job",)
     actions = ("approve_selected",)
     list_per_page = 50
+    audit_resource = "interrupt"
+    audit_actions = {
+        "approve_selected": "interrupt.resume",
+        "approve": "interrupt.resume",
+        "approve_value": "interrupt.resume",
+        "calls": "interrupt.resume",
+        "reject": "interrupt.reject",
+    }
+
+    def detail_action(self, request: HttpRequest) -> str:
+        return request.POST.get("decision", "")
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         pending_first = Case(
@@ -221,8 +232,8 @@ class InterruptAdmin(ConsoleAdmin):
             try:
                 interrupt_resume(interrupt=interrupt, value=True, actor=actor)
                 approved += 1
-            except InterruptAlreadyResolved:  # answered meanwhile
-                continue
+            except InterruptAlreadyResolved as exc:  # answered meanwhile
+                self.refused(request, "approve_selected", interrupt, exc)
         skipped = queryset.count() - approved
         self.report(request, f"Approved {approved} interrupt(s).")
         if skipped:
@@ -294,7 +305,8 @@ class InterruptAdmin(ConsoleAdmin):
         was_pending = obj.status == Interrupt.Status.PENDING
         try:
             interrupt_resume(interrupt=obj, value=value, actor=actor_for(request))
-        except InterruptAlreadyResolved:
+        except InterruptAlreadyResolved as exc:
+            self.refused(request, "approve", obj, exc)
             return self._already_resolved(request, obj)
         if not was_pending:  # the same answer again: nothing new happened
             return self._already_resolved(request, obj)
@@ -306,7 +318,8 @@ class InterruptAdmin(ConsoleAdmin):
     ) -> HttpResponse:
         try:
             interrupt_reject(interrupt=obj, actor=actor_for(request), reason=reason)
-        except InterruptAlreadyResolved:
+        except InterruptAlreadyResolved as exc:
+            self.refused(request, "reject", obj, exc)
             return self._already_resolved(request, obj)
         self.report(request, "Rejected: the run was cancelled.")
         return self.redirect_to(obj)

@@ -42,6 +42,18 @@ class JobAdmin(ConsoleAdmin):
     search_fields = ("thread_id", "tenant_id")
     ordering = ("-updated_at",)
     actions = ("cancel_selected",)
+    audit_resource = "thread"
+    audit_actions = {
+        "cancel_selected": "job.cancel",
+        "cancel": "job.cancel",
+        "replay": "job.replay",
+    }
+
+    def detail_action(self, request: HttpRequest) -> str:
+        return request.POST.get("action_name", "")
+
+    def audit_resource_id(self, obj: Job) -> str:
+        return obj.thread_id
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         return super().get_queryset(request).annotate(attempt_total=Count("attempts"))
@@ -65,7 +77,8 @@ class JobAdmin(ConsoleAdmin):
             try:
                 job_cancel(job=job, actor=actor, reason=CONSOLE_CANCEL_REASON)
                 cancelled += 1
-            except OrisError:
+            except OrisError as exc:
+                self.refused(request, "cancel_selected", job, exc)
                 skipped += 1
         self.report(request, f"Cancelled {cancelled} run(s).")
         if skipped:
@@ -116,6 +129,7 @@ class JobAdmin(ConsoleAdmin):
             else:
                 self.report(request, "Unknown action.", messages.ERROR)
         except OrisError as exc:
+            self.refused(request, action, obj, exc)
             self.report(request, f"Not done: {exc.message}", messages.WARNING)
         return self.redirect_to(obj)
 

@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from runtime.api import envelope
-from runtime.api.fields import COUNT_RANGE, check_path_ids
+from runtime.api.fields import COUNT_RANGE, Integer, check_path_ids
 from runtime.api.permissions import Scope
 from runtime.api.principal import Principal
+from runtime.api.schema import OrisAutoSchema
 from runtime.errors import InvalidArgument
 from runtime.services.audit import Actor
 
@@ -27,6 +28,7 @@ class OrisApi(APIView):
     """
 
     required_scope: ClassVar[Scope]
+    schema: Any = OrisAutoSchema()  # None for a route outside the document
     audit_action: ClassVar[str | None] = None  # e.g. "job.resume"
     audit_resource: ClassVar[str] = ""  # the resource type the action is on
     audit_resource_kwarg: ClassVar[str | None] = None  # the URL kwarg naming it
@@ -44,16 +46,18 @@ class OrisApi(APIView):
         return principal.actor(envelope.request_id(self.request))
 
     def body(self, serializer: type[serializers.Serializer]) -> dict[str, Any]:
-        return _validated(serializer, self.request.data)
+        return _validated(serializer, self.request.data, query=False)
 
     def query(self, serializer: type[serializers.Serializer]) -> dict[str, Any]:
-        return _validated(serializer, self.request.query_params)
+        return _validated(serializer, self.request.query_params, query=True)
 
 
-def _validated(serializer: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+def _validated(
+    serializer: type[serializers.Serializer], data: Any, *, query: bool
+) -> dict[str, Any]:
     if not isinstance(data, dict) and not hasattr(data, "getlist"):
         raise InvalidArgument("request body must be a JSON object")
-    found = serializer(data=data)
+    found = serializer(data=data, context={"query": query})
     found.is_valid(raise_exception=True)
     return dict(found.validated_data)
 
@@ -73,7 +77,7 @@ class AnyJSONField(serializers.JSONField):
         super().__init__(**kwargs)
 
 
-class WaitMsField(serializers.IntegerField):
+class WaitMsField(Integer):
     """``wait_ms``: how long to hold the answer, capped by ``ORIS_API_MAX_WAIT_MS``."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -7,7 +7,7 @@ database would refuse is a 400 in the envelope on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
@@ -21,30 +21,94 @@ RANGES = BaseDatabaseOperations.integer_field_ranges
 COUNT_RANGE = RANGES["PositiveIntegerField"]
 
 
+F = TypeVar("F", bound=serializers.Field)
+
+
+class Stated:
+    """A rule a service checks (with the reference's message), stated for the
+    OpenAPI document: a validator that checks nothing itself, read by
+    ``OrisAutoSchema``. The schemathesis suite holds the two together."""
+
+    def __init__(self, **rules: Any) -> None:
+        self.rules = rules
+
+    def __call__(self, value: Any) -> None:
+        return None
+
+
+def described(field: F, **rules: Any) -> F:
+    """``field`` with ``rules`` stated (rebuilt from its arguments, as DRF copies
+    fields: an attribute set afterwards would not survive)."""
+    kwargs = dict(field._kwargs)  # type: ignore[attr-defined]
+    kwargs["validators"] = [*kwargs.get("validators", []), Stated(**rules)]
+    return type(field)(*field._args, **kwargs)  # type: ignore[attr-defined]
+
+
+def nonempty(field: F) -> F:
+    """A string the services refuse when blank once trimmed (the reference's
+    ``<name> must not be empty``)."""
+    return described(field, pattern=r"\S")
+
+
+def any_case(choices: tuple[str, ...]) -> str:
+    """A pattern for one of ``choices``, trimmed and in any case (as the services
+    read them)."""
+    words = ("".join(f"[{c.upper()}{c.lower()}]" for c in w) for w in choices)
+    return r"^\s*(" + "|".join(words) + r")\s*$"
+
+
 def column(model: type[models.Model], name: str) -> models.Field:
     return model._meta.get_field(name)  # type: ignore[return-value]
 
 
-def text(model: type[models.Model], name: str, **kwargs: Any) -> serializers.CharField:
+class JsonTyped(serializers.Field):
+    """A body field that takes only its own JSON type: DRF's fields coerce
+    (``0`` is taken as the string ``"0"``, ``"5"`` and ``5.0`` as the integer 5).
+    Query parameters are strings, so a query serializer (``context["query"]``)
+    keeps DRF's parsing."""
+
+    json_types: tuple[type, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not self.context.get("query") and (
+            isinstance(data, bool) or not isinstance(data, self.json_types)
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Text(JsonTyped, serializers.CharField):
+    json_types = (str,)
+
+
+class Integer(JsonTyped, serializers.IntegerField):
+    json_types = (int,)
+
+
+class Number(JsonTyped, serializers.FloatField):
+    json_types = (int, float)
+
+
+def text(model: type[models.Model], name: str, **kwargs: Any) -> Text:
     """A string for ``model.name``: at most its ``max_length`` (and, as every DRF
     ``CharField``, without NUL)."""
     kwargs.setdefault("max_length", column(model, name).max_length)
-    return serializers.CharField(**kwargs)
+    return Text(**kwargs)
 
 
 def integer(
     model: type[models.Model] | None = None, name: str = "", **kwargs: Any
-) -> serializers.IntegerField:
+) -> Integer:
     """An integer within ``model.name``'s range (a count's range without one)."""
     low, high = (
         RANGES[column(model, name).get_internal_type()] if model else COUNT_RANGE
     )
     kwargs.setdefault("min_value", low)
     kwargs.setdefault("max_value", high)
-    return serializers.IntegerField(**kwargs)
+    return Integer(**kwargs)
 
 
-class MillisecondsField(serializers.IntegerField):
+class MillisecondsField(Integer):
     """A Unix time in milliseconds, as an aware datetime (only years 1 to 9999)."""
 
     EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -75,7 +75,7 @@ class InterruptResumeApi(OrisApi):
 
 
 class RejectInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    reason = fields.Text(required=False, allow_null=True, allow_blank=True)
 
 
 class InterruptRejectApi(OrisApi):

@@ -17,50 +17,70 @@ from runtime.api.schema import documented
 from runtime.models import Checkpoint, IdempotencyRecord, Job, RetryHistory
 from runtime.services import jobs as job_services
 from runtime.services import runs
+from runtime.services.jobs import RETRY_STRATEGIES, TIMEOUT_STATUSES
 
 
 class TimeoutPolicySerializer(serializers.Serializer):
-    timeout_ms = fields.integer(Job, "timeout_ms")
-    on_timeout_status = fields.text(Job, "timeout_status")
+    timeout_ms = fields.described(fields.integer(Job, "timeout_ms"), minimum=1)
+    on_timeout_status = fields.described(
+        fields.text(Job, "timeout_status"), pattern=fields.any_case(TIMEOUT_STATUSES)
+    )
 
 
 class RetryPolicySerializer(serializers.Serializer):
-    strategy = fields.text(RetryHistory, "strategy")
-    backoff_ms = fields.integer(RetryHistory, "backoff_ms")
-    max_backoff_ms = fields.integer(
-        RetryHistory, "backoff_ms", required=False, allow_null=True
+    strategy = fields.described(
+        fields.text(RetryHistory, "strategy"), pattern=fields.any_case(RETRY_STRATEGIES)
     )
-    multiplier = serializers.FloatField(required=False, allow_null=True)
-    max_retries = fields.integer(RetryHistory, "max_retries", required=False, default=0)
+    backoff_ms = fields.described(fields.integer(RetryHistory, "backoff_ms"), minimum=1)
+    max_backoff_ms = fields.described(
+        fields.integer(RetryHistory, "backoff_ms", required=False, allow_null=True),
+        minimum=1,
+    )
+    multiplier = fields.Number(required=False, allow_null=True)
+    max_retries = fields.described(
+        fields.integer(RetryHistory, "max_retries", required=False, default=0),
+        minimum=0,
+    )
 
 
 class RunJobInput(serializers.Serializer):
     """The reference's ``RunJobRequest``: shapes here, rules in ``job_options``."""
 
-    thread_id = fields.text(
-        Job, "thread_id", required=False, allow_blank=True, trim_whitespace=False
+    thread_id = fields.nonempty(
+        fields.text(
+            Job, "thread_id", required=False, allow_blank=True, trim_whitespace=False
+        )
     )
     input = AnyJSONField(required=False, default=None)
     graph = fields.text(Job, "graph", required=False)
-    idempotency_key = fields.text(
-        IdempotencyRecord,
-        "key",
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        trim_whitespace=False,
+    idempotency_key = fields.nonempty(
+        fields.text(
+            IdempotencyRecord,
+            "key",
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            trim_whitespace=False,
+        )
     )
     timeout_policy = TimeoutPolicySerializer(required=False, allow_null=True)
     retry_policy = RetryPolicySerializer(required=False, allow_null=True)
-    priority = fields.integer(Job, "priority", required=False, allow_null=True)
+    priority = fields.described(
+        fields.integer(Job, "priority", required=False, allow_null=True),
+        minimum=0,
+        maximum=100,
+    )
     # Its length is a rule of job_options (in bytes), whose message the API keeps.
-    tenant_id = fields.text(
-        Job,
-        "tenant_id",
-        max_length=None,
-        required=False,
-        allow_null=True,
-        allow_blank=True,
+    tenant_id = fields.described(
+        fields.text(
+            Job,
+            "tenant_id",
+            max_length=None,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+        ),
+        pattern=r"^\s*[A-Za-z0-9\-_.:]{0,128}\s*$",
     )
     queue = fields.text(Job, "queue", required=False)
     wait_ms = WaitMsField()
@@ -178,7 +198,7 @@ class JobReplayApi(OrisApi):
 
 
 class CancelJobInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    reason = fields.Text(required=False, allow_null=True, allow_blank=True)
 
 
 class JobCancelApi(OrisApi):

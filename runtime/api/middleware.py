@@ -1,4 +1,5 @@
-"""Per-request plumbing for /v1: request id, size limit, request log, error audit."""
+"""Per-request plumbing: request id; on /v1 the size limit and the request log; and
+the audit of refused control actions, for /v1 and the console alike."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, ResolverMatch, resolve
@@ -16,8 +18,10 @@ from rest_framework.request import Request
 
 from runtime.api.auth import CredentialAuthentication
 from runtime.api.envelope import error_body, request_id
+from runtime.api.exceptions import CODES
 from runtime.api.principal import Principal
 from runtime.models import AuditLog
+from runtime.refusals import Refusal, noted_refusals
 from runtime.services.audit import Actor, audit_record
 
 logger = logging.getLogger("runtime.api")
@@ -27,8 +31,9 @@ RESOURCE_ID_LENGTH = AuditLog._meta.get_field("resource_id").max_length
 
 class ApiMiddleware:
     """Gives every request one request id (echoed as ``X-Request-Id``); on /v1
-    refuses bodies over the limit (413) and chunked ones (411), logs each request,
-    and audits refused control actions (services audit the ones that succeed)."""
+    refuses bodies over the limit (413) and chunked ones (411) and logs each
+    request; audits refused control actions of /v1 and the console (services
+    audit the ones that succeed)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -45,8 +50,8 @@ class ApiMiddleware:
                 request.path,
             )
             response = refused_body(request) or self.get_response(request)
-            if request.method == "POST" and response.status_code >= 400:
-                audit_refusal(request, response)
+        if request.method == "POST":
+            audit_refusals(request, response)
         response["X-Request-Id"] = rid
         return response
 
@@ -84,66 +89,80 @@ def resolved(request: HttpRequest) -> ResolverMatch | None:
         return None
 
 
-def audit_facts(match: ResolverMatch | None) -> tuple[str, str, str | None] | None:
-    """The resolved API class's audit action, resource type and resource id."""
-    view: Any = getattr(match.func, "view_class", None) if match else None
+def refused_facts(
+    request: HttpRequest, match: ResolverMatch | None
+) -> tuple[str, str, str | None] | None:
+    """The audit action, resource type and resource id of a refused request: an
+    API class declares them; a console admin says them for its POSTs."""
+    if match is None:
+        return None
+    model_admin = getattr(match.func, "model_admin", None)
+    if model_admin is not None and hasattr(model_admin, "refused_facts"):
+        return model_admin.refused_facts(request, match)
+    view: Any = getattr(match.func, "view_class", None)
     action = getattr(view, "audit_action", None)
-    if match is None or not action:
+    if not action:
         return None
     kwarg = view.audit_resource_kwarg
     return action, view.audit_resource, match.kwargs.get(kwarg) if kwarg else None
 
 
-def audit_refusal(request: HttpRequest, response: HttpResponse) -> None:
-    """Audits a refused control action. The row holds what the request said, made
-    storable (NUL replaced, ids cut to the column); a write that fails anyway is
-    logged and never turns the refusal into a 500."""
-    facts = audit_facts(resolved(request))
-    if facts is None:
-        return
-    action, resource_type, resource_id = facts
+def audit_refusals(request: HttpRequest, response: HttpResponse) -> None:
+    """Audits the refused control actions of a POST: the one its response refuses
+    (4xx/5xx) and those noted on the way (``runtime.refusals.note_refusal``)."""
+    refusals = noted_refusals(request)
+    if response.status_code >= 400:
+        facts = refused_facts(request, resolved(request))
+        if facts is not None:
+            status = response.status_code
+            error = _error_code(response) or CODES.get(status, "internal")
+            refusals.append(Refusal(*facts, status_code=status, error=error))
+    for refusal in refusals:
+        audit_refusal(request, refusal)
+
+
+def audit_refusal(request: HttpRequest, refusal: Refusal) -> None:
+    """Audits one refusal. The row holds what the request said, made storable
+    (NUL replaced, ids cut to the column); a write that fails anyway is logged
+    and never turns the refusal into a 500."""
     try:
         with transaction.atomic():  # a savepoint: a failed insert leaves no trace
-            _audit_refusal(request, response, action, resource_type, resource_id)
+            audit_record(
+                actor=refusal_actor(request),
+                action=refusal.action,
+                resource_type=refusal.resource_type,
+                resource_id=storable(refusal.resource_id, RESOURCE_ID_LENGTH),
+                result="error",
+                details={
+                    "method": "POST",
+                    "path": storable(request.path),
+                    "status_code": refusal.status_code,
+                    "error": refusal.error,
+                },
+            )
     except DatabaseError:
-        logger.exception("could not audit the refused %s on %r", action, request.path)
-
-
-def _audit_refusal(
-    request: HttpRequest,
-    response: HttpResponse,
-    action: str,
-    resource_type: str,
-    resource_id: str | None,
-) -> None:
-    audit_record(
-        actor=refusal_actor(request),
-        action=action,
-        resource_type=resource_type,
-        resource_id=storable(resource_id, RESOURCE_ID_LENGTH),
-        result="error",
-        details={
-            "method": "POST",
-            "path": storable(request.path),
-            "status_code": response.status_code,
-            "error": _error_code(response),
-        },
-    )
+        logger.exception(
+            "could not audit the refused %s on %r", refusal.action, request.path
+        )
 
 
 def refusal_actor(request: HttpRequest) -> Actor:
     """Who was refused: the principal DRF authenticated, or, for a request refused
-    before DRF ran (411, 413), the one its credentials name; else anonymous."""
+    before DRF ran (411, 413), the one its credentials name; else the staff user
+    of the session (the console, a CSRF failure); else anonymous."""
     principal = getattr(request, "user", None)
-    if not isinstance(principal, Principal):
+    if not isinstance(principal, Principal) and request.path.startswith("/v1/"):
         try:
             found = CredentialAuthentication().authenticate(Request(request))
         except AuthenticationFailed:
             found = None
         principal = found[0] if found else None
-    if principal is None:
-        return Actor(type="anonymous", request_id=request_id(request))
-    return principal.actor(request_id(request))
+    if isinstance(principal, Principal):
+        return principal.actor(request_id(request))
+    user = get_user(request) if hasattr(request, "session") else None
+    if user is not None and user.is_authenticated and user.is_staff:
+        return Actor.for_user(user, request_id=request_id(request))
+    return Actor(type="anonymous", request_id=request_id(request))
 
 
 def storable(value: str | None, limit: int | None = None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path, re_path
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -29,10 +30,13 @@ class RouteNotFoundApi(OrisApi):
 
 class SchemaApi(SpectacularAPIView):
     """``/v1/openapi.json``: public on purpose, like the reference contract it
-    describes (it holds no data); ``/docs`` renders it."""
+    describes (it holds no data); ``/docs`` renders it. JSON, as the path says
+    (drf-spectacular's default is YAML): ``application/json`` unless the client
+    asks for ``application/vnd.oai.openapi+json``."""
 
     required_scope = Scope.ANY
     permission_classes = [AllowAny]
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer]
 
 
 urlpatterns = [

@@ -31,7 +31,9 @@ class WorkersApi(OrisApi):
 
 
 class PollInput(serializers.Serializer):
-    worker_id = fields.text(Lease, "worker_id", trim_whitespace=False, allow_blank=True)
+    worker_id = fields.nonempty(
+        fields.text(Lease, "worker_id", trim_whitespace=False, allow_blank=True)
+    )
     limit = fields.integer(required=False, allow_null=True, min_value=0)
     max_active_leases = fields.integer(required=False, allow_null=True, min_value=0)
     tenant_max_active_leases = fields.integer(
@@ -98,15 +100,17 @@ class WorkerExtendLeaseApi(WorkerHeartbeatApi):
         return super().post(request, worker_id)
 
 
+def step_text(model: type, name: str) -> fields.Text:
+    return fields.nonempty(
+        fields.text(model, name, allow_blank=True, trim_whitespace=False)
+    )
+
+
 class ReportStepInput(serializers.Serializer):
-    attempt_id = fields.text(Attempt, "id", allow_blank=True, trim_whitespace=False)
-    action_id = fields.text(
-        StepReport, "action_id", allow_blank=True, trim_whitespace=False
-    )
-    status = fields.text(StepReport, "status", allow_blank=True, trim_whitespace=False)
-    dedupe_token = fields.text(
-        StepReport, "dedupe_token", allow_blank=True, trim_whitespace=False
-    )
+    attempt_id = step_text(Attempt, "id")
+    action_id = step_text(StepReport, "action_id")
+    status = step_text(StepReport, "status")
+    dedupe_token = step_text(StepReport, "dedupe_token")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return {name: not_empty(attrs[name], name).strip() for name in STEP_FIELDS}
@@ -127,14 +131,17 @@ class WorkerReportStepApi(WorkersApi):
 
 
 class AckErrorInput(serializers.Serializer):
-    type = serializers.CharField(required=False, max_length=256)
-    message = serializers.CharField(max_length=10_000)
+    type = fields.Text(required=False, max_length=256)
+    message = fields.Text(max_length=10_000)
     details = AnyJSONField(required=False)
 
 
 class AckInput(serializers.Serializer):
-    attempt_id = fields.text(Attempt, "id", allow_blank=True, trim_whitespace=False)
-    terminal_status = fields.text(DeadLetter, "terminal_status", trim_whitespace=False)
+    attempt_id = step_text(Attempt, "id")
+    terminal_status = fields.described(
+        fields.text(DeadLetter, "terminal_status", trim_whitespace=False),
+        enum=list(TERMINAL),
+    )
     retry_policy = RetryPolicySerializer(required=False, allow_null=True)
     result = AnyJSONField(required=False)  # the job's result, on completed
     error = AckErrorInput(required=False, allow_null=True)  # on failed

@@ -361,8 +361,12 @@ def test_nobody_adds_or_deletes_interrupts(admin_client: Client) -> None:
     assert Interrupt.objects.filter(pk=pending.pk).exists()
 
 
-# Text PostgreSQL's jsonb can hold (no NUL).
-TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=8)
+# Text both databases store (PostgreSQL's JSON refuses NUL and lone surrogates;
+# the API refuses them before they reach a row).
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=8,
+)
 JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -399,6 +403,7 @@ TOOLISH = st.fixed_dictionaries(
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(payload=JSON | TOOLISH)

@@ -200,3 +200,40 @@ def test_a_chunked_body_is_refused_not_dropped(alice_admin) -> None:
     assert_error(response, 411, "invalid_argument")
     assert rows()["Job"] == 0
     assert AuditLog.objects.get(result="error").details["status_code"] == 411
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/workers/poll", {"worker_id": 0}),
+        ("/v1/workers/poll", {"worker_id": "w", "limit": "5"}),
+        ("/v1/workers/poll", {"worker_id": "w", "limit": 5.0}),
+        ("/v1/workers/poll", {"worker_id": "w", "limit": True}),
+        ("/v1/jobs/run", {"thread_id": 7}),
+        ("/v1/jobs/run", {"thread_id": "t", "wait_ms": "0"}),
+        (
+            "/v1/jobs/run",
+            {
+                "thread_id": "t",
+                "retry_policy": {
+                    "strategy": "fixed",
+                    "backoff_ms": 1,
+                    "multiplier": "2",
+                },
+            },
+        ),
+        ("/v1/jobs/t/cancel", {"reason": 1}),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_400_not_coerced(
+    alice_admin, path: str, body: dict
+) -> None:
+    """Found by schemathesis: DRF took ``0`` for the string ``"0"``."""
+    make_job(thread_id="t")
+    before = rows()
+    assert_error(alice_admin.post(path, body, format="json"), 400, "invalid_argument")
+    assert rows() == before
+
+
+def test_query_parameters_are_still_parsed_from_strings(alice_admin) -> None:
+    assert alice_admin.get("/v1/jobs?limit=5&offset=0").status_code == 200

@@ -104,3 +104,19 @@ def test_the_openapi_document_and_docs_are_served(alice_admin, client) -> None:
         == 200
     )
     assert client.get("/docs").status_code == 200
+
+
+def test_the_openapi_document_is_json_and_names_each_credential(client) -> None:
+    """Found by schemathesis: the document was YAML, and its security said a
+    request needs a bearer token, a key and a key id all at once."""
+    response = client.get("/v1/openapi.json")
+    assert response["Content-Type"] == "application/json"
+    paths = response.json()["paths"]
+    operation = paths["/v1/jobs"]["get"]
+    assert operation["security"] == [
+        {"bearerAuth": []},
+        {"apiKey": []},
+        {"apiKeyId": [], "apiKey": []},
+        {"staffSession": []},
+    ]
+    assert "description" not in paths["/v1/jobs/{thread_id}/history"]["get"]

@@ -86,7 +86,7 @@ def test_an_audit_write_that_fails_never_fails_the_refusal(caplog) -> None:
     from django.test import RequestFactory
     from django.urls import ResolverMatch
 
-    from runtime.api.middleware import audit_refusal
+    from runtime.api.middleware import audit_refusals
 
     class OverlongApi(JobCancelApi):
         audit_resource = "r" * 100
@@ -95,7 +95,7 @@ def test_an_audit_write_that_fails_never_fails_the_refusal(caplog) -> None:
     request.resolver_match = ResolverMatch(
         OverlongApi.as_view(), (), {"thread_id": "t"}
     )
-    audit_refusal(request, JsonResponse({}, status=404))
+    audit_refusals(request, JsonResponse({}, status=404))
     assert not AuditLog.objects.exists()
     assert "could not audit the refused job.cancel" in caplog.text
 
@@ -112,3 +112,16 @@ def test_a_refusal_with_a_wrong_credential_is_audited_as_anonymous(
     assert_error(response, 413, "invalid_argument")
     row = AuditLog.objects.get(result="error")
     assert (row.actor_type, row.actor_id) == ("anonymous", "")
+
+
+def test_a_csrf_refusal_on_v1_is_audited_with_the_staff_user() -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    staff = User.objects.create_user("sam", is_staff=True, is_superuser=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    response = client.post("/v1/jobs/t/cancel", {}, content_type="application/json")
+    assert_error(response, 403, "forbidden")
+    row = AuditLog.objects.get(result="error")
+    assert (row.action, row.actor_type, row.actor_id) == ("job.cancel", "user", "sam")
