@@ -46,6 +46,7 @@ from bench.bench_runtime import (
     emit,
     ensure_postgres,
     median,
+    run_role,
     table,
 )
 
@@ -247,19 +248,8 @@ def measure(ttl: int, kills: int, workdir: Path) -> dict[str, Any]:
     try:
         args = ["--role", "measure", "--ttl", str(ttl), "--kills", str(kills)]
         args += ["--log", str(workdir / f"ttl{ttl}.log")]
-        proc = subprocess.run(
-            [PY, str(Path(__file__).resolve()), *args],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=kills * (2 * WINDOW + 12 * ttl + 60) + 120,
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-            raise RuntimeError(f"measuring TTL {ttl} s failed")
-        return json.loads(lines[-1].removeprefix("RESULT "))
+        timeout = kills * (2 * WINDOW + 12 * ttl + 60) + 120
+        return run_role(args, env, timeout, script=__file__)
     finally:
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

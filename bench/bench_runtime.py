@@ -478,9 +478,13 @@ class Databases:
         self.created.clear()
 
 
-def run_role(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+def run_role(
+    args: list[str], env: dict[str, str], timeout: float, script: str = __file__
+) -> dict[str, Any]:
+    """Runs ``script`` (this one by default) with ``args`` in a child process and
+    returns the JSON of its last ``RESULT`` line."""
     proc = subprocess.run(
-        [PY, str(Path(__file__).resolve()), *args],
+        [PY, str(Path(script).resolve()), *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
