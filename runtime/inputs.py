@@ -19,6 +19,7 @@ schema; a ``dict`` schema takes anything):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, Literal, Union
@@ -45,7 +46,7 @@ def input_default(graph: Any) -> Any:
     """The input of a run submitted without one: the reference's ``"API run"``
     message for a graph that takes messages, an empty update otherwise."""
     schema = _input_schema(graph)
-    if schema is None or "messages" in typing.get_type_hints(schema):
+    if schema is None or "messages" in _hints(schema):
         return DEFAULT_INPUT
     return {}
 
@@ -78,11 +79,18 @@ def _input_schema(graph: Any) -> Any:
     return None if schema is dict else schema
 
 
+@functools.cache
+def _hints(schema: Any) -> dict[str, Any]:
+    """A schema's keys and their annotations (read once per schema: resolving
+    them is the costly part of a check)."""
+    hints = typing.get_type_hints(schema, include_extras=True)
+    return {k: v for k, v in hints.items() if not k.startswith("__")}
+
+
 def _field_errors(schema: Any, value: dict[str, Any]) -> dict[str, str]:
     if hasattr(schema, "model_validate"):  # pydantic
         return _pydantic_errors(schema, value)
-    hints = typing.get_type_hints(schema, include_extras=True)
-    hints = {k: v for k, v in hints.items() if not k.startswith("__")}
+    hints = _hints(schema)
     errors = {key: UNKNOWN for key in value if key not in hints}
     for key in _required(schema, hints):
         if key not in value:
