@@ -208,3 +208,19 @@ def test_invoke_options_graphs_lacks_warn() -> None:
     g.add_edge("__start__", "a")
     with pytest.warns(UserWarning, match="context"):
         g.compile().invoke({"log": []}, context={"user": "ada"})
+
+
+class TopicInput(TypedDict):
+    topic: str
+
+
+def test_a_builder_names_its_input_schema_as_langgraph_does() -> None:
+    """The runtime checks a run's input against ``builder.input_schema``: the
+    explicit input schema, else the state schema."""
+
+    def scenario(lib: Lib) -> Any:
+        plain_builder = lib.StateGraph(Log)
+        with_input = lib.StateGraph(Log, input_schema=TopicInput)
+        return plain_builder.input_schema is Log, with_input.input_schema is TopicInput
+
+    assert same(scenario) == (True, True)
