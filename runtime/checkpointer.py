@@ -19,7 +19,6 @@ them first.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
@@ -38,7 +37,13 @@ from graphs.checkpoint.base import (
     config_ns,
     config_thread_id,
 )
-from graphs.checkpoint.format import assemble_checkpoint, split_checkpoint, write_rows
+from graphs.checkpoint.format import (
+    assemble_checkpoint,
+    dump_header,
+    dump_metadata,
+    split_checkpoint,
+    write_rows,
+)
 from graphs.errors import CheckpointDecodeError
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
 
@@ -124,8 +129,8 @@ class DjangoSaver(BaseCheckpointSaver):
             ns,
             checkpoint["id"],
             config_checkpoint_id(config) or "",
-            json.dumps(serde.to_jsonable(header)),
-            json.dumps(serde.to_jsonable(metadata)),
+            dump_header(header).decode(),
+            dump_metadata(metadata).decode(),
             timezone.now(),
         ]
         blob_rows = [[thread_id, ns, *blob] for blob in blobs]
