@@ -12,14 +12,16 @@ For a new thread of the runtime (``new_thread``: a job's first run, whose input 
 already durable in its job row) the checkpoints that only record that input (the
 input checkpoint, step -1, and the START superstep's, step 0) are held back and
 written in the first node superstep's transaction, so the run spends one commit per
-node superstep and none for its input. Any read, ``put_writes`` or ``flush`` writes
-them first.
+node superstep and none for its input. With ``hold_final`` the last checkpoint of a
+run that completes (``next`` is empty, at the top of the thread) is held too, for
+the caller to ``flush`` in the transaction that records the run's outcome: a
+completed job and its final checkpoint commit together. Any read, ``put_writes`` or
+``flush`` writes what is held first.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn, Protocol, cast
 
@@ -38,7 +40,13 @@ from graphs.checkpoint.base import (
     config_ns,
     config_thread_id,
 )
-from graphs.checkpoint.format import assemble_checkpoint, split_checkpoint, write_rows
+from graphs.checkpoint.format import (
+    assemble_checkpoint,
+    dump_header,
+    dump_metadata,
+    split_checkpoint,
+    write_rows,
+)
 from graphs.errors import CheckpointDecodeError
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
 
@@ -57,17 +65,25 @@ WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 class DjangoSaver(BaseCheckpointSaver):
     """Checkpoints in the Django database (PostgreSQL or SQLite)."""
 
-    def __init__(self, *, fence: Fence | None = None, new_thread: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        fence: Fence | None = None,
+        new_thread: bool = False,
+        hold_final: bool = False,
+    ) -> None:
         self.fence = fence
         # The runtime knows when a thread has no checkpoint yet (a job's first
         # run): the engine's first read of it is then answered without a query,
         # and the checkpoints of its input can wait for the first node superstep's.
         self._known_empty = new_thread
         self._holding = new_thread
+        self._hold_final = hold_final
         self._held: tuple[list[Row], list[Row]] = ([], [])  # blob rows, headers
 
     def flush(self) -> None:
-        """Writes held input checkpoints (fenced, in their own transaction)."""
+        """Writes the held checkpoints (fenced; in the caller's transaction if
+        there is one)."""
         if self._held[1]:
             self._write([], [])
 
@@ -124,12 +140,13 @@ class DjangoSaver(BaseCheckpointSaver):
             ns,
             checkpoint["id"],
             config_checkpoint_id(config) or "",
-            json.dumps(serde.to_jsonable(header)),
-            json.dumps(serde.to_jsonable(metadata)),
+            dump_header(header).decode(),
+            dump_metadata(metadata).decode(),
             timezone.now(),
         ]
         blob_rows = [[thread_id, ns, *blob] for blob in blobs]
-        if self._holding and metadata.get("step", 0) < 1:
+        final = self._hold_final and not ns and not header.get("next")
+        if final or (self._holding and metadata.get("step", 0) < 1):
             self._held = (self._held[0] + blob_rows, self._held[1] + [header_row])
         else:
             self._holding = False

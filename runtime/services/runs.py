@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Unpack
 
@@ -66,7 +67,8 @@ def job_run(
     if not thread_id:  # a retried keyed request must land on the same thread
         seed = key or uuid.uuid4().hex
         thread_id = f"thread-{hashlib.sha256(seed.encode()).hexdigest()[:32]}"
-    with transaction.atomic():
+    # Without a key the job's own transaction is the run's (no savepoint in it).
+    with transaction.atomic() if key else nullcontext():
         if key:
             earlier = idempotency_reserve(
                 key=key,

@@ -71,7 +71,8 @@ def worker_drain(
         finish = execute_leased(lease=lease)
         ran += 1
     if finish is not None:
-        finish()
+        with transaction.atomic():
+            finish()
     return ran
 
 

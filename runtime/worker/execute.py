@@ -46,12 +46,14 @@ def attempt_execute(*, attempt_id: str, worker_id: str | None = None) -> Outcome
 
 def run_leased(*, lease: Lease) -> Outcome:
     """Runs a claimed attempt to its next stop and records the outcome."""
-    return execute_leased(lease=lease)()
+    finish = execute_leased(lease=lease)
+    with transaction.atomic():
+        return finish()
 
 
 def execute_leased(*, lease: Lease) -> Finish:
     """Runs a claimed attempt to its next stop; returns what records its outcome,
-    so a worker can commit it together with its next claim."""
+    to be called in a transaction (a worker commits it with its next claim)."""
     attempt, job = lease.attempt, lease.attempt.job
     if job.cancel_requested:
         return partial(_cancelled, job)
@@ -60,14 +62,18 @@ def execute_leased(*, lease: Lease) -> Finish:
     except OrisError as exc:
         return _failed(lease, exc)
     new_thread = attempt.kind == Attempt.Kind.RUN and attempt.dispatches == 1
-    saver = DjangoSaver(fence=leases.LeaseFence(lease), new_thread=new_thread)
+    # A completed run's last checkpoint is written with its outcome (_record).
+    saver = DjangoSaver(
+        fence=leases.LeaseFence(lease), new_thread=new_thread, hold_final=True
+    )
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     try:
         with heartbeats.keep(lease):
             graph_input = _input_for(attempt, graph, saver, config)
             result = graph.run(graph_input, config)
-            saver.flush()  # a run with no superstep still leaves its input
+            if result.status != "completed":
+                saver.flush()  # a run with no superstep still leaves its input
     except LeaseLost as exc:
         logger.warning("attempt %s stopped without writing: %s", attempt.pk, exc)
         return lambda: Outcome.LEASE_LOST
@@ -79,7 +85,7 @@ def execute_leased(*, lease: Lease) -> Finish:
         return _failed(lease, exc)
     if result.status not in ("completed", "interrupted"):
         return _failed(lease, result.error)
-    return partial(_record, lease, result)
+    return partial(_record, lease, result, saver)
 
 
 def is_transient(exc: BaseException | None) -> bool:
@@ -142,9 +148,10 @@ def _input_for(
     return None
 
 
-def _record(lease: Lease, result: Any) -> Outcome:
+def _record(lease: Lease, result: Any, saver: DjangoSaver) -> Outcome:
     try:
         if result.status == "completed":
+            saver.flush()  # the final checkpoint, fenced, in the outcome's commit
             attempts.attempt_complete(lease=lease, state=present(result.state))
             outcome = Outcome.COMPLETED
         else:
@@ -156,6 +163,8 @@ def _record(lease: Lease, result: Any) -> Outcome:
     except LeaseLost as exc:
         logger.warning("outcome of %s dropped: %s", lease.attempt_id, exc)
         return Outcome.LEASE_LOST
+    except JobCancelled:  # while its final checkpoint was being written
+        return _cancelled(lease.attempt.job)
     logger.info(
         "attempt_run thread_id=%s attempt_id=%s worker_id=%s outcome=%s",
         lease.attempt.job.thread_id,

@@ -3,9 +3,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.db import transaction
 
 from runtime.errors import InterruptAlreadyResolved
 from runtime.models import Attempt, Checkpoint, DeadLetter, Interrupt, Job, Lease
+from runtime.services import claims
 from runtime.services.attempts import Outcome
 from runtime.services.dead_letters import dead_letter_replay
 from runtime.services.interrupts import interrupt_reject, interrupt_resume
@@ -190,3 +192,45 @@ def test_a_long_superstep_is_heartbeaten(
     # how far the lease's heartbeat moved while the node slept: several beats
     assert (job.result["value"] >= 200) is beaten
     assert (job.result["value"] == 0) is not beaten
+
+
+def latest_step(job: Job) -> int | None:
+    latest = (
+        Checkpoint.objects.filter(thread_id=job.thread_id, checkpoint_ns="")
+        .order_by("-checkpoint_id")
+        .first()
+    )
+    return None if latest is None else latest.metadata["step"]
+
+
+def test_a_completed_runs_final_checkpoint_commits_with_its_outcome() -> None:
+    job = make_job("chain")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    finish = execute.execute_leased(lease=lease)
+    # the graph has ended; until its outcome is recorded the last step is unwritten
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+    assert latest_step(job) == 2
+    with transaction.atomic():
+        assert finish() == Outcome.COMPLETED
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    assert latest_step(job) == 3
+
+
+def test_a_run_that_lost_its_lease_at_the_end_writes_neither_and_runs_again() -> None:
+    job = make_job("chain")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    finish = execute.execute_leased(lease=lease)
+    Lease.objects.filter(pk=lease.pk).update(worker_id="someone-else")
+    with transaction.atomic():
+        assert finish() == Outcome.LEASE_LOST
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+    assert latest_step(job) == 2  # the final checkpoint went with the outcome
+    Lease.objects.filter(pk=lease.pk).delete()
+    Attempt.objects.filter(pk=lease.attempt_id).update(status=Attempt.Status.QUEUED)
+    assert run(job) == "completed"  # continues from step 2: only "c" runs again
+    job.refresh_from_db()
+    assert job.result["trail"] == ["a", "b", "c"]
+    assert (effects("a"), effects("b"), effects("c")) == (1, 1, 2)
