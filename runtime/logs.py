@@ -76,8 +76,8 @@ class ContextFilter(logging.Filter):
 class LineFormatter(logging.Formatter):
     """The text format, with the bound ids appended as ``key=value``."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)  # the traceback comes after the ids
         ids = getattr(record, "oris", None) or {}
         extra = " ".join(f"{k}={ids[k]}" for k in FIELDS if ids.get(k))
         return f"{line} [{extra}]" if extra else line

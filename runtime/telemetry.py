@@ -49,6 +49,7 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 # GenAI semantic conventions' provider names, where ours differ
 _PROVIDERS = {"azure_openai": "azure.ai.openai"}
 _FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
+_FAILED_OUTCOMES = ("failed", "retry_scheduled")  # attempts.Outcome's failures
 
 
 class _State:
@@ -226,6 +227,8 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
                 _ended(span, exc, False)
                 raise
             span.set_attribute("oris.outcome", str(result))
+            if str(result) in _FAILED_OUTCOMES:
+                span.set_status(Status(StatusCode.ERROR, str(result)))
             span.end()
             return result
 
@@ -347,10 +350,12 @@ def _reply_attributes(reply: AIMessage) -> dict[str, Any]:
     reasons = [str(meta[k]) for k in _FINISH_KEYS if meta.get(k)]
     if reasons:
         found["gen_ai.response.finish_reasons"] = reasons
-    if meta.get("model_name"):
-        found["gen_ai.response.model"] = str(meta["model_name"])
-    if reply.id:
-        found["gen_ai.response.id"] = str(reply.id)
+    model = meta.get("model") or meta.get("model_name")
+    if model:
+        found["gen_ai.response.model"] = str(model)
+    response_id = meta.get("id") or reply.id
+    if response_id:
+        found["gen_ai.response.id"] = str(response_id)
     if "cost_usd" in meta:
         found["oris.cost_usd"] = float(meta["cost_usd"])
     return found

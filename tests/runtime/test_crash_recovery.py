@@ -37,10 +37,13 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def in_worker(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def in_worker(
+    code: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` in a worker process (``env`` added to its environment)."""
     return subprocess.run(
         [sys.executable, MANAGE, "shell", "--no-imports", "-c", code],
-        env=worker_env(),
+        env=worker_env() | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,
