@@ -92,15 +92,15 @@ def setup() -> None:
     trace.set_tracer_provider(provider)
     once = _Once(provider.shutdown)
     atexit.register(once)
-    # q2 runs attempts in forked multiprocessing children, which leave by
-    # os._exit: atexit never runs there, multiprocessing's finalizers do (one
-    # registered before the fork is ignored in the child)
-    os.register_at_fork(
-        after_in_child=lambda: multiprocessing.util.Finalize(
-            None, once, exitpriority=10
-        )
-    )
+    # q2 runs attempts in multiprocessing children, which leave by os._exit:
+    # atexit never runs there, multiprocessing's finalizers do (registered anew
+    # in each child: those of the parent are cleared at its start)
+    multiprocessing.util.register_after_fork(once, _finalize_in_child)
     configure(provider)
+
+
+def _finalize_in_child(shutdown: Callable[[], object]) -> None:
+    multiprocessing.util.Finalize(None, shutdown, exitpriority=10)
 
 
 class _Once:
@@ -181,6 +181,13 @@ def _ended(span: trace.Span, error: BaseException | None, interrupted: bool) -> 
 # -- the attempt -----------------------------------------------------------------
 
 
+def _current(span: trace.Span) -> Any:
+    # what escapes is recorded once, by _ended
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
+
+
 Finish = Callable[[], Any]
 
 
@@ -221,7 +228,7 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
     def outcome(finish: Finish) -> Finish:
         def record() -> str:
             try:
-                with trace.use_span(span, end_on_exit=False), logs.bound(**fields):
+                with _current(span), logs.bound(**fields):
                     result = finish()
             except BaseException as exc:
                 _ended(span, exc, False)
@@ -235,7 +242,7 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         return record
 
     try:
-        with trace.use_span(span, end_on_exit=False), logs.bound(**fields):
+        with _current(span), logs.bound(**fields):
             yield outcome
     except BaseException as exc:
         _ended(span, exc, False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -52,12 +53,20 @@ class Recorder:
             self.events.append(("node_end", (handle, repr(error), interrupted)))
 
 
+@contextmanager
+def listening(install: Callable[[Any], Any], listener: Any) -> Iterator[Any]:
+    """``listener`` installed by ``install`` (a ``set_listener``) in the block."""
+    previous = install(listener)
+    try:
+        yield listener
+    finally:
+        install(previous)
+
+
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    previous = set_listener(recorder)
-    yield recorder
-    set_listener(previous)
+    with listening(set_listener, Recorder()) as recorder:
+        yield recorder
 
 
 def visit(name: str):

@@ -3,6 +3,7 @@ call, across attempts (retries, resumes, replays) and processes."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -357,3 +358,38 @@ def test_a_worker_process_continues_the_trace_over_otlp(spans, calc, operator) -
         if a.key.startswith("gen_ai.usage")
     }
     assert sorted(usage.values()) in ([7, 11], [1, 20])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_q2_cluster_continues_the_trace(spans, operator, tmp_path) -> None:
+    from tests.runtime.faults.conftest import wait_for
+    from tests.runtime.test_crash_recovery import start_qcluster, worker_env
+
+    collector = Collector()
+    env = worker_env() | {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}
+    cluster = start_qcluster(env, tmp_path / "qcluster.log")
+    try:
+        data = run(operator, thread_id="q2-1", graph="chain")
+        wait_for(
+            "the run",
+            lambda: Job.objects.filter(
+                thread_id="q2-1", status=Job.Status.COMPLETED
+            ).exists(),
+        )
+    finally:
+        cluster.send_signal(signal.SIGTERM)  # its workers leave and export
+        cluster.wait(timeout=60)
+        collector.close()
+
+    (request,) = named(spans.get_finished_spans(), "POST /v1/jobs/run")
+    worker = {s.span_id.hex(): s for s in collector.spans}
+    (attempt,) = [s for s in worker.values() if s.name == "attempt chain"]
+    assert attempt.trace_id.hex() == TRACE_ID
+    assert attempt.parent_span_id.hex() == span_id(request) == data["trace"]["span_id"]
+    nodes = sorted(
+        s.name
+        for s in worker.values()
+        if s.name.startswith("node ")
+        and worker[s.parent_span_id.hex()].parent_span_id == attempt.span_id
+    )
+    assert nodes == ["node a", "node b", "node c"]
