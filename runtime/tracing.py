@@ -45,6 +45,15 @@ def trace_start(header: str | None) -> dict[str, Any]:
     return _context(trace_id, span_id, parent[1] if parent else None, flags)
 
 
+def trace_current() -> dict[str, Any] | None:
+    """While tracing, the current span as a trace context (a job created inside
+    a request's span continues under it); ``None`` otherwise."""
+    current = telemetry.current_ids()
+    if current is None:
+        return None
+    return _context(current[0], current[1], None, current[2])
+
+
 def trace_id_of(header: str | None) -> str | None:
     """The trace id of a valid ``traceparent``; ``None`` for none or a bad one."""
     try:

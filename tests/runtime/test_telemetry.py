@@ -393,3 +393,18 @@ def test_a_q2_cluster_continues_the_trace(spans, operator, tmp_path) -> None:
         and worker[s.parent_span_id.hex()].parent_span_id == attempt.span_id
     )
     assert nodes == ["node a", "node b", "node c"]
+
+
+@pytest.mark.django_db
+def test_a_job_created_inside_a_span_continues_under_it(spans) -> None:
+    from tests.factories import make_job
+
+    tracer = telemetry.tracer()
+    assert tracer is not None
+    with tracer.start_as_current_span("caller") as caller:
+        job = make_job("chain")
+    worker_drain(worker_id="w-test")
+    assert job.trace["span_id"] == hexid(caller.get_span_context().span_id)
+    (attempt,) = named(spans.get_finished_spans(), "attempt chain")
+    assert parent_of(attempt) == job.trace["span_id"]
+    assert make_job("chain").trace is None  # outside any span: no trace
