@@ -257,15 +257,14 @@ class GraphSpans:
 
     def superstep_start(self, start: graphs.instrumentation.SuperstepStart) -> Any:
         assert _state.tracer is not None
+        # few attributes: each costs on every superstep (the attempt span has
+        # the thread, the node spans below say which nodes ran)
+        attributes: dict[str, Any] = {"oris.step": start.step}
+        if start.namespace:  # a subgraph's
+            attributes["oris.graph"] = start.graph
+            attributes["oris.checkpoint_ns"] = start.namespace
         return _state.tracer.start_span(
-            f"superstep {start.step}",
-            attributes={
-                "oris.graph": start.graph,
-                "oris.thread_id": start.thread_id,
-                "oris.checkpoint_ns": start.namespace,
-                "oris.step": start.step,
-                "oris.nodes": list(start.nodes),
-            },
+            f"superstep {start.step}", attributes=attributes
         )
 
     def superstep_end(
@@ -278,14 +277,10 @@ class GraphSpans:
         span = _state.tracer.start_span(
             f"node {start.node}",
             context=trace.set_span_in_context(start.parent),
-            attributes={
-                "oris.graph": start.graph,
-                "oris.node": start.node,
-                "oris.step": start.step,
-                "oris.task_id": start.task_id,
-                "oris.node.attempt": start.attempt,
-            },
+            attributes={"oris.node": start.node, "oris.task_id": start.task_id},
         )
+        if start.attempt > 1:  # a RetryPolicy's retry
+            span.set_attribute("oris.node.attempt", start.attempt)
         # current while the node runs: its model and tool calls are its children
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token

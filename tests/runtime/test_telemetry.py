@@ -103,13 +103,7 @@ def test_a_run_is_one_trace_from_request_to_llm_and_tool_calls(
     assert attempt.attributes["oris.outcome"] == "completed"
     steps = named(finished, "superstep")
     assert {parent_of(s) for s in steps} == {span_id(attempt)}
-    # __start__, model, tools, model
-    assert [s.attributes["oris.nodes"] for s in steps] == [
-        (),
-        ("model",),
-        ("tools",),
-        ("model",),
-    ]
+    assert [s.attributes["oris.step"] for s in steps] == [0, 1, 2, 3]
     assert [children(finished, s) for s in steps] == [
         [],
         ["node model"],
