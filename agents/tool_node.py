@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.errors import ToolError, ToolNotFoundError
+from agents.instrumentation import tool_call
 from agents.tools.base import BaseTool, ToolRuntime, format_tool_result
 from graphs.errors import GraphInterrupt, ParentCommand
 from graphs.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
@@ -75,32 +76,35 @@ class ToolExecutor:
             config=config,
             stream_writer=writer or (lambda _chunk: None),
         )
-        try:
-            tool = self.tools.get(call["name"])
-            if tool is None:
-                raise ToolNotFoundError(
-                    f"Tool {call['name']!r} does not exist; available: "
-                    f"{', '.join(sorted(self.tools)) or 'none'}"
-                )
-            result = tool.invoke(call["args"], runtime)
-        except (GraphInterrupt, ParentCommand):
-            raise  # control flow of the engine, not a tool failure
-        except ToolError as exc:
-            return {"messages": [self._error(call, str(exc))]}
-        except Exception as exc:
-            if not self.handle_errors:
-                raise
-            logger.warning("tool %s failed: %r", call["name"], exc)
-            return {
-                "messages": [
-                    self._error(
-                        call,
-                        f"Error: {type(exc).__name__}: {exc}\n"
-                        "Please fix your mistakes.",
+        with tool_call(name=call["name"], call_id=str(call["id"])) as observed:
+            try:
+                tool = self.tools.get(call["name"])
+                if tool is None:
+                    raise ToolNotFoundError(
+                        f"Tool {call['name']!r} does not exist; available: "
+                        f"{', '.join(sorted(self.tools)) or 'none'}"
                     )
-                ]
-            }
-        return self._wrap(call, result)
+                result = tool.invoke(call["args"], runtime)
+            except (GraphInterrupt, ParentCommand):
+                raise  # control flow of the engine, not a tool failure
+            except ToolError as exc:
+                observed.error = exc
+                return {"messages": [self._error(call, str(exc))]}
+            except Exception as exc:
+                if not self.handle_errors:
+                    raise
+                observed.error = exc
+                logger.warning("tool %s failed: %r", call["name"], exc)
+                return {
+                    "messages": [
+                        self._error(
+                            call,
+                            f"Error: {type(exc).__name__}: {exc}\n"
+                            "Please fix your mistakes.",
+                        )
+                    ]
+                }
+            return self._wrap(call, result)
 
     def _error(self, call: ToolCall, text: str) -> ToolMessage:
         return ToolMessage(

@@ -14,6 +14,11 @@ Run: ``.venv/bin/python bench/bench_runtime.py [--quick] [--runs N]``.
 2. **Checkpointer alone.** Durable supersteps/s of a 10-node chain: the graphs
    engine with ``runtime.checkpointer.DjangoSaver`` against LangGraph with its
    ``SqliteSaver`` / ``PostgresSaver``, on the same SQLite file / PostgreSQL database.
+3. **Cost of tracing** (``--only tracing``). The same end-to-end jobs/s and
+   checkpointer supersteps/s with OpenTelemetry off and on (spans exported over
+   OTLP/HTTP to a sink process that drops them): clusters off and on alternate
+   within one run of this script; the checkpointer switches tracing on and off
+   between chunks of invokes in one process.
 
 Every figure is the median of ``--runs`` interleaved runs. Each configuration runs in
 its own processes, since settings are read from the environment at start: this
@@ -375,16 +380,50 @@ def langgraph_savers(backend: str) -> Iterator[dict[str, Any]]:
 def role_saver(args: argparse.Namespace) -> None:
     django_setup()
     size = 10
-    with langgraph_savers(args.backend) as savers:
-        contenders = {"ours": ours_chain(size)}
-        contenders |= {k: theirs_chain(size, v) for k, v in savers.items()}
+    if args.tracing:
+        contenders = traced_contenders(size)
         for fn in contenders.values():  # warm-up
             time_invokes(fn, 5, size)
         results: dict[str, list[float]] = {name: [] for name in contenders}
         for run in range(args.runs):
             for name, rate in interleaved(contenders, args.n, size, run).items():
                 results[name].append(rate)
+        emit(results)
+        return
+    with langgraph_savers(args.backend) as savers:
+        contenders = {"ours": ours_chain(size)}
+        contenders |= {k: theirs_chain(size, v) for k, v in savers.items()}
+        for fn in contenders.values():  # warm-up
+            time_invokes(fn, 5, size)
+        results = {name: [] for name in contenders}
+        for run in range(args.runs):
+            for name, rate in interleaved(contenders, args.n, size, run).items():
+                results[name].append(rate)
     emit(results)
+
+
+def traced_contenders(size: int) -> dict[str, Callable[[int], Any]]:
+    """DjangoSaver's chain with tracing off and on, in this one process: the
+    tracer provider that ``OTEL_*`` set up at start (its batch exporter sending
+    to the sink) is switched on around each traced invoke only."""
+    from opentelemetry import trace
+
+    from runtime import telemetry
+
+    provider: Any = trace.get_tracer_provider()
+    if telemetry.tracer() is None:
+        raise RuntimeError("--tracing needs the OTEL_* variables of the sink")
+    telemetry.configure(None)
+    plain, traced = ours_chain(size), ours_chain(size)
+
+    def with_tracing(i: int) -> Any:
+        telemetry.configure(provider)
+        try:
+            return traced(i)
+        finally:
+            telemetry.configure(None)
+
+    return {"off": plain, "on": with_tracing}
 
 
 def interleaved(
@@ -587,6 +626,95 @@ def measure_saver(dbs: Databases, plan: Plan) -> dict[str, Any]:
     return out
 
 
+# -- the cost of tracing: the same work with it off and on, interleaved ------------
+
+
+def role_sink() -> None:
+    """An OTLP/HTTP receiver that reads and drops what it is sent; prints its port."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+@contextmanager
+def otlp_sink() -> Iterator[dict[str, str]]:
+    """A sink process; yields the variables that turn tracing on towards it."""
+    proc = subprocess.Popen(
+        [PY, str(Path(__file__).resolve()), "--role", "sink"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().split()[1]
+        yield {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_SERVICE_NAME": "oris-bench",
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def measure_tracing(dbs: Databases, plan: Plan, log: Path) -> dict[str, Any]:
+    """Per backend: end-to-end jobs/s with tracing off and on (a cluster each,
+    runs alternating off/on), and the checkpointer's supersteps/s off and on in
+    one process, in alternating chunks."""
+    out: dict[str, Any] = {}
+    with otlp_sink() as tracing_env:
+        for backend in BACKENDS:
+            e2e: dict[str, list[float]] = {"off": [], "on": []}
+            for run in range(plan["runs"]):
+                for mode in ("off", "on") if run % 2 == 0 else ("on", "off"):
+                    print(f"  tracing e2e {backend} run {run + 1}: {mode}", flush=True)
+                    env = dbs.env(backend, dbs.fresh(backend))
+                    if mode == "on":
+                        env |= tracing_env
+                    args = ["--role", "e2e", "--order", "oris", "--n", str(plan["n"])]
+                    args += ["--latency-n", "0", "--log", str(log)]
+                    result = run_role(args, env, timeout=600)
+                    e2e[mode] += [r["rate"] for r in result["rates"]["oris"]]
+            print(f"  tracing checkpointer {backend}", flush=True)
+            env = dbs.env(backend, dbs.fresh(backend)) | tracing_env
+            args = ["--role", "saver", "--backend", backend, "--tracing"]
+            args += ["--runs", str(plan["saver_runs"]), "--n", str(plan["saver_n"])]
+            out[backend] = {"e2e": e2e, "saver": run_role(args, env, timeout=600)}
+    return out
+
+
+def tracing_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for backend, result in data.items():
+        for figure, values in (
+            ("end to end jobs/s", result["e2e"]),
+            ("checkpointer supersteps/s", result["saver"]),
+        ):
+            off, on = median(values["off"]), median(values["on"])
+            rows.append(
+                [
+                    backend,
+                    figure,
+                    f"{off:.0f}",
+                    f"{on:.0f}",
+                    f"{(1 - on / off) * 100:+.1f} %",
+                ]
+            )
+    return rows
+
+
 DISPATCH = {
     "sqlite": "poll, 50 ms",
     "postgres": "NOTIFY",
@@ -661,6 +789,17 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def tracing_report(data: dict[str, Any], plan: Plan) -> str:
+    head = ["database", "figure", "tracing off", "tracing on", "slower by"]
+    return (
+        f"Cost of tracing (OTLP/HTTP to a local sink): end to end, batches of "
+        f"{plan['n']}, a cluster per run, {plan['runs']} runs each, off and on "
+        f"alternating; checkpointer, {plan['saver_n']} invokes per run, median of "
+        f"{plan['saver_runs']} runs, off and on in alternating chunks of one process."
+        "\n\n" + table(head, tracing_rows(data))
+    )
+
+
 def report(e2e: dict[str, Any], saver: dict[str, Any], plan: Plan) -> str:
     head_e2e = [
         "database",
@@ -697,7 +836,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a fast look")
     parser.add_argument("--runs", type=int, default=0, help="runs per figure")
-    parser.add_argument("--role", choices=["e2e", "saver"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["e2e", "saver", "sink"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--tracing", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--order", default="oris,noop", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
@@ -706,7 +848,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-s", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--log", default=os.devnull, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the raw results to this file")
-    parser.add_argument("--only", choices=["e2e", "saver"], help="one part only")
+    parser.add_argument(
+        "--only",
+        choices=["e2e", "saver", "tracing"],
+        help="one part only (tracing: its cost, off against on)",
+    )
     args = parser.parse_args(argv)
     if args.role == "e2e":
         role_e2e(args)
@@ -714,6 +860,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "saver":
         args.runs = args.runs or 5
         role_saver(args)
+        return 0
+    if args.role == "sink":
+        role_sink()
         return 0
     return orchestrate(args)
 
@@ -724,15 +873,22 @@ def orchestrate(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="oris_bench_", dir="/tmp"))
     dbs = Databases(workdir)
     log = workdir / "qcluster.log"
+    tracing: dict[str, Any] = {}
+    saver: dict[str, Any] = {}
+    e2e: dict[str, Any] = {}
     try:
         dbs.prepare()
-        saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
-        e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}
+        if args.only == "tracing":
+            tracing = measure_tracing(dbs, plan, log)
+        else:
+            saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
+            e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}
     finally:
         dbs.drop_all()
-    print(report(e2e, saver, plan))
+    print(tracing_report(tracing, plan) if tracing else report(e2e, saver, plan))
     if args.json:
-        Path(args.json).write_text(json.dumps({"e2e": e2e, "saver": saver}))
+        raw = {"e2e": e2e, "saver": saver, "tracing": tracing}
+        Path(args.json).write_text(json.dumps(raw))
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -33,6 +33,7 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
+from graphs.instrumentation import Listener, SuperstepStart, get_listener
 from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
@@ -170,30 +171,69 @@ class Run:
                 yield from self._pause([])
                 return
             first = False
-            # a restored task's writes are ready; the input task may still have
-            # conditional edges to run
-            todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
-            if "debug" in self.modes or "tasks" in self.modes:
-                for t in todo:
-                    if not t.hidden:
-                        event = debug_task(self, "task", t)
-                        self.emit("debug", event)
-                        self.emit("tasks", event["payload"])
-            if todo:
-                yield Req.RUN, todo
-            failed = yield from self._settle(tasks)
-            if failed:
+            listener = get_listener()
+            if listener is None:
+                following = yield from self._superstep(tasks, None)
+            else:
+                following = yield from self._observed(listener, tasks)
+            if following is None:
                 return
-            tasks = self._advance(tasks)
-            yield from self._commit("loop")
-            if self.out:
-                yield Req.CHUNKS, self._drain()
-            if self.step_hook is not None:
-                yield Req.HOOK, (self.step_hook, self.step)
-            if self._breakpoint(self._ran, self.after):
-                yield from self._pause([])
-                return
+            tasks = following
         yield from self._flush_exit()
+
+    def _superstep(
+        self, tasks: list[Task], handle: Any
+    ) -> Generator[Request, Any, list[Task] | None]:
+        """Runs one superstep; returns the next one's tasks, ``None`` once the
+        run stopped (failed or paused)."""
+        # a restored task's writes are ready; the input task may still have
+        # conditional edges to run
+        todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
+        if "debug" in self.modes or "tasks" in self.modes:
+            for t in todo:
+                if not t.hidden:
+                    event = debug_task(self, "task", t)
+                    self.emit("debug", event)
+                    self.emit("tasks", event["payload"])
+        if todo:
+            if handle is not None:
+                for t in todo:
+                    t.observer = handle
+            yield Req.RUN, todo
+        failed = yield from self._settle(tasks)
+        if failed:
+            return None
+        tasks = self._advance(tasks)
+        yield from self._commit("loop")
+        if self.out:
+            yield Req.CHUNKS, self._drain()
+        if self.step_hook is not None:
+            yield Req.HOOK, (self.step_hook, self.step)
+        if self._breakpoint(self._ran, self.after):
+            yield from self._pause([])
+            return None
+        return tasks
+
+    def _observed(
+        self, listener: Listener, tasks: list[Task]
+    ) -> Generator[Request, Any, list[Task] | None]:
+        """:meth:`_superstep` between the listener's start and end calls."""
+        start = SuperstepStart(
+            graph=self.graph.name,
+            thread_id=self.thread_id,
+            namespace=self.ns,
+            step=self.step + 1,
+            nodes=tuple(t.name for t in tasks if not t.hidden),
+        )
+        handle = listener.superstep_start(start)
+        try:
+            following = yield from self._superstep(tasks, (listener, handle))
+        except BaseException as exc:
+            listener.superstep_end(handle, error=exc, interrupted=False)
+            raise
+        interrupted = self.status == "interrupted"
+        listener.superstep_end(handle, error=self.error, interrupted=interrupted)
+        return following
 
     def _breakpoint(self, tasks: list[Task], names: tuple[str, ...]) -> bool:
         if not names:

@@ -63,6 +63,7 @@ class Task:
         "name",
         "node",
         "null_resume",
+        "observer",
         "push",
         "restored",
         "resume_map",
@@ -90,6 +91,8 @@ class Task:
         self.resume_map: dict[str, Any] | None = None
         self.null_resume: Any = _NO_RESUME
         self.restored = False
+        # the instrumentation listener and its superstep's handle, when one listens
+        self.observer: tuple[Any, Any] | None = None
 
     def reset(self) -> None:
         """Forget the outputs of a previous attempt."""

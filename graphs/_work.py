@@ -31,6 +31,7 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
+from graphs.instrumentation import NodeStart
 from graphs.types import END, Command, Send, node_name
 
 if TYPE_CHECKING:
@@ -100,15 +101,18 @@ def _exec(task: Task) -> None:
         task.interrupts = None
         token = CURRENT.set(task)
         lc_token = langchain_enter(task)
+        observed = _observe(task, attempt) if task.observer else None
         try:
             if not task.restored:
                 _output(task, _call_node(node, task))
             if node.branches:
                 _branches(task)
         except GraphInterrupt as exc:
+            _observed(task, observed, None, True)
             _paused(task, exc)
             return
         except Exception as exc:
+            _observed(task, observed, exc, False)
             delay = _retry_delay(task, exc, attempt)
             if delay is None:
                 task.error = exc
@@ -116,9 +120,13 @@ def _exec(task: Task) -> None:
             task.reset()
             time.sleep(delay)
             continue
+        except BaseException as exc:
+            _observed(task, observed, exc, False)
+            raise
         finally:
             langchain_leave(lc_token)
             CURRENT.reset(token)
+        _observed(task, observed, None, False)
         _completed(task, started)
         return
 
@@ -132,6 +140,7 @@ async def _aexec(task: Task, offload: bool) -> None:
         task.interrupts = None
         token = CURRENT.set(task)
         lc_token = langchain_enter(task)
+        observed = _observe(task, attempt) if task.observer else None
         try:
             if not task.restored:
                 try:
@@ -150,9 +159,11 @@ async def _aexec(task: Task, offload: bool) -> None:
                         result = await result
                     _branch_result(task, branch, result)
         except GraphInterrupt as exc:
+            _observed(task, observed, None, True)
             _paused(task, exc)
             return
         except Exception as exc:
+            _observed(task, observed, exc, False)
             delay = _retry_delay(task, exc, attempt)
             if delay is None:
                 task.error = exc
@@ -160,11 +171,41 @@ async def _aexec(task: Task, offload: bool) -> None:
             task.reset()
             await asyncio.sleep(delay)
             continue
+        except BaseException as exc:
+            _observed(task, observed, exc, False)
+            raise
         finally:
             langchain_leave(lc_token)
             CURRENT.reset(token)
+        _observed(task, observed, None, False)
         _completed(task, started)
         return
+
+
+def _observe(task: Task, attempt: int) -> Any:
+    """Tells the listener a node execution starts; its handle (``None`` for a
+    restored task, which does not run)."""
+    if task.restored or task.hidden:
+        return None
+    listener, parent = task.observer  # type: ignore[misc]
+    run = task.run
+    start = NodeStart(
+        graph=run.graph.name,
+        node=task.name,
+        step=run.step + 1,
+        task_id=task.id,
+        attempt=attempt,
+        parent=parent,
+    )
+    return listener.node_start(start)
+
+
+def _observed(
+    task: Task, handle: Any, error: BaseException | None, interrupted: bool
+) -> None:
+    if handle is not None:
+        listener = task.observer[0]  # type: ignore[index]
+        listener.node_end(handle, error=error, interrupted=interrupted)
 
 
 def _started(task: Task) -> float:

@@ -288,6 +288,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "runtime.api.telemetry.TracingMiddleware",
     "runtime.api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -404,13 +405,46 @@ Q_CLUSTER: dict[str, Any] = {
 if ORIS_Q_LISTEN:
     Q_CLUSTER["broker_class"] = "runtime.worker.broker.ListeningBroker"
 
+
+def env_otel() -> bool:
+    """Tracing is on with ``ORIS_OTEL_ENABLED``, else when a standard ``OTEL_*``
+    variable names an exporter or an OTLP endpoint; ``OTEL_SDK_DISABLED`` wins."""
+    if env_bool("OTEL_SDK_DISABLED", False):
+        return False
+    exporter = env_str("OTEL_TRACES_EXPORTER").strip().lower()
+    named = any(
+        env_str(name).strip()
+        for name in (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        )
+    )
+    return env_bool("ORIS_OTEL_ENABLED", named or exporter not in ("", "none"))
+
+
+# Observability: OpenTelemetry traces and structured logs (docs/observability/).
+ORIS_OTEL_ENABLED = env_otel()
+ORIS_LOG_FORMAT = env_str("ORIS_LOG_FORMAT", "text").strip().lower()
+LOG_FORMATS = ("text", "json")
+
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"oris": {"()": "runtime.logs.ContextFilter"}},
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {
+            "()": "runtime.logs.LineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "runtime.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if ORIS_LOG_FORMAT == "json" else "text",
+            "filters": ["oris"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("ORIS_LOG_LEVEL", "INFO")},
     "loggers": {"django-q": {"level": env_str("ORIS_Q_LOG_LEVEL", "WARNING")}},
 }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class RuntimeConfig(AppConfig):
@@ -16,4 +17,8 @@ class RuntimeConfig(AppConfig):
         from runtime.services.clusters import cluster_worker_spawned
 
         register_collector()
+        if settings.ORIS_OTEL_ENABLED:
+            from runtime import telemetry
+
+            telemetry.setup()
         post_spawn.connect(cluster_worker_spawned, dispatch_uid="oris-cluster-up")

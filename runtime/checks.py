@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import logging
+import os
 
 from django.conf import settings
 from django.core.checks import Error, register
@@ -78,12 +80,39 @@ def check_oris_settings(app_configs=None, **kwargs) -> list[Error]:
                 id="oris.E004",
             )
         )
+    errors += _observability_errors()
     errors += _auth_disabled_errors()
     try:
         parse_rate(settings.ORIS_API_RATE_LIMIT)
     except ImproperlyConfigured as exc:
         errors.append(
             Error(str(exc), hint="For example 6000/minute, or off.", id="oris.E006")
+        )
+    return errors
+
+
+def _observability_errors() -> list[Error]:
+    """The log format is one we write; tracing over OTLP has its exporter."""
+    errors = []
+    if settings.ORIS_LOG_FORMAT not in settings.LOG_FORMATS:
+        errors.append(
+            Error(
+                f"ORIS_LOG_FORMAT={settings.ORIS_LOG_FORMAT!r} is not a log format.",
+                hint="Use text (the default) or json.",
+                id="oris.E020",
+            )
+        )
+    exporters = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower()
+    otlp = settings.ORIS_OTEL_ENABLED and "otlp" in exporters.split(",")
+    if otlp and importlib.util.find_spec("opentelemetry.exporter.otlp") is None:
+        errors.append(
+            Error(
+                "Tracing is on with OTEL_TRACES_EXPORTER=otlp, but the OTLP "
+                "exporter is not installed.",
+                hint="pip install 'oris[otlp]', or set OTEL_TRACES_EXPORTER "
+                "to console or none.",
+                id="oris.E021",
+            )
         )
     return errors
 

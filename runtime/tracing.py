@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from runtime import telemetry
 from runtime.errors import InvalidArgument
 
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -29,9 +30,40 @@ def _context(trace_id: str, span_id: str, parent: str | None, flags: str) -> dic
 
 
 def trace_start(header: str | None) -> dict[str, Any]:
-    """A new span under the caller's ``traceparent``, or a new trace without one."""
-    if header is None:
-        return _context(uuid.uuid4().hex, _span_id(), None, "01")
+    """A new span under the caller's ``traceparent``, or a new trace without one.
+
+    While tracing, the new span is the request's own (the current span), so the
+    attempts of the run continue under it."""
+    parent = None if header is None else _parse(header)
+    current = telemetry.current_ids()
+    if current is not None and (parent is None or current[0] == parent[0]):
+        trace_id, span_id, flags = current
+    elif parent is not None:
+        trace_id, span_id, flags = parent[0], _span_id(), parent[2]
+    else:
+        trace_id, span_id, flags = uuid.uuid4().hex, _span_id(), "01"
+    return _context(trace_id, span_id, parent[1] if parent else None, flags)
+
+
+def trace_current() -> dict[str, Any] | None:
+    """While tracing, the current span as a trace context (a job created inside
+    a request's span continues under it); ``None`` otherwise."""
+    current = telemetry.current_ids()
+    if current is None:
+        return None
+    return _context(current[0], current[1], None, current[2])
+
+
+def trace_id_of(header: str | None) -> str | None:
+    """The trace id of a valid ``traceparent``; ``None`` for none or a bad one."""
+    try:
+        return _parse(header)[0] if header else None
+    except InvalidArgument:
+        return None
+
+
+def _parse(header: str) -> tuple[str, str, str]:
+    """Trace id, span id and flags of a ``traceparent``; raises ``InvalidArgument``."""
     if not header.isascii():
         raise InvalidArgument("traceparent header must be valid ASCII")
     parts = header.strip().lower().split("-")
@@ -48,7 +80,7 @@ def trace_start(header: str | None) -> dict[str, Any]:
     )
     if not valid:
         raise InvalidArgument(FORMAT)
-    return _context(trace_id, _span_id(), span_id, flags)
+    return trace_id, span_id, flags
 
 
 def trace_advance(trace: dict[str, Any] | None) -> dict[str, Any] | None:

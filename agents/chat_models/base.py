@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from agents.chat_models._http import HttpTransport
+from agents.instrumentation import ObservedCall, model_call
 from agents.tools.base import ToolSpec, to_tool_spec
 from graphs.messages import (
     AIMessage,
@@ -159,7 +160,11 @@ class BaseChatModel:
             ProviderError: When the provider call fails (after retries).
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        return self._finish(self._generate(msgs, specs, choice, **kwargs))
+        with self._observe(stream=False) as call:
+            reply = call.reply = self._finish(
+                self._generate(msgs, specs, choice, **kwargs)
+            )
+        return reply
 
     async def ainvoke(
         self,
@@ -171,7 +176,10 @@ class BaseChatModel:
     ) -> AIMessage:
         """Async :meth:`invoke`."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        return self._finish(await self._agenerate(msgs, specs, choice, **kwargs))
+        with self._observe(stream=False) as call:
+            reply = await self._agenerate(msgs, specs, choice, **kwargs)
+            reply = call.reply = self._finish(reply)
+        return reply
 
     def stream(
         self,
@@ -188,11 +196,12 @@ class BaseChatModel:
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         total: AIMessageChunk | None = None
-        for chunk in self._stream(msgs, specs, choice, **kwargs):
-            total = chunk if total is None else total + chunk
-            yield chunk
-        if total is not None:
-            self._finish(total.to_message())
+        with self._observe(stream=True) as call:
+            for chunk in self._stream(msgs, specs, choice, **kwargs):
+                total = chunk if total is None else total + chunk
+                yield chunk
+            if total is not None:
+                call.reply = self._finish(total.to_message())
 
     async def astream(
         self,
@@ -205,11 +214,24 @@ class BaseChatModel:
         """Async :meth:`stream`."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         total: AIMessageChunk | None = None
-        async for chunk in self._astream(msgs, specs, choice, **kwargs):
-            total = chunk if total is None else total + chunk
-            yield chunk
-        if total is not None:
-            self._finish(total.to_message())
+        with self._observe(stream=True) as call:
+            async for chunk in self._astream(msgs, specs, choice, **kwargs):
+                total = chunk if total is None else total + chunk
+                yield chunk
+            if total is not None:
+                call.reply = self._finish(total.to_message())
+
+    def _observe(self, *, stream: bool) -> ObservedCall:
+        return model_call(
+            provider=self.provider,
+            model=self.model,
+            stream=stream,
+            server=self._server(),
+        )
+
+    def _server(self) -> str:
+        """The endpoint root the calls go to (``""``: not over the network)."""
+        return ""
 
     # -- provider hooks -------------------------------------------------------------
 
@@ -304,6 +326,9 @@ class HttpChatModel(BaseChatModel):
         super().__init__(model=model, pricing=pricing)
         self.transport = transport
         self.model_kwargs = dict(model_kwargs or {})
+
+    def _server(self) -> str:
+        return self.transport.base_url
 
     def _payload(
         self,

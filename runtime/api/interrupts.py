@@ -71,7 +71,7 @@ class InterruptResumeApi(OrisApi):
         services.interrupt_resume(interrupt=found, value=value, actor=self.actor())
         job = selectors.job_get(thread_id=found.job.thread_id)
         pending = selectors.interrupt_list_pending(job=job)
-        return self.ok(present.run_response(job, pending=pending))
+        return self.ok(present.run_response(job, pending=pending, trace=job.trace))
 
 
 class RejectInput(serializers.Serializer):

@@ -170,7 +170,7 @@ class JobResumeApi(OrisApi):
             wait_ms=data["wait_ms"],
         )
         pending = selectors.interrupt_list_pending(job=job)
-        return self.ok(present.run_response(job, pending=pending))
+        return self.ok(present.run_response(job, pending=pending, trace=job.trace))
 
 
 class ReplayJobInput(serializers.Serializer):

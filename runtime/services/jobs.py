@@ -22,6 +22,7 @@ from runtime.services import dispatch
 from runtime.services.attempts import attempt_cancel
 from runtime.services.audit import Actor, audit_record
 from runtime.services.transitions import transition, transition_all
+from runtime.tracing import trace_current
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def job_insert(
                 timeout_ms=timeout.get("timeout_ms"),
                 timeout_status=timeout.get("on_timeout_status", ""),
                 retry_policy=options.retry_policy,
-                trace=trace,
+                trace=trace or trace_current(),
                 created_at=now,
                 updated_at=now,
             )

@@ -147,7 +147,8 @@ def job_replay_once(
             return {**(earlier.response or {}), "idempotent_replay": True}
         job_replay(job=job, actor=actor, checkpoint_id=target_id)
         job.refresh_from_db()
-        response = run_response(job, pending=selectors.interrupt_list_pending(job=job))
+        pending = selectors.interrupt_list_pending(job=job)
+        response = run_response(job, pending=pending, trace=job.trace)
         idempotency_complete(key=key, response=response)
     return response
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from graphs import Command
-from runtime import registry
+from runtime import registry, telemetry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Job, Lease
@@ -53,7 +53,13 @@ def run_leased(*, lease: Lease) -> Outcome:
 
 def execute_leased(*, lease: Lease) -> Finish:
     """Runs a claimed attempt to its next stop; returns what records its outcome,
-    to be called in a transaction (a worker commits it with its next claim)."""
+    to be called in a transaction (a worker commits it with its next claim).
+    Both run in the attempt's log context and, while tracing, its span."""
+    with telemetry.attempt_span(lease) as observed:
+        return observed(_execute(lease))
+
+
+def _execute(lease: Lease) -> Finish:
     attempt, job = lease.attempt, lease.attempt.job
     if job.cancel_requested:
         return partial(_cancelled, job)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -80,4 +82,26 @@ def test_it_rejects_a_malformed_rate_limit(settings, rate: str) -> None:
 @pytest.mark.parametrize("rate", ["off", "5/second", "600/minute", "10/h", "1/day"])
 def test_it_accepts_rate_limits(settings, rate: str) -> None:
     settings.ORIS_API_RATE_LIMIT = rate
+    assert error_ids() == []
+
+
+def test_it_rejects_an_unknown_log_format(settings) -> None:
+    settings.ORIS_LOG_FORMAT = "xml"
+    assert error_ids() == ["oris.E020"]
+
+
+def test_it_wants_the_otlp_exporter_when_tracing_sends_otlp(
+    settings, monkeypatch
+) -> None:
+    settings.ORIS_OTEL_ENABLED = True
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)  # otlp by default
+    assert error_ids() == []  # the dev install has it
+    real = importlib.util.find_spec
+
+    def without_otlp(name: str, *args):
+        return None if name.startswith("opentelemetry.exporter.otlp") else real(name)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_otlp)
+    assert error_ids() == ["oris.E021"]
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     assert error_ids() == []

@@ -37,10 +37,25 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def in_worker(code: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def start_qcluster(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``manage.py qcluster`` in its own session, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, MANAGE, "qcluster"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def in_worker(
+    code: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` in a worker process (``env`` added to its environment)."""
     return subprocess.run(
         [sys.executable, MANAGE, "shell", "--no-imports", "-c", code],
-        env=worker_env(),
+        env=worker_env() | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from django_q.models import Schedule
 from runtime.models import Job
 from runtime.worker.broker import CHANNEL, ListeningBroker
 from tests.factories import make_job, queued_doorbells
-from tests.runtime.test_crash_recovery import MANAGE, worker_env
+from tests.runtime.test_crash_recovery import start_qcluster, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,14 +58,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     }
     log = tmp_path / "qcluster.log"
     started = time.monotonic()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, MANAGE, "qcluster"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_qcluster(env, log)
     try:
         yield Cluster(process, log, started)
     finally:

@@ -1,0 +1,363 @@
+"""OpenTelemetry traces of every run: request, attempt, superstep, node, LLM and
+tool call spans.
+
+Off unless ``ORIS_OTEL_ENABLED`` or the standard ``OTEL_*`` variables turn it on
+(``oris_site.settings.env_otel``); off, nothing is installed and the hot path pays
+one ``None`` check per hook. On, :func:`setup` builds the tracer provider from the
+standard variables (``OTEL_TRACES_EXPORTER``: ``otlp`` over HTTP, the ``oris[otlp]``
+extra, ``console`` or ``none``; ``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_*``,
+``OTEL_BSP_*``) and wires the engine's and the agents' listeners to it.
+
+A run request's span is the parent of every attempt of its job (retries, resumes
+and replays included): the attempt's stored ``traceparent`` names it, so a worker
+in another process continues the same trace.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing.util
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import (
+    TraceContextTextMapPropagator,
+)
+
+import agents.instrumentation
+import graphs.instrumentation
+from graphs.errors import GraphInterrupt
+from graphs.messages import AIMessage
+from runtime import logs
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from runtime.models import Lease
+
+logger = logging.getLogger(__name__)
+
+SCOPE = "oris"
+_PROPAGATOR = TraceContextTextMapPropagator()
+# GenAI semantic conventions' provider names, where ours differ
+_PROVIDERS = {"azure_openai": "azure.ai.openai"}
+_FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
+_FAILED_OUTCOMES = ("failed", "retry_scheduled")  # attempts.Outcome's failures
+
+
+class _State:
+    tracer: Tracer | None = None  # None: tracing is off
+
+
+_state = _State()
+
+
+def tracer() -> Tracer | None:
+    """The tracer spans are made with; ``None`` while tracing is off."""
+    return _state.tracer
+
+
+def configure(provider: TracerProvider | None) -> None:
+    """Traces to ``provider`` (``None``: tracing off) and wires the engine's and
+    the agents' listeners to it. Tests call it with an in-memory exporter."""
+    if provider is None:
+        _state.tracer = None
+        graphs.instrumentation.set_listener(None)
+        agents.instrumentation.set_listener(None)
+        return
+    _state.tracer = provider.get_tracer(SCOPE)
+    graphs.instrumentation.set_listener(GraphSpans())
+    agents.instrumentation.set_listener(AgentSpans())
+
+
+def setup() -> None:
+    """Tracing from the standard ``OTEL_*`` variables, for this process (the
+    app's ``ready``); spans still queued are exported when the process exits,
+    a django-q2 worker process included."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({"service.name": "oris"})  # OTEL_SERVICE_NAME wins
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    for exporter in _exporters(os.environ.get("OTEL_TRACES_EXPORTER", "otlp")):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    once = _Once(provider.shutdown)
+    atexit.register(once)
+    # q2 runs attempts in multiprocessing children, which leave by os._exit:
+    # atexit never runs there, multiprocessing's finalizers do (registered anew
+    # in each child: those of the parent are cleared at its start)
+    multiprocessing.util.register_after_fork(once, _finalize_in_child)
+    configure(provider)
+
+
+def _finalize_in_child(shutdown: Callable[[], object]) -> None:
+    multiprocessing.util.Finalize(None, shutdown, exitpriority=10)
+
+
+class _Once:
+    """Calls ``call`` the first time it is called."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        self.call: Callable[[], object] | None = call
+
+    def __call__(self) -> None:
+        call, self.call = self.call, None
+        if call is not None:
+            call()
+
+
+def _exporters(names: str) -> Iterator[Any]:
+    for name in (n.strip() for n in names.split(",")):
+        if name == "otlp":
+            try:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+            except ImportError:  # the system check says so (oris.E021)
+                logger.error("OTEL_TRACES_EXPORTER=otlp: pip install 'oris[otlp]'")
+                continue
+            yield OTLPSpanExporter()
+        elif name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            yield ConsoleSpanExporter()
+        elif name not in ("none", ""):
+            logger.error(
+                "OTEL_TRACES_EXPORTER=%s is not supported: spans of it "
+                "are dropped (use otlp, console or none)",
+                name,
+            )
+
+
+# -- trace context ---------------------------------------------------------------
+
+
+def extract(traceparent: str | None) -> otel_context.Context | None:
+    """The context a W3C ``traceparent`` names (``None`` when it names none)."""
+    if not traceparent:
+        return None
+    ctx = _PROPAGATOR.extract({"traceparent": traceparent})
+    if not trace.get_current_span(ctx).get_span_context().is_valid:
+        return None
+    return ctx
+
+
+def current_ids() -> tuple[str, str, str] | None:
+    """Trace id, span id and flags of the current span, as hex; ``None`` when
+    there is none (tracing off, or outside any span)."""
+    span = trace.get_current_span().get_span_context()
+    if not span.is_valid:
+        return None
+    return (
+        format(span.trace_id, "032x"),
+        format(span.span_id, "016x"),
+        format(span.trace_flags, "02x"),
+    )
+
+
+def _failed(span: trace.Span, error: BaseException) -> None:
+    span.record_exception(error)
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+
+
+def _ended(span: trace.Span, error: BaseException | None, interrupted: bool) -> None:
+    if interrupted or isinstance(error, GraphInterrupt):
+        span.set_attribute("oris.interrupted", True)
+    elif error is not None:
+        _failed(span, error)
+    span.end()
+
+
+# -- the attempt -----------------------------------------------------------------
+
+
+def _current(span: trace.Span) -> Any:
+    # what escapes is recorded once, by _ended
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
+
+
+Finish = Callable[[], Any]
+
+
+@contextmanager
+def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
+    """Around running a claimed attempt: its log context and, while tracing, its
+    span (a child of the run request's span). Yields what wraps the attempt's
+    outcome so it is recorded inside both, and ends the span."""
+    attempt = lease.attempt
+    fields = {
+        "thread_id": attempt.job.thread_id,
+        "attempt_id": str(attempt.pk),
+        "worker_id": lease.worker_id,
+    }
+    stored = attempt.trace or {}
+    if stored.get("trace_id"):
+        fields["trace_id"] = stored["trace_id"]
+    tracer = _state.tracer
+    if tracer is None:
+        with logs.bound(**fields):
+            yield lambda finish: logs.binding(finish, fields)
+        return
+    span = tracer.start_span(
+        f"attempt {attempt.job.graph}",
+        context=extract(stored.get("traceparent")),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "oris.graph": attempt.job.graph,
+            "oris.thread_id": attempt.job.thread_id,
+            "oris.attempt_id": str(attempt.pk),
+            "oris.attempt.kind": attempt.kind,
+            "oris.attempt.number": attempt.attempt_no,
+            "oris.attempt.dispatches": attempt.dispatches,
+            "oris.worker_id": lease.worker_id,
+        },
+    )
+
+    def outcome(finish: Finish) -> Finish:
+        def record() -> str:
+            try:
+                with _current(span), logs.bound(**fields):
+                    result = finish()
+            except BaseException as exc:
+                _ended(span, exc, False)
+                raise
+            span.set_attribute("oris.outcome", str(result))
+            if str(result) in _FAILED_OUTCOMES:
+                span.set_status(Status(StatusCode.ERROR, str(result)))
+            span.end()
+            return result
+
+        return record
+
+    try:
+        with _current(span), logs.bound(**fields):
+            yield outcome
+    except BaseException as exc:
+        _ended(span, exc, False)
+        raise
+
+
+# -- the engine's and the agents' listeners --------------------------------------
+
+
+class GraphSpans:
+    """Superstep and node spans (``graphs.instrumentation.Listener``)."""
+
+    def superstep_start(self, start: graphs.instrumentation.SuperstepStart) -> Any:
+        assert _state.tracer is not None
+        # few attributes: each costs on every superstep (the attempt span has
+        # the thread, the node spans below say which nodes ran)
+        attributes: dict[str, Any] = {"oris.step": start.step}
+        if start.namespace:  # a subgraph's
+            attributes["oris.graph"] = start.graph
+            attributes["oris.checkpoint_ns"] = start.namespace
+        return _state.tracer.start_span(
+            f"superstep {start.step}", attributes=attributes
+        )
+
+    def superstep_end(
+        self, handle: Any, *, error: BaseException | None, interrupted: bool
+    ) -> None:
+        _ended(handle, error, interrupted)
+
+    def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
+        assert _state.tracer is not None
+        span = _state.tracer.start_span(
+            f"node {start.node}",
+            context=trace.set_span_in_context(start.parent),
+            attributes={"oris.node": start.node, "oris.task_id": start.task_id},
+        )
+        if start.attempt > 1:  # a RetryPolicy's retry
+            span.set_attribute("oris.node.attempt", start.attempt)
+        # current while the node runs: its model and tool calls are its children
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token
+
+    def node_end(
+        self, handle: Any, *, error: BaseException | None, interrupted: bool
+    ) -> None:
+        span, token = handle
+        otel_context.detach(token)
+        _ended(span, error, interrupted)
+
+
+class AgentSpans:
+    """LLM and tool call spans with the GenAI semantic conventions
+    (``agents.instrumentation.Listener``)."""
+
+    def model_start(self, start: agents.instrumentation.ModelStart) -> Any:
+        assert _state.tracer is not None
+        provider = _PROVIDERS.get(start.provider, start.provider)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.system": provider,
+            "gen_ai.request.model": start.model,
+            "oris.stream": start.stream,
+        }
+        if start.server:
+            url = urlsplit(start.server)
+            attributes["server.address"] = url.hostname or ""
+            port = url.port or (443 if url.scheme == "https" else 80)
+            attributes["server.port"] = port
+        return _state.tracer.start_span(
+            f"chat {start.model}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+
+    def model_end(
+        self, handle: Any, *, reply: AIMessage | None, error: BaseException | None
+    ) -> None:
+        if reply is not None:
+            handle.set_attributes(_reply_attributes(reply))
+        _ended(handle, error, False)
+
+    def tool_start(self, start: agents.instrumentation.ToolStart) -> Any:
+        assert _state.tracer is not None
+        span = _state.tracer.start_span(
+            f"execute_tool {start.name}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": start.name,
+                "gen_ai.tool.call.id": start.call_id,
+                "gen_ai.tool.type": "function",
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token
+
+    def tool_end(self, handle: Any, *, error: BaseException | None) -> None:
+        span, token = handle
+        otel_context.detach(token)
+        _ended(span, error, False)
+
+
+def _reply_attributes(reply: AIMessage) -> dict[str, Any]:
+    meta = reply.response_metadata
+    found: dict[str, Any] = {}
+    if reply.usage_metadata is not None:
+        found["gen_ai.usage.input_tokens"] = reply.usage_metadata["input_tokens"]
+        found["gen_ai.usage.output_tokens"] = reply.usage_metadata["output_tokens"]
+    reasons = [str(meta[k]) for k in _FINISH_KEYS if meta.get(k)]
+    if reasons:
+        found["gen_ai.response.finish_reasons"] = reasons
+    model = meta.get("model") or meta.get("model_name")
+    if model:
+        found["gen_ai.response.model"] = str(model)
+    response_id = meta.get("id") or reply.id
+    if response_id:
+        found["gen_ai.response.id"] = str(response_id)
+    if "cost_usd" in meta:
+        found["oris.cost_usd"] = float(meta["cost_usd"])
+    return found

@@ -1,0 +1,221 @@
+"""graphs/instrumentation.py: the listener hears every superstep and node."""
+
+from __future__ import annotations
+
+import operator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from graphs import END, START, Command, RetryPolicy, Send, StateGraph, interrupt
+from graphs.checkpoint import InMemorySaver
+from graphs.instrumentation import (
+    NodeStart,
+    SuperstepStart,
+    get_listener,
+    set_listener,
+)
+
+
+class State(TypedDict, total=False):
+    trail: Annotated[list[str], operator.add]
+
+
+class Recorder:
+    """Records every call, with the thread that made it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+        self.steps: list[SuperstepStart] = []
+        self.nodes: list[NodeStart] = []
+
+    def superstep_start(self, start: SuperstepStart) -> Any:
+        with self.lock:
+            self.steps.append(start)
+            self.events.append(("step", start.step))
+        return f"step-{start.graph}-{start.step}"
+
+    def superstep_end(self, handle, *, error, interrupted) -> None:
+        with self.lock:
+            self.events.append(("step_end", (handle, repr(error), interrupted)))
+
+    def node_start(self, start: NodeStart) -> Any:
+        with self.lock:
+            self.nodes.append(start)
+        return f"node-{start.node}-{start.attempt}"
+
+    def node_end(self, handle, *, error, interrupted) -> None:
+        with self.lock:
+            self.events.append(("node_end", (handle, repr(error), interrupted)))
+
+
+@contextmanager
+def listening(install: Callable[[Any], Any], listener: Any) -> Iterator[Any]:
+    """``listener`` installed by ``install`` (a ``set_listener``) in the block."""
+    previous = install(listener)
+    try:
+        yield listener
+    finally:
+        install(previous)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    with listening(set_listener, Recorder()) as recorder:
+        yield recorder
+
+
+def visit(name: str):
+    def node(state: State) -> dict[str, Any]:
+        return {"trail": [name]}
+
+    return node
+
+
+def test_each_superstep_and_node_is_heard_with_its_parent(recorder) -> None:
+    graph = StateGraph(State)
+    graph.add_node("a", visit("a"))
+    graph.add_node("b", visit("b"))
+    graph.add_node("c", visit("c"))
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "b")
+    graph.add_edge("a", "c")
+    graph.add_edge(["b", "c"], END)
+    out = graph.compile(name="fan").invoke({"trail": []})
+    assert sorted(out["trail"]) == ["a", "b", "c"]
+
+    assert [(s.step, s.nodes) for s in recorder.steps] == [
+        (0, ()),  # the input superstep: its __start__ task is not a node span
+        (1, ("a",)),
+        (2, ("b", "c")),
+    ]
+    assert {s.graph for s in recorder.steps} == {"fan"}
+    parents = {n.node: (n.step, n.parent) for n in recorder.nodes}
+    assert parents == {
+        "a": (1, "step-fan-1"),
+        "b": (2, "step-fan-2"),
+        "c": (2, "step-fan-2"),
+    }
+    ends = [e for e in recorder.events if e[0] == "step_end"]
+    assert [e[1] for e in ends] == [
+        ("step-fan-0", "None", False),
+        ("step-fan-1", "None", False),
+        ("step-fan-2", "None", False),
+    ]
+
+
+def test_a_failed_node_and_its_retries_are_heard(recorder) -> None:
+    calls = []
+
+    def flaky(state: State) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) < 2:
+            raise ValueError("first try fails")
+        return {"trail": ["flaky"]}
+
+    def broken(state: State) -> dict[str, Any]:
+        raise KeyError("always")
+
+    graph = StateGraph(State)
+    graph.add_node(
+        "flaky",
+        flaky,
+        retry_policy=RetryPolicy(initial_interval=0, jitter=False, retry_on=ValueError),
+    )
+    graph.add_node("broken", broken)
+    graph.add_edge(START, "flaky")
+    graph.add_edge("flaky", "broken")
+    with pytest.raises(KeyError):
+        graph.compile().invoke({"trail": []})
+
+    assert [(n.node, n.attempt) for n in recorder.nodes] == [
+        ("flaky", 1),
+        ("flaky", 2),
+        ("broken", 1),
+    ]
+    node_ends = [e[1] for e in recorder.events if e[0] == "node_end"]
+    assert node_ends == [
+        ("node-flaky-1", "ValueError('first try fails')", False),
+        ("node-flaky-2", "None", False),
+        ("node-broken-1", "KeyError('always')", False),
+    ]
+    last_step = [e[1] for e in recorder.events if e[0] == "step_end"][-1]
+    assert last_step == ("step-LangGraph-2", "KeyError('always')", False)
+
+
+def test_an_interrupt_and_its_resume_are_heard(recorder) -> None:
+    def ask(state: State) -> dict[str, Any]:
+        return {"trail": [interrupt("ok?")]}
+
+    graph = StateGraph(State)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({"trail": []}, config)
+    ends = [e[1] for e in recorder.events if e[0] != "step"]
+    assert ends[-2:] == [
+        ("node-ask-1", "None", True),
+        ("step-LangGraph-1", "None", True),
+    ]
+    assert recorder.steps[-1].thread_id == "t"
+
+    recorder.events.clear()
+    assert app.invoke(Command(resume="yes"), config)["trail"] == ["yes"]
+    assert [e for e in recorder.events if e[0] == "node_end"] == [
+        ("node_end", ("node-ask-1", "None", False))
+    ]
+
+
+def test_sends_and_subgraphs_are_heard_in_their_own_runs(recorder) -> None:
+    inner = StateGraph(State)
+    inner.add_node("leaf", visit("leaf"))
+    inner.add_edge(START, "leaf")
+    child = inner.compile(name="child")
+
+    def fan(state: State) -> list[Send]:
+        return [Send("worker", {"trail": [str(i)]}) for i in range(3)]
+
+    outer = StateGraph(State)
+    outer.add_node("sub", child)
+    outer.add_node("worker", visit("w"))
+    outer.add_edge(START, "sub")
+    outer.add_conditional_edges("sub", fan, ["worker"])
+    out = outer.compile(name="parent").invoke({"trail": []})
+    assert out["trail"].count("w") == 3
+
+    assert [n.node for n in recorder.nodes if n.graph == "child"] == ["leaf"]
+    workers = [n for n in recorder.nodes if n.node == "worker"]
+    assert len(workers) == 3
+    assert len({n.task_id for n in workers}) == 3
+    child_steps = [s for s in recorder.steps if s.graph == "child"]
+    assert child_steps
+    assert all(s.namespace.startswith("sub:") for s in child_steps)
+
+
+def test_async_runs_are_heard(recorder) -> None:
+    import asyncio
+
+    async def hop(state: State) -> dict[str, Any]:
+        return {"trail": ["hop"]}
+
+    graph = StateGraph(State)
+    graph.add_node("hop", hop)
+    graph.add_node("sync", visit("sync"))
+    graph.add_edge(START, "hop")
+    graph.add_edge(START, "sync")
+    asyncio.run(graph.compile().ainvoke({"trail": []}))
+    assert sorted(n.node for n in recorder.nodes) == ["hop", "sync"]
+    assert {n.parent for n in recorder.nodes} == {"step-LangGraph-1"}
+
+
+def test_without_a_listener_nothing_is_called() -> None:
+    assert get_listener() is None
+    graph = StateGraph(State)
+    graph.add_node("a", visit("a"))
+    graph.add_edge(START, "a")
+    assert graph.compile().invoke({"trail": []}) == {"trail": ["a"]}
