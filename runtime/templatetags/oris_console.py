@@ -50,3 +50,19 @@ def oris_counts(context: dict[str, Any]) -> list[dict[str, Any]]:
 def oris_json(value: Any) -> str:
     """A value as compact JSON, for state and argument cells."""
     return compact_json(value)
+
+
+@register.filter
+def oris_duration(ms: int | None) -> str:
+    """Milliseconds as people read them: ``850 ms``, ``2.4 s``, ``3 min 5 s``."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
