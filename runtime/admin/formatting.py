@@ -65,6 +65,8 @@ def _decisions(allowed: Any) -> list[str]:
 
 
 TITLE_KEYS = ("title", "question", "prompt", "message", "description")
+# Keys of a request that tell the console how to answer it, not what it asks.
+HINT_KEYS = ("response_schema", "state_keys")
 
 
 def request_title(value: Any) -> str:
@@ -112,6 +114,12 @@ def _scalar(value: Any) -> str:
 def truncated(text: str, *, css: str = "oris-cell") -> SafeString:
     """A list cell cut to its column by CSS, the whole text on hover."""
     return format_html('<span class="{}" title="{}">{}</span>', css, text, text)
+
+
+def status_badge(status: str) -> SafeString:
+    return format_html(
+        '<span class="oris-status oris-status-{}">{}</span>', status, status
+    )
 
 
 def approve_all(value: Any) -> dict[str, Any]:

@@ -21,12 +21,14 @@ from runtime.admin.answers import SchemaAnswerForm, answer_template, response_sc
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import compact, conversation, shown
 from runtime.admin.formatting import (
+    HINT_KEYS,
     action_requests,
     decisions_summary,
     is_tool_approval,
     pretty_json,
     request_summary,
     request_title,
+    status_badge,
     truncated,
 )
 from runtime.errors import InterruptAlreadyResolved
@@ -187,7 +189,7 @@ def _json_field(form: forms.Form, name: str, text: str) -> Any:
 @admin.register(Interrupt)
 class InterruptAdmin(ConsoleAdmin):
     detail_template = "admin/runtime/interrupt/detail.html"
-    list_display = ("request", "summary", "graph", "thread", "age", "status")
+    list_display = ("request", "summary", "graph", "thread", "age", "status_badge")
     list_filter = ("status", "job__graph")
     search_fields = ("id", "job__thread_id", "job__tenant_id")
     list_select_related = ("job",)
@@ -224,7 +226,11 @@ class InterruptAdmin(ConsoleAdmin):
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj: Interrupt) -> str:
-        return timesince(obj.created_at)
+        return timesince(obj.created_at, depth=1)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Interrupt) -> str:
+        return status_badge(obj.status)
 
     @admin.display(description="graph", ordering="job__graph")
     def graph(self, obj: Interrupt) -> str:
@@ -233,8 +239,8 @@ class InterruptAdmin(ConsoleAdmin):
     @admin.display(description="thread", ordering="job__thread_id")
     def thread(self, obj: Interrupt) -> str:
         url = reverse("admin:runtime_job_change", args=[obj.job_id])
-        thread = obj.job.thread_id
-        return format_html('<a href="{}">{}</a>', url, truncated(thread))
+        cell = truncated(obj.job.thread_id, css="oris-cell oris-id")
+        return format_html('<a href="{}">{}</a>', url, cell)
 
     @admin.display(description="summary")
     def summary(self, obj: Interrupt) -> str:
@@ -403,7 +409,7 @@ def _request_fields(value: Any) -> list[tuple[str, Any]]:
     return [
         (key, shown(item))
         for key, item in value.items()
-        if key != "response_schema" and item != title
+        if key not in HINT_KEYS and item != title
     ]
 
 

@@ -13,13 +13,17 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import added_messages, shown
-from runtime.admin.formatting import mermaid_with_progress, pretty_json, truncated
+from runtime.admin.formatting import (
+    mermaid_with_progress,
+    pretty_json,
+    status_badge,
+    truncated,
+)
 from runtime.errors import InvalidArgument, OrisError
 from runtime.models import Job
 from runtime.services.jobs import job_cancel, job_replay
@@ -117,7 +121,7 @@ class JobAdmin(ConsoleAdmin):
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj: Job) -> str:
-        return timesince(obj.created_at)
+        return timesince(obj.created_at, depth=1)
 
     @admin.action(permissions=["cancel"], description="Cancel selected runs")
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
@@ -297,12 +301,6 @@ class JobAdmin(ConsoleAdmin):
             f"checkpoint {checkpoint_id}" if checkpoint_id else "its latest checkpoint"
         )
         self.report(request, f"Replay queued from {where}.")
-
-
-def status_badge(status: str) -> str:
-    return format_html(
-        '<span class="oris-status oris-status-{}">{}</span>', status, status
-    )
 
 
 def _version(job: Job, history: list[Any], attempts: list[Any]) -> str:

@@ -77,6 +77,19 @@ def job_node_runs(
             for node in before.next_nodes
             if not node.startswith("__")
         )
+    if not entries and job.status == Job.Status.RUNNING:
+        # Its first checkpoints are written with the first step's result: until
+        # then the run stands in the nodes its graph starts with.
+        runs.extend(
+            NodeRun(
+                node=node,
+                step=0,
+                status="running",
+                started_at=starts[-1] if starts else None,
+                finished_at=None,
+            )
+            for node in _entry_nodes(job)
+        )
     if entries and entries[-1].next_nodes:
         last = entries[-1]
         status = _open_status(job)
@@ -93,6 +106,18 @@ def job_node_runs(
             if not node.startswith("__")
         )
     return runs
+
+
+def _entry_nodes(job: Job) -> list[str]:
+    """The nodes a graph surely starts with (its plain edges from START)."""
+    try:
+        edges = job_graph(job=job).get_graph().edges
+    except OrisError:
+        return []
+    starts = [e for e in edges if e.source == "__start__"]
+    if any(e.conditional for e in starts):
+        return []
+    return [e.target for e in starts if not e.target.startswith("__")]
 
 
 def _ts(value: str | None) -> datetime | None:
