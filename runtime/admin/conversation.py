@@ -140,12 +140,19 @@ class Shown:
     """A state value for a page: a chat, or JSON folded when long."""
 
     chat: list[ChatMessage] | None
-    text: str  # the whole value as JSON (indented when folded)
+    text: str  # the whole value: a string itself, anything else as JSON
     folded: bool
     preview: str
+    is_string: bool = False
 
 
 def shown(value: Any) -> Shown:
+    if isinstance(value, str):
+        folded = len(value) > FOLD_AT
+        preview = value[:120] + "…" if folded else value
+        return Shown(
+            chat=None, text=value, folded=folded, preview=preview, is_string=True
+        )
     chat = chat_of(value)
     text = compact(plain(value))
     if chat is not None or len(text) <= FOLD_AT:

@@ -118,7 +118,7 @@ def test_the_request_shows_the_state_fields_it_refers_to(
     response = operator_client.get(interrupt_page(pending))
     referred = dict(response.context["referred_state"])
     assert set(referred) == {"topic", "notes"}
-    assert referred["topic"].text == '"leases"'
+    assert referred["topic"].text == "leases"
     assert "Key facts about leases" in referred["notes"].text
 
 
