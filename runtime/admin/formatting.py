@@ -158,3 +158,18 @@ def mermaid_with_progress(
             lines.append(f"\tclassDef {name} {style}")
             lines.extend(f"\tclass {node} {name}" for node in dict.fromkeys(nodes))
     return "\n".join(lines) + "\n"
+
+
+def duration(ms: int | None) -> str:
+    """Milliseconds as people read them: ``850 ms``, ``2.4 s``, ``3 min 5 s``."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

@@ -19,6 +19,7 @@ from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import added_messages, shown
 from runtime.admin.formatting import (
+    duration,
     mermaid_with_progress,
     pretty_json,
     status_badge,
@@ -175,7 +176,9 @@ class JobAdmin(ConsoleAdmin):
             "attempts": attempts,
             "tries": sum(a.attempt_no for a in attempts),
             "next_retry": selectors.job_next_retry(job=obj),
-            "timeline": _with_offsets(selectors.job_timeline(job=obj), obj),
+            "timeline": _with_offsets(
+                [*selectors.job_timeline(job=obj), *_node_events(nodes)], obj
+            ),
             "nodes": nodes,
             "checkpoints": _checkpoints(history),
             "mermaid": self._mermaid(obj, nodes),
@@ -309,11 +312,30 @@ def _version(job: Job, history: list[Any], attempts: list[Any]) -> str:
     return f"{job.status}|{job.updated_at.isoformat()}|{len(history)}|{moves}"
 
 
+def _node_events(nodes: list[selectors.NodeRun]) -> list[selectors.TimelineEvent]:
+    """Each node's start and finish (with its duration), for the timeline."""
+    events = []
+    for run in nodes:
+        if run.started_at is not None:
+            text = f"node {run.node} started (step {run.step})"
+            events.append(
+                selectors.TimelineEvent(at=run.started_at, kind="node", text=text)
+            )
+        if run.finished_at is not None:
+            took = duration(run.duration_ms)
+            verb = "failed" if run.status == "failed" else "finished"
+            text = f"node {run.node} {verb} after {took}"
+            events.append(
+                selectors.TimelineEvent(at=run.finished_at, kind="node", text=text)
+            )
+    return events
+
+
 def _with_offsets(events: list[Any], job: Job) -> list[dict[str, Any]]:
-    """Timeline rows with their time since the run was accepted."""
+    """Timeline rows in order, with their time since the run was accepted."""
     return [
         {"event": e, "offset_ms": round((e.at - job.created_at).total_seconds() * 1000)}
-        for e in events
+        for e in sorted(events, key=lambda event: event.at)
     ]
 
 

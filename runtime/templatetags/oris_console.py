@@ -8,7 +8,7 @@ from django import template
 from django.urls import reverse
 
 from runtime import selectors
-from runtime.admin.formatting import compact_json
+from runtime.admin.formatting import compact_json, duration
 
 register = template.Library()
 
@@ -54,15 +54,5 @@ def oris_json(value: Any) -> str:
 
 @register.filter
 def oris_duration(ms: int | None) -> str:
-    """Milliseconds as people read them: ``850 ms``, ``2.4 s``, ``3 min 5 s``."""
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    minutes, seconds = divmod(round(ms / 1000), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    """Milliseconds as people read them (``formatting.duration``)."""
+    return duration(ms)

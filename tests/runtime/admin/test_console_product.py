@@ -167,6 +167,9 @@ def test_the_live_part_marks_finished_nodes_with_their_durations(
     body = response.content.decode()
     assert 'class="oris-node-done" data-node="a"' in body
     assert "class a done" in response.context["mermaid"]
+    texts = [row["event"].text for row in response.context["timeline"]]
+    assert "node a started (step 1)" in texts
+    assert any(t.startswith("node c finished after ") for t in texts)
     assert "<html" not in body  # a fragment, swapped into the page
 
 
