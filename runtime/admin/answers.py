@@ -45,6 +45,20 @@ def answer_template(value: Any) -> Any:
     return True
 
 
+def template_is_an_answer(value: Any) -> bool:
+    """Whether the template answers the request as it stands: every required
+    property of a declared schema has a default (or is a yes/no)."""
+    schema = response_schema(value)
+    if schema is None:
+        return True
+    properties = schema["properties"]
+    return all(
+        isinstance(properties.get(name), dict)
+        and ("default" in properties[name] or properties[name].get("type") == "boolean")
+        for name in schema.get("required") or ()
+    )
+
+
 def _default(prop: dict[str, Any]) -> Any:
     if "default" in prop:
         return prop["default"]

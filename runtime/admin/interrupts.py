@@ -17,7 +17,12 @@ from django.utils.timesince import timesince
 
 from agents.approval import DECISION_TYPES
 from runtime import selectors
-from runtime.admin.answers import SchemaAnswerForm, answer_template, response_schema
+from runtime.admin.answers import (
+    SchemaAnswerForm,
+    answer_template,
+    response_schema,
+    template_is_an_answer,
+)
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import compact, conversation, shown
 from runtime.admin.formatting import (
@@ -254,16 +259,26 @@ class InterruptAdmin(ConsoleAdmin):
         self, request: HttpRequest, queryset: QuerySet[Interrupt]
     ) -> None:
         actor = actor_for(request)
-        approved = 0
+        approved, unanswerable = 0, 0
         for interrupt in queryset.filter(status=Interrupt.Status.PENDING):
+            if not template_is_an_answer(interrupt.value):
+                unanswerable += 1  # its required fields need a person's answer
+                continue
             try:
                 value = answer_template(interrupt.value)
                 interrupt_resume(interrupt=interrupt, value=value, actor=actor)
                 approved += 1
             except InterruptAlreadyResolved as exc:  # answered meanwhile
                 self.refused(request, "approve_selected", interrupt, exc)
-        skipped = queryset.count() - approved
+        skipped = queryset.count() - approved - unanswerable
         self.report(request, f"Approved {approved} interrupt(s).")
+        if unanswerable:
+            self.report(
+                request,
+                f"{unanswerable} interrupt(s) ask for an answer of their own "
+                "(open each to answer it) and were left pending.",
+                messages.WARNING,
+            )
         if skipped:
             self.report(
                 request,
@@ -291,6 +306,7 @@ class InterruptAdmin(ConsoleAdmin):
             "can_resolve": obj.status == Interrupt.Status.PENDING
             and self.has_resolve_permission(request),
             "answer_template": compact(template),
+            "can_approve": template_is_an_answer(obj.value),
             "approve_form": ApproveValueForm(initial={"value": pretty_json(template)}),
             "schema_form": SchemaAnswerForm(schema=schema) if schema else None,
             "calls_form": ToolCallDecisionsForm(requests=requests) if tool else None,
@@ -306,7 +322,7 @@ class InterruptAdmin(ConsoleAdmin):
         if not self.has_resolve_permission(request):
             return super().handle_post(request, obj)
         decision = request.POST.get("decision", "")
-        if decision == "approve":
+        if decision == "approve" and template_is_an_answer(obj.value):
             return self._resume(request, obj, answer_template(obj.value))
         schema = response_schema(obj.value)
         if decision == "schema" and schema is not None:

@@ -47,7 +47,8 @@ def visible(page: Any, selector: str) -> None:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, selector
     assert box["width"] > 40, f"{selector} is squeezed to {box['width']} px"
-    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (selector, box)
+    assert box["x"] >= 0, (selector, box)
+    assert box["x"] + box["width"] <= WIDTH, (selector, box)
 
 
 def test_the_lists_fit_a_laptop(laptop: Any, live_server: Any) -> None:

@@ -43,7 +43,9 @@ def test_dismiss_ends_the_run_without_acting_and_is_audited(
 ) -> None:
     pending = interrupted()
     response = operator_client.post(
-        interrupt_page(pending), {"decision": "dismiss", "note": "duplicate"}, follow=True
+        interrupt_page(pending),
+        {"decision": "dismiss", "note": "duplicate"},
+        follow=True,
     )
     assert "Dismissed: nothing was sent to the run" in response.content.decode()
     pending.refresh_from_db()
@@ -56,7 +58,11 @@ def test_dismiss_ends_the_run_without_acting_and_is_audited(
     drain()
     assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED
     row = AuditLog.objects.get(action="interrupt.dismiss")
-    assert (row.actor_type, row.actor_id, row.resource_id) == ("user", "bob", pending.pk)
+    assert (row.actor_type, row.actor_id, row.resource_id) == (
+        "user",
+        "bob",
+        pending.pk,
+    )
     assert row.details == {"thread_id": job.thread_id, "reason": "duplicate"}
 
 
@@ -105,10 +111,12 @@ def test_a_tool_approval_shows_the_conversation_as_a_chat(
     chat = [(m.role, m.text) for m in response.context["conversation"]]
     assert chat[0] == ("human", "what is 6*7?")
     assert ("tool", "42") in chat
-    assert chat[-1][0] == "ai" and "I'd like to save it" in chat[-1][1]
+    assert chat[-1][0] == "ai"
+    assert "I'd like to save it" in chat[-1][1]
     assert 'class="oris-msg oris-msg-human"' in page
     assert '<code class="tool-name">write_file</code>' in page
-    assert "message.ai" not in page and "__t" not in page  # no internal tags
+    assert "message.ai" not in page
+    assert "__t" not in page
 
 
 def test_the_request_shows_the_state_fields_it_refers_to(
@@ -132,7 +140,8 @@ def test_checkpoint_diffs_show_new_messages_as_a_chat(operator_client: Client) -
     added = [c["added"] for c in changes if c["change"].key == "messages"]
     assert [m.role for m in added[-1]] == ["human"]  # the input checkpoint's
     assert "new message" in page
-    assert "message.human" not in page and "&quot;__t&quot;" not in page
+    assert "message.human" not in page
+    assert "&quot;__t&quot;" not in page
 
 
 def test_long_values_are_folded(operator_client: Client) -> None:
@@ -181,7 +190,8 @@ def test_a_failed_node_is_marked_failed(operator_client: Client) -> None:
     assert nodes == {"prepare": "done", "explode": "failed"}
     assert "class explode failed" in response.context["mermaid"]
     page = response.content.decode()
-    assert 'id="job-error"' in page and "boom: the tool server is down" in page
+    assert 'id="job-error"' in page
+    assert "boom: the tool server is down" in page
     # status, input and error lead the page, before the graph and the timeline
     assert page.index('id="job-error"') < page.index('id="graph-diagram"')
 
@@ -352,7 +362,28 @@ def test_the_task_queue_admin_is_hidden_from_operators(
     operator_client: Client, admin_client: Client
 ) -> None:
     index = operator_client.get(reverse("admin:index")).content.decode()
-    assert "django_q" not in index and "Scheduled tasks" not in index
+    assert "django_q" not in index
+    assert "Scheduled tasks" not in index
     for name in ("schedule", "success", "failure", "ormq"):
         url = reverse(f"admin:django_q_{name}_changelist")
         assert operator_client.get(url).status_code == 403
+
+
+def test_a_request_whose_answer_needs_a_person_has_no_one_click_approve(
+    operator_client: Client,
+) -> None:
+    from runtime.admin.answers import answer_template, template_is_an_answer
+
+    request = {
+        "question": "Which region?",
+        "response_schema": {
+            "type": "object",
+            "properties": {"region": {"type": "string"}, "note": {"type": "string"}},
+            "required": ["region"],
+        },
+    }
+    assert not template_is_an_answer(request)
+    assert answer_template(request) == {"region": "", "note": ""}
+    request["response_schema"]["properties"]["region"]["default"] = "eu"
+    assert template_is_an_answer(request)
+    assert answer_template({"question": "Go?"}) is True
