@@ -15,6 +15,7 @@ from django.utils.timesince import timesince
 
 from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
+from runtime.admin.conversation import conversation, plain
 from runtime.admin.formatting import pretty_json, truncated
 from runtime.errors import OrisError
 from runtime.models import DeadLetter
@@ -130,7 +131,8 @@ class DeadLetterAdmin(ConsoleAdmin):
             "error_type": error.get("type", ""),
             "error_message": error.get("message", ""),
             "traceback": error.get("traceback", ""),
-            "state_json": pretty_json(state) if state is not None else "",
+            "state_json": pretty_json(plain(state)) if state is not None else "",
+            "conversation": conversation(state),
             "can_replay": obj.replay_status == DeadLetter.ReplayStatus.PENDING
             and self.has_replay_permission(request),
             "job_url": reverse("admin:runtime_job_change", args=[obj.job_id]),

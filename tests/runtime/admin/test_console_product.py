@@ -387,3 +387,16 @@ def test_a_request_whose_answer_needs_a_person_has_no_one_click_approve(
     request["response_schema"]["properties"]["region"]["default"] = "eu"
     assert template_is_an_answer(request)
     assert answer_template({"question": "Go?"}) is True
+
+
+def test_a_dead_letter_shows_its_last_state_without_tags(
+    operator_client: Client,
+) -> None:
+    from tests.runtime.admin.conftest import dead_letter
+
+    dead = dead_letter("boom")
+    page = operator_client.get(
+        reverse("admin:runtime_deadletter_change", args=[dead.pk])
+    ).content.decode()
+    assert "&quot;prepared&quot;: &quot;inputs ready&quot;" in page
+    assert "__t" not in page
