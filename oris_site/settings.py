@@ -340,6 +340,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The console's one date format, with the time zone (oris_site/formats/en).
+FORMAT_MODULE_PATH = ["oris_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

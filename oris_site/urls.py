@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from runtime.views import healthz, readyz
@@ -11,11 +13,13 @@ from runtime.views import healthz, readyz
 admin.site.site_header = "Oris console"
 admin.site.site_title = "Oris console"
 admin.site.index_title = "Operations"
+admin.site.site_url = "/admin/"  # "View site": the console is the site
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", RedirectView.as_view(url=static("runtime/favicon.svg"))),
     path("", include("django_prometheus.urls")),
     path("v1/", include("runtime.api.urls")),
     # The split view serves Swagger UI's settings as a script file, not inline,

@@ -31,8 +31,26 @@ def write_draft(state: ApprovalState) -> dict[str, Any]:
     }
 
 
+# The answer the approval asks for (the console builds its form from this).
+APPROVAL_ANSWER = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "boolean", "title": "Publish it", "default": True},
+        "feedback": {"type": "string", "title": "Feedback for the writer"},
+    },
+    "required": ["approved"],
+}
+
+
 def human_approval(state: ApprovalState) -> dict[str, Any]:
-    answer = interrupt({"question": "Publish this draft?", "draft": state["draft"]})
+    answer = interrupt(
+        {
+            "question": "Publish this draft?",
+            "draft": state["draft"],
+            "response_schema": APPROVAL_ANSWER,
+            "state_keys": ["topic", "notes"],
+        }
+    )
     if isinstance(answer, dict):
         return {
             "approved": bool(answer.get("approved")),

@@ -51,6 +51,22 @@ def input_default(graph: Any) -> Any:
     return {}
 
 
+def input_fields(graph: Any) -> list[tuple[str, str, bool]] | None:
+    """The keys of a graph's input schema as ``(key, type described, required)``,
+    for people choosing an input; ``None`` when the graph takes any input."""
+    schema = _input_schema(graph)
+    if schema is None:
+        return None
+    if hasattr(schema, "model_fields"):  # pydantic
+        return [
+            (key, _describe(field.annotation), field.is_required())
+            for key, field in schema.model_fields.items()
+        ]
+    hints = _hints(schema)
+    required = set(_required(schema, hints))
+    return [(key, _describe(hint), key in required) for key, hint in hints.items()]
+
+
 def input_check(graph: Any, value: Any, *, name: str) -> None:
     """Raises ``InvalidArgument`` (fields under ``details.fields``) unless
     ``value`` fits the input schema of ``graph``, registered as ``name``."""

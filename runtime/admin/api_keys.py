@@ -8,14 +8,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
 
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.errors import OrisError
 from runtime.models import ApiKey
 from runtime.services.api_keys import api_key_create, api_key_revoke
+
+# The session key holding a new key's secret between the POST that created it
+# and the one page that shows it (popped there: a reload shows it no more).
+CREATED_SESSION_KEY = "oris_created_api_key"
 
 
 class ApiKeyCreateForm(forms.Form):
@@ -108,12 +113,33 @@ class ApiKeyAdmin(ConsoleAdmin):
                 self.refused(request, "add", None, exc)
                 form.add_error(None, exc.message)
             else:
-                return self._created(request, key, secret)
+                # Redirect after the POST, so a reload cannot create a second key.
+                request.session[CREATED_SESSION_KEY] = [key.pk, secret]
+                return HttpResponseRedirect(reverse("admin:runtime_apikey_created"))
         return self._page(request, "admin/runtime/apikey/add.html", form=form)
 
-    def _created(self, request: HttpRequest, key: ApiKey, secret: str) -> HttpResponse:
+    def get_urls(self) -> list[URLPattern]:
+        created = self.admin_site.admin_view(self.created_view)
+        return [
+            path("created/", created, name="runtime_apikey_created"),
+            *super().get_urls(),
+        ]
+
+    def created_view(self, request: HttpRequest) -> HttpResponse:
+        """The new key with its secret, once: the session forgets it here."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        found = request.session.pop(CREATED_SESSION_KEY, None)
+        key = self.get_object(request, str(found[0])) if found else None
+        if key is None or found is None:
+            self.report(
+                request,
+                "The secret of a new key is shown only once; it cannot be shown again.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:runtime_apikey_changelist"))
         response = self._page(
-            request, "admin/runtime/apikey/created.html", key=key, secret=secret
+            request, "admin/runtime/apikey/created.html", key=key, secret=found[1]
         )
         add_never_cache_headers(response)
         return response

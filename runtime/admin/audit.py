@@ -13,16 +13,7 @@ from runtime.models import AuditLog
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ConsoleAdmin):
-    list_display = (
-        "created_at",
-        "action",
-        "actor_type",
-        "actor_id",
-        "actor_role",
-        "resource_type",
-        "resource_id",
-        "result",
-    )
+    list_display = ("created_at", "action", "actor", "resource", "result")
     list_filter = ("action", "actor_type", "resource_type", "result", "created_at")
     search_fields = ("actor_id", "resource_id", "request_id", "action")
     date_hierarchy = "created_at"
@@ -42,3 +33,16 @@ class AuditLogAdmin(ConsoleAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}  # no bulk actions, not even delete_selected
+
+    @admin.display(description="actor", ordering="actor_id")
+    def actor(self, obj: AuditLog) -> str:
+        role = f" ({obj.actor_role})" if obj.actor_role else ""
+        return (
+            f"{obj.actor_type}:{obj.actor_id}{role}" if obj.actor_id else obj.actor_type
+        )
+
+    @admin.display(description="resource", ordering="resource_id")
+    def resource(self, obj: AuditLog) -> str:
+        if not obj.resource_id:
+            return obj.resource_type
+        return f"{obj.resource_type} {obj.resource_id}"

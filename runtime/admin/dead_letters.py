@@ -15,7 +15,8 @@ from django.utils.timesince import timesince
 
 from runtime import selectors
 from runtime.admin.base import ConsoleAdmin, actor_for
-from runtime.admin.formatting import pretty_json
+from runtime.admin.conversation import conversation, plain
+from runtime.admin.formatting import pretty_json, truncated
 from runtime.errors import OrisError
 from runtime.models import DeadLetter
 from runtime.services.dead_letters import dead_letter_replay
@@ -51,12 +52,13 @@ class DeadLetterAdmin(ConsoleAdmin):
 
     @admin.display(description="attempt", ordering="attempt_id")
     def attempt_link(self, obj: DeadLetter) -> str:
-        return obj.attempt_id
+        return truncated(obj.attempt_id, css="oris-cell oris-id")
 
     @admin.display(description="thread", ordering="job__thread_id")
     def thread(self, obj: DeadLetter) -> str:
         url = reverse("admin:runtime_job_change", args=[obj.job_id])
-        return format_html('<a href="{}">{}</a>', url, obj.job.thread_id)
+        cell = truncated(obj.job.thread_id, css="oris-cell oris-id")
+        return format_html('<a href="{}">{}</a>', url, cell)
 
     @admin.display(description="graph", ordering="job__graph")
     def graph(self, obj: DeadLetter) -> str:
@@ -68,8 +70,7 @@ class DeadLetterAdmin(ConsoleAdmin):
 
     @admin.display(description="error")
     def error_message(self, obj: DeadLetter) -> str:
-        message = str((obj.error or {}).get("message", ""))
-        return message if len(message) <= 80 else message[:79] + "…"
+        return truncated(str((obj.error or {}).get("message", "")))
 
     @admin.action(permissions=["replay"], description="Replay selected dead letters…")
     def replay_selected(
@@ -130,7 +131,8 @@ class DeadLetterAdmin(ConsoleAdmin):
             "error_type": error.get("type", ""),
             "error_message": error.get("message", ""),
             "traceback": error.get("traceback", ""),
-            "state_json": pretty_json(state) if state is not None else "",
+            "state_json": pretty_json(plain(state)) if state is not None else "",
+            "conversation": conversation(state),
             "can_replay": obj.replay_status == DeadLetter.ReplayStatus.PENDING
             and self.has_replay_permission(request),
             "job_url": reverse("admin:runtime_job_change", args=[obj.job_id]),

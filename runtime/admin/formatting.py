@@ -6,10 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
-
-MAX_SUMMARY = 160
 
 
 def pretty_json(value: Any) -> str:
@@ -66,27 +64,62 @@ def _decisions(allowed: Any) -> list[str]:
     return [d for d in allowed if isinstance(d, str)]
 
 
-def payload_summary(value: Any) -> SafeString:
-    """A list cell: a table of tool calls, or the payload's JSON, shortened."""
+TITLE_KEYS = ("title", "question", "prompt", "message", "description")
+# Keys of a request that tell the console how to answer it, not what it asks.
+HINT_KEYS = ("response_schema", "state_keys")
+
+
+def request_title(value: Any) -> str:
+    """What a request asks, in a few words: its title or question, else what kind
+    of request it is."""
     if is_tool_approval(value):
-        rows = format_html_join(
-            "",
-            "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>",
-            (
-                (r["name"], _shorten(compact_json(r["args"])))
-                for r in action_requests(value)
-            ),
-        )
-        return format_html(
-            '<table class="oris-tools"><thead><tr><th>tool</th><th>arguments</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
-    return format_html("<code>{}</code>", _shorten(compact_json(value)))
+        names = ", ".join(r["name"] for r in action_requests(value))
+        count = len(value["action_requests"])
+        return f"Approve {count} tool call{'s' if count > 1 else ''}: {names}"
+    if isinstance(value, dict):
+        for key in TITLE_KEYS:
+            if isinstance(value.get(key), str) and value[key].strip():
+                return value[key].strip().splitlines()[0]
+        return "Answer requested"
+    if isinstance(value, str) and value.strip():
+        return value.strip().splitlines()[0]
+    return "Answer requested"
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+def request_summary(value: Any) -> str:
+    """A request in one line: each tool call with its key arguments, or the
+    payload's other fields."""
+    if is_tool_approval(value):
+        return " · ".join(
+            f"{r['name']}({_arguments(r['args'])})" for r in action_requests(value)
+        )
+    if isinstance(value, dict):
+        title = next((k for k in TITLE_KEYS if isinstance(value.get(k), str)), None)
+        rest = {k: v for k, v in value.items() if k != title and k != "response_schema"}
+        return " · ".join(f"{k}: {_scalar(v)}" for k, v in rest.items())
+    return "" if isinstance(value, str) else compact_json(value)
+
+
+def _arguments(args: Any) -> str:
+    if not isinstance(args, dict):
+        return compact_json(args)
+    return ", ".join(f"{k}={_scalar(v)}" for k, v in args.items())
+
+
+def _scalar(value: Any) -> str:
+    text = value if isinstance(value, str) else compact_json(value)
+    return " ".join(text.split())
+
+
+def truncated(text: str, *, css: str = "oris-cell") -> SafeString:
+    """A list cell cut to its column by CSS, the whole text on hover."""
+    return format_html('<span class="{}" title="{}">{}</span>', css, text, text)
+
+
+def status_badge(status: str) -> SafeString:
+    return format_html(
+        '<span class="oris-status oris-status-{}">{}</span>', status, status
+    )
 
 
 def approve_all(value: Any) -> dict[str, Any]:
@@ -101,11 +134,42 @@ def decisions_summary(decisions: list[dict[str, Any]]) -> str:
     return ", ".join(f"{n} {word}" for word, n in counts.items())
 
 
-def mermaid_with_current(diagram: str, current: tuple[str, ...]) -> str:
-    """The graph's Mermaid source with the nodes the run stands at highlighted."""
-    if not current:
-        return diagram
+def mermaid_with_progress(
+    diagram: str,
+    *,
+    current: tuple[str, ...] = (),
+    done: tuple[str, ...] = (),
+    failed: tuple[str, ...] = (),
+) -> str:
+    """The graph's Mermaid source with the run's progress drawn on it: nodes it
+    finished, the one that failed, and where it stands now."""
     lines = [diagram.rstrip()]
-    lines.append("\tclassDef current fill:#ffd54f,stroke:#e65100,stroke-width:3px")
-    lines.extend(f"\tclass {node} current" for node in current)
+    styles = (
+        ("done", "fill:#d7f5dd,stroke:#1b7f2a", [n for n in done if n not in failed]),
+        ("failed", "fill:#fde2e1,stroke:#b3261e,stroke-width:3px", list(failed)),
+        (
+            "current",
+            "fill:#ffd54f,stroke:#e65100,stroke-width:3px",
+            [n for n in current if n not in failed],
+        ),
+    )
+    for name, style, nodes in styles:
+        if nodes:
+            lines.append(f"\tclassDef {name} {style}")
+            lines.extend(f"\tclass {node} {name}" for node in dict.fromkeys(nodes))
     return "\n".join(lines) + "\n"
+
+
+def duration(ms: int | None) -> str:
+    """Milliseconds as people read them: ``850 ms``, ``2.4 s``, ``3 min 5 s``."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

@@ -11,23 +11,38 @@ from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from agents.approval import DECISION_TYPES
 from runtime import selectors
+from runtime.admin.answers import (
+    SchemaAnswerForm,
+    answer_template,
+    response_schema,
+    template_is_an_answer,
+)
 from runtime.admin.base import ConsoleAdmin, actor_for
+from runtime.admin.conversation import compact, conversation, shown
 from runtime.admin.formatting import (
+    HINT_KEYS,
     action_requests,
-    approve_all,
     decisions_summary,
     is_tool_approval,
-    payload_summary,
     pretty_json,
+    request_summary,
+    request_title,
+    status_badge,
+    truncated,
 )
 from runtime.errors import InterruptAlreadyResolved
 from runtime.models import Interrupt
-from runtime.services.interrupts import interrupt_reject, interrupt_resume
+from runtime.services.interrupts import (
+    interrupt_dismiss,
+    interrupt_reject,
+    interrupt_resume,
+)
 
 
 def parse_json(text: str) -> Any:
@@ -38,7 +53,8 @@ def parse_json(text: str) -> Any:
 
 
 class ApproveValueForm(forms.Form):
-    """Resume with a JSON value the operator wrote (prefilled from the payload)."""
+    """Resume with a JSON value the operator wrote (prefilled with the answer
+    template: ``answers.answer_template``, never the request)."""
 
     value = forms.CharField(
         label="Resume value (JSON)",
@@ -56,6 +72,14 @@ class RejectForm(forms.Form):
         label="Reason",
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         error_messages={"required": "Say why: a reason is required to reject."},
+    )
+
+
+class DismissForm(forms.Form):
+    note = forms.CharField(
+        label="Note (optional)",
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
     )
 
 
@@ -170,7 +194,7 @@ def _json_field(form: forms.Form, name: str, text: str) -> Any:
 @admin.register(Interrupt)
 class InterruptAdmin(ConsoleAdmin):
     detail_template = "admin/runtime/interrupt/detail.html"
-    list_display = ("short_id", "status", "age", "graph", "thread", "summary")
+    list_display = ("request", "summary", "graph", "thread", "age", "status_badge")
     list_filter = ("status", "job__graph")
     search_fields = ("id", "job__thread_id", "job__tenant_id")
     list_select_related = ("job",)
@@ -182,7 +206,9 @@ class InterruptAdmin(ConsoleAdmin):
         "approve": "interrupt.resume",
         "approve_value": "interrupt.resume",
         "calls": "interrupt.resume",
+        "schema": "interrupt.resume",
         "reject": "interrupt.reject",
+        "dismiss": "interrupt.dismiss",
     }
 
     def detail_action(self, request: HttpRequest) -> str:
@@ -199,13 +225,17 @@ class InterruptAdmin(ConsoleAdmin):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return self.perm(request, "change")
 
-    @admin.display(description="interrupt", ordering="id")
-    def short_id(self, obj: Interrupt) -> str:
-        return obj.pk[:16]
+    @admin.display(description="request", ordering="created_at")
+    def request(self, obj: Interrupt) -> str:
+        return truncated(request_title(obj.value), css="oris-cell oris-title")
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj: Interrupt) -> str:
-        return timesince(obj.created_at)
+        return timesince(obj.created_at, depth=1)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Interrupt) -> str:
+        return status_badge(obj.status)
 
     @admin.display(description="graph", ordering="job__graph")
     def graph(self, obj: Interrupt) -> str:
@@ -214,28 +244,41 @@ class InterruptAdmin(ConsoleAdmin):
     @admin.display(description="thread", ordering="job__thread_id")
     def thread(self, obj: Interrupt) -> str:
         url = reverse("admin:runtime_job_change", args=[obj.job_id])
-        return format_html('<a href="{}">{}</a>', url, obj.job.thread_id)
+        cell = truncated(obj.job.thread_id, css="oris-cell oris-id")
+        return format_html('<a href="{}">{}</a>', url, cell)
 
-    @admin.display(description="request")
+    @admin.display(description="summary")
     def summary(self, obj: Interrupt) -> str:
-        return payload_summary(obj.value)
+        return truncated(request_summary(obj.value), css="oris-cell oris-summary")
 
     @admin.action(
-        permissions=["resolve"], description="Approve selected (resume with true)"
+        permissions=["resolve"],
+        description="Approve selected (each with its answer template)",
     )
     def approve_selected(
         self, request: HttpRequest, queryset: QuerySet[Interrupt]
     ) -> None:
         actor = actor_for(request)
-        approved = 0
+        approved, unanswerable = 0, 0
         for interrupt in queryset.filter(status=Interrupt.Status.PENDING):
+            if not template_is_an_answer(interrupt.value):
+                unanswerable += 1  # its required fields need a person's answer
+                continue
             try:
-                interrupt_resume(interrupt=interrupt, value=True, actor=actor)
+                value = answer_template(interrupt.value)
+                interrupt_resume(interrupt=interrupt, value=value, actor=actor)
                 approved += 1
             except InterruptAlreadyResolved as exc:  # answered meanwhile
                 self.refused(request, "approve_selected", interrupt, exc)
-        skipped = queryset.count() - approved
+        skipped = queryset.count() - approved - unanswerable
         self.report(request, f"Approved {approved} interrupt(s).")
+        if unanswerable:
+            self.report(
+                request,
+                f"{unanswerable} interrupt(s) ask for an answer of their own "
+                "(open each to answer it) and were left pending.",
+                messages.WARNING,
+            )
         if skipped:
             self.report(
                 request,
@@ -249,17 +292,26 @@ class InterruptAdmin(ConsoleAdmin):
     def detail_context(self, request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
         tool = is_tool_approval(obj.value)
         requests = action_requests(obj.value) if tool else []
-        prefill = approve_all(obj.value) if tool else obj.value
+        schema = response_schema(obj.value)
+        state = selectors.job_latest_state(job=obj.job) or {}
+        template = answer_template(obj.value)
         return {
-            "title": f"Interrupt {obj.pk}",
+            "title": request_title(obj.value),
             "payload_json": pretty_json(obj.value),
+            "request_fields": _request_fields(obj.value),
             "is_tool_approval": tool,
             "action_requests": requests,
+            "conversation": conversation(state),
+            "referred_state": _referred_state(obj.value, state),
             "can_resolve": obj.status == Interrupt.Status.PENDING
             and self.has_resolve_permission(request),
-            "approve_form": ApproveValueForm(initial={"value": pretty_json(prefill)}),
+            "answer_template": compact(template),
+            "can_approve": template_is_an_answer(obj.value),
+            "approve_form": ApproveValueForm(initial={"value": pretty_json(template)}),
+            "schema_form": SchemaAnswerForm(schema=schema) if schema else None,
             "calls_form": ToolCallDecisionsForm(requests=requests) if tool else None,
             "reject_form": RejectForm(),
+            "dismiss_form": DismissForm(),
             "resume_json": pretty_json(obj.resume_value)
             if obj.resume_value is not None
             else "",
@@ -270,8 +322,14 @@ class InterruptAdmin(ConsoleAdmin):
         if not self.has_resolve_permission(request):
             return super().handle_post(request, obj)
         decision = request.POST.get("decision", "")
-        if decision == "approve":
-            return self._resume(request, obj, True)
+        if decision == "approve" and template_is_an_answer(obj.value):
+            return self._resume(request, obj, answer_template(obj.value))
+        schema = response_schema(obj.value)
+        if decision == "schema" and schema is not None:
+            answer = SchemaAnswerForm(request.POST, schema=schema)
+            if answer.is_valid():
+                return self._resume(request, obj, answer.answer())
+            return self.render_detail(request, obj, schema_form=answer)
         if decision == "approve_value":
             form = ApproveValueForm(request.POST)
             if form.is_valid():
@@ -284,14 +342,17 @@ class InterruptAdmin(ConsoleAdmin):
             if calls.is_valid():
                 value = calls.decisions()
                 summary = decisions_summary(value["decisions"])
-                text = f"Decided ({summary}): the run continues from its checkpoint."
-                return self._resume(request, obj, value, text)
+                return self._resume(request, obj, value, f"Decided ({summary})")
             return self.render_detail(request, obj, calls_form=calls)
         if decision == "reject":
             reject = RejectForm(request.POST)
             if reject.is_valid():
                 return self._reject(request, obj, reject.cleaned_data["reason"])
             return self.render_detail(request, obj, reject_form=reject)
+        if decision == "dismiss":
+            dismiss = DismissForm(request.POST)
+            dismiss.is_valid()
+            return self._dismiss(request, obj, dismiss.cleaned_data.get("note", ""))
         self.report(request, "Unknown decision.", messages.ERROR)
         return self.redirect_to(obj)
 
@@ -300,7 +361,7 @@ class InterruptAdmin(ConsoleAdmin):
         request: HttpRequest,
         obj: Interrupt,
         value: Any,
-        text: str = "Approved: the run continues from its checkpoint.",
+        text: str = "Answered",
     ) -> HttpResponse:
         was_pending = obj.status == Interrupt.Status.PENDING
         try:
@@ -310,7 +371,10 @@ class InterruptAdmin(ConsoleAdmin):
             return self._already_resolved(request, obj)
         if not was_pending:  # the same answer again: nothing new happened
             return self._already_resolved(request, obj)
-        self.report(request, text)
+        self.report(
+            request,
+            f"{text}: sent {compact(value)}; the run continues from its checkpoint.",
+        )
         return self.redirect_to(obj)
 
     def _reject(
@@ -324,6 +388,19 @@ class InterruptAdmin(ConsoleAdmin):
         self.report(request, "Rejected: the run was cancelled.")
         return self.redirect_to(obj)
 
+    def _dismiss(self, request: HttpRequest, obj: Interrupt, note: str) -> HttpResponse:
+        try:
+            interrupt_dismiss(interrupt=obj, actor=actor_for(request), reason=note)
+        except InterruptAlreadyResolved as exc:
+            self.refused(request, "dismiss", obj, exc)
+            return self._already_resolved(request, obj)
+        self.report(
+            request,
+            "Dismissed: nothing was sent to the run, which ended as cancelled "
+            "without acting.",
+        )
+        return self.redirect_to(obj)
+
     def _already_resolved(self, request: HttpRequest, obj: Interrupt) -> HttpResponse:
         obj = selectors.interrupt_get(interrupt_id=obj.pk)
         me = str(actor_for(request))
@@ -331,14 +408,36 @@ class InterruptAdmin(ConsoleAdmin):
             text = f"You already {obj.status} this interrupt; nothing more was done."
         else:
             who = obj.resolved_by or "the system (the run was cancelled)"
-            when = (
-                obj.resolved_at.strftime("%Y-%m-%d %H:%M:%S")
-                if obj.resolved_at
-                else "?"
-            )
+            when = date_format(obj.resolved_at) if obj.resolved_at else "?"
             text = (
                 f"Someone else resolved this interrupt first: it was {obj.status} "
                 f"by {who} at {when}. Your answer was not applied."
             )
         self.report(request, text, messages.WARNING)
         return self.redirect_to(obj)
+
+
+def _request_fields(value: Any) -> list[tuple[str, Any]]:
+    """The request's fields besides its title and answer schema, for reading."""
+    if not isinstance(value, dict) or is_tool_approval(value):
+        return []
+    title = request_title(value)
+    return [
+        (key, shown(item))
+        for key, item in value.items()
+        if key not in HINT_KEYS and item != title
+    ]
+
+
+def _referred_state(value: Any, state: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The state fields the request refers to: those it names as its own keys,
+    or lists under ``state_keys``; messages show in the conversation instead."""
+    keys = list(value) if isinstance(value, dict) else []
+    listed = value.get("state_keys") if isinstance(value, dict) else None
+    if isinstance(listed, list):
+        keys += [k for k in listed if isinstance(k, str)]
+    return [
+        (key, shown(state[key]))
+        for key in dict.fromkeys(keys)
+        if key in state and key != "messages" and state[key] != value.get(key)
+    ]

@@ -20,6 +20,8 @@ class Interrupt(models.Model):
         RESUMED = "resumed"  # answered; a resume attempt continues the run (final)
         REJECTED = "rejected"  # refused; the job is cancelled (final)
         CANCELLED = "cancelled"  # the job was cancelled while it waited (final)
+        # closed by a person without an answer; the run ends cancelled (final)
+        DISMISSED = "dismissed"
 
     id = models.CharField(max_length=64, primary_key=True, default=new_interrupt_id)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="interrupts")
@@ -63,9 +65,11 @@ INTERRUPT_TRANSITIONS: dict[str, frozenset[str]] = {
             Interrupt.Status.RESUMED,
             Interrupt.Status.REJECTED,
             Interrupt.Status.CANCELLED,
+            Interrupt.Status.DISMISSED,
         }
     ),
     Interrupt.Status.RESUMED: frozenset(),
     Interrupt.Status.REJECTED: frozenset(),
     Interrupt.Status.CANCELLED: frozenset(),
+    Interrupt.Status.DISMISSED: frozenset(),
 }

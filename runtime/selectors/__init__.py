@@ -6,11 +6,16 @@ Import the functions from here: ``from runtime import selectors``.
 from __future__ import annotations
 
 from runtime.selectors.console import (
+    GraphInfo,
+    NodeRun,
     TimelineEvent,
     console_counts,
+    graph_catalog,
     job_current_nodes,
     job_definition_change,
     job_latest_state,
+    job_next_retry,
+    job_node_runs,
     job_timeline,
 )
 from runtime.selectors.history import (
@@ -53,12 +58,15 @@ __all__ = [
     "api_key_find",
     "api_keys_exist",
     "CheckpointEntry",
+    "GraphInfo",
     "JobState",
+    "NodeRun",
     "StateChange",
     "TimelineEvent",
     "attempt_get",
     "audit_log_list",
     "console_counts",
+    "graph_catalog",
     "dead_letter_get",
     "dead_letter_list",
     "interrupt_get",
@@ -77,6 +85,8 @@ __all__ = [
     "job_latest_attempt",
     "job_latest_state",
     "job_list",
+    "job_next_retry",
+    "job_node_runs",
     "job_state",
     "job_timeline",
     "job_timeline_history",

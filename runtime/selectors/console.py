@@ -14,8 +14,14 @@ from graphs import serde
 from runtime import registry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import OrisError
+from runtime.inputs import input_default, input_fields
 from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Job, RetryHistory
-from runtime.selectors.history import job_graph, thread_config
+from runtime.selectors.history import (
+    CheckpointEntry,
+    job_graph,
+    job_history,
+    thread_config,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,6 +29,152 @@ class TimelineEvent:
     at: datetime
     kind: str
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRun:
+    """One node's run in one superstep, from the checkpoints around it."""
+
+    node: str
+    step: int | None
+    status: str  # done | running | failed | interrupted | waiting
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(
+            0, round((self.finished_at - self.started_at).total_seconds() * 1000)
+        )
+
+
+def job_node_runs(
+    *, job: Job, history: list[CheckpointEntry] | None = None
+) -> list[NodeRun]:
+    """Every node the run has run or is running, in order: a node of step ``s``
+    starts at the checkpoint before it (or when its attempt started, if later)
+    and finishes at the checkpoint of step ``s``. The nodes after the latest
+    checkpoint are running, failed (the run failed or backs off there) or
+    waiting (paused, queued)."""
+    entries = history if history is not None else job_history(job=job)
+    starts = sorted(
+        a.started_at for a in job.attempts.all() if a.started_at is not None
+    )
+    runs: list[NodeRun] = []
+    for before, after in zip(entries, entries[1:], strict=False):
+        begin, end = _ts(before.created_at), _ts(after.created_at)
+        begin = _latest_start(starts, begin, end)
+        runs.extend(
+            NodeRun(
+                node=node,
+                step=after.step,
+                status="done",
+                started_at=begin,
+                finished_at=end,
+            )
+            for node in before.next_nodes
+            if not node.startswith("__")
+        )
+    if not entries and job.status == Job.Status.RUNNING:
+        # Its first checkpoints are written with the first step's result: until
+        # then the run stands in the nodes its graph starts with.
+        runs.extend(
+            NodeRun(
+                node=node,
+                step=0,
+                status="running",
+                started_at=starts[-1] if starts else None,
+                finished_at=None,
+            )
+            for node in _entry_nodes(job)
+        )
+    if entries and entries[-1].next_nodes:
+        last = entries[-1]
+        status = _open_status(job)
+        begin = _latest_start(starts, _ts(last.created_at), None)
+        runs.extend(
+            NodeRun(
+                node=node,
+                step=(last.step or 0) + 1 if last.step is not None else None,
+                status=status,
+                started_at=begin if status != "waiting" else None,
+                finished_at=job.finished_at if status == "failed" else None,
+            )
+            for node in last.next_nodes
+            if not node.startswith("__")
+        )
+    return runs
+
+
+def _entry_nodes(job: Job) -> list[str]:
+    """The nodes a graph surely starts with (its plain edges from START)."""
+    try:
+        edges = job_graph(job=job).get_graph().edges
+    except OrisError:
+        return []
+    starts = [e for e in edges if e.source == "__start__"]
+    if any(e.conditional for e in starts):
+        return []
+    return [e.target for e in starts if not e.target.startswith("__")]
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _latest_start(
+    starts: list[datetime], begin: datetime | None, end: datetime | None
+) -> datetime | None:
+    """The later of ``begin`` and the last attempt start before ``end``."""
+    if begin is None:
+        return None
+    later = [s for s in starts if s > begin and (end is None or s <= end)]
+    return later[-1] if later else begin
+
+
+def _open_status(job: Job) -> str:
+    if job.status == Job.Status.FAILED:
+        return "failed"
+    latest = job.attempts.order_by("-created_at").first()
+    if latest is not None and latest.status == Attempt.Status.RETRY_BACKOFF:
+        return "failed"
+    if job.status == Job.Status.RUNNING:
+        return "running"
+    if job.status == Job.Status.INTERRUPTED:
+        return "interrupted"
+    return "waiting"
+
+
+def job_next_retry(*, job: Job) -> Attempt | None:
+    """The attempt backing off before its next try, if the run is waiting so."""
+    return job.attempts.filter(status=Attempt.Status.RETRY_BACKOFF).first()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphInfo:
+    """A registered graph as the console's start-a-run form shows it."""
+
+    name: str
+    fields: list[tuple[str, str, bool]] | None  # (key, type, required); None: any
+    example: Any  # the input a run without one gets
+
+
+def graph_catalog() -> list[GraphInfo]:
+    """Every registered graph with its input schema, by name."""
+    found = []
+    for name in registry.graph_names():
+        try:
+            graph = registry.graph_get(name).graph
+        except OrisError:
+            continue  # a graph that does not build is not offered
+        found.append(
+            GraphInfo(
+                name=name, fields=input_fields(graph), example=input_default(graph)
+            )
+        )
+    return found
 
 
 def console_counts(*, at: datetime | None = None) -> dict[str, int]:
@@ -76,7 +228,8 @@ def job_timeline(*, job: Job) -> list[TimelineEvent]:
             TimelineEvent(
                 at=retry.scheduled_at,
                 kind="retry",
-                text=f"retry #{retry.attempt_no} in {retry.backoff_ms} ms: {message}",
+                text=f"attempt #{retry.attempt_no - 1} failed ({message}); "
+                f"attempt #{retry.attempt_no} in {retry.backoff_ms} ms",
             )
         )
     for interrupt in job.interrupts.all():

@@ -109,6 +109,50 @@ def interrupt_reject(
     at: datetime | None = None,
 ) -> Interrupt:
     """Refuses an interrupt: the job is cancelled with the reason."""
+    return _close(
+        interrupt,
+        to=Interrupt.Status.REJECTED,
+        actor=actor,
+        reason=reason,
+        cancel_reason=reason or "interrupt rejected",
+        at=at,
+    )
+
+
+def interrupt_dismiss(
+    *,
+    interrupt: Interrupt,
+    actor: Actor,
+    reason: str = "",
+    at: datetime | None = None,
+) -> Interrupt:
+    """Ends the run without acting on its request (Agent Inbox's "ignore"): the
+    graph gets no answer and no node runs again; the interrupt is ``dismissed``
+    and the job ``cancelled``, its checkpoints kept (it can still be replayed).
+
+    Unlike a rejection, which refuses the request and says why, a dismissal
+    says the request needs no decision (a duplicate, an obsolete run)."""
+    return _close(
+        interrupt,
+        to=Interrupt.Status.DISMISSED,
+        actor=actor,
+        reason=reason,
+        cancel_reason=f"interrupt dismissed by {actor}"
+        + (f": {reason}" if reason else ""),
+        at=at,
+    )
+
+
+def _close(
+    interrupt: Interrupt,
+    *,
+    to: Interrupt.Status,
+    actor: Actor,
+    reason: str,
+    cancel_reason: str,
+    at: datetime | None,
+) -> Interrupt:
+    """Closes a pending interrupt without an answer and cancels its job."""
     now = at or timezone.now()
     with transaction.atomic():
         current = _lock_pending(interrupt)
@@ -116,19 +160,20 @@ def interrupt_reject(
         transition(
             Interrupt,
             interrupt.pk,
-            to=Interrupt.Status.REJECTED,
+            to=to,
             reason=reason,
             resolved_by=str(actor),
             resolved_at=now,
         )
         job = Job.objects.get(pk=current.job_id)
         Job.objects.filter(pk=job.pk).update(
-            cancel_requested=True, cancel_reason=reason or "interrupt rejected"
+            cancel_requested=True, cancel_reason=cancel_reason
         )
         _cancel_now(job, now)
+        action = "reject" if to == Interrupt.Status.REJECTED else "dismiss"
         audit_record(
             actor=actor,
-            action="interrupt.reject",
+            action=f"interrupt.{action}",
             resource_type="interrupt",
             resource_id=interrupt.pk,
             details={"thread_id": job.thread_id, "reason": reason},

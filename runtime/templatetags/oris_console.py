@@ -8,7 +8,7 @@ from django import template
 from django.urls import reverse
 
 from runtime import selectors
-from runtime.admin.formatting import compact_json
+from runtime.admin.formatting import compact_json, duration
 
 register = template.Library()
 
@@ -50,3 +50,9 @@ def oris_counts(context: dict[str, Any]) -> list[dict[str, Any]]:
 def oris_json(value: Any) -> str:
     """A value as compact JSON, for state and argument cells."""
     return compact_json(value)
+
+
+@register.filter
+def oris_duration(ms: int | None) -> str:
+    """Milliseconds as people read them (``formatting.duration``)."""
+    return duration(ms)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any, TypedDict
 
 from agents.agent import create_agent
@@ -126,7 +128,50 @@ def build_boom() -> StateGraph:
     return graph
 
 
+class ReleaseState(TypedDict, total=False):
+    version: str
+    shipped: bool
+
+
+def ask(state: ReleaseState) -> dict[str, Any]:
+    """A yes/no question without a declared answer schema."""
+    answer = interrupt({"question": "Ship this release?", "version": state["version"]})
+    return {"shipped": answer is True}
+
+
+def build_yes_no() -> StateGraph:
+    graph = StateGraph(ReleaseState)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
+class WalkState(TypedDict, total=False):
+    steps: list[str]
+
+
+def _walker(name: str) -> Any:
+    def step(state: WalkState) -> dict[str, Any]:
+        time.sleep(float(os.environ.get("ORIS_TEST_WALK_SECONDS", "0")))
+        return {"steps": [*state.get("steps", []), name]}
+
+    step.__name__ = name
+    return step
+
+
+def build_walk() -> StateGraph:
+    """Three slow nodes one after another (``ORIS_TEST_WALK_SECONDS`` each)."""
+    graph = StateGraph(WalkState)
+    graph.add_sequence([_walker("first"), _walker("second"), _walker("third")])
+    graph.add_edge(START, "first")
+    graph.add_edge("third", END)
+    return graph
+
+
 CONSOLE_GRAPHS = {
+    "yes_no": "tests.runtime.admin.console_graphs:build_yes_no",
+    "walk": "tests.runtime.admin.console_graphs:build_walk",
     "tool_review": "tests.runtime.admin.console_graphs:build_tool_review",
     "tool_agent": "tests.runtime.admin.console_graphs:build_tool_agent",
     "boom": "tests.runtime.admin.console_graphs:build_boom",

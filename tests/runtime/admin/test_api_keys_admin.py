@@ -18,10 +18,15 @@ def detail(key: ApiKey) -> str:
     return reverse("admin:runtime_apikey_change", args=[key.pk])
 
 
+CREATED = reverse("admin:runtime_apikey_created")
+
+
 def test_create_shows_the_secret_exactly_once(admin_client: Client) -> None:
-    response = admin_client.post(
+    posted = admin_client.post(
         ADD, {"role": "operator", "label": "ci", "expires_at": "2999-01-01T00:00"}
     )
+    assert (posted.status_code, posted["Location"]) == (302, CREATED)
+    response = admin_client.get(CREATED)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     key = ApiKey.objects.get(label="ci")
@@ -33,6 +38,11 @@ def test_create_shows_the_secret_exactly_once(admin_client: Client) -> None:
     assert key.created_by == "user:alice"
     for url in (KEYS, detail(key)):
         assert secret not in admin_client.get(url).content.decode()
+    # Reloading the page neither shows the secret again nor creates a key.
+    reloaded = admin_client.get(CREATED, follow=True)
+    assert secret not in reloaded.content.decode()
+    assert "shown only once" in reloaded.content.decode()
+    assert ApiKey.objects.count() == 1
     row = AuditLog.objects.get(action="api_key.create", resource_id=key.key_id)
     assert (row.actor_type, row.actor_id, row.actor_role) == (
         "user",

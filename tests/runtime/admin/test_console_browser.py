@@ -87,10 +87,10 @@ def test_an_operator_approves_an_interrupt_and_sees_the_run_complete(
     log_in(page, live_server.url, "bob")
 
     page.click("#count-pending_interrupts")
-    page.click(f"text={pending.pk[:16]}")
+    page.click("text=Publish this draft?")
     assert "Publish this draft?" in page.inner_text("#payload")
     page.click("input[name=_approve]")
-    assert "Approved" in page.inner_text(".messagelist")
+    assert "sent {" in page.inner_text(".messagelist")
     assert page.inner_text("#interrupt-status") == "resumed"
 
     drain()
@@ -113,7 +113,7 @@ def test_an_operator_edits_a_tool_call_and_approves_the_other(
 
     page.goto(f"{live_server.url}/admin/runtime/interrupt/")
     assert "write_file" in page.inner_text("#result_list")
-    page.click(f"text={pending.pk[:16]}")
+    page.click("text=Approve 2 tool calls")
     assert page.inner_text("#action-requests .tool-name >> nth=0") == "write_file"
     edited = {"path": "notes.txt", "content": "edited in the browser"}
     assert page.is_checked("#id_decision_1_0")  # approve is preselected

@@ -10,6 +10,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime.admin.answers import SchemaAnswerForm
 from runtime.models import Attempt, AuditLog, Interrupt, Job
 from runtime.services.audit import Actor
 from runtime.services.interrupts import interrupt_resume
@@ -33,7 +34,7 @@ def test_the_inbox_lists_pending_first_with_age_graph_and_thread(
     response = operator_client.get(INBOX)
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.index(pending.pk[:16]) < body.index(answered.pk[:16])
+    assert body.index(detail(pending)) < body.index(detail(answered))
     assert pending.job.thread_id in body
     assert "tool_review" in body
     assert "minute" in body  # the age column
@@ -44,9 +45,13 @@ def test_a_tool_approval_is_summarised_as_tools_and_arguments(
 ) -> None:
     pending = interrupted("tool_review")
     body = operator_client.get(INBOX).content.decode()
-    assert '<table class="oris-tools">' in body
-    assert "<code>write_file</code>" in body
-    assert "notes.txt" in body
+    title = "Approve 2 tool calls: write_file, send_email"
+    summary = (
+        "write_file(path=notes.txt, content=hello) · "
+        "send_email(to=ops@example.com, subject=done)"
+    )
+    assert f'title="{title}">{title}</span>' in body
+    assert f'title="{summary}">{summary}</span>' in body  # whole text on hover
 
     page = operator_client.get(detail(pending)).content.decode()
     assert 'id="action-requests"' in page
@@ -61,17 +66,28 @@ def test_other_payloads_are_pretty_printed_json(operator_client: Client) -> None
     assert 'id="action-requests"' not in page
 
 
-def test_approve_resumes_with_true_and_the_run_completes(
+def test_the_inbox_leads_with_the_question_and_a_summary(
+    operator_client: Client,
+) -> None:
+    interrupted()
+    body = operator_client.get(INBOX).content.decode()
+    row = body[body.index('id="result_list"') :]
+    assert row.index("Publish this draft?") < row.index("draft: Draft on oris")
+    assert "response_schema" not in row  # the answer's schema is not a summary
+
+
+def test_approve_sends_the_answer_template_and_says_what_it_sent(
     operator_client: Client,
 ) -> None:
     pending = interrupted()
     response = operator_client.post(
         detail(pending), {"decision": "approve"}, follow=True
     )
-    assert "Approved: the run continues" in response.content.decode()
+    sent = "sent {&quot;approved&quot;: true, &quot;feedback&quot;: &quot;&quot;}"
+    assert sent in response.content.decode()
     pending.refresh_from_db()
     assert pending.status == Interrupt.Status.RESUMED
-    assert pending.resume_value is True
+    assert pending.resume_value == {"approved": True, "feedback": ""}
     assert pending.resolved_by == "user:bob"
     drain()
     pending.job.refresh_from_db()
@@ -79,22 +95,90 @@ def test_approve_resumes_with_true_and_the_run_completes(
     assert pending.job.result["published"].startswith("Draft on oris")
 
 
-def test_approve_with_a_json_value_prefilled_from_the_payload(
+def test_a_yes_no_question_is_answered_true(operator_client: Client) -> None:
+    pending = interrupted("yes_no", input={"version": "1.2"})
+    page = operator_client.get(detail(pending))
+    assert page.context["approve_form"]["value"].value() == "true"
+    assert page.context["schema_form"] is None
+    response = operator_client.post(
+        detail(pending), {"decision": "approve"}, follow=True
+    )
+    assert "Answered: sent true;" in response.content.decode()
+    drain()
+    pending.job.refresh_from_db()
+    assert pending.job.result == {"version": "1.2", "shipped": True}
+
+
+def test_the_json_answer_is_prefilled_with_the_template_never_the_request(
     operator_client: Client,
 ) -> None:
     pending = interrupted()
-    page = operator_client.get(detail(pending)).content.decode()
-    assert "Publish this draft?" in page  # the textarea holds the payload
+    page = operator_client.get(detail(pending))
+    prefilled = json.loads(page.context["approve_form"]["value"].value())
+    assert prefilled == {"approved": True, "feedback": ""}
     value = {"approved": False, "feedback": "too short"}
-    operator_client.post(
-        detail(pending), {"decision": "approve_value", "value": json.dumps(value)}
+    response = operator_client.post(
+        detail(pending),
+        {"decision": "approve_value", "value": json.dumps(value)},
+        follow=True,
     )
+    assert "sent {&quot;approved&quot;: false" in response.content.decode()
     pending.refresh_from_db()
     assert pending.resume_value == value
     drain()
     pending.job.refresh_from_db()
     assert pending.job.result["feedback"] == "too short"
     assert pending.job.result["published"] == ""
+
+
+def test_a_declared_response_schema_becomes_a_validated_form(
+    operator_client: Client,
+) -> None:
+    pending = interrupted()
+    page = operator_client.get(detail(pending)).content.decode()
+    assert 'id="schema-form"' in page
+    assert 'name="answer_approved"' in page
+    assert "Feedback for the writer" in page
+    response = operator_client.post(
+        detail(pending),
+        {"decision": "schema", "answer_feedback": "shorter, please"},
+        follow=True,
+    )
+    # an unchecked box is false; the confirmation names the exact value sent
+    sent = (
+        "sent {&quot;approved&quot;: false, &quot;feedback&quot;: "
+        "&quot;shorter, please&quot;}"
+    )
+    assert sent in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.resume_value == {"approved": False, "feedback": "shorter, please"}
+    drain()
+    pending.job.refresh_from_db()
+    assert pending.job.result["published"] == ""
+
+
+def test_the_schema_form_refuses_what_the_schema_does_not_allow() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "level": {"type": "string", "enum": ["low", "high"]},
+            "count": {"type": "integer", "minimum": 1},
+            "tags": {"type": "array"},
+        },
+        "required": ["level", "count"],
+    }
+    bad = SchemaAnswerForm(
+        {"answer_level": '"mid"', "answer_count": "0", "answer_tags": "{}"},
+        schema=schema,
+    )
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"answer_level", "answer_count", "answer_tags"}
+    good = SchemaAnswerForm(
+        {"answer_level": '"high"', "answer_count": "3", "answer_tags": '["a"]'},
+        schema=schema,
+    )
+    assert good.is_valid(), good.errors
+    assert good.answer() == {"level": "high", "count": 3, "tags": ["a"]}
 
 
 def test_invalid_json_is_shown_as_a_form_error(operator_client: Client) -> None:

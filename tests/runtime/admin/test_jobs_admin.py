@@ -148,9 +148,8 @@ def test_a_staff_user_outside_the_groups_cannot_see_or_cancel(
     assert job.status == Job.Status.QUEUED
 
 
-def test_nobody_adds_changes_or_deletes_runs(admin_client: Client) -> None:
+def test_nobody_changes_or_deletes_runs(admin_client: Client) -> None:
     job = make_job("chain")
-    assert admin_client.get(reverse("admin:runtime_job_add")).status_code == 403
     delete = reverse("admin:runtime_job_delete", args=[job.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Job.objects.filter(pk=job.pk).exists()
