@@ -16,6 +16,15 @@ from django.utils.timesince import timesince
 
 from agents.approval import DECISION_TYPES
 from runtime import selectors
+from runtime.admin.approvals import (
+    CLAIM_REFUSALS,
+    POLICY_REFUSALS,
+    AssignmentFilter,
+    PolicyColumns,
+    policy_context,
+    vote_recorded,
+    with_approvals,
+)
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.formatting import (
     action_requests,
@@ -25,9 +34,14 @@ from runtime.admin.formatting import (
     payload_summary,
     pretty_json,
 )
-from runtime.errors import InterruptAlreadyResolved
+from runtime.errors import InterruptAlreadyResolved, OrisError
 from runtime.models import Interrupt
-from runtime.services.interrupts import interrupt_reject, interrupt_resume
+from runtime.services.interrupts import (
+    interrupt_claim,
+    interrupt_reject,
+    interrupt_release,
+    interrupt_resume,
+)
 
 
 def parse_json(text: str) -> Any:
@@ -168,10 +182,20 @@ def _json_field(form: forms.Form, name: str, text: str) -> Any:
 
 
 @admin.register(Interrupt)
-class InterruptAdmin(ConsoleAdmin):
+class InterruptAdmin(PolicyColumns, ConsoleAdmin):
     detail_template = "admin/runtime/interrupt/detail.html"
-    list_display = ("short_id", "status", "age", "graph", "thread", "summary")
-    list_filter = ("status", "job__graph")
+    list_display = (
+        "short_id",
+        "status",
+        "age",
+        "graph",
+        "thread",
+        "summary",
+        "assigned",
+        "deadline",
+        "quorum",
+    )
+    list_filter = (AssignmentFilter, "status", "job__graph")
     search_fields = ("id", "job__thread_id", "job__tenant_id")
     list_select_related = ("job",)
     actions = ("approve_selected",)
@@ -183,10 +207,15 @@ class InterruptAdmin(ConsoleAdmin):
         "approve_value": "interrupt.resume",
         "calls": "interrupt.resume",
         "reject": "interrupt.reject",
+        "claim": "interrupt.claim",
+        "release": "interrupt.release",
     }
 
     def detail_action(self, request: HttpRequest) -> str:
         return request.POST.get("decision", "")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Interrupt]:
+        return with_approvals(super().get_queryset(request))
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         pending_first = Case(
@@ -234,6 +263,9 @@ class InterruptAdmin(ConsoleAdmin):
                 approved += 1
             except InterruptAlreadyResolved as exc:  # answered meanwhile
                 self.refused(request, "approve_selected", interrupt, exc)
+            except POLICY_REFUSALS as exc:  # its policy says not you, or why
+                self.refused(request, "approve_selected", interrupt, exc)
+                self.report(request, f"{interrupt.pk}: {exc}", messages.WARNING)
         skipped = queryset.count() - approved
         self.report(request, f"Approved {approved} interrupt(s).")
         if skipped:
@@ -247,6 +279,7 @@ class InterruptAdmin(ConsoleAdmin):
     # --- detail page -------------------------------------------------------------
 
     def detail_context(self, request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
+        policy = policy_context(request, obj)
         tool = is_tool_approval(obj.value)
         requests = action_requests(obj.value) if tool else []
         prefill = approve_all(obj.value) if tool else obj.value
@@ -256,7 +289,8 @@ class InterruptAdmin(ConsoleAdmin):
             "is_tool_approval": tool,
             "action_requests": requests,
             "can_resolve": obj.status == Interrupt.Status.PENDING
-            and self.has_resolve_permission(request),
+            and self.has_resolve_permission(request)
+            and policy["policy_may_answer"],
             "approve_form": ApproveValueForm(initial={"value": pretty_json(prefill)}),
             "calls_form": ToolCallDecisionsForm(requests=requests) if tool else None,
             "reject_form": RejectForm(),
@@ -264,12 +298,15 @@ class InterruptAdmin(ConsoleAdmin):
             if obj.resume_value is not None
             else "",
             "job_url": reverse("admin:runtime_job_change", args=[obj.job_id]),
+            **policy,
         }
 
     def handle_post(self, request: HttpRequest, obj: Interrupt) -> HttpResponse:
         if not self.has_resolve_permission(request):
             return super().handle_post(request, obj)
         decision = request.POST.get("decision", "")
+        if decision in ("claim", "release"):
+            return self._claim(request, obj, decision)
         if decision == "approve":
             return self._resume(request, obj, True)
         if decision == "approve_value":
@@ -303,14 +340,40 @@ class InterruptAdmin(ConsoleAdmin):
         text: str = "Approved: the run continues from its checkpoint.",
     ) -> HttpResponse:
         was_pending = obj.status == Interrupt.Status.PENDING
+        reason = request.POST.get("reason", "").strip()
         try:
-            interrupt_resume(interrupt=obj, value=value, actor=actor_for(request))
+            answered = interrupt_resume(
+                interrupt=obj, value=value, actor=actor_for(request), reason=reason
+            )
         except InterruptAlreadyResolved as exc:
             self.refused(request, "approve", obj, exc)
             return self._already_resolved(request, obj)
+        except POLICY_REFUSALS as exc:
+            return self._policy_refused(request, "approve", obj, exc)
         if not was_pending:  # the same answer again: nothing new happened
             return self._already_resolved(request, obj)
+        if answered.status == Interrupt.Status.PENDING:  # one vote of a quorum
+            text = vote_recorded(answered)
         self.report(request, text)
+        return self.redirect_to(obj)
+
+    def _policy_refused(
+        self, request: HttpRequest, name: str, obj: Interrupt, error: OrisError
+    ) -> HttpResponse:
+        self.refused(request, name, obj, error)
+        self.report(request, f"Not applied: {error}.", messages.ERROR)
+        return self.redirect_to(obj)
+
+    def _claim(self, request: HttpRequest, obj: Interrupt, name: str) -> HttpResponse:
+        service = interrupt_claim if name == "claim" else interrupt_release
+        try:
+            service(interrupt=obj, actor=actor_for(request))
+        except CLAIM_REFUSALS as exc:
+            return self._policy_refused(request, name, obj, exc)
+        if name == "claim":
+            self.report(request, "You took this interrupt: only you can answer it now.")
+        else:
+            self.report(request, "Released: its assignees can take it again.")
         return self.redirect_to(obj)
 
     def _reject(
@@ -321,6 +384,8 @@ class InterruptAdmin(ConsoleAdmin):
         except InterruptAlreadyResolved as exc:
             self.refused(request, "reject", obj, exc)
             return self._already_resolved(request, obj)
+        except POLICY_REFUSALS as exc:
+            return self._policy_refused(request, "reject", obj, exc)
         self.report(request, "Rejected: the run was cancelled.")
         return self.redirect_to(obj)
 

@@ -5,6 +5,12 @@ Import the functions from here: ``from runtime import selectors``.
 
 from __future__ import annotations
 
+from runtime.selectors.approvals import (
+    INBOX_VIEWS,
+    actor_groups,
+    interrupt_votes,
+    interrupts_in_view,
+)
 from runtime.selectors.console import (
     TimelineEvent,
     console_counts,
@@ -49,6 +55,10 @@ from runtime.selectors.records import (
 )
 
 __all__ = [
+    "INBOX_VIEWS",
+    "actor_groups",
+    "interrupt_votes",
+    "interrupts_in_view",
     "SETTLED",
     "api_key_find",
     "api_keys_exist",
