@@ -83,11 +83,14 @@ def with_approvals(interrupts: QuerySet[Interrupt]) -> QuerySet[Interrupt]:
     )
 
 
-def policy_context(request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
-    """What the interrupt page shows of its policy, and what the user may do."""
+def policy_context(
+    request: HttpRequest, obj: Interrupt, *, may_resolve: bool
+) -> dict[str, Any]:
+    """What the interrupt page shows of its policy, and what the user may do
+    (``may_resolve``: the user holds the console's resolve permission)."""
     actor = actor_for(request)
     policy = approvals.policy_of(obj)
-    pending = obj.status == Interrupt.Status.PENDING
+    pending = obj.status == Interrupt.Status.PENDING and may_resolve
     me = str(actor)
     votes = list(selectors.interrupt_votes(interrupt=obj))
     approved = sum(1 for v in votes if v.decision == "approve")
@@ -98,7 +101,7 @@ def policy_context(request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
         "policy_approvals": approved,
         "policy_my_vote": next((v for v in votes if v.voter == me), None),
         "policy_may_answer": approvals.may_answer(obj, actor),
-        "policy_overdue": pending
+        "policy_overdue": obj.status == Interrupt.Status.PENDING
         and obj.deadline_at is not None
         and obj.deadline_at <= timezone.now(),
         "can_claim": pending

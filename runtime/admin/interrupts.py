@@ -279,7 +279,8 @@ class InterruptAdmin(PolicyColumns, ConsoleAdmin):
     # --- detail page -------------------------------------------------------------
 
     def detail_context(self, request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
-        policy = policy_context(request, obj)
+        may_resolve = self.has_resolve_permission(request)
+        policy = policy_context(request, obj, may_resolve=may_resolve)
         tool = is_tool_approval(obj.value)
         requests = action_requests(obj.value) if tool else []
         prefill = approve_all(obj.value) if tool else obj.value
@@ -289,7 +290,7 @@ class InterruptAdmin(PolicyColumns, ConsoleAdmin):
             "is_tool_approval": tool,
             "action_requests": requests,
             "can_resolve": obj.status == Interrupt.Status.PENDING
-            and self.has_resolve_permission(request)
+            and may_resolve
             and policy["policy_may_answer"],
             "approve_form": ApproveValueForm(initial={"value": pretty_json(prefill)}),
             "calls_form": ToolCallDecisionsForm(requests=requests) if tool else None,
