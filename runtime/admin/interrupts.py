@@ -256,18 +256,32 @@ class InterruptAdmin(PolicyColumns, ConsoleAdmin):
         self, request: HttpRequest, queryset: QuerySet[Interrupt]
     ) -> None:
         actor = actor_for(request)
-        approved = 0
+        approved = voted = refused = 0
         for interrupt in queryset.filter(status=Interrupt.Status.PENDING):
             try:
-                interrupt_resume(interrupt=interrupt, value=True, actor=actor)
-                approved += 1
+                answered = interrupt_resume(
+                    interrupt=interrupt, value=True, actor=actor
+                )
             except InterruptAlreadyResolved as exc:  # answered meanwhile
                 self.refused(request, "approve_selected", interrupt, exc)
+                continue
             except POLICY_REFUSALS as exc:  # its policy says not you, or why
                 self.refused(request, "approve_selected", interrupt, exc)
                 self.report(request, f"{interrupt.pk}: {exc}", messages.WARNING)
-        skipped = queryset.count() - approved
+                refused += 1
+                continue
+            if answered.status == Interrupt.Status.PENDING:
+                voted += 1  # one vote of a quorum
+            else:
+                approved += 1
+        skipped = queryset.count() - approved - voted - refused
         self.report(request, f"Approved {approved} interrupt(s).")
+        if voted:
+            self.report(
+                request,
+                f"Recorded your approval on {voted} interrupt(s) that need more "
+                "approvals (a quorum).",
+            )
         if skipped:
             self.report(
                 request,

@@ -237,14 +237,21 @@ def test_an_overdue_deadline_is_marked(operator_client: Client) -> None:
     assert "(overdue)" in operator_client.get(INBOX).content.decode()
 
 
-def test_bulk_approval_skips_what_the_policy_refuses(operator_client: Client) -> None:
+def test_bulk_approval_votes_and_skips_what_the_policy_refuses(
+    operator_client: Client,
+) -> None:
     theirs = paused(InterruptPolicy(group="finance"))
     open_ = paused(InterruptPolicy())
+    quorum = paused(InterruptPolicy(quorum=2))
+    selected = [theirs.pk, open_.pk, quorum.pk]
     response = operator_client.post(
-        INBOX,
-        {"action": "approve_selected", "_selected_action": [theirs.pk, open_.pk]},
-        follow=True,
+        INBOX, {"action": "approve_selected", "_selected_action": selected}, follow=True
     )
-    assert "Approved 1 interrupt(s)" in response.content.decode()
+    body = response.content.decode()
+    assert "Approved 1 interrupt(s)" in body
+    assert "Recorded your approval on 1 interrupt(s)" in body
+    assert "may not answer" in body
+    assert "already resolved" not in body
     statuses = dict(Interrupt.objects.values_list("pk", "status"))
-    assert (statuses[theirs.pk], statuses[open_.pk]) == ("pending", "resumed")
+    assert [statuses[pk] for pk in selected] == ["pending", "resumed", "pending"]
+    assert quorum.votes.count() == 1
