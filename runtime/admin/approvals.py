@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -74,13 +74,6 @@ class PolicyColumns:
         if needed == 1:
             return "—"
         return f"{obj.approvals} of {needed}"  # type: ignore[attr-defined]
-
-
-def with_approvals(interrupts: QuerySet[Interrupt]) -> QuerySet[Interrupt]:
-    """The interrupts, each with its count of approving votes (``approvals``)."""
-    return interrupts.annotate(
-        approvals=Count("votes", filter=Q(votes__decision="approve"))
-    )
 
 
 def policy_context(

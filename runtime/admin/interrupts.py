@@ -23,7 +23,6 @@ from runtime.admin.approvals import (
     PolicyColumns,
     policy_context,
     vote_recorded,
-    with_approvals,
 )
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.formatting import (
@@ -215,7 +214,7 @@ class InterruptAdmin(PolicyColumns, ConsoleAdmin):
         return request.POST.get("decision", "")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Interrupt]:
-        return with_approvals(super().get_queryset(request))
+        return selectors.interrupts_with_approvals(super().get_queryset(request))
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         pending_first = Case(

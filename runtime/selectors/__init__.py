@@ -10,6 +10,7 @@ from runtime.selectors.approvals import (
     actor_groups,
     interrupt_votes,
     interrupts_in_view,
+    interrupts_with_approvals,
 )
 from runtime.selectors.console import (
     TimelineEvent,
@@ -59,6 +60,7 @@ __all__ = [
     "actor_groups",
     "interrupt_votes",
     "interrupts_in_view",
+    "interrupts_with_approvals",
     "SETTLED",
     "api_key_find",
     "api_keys_exist",

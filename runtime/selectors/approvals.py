@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from runtime.models import Interrupt, InterruptVote
@@ -66,3 +66,9 @@ def interrupts_in_view(
 def interrupt_votes(*, interrupt: Interrupt) -> QuerySet[InterruptVote]:
     """The votes cast on an interrupt, oldest first."""
     return interrupt.votes.order_by("created_at", "pk")
+
+
+def interrupts_with_approvals(interrupts: QuerySet[Interrupt]) -> QuerySet[Interrupt]:
+    """The interrupts, each with its count of approving votes (``approvals``)."""
+    approving = Q(votes__decision=InterruptVote.Decision.APPROVE)
+    return interrupts.annotate(approvals=Count("votes", filter=approving))
