@@ -4,10 +4,12 @@ trail and the run's timeline."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.utils import timezone
 
 from graphs import InterruptPolicy
@@ -265,3 +267,37 @@ def test_an_interrupt_without_a_policy_is_answered_as_before() -> None:
     interrupts.interrupt_resume(interrupt=found, value=True, actor=anyone)
     assert Interrupt.objects.get(pk=found.pk).status == Interrupt.Status.RESUMED
     assert not InterruptVote.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_last_votes_continue_the_run_once() -> None:
+    found = paused(InterruptPolicy(quorum=3))
+    interrupts.interrupt_resume(interrupt=found, value=True, actor=BOT)
+    voters = [Actor(type="api_key", id=f"k{n}", role="operator") for n in range(4)]
+    start = threading.Barrier(len(voters))
+    statuses: list[str] = []
+
+    def vote(actor: Actor) -> None:
+        try:
+            start.wait()
+            answered = interrupts.interrupt_resume(
+                interrupt=found, value=True, actor=actor
+            )
+            statuses.append(answered.status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=vote, args=(v,)) for v in voters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # The first vote in makes two of three, the second completes the quorum; the
+    # later two find it decided with the same answer (a harmless repeat, as for
+    # any resume) and are not counted.
+    assert sorted(statuses) == ["pending", "resumed", "resumed", "resumed"]
+    assert found.votes.count() == 3
+    job = Job.objects.get(pk=found.job_id)
+    assert job.attempts.filter(kind=Attempt.Kind.RESUME).count() == 1
+    assert AuditLog.objects.filter(action="interrupt.resume").count() == 1
