@@ -33,6 +33,7 @@ from agents.tools.base import BaseTool, Tool
 from graphs import (
     END,
     START,
+    InterruptPolicy,
     Send,
     StateGraph,
     get_message_writer,
@@ -46,6 +47,7 @@ from graphs.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
     UsageMetadata,
     add_messages,
@@ -99,7 +101,10 @@ def create_agent(
             the first message of every model call (never stored in the state).
         interrupt_on: Tools needing human approval: ``{"write_file": True}`` or
             ``{"write_file": {"allowed_decisions": ["approve", "reject"]}}``;
-            ``"*"`` matches every tool.
+            ``"*"`` matches every tool. ``"policy": InterruptPolicy(...)`` in a
+            tool's config declares who may decide, by when and how many must
+            agree (enforced by the durable runtime); calls under different
+            policies are reviewed in separate interrupts, in order.
         response_format: JSON schema dict, pydantic model, TypedDict or dataclass;
             the answer lands in ``state["structured_response"]``.
         max_iterations: Tool rounds allowed per user turn; then the agent stops
@@ -146,16 +151,14 @@ def create_agent(
         ]
         if not calls:
             return {}
-        payload: dict[str, Any] = dict(policy.request(calls))
-        while True:
-            answer = interrupt(payload)
-            try:
-                decisions = normalise_decisions(answer, len(calls))
-                edited, rejections = apply_decisions(policy, calls, decisions)
-                break
-            except ApprovalError as exc:
-                # Ask again instead of failing the run on a malformed answer.
-                payload = {**payload, "error": str(exc)}
+        edited: dict[str, ToolCall] = {}
+        rejections: list[ToolMessage] = []
+        # Calls under different interrupt policies are reviewed one policy at a
+        # time (one interrupt each); with one policy this is a single interrupt.
+        for review_policy, batch in policy.review_batches(calls):
+            changed, refused = _review(policy, batch, review_policy)
+            edited |= changed
+            rejections += refused
         out: list[BaseMessage] = []
         if edited:
             ai = _last_ai(messages)
@@ -222,6 +225,21 @@ def create_agent(
     # A tool round is up to three supersteps (model, approval, tools); make sure the
     # engine's recursion limit never fires before max_iterations does.
     return compiled.with_config(recursion_limit=3 * max_iterations + 5)
+
+
+def _review(
+    policy: ApprovalPolicy, calls: list[ToolCall], review: InterruptPolicy | None
+) -> tuple[dict[str, ToolCall], list[ToolMessage]]:
+    """Asks for decisions on ``calls`` until an answer can be applied."""
+    payload: dict[str, Any] = dict(policy.request(calls))
+    while True:
+        answer = interrupt(payload, policy=review)
+        try:
+            decisions = normalise_decisions(answer, len(calls))
+            return apply_decisions(policy, calls, decisions)
+        except ApprovalError as exc:
+            # Ask again instead of failing the run on a malformed answer.
+            payload = {**payload, "error": str(exc)}
 
 
 def _tool_rounds(messages: Sequence[BaseMessage]) -> int:

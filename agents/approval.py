@@ -26,6 +26,7 @@ from typing import Any, Literal, TypedDict
 
 from agents.errors import ApprovalError
 from graphs.messages import ToolCall, ToolMessage
+from graphs.policy import InterruptPolicy
 
 __all__ = [
     "DECISION_TYPES",
@@ -74,11 +75,16 @@ class Decision(TypedDict, total=False):
 
 
 class InterruptOnConfig(TypedDict, total=False):
-    """Per-tool approval settings (``interrupt_on={"write_file": {...}}``)."""
+    """Per-tool approval settings (``interrupt_on={"write_file": {...}}``).
+
+    ``policy`` is the approval policy the durable runtime enforces on the
+    interrupt (who may decide, deadline, quorum, required reason).
+    """
 
     enabled: bool
     allowed_decisions: list[str]
     description: str
+    policy: InterruptPolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +117,11 @@ class ApprovalPolicy:
                 raise ApprovalError(
                     f"Unknown decision types for {name}: {sorted(unknown)}"
                 )
+            policy = config.get("policy")
+            if policy is not None and not isinstance(policy, InterruptPolicy):
+                raise ApprovalError(
+                    f"The policy for {name} must be a graphs.InterruptPolicy"
+                )
             tools[name] = config
         return cls(tools=tools)
 
@@ -120,6 +131,17 @@ class ApprovalPolicy:
         if config is None or not config.get("enabled", True):
             return None
         return config
+
+    def review_batches(
+        self, calls: list[ToolCall]
+    ) -> list[tuple[InterruptPolicy | None, list[ToolCall]]]:
+        """``calls`` grouped by their tools' interrupt policy, in order of first
+        appearance: each group is reviewed in one interrupt under its policy."""
+        batches: dict[InterruptPolicy | None, list[ToolCall]] = {}
+        for call in calls:
+            policy = (self.config_for(call["name"]) or {}).get("policy")
+            batches.setdefault(policy, []).append(call)
+        return list(batches.items())
 
     def __bool__(self) -> bool:
         return any(c.get("enabled", True) for c in self.tools.values())

@@ -29,6 +29,7 @@ from graphs.errors import (
     SerializationError,
 )
 from graphs.messages import MessagesState, add_messages
+from graphs.policy import InterruptPolicy
 from graphs.state import StateGraph
 from graphs.types import (
     END,
@@ -57,6 +58,7 @@ __all__ = [
     "GraphRecursionError",
     "GraphSignal",
     "Interrupt",
+    "InterruptPolicy",
     "InvalidGraphError",
     "InvalidUpdateError",
     "MessageWriter",

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from graphs.errors import GraphInterrupt
+from graphs.policy import InterruptPolicy
 from graphs.types import Interrupt
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def interrupt_id(task_id: str, index: int) -> str:
     return hashlib.blake2b(f"{task_id}#{index}".encode(), digest_size=16).hexdigest()
 
 
-def interrupt(value: Any) -> Any:
+def interrupt(value: Any, *, policy: InterruptPolicy | None = None) -> Any:
     """Pause the run and ask for a value; return it once the run is resumed.
 
     Several calls in one node are matched to resume values by order. On resume the
@@ -55,6 +56,9 @@ def interrupt(value: Any) -> Any:
 
     Args:
         value: JSON-serialisable payload describing what is needed.
+        policy: Who may answer, by when and how many must agree; carried on the
+            :class:`Interrupt` and enforced by the durable runtime (see
+            :class:`graphs.InterruptPolicy`).
 
     Returns:
         The value given with ``Command(resume=...)``.
@@ -72,7 +76,7 @@ def interrupt(value: Any) -> Any:
     if found is not _NO_RESUME:
         task.resume_values.append(found)
         return found
-    raise GraphInterrupt([Interrupt(value=value, id=iid)])
+    raise GraphInterrupt([Interrupt(value=value, id=iid, policy=policy)])
 
 
 def get_stream_writer() -> Callable[[Any], None]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from graphs import _langchain
 from graphs.errors import CheckpointDecodeError, SerializationError
+from graphs.policy import InterruptPolicy
 from graphs.types import Command, Interrupt, Send
 
 __all__ = [
@@ -132,9 +133,7 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
     uuid.UUID: lambda v: _tagged("uuid", str(v)),
     decimal.Decimal: lambda v: _tagged("decimal", str(v)),
     Send: lambda v: _tagged("send", [v.node, to_jsonable(v.arg)]),
-    Interrupt: lambda v: _tagged(
-        "interrupt", {"value": to_jsonable(v.value), "id": v.id}
-    ),
+    Interrupt: lambda v: _tagged("interrupt", _interrupt_json(v)),
     Command: lambda v: _tagged(
         "command",
         {
@@ -145,6 +144,17 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
         },
     ),
 }
+
+
+def _interrupt_json(interrupt: Interrupt) -> dict[str, Any]:
+    out = {"value": to_jsonable(interrupt.value), "id": interrupt.id}
+    if interrupt.policy is not None:  # absent, not null: older checkpoints read alike
+        out["policy"] = interrupt.policy.to_json()
+    return out
+
+
+def _policy(data: Any) -> InterruptPolicy | None:
+    return None if data is None else InterruptPolicy.from_json(data)
 
 
 def _enc_langchain(value: Any) -> Any:
@@ -201,7 +211,9 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "float": lambda v: {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v],
     "dict": lambda v: {_hashable(k): x for k, x in v},
     "send": lambda v: Send(v[0], v[1]),
-    "interrupt": lambda v: Interrupt(value=v["value"], id=v["id"]),
+    "interrupt": lambda v: Interrupt(
+        value=v["value"], id=v["id"], policy=_policy(v.get("policy"))
+    ),
     "command": lambda v: Command(
         graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
     ),

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from graphs.policy import InterruptPolicy
+
 __all__ = [
     "END",
     "START",
@@ -77,10 +79,13 @@ class Interrupt:
         resumable: Older LangGraph keyword, accepted and ignored (with a warning).
         ns: Older LangGraph keyword, accepted and ignored (with a warning).
         when: Older LangGraph keyword, accepted and ignored (with a warning).
+        policy: The approval policy declared with ``interrupt(value, policy=...)``
+            (an Oris addition, not shown in the repr).
     """
 
     value: Any
     id: str
+    policy: InterruptPolicy | None = field(default=None, repr=False)
 
     def __init__(
         self,
@@ -90,6 +95,7 @@ class Interrupt:
         resumable: Any = None,
         ns: Any = None,
         when: Any = None,
+        policy: InterruptPolicy | None = None,
     ) -> None:
         if resumable is not None or ns is not None or when is not None:
             warnings.warn(
@@ -99,6 +105,7 @@ class Interrupt:
             )
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "id", id)
+        object.__setattr__(self, "policy", policy)
 
 
 N = TypeVar("N")

@@ -22,6 +22,19 @@ class InvalidArgument(OrisError):
     http_status = 400
 
 
+class Forbidden(OrisError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotAssignee(Forbidden):
+    """The interrupt's policy names who may answer, and it is not the caller."""
+
+
+class ReasonRequired(InvalidArgument):
+    """The interrupt's policy wants every answer to say why."""
+
+
 class NotFound(OrisError):
     code = "not_found"
     http_status = 404
@@ -54,6 +67,14 @@ class JobCancelled(Conflict):
 
 class InterruptAlreadyResolved(Conflict):
     pass
+
+
+class InterruptClaimed(Conflict):
+    """Someone else took the interrupt, or it cannot be taken (a quorum)."""
+
+
+class VoteConflict(Conflict):
+    """A quorum vote for a different answer than the one already voted for."""
 
 
 class GraphDefinitionChanged(Conflict):

@@ -181,7 +181,31 @@ def interrupt_list(interrupts: Iterable[Interrupt]) -> JSON:
 
 
 def interrupt_detail(interrupt: Interrupt) -> JSON:
-    return {**interrupt_item(interrupt), "attempt_id": interrupt.attempt_id}
+    out = {**interrupt_item(interrupt), "attempt_id": interrupt.attempt_id}
+    if interrupt.policy is not None:
+        out["policy"] = interrupt_policy(interrupt)
+    return out
+
+
+def interrupt_policy(interrupt: Interrupt) -> JSON:
+    """The declared approval policy and where it stands (an Oris addition)."""
+    return {
+        "declared": interrupt.policy,
+        "assignee": interrupt.assignee or None,
+        "group": interrupt.assignee_group or None,
+        "claimed_by": interrupt.claimed_by or None,
+        "deadline_at": rfc3339(interrupt.deadline_at),
+        "escalated_at": rfc3339(interrupt.escalated_at),
+        "votes": [
+            {
+                "voter": vote.voter,
+                "decision": vote.decision,
+                "reason": vote.reason,
+                "at": rfc3339(vote.created_at),
+            }
+            for vote in interrupt.votes.order_by("created_at", "pk")
+        ],
+    }
 
 
 def interrupt_rejected(interrupt: Interrupt) -> JSON:

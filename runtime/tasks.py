@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, reaper
+from runtime.services import clusters, interrupts, reaper
 from runtime.worker import drain
 
 
@@ -17,3 +17,8 @@ def reap() -> int:
     then runs work whose doorbell was missed (a retry that became due, a crash)."""
     clusters.cluster_progressed()
     return reaper.reap() + drain.worker_drain()
+
+
+def expire_interrupts() -> int:
+    """Scheduled sweep: rejects or escalates interrupts past their deadline."""
+    return interrupts.interrupt_expire_due()

@@ -23,6 +23,14 @@ from runtime.admin.answers import (
     response_schema,
     template_is_an_answer,
 )
+from runtime.admin.approvals import (
+    CLAIM_REFUSALS,
+    POLICY_REFUSALS,
+    AssignmentFilter,
+    PolicyColumns,
+    policy_context,
+    vote_recorded,
+)
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import compact, conversation, shown
 from runtime.admin.formatting import (
@@ -36,11 +44,13 @@ from runtime.admin.formatting import (
     status_badge,
     truncated,
 )
-from runtime.errors import InterruptAlreadyResolved
+from runtime.errors import InterruptAlreadyResolved, OrisError
 from runtime.models import Interrupt
 from runtime.services.interrupts import (
+    interrupt_claim,
     interrupt_dismiss,
     interrupt_reject,
+    interrupt_release,
     interrupt_resume,
 )
 
@@ -192,10 +202,20 @@ def _json_field(form: forms.Form, name: str, text: str) -> Any:
 
 
 @admin.register(Interrupt)
-class InterruptAdmin(ConsoleAdmin):
+class InterruptAdmin(PolicyColumns, ConsoleAdmin):
     detail_template = "admin/runtime/interrupt/detail.html"
-    list_display = ("request", "summary", "graph", "thread", "age", "status_badge")
-    list_filter = ("status", "job__graph")
+    list_display = (
+        "request",
+        "summary",
+        "graph",
+        "thread",
+        "age",
+        "status_badge",
+        "assigned",
+        "deadline",
+        "quorum",
+    )
+    list_filter = (AssignmentFilter, "status", "job__graph")
     search_fields = ("id", "job__thread_id", "job__tenant_id")
     list_select_related = ("job",)
     actions = ("approve_selected",)
@@ -209,10 +229,15 @@ class InterruptAdmin(ConsoleAdmin):
         "schema": "interrupt.resume",
         "reject": "interrupt.reject",
         "dismiss": "interrupt.dismiss",
+        "claim": "interrupt.claim",
+        "release": "interrupt.release",
     }
 
     def detail_action(self, request: HttpRequest) -> str:
         return request.POST.get("decision", "")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Interrupt]:
+        return selectors.interrupts_with_approvals(super().get_queryset(request))
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         pending_first = Case(
@@ -259,19 +284,37 @@ class InterruptAdmin(ConsoleAdmin):
         self, request: HttpRequest, queryset: QuerySet[Interrupt]
     ) -> None:
         actor = actor_for(request)
-        approved, unanswerable = 0, 0
+        approved = voted = refused = unanswerable = 0
         for interrupt in queryset.filter(status=Interrupt.Status.PENDING):
             if not template_is_an_answer(interrupt.value):
                 unanswerable += 1  # its required fields need a person's answer
                 continue
             try:
-                value = answer_template(interrupt.value)
-                interrupt_resume(interrupt=interrupt, value=value, actor=actor)
-                approved += 1
+                answered = interrupt_resume(
+                    interrupt=interrupt,
+                    value=answer_template(interrupt.value),
+                    actor=actor,
+                )
             except InterruptAlreadyResolved as exc:  # answered meanwhile
                 self.refused(request, "approve_selected", interrupt, exc)
-        skipped = queryset.count() - approved - unanswerable
+                continue
+            except POLICY_REFUSALS as exc:  # its policy says not you, or why
+                self.refused(request, "approve_selected", interrupt, exc)
+                self.report(request, f"{interrupt.pk}: {exc}", messages.WARNING)
+                refused += 1
+                continue
+            if answered.status == Interrupt.Status.PENDING:
+                voted += 1  # one vote of a quorum
+            else:
+                approved += 1
+        skipped = queryset.count() - approved - voted - refused - unanswerable
         self.report(request, f"Approved {approved} interrupt(s).")
+        if voted:
+            self.report(
+                request,
+                f"Recorded your approval on {voted} interrupt(s) that need more "
+                "approvals (a quorum).",
+            )
         if unanswerable:
             self.report(
                 request,
@@ -290,6 +333,8 @@ class InterruptAdmin(ConsoleAdmin):
     # --- detail page -------------------------------------------------------------
 
     def detail_context(self, request: HttpRequest, obj: Interrupt) -> dict[str, Any]:
+        may_resolve = self.has_resolve_permission(request)
+        policy = policy_context(request, obj, may_resolve=may_resolve)
         tool = is_tool_approval(obj.value)
         requests = action_requests(obj.value) if tool else []
         schema = response_schema(obj.value)
@@ -304,7 +349,8 @@ class InterruptAdmin(ConsoleAdmin):
             "conversation": conversation(state),
             "referred_state": _referred_state(obj.value, state),
             "can_resolve": obj.status == Interrupt.Status.PENDING
-            and self.has_resolve_permission(request),
+            and may_resolve
+            and policy["policy_may_answer"],
             "answer_template": compact(template),
             "can_approve": template_is_an_answer(obj.value),
             "approve_form": ApproveValueForm(initial={"value": pretty_json(template)}),
@@ -316,12 +362,15 @@ class InterruptAdmin(ConsoleAdmin):
             if obj.resume_value is not None
             else "",
             "job_url": reverse("admin:runtime_job_change", args=[obj.job_id]),
+            **policy,
         }
 
     def handle_post(self, request: HttpRequest, obj: Interrupt) -> HttpResponse:
         if not self.has_resolve_permission(request):
             return super().handle_post(request, obj)
         decision = request.POST.get("decision", "")
+        if decision in ("claim", "release"):
+            return self._claim(request, obj, decision)
         if decision == "approve" and template_is_an_answer(obj.value):
             return self._resume(request, obj, answer_template(obj.value))
         schema = response_schema(obj.value)
@@ -364,17 +413,43 @@ class InterruptAdmin(ConsoleAdmin):
         text: str = "Answered",
     ) -> HttpResponse:
         was_pending = obj.status == Interrupt.Status.PENDING
+        reason = request.POST.get("reason", "").strip()
         try:
-            interrupt_resume(interrupt=obj, value=value, actor=actor_for(request))
+            answered = interrupt_resume(
+                interrupt=obj, value=value, actor=actor_for(request), reason=reason
+            )
         except InterruptAlreadyResolved as exc:
             self.refused(request, "approve", obj, exc)
             return self._already_resolved(request, obj)
+        except POLICY_REFUSALS as exc:
+            return self._policy_refused(request, "approve", obj, exc)
         if not was_pending:  # the same answer again: nothing new happened
             return self._already_resolved(request, obj)
-        self.report(
-            request,
-            f"{text}: sent {compact(value)}; the run continues from its checkpoint.",
-        )
+        if answered.status == Interrupt.Status.PENDING:  # one vote of a quorum
+            text = vote_recorded(answered)
+        else:
+            sent = compact(value)
+            text = f"{text}: sent {sent}; the run continues from its checkpoint."
+        self.report(request, text)
+        return self.redirect_to(obj)
+
+    def _policy_refused(
+        self, request: HttpRequest, name: str, obj: Interrupt, error: OrisError
+    ) -> HttpResponse:
+        self.refused(request, name, obj, error)
+        self.report(request, f"Not applied: {error}.", messages.ERROR)
+        return self.redirect_to(obj)
+
+    def _claim(self, request: HttpRequest, obj: Interrupt, name: str) -> HttpResponse:
+        service = interrupt_claim if name == "claim" else interrupt_release
+        try:
+            service(interrupt=obj, actor=actor_for(request))
+        except CLAIM_REFUSALS as exc:
+            return self._policy_refused(request, name, obj, exc)
+        if name == "claim":
+            self.report(request, "You took this interrupt: only you can answer it now.")
+        else:
+            self.report(request, "Released: its assignees can take it again.")
         return self.redirect_to(obj)
 
     def _reject(
@@ -385,6 +460,8 @@ class InterruptAdmin(ConsoleAdmin):
         except InterruptAlreadyResolved as exc:
             self.refused(request, "reject", obj, exc)
             return self._already_resolved(request, obj)
+        except POLICY_REFUSALS as exc:
+            return self._policy_refused(request, "reject", obj, exc)
         self.report(request, "Rejected: the run was cancelled.")
         return self.redirect_to(obj)
 
@@ -394,6 +471,8 @@ class InterruptAdmin(ConsoleAdmin):
         except InterruptAlreadyResolved as exc:
             self.refused(request, "dismiss", obj, exc)
             return self._already_resolved(request, obj)
+        except POLICY_REFUSALS as exc:
+            return self._policy_refused(request, "dismiss", obj, exc)
         self.report(
             request,
             "Dismissed: nothing was sent to the run, which ended as cancelled "

@@ -55,10 +55,16 @@ class InterruptDetailApi(OrisApi):
 
 class ResumeInput(serializers.Serializer):
     value = AnyJSONField()
+    reason = fields.Text(required=False, allow_null=True, allow_blank=True)
 
 
 class InterruptResumeApi(OrisApi):
-    """Answering twice with the same value is harmless; a different one is 409."""
+    """Answering twice with the same value is harmless; a different one is 409.
+
+    Under the interrupt's approval policy: 403 for a caller it does not assign
+    (or when someone else claimed it), 400 without a reason it requires; with a
+    quorum the answer is a vote and the run stays interrupted until enough
+    distinct callers approved the same value."""
 
     required_scope = Scope.INTERRUPTS
     audit_action, audit_resource = "interrupt.resume", "interrupt"
@@ -66,9 +72,14 @@ class InterruptResumeApi(OrisApi):
 
     @documented("resume_interrupt", "ApiEnvelope_RunJobResponse", request=ResumeInput)
     def post(self, request: Request, interrupt_id: str) -> Response:
-        value = self.body(ResumeInput)["value"]
+        body = self.body(ResumeInput)
         found = interrupt_for(interrupt_id)
-        services.interrupt_resume(interrupt=found, value=value, actor=self.actor())
+        services.interrupt_resume(
+            interrupt=found,
+            value=body["value"],
+            reason=body.get("reason") or "",
+            actor=self.actor(),
+        )
         job = selectors.job_get(thread_id=found.job.thread_id)
         pending = selectors.interrupt_list_pending(job=job)
         return self.ok(present.run_response(job, pending=pending, trace=job.trace))

@@ -3,7 +3,7 @@
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
-from runtime.models.interrupts import Interrupt
+from runtime.models.interrupts import Interrupt, InterruptVote
 from runtime.models.jobs import Attempt, Job, Lease
 from runtime.models.ledger import (
     DeadLetter,
@@ -24,6 +24,7 @@ __all__ = [
     "DeadLetter",
     "IdempotencyRecord",
     "Interrupt",
+    "InterruptVote",
     "Job",
     "Lease",
     "MetricCounter",

@@ -44,6 +44,15 @@ class Interrupt(models.Model):
     resolved_by = models.CharField(max_length=256, blank=True, default="")
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The approval policy declared with the interrupt (graphs.InterruptPolicy as
+    # JSON), and where it stands: who may answer now, who took it, the deadline.
+    policy = models.JSONField(null=True, blank=True)
+    assignee = models.CharField(max_length=256, blank=True, default="")
+    assignee_group = models.CharField(max_length=150, blank=True, default="")
+    claimed_by = models.CharField(max_length=256, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -53,10 +62,43 @@ class Interrupt(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["status", "-created_at"], name="interrupt_status"),
+            models.Index(
+                fields=["deadline_at"],
+                name="interrupt_deadline",
+                condition=Q(status="pending", deadline_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
+
+
+class InterruptVote(models.Model):
+    """One person's answer to an interrupt whose policy needs a quorum."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve"  # counts toward the quorum
+        REJECT = "reject"  # ends the interrupt: the run is cancelled
+
+    interrupt = models.ForeignKey(
+        Interrupt, on_delete=models.CASCADE, related_name="votes"
+    )
+    voter = models.CharField(max_length=256)
+    decision = models.CharField(max_length=16, choices=Decision)
+    value = models.JSONField(null=True, blank=True)
+    value_hash = models.CharField(max_length=64, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interrupt", "voter"], name="interrupt_vote_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voter} {self.decision} {self.interrupt_id}"
 
 
 INTERRUPT_TRANSITIONS: dict[str, frozenset[str]] = {

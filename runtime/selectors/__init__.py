@@ -5,6 +5,13 @@ Import the functions from here: ``from runtime import selectors``.
 
 from __future__ import annotations
 
+from runtime.selectors.approvals import (
+    INBOX_VIEWS,
+    actor_groups,
+    interrupt_votes,
+    interrupts_in_view,
+    interrupts_with_approvals,
+)
 from runtime.selectors.console import (
     GraphInfo,
     NodeRun,
@@ -54,6 +61,11 @@ from runtime.selectors.records import (
 )
 
 __all__ = [
+    "INBOX_VIEWS",
+    "actor_groups",
+    "interrupt_votes",
+    "interrupts_in_view",
+    "interrupts_with_approvals",
     "SETTLED",
     "api_key_find",
     "api_keys_exist",

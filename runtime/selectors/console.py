@@ -295,7 +295,23 @@ def _audit_event(row: AuditLog) -> TimelineEvent:
             text=f"continued by {by} on a changed graph definition "
             f"({pinned[:12]} → {registered[:12]})",
         )
-    return TimelineEvent(at=row.created_at, kind="action", text=f"{row.action} by {by}")
+    text = f"{row.action} by {by}{_policy_note(row)}"
+    return TimelineEvent(at=row.created_at, kind="action", text=text)
+
+
+def _policy_note(row: AuditLog) -> str:
+    """What an approval-policy action adds to its timeline line."""
+    details = row.details or {}
+    if row.action == "interrupt.vote":
+        counted = details.get("approvals")
+        tally = f", {counted} of {details['quorum']}" if counted is not None else ""
+        reason = f": {details['reason']}" if details.get("reason") else ""
+        return f" ({details.get('vote')}{tally}){reason}"
+    if row.action == "interrupt.escalate":
+        return f" (from {details.get('from')} to group {details.get('to')})"
+    if row.action == "interrupt.expire":
+        return f" (no answer by {details.get('deadline_at')})"
+    return ""
 
 
 def job_definition_change(*, job: Job) -> dict[str, str] | None:

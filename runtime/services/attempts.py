@@ -16,9 +16,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from graphs.policy import InterruptPolicy
 from runtime.errors import InvalidTransition, LeaseLost, RecoveryLimitExceeded
 from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
 from runtime.services import dispatch
+from runtime.services.approvals import policy_columns
 from runtime.services.leases import lease_release
 from runtime.services.transitions import allowed_sources, transition
 
@@ -145,10 +147,11 @@ def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
 def attempt_interrupt(
     *,
     lease: Lease,
-    interrupts: list[tuple[str, Any]],
+    interrupts: list[tuple[str, Any, InterruptPolicy | None]],
     at: datetime | None = None,
 ) -> list[Interrupt]:
-    """The graph paused: one pending Interrupt row per ``(graph id, value)``."""
+    """The graph paused: one pending Interrupt row per ``(graph id, value,
+    policy)``, the policy's assignment and deadline set from ``at``."""
     now = at or timezone.now()
     with transaction.atomic():
         attempt = _finish(lease, now)
@@ -160,8 +163,9 @@ def attempt_interrupt(
                 graph_interrupt_id=graph_id,
                 value=value,
                 created_at=now,
+                **policy_columns(policy, at=now),
             )
-            for graph_id, value in interrupts
+            for graph_id, value, policy in interrupts
         )
 
 

@@ -163,7 +163,9 @@ def _record(lease: Lease, result: Any, saver: DjangoSaver) -> Outcome:
         else:
             attempts.attempt_interrupt(
                 lease=lease,
-                interrupts=[(i.id, present(i.value)) for i in result.interrupts],
+                interrupts=[
+                    (i.id, present(i.value), i.policy) for i in result.interrupts
+                ],
             )
             outcome = Outcome.INTERRUPTED
     except LeaseLost as exc:

@@ -9,9 +9,9 @@ import pytest
 
 from agents.agent import MAX_ITERATIONS_REACHED, create_agent
 from agents.chat_models import ScriptedChatModel
-from agents.errors import StructuredOutputError
+from agents.errors import ApprovalError, StructuredOutputError
 from agents.tools import ToolRuntime, tool
-from graphs import Command
+from graphs import Command, InterruptPolicy
 from graphs.checkpoint import InMemorySaver
 from graphs.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 
@@ -518,3 +518,52 @@ def test_a_per_call_recursion_limit_still_wins():
     agent = create_agent(twelve_rounds_then_done(), Ledger().tools, max_iterations=15)
     with pytest.raises(GraphRecursionError):
         agent.invoke({"messages": ["add twelve times"]}, {"recursion_limit": 10})
+
+
+def test_a_tools_interrupt_policy_travels_with_its_approval_interrupt():
+    ledger = Ledger()
+    policy = InterruptPolicy(group="ops", quorum=2)
+    script = [calls(("send_email", {"to": "b", "body": "x"})), "sent"]
+    agent = create_agent(
+        ScriptedChatModel(script),
+        ledger.tools,
+        interrupt_on={"send_email": {"policy": policy}},
+        checkpointer=InMemorySaver(),
+    )
+    (pending,) = agent.invoke({"messages": [("user", "go")]}, thread())["__interrupt__"]
+    assert pending.policy == policy
+    agent.invoke(Command(resume=True), thread())
+    assert ledger.count("send_email") == 1
+
+
+def test_calls_under_different_policies_are_reviewed_one_policy_at_a_time():
+    ledger = Ledger()
+    strict = InterruptPolicy(group="finance", reason_required=True)
+    script = [
+        calls(("add", {"a": 1, "b": 2}), ("send_email", {"to": "b", "body": "x"})),
+        "done",
+    ]
+    agent = create_agent(
+        ScriptedChatModel(script),
+        ledger.tools,
+        interrupt_on={"send_email": {"policy": strict}, "add": True},
+        checkpointer=InMemorySaver(),
+    )
+    (first,) = agent.invoke({"messages": [("user", "go")]}, thread())["__interrupt__"]
+    assert [a["name"] for a in first.value["action_requests"]] == ["add"]
+    assert first.policy is None
+    (second,) = agent.invoke(Command(resume=True), thread())["__interrupt__"]
+    assert [a["name"] for a in second.value["action_requests"]] == ["send_email"]
+    assert second.policy == strict
+    assert ledger.effects == []  # nothing runs before every batch is decided
+    agent.invoke(Command(resume="reject"), thread())
+    assert (ledger.count("add"), ledger.count("send_email")) == (1, 0)
+
+
+def test_a_policy_in_interrupt_on_must_be_an_interrupt_policy():
+    with pytest.raises(ApprovalError, match="InterruptPolicy"):
+        create_agent(
+            ScriptedChatModel(["hi"]),
+            Ledger().tools,
+            interrupt_on={"send_email": {"policy": {"quorum": 2}}},
+        )

@@ -45,6 +45,9 @@ class Command(BaseCommand):
         resume.add_argument("thread")
         resume.add_argument("--value", default="true", help="JSON answer")
         resume.add_argument("--interrupt", default=None, help="interrupt id")
+        resume.add_argument(
+            "--reason", default="", help="why (when the interrupt's policy asks)"
+        )
         resume.add_argument("--wait", action="store_true")
         resume.add_argument("--timeout", type=float, default=60.0)
         cancel = sub.add_parser("cancel", help="cancel a job")
@@ -91,6 +94,7 @@ class Command(BaseCommand):
         thread: str,
         value: str,
         interrupt: str | None,
+        reason: str,
         wait: bool,
         timeout: float,
         **_: Any,
@@ -111,7 +115,7 @@ class Command(BaseCommand):
                 f"choose one with --interrupt ({ids})"
             )
         interrupts.interrupt_resume(
-            interrupt=pending[0], value=answer, actor=Actor.system()
+            interrupt=pending[0], value=answer, actor=Actor.system(), reason=reason
         )
         job = selectors.job_get(thread_id=thread)
         self.stdout.write(f"{job.thread_id} {job.status}")

@@ -7,8 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from graphs import InterruptPolicy
 from runtime.models import AuditLog
 from runtime.worker.drain import worker_drain
+from tests.runtime.policy_graphs import paused, register
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +91,22 @@ def test_resume_of_a_job_that_is_not_waiting_is_refused() -> None:
 
 def test_graphs_lists_the_demos() -> None:
     assert {"approval", "echo", "chain"} <= set(oris("graphs").split())
+
+
+def test_resume_gives_the_reason_an_interrupts_policy_requires(settings) -> None:
+    register(settings)
+    found = paused(InterruptPolicy(reason_required=True))
+    thread = found.job.thread_id
+    with pytest.raises(CommandError, match="requires a reason"):
+        oris("resume", thread)
+    assert oris("resume", thread, "--reason", "checked").split() == [thread, "queued"]
+    assert AuditLog.objects.get(action="interrupt.resume").details["reason"] == (
+        "checked"
+    )
+
+
+def test_resume_is_refused_where_the_policy_names_someone_else(settings) -> None:
+    register(settings)
+    found = paused(InterruptPolicy(group="oris-operator"))
+    with pytest.raises(CommandError, match="may not answer"):
+        oris("resume", found.job.thread_id)
