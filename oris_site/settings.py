@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
-from dotenv import load_dotenv
+from dotenv import dotenv_values, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,10 @@ def env_file() -> Path | None:
 
 
 ORIS_ENV_FILE = env_file()
+# The variables the file gave (those the environment did not set already).
+ORIS_ENV_FILE_KEYS: list[str] = []
 if ORIS_ENV_FILE is not None and ORIS_ENV_FILE.is_file():
+    ORIS_ENV_FILE_KEYS = sorted(set(dotenv_values(ORIS_ENV_FILE)) - set(os.environ))
     load_dotenv(ORIS_ENV_FILE, override=False)
 elif "ORIS_ENV_FILE" in os.environ and ORIS_ENV_FILE is not None:
     raise ImproperlyConfigured(f"ORIS_ENV_FILE={str(ORIS_ENV_FILE)!r} is not a file")
