@@ -31,6 +31,10 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``oris`` console script."""
+    # As ``python manage.py`` does for its folder: graphs named in ORIS_GRAPHS
+    # are importable from the directory the command runs in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
     import django
 

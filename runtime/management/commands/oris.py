@@ -34,14 +34,16 @@ class Error(CommandError):
     input or a wrong state); Django prints it as ``Error: message``."""
 
     def __init__(
-        self, message: str, *, returncode: int = cli.EXIT_USAGE, details: Any = None
+        self,
+        message: str,
+        *,
+        returncode: int = cli.EXIT_USAGE,
+        details: Any = None,
+        printed: bool = False,
     ) -> None:
         super().__init__(message, returncode=returncode)
         self.details = details
-
-
-class Outcome(Error):
-    """How a waited run ended, when that is not success (its state is printed)."""
+        self.printed = printed  # the answer is on stdout already (a waited run's)
 
 
 def parse_json(text: str, option: str) -> Any:
@@ -137,8 +139,6 @@ class Command(BaseCommand):
         name = f"do_{action}" + (f"_{options['what']}" if options.get("what") else "")
         try:
             getattr(self, name)(**options)
-        except Outcome:  # the run's state is printed already
-            raise
         except OrisError as exc:
             known = (exc.details or {}).get("known_graphs") if exc.details else None
             message = exc.message + (
@@ -146,6 +146,8 @@ class Command(BaseCommand):
             )
             self.refuse(Error(message, details=exc.details), code=exc.code)
         except Error as exc:
+            if exc.printed:
+                raise
             self.refuse(exc, code="invalid_argument")
 
     def refuse(self, exc: Error, *, code: str) -> None:
@@ -336,19 +338,24 @@ class Command(BaseCommand):
         job = self.wait(job, options["timeout"])
         self.emit(self.describe(job), self.summary(job))
         if job.status == Job.Status.FAILED:
-            raise Outcome(f"run {job.thread_id} failed", returncode=cli.EXIT_FAILED)
+            raise Error(
+                f"run {job.thread_id} failed", returncode=cli.EXIT_FAILED, printed=True
+            )
         if job.status == Job.Status.CANCELLED:
-            raise Outcome(
-                f"run {job.thread_id} was cancelled", returncode=cli.EXIT_CANCELLED
+            raise Error(
+                f"run {job.thread_id} was cancelled",
+                returncode=cli.EXIT_CANCELLED,
+                printed=True,
             )
         if job.status not in selectors.SETTLED:
             nodes, step = selectors.job_progress(job=job)
-            raise Outcome(
+            raise Error(
                 f"timed out after {options['timeout']:g}s waiting for "
                 f"{job.thread_id}: it is still {job.status} "
                 f"(next node: {', '.join(nodes) or '-'}, step: "
                 f"{'-' if step is None else step})",
                 returncode=cli.EXIT_TIMEOUT,
+                printed=True,
             )
 
     def wait(self, job: Job, timeout: float) -> Job:

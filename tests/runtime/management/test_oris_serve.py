@@ -83,13 +83,14 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
                 "--input",
                 '"hi"',
                 "--wait",
+                "--json",
             ],
             env=sqlite_env,
             capture_output=True,
             text=True,
             timeout=90,
         )
-        assert '"status": "completed"' in run.stdout, run.stderr
+        assert json.loads(run.stdout)["status"] == "completed", run.stderr
         # Its cluster is supervised: /readyz knows it and saw it progress.
         ready = get_json(f"http://{addr}/readyz", time.monotonic() + 30)
         assert ready["status"] == "ok"
