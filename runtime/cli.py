@@ -31,14 +31,16 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``oris`` console script."""
-    # As ``python manage.py`` does for its folder: graphs named in ORIS_GRAPHS
-    # are importable from the directory the command runs in.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
     import django
+    from django.conf import settings
 
     django.setup()
+    # As ``python manage.py`` has its folder on the path: the modules ORIS_GRAPHS
+    # names import from the project root, or from where the command runs.
+    for folder in (os.getcwd(), str(settings.BASE_DIR)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     from runtime.management.commands.oris import Command
 
     args = list(sys.argv[1:] if argv is None else argv)
