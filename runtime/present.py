@@ -64,11 +64,16 @@ def run_response(
 
 def settled_response(response: JSON, job: Job, pending: Iterable[Interrupt]) -> JSON:
     """A ``RunJobResponse`` answered after a wait, with what a waiting client wants
-    next (additions to the reference): the run's ``result``, its ``error`` (type
-    and message) and its ``pending_interrupts`` (ids and values); ``null`` and
-    ``[]`` while the run has not settled."""
+    next (additions to the reference; see ``run_outcome``)."""
+    return response | run_outcome(job, pending)
+
+
+def run_outcome(job: Job, pending: Iterable[Interrupt]) -> JSON:
+    """Where a run ended: ``result`` (completed), ``error`` (failed: type and
+    message) and ``pending_interrupts`` (paused: ids and values); ``null`` and
+    ``[]`` otherwise."""
     error = job.error or None
-    return response | {
+    return {
         "result": job.result if job.status == Job.Status.COMPLETED else None,
         "error": (
             {"type": error.get("type", ""), "message": error.get("message", "")}

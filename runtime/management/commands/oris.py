@@ -374,21 +374,12 @@ class Command(BaseCommand):
         return job
 
     def describe(self, job: Job) -> dict[str, Any]:
-        pending = list(selectors.interrupt_list_pending(job=job))
-        error = job.error or None
+        pending = selectors.interrupt_list_pending(job=job)
         return {
             "thread_id": job.thread_id,
             "graph": job.graph,
             "status": job.status,
-            "pending_interrupts": [
-                {"interrupt_id": i.pk, "value": i.value} for i in pending
-            ],
-            "result": job.result,
-            "error": (
-                {"type": error.get("type", ""), "message": error.get("message", "")}
-                if error
-                else None
-            ),
+            **present.run_outcome(job, pending),
             "attempts": selectors.job_attempts(job=job).count(),
             "created_at": present.rfc3339(job.created_at),
             "updated_at": present.rfc3339(job.updated_at),
