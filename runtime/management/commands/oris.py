@@ -364,7 +364,7 @@ class Command(BaseCommand):
         )
         deadline = time.monotonic() + timeout
         while True:
-            job.refresh_from_db()
+            job = selectors.job_get(thread_id=job.thread_id)
             nodes, step = selectors.job_progress(job=job)
             progress.update(job.status, nodes, step)
             if job.status in selectors.SETTLED or time.monotonic() >= deadline:

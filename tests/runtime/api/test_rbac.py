@@ -85,7 +85,9 @@ ADDED = {("GET", "/v1/graphs"), ("GET", "/v1/graphs/:_")}
 def test_the_added_operations_are_declared_as_such() -> None:
     declared = {(r.method.upper(), r.contract_path) for r in ROUTES}
     assert {
-        (r.method.upper(), r.contract_path) for r in ROUTES if not r.view.in_contract
+        (r.method.upper(), r.contract_path)
+        for r in ROUTES
+        if not getattr(r.view, "in_contract", True)  # the schema views are not ours
     } == ADDED
     assert declared >= ADDED
 
