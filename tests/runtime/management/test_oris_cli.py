@@ -410,3 +410,40 @@ def test_the_spinner_is_drawn_only_on_a_terminal(env, cluster) -> None:
     assert "\r\033[K" in text
     assert any(ch in text for ch in cli.SPINNER)
     assert "running  node second" in text
+
+
+def test_the_remaining_flags(env, waiting) -> None:
+    done = oris(env, "run", "chain", "--priority", "101", code=cli.EXIT_USAGE)
+    assert "priority must be between 0 and 100" in done.stderr
+    assert len(document(oris(env, "list", "--limit", "1", "--json"))["jobs"]) == 1
+    done = oris(
+        env,
+        "resume",
+        waiting,
+        "--interrupt",
+        "int-other",
+        "--approve",
+        code=cli.EXIT_USAGE,
+    )
+    assert "has no pending interrupt" in done.stderr
+    (pending,) = document(oris(env, "status", waiting, "--json"))["pending_interrupts"]
+    data = document(
+        oris(
+            env,
+            "resume",
+            waiting,
+            "--interrupt",
+            pending["interrupt_id"],
+            "--value",
+            "true",
+            "--json",
+        )
+    )
+    assert data["status"] == "queued"
+    assert document(oris(env, "dlq", "list", "--status", "replayed", "--json")) == {
+        "entries": [
+            e
+            for e in document(oris(env, "dlq", "list", "--json"))["entries"]
+            if e["replay_status"] == "replayed"
+        ]
+    }
