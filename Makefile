@@ -23,8 +23,7 @@ install: $(INSTALLED)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py oris_bootstrap
-	$(PY) manage.py oris_serve
+	$(PY) manage.py oris_serve --bootstrap
 
 # The suite on SQLite, then on PostgreSQL when ORIS_TEST_POSTGRES_URL is set
 # (tests marked `postgres` run only there).

@@ -107,7 +107,8 @@ class StateGraph:
         **_: Any,
     ) -> None:
         self.state_schema = state_schema
-        self.input_schema = input_schema or state_schema  # as LangGraph names it
+        self.input_schema = input_schema or state_schema  # as LangGraph names them
+        self.output_schema = output_schema or state_schema
         self.channels = channels_from_schema(state_schema)
         self.input_keys = (
             tuple(channels_from_schema(input_schema)) if input_schema else None

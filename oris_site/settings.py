@@ -1,9 +1,13 @@
 """The single settings module of Oris, driven by environment variables.
 
-Every project-specific setting is prefixed ``ORIS_``. Malformed values fail at import
-time with ``ImproperlyConfigured``; cross-setting invariants are Django system checks
-in ``runtime/checks.py`` (ids ``oris.E0xx``), so ``manage.py check``, ``migrate`` and
-``runserver`` refuse to start with an actionable message.
+Variables may also be written in a ``.env`` file at the project root (or the file
+``ORIS_ENV_FILE`` names; empty: none), read before anything else, so the web
+server, the CLI, ``qcluster`` and the tests see one configuration; a variable set
+in the environment wins over the file. Every project-specific setting is
+prefixed ``ORIS_``. Malformed values fail at import time with
+``ImproperlyConfigured``; cross-setting invariants are Django system checks in
+``runtime/checks.py`` (ids ``oris.E0xx``), so ``manage.py check``, ``migrate``
+and ``runserver`` refuse to start with an actionable message.
 """
 
 from __future__ import annotations
@@ -16,8 +20,25 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_file() -> Path | None:
+    """The ``.env`` file settings read (``ORIS_ENV_FILE``; default: the root's)."""
+    name = os.environ.get("ORIS_ENV_FILE", str(BASE_DIR / ".env")).strip()
+    return Path(name) if name else None
+
+
+ORIS_ENV_FILE = env_file()
+# The variables the file gave (those the environment did not set already).
+ORIS_ENV_FILE_KEYS: list[str] = []
+if ORIS_ENV_FILE is not None and ORIS_ENV_FILE.is_file():
+    ORIS_ENV_FILE_KEYS = sorted(set(dotenv_values(ORIS_ENV_FILE)) - set(os.environ))
+    load_dotenv(ORIS_ENV_FILE, override=False)
+elif "ORIS_ENV_FILE" in os.environ and ORIS_ENV_FILE is not None:
+    raise ImproperlyConfigured(f"ORIS_ENV_FILE={str(ORIS_ENV_FILE)!r} is not a file")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -368,6 +389,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Durable execution for software that reasons before it acts.",
     "VERSION": "v1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation has one of these tags (from its API class's scope).
+    "TAGS": [
+        {
+            "name": "jobs",
+            "description": "Start runs, inspect them, resume, replay, cancel",
+        },
+        {"name": "interrupts", "description": "Questions runs ask people, and answers"},
+        {"name": "workers", "description": "The lease protocol of HTTP workers"},
+        {"name": "dead letters", "description": "Attempts out of retries; replay"},
+        {"name": "audit", "description": "The audit log and retry histories"},
+        {"name": "graphs", "description": "Registered graphs, their schemas, diagrams"},
+    ],
     # Swagger UI from the sidecar package: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

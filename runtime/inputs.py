@@ -88,11 +88,61 @@ def input_check(graph: Any, value: Any, *, name: str) -> None:
 
 
 def _input_schema(graph: Any) -> Any:
+    return _schema(graph, "input_schema")
+
+
+def _schema(graph: Any, kind: str) -> Any:
     builder = getattr(graph, "builder", None)
     if builder is None:
         return None
-    schema = builder.input_schema
+    schema = getattr(builder, kind, None)
     return None if schema is dict else schema
+
+
+def json_schema(graph: Any, kind: str = "input_schema") -> dict[str, Any]:
+    """The JSON schema of a graph's ``input_schema`` or ``output_schema``: an
+    object of the schema's keys, their JSON types where the hints name JSON
+    types (``{}``, anything, otherwise), and the keys ``input_check`` requires;
+    ``{"type": "object"}`` for a graph whose schema takes any keys."""
+    schema = _schema(graph, kind)
+    if schema is None:
+        return {"type": "object"}
+    if hasattr(schema, "model_json_schema"):  # pydantic
+        return dict(schema.model_json_schema())
+    hints = _hints(schema)
+    found: dict[str, Any] = {
+        "type": "object",
+        "title": getattr(schema, "__name__", kind),
+        "properties": {key: _hint_schema(hint) for key, hint in hints.items()},
+        "additionalProperties": False,
+    }
+    required = _required(schema, hints)
+    if required:
+        found["required"] = required
+    return found
+
+
+_JSON_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_NAMES |= {list: "array", dict: "object", type(None): "null"}
+
+
+def _hint_schema(hint: Any) -> dict[str, Any]:
+    """One key's JSON schema, from its type hint (the rules ``_fits`` checks)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        if any(callable(m) and not isinstance(m, type) for m in meta):
+            return {}  # a reducer: it takes its own update shapes
+        return _hint_schema(base)
+    if origin in (typing.Required, typing.NotRequired):
+        return _hint_schema(typing.get_args(hint)[0])
+    if origin in (Union, types.UnionType):
+        variants = [_hint_schema(arg) for arg in typing.get_args(hint)]
+        return {} if {} in variants else {"anyOf": variants}
+    if origin is Literal:
+        return {"enum": list(typing.get_args(hint))}
+    name = _JSON_NAMES.get(origin or hint)
+    return {"type": name} if name else {}
 
 
 @functools.cache

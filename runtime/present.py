@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from graphs import serde
+from runtime.inputs import json_schema
 from runtime.models import Job
 from runtime.tracing import trace_response
 
 if TYPE_CHECKING:
     from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Lease
+    from runtime.registry import CatalogEntry
     from runtime.selectors.history import CheckpointEntry, JobState
 
 JSON = dict[str, Any]
@@ -57,6 +59,30 @@ def run_response(
         "idempotency_key": key,
         "idempotent_replay": replay,
         "trace": trace_response(trace),
+    }
+
+
+def settled_response(response: JSON, job: Job, pending: Iterable[Interrupt]) -> JSON:
+    """A ``RunJobResponse`` answered after a wait, with what a waiting client wants
+    next (additions to the reference; see ``run_outcome``)."""
+    return response | run_outcome(job, pending)
+
+
+def run_outcome(job: Job, pending: Iterable[Interrupt]) -> JSON:
+    """Where a run ended: ``result`` (completed), ``error`` (failed: type and
+    message) and ``pending_interrupts`` (paused: ids and values); ``null`` and
+    ``[]`` otherwise."""
+    error = job.error or None
+    return {
+        "result": job.result if job.status == Job.Status.COMPLETED else None,
+        "error": (
+            {"type": error.get("type", ""), "message": error.get("message", "")}
+            if error and job.status == Job.Status.FAILED
+            else None
+        ),
+        "pending_interrupts": [
+            {"interrupt_id": i.pk, "value": i.value} for i in pending
+        ],
     }
 
 
@@ -282,6 +308,39 @@ def audit_logs(logs: Iterable[AuditLog]) -> JSON:
             }
             for log in logs
         ]
+    }
+
+
+# --- graphs -------------------------------------------------------------------------
+
+ENDPOINTS = ("__start__", "__end__")
+
+
+def graph_item(entry: CatalogEntry) -> JSON:
+    """A registered graph in a list: its name, builder, nodes and definition hash
+    (or why it cannot be loaded)."""
+    item: JSON = {"name": entry.name, "source": entry.source}
+    if entry.found is None:
+        return item | {"error": entry.error}
+    nodes = entry.found.graph.get_graph().nodes
+    return item | {
+        "nodes": [n for n in nodes if n not in ENDPOINTS],
+        "definition_hash": entry.found.definition_hash,
+    }
+
+
+def graph_detail(entry: CatalogEntry) -> JSON:
+    """A graph's item with its input and output JSON schemas, edges and Mermaid."""
+    if entry.found is None:
+        return graph_item(entry)
+    graph = entry.found.graph
+    drawable = graph.get_graph()
+    return {
+        **graph_item(entry),
+        "edges": drawable.to_json()["edges"],
+        "input_schema": json_schema(graph, "input_schema"),
+        "output_schema": json_schema(graph, "output_schema"),
+        "mermaid": drawable.draw_mermaid(),
     }
 
 

@@ -66,6 +66,31 @@ def graph_get(name: str) -> RegisteredGraph:
         return _cache[name]
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A registered name, where it is built, and its graph or why it won't load."""
+
+    name: str
+    source: str
+    found: RegisteredGraph | None
+    error: str = ""
+
+
+def graph_catalog(names: list[str] | None = None) -> list[CatalogEntry]:
+    """Every registered graph (or those of ``names``), each loaded or with the
+    reason it cannot be, so one broken builder does not hide the others."""
+    entries = []
+    for name in graph_names() if names is None else names:
+        path = settings.ORIS_GRAPHS.get(name) or BUILT_IN_GRAPHS.get(name)
+        if name in _registered:
+            path = f"{_registered[name].__module__}:{_registered[name].__qualname__}"
+        try:
+            entries.append(CatalogEntry(name, path or "", graph_get(name)))
+        except UnknownGraph as exc:
+            entries.append(CatalogEntry(name, path or "", None, exc.message))
+    return entries
+
+
 def _builder(name: str) -> Builder:
     if name in _registered:
         return _registered[name]

@@ -12,12 +12,16 @@ from runtime import present, selectors
 from runtime.api import fields
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.permissions import Scope
-from runtime.api.schema import documented
+from runtime.api.schema import READ_ERRORS, documented
 from runtime.errors import InvalidArgument
 from runtime.models import AuditLog
 
 
 class AuditLogListApi(OrisApi):
+    """Audit records, newest first: every control action, by whom (actor, role,
+    request id), with its result (`ok`, or `error` for a refused one); filter by
+    actor, action, resource and time window."""
+
     required_scope = Scope.AUDIT
 
     class Query(serializers.Serializer):
@@ -38,7 +42,10 @@ class AuditLogListApi(OrisApi):
             return attrs
 
     @documented(
-        "list_audit_logs", "ApiEnvelope_AuditLogListResponse", parameters=[Query]
+        "list_audit_logs",
+        "ApiEnvelope_AuditLogListResponse",
+        parameters=[Query],
+        errors=READ_ERRORS,
     )
     def get(self, request: Request) -> Response:
         query = self.query(self.Query)
@@ -53,9 +60,14 @@ class AuditLogListApi(OrisApi):
 
 
 class AttemptRetriesApi(OrisApi):
+    """An attempt's retries: when each was scheduled, with which backoff and
+    policy, and where the attempt stands now."""
+
     required_scope = Scope.ATTEMPTS
 
-    @documented("attempt_retries", "ApiEnvelope_AttemptRetryHistoryResponse")
+    @documented(
+        "attempt_retries", "ApiEnvelope_AttemptRetryHistoryResponse", errors=READ_ERRORS
+    )
     def get(self, request: Request, attempt_id: str) -> Response:
         attempt = selectors.attempt_get(attempt_id=not_empty(attempt_id, "attempt_id"))
         return self.ok(present.attempt_retries(attempt))

@@ -24,7 +24,8 @@ class OrisApi(APIView):
 
     ``required_scope`` is read by ``HasScope``; ``audit_action``, ``audit_resource``
     and ``audit_resource_kwarg`` by the middleware, which audits refused POSTs (the
-    services audit the ones that succeed).
+    services audit the ones that succeed); ``in_contract`` by the tests that hold
+    the routes to the reference contract.
     """
 
     required_scope: ClassVar[Scope]
@@ -32,6 +33,7 @@ class OrisApi(APIView):
     audit_action: ClassVar[str | None] = None  # e.g. "job.resume"
     audit_resource: ClassVar[str] = ""  # the resource type the action is on
     audit_resource_kwarg: ClassVar[str | None] = None  # the URL kwarg naming it
+    in_contract: ClassVar[bool] = True  # False: an addition to the reference's API
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         """After authentication and RBAC: path ids no row could have are a 400."""

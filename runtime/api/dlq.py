@@ -10,7 +10,7 @@ from runtime import present, selectors
 from runtime.api import fields
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.permissions import Scope
-from runtime.api.schema import documented
+from runtime.api.schema import READ_ERRORS, documented
 from runtime.models import DeadLetter
 from runtime.services.dead_letters import dead_letter_replay
 
@@ -21,6 +21,9 @@ def dead_letter_for(attempt_id: str) -> DeadLetter:
 
 
 class DeadLetterListApi(OrisApi):
+    """Attempts that ran out of retries or recoveries, newest first; `status`
+    filters by replay status (`pending`, `replayed`)."""
+
     required_scope = Scope.DLQ
 
     class Query(serializers.Serializer):
@@ -30,7 +33,10 @@ class DeadLetterListApi(OrisApi):
         limit = fields.integer(required=False, default=100)
 
     @documented(
-        "list_dead_letters", "ApiEnvelope_DeadLetterListResponse", parameters=[Query]
+        "list_dead_letters",
+        "ApiEnvelope_DeadLetterListResponse",
+        parameters=[Query],
+        errors=READ_ERRORS,
     )
     def get(self, request: Request) -> Response:
         query = self.query(self.Query)
@@ -42,9 +48,11 @@ class DeadLetterListApi(OrisApi):
 
 
 class DeadLetterDetailApi(OrisApi):
+    """One dead letter: why its attempt died and how often it was replayed."""
+
     required_scope = Scope.DLQ
 
-    @documented("inspect_dead_letter", "ApiEnvelope_DeadLetterItem")
+    @documented("inspect_dead_letter", "ApiEnvelope_DeadLetterItem", errors=READ_ERRORS)
     def get(self, request: Request, attempt_id: str) -> Response:
         return self.ok(present.dead_letter_item(dead_letter_for(attempt_id)))
 

@@ -51,6 +51,33 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
+# The settings that give /v1 a credential (or API keys created in the console).
+CREDENTIAL_SETTINGS = [
+    "ORIS_API_AUTH_BEARER_TOKEN",
+    "ORIS_API_AUTH_API_KEY",
+    "ORIS_API_AUTH_API_KEY_ID",
+]
+
+
+def unauthorized() -> tuple[str, str, Any]:
+    """A 401's envelope: when the server has no credential at all, it says so and
+    names the variables that configure one (no caller could get in otherwise)."""
+    kinds = supported_auth()
+    if kinds:
+        return (
+            "unauthorized",
+            "missing or invalid credentials",
+            {"supported_auth": kinds},
+        )
+    return (
+        "unauthorized",
+        "this server has no credential configured: set ORIS_API_AUTH_BEARER_TOKEN "
+        "or ORIS_API_AUTH_API_KEY (with ORIS_API_AUTH_API_KEY_ID for an operator "
+        "key pair), or create an API key in the console",
+        {"supported_auth": [], "configure": CREDENTIAL_SETTINGS},
+    )
+
+
 def describe(exc: Exception, status: int) -> tuple[str, str, Any]:
     """The envelope's code, message and details for a handled exception."""
     code = getattr(exc, "oris_code", None) or CODES.get(status, "invalid_argument")
@@ -58,11 +85,7 @@ def describe(exc: Exception, status: int) -> tuple[str, str, Any]:
         code = "internal"
     details = getattr(exc, "details", None)
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        return (
-            "unauthorized",
-            "missing or invalid credentials",
-            {"supported_auth": supported_auth()},
-        )
+        return unauthorized()
     if isinstance(exc, drf.Throttled):  # Retry-After is set by DRF's handler
         retry_after = getattr(exc, "wait", None)  # set by DRF; not in its stubs
         wait = math.ceil(retry_after) if retry_after is not None else None

@@ -10,7 +10,7 @@ from runtime import present, selectors
 from runtime.api import fields
 from runtime.api.base import AnyJSONField, OrisApi, not_empty
 from runtime.api.permissions import Scope
-from runtime.api.schema import documented
+from runtime.api.schema import READ_ERRORS, documented
 from runtime.models import Interrupt, Job
 from runtime.services import interrupts as services
 
@@ -21,6 +21,9 @@ def interrupt_for(interrupt_id: str) -> Interrupt:
 
 
 class InterruptListApi(OrisApi):
+    """Interrupts newest first: what each run asked a person, optionally only one
+    status (`pending`, `resumed`, `rejected`, `cancelled`) or one thread (`run_id`)."""
+
     required_scope = Scope.INTERRUPTS
 
     class Query(serializers.Serializer):
@@ -33,7 +36,10 @@ class InterruptListApi(OrisApi):
         limit = fields.integer(required=False, min_value=0, default=50)
 
     @documented(
-        "list_interrupts", "ApiEnvelope_InterruptListResponse", parameters=[Query]
+        "list_interrupts",
+        "ApiEnvelope_InterruptListResponse",
+        parameters=[Query],
+        errors=READ_ERRORS,
     )
     def get(self, request: Request) -> Response:
         query = self.query(self.Query)
@@ -46,9 +52,14 @@ class InterruptListApi(OrisApi):
 
 
 class InterruptDetailApi(OrisApi):
+    """One interrupt: its thread, the value the graph asked with, its status and
+    the attempt that reached it."""
+
     required_scope = Scope.INTERRUPTS
 
-    @documented("inspect_interrupt", "ApiEnvelope_InterruptDetailResponse")
+    @documented(
+        "inspect_interrupt", "ApiEnvelope_InterruptDetailResponse", errors=READ_ERRORS
+    )
     def get(self, request: Request, interrupt_id: str) -> Response:
         return self.ok(present.interrupt_detail(interrupt_for(interrupt_id)))
 
@@ -90,6 +101,9 @@ class RejectInput(serializers.Serializer):
 
 
 class InterruptRejectApi(OrisApi):
+    """Refuses the interrupt and cancels its run, with an optional reason (recorded
+    in the audit log and the run's timeline)."""
+
     required_scope = Scope.INTERRUPTS
     audit_action, audit_resource = "interrupt.reject", "interrupt"
     audit_resource_kwarg = "interrupt_id"

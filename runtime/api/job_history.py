@@ -9,7 +9,7 @@ from runtime import present, selectors
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.jobs import job_for
 from runtime.api.permissions import Scope
-from runtime.api.schema import documented
+from runtime.api.schema import READ_ERRORS, documented
 
 
 class JobStateApi(OrisApi):
@@ -17,7 +17,7 @@ class JobStateApi(OrisApi):
 
     required_scope = Scope.JOBS
 
-    @documented("inspect_job", "ApiEnvelope_JobStateResponse")
+    @documented("inspect_job", "ApiEnvelope_JobStateResponse", errors=READ_ERRORS)
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
         return self.ok(present.job_state(job, selectors.job_state(job=job)))
@@ -28,7 +28,7 @@ class JobDetailApi(OrisApi):
 
     required_scope = Scope.JOBS
 
-    @documented("job_detail", "ApiEnvelope_JobDetailResponse")
+    @documented("job_detail", "ApiEnvelope_JobDetailResponse", errors=READ_ERRORS)
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
         detail = present.job_detail(
@@ -43,18 +43,23 @@ class JobDetailApi(OrisApi):
 
 
 class JobHistoryApi(OrisApi):
+    """The thread's checkpoints, oldest first: the ids to inspect, replay or fork
+    from."""
+
     required_scope = Scope.JOBS
 
-    @documented("job_history", "ApiEnvelope_JobHistoryResponse")
+    @documented("job_history", "ApiEnvelope_JobHistoryResponse", errors=READ_ERRORS)
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
         return self.ok(present.job_history(job, selectors.job_history(job=job)))
 
 
 class JobTimelineApi(OrisApi):
+    """The thread's checkpoints as numbered `checkpoint_saved` events."""
+
     required_scope = Scope.JOBS
 
-    @documented("job_timeline", "ApiEnvelope_JobTimelineResponse")
+    @documented("job_timeline", "ApiEnvelope_JobTimelineResponse", errors=READ_ERRORS)
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
         entries = selectors.job_timeline_history(job=job)
@@ -62,9 +67,13 @@ class JobTimelineApi(OrisApi):
 
 
 class JobTimelineExportApi(OrisApi):
+    """The timeline and the history together, for archiving a run."""
+
     required_scope = Scope.JOBS
 
-    @documented("job_timeline_export", "ApiEnvelope_TimelineExportResponse")
+    @documented(
+        "job_timeline_export", "ApiEnvelope_TimelineExportResponse", errors=READ_ERRORS
+    )
     def get(self, request: Request, thread_id: str) -> Response:
         job = job_for(thread_id)
         entries = selectors.job_timeline_history(job=job)
@@ -72,9 +81,16 @@ class JobTimelineExportApi(OrisApi):
 
 
 class JobCheckpointApi(OrisApi):
+    """The state saved in one checkpoint of the thread (404 if the thread has no
+    such checkpoint)."""
+
     required_scope = Scope.JOBS
 
-    @documented("inspect_checkpoint", "ApiEnvelope_CheckpointInspectResponse")
+    @documented(
+        "inspect_checkpoint",
+        "ApiEnvelope_CheckpointInspectResponse",
+        errors=READ_ERRORS,
+    )
     def get(self, request: Request, thread_id: str, checkpoint: str) -> Response:
         not_empty(checkpoint, "checkpoint_id")
         job = job_for(thread_id)

@@ -13,7 +13,7 @@ from runtime import present, selectors
 from runtime.api import fields
 from runtime.api.base import AnyJSONField, OrisApi, WaitMsField, not_empty
 from runtime.api.permissions import Scope
-from runtime.api.schema import documented
+from runtime.api.schema import READ_ERRORS, WAITED, documented
 from runtime.models import Checkpoint, IdempotencyRecord, Job, RetryHistory
 from runtime.services import jobs as job_services
 from runtime.services import runs
@@ -96,6 +96,16 @@ class RunJobInput(serializers.Serializer):
         return attrs | {k: v for k, v in defaults.items() if attrs.get(k) is None}
 
 
+RUN_DESCRIPTION = (
+    "Starts a run of a registered graph (`graph`, default `ORIS_DEFAULT_GRAPH`) on "
+    "a new thread; `input` must fit the graph's input schema (`GET /v1/graphs/"
+    "{name}`). With `idempotency_key` a retried request answers the first "
+    "response. With `wait_ms` the answer waits until the run completes, pauses at "
+    "an interrupt or fails (at most `ORIS_API_MAX_WAIT_MS`) and carries its "
+    "`result`, `error` and `pending_interrupts`."
+)
+
+
 class JobCollectionApi(OrisApi):
     """``POST /v1/jobs`` and ``/v1/jobs/run`` start a run; ``GET /v1/jobs`` lists."""
 
@@ -109,7 +119,14 @@ class JobCollectionApi(OrisApi):
         limit = fields.integer(required=False, min_value=0, default=50)
         offset = fields.integer(required=False, min_value=0, default=0)
 
-    @documented("list_jobs", "ApiEnvelope_ListJobsResponse", parameters=[ListQuery])
+    @documented(
+        "list_jobs",
+        "ApiEnvelope_ListJobsResponse",
+        parameters=[ListQuery],
+        errors=READ_ERRORS,
+        description="Jobs, most recently updated first, optionally of one status; "
+        "`limit` (at most 200) and `offset` page through them.",
+    )
     def get(self, request: Request) -> Response:
         query = self.query(self.ListQuery)
         jobs = selectors.job_list(
@@ -119,7 +136,13 @@ class JobCollectionApi(OrisApi):
         )
         return self.ok(present.job_list(jobs))
 
-    @documented("run_job", "ApiEnvelope_RunJobResponse", request=RunJobInput)
+    @documented(
+        "run_job",
+        "ApiEnvelope_RunJobResponse",
+        request=RunJobInput,
+        data_extra=WAITED,
+        description=RUN_DESCRIPTION,
+    )
     def post(self, request: Request) -> Response:
         data = self.body(RunJobInput)
         traceparent = request.headers.get("traceparent")
@@ -132,7 +155,13 @@ class JobRunApi(JobCollectionApi):
 
     http_method_names = ["post", "options"]
 
-    @documented("run_job_explicit", "ApiEnvelope_RunJobResponse", request=RunJobInput)
+    @documented(
+        "run_job_explicit",
+        "ApiEnvelope_RunJobResponse",
+        request=RunJobInput,
+        data_extra=WAITED,
+        description=RUN_DESCRIPTION,
+    )
     def post(self, request: Request) -> Response:
         return super().post(request)
 
@@ -154,13 +183,20 @@ class JobResumeApi(OrisApi):
     """``POST /v1/jobs/{thread_id}/resume``: answers the job's pending interrupt.
 
     With several pending interrupts ``value`` must map interrupt ids to answers.
+    With ``wait_ms`` the answer waits for the run to settle again and carries its
+    ``result``, ``error`` and ``pending_interrupts``.
     """
 
     required_scope = Scope.JOBS
     audit_action, audit_resource = "job.resume", "thread"
     audit_resource_kwarg = "thread_id"
 
-    @documented("resume_job", "ApiEnvelope_RunJobResponse", request=ResumeJobInput)
+    @documented(
+        "resume_job",
+        "ApiEnvelope_RunJobResponse",
+        request=ResumeJobInput,
+        data_extra=WAITED,
+    )
     def post(self, request: Request, thread_id: str) -> Response:
         data = self.body(ResumeJobInput)
         job = runs.job_resume(
@@ -169,8 +205,11 @@ class JobResumeApi(OrisApi):
             actor=self.actor(),
             wait_ms=data["wait_ms"],
         )
-        pending = selectors.interrupt_list_pending(job=job)
-        return self.ok(present.run_response(job, pending=pending, trace=job.trace))
+        pending = list(selectors.interrupt_list_pending(job=job))
+        response = present.run_response(job, pending=pending, trace=job.trace)
+        if data["wait_ms"]:
+            response = present.settled_response(response, job, pending)
+        return self.ok(response)
 
 
 class ReplayJobInput(serializers.Serializer):

@@ -23,16 +23,18 @@ class Scope(StrEnum):
     AUDIT = "audit"
     ATTEMPTS = "attempts"
     WORKERS = "workers"
+    GRAPHS = "graphs"
     ANY = "*"  # unknown routes (authenticated, whatever the role) and the schema
 
 
 Role = ApiKey.Role
 
 _CONTROL = frozenset(
-    {Scope.JOBS, Scope.INTERRUPTS, Scope.DLQ, Scope.AUDIT, Scope.ATTEMPTS}
+    {Scope.JOBS, Scope.INTERRUPTS, Scope.DLQ, Scope.AUDIT, Scope.ATTEMPTS, Scope.GRAPHS}
 )
 
-# The reference's route table: operators steer runs, workers only take work.
+# The reference's route table: operators steer runs, workers only take work
+# (graphs, an addition, are read by the roles that start runs).
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: _CONTROL | {Scope.WORKERS},
     Role.OPERATOR: _CONTROL,

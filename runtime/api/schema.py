@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+
+from runtime.api.permissions import Scope
 
 
 @functools.cache
@@ -95,11 +98,113 @@ ERROR = {
 }
 
 
-def documented(operation_id: str, response: str, **kwargs: Any):
-    """``extend_schema`` with the contract's envelope and the error envelope."""
-    responses = {200: contract_schema(response)}
-    responses |= {status: ERROR for status in (400, 401, 403, 404, 409)}
+# What each error status means on /v1 (every one in the error envelope).
+ERRORS = {
+    400: "`invalid_argument`: the body, a query parameter or a path id is malformed "
+    "or breaks a rule; `error.details.fields` names the fields",
+    401: "`unauthorized`: no credential, or a wrong one (the message says when the "
+    "server has none configured)",
+    403: "`forbidden`: the credential's role may not call this operation",
+    404: "`not_found`: no such thread, interrupt, attempt or graph",
+    409: "`conflict`: the resource is in a state that refuses the action (already "
+    "finished, answered, lease lost, idempotency key reused)",
+    429: "`rate limited`: too many requests for this credential; see `Retry-After`",
+}
+READ_ERRORS = (400, 401, 403, 404, 429)
+WRITE_ERRORS = (400, 401, 403, 404, 409, 429)
+
+# Each operation's tag, from the scope its API class declares.
+TAGS: dict[Scope, str] = {
+    Scope.JOBS: "jobs",
+    Scope.INTERRUPTS: "interrupts",
+    Scope.WORKERS: "workers",
+    Scope.DLQ: "dead letters",
+    Scope.AUDIT: "audit",
+    Scope.ATTEMPTS: "audit",
+    Scope.GRAPHS: "graphs",
+}
+
+
+# What a ``wait_ms`` answer adds to the contract's ``RunJobResponse``.
+WAITED: dict[str, Any] = {
+    "result": {
+        "nullable": True,
+        "description": "with `wait_ms`: the output of a completed run",
+    },
+    "error": {
+        "type": "object",
+        "nullable": True,
+        "description": "with `wait_ms`: why a failed run failed",
+        "required": ["type", "message"],
+        "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "pending_interrupts": {
+        "type": "array",
+        "description": "with `wait_ms`: the interrupts a paused run waits on",
+        "items": {
+            "type": "object",
+            "required": ["interrupt_id", "value"],
+            "properties": {"interrupt_id": {"type": "string"}, "value": {}},
+        },
+    },
+}
+
+
+def documented(
+    operation_id: str,
+    response: str | dict[str, Any],
+    *,
+    errors: tuple[int, ...] = WRITE_ERRORS,
+    data_extra: dict[str, Any] | None = None,
+    **kwargs: Any,
+):
+    """``extend_schema`` with the contract's envelope (``response`` names one of
+    its schemas, or is a schema), properties ``data_extra`` adds to its ``data``,
+    and the error envelope for ``errors``."""
+    ok = contract_schema(response) if isinstance(response, str) else response
+    if data_extra:
+        data = ok["properties"]["data"]
+        data["properties"] = {**data["properties"], **data_extra}
+    responses: dict[int, Any] = {200: ok}
+    responses |= {
+        status: OpenApiResponse(response=ERROR, description=ERRORS[status])
+        for status in errors
+    }
     return extend_schema(operation_id=operation_id, responses=responses, **kwargs)
+
+
+def envelope_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """The success envelope around ``data``, for operations the contract lacks."""
+    return {
+        "type": "object",
+        "required": ["meta", "request_id", "data"],
+        "properties": {
+            "meta": {
+                "type": "object",
+                "required": ["status", "api_version"],
+                "properties": {
+                    "status": {"type": "string"},
+                    "api_version": {"type": "string"},
+                },
+            },
+            "request_id": {"type": "string"},
+            "data": data,
+        },
+    }
+
+
+@functools.cache
+def contract_summaries() -> dict[tuple[str, str], str]:
+    """The contract's one-line summary of each operation, by method and path
+    (parameters as ``{}``: the contract and the URLconf name some differently)."""
+    return {
+        (e["method"].lower(), _unnamed(e["path"])): e["summary"]
+        for e in _contract()["endpoints"]
+    }
+
+
+def _unnamed(path: str) -> str:
+    return re.sub(r":\w+|\{\w+\}", "{}", path)
 
 
 class OrisAutoSchema(AutoSchema):
@@ -122,6 +227,15 @@ class OrisAutoSchema(AutoSchema):
     def get_description(self) -> str:  # type: ignore[override]
         """The API class's own docstring (never one inherited from a base class)."""
         return (type(self.view).__dict__.get("__doc__") or "").strip()
+
+    def get_summary(self) -> str | None:
+        """The contract's summary of the operation (``documented(summary=...)``
+        for the operations it does not have)."""
+        return contract_summaries().get((self.method.lower(), _unnamed(self.path)))
+
+    def get_tags(self) -> list[str]:
+        view: Any = self.view  # an OrisApi, which declares its scope
+        return [TAGS[view.required_scope]]
 
 
 class CredentialScheme(OpenApiAuthenticationExtension):

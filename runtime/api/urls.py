@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.urls import path, re_path
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
-from runtime.api import audit, dlq, interrupts, job_history, jobs, workers
+from runtime.api import audit, dlq, graphs, interrupts, job_history, jobs, workers
 from runtime.api.base import OrisApi
 from runtime.api.permissions import Scope
 from runtime.errors import NotFound
@@ -39,8 +44,15 @@ class SchemaApi(SpectacularAPIView):
     renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer]
 
 
+class SchemaYamlApi(SchemaApi):
+    """``/v1/openapi.yaml``: the same document as YAML."""
+
+    renderer_classes = [OpenApiYamlRenderer2, OpenApiYamlRenderer]
+
+
 urlpatterns = [
     path("openapi.json", SchemaApi.as_view(), name="openapi"),
+    path("openapi.yaml", SchemaYamlApi.as_view(), name="openapi-yaml"),
     path("jobs", jobs.JobCollectionApi.as_view(), name="jobs"),
     path("jobs/run", jobs.JobRunApi.as_view(), name="jobs-run"),
     path("jobs/<str:thread_id>", job_history.JobStateApi.as_view(), name="job"),
@@ -115,6 +127,8 @@ urlpatterns = [
         name="dead-letter-replay",
     ),
     path("audit/logs", audit.AuditLogListApi.as_view(), name="audit-logs"),
+    path("graphs", graphs.GraphListApi.as_view(), name="graphs"),
+    path("graphs/<str:name>", graphs.GraphDetailApi.as_view(), name="graph"),
     path(
         "attempts/<str:attempt_id>/retries",
         audit.AttemptRetriesApi.as_view(),

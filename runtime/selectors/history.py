@@ -67,6 +67,16 @@ def job_state(*, job: Job, checkpoint_id: str | None = None) -> JobState:
     )
 
 
+def job_progress(*, job: Job) -> tuple[tuple[str, ...], int | None]:
+    """Where a run stands, cheaply (one read of its latest checkpoint): the nodes
+    it runs next and the superstep it saved last; ``((), None)`` before any."""
+    found = DjangoSaver().get_tuple(thread_config(job.thread_id))
+    if found is None:
+        return (), None
+    step = (found.metadata or {}).get("step")
+    return _node_names(found.checkpoint.get("next") or ()), step
+
+
 def job_checkpoint_state(*, job: Job, checkpoint_id: str) -> JobState:
     """The state at one checkpoint of the thread; ``NotFound`` if it has none such."""
     if DjangoSaver().get_tuple(thread_config(job.thread_id, checkpoint_id)) is None:

@@ -140,32 +140,21 @@ def job_create(
     input: Any,
     actor: Actor,
     thread_id: str | None = None,
-    priority: int = 0,
-    tenant_id: str = "",
-    queue: str = "default",
-    timeout_ms: int | None = None,
-    timeout_status: str = "",
-    retry_policy: dict[str, Any] | None = None,
     trace: dict[str, Any] | None = None,
     at: datetime | None = None,
+    **options: Unpack[RunOptions],
 ) -> Job:
-    """Accepts a run: the job, its first attempt and the q2 task, in one transaction."""
-    timeout = None
-    if timeout_ms is not None:
-        status = timeout_status or "failed"
-        timeout = {"timeout_ms": timeout_ms, "on_timeout_status": status}
-    options = job_options(
-        priority=priority,
-        tenant_id=tenant_id,
-        queue=queue,
-        timeout_policy=timeout,
-        retry_policy=retry_policy,
-    )
+    """Accepts a run: the job, its first attempt and the q2 task, in one transaction.
+
+    ``options`` are a run's options as the API takes them (``RunOptions``),
+    checked by ``job_options``; ``runs.job_run`` adds the idempotency key and the
+    wait around the same insert.
+    """
     return job_insert(
         graph=graph,
         input=input,
         actor=actor,
-        options=options,
+        options=job_options(**options),
         thread_id=thread_id,
         trace=trace,
         at=at,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from runtime import selectors
 from runtime.errors import Conflict, InvalidArgument
 from runtime.models import Interrupt, Job
-from runtime.present import run_response
+from runtime.present import run_response, settled_response
 from runtime.services.audit import Actor
 from runtime.services.idempotency import idempotency_complete, idempotency_reserve
 from runtime.services.interrupts import interrupt_resume
@@ -92,8 +92,10 @@ def job_run(
             idempotency_complete(key=key, response=response)
     if wait_ms:
         job = selectors.job_wait_settled(job=job, wait_ms=wait_ms)
-        pending = selectors.interrupt_list_pending(job=job)
+        job.refresh_from_db()
+        pending = list(selectors.interrupt_list_pending(job=job))
         response = run_response(job, pending=pending, key=key, trace=trace)
+        response = settled_response(response, job, pending)
     return RunResult(job=job, response=response)
 
 
@@ -169,6 +171,7 @@ def job_resume(*, job: Job, value: Any, actor: Actor, wait_ms: int = 0) -> Job:
     job.refresh_from_db()
     if wait_ms:
         selectors.job_wait_settled(job=job, wait_ms=wait_ms)
+        job.refresh_from_db()
     return job
 
 

@@ -183,7 +183,32 @@ def build_loses_database() -> StateGraph:
     return graph
 
 
+def nap(name: str):
+    """A node that takes the input's ``value`` ms, else ``ORIS_TEST_NAP_SECONDS``
+    (a run long enough to watch)."""
+
+    def node(state: Counter) -> dict[str, Any]:
+        import time
+
+        seconds = float(os.environ.get("ORIS_TEST_NAP_SECONDS", "0.05"))
+        time.sleep(state["value"] / 1000 if state.get("value") else seconds)
+        return {"trail": [*state.get("trail", []), name]}
+
+    node.__name__ = name
+    return node
+
+
+def build_napper() -> StateGraph:
+    """first -> second, each napping."""
+    graph = StateGraph(Counter)
+    graph.add_sequence([nap("first"), nap("second")])
+    graph.add_edge(START, "first")
+    graph.add_edge("second", END)
+    return graph
+
+
 TEST_GRAPHS = {
+    "napper": "tests.runtime.sample_graphs:build_napper",
     "exits": "tests.runtime.sample_graphs:build_exits",
     "dies": "tests.runtime.sample_graphs:build_dies",
     "loses_database": "tests.runtime.sample_graphs:build_loses_database",

@@ -8,10 +8,15 @@ cluster is stopped too and the command exits with the server's status.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from runtime.worker.supervisor import (
@@ -27,12 +32,28 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default=settings.ORIS_SERVER_ADDR)
+        parser.add_argument(
+            "--bootstrap",
+            action="store_true",
+            help="run oris_bootstrap first; show what it says once the server is up",
+        )
 
-    def handle(self, *args: object, addr: str, **options: object) -> None:
+    def handle(
+        self, *args: object, addr: str, bootstrap: bool, **options: object
+    ) -> None:
+        welcome = io.StringIO()
+        if bootstrap:
+            call_command("oris_bootstrap", stdout=welcome)
         web = subprocess.Popen(
             [sys.executable, MANAGE, "runserver", "--noreload", addr]
         )
-        self.stdout.write(f"Oris is serving on http://{addr}/ (Ctrl-C stops it)")
+        note = f"Oris is serving on http://{addr}/ (Ctrl-C stops it)"
+        # Last on the first screen, after the server's and the cluster's own lines.
+        threading.Thread(
+            target=self._welcome,
+            args=(addr, welcome.getvalue().rstrip() + "\n" + note),
+            daemon=True,
+        ).start()
         stopping = stop_requested()
         Supervisor().run(lambda: stopping() or web.poll() is not None)
         status = web.poll()
@@ -48,3 +69,14 @@ class Command(BaseCommand):
             status = 0
         if status:
             sys.exit(status)
+
+    def _welcome(self, addr: str, text: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{addr}/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(0.5)  # the cluster's start-up lines come first
+        self.stdout.write(text)

@@ -18,8 +18,15 @@ pytestmark = pytest.mark.django_db
 
 def test_it_is_closed_when_no_credential_is_configured() -> None:
     error = assert_error(APIClient().get("/v1/jobs"), 401, "unauthorized")
-    assert error["message"] == "missing or invalid credentials"
-    assert error["details"] == {"supported_auth": []}
+    assert "no credential configured" in error["message"]
+    assert error["details"] == {
+        "supported_auth": [],
+        "configure": [
+            "ORIS_API_AUTH_BEARER_TOKEN",
+            "ORIS_API_AUTH_API_KEY",
+            "ORIS_API_AUTH_API_KEY_ID",
+        ],
+    }
 
 
 def test_it_answers_401_without_credentials_once_keys_exist(stranger) -> None:

@@ -65,9 +65,74 @@ def test_run_with_wait_returns_when_the_run_settles(bob_operator) -> None:
         wait_ms=5000,
     )
     worker.join()
-    data = response.json()["data"]
+    data = assert_contract(response, "ApiEnvelope_RunJobResponse")["data"]
     assert data["status"] == "interrupted"
     assert data["interrupts"][0]["question"] == "Publish this draft?"
+    # What a waiting client needs next, without a second call.
+    (pending,) = data["pending_interrupts"]
+    assert pending["interrupt_id"].startswith("int-")
+    assert pending["value"] == data["interrupts"][0]
+    assert (data["result"], data["error"]) == (None, None)
+
+
+def waited_run(client, **body) -> dict:
+    worker = threading.Timer(0.3, worker_thread)
+    worker.start()
+    response = run(client, wait_ms=10_000, **body)
+    worker.join()
+    return assert_contract(response, "ApiEnvelope_RunJobResponse")["data"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waited_run_that_completes_carries_its_result(bob_operator) -> None:
+    data = waited_run(bob_operator, thread_id="w2", graph="chain", input={})
+    assert data["status"] == "completed"
+    assert data["result"] == {"trail": ["a", "b", "c"]}
+    assert (data["error"], data["pending_interrupts"]) == (None, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waited_run_that_fails_carries_its_error(bob_operator, monkeypatch) -> None:
+    monkeypatch.setenv("ORIS_TEST_FLAKY_FAILURES", "5")
+    data = waited_run(bob_operator, thread_id="w3", graph="flaky", input={})
+    assert data["status"] == "failed"
+    assert data["error"] == {
+        "type": "builtins.RuntimeError",
+        "message": "flaky failure #1",
+    }
+    assert data["result"] is None
+
+
+def test_a_wait_that_ends_before_the_run_says_where_it_stands(bob_operator) -> None:
+    response = run(bob_operator, thread_id="w4", graph="chain", wait_ms=50)
+    data = assert_contract(response, "ApiEnvelope_RunJobResponse")["data"]
+    assert data["status"] == "queued"
+    assert (data["result"], data["error"], data["pending_interrupts"]) == (
+        None,
+        None,
+        [],
+    )
+
+
+def test_an_answer_without_wait_has_only_the_contracts_fields(bob_operator) -> None:
+    data = run(bob_operator, thread_id="w5", graph="chain").json()["data"]
+    assert not {"result", "error", "pending_interrupts"} & set(data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waited_resume_carries_the_result(bob_operator) -> None:
+    run(bob_operator, thread_id="w6", graph="approval", input={"topic": "x"})
+    drain()
+    worker = threading.Timer(0.3, worker_thread)
+    worker.start()
+    response = bob_operator.post(
+        "/v1/jobs/w6/resume", {"value": True, "wait_ms": 10_000}, format="json"
+    )
+    worker.join()
+    data = assert_contract(response, "ApiEnvelope_RunJobResponse")["data"]
+    assert data["status"] == "completed"
+    assert data["result"]["published"].startswith("Draft on x")
+    assert data["pending_interrupts"] == []
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,21 @@ def test_the_urlconf_serves_the_contract_routes() -> None:
         if e["path"].startswith("/v1/")
     }
     served = {(r.method.upper(), r.contract_path) for r in CONTROL}
-    assert served == contract
+    assert served == contract | ADDED
+
+
+# Operations Oris adds to the reference's API (their classes say so).
+ADDED = {("GET", "/v1/graphs"), ("GET", "/v1/graphs/:_")}
+
+
+def test_the_added_operations_are_declared_as_such() -> None:
+    declared = {(r.method.upper(), r.contract_path) for r in ROUTES}
+    assert {
+        (r.method.upper(), r.contract_path)
+        for r in ROUTES
+        if not getattr(r.view, "in_contract", True)  # the schema views are not ours
+    } == ADDED
+    assert declared >= ADDED
 
 
 def test_a_routes_scope_is_its_first_path_segment() -> None:

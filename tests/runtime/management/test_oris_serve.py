@@ -42,7 +42,8 @@ def get_json(url: str, deadline: float) -> dict:
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    unset = ("DATABASE_URL", "ORIS_ADMIN_PASSWORD")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env["ORIS_SQLITE_DB"] = str(tmp_path / "serve.db")
     subprocess.run(
         [sys.executable, MANAGE, "migrate", "--noinput", "-v0"], env=env, check=True
@@ -53,7 +54,7 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
     addr = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen(
-        [sys.executable, MANAGE, "oris_serve", "--addr", addr],
+        [sys.executable, MANAGE, "oris_serve", "--addr", addr, "--bootstrap"],
         env=sqlite_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -83,13 +84,14 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
                 "--input",
                 '"hi"',
                 "--wait",
+                "--json",
             ],
             env=sqlite_env,
             capture_output=True,
             text=True,
             timeout=90,
         )
-        assert '"status": "completed"' in run.stdout, run.stderr
+        assert json.loads(run.stdout)["status"] == "completed", run.stderr
         # Its cluster is supervised: /readyz knows it and saw it progress.
         ready = get_json(f"http://{addr}/readyz", time.monotonic() + 30)
         assert ready["status"] == "ok"
@@ -101,5 +103,11 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
             server.kill()
     assert server.returncode == 0
     assert "Traceback" not in output
+    # The first screen ends with the framed block: the console and its password,
+    # after the server's own start-up lines.
+    block = output.index("  Oris console   http://")
+    assert block > output.index("Starting development server")
+    assert output[block:].splitlines()[2].startswith("  password       ")
+    assert output.rindex("=" * 72) > block
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://{addr}/healthz", timeout=1)

@@ -50,8 +50,14 @@ def test_it_rejects_a_duplicate_thread() -> None:
     ("overrides", "message"),
     [
         ({"priority": 101}, "priority must be between 0 and 100"),
-        ({"timeout_ms": 0}, "timeout_policy.timeout_ms must be > 0"),
-        ({"timeout_ms": 5, "timeout_status": "x"}, "on_timeout_status"),
+        (
+            {"timeout_policy": {"timeout_ms": 0, "on_timeout_status": "failed"}},
+            "timeout_policy.timeout_ms must be > 0",
+        ),
+        (
+            {"timeout_policy": {"timeout_ms": 5, "on_timeout_status": "x"}},
+            "on_timeout_status",
+        ),
         ({"retry_policy": {"strategy": "linear", "backoff_ms": 1}}, "strategy"),
     ],
 )
@@ -115,8 +121,11 @@ def test_the_api_rules_apply_to_every_caller(overrides: dict, message: str) -> N
     assert not Job.objects.exists()
 
 
-def test_a_timeout_defaults_to_failing_the_run() -> None:
-    job = make_job(timeout_ms=100, tenant_id=" acme ")
+def test_a_timeout_policy_and_tenant_are_normalised() -> None:
+    job = make_job(
+        timeout_policy={"timeout_ms": 100, "on_timeout_status": "failed"},
+        tenant_id=" acme ",
+    )
     assert (job.timeout_ms, job.timeout_status, job.tenant_id) == (
         100,
         "failed",

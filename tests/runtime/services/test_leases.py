@@ -53,7 +53,7 @@ def test_the_guard_reports_a_cancelled_job() -> None:
 def test_a_timed_out_attempt_ends_with_its_policy(
     policy: str, attempt_status: str, job_status: str, dead_letters: int
 ) -> None:
-    job = make_job(timeout_ms=1000, timeout_status=policy)
+    job = make_job(timeout_policy={"timeout_ms": 1000, "on_timeout_status": policy})
     lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
     assert reaper.reap(at=timezone.now() + timedelta(seconds=2)) == 1
     job.refresh_from_db()
