@@ -8,9 +8,11 @@ already finished are in the checkpoint's pending writes and are not run again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agents import observers
 from agents.errors import ToolError, ToolNotFoundError
 from agents.tools.base import BaseTool, ToolRuntime, format_tool_result
 from graphs.errors import GraphInterrupt, ParentCommand
@@ -75,8 +77,21 @@ class ToolExecutor:
             config=config,
             stream_writer=writer or (lambda _chunk: None),
         )
+        tool = self.tools.get(call["name"])
+        started_at, started = time.time(), time.perf_counter()
+
+        def report(error: BaseException | None) -> None:
+            if observers.observing():
+                observers.report_tool_call(
+                    observers.ToolCallRecord(
+                        tool=tool.name if tool is not None else None,
+                        started_at=started_at,
+                        duration_s=time.perf_counter() - started,
+                        error=error,
+                    )
+                )
+
         try:
-            tool = self.tools.get(call["name"])
             if tool is None:
                 raise ToolNotFoundError(
                     f"Tool {call['name']!r} does not exist; available: "
@@ -86,8 +101,10 @@ class ToolExecutor:
         except (GraphInterrupt, ParentCommand):
             raise  # control flow of the engine, not a tool failure
         except ToolError as exc:
+            report(exc)
             return {"messages": [self._error(call, str(exc))]}
         except Exception as exc:
+            report(exc)
             if not self.handle_errors:
                 raise
             logger.warning("tool %s failed: %r", call["name"], exc)
@@ -100,6 +117,7 @@ class ToolExecutor:
                     )
                 ]
             }
+        report(None)
         return self._wrap(call, result)
 
     def _error(self, call: ToolCall, text: str) -> ToolMessage:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from agents import observers
 from agents.chat_models._http import HttpTransport
 from agents.tools.base import ToolSpec, to_tool_spec
 from graphs.messages import (
@@ -49,6 +51,13 @@ class Pricing:
             usage["input_tokens"] * self.input_per_million
             + usage["output_tokens"] * self.output_per_million
         ) / 1_000_000
+
+
+_Clock = tuple[float, float]  # wall-clock start, perf_counter start
+
+
+def _clock() -> _Clock:
+    return time.time(), time.perf_counter()
 
 
 class _UsageMeter:
@@ -125,7 +134,7 @@ class BaseChatModel:
             tool_choice or self._bound_tool_choice,
         )
 
-    def _finish(self, message: AIMessage) -> AIMessage:
+    def _finish(self, message: AIMessage, clock: _Clock) -> AIMessage:
         meta = message.response_metadata
         meta.setdefault("model_provider", self.provider)
         meta.setdefault("model_name", self.model)
@@ -133,7 +142,29 @@ class BaseChatModel:
             self._meter.add(message.usage_metadata)
             if self.pricing is not None:
                 meta["cost_usd"] = round(self.pricing.cost(message.usage_metadata), 8)
+        self._report(clock, message, None)
         return message
+
+    def _report(
+        self, clock: _Clock, message: AIMessage | None, error: BaseException | None
+    ) -> None:
+        """Tells the observers (``agents.observers``) of one call."""
+        if not observers.observing():
+            return
+        started_at, started = clock
+        meta = message.response_metadata if message is not None else {}
+        observers.report_model_call(
+            observers.ModelCall(
+                provider=self.provider,
+                model=self.model,
+                started_at=started_at,
+                duration_s=time.perf_counter() - started,
+                usage=message.usage_metadata if message is not None else None,
+                cost_usd=meta.get("cost_usd"),
+                response_metadata=meta,
+                error=error,
+            )
+        )
 
     def invoke(
         self,
@@ -159,7 +190,13 @@ class BaseChatModel:
             ProviderError: When the provider call fails (after retries).
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        return self._finish(self._generate(msgs, specs, choice, **kwargs))
+        clock = _clock()
+        try:
+            reply = self._generate(msgs, specs, choice, **kwargs)
+        except BaseException as exc:
+            self._report(clock, None, exc)
+            raise
+        return self._finish(reply, clock)
 
     async def ainvoke(
         self,
@@ -171,7 +208,13 @@ class BaseChatModel:
     ) -> AIMessage:
         """Async :meth:`invoke`."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        return self._finish(await self._agenerate(msgs, specs, choice, **kwargs))
+        clock = _clock()
+        try:
+            reply = await self._agenerate(msgs, specs, choice, **kwargs)
+        except BaseException as exc:
+            self._report(clock, None, exc)
+            raise
+        return self._finish(reply, clock)
 
     def stream(
         self,
@@ -188,11 +231,16 @@ class BaseChatModel:
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         total: AIMessageChunk | None = None
-        for chunk in self._stream(msgs, specs, choice, **kwargs):
-            total = chunk if total is None else total + chunk
-            yield chunk
+        clock = _clock()
+        try:
+            for chunk in self._stream(msgs, specs, choice, **kwargs):
+                total = chunk if total is None else total + chunk
+                yield chunk
+        except Exception as exc:
+            self._report(clock, None, exc)
+            raise
         if total is not None:
-            self._finish(total.to_message())
+            self._finish(total.to_message(), clock)
 
     async def astream(
         self,
@@ -205,11 +253,16 @@ class BaseChatModel:
         """Async :meth:`stream`."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         total: AIMessageChunk | None = None
-        async for chunk in self._astream(msgs, specs, choice, **kwargs):
-            total = chunk if total is None else total + chunk
-            yield chunk
+        clock = _clock()
+        try:
+            async for chunk in self._astream(msgs, specs, choice, **kwargs):
+                total = chunk if total is None else total + chunk
+                yield chunk
+        except Exception as exc:
+            self._report(clock, None, exc)
+            raise
         if total is not None:
-            self._finish(total.to_message())
+            self._finish(total.to_message(), clock)
 
     # -- provider hooks -------------------------------------------------------------
 

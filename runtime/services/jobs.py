@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from runtime import registry
+from runtime import metrics, registry
 from runtime.errors import Conflict, GraphDefinitionChanged, InvalidArgument, NotFound
 from runtime.inputs import input_check, input_default
 from runtime.models import Attempt, AuditLog, Checkpoint, Interrupt, Job
@@ -346,6 +346,7 @@ def _cancel_now(job: Job, now: datetime) -> None:
         resolved_at=now,
     )
     transition(Job, job.pk, to=Job.Status.CANCELLED, updated_at=now, finished_at=now)
+    metrics.run_finished(graph=job.graph, status=Job.Status.CANCELLED)
 
 
 def job_mark_cancelled(*, job: Job, at: datetime | None = None) -> None:
