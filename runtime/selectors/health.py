@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import (
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from runtime.models import DeadLetter, Interrupt, Lease, WorkerCluster
@@ -90,13 +102,22 @@ def workers_list(*, at: datetime | None = None) -> list[WorkerRow]:
 
 def clusters_with_leases(
     clusters: QuerySet[WorkerCluster], *, at: datetime | None = None
-) -> dict[str, int]:
-    """Live leases held by the worker processes of each of ``clusters``."""
-    counts = dict.fromkeys(clusters.values_list("id", flat=True), 0)
-    for row in workers_list(at=at):
-        if row.cluster_id in counts:
-            counts[row.cluster_id] += row.leases
-    return counts
+) -> QuerySet[WorkerCluster]:
+    """``clusters``, each with ``leases_held``: the live leases its worker
+    processes hold."""
+    now = at or timezone.now()
+    held = (
+        Lease.objects.filter(
+            expires_at__gt=now,
+            worker_id__startswith=Concat(Value(Q2_PREFIX), OuterRef("id"), Value(":")),
+        )
+        .order_by()
+        .annotate(n=Func(F("id"), function="COUNT"))
+        .values("n")
+    )
+    return clusters.annotate(
+        leases_held=Coalesce(Subquery(held[:1]), 0, output_field=IntegerField())
+    )
 
 
 def health_snapshot(*, at: datetime | None = None) -> Health:
