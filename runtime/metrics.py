@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import bisect
 import logging
+import multiprocessing.util
 import os
 import threading
 import time
@@ -183,7 +184,10 @@ class _Buffer:
                     target=_flush_forever, name="oris-metrics", daemon=True
                 )
                 self.flusher.start()
+                # At exit: atexit for a plain process, a multiprocessing
+                # finalizer for a q2 worker (its process ends with os._exit).
                 atexit.register(_flush_quietly)
+                multiprocessing.util.Finalize(None, _flush_quietly, exitpriority=10)
 
     def take(self) -> dict[Key, float]:
         with self.lock:
