@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -220,7 +220,13 @@ def _unescape(text: str) -> str:
 def _label_text(series: Series, labels: Mapping[str, object]) -> str:
     if len(labels) != len(series.labels):
         raise ValueError(f"{series.name} takes labels {series.labels}, not {labels}")
-    return ",".join(f"{k}={_escape(labels[k])}" for k in series.labels)
+    return _joined(series.labels, tuple(labels[k] for k in series.labels))
+
+
+# Label sets are few (bounded by the registry), so their texts are built once.
+@lru_cache(maxsize=4096)
+def _joined(names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    return ",".join(f"{k}={_escape(v)}" for k, v in zip(names, values, strict=True))
 
 
 def _record(items: list[tuple[Key, float]]) -> None:
@@ -243,10 +249,17 @@ def seen(name: str, **labels: object) -> None:
 
 
 def _observation(series: Series, value: float, text: str) -> list[tuple[Key, float]]:
-    slot = bisect.bisect_left(series.buckets, value)
-    bound = _bound(series.buckets[slot]) if slot < len(series.buckets) else "+Inf"
-    le = f"{text},le={bound}" if text else f"le={bound}"
-    return [((f"{series.name}:bucket", le), 1), ((f"{series.name}:sum", text), value)]
+    buckets, total = _bucket_keys(series, text)
+    return [(buckets[bisect.bisect_left(series.buckets, value)], 1), (total, value)]
+
+
+@lru_cache(maxsize=4096)
+def _bucket_keys(series: Series, text: str) -> tuple[tuple[Key, ...], Key]:
+    """The row keys of each bucket (``+Inf`` last) and of the sum."""
+    head = f"{text},le=" if text else "le="
+    bounds = (*map(_bound, series.buckets), "+Inf")
+    name = f"{series.name}:bucket"
+    return tuple((name, head + b) for b in bounds), (f"{series.name}:sum", text)
 
 
 def observe(name: str, value: float, **labels: object) -> None:
