@@ -172,6 +172,7 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.flushing = threading.Lock()  # one flush at a time, taken to written
         self.values: dict[Key, float] = {}
         self.flusher: threading.Thread | None = None
 
@@ -384,17 +385,20 @@ _UPSERT = (
 def flush() -> None:
     """Adds this process's buffered counts to the database, in one transaction
     (rows in a fixed order, so concurrent flushes never deadlock); on failure
-    they stay buffered for the next flush."""
-    values = _buffer.take()
-    if not values:
-        return
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            rows = [(n, labels, v) for (n, labels), v in sorted(values.items())]
-            cursor.executemany(_UPSERT, rows)
-    except BaseException:
-        _buffer.add(values.items())
-        raise
+    they stay buffered for the next flush. When it returns, everything counted
+    before the call is in the database (a flush under way is waited for)."""
+    buffer = _buffer
+    with buffer.flushing:
+        values = buffer.take()
+        if not values:
+            return
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                rows = [(n, labels, v) for (n, labels), v in sorted(values.items())]
+                cursor.executemany(_UPSERT, rows)
+        except BaseException:
+            buffer.add(values.items())
+            raise
 
 
 def discard_pending() -> None:
