@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime import metrics
-from runtime.models import MetricCounter
+from runtime import metrics, registry
+from runtime.models import Interrupt, Job, MetricCounter
+from runtime.services import claims, reaper
+from runtime.services.interrupts import interrupt_reject
+from runtime.services.jobs import job_cancel
+from runtime.worker import execute
+from tests.factories import ALICE, make_job
+from tests.runtime.metrics_graphs import METRICS_GRAPHS
+from tests.runtime.sample_graphs import TEST_GRAPHS
 from tests.runtime.test_crash_recovery import MANAGE, worker_env
 
 
@@ -131,3 +140,35 @@ def test_processes_counting_the_same_series_add_up() -> None:
     assert retries("shared") == 100
     labels = (("graph", "shared"), ("outcome", "completed"))
     assert scrape()[("oris_runtime_attempt_duration_seconds_count", labels)] == 100
+
+
+def finished(graph: str, status: str) -> float:
+    key = ("oris_runtime_runs_finished_total", (("graph", graph), ("status", status)))
+    return scrape().get(key, 0.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_path_to_a_terminal_status_counts_one_finished_run(settings) -> None:
+    settings.ORIS_GRAPHS = {**TEST_GRAPHS, **METRICS_GRAPHS}
+    registry._cache.clear()
+    settings.ORIS_MAX_RECOVERY_ATTEMPTS = 1
+    queued = make_job("chain")
+    job_cancel(job=queued, actor=ALICE)  # an operator cancels it while queued
+    make_job("asks")
+    lease = claims.attempt_claim(worker_id="w")
+    assert execute.run_leased(lease=lease) == "interrupted"
+    interrupt_reject(interrupt=Interrupt.objects.get(), actor=ALICE)
+    make_job("sleeps", timeout_ms=1, timeout_status="cancelled")
+    claims.attempt_claim(worker_id="w")
+    later = timezone.now() + timedelta(seconds=1)
+    reaper.reap(at=later)  # past its timeout: cancelled by its policy
+    make_job("chain")
+    dead = claims.attempt_claim(worker_id="dies")
+    reaper.reap(at=dead.expires_at + timedelta(seconds=1))  # its recovery limit
+    assert finished("chain", "cancelled") == 1
+    assert finished("asks", "cancelled") == 1
+    assert finished("sleeps", "cancelled") == 1
+    assert finished("chain", "failed") == 1
+    reason = (("graph", "chain"), ("reason", "recovery_limit"))
+    assert scrape()[("oris_runtime_dead_letters_total", reason)] == 1
+    assert Job.objects.filter(status=Job.Status.CANCELLED).count() == 3
