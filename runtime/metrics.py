@@ -273,7 +273,7 @@ def observe(name: str, value: float, **labels: object) -> None:
 # One call per event, from where it happens; names and labels come from the
 # registry's graphs and their nodes, never from thread ids.
 
-_TERMINAL = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
 def attempt_claimed(
