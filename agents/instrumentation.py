@@ -23,6 +23,7 @@ from graphs.messages import AIMessage
 
 __all__ = [
     "Listener",
+    "Listeners",
     "ObservedCall",
     "ModelStart",
     "ToolStart",
@@ -83,6 +84,30 @@ class Listener(Protocol):
     def tool_end(self, handle: Any, *, error: BaseException | None) -> None:
         """The tool returned (its failure reported to the model is ``error``)."""
         ...
+
+
+class Listeners:
+    """Several listeners as one, told in order (a host that both counts and
+    traces the calls installs both)."""
+
+    def __init__(self, *listeners: Listener) -> None:
+        self.listeners = listeners
+
+    def model_start(self, start: ModelStart) -> Any:
+        return [listener.model_start(start) for listener in self.listeners]
+
+    def model_end(
+        self, handle: Any, *, reply: AIMessage | None, error: BaseException | None
+    ) -> None:
+        for listener, each in zip(self.listeners, handle, strict=True):
+            listener.model_end(each, reply=reply, error=error)
+
+    def tool_start(self, start: ToolStart) -> Any:
+        return [listener.tool_start(start) for listener in self.listeners]
+
+    def tool_end(self, handle: Any, *, error: BaseException | None) -> None:
+        for listener, each in zip(self.listeners, handle, strict=True):
+            listener.tool_end(each, error=error)
 
 
 _slot: ListenerSlot[Listener] = ListenerSlot()

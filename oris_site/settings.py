@@ -237,6 +237,10 @@ ORIS_CLUSTER_STALL_SECONDS = env_int(
     max(ORIS_LEASE_TTL_SECONDS, 3 * ORIS_HEARTBEAT_INTERVAL_SECONDS),
     minimum=1,
 )
+# Each process adds its counts to the shared metric rows this often (the rest of
+# the time they are buffered in memory). 0: only when /metrics is scraped in the
+# same process (tests, a single-process embedded runtime).
+ORIS_METRICS_FLUSH_MS = env_int("ORIS_METRICS_FLUSH_MS", 1000, minimum=0)
 
 
 def env_graphs(name: str) -> dict[str, str]:

@@ -12,13 +12,16 @@ class RuntimeConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_spawn
 
-        from runtime import checks  # noqa: F401  (registers the system checks)
+        from runtime import (
+            checks,  # noqa: F401  (registers the system checks)
+            telemetry,
+        )
         from runtime.metrics import register_collector
         from runtime.services.clusters import cluster_worker_spawned
 
         register_collector()
         if settings.ORIS_OTEL_ENABLED:
-            from runtime import telemetry
-
             telemetry.setup()
+        else:
+            telemetry.configure(None)  # model and tool calls counted, not traced
         post_spawn.connect(cluster_worker_spawned, dispatch_uid="oris-cluster-up")

@@ -48,6 +48,7 @@ from graphs.checkpoint.format import (
     write_rows,
 )
 from graphs.errors import CheckpointDecodeError
+from runtime import metrics
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
 
 
@@ -167,13 +168,16 @@ class DjangoSaver(BaseCheckpointSaver):
                 cursor.execute(sql, params)
                 if cursor.rowcount != len(header_rows) and self.fence is not None:
                     self.fence.failed()
-            return
-        with transaction.atomic():
-            if self.fence is not None:
-                self.fence.check()
-            with connection.cursor() as cursor:
-                for sql, params in put_statements(blob_rows, header_rows):
-                    cursor.execute(sql, params)
+        else:
+            with transaction.atomic():
+                if self.fence is not None:
+                    self.fence.check()
+                with connection.cursor() as cursor:
+                    for sql, params in put_statements(blob_rows, header_rows):
+                        cursor.execute(sql, params)
+        written = sum(len(row[4]) + len(row[5]) for row in header_rows)
+        written += sum(len(row[-1] or b"") for row in blob_rows)
+        metrics.inc("checkpoint_written_bytes_total", written)
 
     def put_writes(
         self,

@@ -67,14 +67,18 @@ def tracer() -> Tracer | None:
 def configure(provider: TracerProvider | None) -> None:
     """Traces to ``provider`` (``None``: tracing off) and wires the engine's and
     the agents' listeners to it. Tests call it with an in-memory exporter."""
+    from runtime.metrics import CALLS  # the calls are counted, traced or not
+
     if provider is None:
         _state.tracer = None
         graphs.instrumentation.set_listener(None)
-        agents.instrumentation.set_listener(None)
+        agents.instrumentation.set_listener(CALLS)
         return
     _state.tracer = provider.get_tracer(SCOPE)
     graphs.instrumentation.set_listener(GraphSpans())
-    agents.instrumentation.set_listener(AgentSpans())
+    agents.instrumentation.set_listener(
+        agents.instrumentation.Listeners(CALLS, AgentSpans())
+    )
 
 
 def setup() -> None:

@@ -31,8 +31,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: each supervised cluster's state; 503 when work is due and no
-    cluster is live or starting to take it (or the database is away)."""
+    """Readiness: the database answers, the queue's lag, whether any worker beat
+    lately, and each supervised cluster's state; 503 when work is due and no
+    cluster is live or starting and no HTTP worker holds a lease (or the
+    database is away)."""
     try:
         readiness = clusters.cluster_readiness()
     except DatabaseError as exc:
@@ -40,9 +42,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"status": "error", "error": "database unavailable"}, status=503
         )
+    health = readiness.health
     body = {
         "status": "ok" if readiness.ready else "unavailable",
+        "database": "ok",
         "due": readiness.due,
+        "queue_lag_seconds": round(health.queue_lag_seconds, 3),
+        "heartbeat_recent": health.heartbeat_recent,
+        "last_heartbeat": health.last_heartbeat,
+        "workers": {
+            "q2_clusters_live": health.clusters_live,
+            "http_workers_live": health.http_workers_live,
+            "leases_held": health.leases_held,
+        },
         "clusters": [asdict(status) for status in readiness.clusters],
     }
     return JsonResponse(body, status=200 if readiness.ready else 503)

@@ -29,3 +29,16 @@ def _test_graphs(settings, tmp_path, monkeypatch):
     registry._cache.clear()
     yield
     registry._cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _metrics_flushed_at_scrape(settings):
+    """No flusher thread in the test process (it would write outside the test's
+    transaction): counts reach the database when the test scrapes /metrics.
+    Worker subprocesses flush as in production."""
+    from runtime import metrics
+
+    settings.ORIS_METRICS_FLUSH_MS = 0
+    metrics.discard_pending()
+    yield
+    metrics.discard_pending()

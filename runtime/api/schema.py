@@ -224,6 +224,15 @@ class OrisAutoSchema(AutoSchema):
             if field.trim_whitespace:
                 schema.setdefault("pattern", r"\S")
 
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        """Ids in the path are refused when blank once trimmed, as in a body."""
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string":
+                schema.setdefault("pattern", r"\S")
+        return parameters
+
     def get_description(self) -> str:  # type: ignore[override]
         """The API class's own docstring (never one inherited from a base class)."""
         return (type(self.view).__dict__.get("__doc__") or "").strip()

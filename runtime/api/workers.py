@@ -9,13 +9,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from runtime import metrics, present
+from runtime import present
 from runtime.api import fields
 from runtime.api.base import AnyJSONField, OrisApi, not_empty
 from runtime.api.jobs import RetryPolicySerializer
 from runtime.api.permissions import Scope
 from runtime.api.schema import documented
-from runtime.errors import InvalidArgument, LeaseLost
+from runtime.errors import InvalidArgument
 from runtime.models import Attempt, DeadLetter, Lease, StepReport
 from runtime.services import leases, workers
 from runtime.services.jobs import validate_retry_policy
@@ -76,16 +76,11 @@ class WorkerHeartbeatApi(WorkersApi):
     def post(self, request: Request, worker_id: str) -> Response:
         data = self.body(HeartbeatInput)
         not_empty(worker_id, "worker_id")
-        metrics.inc("lease_operations_total")
-        try:  # counted here: the lease service is shared with the q2 workers
-            lease = leases.lease_heartbeat(
-                lease_id=data["lease_id"],
-                worker_id=worker_id,
-                ttl_seconds=data.get("lease_ttl_seconds") or 30,
-            )
-        except LeaseLost:
-            metrics.inc("lease_conflicts_total")
-            raise
+        lease = leases.lease_heartbeat(
+            lease_id=data["lease_id"],
+            worker_id=worker_id,
+            ttl_seconds=data.get("lease_ttl_seconds") or 30,
+        )
         trace = workers.attempt_trace_advance(attempt_id=lease.attempt_id)
         return self.ok(present.worker_lease(worker_id, lease, trace))
 

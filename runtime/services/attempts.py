@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from graphs.policy import InterruptPolicy
+from runtime import metrics
 from runtime.errors import InvalidTransition, LeaseLost, RecoveryLimitExceeded
 from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
 from runtime.services import dispatch
@@ -79,18 +80,19 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
     now = at or timezone.now()
     if connection.vendor == "postgresql":
         _complete_in_one_statement(lease, state, now)
-        return
-    with transaction.atomic():
-        attempt = _finish(lease, now)
-        transition(
-            Job,
-            attempt.job_id,
-            to=Job.Status.COMPLETED,
-            result=state,
-            error=None,
-            updated_at=now,
-            finished_at=now,
-        )
+    else:
+        with transaction.atomic():
+            attempt = _finish(lease, now)
+            transition(
+                Job,
+                attempt.job_id,
+                to=Job.Status.COMPLETED,
+                result=state,
+                error=None,
+                updated_at=now,
+                finished_at=now,
+            )
+    metrics.run_finished(graph=lease.attempt.job.graph, status=Job.Status.COMPLETED)
 
 
 # The most frequent outcome, on PostgreSQL as one statement: each step runs only
@@ -213,11 +215,13 @@ def _schedule_retry(
     )
     transition(Job, attempt.job_id, to=Job.Status.QUEUED, error=error, updated_at=now)
     dispatch.dispatch_ring(queue=attempt.queue)
+    metrics.inc("retries_scheduled_total", graph=attempt.job.graph)
 
 
 def _dead_letter(
     attempt: Attempt, reason: str, error: dict[str, Any] | None, now: datetime
 ) -> None:
+    metrics.dead_lettered(graph=attempt.job.graph, reason=reason)
     transition(
         Attempt,
         attempt.pk,
@@ -315,5 +319,6 @@ def attempt_time_out(
                 updated_at=now,
                 finished_at=now,
             )
+            metrics.run_finished(graph=attempt.job.graph, status=Job.Status.CANCELLED)
         else:
             _dead_letter(attempt, DeadLetter.Reason.EXECUTION_TIMEOUT, error, now)

@@ -11,6 +11,7 @@ models' ``TextChoices`` and transition tables, never typed into the SQL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from runtime import metrics
 from runtime.models import Attempt, Job, Lease
 from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
 from runtime.services.leases import lease_ttl
@@ -114,6 +116,7 @@ def attempt_claim(
     tenant_limit: int | None = None,
     status: Attempt.Status = Attempt.Status.RUNNING,
     at: datetime | None = None,
+    since: float | None = None,
 ) -> Lease | None:
     """Claims the next claimable attempt for ``worker_id``, in claim order;
     ``None`` when there is none.
@@ -124,12 +127,15 @@ def attempt_claim(
         tenant_limit: skip tenants that hold this many live leases already.
         status: what the attempt becomes: ``running`` for in-process workers,
             ``leased`` for HTTP workers (which report it running themselves).
+        since: when (``time.perf_counter()``) the worker began looking for work,
+            for the dispatch latency; the claim's own start by default.
 
     The attempt moves to ``status``, any stale lease on it is replaced by a fresh
     one and its job is marked running, in one transaction. On PostgreSQL
     concurrent claimers skip each other's locked rows; on SQLite the
     ``IMMEDIATE`` transaction serialises them.
     """
+    started = since or time.perf_counter()
     now = at or timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     lease_id, expires_at = new_lease_id(), now + lease_ttl()
@@ -167,6 +173,13 @@ def attempt_claim(
     attempt.job = model_from_row(Job, row[split:])
     if attempt.job.status in allowed_sources(Job, Job.Status.RUNNING):
         attempt.job.status, attempt.job.updated_at = Job.Status.RUNNING, now
+    metrics.attempt_claimed(
+        graph=attempt.job.graph,
+        kind=attempt.kind,
+        dispatches=attempt.dispatches,
+        waited_s=(now - attempt.created_at).total_seconds(),
+        dispatch_ms=(time.perf_counter() - started) * 1000,
+    )
     return Lease(
         id=lease_id,
         attempt=attempt,
@@ -182,15 +195,20 @@ def model_from_row(model: type[M], values: Sequence[Any]) -> M:
     """An instance from a raw row of all of ``model``'s concrete columns, in
     field order, with the conversions a queryset would apply."""
     fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(
-            connection
-        ):
-            value = convert(value, col, connection)
-        converted.append(value)
+    converted = [
+        _converted(model, field, value)
+        for field, value in zip(fields, values, strict=True)
+    ]
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def _converted(model: type[Model], field: Any, value: Any) -> Any:
+    col = field.get_col(model._meta.db_table)
+    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(
+        connection
+    ):
+        value = convert(value, col, connection)
+    return value
 
 
 def _claimable(
@@ -210,6 +228,18 @@ def _claimable(
 def claimable_count(*, at: datetime | None = None) -> int:
     """How many attempts a worker could claim now (the queue depth)."""
     return int(_claimable("count(*)", at=at)[0][0])
+
+
+def claimable_since(*, at: datetime | None = None) -> datetime | None:
+    """Since when the longest-waiting claimable attempt has been claimable (its
+    creation, or its retry falling due); ``None`` when none is claimable."""
+    oldest = " ORDER BY COALESCE(retry_at, created_at) LIMIT 1"
+    rows = _claimable("retry_at, created_at", oldest, at=at)
+    if not rows:
+        return None
+    field = Attempt._meta.get_field("created_at")
+    retry_at, created_at = (_converted(Attempt, field, value) for value in rows[0])
+    return retry_at or created_at
 
 
 def claimable_head(*, at: datetime | None = None) -> str | None:

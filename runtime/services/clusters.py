@@ -23,7 +23,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from runtime.models import WorkerCluster
-from runtime.services import claims, dispatch
+from runtime.selectors.health import Health, health_snapshot
+from runtime.services import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +141,13 @@ class Readiness:
     ready: bool
     due: int  # claimable attempts
     clusters: list[ClusterStatus]
+    health: Health
 
 
 def cluster_readiness(*, at: datetime | None = None) -> Readiness:
     """Each cluster's state; ready unless work is due and no cluster is live
-    (a starting one will take it as soon as it is up)."""
+    (a starting one will take it as soon as it is up) and no HTTP worker holds
+    a live lease."""
     now = at or timezone.now()
     statuses = [
         ClusterStatus(
@@ -159,7 +162,13 @@ def cluster_readiness(*, at: datetime | None = None) -> Readiness:
         )
         for c in WorkerCluster.objects.order_by("id")
     ]
-    due = claims.claimable_count(at=now)
+    health = health_snapshot(at=now)
     serving = (WorkerCluster.State.LIVE, WorkerCluster.State.STARTING)
-    ready = not due or any(s.state in serving for s in statuses)
-    return Readiness(ready=ready, due=due, clusters=statuses)
+    ready = (
+        not health.queue_depth
+        or any(s.state in serving for s in statuses)
+        or health.http_workers_live > 0
+    )
+    return Readiness(
+        ready=ready, due=health.queue_depth, clusters=statuses, health=health
+    )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from runtime import registry
+from runtime import metrics, registry
 from runtime.errors import Conflict, GraphDefinitionChanged, InvalidArgument, NotFound
 from runtime.inputs import input_check, input_default
 from runtime.models import Attempt, AuditLog, Checkpoint, Interrupt, Job
@@ -116,7 +116,11 @@ class RunOptions(TypedDict, total=False):
 
 
 def job_options(**options: Unpack[RunOptions]) -> JobOptions:
-    """Checks a run's options: the one place their rules live (API, CLI, console)."""
+    """Checks a run's options: the one place their rules live (API, CLI, console).
+    An option it does not know is refused, never ignored."""
+    unknown = set(options) - set(RunOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"unknown run options: {', '.join(sorted(unknown))}")
     priority = options.get("priority", 0)
     if not 0 <= priority <= 100:
         raise InvalidArgument("priority must be between 0 and 100")
@@ -336,6 +340,7 @@ def _cancel_now(job: Job, now: datetime) -> None:
         resolved_at=now,
     )
     transition(Job, job.pk, to=Job.Status.CANCELLED, updated_at=now, finished_at=now)
+    metrics.run_finished(graph=job.graph, status=Job.Status.CANCELLED)
 
 
 def job_mark_cancelled(*, job: Job, at: datetime | None = None) -> None:

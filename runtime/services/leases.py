@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from runtime import metrics
 from runtime.errors import JobCancelled, LeaseLost
 from runtime.models import Job, Lease
 
@@ -62,6 +63,7 @@ class LeaseFence:
         job_id = self.lease.attempt.job_id
         if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
             raise JobCancelled(f"job of attempt {self.lease.attempt_id} was cancelled")
+        metrics.seen("lease_conflicts_total")
         raise LeaseLost(
             f"lease {self.lease.pk} is no longer held by {self.lease.worker_id}"
         )
@@ -74,6 +76,7 @@ def lease_guard(*, lease: Lease, at: datetime | None = None) -> None:
     ``JobCancelled`` when the job's cancel flag is set; call it first inside the
     transaction it protects.
     """
+    metrics.seen("lease_operations_total")
     LeaseFence(lease).check(at)
 
 
@@ -90,6 +93,17 @@ def lease_heartbeat(
     owner or an expired lease is a ``LeaseLost`` conflict, never a revival.
     """
     now = at or timezone.now()
+    metrics.seen("lease_operations_total")
+    try:
+        return _heartbeat(lease_id, worker_id, ttl_seconds, now)
+    except LeaseLost:
+        metrics.seen("lease_conflicts_total")
+        raise
+
+
+def _heartbeat(
+    lease_id: str, worker_id: str, ttl_seconds: int | None, now: datetime
+) -> Lease:
     lease = Lease.objects.filter(pk=lease_id).first()
     if lease is None:  # reaped, or replaced by another worker's claim
         raise LeaseLost(
@@ -122,4 +136,5 @@ def lease_release(*, lease: Lease) -> None:
     """Deletes the lease if its holder still owns it; raises ``LeaseLost`` if not."""
     deleted, _ = Lease.objects.filter(pk=lease.pk, worker_id=lease.worker_id).delete()
     if not deleted:
+        metrics.seen("lease_conflicts_total")
         raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")

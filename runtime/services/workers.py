@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from runtime import metrics
 from runtime.errors import Conflict, LeaseLost, NotFound
-from runtime.models import Attempt, Job, Lease, StepReport
+from runtime.models import Attempt, Lease, StepReport
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import attempts, claims, leases, reaper
-from runtime.services.transitions import transition
+from runtime.services.jobs import job_mark_cancelled
 from runtime.tracing import trace_advance
 
 
@@ -54,16 +54,14 @@ def worker_poll(
         return PollDecision(
             "backpressure", active, max_active_leases, reason="worker_limit"
         )
-    metrics.inc("lease_operations_total")
     lease = claims.attempt_claim(
         worker_id=worker_id,
         tenant_limit=tenant_max_active_leases,
         status=Attempt.Status.LEASED,
         at=now,
+        since=started,
     )
     if lease is not None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        metrics.observe("dispatch_latency_ms", elapsed_ms)
         return PollDecision(
             "dispatched",
             active,
@@ -193,22 +191,24 @@ def worker_ack(
             attempts.attempt_complete(lease=lease, state=state, at=now)
         elif terminal_status == "cancelled":
             leases.lease_release(lease=lease)
-            attempts.attempt_cancel(attempt=attempt, at=now)
-            transition(
-                Job,
-                attempt.job_id,
-                to=Job.Status.CANCELLED,
-                updated_at=now,
-                finished_at=now,
-            )
+            job_mark_cancelled(job=attempt.job, at=now)
         else:
             reported = {"type": "WorkerReportedFailure", "message": "failed ack"}
             reported |= error or {}
             outcome = attempts.attempt_fail(lease=lease, error=reported, at=now)
             attempt.refresh_from_db()
             if outcome == attempts.Outcome.RETRY_SCHEDULED:
+                _acked(lease, outcome, now)
                 return AckOutcome(
                     "retry_scheduled", attempt.attempt_no, attempt.retry_at
                 )
-    metrics.inc("terminal_acks_total", status=terminal_status)
+        _acked(lease, terminal_status, now)
     return AckOutcome(terminal_status, attempt.attempt_no, None)
+
+
+def _acked(lease: Lease, outcome: str, now: datetime) -> None:
+    metrics.attempt_finished(
+        graph=lease.attempt.job.graph,
+        outcome=outcome,
+        seconds=(now - lease.created_at).total_seconds(),
+    )

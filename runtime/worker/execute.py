@@ -14,15 +14,17 @@ from functools import partial
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from graphs import Command
-from runtime import registry, telemetry
+from runtime import metrics, registry, telemetry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Job, Lease
 from runtime.present import present
 from runtime.services import attempts, claims, leases
 from runtime.services.attempts import Outcome
+from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
 from runtime.worker.heartbeats import heartbeats
 
@@ -32,7 +34,10 @@ Finish = Callable[[], Outcome]
 
 
 def worker_id_default() -> str:
-    return f"q2:{socket.gethostname()}:{os.getpid()}"
+    """``q2:<cluster id>:<pid>`` in a supervised cluster (the console lists its
+    leases under it), else ``q2:<host>:<pid>``."""
+    cluster = os.environ.get(CLUSTER_ID_ENV) or socket.gethostname()
+    return f"q2:{cluster}:{os.getpid()}"
 
 
 def attempt_execute(*, attempt_id: str, worker_id: str | None = None) -> Outcome | None:
@@ -54,9 +59,20 @@ def run_leased(*, lease: Lease) -> Outcome:
 def execute_leased(*, lease: Lease) -> Finish:
     """Runs a claimed attempt to its next stop; returns what records its outcome,
     to be called in a transaction (a worker commits it with its next claim).
-    Both run in the attempt's log context and, while tracing, its span."""
+    Both run in the attempt's log context and, while tracing, its span; the
+    outcome is counted."""
     with telemetry.attempt_span(lease) as observed:
-        return observed(_execute(lease))
+        return observed(partial(_finished, lease, _execute(lease)))
+
+
+def _finished(lease: Lease, finish: Finish) -> Outcome:
+    outcome = finish()
+    metrics.attempt_finished(
+        graph=lease.attempt.job.graph,
+        outcome=outcome,
+        seconds=(timezone.now() - lease.created_at).total_seconds(),
+    )
+    return outcome
 
 
 def _execute(lease: Lease) -> Finish:
@@ -74,10 +90,11 @@ def _execute(lease: Lease) -> Finish:
     )
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
+    clock = metrics.StepClock()
     try:
         with heartbeats.keep(lease):
             graph_input = _input_for(attempt, graph, saver, config)
-            result = graph.run(graph_input, config)
+            result = graph.run(graph_input, config, step_hook=clock.step)
             if result.status != "completed":
                 saver.flush()  # a run with no superstep still leaves its input
     except LeaseLost as exc:
@@ -89,6 +106,7 @@ def _execute(lease: Lease) -> Finish:
         raise  # the worker is stopping: the lease recovers the attempt
     except BaseException as exc:  # SystemExit from a node too: a failed attempt
         return _failed(lease, exc)
+    metrics.run_steps(graph=job.graph, supersteps=clock.durations, trace=result.trace)
     if result.status not in ("completed", "interrupted"):
         return _failed(lease, result.error)
     return partial(_record, lease, result, saver)

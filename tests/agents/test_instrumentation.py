@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from agents.errors import ProviderError, ToolError
-from agents.instrumentation import ModelStart, ToolStart, get_listener, set_listener
+from agents.instrumentation import (
+    Listeners,
+    ModelStart,
+    ToolStart,
+    get_listener,
+    set_listener,
+)
 from agents.tool_node import ToolExecutor
 from agents.tools import tool
 from graphs.messages import tool_call
@@ -110,6 +116,22 @@ def test_tool_calls_are_heard_with_their_failures(recorder) -> None:
 
 
 def test_without_a_listener_calls_are_not_observed(wire) -> None:
-    assert get_listener() is None
-    wire.reply(Reply(json=completion({"role": "assistant", "content": "a"})))
-    assert model(wire).invoke("hi").text == "a"
+    installed = set_listener(None)  # the runtime's, when Django set up this process
+    try:
+        assert get_listener() is None
+        wire.reply(Reply(json=completion({"role": "assistant", "content": "a"})))
+        assert model(wire).invoke("hi").text == "a"
+    finally:
+        set_listener(installed)
+
+
+def test_listeners_tell_each_listener_with_its_own_handle(wire) -> None:
+    first, second = Recorder(), Recorder()
+    installed = set_listener(Listeners(first, second))
+    try:
+        wire.reply(Reply(json=completion({"role": "assistant", "content": "a"})))
+        assert model(wire).invoke("hi").text == "a"
+    finally:
+        set_listener(installed)
+    assert [name for name, _ in first.calls] == ["model_start", "model_end"]
+    assert first.calls == second.calls

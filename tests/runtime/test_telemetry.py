@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import agents.instrumentation
 import graphs.instrumentation
 from oris_site.settings import env_otel
-from runtime import registry, telemetry
+from runtime import metrics, registry, telemetry
 from runtime.models import Job
 from runtime.worker.drain import worker_drain
 from tests.agents.conftest import Reply, WireServer
@@ -238,7 +238,8 @@ def test_a_request_without_traceparent_starts_the_trace(spans, operator) -> None
 def test_tracing_is_off_unless_configured(monkeypatch) -> None:
     assert telemetry.tracer() is None
     assert graphs.instrumentation.get_listener() is None
-    assert agents.instrumentation.get_listener() is None
+    # off, the agents' calls are still counted (by the metrics' listener alone)
+    assert agents.instrumentation.get_listener() is metrics.CALLS
     for name in (
         "ORIS_OTEL_ENABLED",
         "OTEL_SDK_DISABLED",

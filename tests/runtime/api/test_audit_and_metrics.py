@@ -48,17 +48,23 @@ def scrape() -> dict[str, float]:
     return samples
 
 
-def test_metrics_expose_the_reference_series_from_the_database(walter_worker) -> None:
+def test_metrics_expose_the_reference_series_from_the_database(
+    walter_worker, django_capture_on_commit_callbacks
+) -> None:
     make_job()
     make_job(tenant_id="t")
     before = scrape()
     assert before["oris_runtime_queue_depth"] == 2
-    walter_worker.post("/v1/workers/poll", {"worker_id": "w"}, format="json")
-    walter_worker.post(
-        "/v1/workers/poll", {"worker_id": "w", "max_active_leases": 1}, format="json"
-    )
-    metrics.inc("terminal_acks_total", status="failed")
-    metrics.inc("terminal_acks_total", status="completed")
+    # Counted when the work commits (here: the test's transaction never does).
+    with django_capture_on_commit_callbacks(execute=True):
+        walter_worker.post("/v1/workers/poll", {"worker_id": "w"}, format="json")
+        walter_worker.post(
+            "/v1/workers/poll",
+            {"worker_id": "w", "max_active_leases": 1},
+            format="json",
+        )
+        metrics.inc("terminal_acks_total", status="failed")
+        metrics.inc("terminal_acks_total", status="completed")
     after = scrape()
     assert after["oris_runtime_queue_depth"] == 1
     assert after["oris_runtime_lease_operations_total"] == 1

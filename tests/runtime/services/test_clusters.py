@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runtime.models import QueueDoorbell, WorkerCluster
-from runtime.services import clusters, dispatch
+from runtime.models import Attempt, QueueDoorbell, WorkerCluster
+from runtime.services import claims, clusters, dispatch
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,37 @@ def test_progress_outside_a_supervised_cluster_is_a_no_op(monkeypatch) -> None:
 def test_readyz_is_ok_with_nothing_due_and_no_cluster(client) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "due": 0, "clusters": []}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "due": 0,
+        "queue_lag_seconds": 0.0,
+        "heartbeat_recent": False,
+        "last_heartbeat": None,
+        "workers": {"q2_clusters_live": 0, "http_workers_live": 0, "leases_held": 0},
+        "clusters": [],
+    }
+
+
+def test_readyz_reports_the_queue_lag_and_an_http_worker_serving(client) -> None:
+    earlier = timezone.now() - timedelta(seconds=90)
+    make_job(at=earlier)
+    make_job()
+    body = client.get("/readyz").json()
+    assert (body["status"], body["due"]) == ("unavailable", 2)
+    assert 90 <= body["queue_lag_seconds"] < 120
+    assert body["heartbeat_recent"] is False
+    lease = claims.attempt_claim(worker_id="http-7", status=Attempt.Status.LEASED)
+    response = client.get("/readyz")
+    assert response.status_code == 200  # an HTTP worker beats: it will take the rest
+    body = response.json()
+    assert (body["due"], body["heartbeat_recent"]) == (1, True)
+    assert body["workers"] == {
+        "q2_clusters_live": 0,
+        "http_workers_live": 1,
+        "leases_held": 1,
+    }
+    assert body["last_heartbeat"].startswith(f"{lease.heartbeat_at:%Y-%m-%dT%H:%M}")
 
 
 def test_readyz_is_unavailable_when_work_is_due_and_no_cluster_serves(

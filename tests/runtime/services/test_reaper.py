@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from runtime import metrics
 from runtime.models import Attempt, MetricCounter, QueueDoorbell
 from runtime.services import claims, reaper
 from tests.factories import make_job, queued_doorbells
@@ -30,11 +31,15 @@ def test_an_expired_lease_rings_past_deliveries_its_cluster_took_along(
     assert Attempt.objects.filter(status=Attempt.Status.QUEUED).count() == 2
 
 
-def test_recovery_latency_runs_from_the_last_heartbeat_to_the_requeue() -> None:
+def test_recovery_latency_runs_from_the_last_heartbeat_to_the_requeue(
+    django_capture_on_commit_callbacks,
+) -> None:
     make_job()
     lease = claims.attempt_claim(worker_id="dead")
     later = lease.heartbeat_at + timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS + 3)
-    reaper.reap(at=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        reaper.reap(at=later)
+    metrics.flush()
     recovery = {
         m.labels: m.value
         for m in MetricCounter.objects.filter(name__startswith="recovery_latency_ms")
