@@ -32,6 +32,7 @@ from graphs.errors import (
     InvalidUpdateError,
     ParentCommand,
     describe,
+    error_row,
 )
 from graphs.types import END, Interrupt, RunStatus, Send
 
@@ -239,6 +240,13 @@ class Run:
         ]
         if not errors and not paused:
             return False
+        if "debug" in self.modes or "tasks" in self.modes:
+            # like LangGraph, every task of the superstep reports how it ended
+            for t in sorted(tasks, key=by_path):
+                if not t.hidden and not t.restored:
+                    event = debug_task(self, "task_result", t, self.step + 1)
+                    self.emit("debug", event)
+                    self.emit("tasks", event["payload"])
         if "updates" in self.modes or "messages" in self.modes:
             # the tasks that finished are streamed, as LangGraph streams each task
             # when it ends (again, marked cached, when the superstep is resumed)
@@ -253,7 +261,7 @@ class Run:
                     continue
                 rows: list[tuple[str, Any]]
                 if t.error is not None:
-                    rows = [(ERROR, describe(t.error))]
+                    rows = [(ERROR, error_row(t.error))]
                 elif t.interrupts is not None:
                     rows = [(INTERRUPT, list(t.interrupts))]
                     if t.resume_values:

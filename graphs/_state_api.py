@@ -7,11 +7,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 from graphs._loop import Run
 from graphs._start import fork
-from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
+from graphs._task import (
+    DONE,
+    GOTO,
+    NULL_TASK,
+    PULL,
+    PUSH,
+    SEND,
+    Task,
+    path_order,
+    task_id,
+)
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
-from graphs.errors import InvalidUpdateError
+from graphs.errors import InvalidUpdateError, shown_error
 from graphs.types import END, START, StateSnapshot, StateTask
 
 if TYPE_CHECKING:
@@ -52,7 +62,7 @@ class StateAPI:
             rows = by_task.get(tid, [])
             regular = [(c, v) for c, v in rows if c not in BOOKKEEPING]
             intr = tuple(i for c, v in rows if c == INTERRUPT for i in v)
-            error = next((v for c, v in rows if c == ERROR), None)
+            error = next((shown_error(v) for c, v in rows if c == ERROR), None)
             result = None
             if regular:
                 writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
@@ -61,7 +71,8 @@ class StateAPI:
             if not (regular and latest):
                 nxt.append(spec["name"])
             interrupts.extend(intr)
-            tasks.append(StateTask(tid, spec["name"], (), error, intr, None, result))
+            path = (PUSH, i) if "arg" in spec else (PULL, spec["name"])
+            tasks.append(StateTask(tid, spec["name"], path, error, intr, None, result))
         # reduced channels never written show their empty value, as in LangGraph
         values = {**self.initial_values(), **(cp.get("channel_values") or {})}
         if NULL_TASK in by_task:  # a resume's update, part of this checkpoint

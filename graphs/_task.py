@@ -17,6 +17,8 @@ __all__ = [
     "DONE",
     "GOTO",
     "NULL_TASK",
+    "PULL",
+    "PUSH",
     "SEND",
     "Task",
     "by_path",

@@ -103,3 +103,20 @@ class ParentCommand(GraphSignal):
 def describe(exc: BaseException) -> dict[str, Any]:
     """Return a JSON-serialisable description of an exception."""
     return {"type": type(exc).__name__, "message": str(exc)}
+
+
+def error_row(exc: BaseException) -> dict[str, Any]:
+    """The ``__error__`` write of a failed task: :func:`describe` and the repr
+    that ``StateTask.error`` shows, as LangGraph shows it."""
+    return {**describe(exc), "repr": repr(exc)}
+
+
+def shown_error(row: Any) -> Any:
+    """``StateTask.error`` of a stored ``__error__`` write (older rows have no
+    ``repr``: it is rebuilt from the type and message)."""
+    if not isinstance(row, dict):
+        return row
+    shown = row.get("repr")
+    if shown is None:
+        shown = f"{row.get('type')}({row.get('message', '')!r})"
+    return shown

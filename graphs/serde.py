@@ -5,10 +5,10 @@ Encoding is plain JSON plus *tagged objects* for what JSON cannot express:
 ``frozenset``, ``bytes`` (base64), ``datetime``, ``date``, ``time``, ``timedelta``,
 ``uuid``, ``decimal``, ``float`` (NaN/Infinity), ``dict`` (a dict whose keys are not
 all strings, or that has a ``"__t"`` key: payload is a list of ``[key, value]``),
-``send``, ``interrupt``, ``command``, and ``lc``: a LangChain message or document
-in LangChain's own JSON form (``{"lc": 1, "type": "constructor", ...}``), decoded
-only for the allowlisted classes of :data:`graphs._langchain.ALLOWED`. Other classes
-are added with :func:`register`.
+``send``, ``interrupt``, ``overwrite``, ``command``, and ``lc``: a LangChain message
+or document in LangChain's own JSON form (``{"lc": 1, "type": "constructor",
+...}``), decoded only for the allowlisted classes of
+:data:`graphs._langchain.ALLOWED`. Other classes are added with :func:`register`.
 
 Decoding never guesses: an unknown tag or a malformed payload raises
 :class:`~graphs.errors.CheckpointDecodeError`; encoding an unsupported value raises
@@ -29,7 +29,7 @@ from typing import Any
 
 from graphs import _langchain
 from graphs.errors import CheckpointDecodeError, SerializationError
-from graphs.types import Command, Interrupt, Send
+from graphs.types import Command, Interrupt, Overwrite, Send
 
 __all__ = [
     "TAG",
@@ -135,6 +135,7 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
     Interrupt: lambda v: _tagged(
         "interrupt", {"value": to_jsonable(v.value), "id": v.id}
     ),
+    Overwrite: lambda v: _tagged("overwrite", to_jsonable(v.value)),
     Command: lambda v: _tagged(
         "command",
         {
@@ -202,6 +203,7 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "dict": lambda v: {_hashable(k): x for k, x in v},
     "send": lambda v: Send(v[0], v[1]),
     "interrupt": lambda v: Interrupt(value=v["value"], id=v["id"]),
+    "overwrite": Overwrite,
     "command": lambda v: Command(
         graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
     ),

@@ -16,6 +16,7 @@ __all__ = [
     "START",
     "Command",
     "Interrupt",
+    "Overwrite",
     "RetryPolicy",
     "RunResult",
     "Send",
@@ -99,6 +100,41 @@ class Interrupt:
             )
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "id", id)
+
+
+OVERWRITE: Literal["__overwrite__"] = "__overwrite__"
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Write ``value`` to a reduced key as is, bypassing its reducer.
+
+    ``{"log": Overwrite(["fresh"])}`` replaces the list instead of appending.
+    Writes of the same superstep before it are discarded and writes after it
+    ignored; two ``Overwrite`` of one key in one superstep raise
+    :class:`~graphs.errors.InvalidUpdateError`. The JSON forms
+    ``{"__overwrite__": value}`` and ``{"value": value, "type": "__overwrite__"}``
+    mean the same, as in LangGraph.
+
+    Args:
+        value: The new value of the key.
+    """
+
+    value: Any
+    type: Literal["__overwrite__"] = OVERWRITE
+
+
+def overwritten(value: Any) -> tuple[bool, Any]:
+    """``(True, new value)`` if ``value`` is an :class:`Overwrite` (or one of
+    its JSON forms), else ``(False, value)``."""
+    if type(value) is Overwrite:
+        return True, value.value
+    if type(value) is dict:
+        if len(value) == 1 and OVERWRITE in value:
+            return True, value[OVERWRITE]
+        if value.get("type") == OVERWRITE and "value" in value:
+            return True, value["value"]
+    return False, value
 
 
 N = TypeVar("N")
