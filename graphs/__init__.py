@@ -41,6 +41,7 @@ from graphs.types import (
     Send,
     StateSnapshot,
     StateTask,
+    StateUpdate,
 )
 
 CompiledStateGraph = CompiledGraph
@@ -71,6 +72,7 @@ __all__ = [
     "StateGraph",
     "StateSnapshot",
     "StateTask",
+    "StateUpdate",
     "add_messages",
     "get_config",
     "get_message_writer",

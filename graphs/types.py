@@ -22,6 +22,7 @@ __all__ = [
     "Send",
     "StateSnapshot",
     "StateTask",
+    "StateUpdate",
     "default_retry_on",
 ]
 
@@ -232,6 +233,20 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         base = self.initial_interval * self.backoff_factor ** (attempt - 1)
         return min(self.max_interval, base)
+
+
+class StateUpdate(NamedTuple):
+    """One update of :meth:`~graphs.CompiledGraph.bulk_update_state`.
+
+    Args:
+        values: The update, as if ``as_node`` returned it.
+        as_node: The node the update is attributed to.
+        task_id: Accepted for LangGraph compatibility; unused.
+    """
+
+    values: dict[str, Any] | None
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class StateTask(NamedTuple):

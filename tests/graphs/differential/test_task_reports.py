@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from ._libs import Lib, Log, add, outcome, same, thread
@@ -33,10 +35,26 @@ def test_triggers_name_every_channel_of_the_node() -> None:
 
 def test_a_failed_superstep_reports_each_task() -> None:
     def scenario(lib: Lib) -> Any:
+        ended = [threading.Event(), threading.Event()]
+
+        def last_boom(state: Log) -> dict[str, Any]:
+            for event in ended:  # fail once the siblings are done
+                event.wait(5)
+            time.sleep(0.05)  # and have returned or raised
+            return boom(state)
+
+        def b(state: Log) -> dict[str, Any]:
+            ended[0].set()
+            return {"log": ["b"]}
+
+        def c(state: Log) -> dict[str, Any]:
+            ended[1].set()
+            return {"log": [lib.interrupt("q")]}
+
         g = lib.StateGraph(Log)
-        g.add_node("a", boom)
-        g.add_node("b", add("b"))
-        g.add_node("c", lambda s: {"log": [lib.interrupt("q")]})
+        g.add_node("a", last_boom)
+        g.add_node("b", b)
+        g.add_node("c", c)
         for name in ("a", "b", "c"):
             g.add_edge(lib.START, name)
         graph = g.compile(checkpointer=lib.InMemorySaver())
