@@ -15,6 +15,7 @@ from graphs._context import (
     get_stream_writer,
     interrupt,
 )
+from graphs._timeouts import heartbeat
 from graphs.compiled import CompiledGraph
 from graphs.errors import (
     CheckpointDecodeError,
@@ -25,6 +26,7 @@ from graphs.errors import (
     GraphSignal,
     InvalidGraphError,
     InvalidUpdateError,
+    NodeError,
     NodeTimeoutError,
     SerializationError,
 )
@@ -42,6 +44,7 @@ from graphs.types import (
     StateSnapshot,
     StateTask,
     StateUpdate,
+    TimeoutPolicy,
 )
 
 CompiledStateGraph = CompiledGraph
@@ -63,6 +66,7 @@ __all__ = [
     "InvalidUpdateError",
     "MessageWriter",
     "MessagesState",
+    "NodeError",
     "NodeTimeoutError",
     "Overwrite",
     "RetryPolicy",
@@ -73,9 +77,11 @@ __all__ = [
     "StateSnapshot",
     "StateTask",
     "StateUpdate",
+    "TimeoutPolicy",
     "add_messages",
     "get_config",
     "get_message_writer",
     "get_stream_writer",
+    "heartbeat",
     "interrupt",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._handlers import swap_handled
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
@@ -182,6 +183,8 @@ class Run:
                         self.emit("tasks", event["payload"])
             if todo:
                 yield Req.RUN, todo
+                if self.graph.error_handlers:  # handled failures: their handlers
+                    tasks = swap_handled(self, tasks)
             failed = yield from self._settle(tasks)
             if failed:
                 return

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
+from graphs._handlers import with_defaults
 from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
 from graphs._options import RunOptions
@@ -22,7 +23,7 @@ from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import InvalidUpdateError
 from graphs.state import call_signature, positional_config
-from graphs.types import START, Command, RetryPolicy
+from graphs.types import START, Command, RetryPolicy, TimeoutPolicy
 
 if TYPE_CHECKING:
     from graphs.state import StateGraph
@@ -54,8 +55,10 @@ class NodeRuntime:
     joins: tuple[int, ...] = ()
     branches: tuple[BranchRuntime, ...] = ()
     subgraph: CompiledGraph | None = None
-    timeout: float | None = None
+    timeout: TimeoutPolicy | None = None
     afn: Any = None  # what the async driver calls instead (a Runnable's ainvoke)
+    error_handler: str | None = None  # the node run when this one fails
+    takes_error: bool = False  # an ``error: NodeError`` parameter (a handler)
 
 
 class CompiledGraph(RunAPI, StateAPI):
@@ -94,7 +97,8 @@ class CompiledGraph(RunAPI, StateAPI):
         self.deferred_nodes = frozenset(n for n, s in builder.nodes.items() if s.defer)
         self.nodes_rt: dict[str, NodeRuntime] = {}
         for name in builder.nodes:
-            self.nodes_rt[name] = self._prepare(name)
+            self.nodes_rt[name] = with_defaults(builder, name, self._prepare(name))
+        self.error_handlers = any(n.error_handler for n in self.nodes_rt.values())
         self.start_node = self._prepare(START)
         self.start_goto = NodeRuntime(START, None)
         self._initial = initial_values(self.channels)

@@ -9,7 +9,10 @@ import enum
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
+
+from graphs.errors import NodeTimeoutError
 
 __all__ = [
     "END",
@@ -23,6 +26,7 @@ __all__ = [
     "StateSnapshot",
     "StateTask",
     "StateUpdate",
+    "TimeoutPolicy",
     "default_retry_on",
 ]
 
@@ -174,7 +178,7 @@ class Command(Generic[N]):
 
 def default_retry_on(exc: Exception) -> bool:
     """LangGraph's default: retry everything except programming errors."""
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, (ConnectionError, NodeTimeoutError)):
         return True
     return not isinstance(
         exc,
@@ -233,6 +237,25 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         base = self.initial_interval * self.backoff_factor ** (attempt - 1)
         return min(self.max_interval, base)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutPolicy:
+    """How long one attempt of a node may run (LangGraph's fields).
+
+    Args:
+        run_timeout: Wall-clock cap in seconds (or a ``timedelta``), never
+            refreshed.
+        idle_timeout: Most seconds an attempt may go without progress.
+        refresh_on: What counts as progress for ``idle_timeout``: ``"auto"``
+            (chunks the node streams: ``custom`` writes and message chunks,
+            and :func:`~graphs.heartbeat`), or ``"heartbeat"`` (only
+            :func:`~graphs.heartbeat`).
+    """
+
+    run_timeout: float | timedelta | None = None
+    idle_timeout: float | timedelta | None = None
+    refresh_on: Literal["auto", "heartbeat"] = "auto"
 
 
 class StateUpdate(NamedTuple):
