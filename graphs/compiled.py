@@ -265,9 +265,17 @@ class CompiledGraph(RunAPI, StateAPI):
         """``config`` over this graph's defaults (``config`` itself if none)."""
         return merge_configs(self.config, config) if self.config else config
 
-    def get_graph(self, *, xray: bool = False) -> DrawableGraph:
-        """The graph's nodes and edges (``.draw_mermaid()`` for a diagram)."""
-        return build_drawable(self.builder, self.name)
+    def get_graph(
+        self, config: dict[str, Any] | None = None, *, xray: int | bool = False
+    ) -> DrawableGraph:
+        """The graph's nodes and edges (``.draw_mermaid()``, ``.to_json()``).
+
+        Args:
+            config: Accepted for LangGraph compatibility; unused.
+            xray: Draw subgraph nodes as their own nodes and edges: ``True`` at
+                every depth, a number for that many levels.
+        """
+        return build_drawable(self, xray)
 
     # -- as a subgraph ----------------------------------------------------------------
 
