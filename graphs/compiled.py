@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
 from graphs._handlers import with_defaults
+from graphs._jsonschema import context_schema, state_schema
 from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
 from graphs._options import RunOptions
@@ -276,6 +277,23 @@ class CompiledGraph(RunAPI, StateAPI):
                 every depth, a number for that many levels.
         """
         return build_drawable(self, xray)
+
+    def get_input_jsonschema(
+        self, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON schema of the graph's input, as LangGraph gives it (see
+        :mod:`graphs._jsonschema`); ``config`` is unused."""
+        return state_schema(self.builder.input_schema, f"{self.name}Input")
+
+    def get_output_jsonschema(
+        self, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON schema of the graph's output, as LangGraph gives it."""
+        return state_schema(self.builder.output_schema, f"{self.name}Output")
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The JSON schema of the builder's ``context_schema`` (``None``: none)."""
+        return context_schema(self.builder.context_schema)
 
     # -- as a subgraph ----------------------------------------------------------------
 

@@ -101,7 +101,8 @@ class StateGraph:
     Args:
         state_schema: ``TypedDict``, dataclass or pydantic-like class; each key is a
             channel, ``Annotated[T, reducer]`` keys are reduced.
-        context_schema: Accepted for LangGraph compatibility; unused.
+        context_schema: Kept for ``get_context_jsonschema``; no context reaches
+            the nodes (``Runtime`` is not built).
         input_schema: Keys accepted as input (default: the state schema).
         output_schema: Keys returned by ``invoke`` (default: the state schema).
 
@@ -126,6 +127,8 @@ class StateGraph:
     ) -> None:
         self.state_schema = state_schema
         self.input_schema = input_schema or state_schema  # as LangGraph names it
+        self.output_schema = output_schema or state_schema
+        self.context_schema = context_schema
         self.channels = channels_from_schema(state_schema)
         self.input_keys = (
             tuple(channels_from_schema(input_schema)) if input_schema else None
