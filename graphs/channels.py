@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 
 from graphs.errors import InvalidGraphError, InvalidUpdateError
 from graphs.messages import bind_reducer
-from graphs.types import overwritten
+from graphs.types import Overwrite, overwritten
 
 __all__ = ["ROOT", "Channel", "apply_writes", "channels_from_schema", "schema_keys"]
 
@@ -136,7 +136,10 @@ def apply_writes(
         if ch.reducer is None:
             values[name] = value
             continue
-        is_overwrite, value = overwritten(value)
+        kind = type(value)  # checked inline: this runs for every reduced write
+        is_overwrite = False
+        if kind is Overwrite or kind is dict:
+            is_overwrite, value = overwritten(value)
         if is_overwrite:
             fixed = fixed if fixed is not None else set()
             if name in fixed:
