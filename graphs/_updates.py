@@ -93,12 +93,12 @@ def _superstep(
         if first.as_node == COPY:
             return _copy(graph, saver, run, saved, first.values)
     if len(updates) == 1:
-        name = first.as_node or _default_as_node(graph, saved)
-        tasks = [_task(run, name, first.values, 0, False)]
-        if name == END and first.values is None and saved is not None:
+        names = [first.as_node or _default_as_node(graph, saved)]
+        tasks = [_task(run, names[0], first.values, 0, False)]
+        if names[0] == END and first.values is None and saved is not None:
             tasks[0].writes = _finished_writes(run, saved)
     else:
-        tasks = []
+        names, tasks = [], []
         for i, update in enumerate(updates):
             if update.as_node is None:
                 raise InvalidUpdateError(
@@ -106,8 +106,9 @@ def _superstep(
                 )
             # as pushed tasks, the updates apply in the order given
             tasks.append(_task(run, update.as_node, update.values, i, True))
+            names.append(update.as_node)
     run._advance(tasks)
-    run._last = [t.name for t in tasks]
+    run._last = names  # the default as_node of the next update_state
     return _put(run, saver, "update")
 
 

@@ -77,10 +77,12 @@ def test_end_with_no_values_drops_the_pending_tasks() -> None:
         graph, config = chain(lib, "a", "b", interrupt_before=["b"]), thread()
         graph.invoke({"log": []}, config)
         graph.update_state(config, None, as_node=lib.END)
-        return history(graph, config), plain(graph.invoke(None, config))
+        ended = plain(graph.invoke(None, config))
+        graph.update_state(config, {"log": ["x"]})  # attributed as the last one was
+        return history(graph, config), ended
 
     steps, _ = same(scenario)
-    assert steps[-1][:3] == (2, "update", ())
+    assert [s[:3] for s in steps[-2:]] == [(2, "update", ()), (3, "update", ())]
 
 
 def test_a_copy_followed_by_updates() -> None:
