@@ -136,7 +136,11 @@ def debug_task(
             # a task that failed or paused reports an empty result
             result={} if task.update is None else task.update,
             error=task.error,  # the exception itself, as LangGraph streams it
-            interrupts=list(task.interrupts or ()),
+            # LangGraph's dict form of an Interrupt (it has no response schema here)
+            interrupts=[
+                {"value": i.value, "id": i.id, "response_schema": None}
+                for i in task.interrupts or ()
+            ],
         )
     return {
         # a task runs in the step after the last finished one

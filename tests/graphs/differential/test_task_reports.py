@@ -64,7 +64,10 @@ def test_a_failed_superstep_reports_each_task() -> None:
         def run() -> None:
             for t in graph.stream({"log": []}, config, stream_mode="tasks"):
                 if "result" in t:
-                    seen.append((t["name"], repr(t["error"]), t["result"]))
+                    asked = [
+                        (i["value"], i["response_schema"]) for i in t["interrupts"]
+                    ]
+                    seen.append((t["name"], repr(t["error"]), t["result"], asked))
 
         failure = outcome(run)
         state = graph.get_state(config)
@@ -72,7 +75,8 @@ def test_a_failed_superstep_reports_each_task() -> None:
         return failure, sorted(seen), tasks, state.next
 
     _, seen, tasks, _ = same(scenario)
-    assert ("a", "KeyError('k')", {}) in seen
+    assert ("a", "KeyError('k')", {}, []) in seen
+    assert ("c", "None", {}, [("q", None)]) in seen
     assert ("a", ("__pregel_pull", "a"), "KeyError('k')", None) in tasks
 
 
