@@ -15,6 +15,7 @@ from graphs._context import (
     get_stream_writer,
     interrupt,
 )
+from graphs._timeouts import heartbeat
 from graphs.compiled import CompiledGraph
 from graphs.errors import (
     CheckpointDecodeError,
@@ -25,6 +26,7 @@ from graphs.errors import (
     GraphSignal,
     InvalidGraphError,
     InvalidUpdateError,
+    NodeError,
     NodeTimeoutError,
     SerializationError,
 )
@@ -36,11 +38,14 @@ from graphs.types import (
     START,
     Command,
     Interrupt,
+    Overwrite,
     RetryPolicy,
     RunResult,
     Send,
     StateSnapshot,
     StateTask,
+    StateUpdate,
+    TimeoutPolicy,
 )
 
 CompiledStateGraph = CompiledGraph
@@ -63,7 +68,9 @@ __all__ = [
     "InvalidUpdateError",
     "MessageWriter",
     "MessagesState",
+    "NodeError",
     "NodeTimeoutError",
+    "Overwrite",
     "RetryPolicy",
     "RunResult",
     "Send",
@@ -71,9 +78,12 @@ __all__ = [
     "StateGraph",
     "StateSnapshot",
     "StateTask",
+    "StateUpdate",
+    "TimeoutPolicy",
     "add_messages",
     "get_config",
     "get_message_writer",
     "get_stream_writer",
+    "heartbeat",
     "interrupt",
 ]

@@ -123,6 +123,7 @@ class MessageWriter:
         task = self._task
         if task is None:
             return
+        task.touch()
         meta = self._metadata
         if meta is None:
             # the task is running: its superstep is the one after the last finished

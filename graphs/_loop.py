@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._handlers import swap_handled
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
@@ -32,6 +33,7 @@ from graphs.errors import (
     InvalidUpdateError,
     ParentCommand,
     describe,
+    error_row,
 )
 from graphs.instrumentation import Listener, SuperstepStart, get_listener
 from graphs.types import END, Interrupt, RunStatus, Send
@@ -200,6 +202,8 @@ class Run:
                 for t in todo:
                     t.observer = handle
             yield Req.RUN, todo
+            if self.graph.error_handlers:  # handled failures: their handlers
+                tasks = swap_handled(self, tasks)
         failed = yield from self._settle(tasks)
         if failed:
             return None
@@ -279,6 +283,13 @@ class Run:
         ]
         if not errors and not paused:
             return False
+        if "debug" in self.modes or "tasks" in self.modes:
+            # like LangGraph, every task of the superstep reports how it ended
+            for t in sorted(tasks, key=by_path):
+                if not t.hidden and not t.restored:
+                    event = debug_task(self, "task_result", t, self.step + 1)
+                    self.emit("debug", event)
+                    self.emit("tasks", event["payload"])
         if "updates" in self.modes or "messages" in self.modes:
             # the tasks that finished are streamed, as LangGraph streams each task
             # when it ends (again, marked cached, when the superstep is resumed)
@@ -293,7 +304,7 @@ class Run:
                     continue
                 rows: list[tuple[str, Any]]
                 if t.error is not None:
-                    rows = [(ERROR, describe(t.error))]
+                    rows = [(ERROR, error_row(t.error))]
                 elif t.interrupts is not None:
                     rows = [(INTERRUPT, list(t.interrupts))]
                     if t.resume_values:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from graphs._context import _NO_RESUME
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task
 from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
-from graphs.errors import describe
 from graphs.types import START
 
 if TYPE_CHECKING:
@@ -123,24 +122,31 @@ def message_ids(values: dict[str, Any]) -> set[Any]:
     return ids
 
 
-def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
-    """The ``debug`` stream event of a task (``task`` or ``task_result``)."""
+def debug_task(
+    self: Run, kind: str, task: Task, step: int | None = None
+) -> dict[str, Any]:
+    """The ``debug`` stream event of a task (``task`` or ``task_result``);
+    ``step`` defaults to the task's superstep."""
     payload: dict[str, Any] = {"id": task.id, "name": task.name}
     if kind == "task":
         payload["input"] = task.arg if task.push else self.output()
-        # the channel LangGraph's task was triggered by
-        payload["triggers"] = (
-            ("__pregel_push",) if task.push else (f"branch:to:{task.name}",)
-        )
+        payload["triggers"] = task.triggers()  # the channels LangGraph names
     else:
         payload.update(
-            result=task.update,
-            error=describe(task.error) if task.error else None,
-            interrupts=list(task.interrupts or ()),
+            # a task that failed or paused reports an empty result
+            result={} if task.update is None else task.update,
+            error=task.error,  # the exception itself, as LangGraph streams it
+            # LangGraph's dict form of an Interrupt (it has no response schema here)
+            interrupts=[
+                {"value": i.value, "id": i.id, "response_schema": None}
+                for i in task.interrupts or ()
+            ],
         )
     return {
         # a task runs in the step after the last finished one
-        "step": self.step + 1 if kind == "task" else self.step,
+        "step": step
+        if step is not None
+        else (self.step + 1 if kind == "task" else self.step),
         "timestamp": now_iso(),
         "type": kind,
         "payload": payload,

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from graphs._loop import Run
-from graphs._start import fork
-from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
+from graphs._task import (
+    DONE,
+    GOTO,
+    NULL_TASK,
+    PULL,
+    PUSH,
+    SEND,
+    path_order,
+    task_id,
+)
+from graphs._updates import bulk_update
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
-from graphs.errors import InvalidUpdateError
-from graphs.types import END, START, StateSnapshot, StateTask
+from graphs.errors import shown_error
+from graphs.types import StateSnapshot, StateTask, StateUpdate
 
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-__all__ = ["COPY", "StateAPI"]
-
-COPY = "__copy__"
-"""``as_node`` of :meth:`StateAPI.update_state` that copies the checkpoint."""
+__all__ = ["StateAPI"]
 
 
 class StateAPI:
@@ -52,7 +57,7 @@ class StateAPI:
             rows = by_task.get(tid, [])
             regular = [(c, v) for c, v in rows if c not in BOOKKEEPING]
             intr = tuple(i for c, v in rows if c == INTERRUPT for i in v)
-            error = next((v for c, v in rows if c == ERROR), None)
+            error = next((shown_error(v) for c, v in rows if c == ERROR), None)
             result = None
             if regular:
                 writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
@@ -61,7 +66,8 @@ class StateAPI:
             if not (regular and latest):
                 nxt.append(spec["name"])
             interrupts.extend(intr)
-            tasks.append(StateTask(tid, spec["name"], (), error, intr, None, result))
+            path = (PUSH, i) if "arg" in spec else (PULL, spec["name"])
+            tasks.append(StateTask(tid, spec["name"], path, error, intr, None, result))
         # reduced channels never written show their empty value, as in LangGraph
         values = {**self.initial_values(), **(cp.get("channel_values") or {})}
         if NULL_TASK in by_task:  # a resume's update, part of this checkpoint
@@ -177,7 +183,10 @@ class StateAPI:
             config: Thread config, optionally with ``checkpoint_id``.
             values: Update dict (or ``Command``), applied with the reducers.
             as_node: The node the update is attributed to; ``"__copy__"`` copies
-                the checkpoint as a fork (``values`` must be ``None``).
+                the checkpoint as a fork (``values``: ``None``, or a list of
+                ``(values, as_node)`` applied to the copy), ``"__input__"``
+                makes ``values`` the input of the next run, ``END`` with
+                ``values=None`` drops the pending tasks.
 
         Returns:
             The config of the new checkpoint.
@@ -185,47 +194,40 @@ class StateAPI:
         Raises:
             InvalidUpdateError: If ``as_node`` is ambiguous or unknown.
         """
+        return self.bulk_update_state(config, [[StateUpdate(values, as_node)]])
+
+    def bulk_update_state(  # type: ignore[misc]
+        self: CompiledGraph,
+        config: dict[str, Any],
+        supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]],
+    ) -> dict[str, Any]:
+        """Apply updates superstep by superstep, one checkpoint per superstep.
+
+        Args:
+            config: Thread config, optionally with ``checkpoint_id``.
+            supersteps: Lists of :class:`~graphs.StateUpdate` (or
+                ``(values, as_node)`` tuples); the updates of one superstep are
+                applied together, in order (each needs its ``as_node`` when
+                there are several).
+
+        Returns:
+            The config of the last checkpoint written.
+
+        Raises:
+            ValueError: If there are no supersteps or a superstep is empty.
+            InvalidUpdateError: If an update is invalid.
+        """
         saver = self._saver()
         config = self.merged_config(config) or {}
-        saved = saver.get_tuple(config)
-        run = Run(self, None, config)
-        if saved is not None:
-            run._load(saved)
-        else:
-            run.values = self.initial_values()
-        if as_node == COPY:  # LangGraph's copy of a checkpoint, as a fork
-            if saved is None:
-                raise InvalidUpdateError("no checkpoint to copy")
-            for _kind, payload in fork(run, saved):
-                saver.put(*payload)
-            return run.parent_config or {}
-        name = as_node or self._default_as_node(saved)
-        node = self.start_node if name == START else self.node_runtime(name)
-        if name == END:
-            node = self.start_goto
-        task = Task(run, node, 0, False, None)
-        from graphs._work import _branches, _output
+        return bulk_update(self, saver, config, supersteps)
 
-        _output(task, values)
-        if node.branches:
-            _branches(task)
-        run._advance([task])
-        run._last = [name]
-        for kind, payload in run._commit("update"):
-            del kind
-            saver.put(*payload)
-        return run.parent_config or {}
-
-    def _default_as_node(self: CompiledGraph, saved: CheckpointTuple | None) -> str:  # type: ignore[misc]
-        if len(self.nodes_rt) == 1:
-            return next(iter(self.nodes_rt))
-        last = (saved.checkpoint.get("last") or []) if saved else []
-        names = [n for n in dict.fromkeys(last)]
-        if len(names) == 1:
-            return names[0]
-        if not saved:
-            return START
-        raise InvalidUpdateError("Ambiguous update, specify as_node")
+    async def abulk_update_state(
+        self,
+        config: dict[str, Any],
+        supersteps: Sequence[Sequence[StateUpdate | tuple[Any, ...]]],
+    ) -> dict[str, Any]:
+        """Async :meth:`bulk_update_state`."""
+        return cast("CompiledGraph", self).bulk_update_state(config, supersteps)
 
     async def aget_state(
         self, config: dict[str, Any], *, subgraphs: bool = False

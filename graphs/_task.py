@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import _NO_RESUME
@@ -17,6 +18,8 @@ __all__ = [
     "DONE",
     "GOTO",
     "NULL_TASK",
+    "PULL",
+    "PUSH",
     "SEND",
     "Task",
     "by_path",
@@ -37,7 +40,11 @@ def path_order(push: bool, index: int, name: str) -> tuple[int, int, str]:
 
 
 def by_path(task: Task) -> tuple[int, int, str]:
-    """:func:`path_order` of a task (a sort key)."""
+    """:func:`path_order` of a task (a sort key); an error handler's task sorts
+    where the task it replaces would."""
+    failed = task.failed
+    if failed is not None:
+        task = failed
     return path_order(task.push, task.index, task.name)
 
 
@@ -56,7 +63,9 @@ class Task:
         "arg",
         "custom",
         "error",
+        "failed",
         "gotos",
+        "handler",
         "index",
         "interrupt_index",
         "interrupts",
@@ -64,6 +73,7 @@ class Task:
         "node",
         "null_resume",
         "observer",
+        "progress",
         "push",
         "restored",
         "resume_map",
@@ -93,6 +103,9 @@ class Task:
         self.restored = False
         # the instrumentation listener and its superstep's handle, when one listens
         self.observer: tuple[Any, Any] | None = None
+        self.failed: Task | None = None  # the task an error handler's task handles
+        self.handler: Task | None = None  # the error handler's task, once run
+        self.progress = 0.0  # last progress (monotonic), for an idle timeout
 
     def reset(self) -> None:
         """Forget the outputs of a previous attempt."""
@@ -132,8 +145,15 @@ class Task:
     def write_custom(self, value: Any) -> None:
         """Emit ``value`` on the ``custom`` stream mode."""
         run = self.run
+        self.touch()
         if "custom" in run.modes:
             run.out.put((run.stream_ns, "custom", value))
+
+    def touch(self) -> None:
+        """The node streamed a chunk: progress under ``refresh_on="auto"``."""
+        policy = self.node.timeout
+        if policy is not None and policy.refresh_on == "auto":
+            self.progress = time.monotonic()
 
     def config(self) -> dict[str, Any]:
         """The config passed to nodes that accept one (while the task runs)."""
@@ -165,13 +185,20 @@ class Task:
         meta["langgraph_step"] = step
         meta["langgraph_node"] = self.name
         meta["langgraph_triggers"] = self.triggers()
-        meta["langgraph_path"] = (PUSH, self.index) if self.push else (PULL, self.name)
+        meta["langgraph_path"] = self.path()
         meta["langgraph_checkpoint_ns"] = f"{run.ns}|{own_ns}" if run.ns else own_ns
         return meta
 
+    def path(self) -> tuple[Any, ...]:
+        """LangGraph's task path (an error handler's extends the failed task's)."""
+        failed = self.failed
+        if failed is not None:
+            return (*failed.path(), "node_error_handler", False)
+        return (PUSH, self.index) if self.push else (PULL, self.name)
+
     def triggers(self) -> tuple[str, ...]:
         """LangGraph's names of the channels that trigger this task."""
-        if self.push:
+        if self.push or self.failed is not None:
             return (PUSH,)
         graph = self.run.graph
         if not graph.joins:

@@ -14,20 +14,20 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from graphs._context import CURRENT
+from graphs._handlers import handler_task, node_error
 from graphs._langchain_run import enter as langchain_enter
 from graphs._langchain_run import leave as langchain_leave
 from graphs._langchain_run import node_config
 from graphs._task import Task
+from graphs._timeouts import abounded, bounded
 from graphs.channels import ROOT, apply_writes
 from graphs.errors import (
     GraphInterrupt,
     InvalidUpdateError,
-    NodeTimeoutError,
     ParentCommand,
     describe,
 )
@@ -116,7 +116,7 @@ def _exec(task: Task) -> None:
             delay = _retry_delay(task, exc, attempt)
             if delay is None:
                 task.error = exc
-                return
+                break
             task.reset()
             time.sleep(delay)
             continue
@@ -129,6 +129,9 @@ def _exec(task: Task) -> None:
         _observed(task, observed, None, False)
         _completed(task, started)
         return
+    handler = handler_task(task) if node.error_handler is not None else None
+    if handler is not None:
+        _exec(handler)
 
 
 async def _aexec(task: Task, offload: bool) -> None:
@@ -167,7 +170,7 @@ async def _aexec(task: Task, offload: bool) -> None:
             delay = _retry_delay(task, exc, attempt)
             if delay is None:
                 task.error = exc
-                return
+                break
             task.reset()
             await asyncio.sleep(delay)
             continue
@@ -180,6 +183,9 @@ async def _aexec(task: Task, offload: bool) -> None:
         _observed(task, observed, None, False)
         _completed(task, started)
         return
+    handler = handler_task(task) if node.error_handler is not None else None
+    if handler is not None:
+        await _aexec(handler, offload)
 
 
 def _observe(task: Task, attempt: int) -> Any:
@@ -249,7 +255,9 @@ def _retry_delay(task: Task, exc: Exception, attempt: int) -> float | None:
 def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any]]:
     inp = task.arg if task.push else task.run.read_state()
     args = (inp, node_config(task)) if node.takes_config else (inp,)
-    kwargs = {"writer": task.write_custom} if node.takes_writer else {}
+    kwargs: dict[str, Any] = {"writer": task.write_custom} if node.takes_writer else {}
+    if node.takes_error:
+        kwargs["error"] = node_error(task)
     return args, kwargs
 
 
@@ -268,12 +276,8 @@ def _call(node: NodeRuntime, task: Task) -> Any:
     args, kwargs = _args(node, task)
     if node.timeout is not None:
         if node.is_async:
-            return asyncio.run(_bounded(task, node.fn(*args, **kwargs)))
-        future = _in_thread(task, args, kwargs)
-        wait([future], node.timeout)
-        if not future.done():
-            raise _timed_out(task)
-        return future.result()
+            return asyncio.run(abounded(task, node.fn(*args, **kwargs)))
+        return bounded(task, _in_thread(task, args, kwargs))
     if node.is_async:
         return asyncio.run(node.fn(*args, **kwargs))
     return node.fn(*args, **kwargs)
@@ -286,8 +290,8 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
     args, kwargs = _args(node, task)
     if node.timeout is not None:
         if node.is_async:
-            return await _bounded(task, node.fn(*args, **kwargs))
-        return await _bounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
+            return await abounded(task, node.fn(*args, **kwargs))
+        return await abounded(task, asyncio.wrap_future(_in_thread(task, args, kwargs)))
     if node.afn is not None:
         return await node.afn(*args, **kwargs)
     if node.is_async:
@@ -302,17 +306,6 @@ async def _acall(node: NodeRuntime, task: Task, offload: bool) -> Any:
 
 
 # -- timeouts --------------------------------------------------------------------
-
-
-async def _bounded(task: Task, call: Awaitable[Any]) -> Any:
-    """Await ``call``, cancelling it at the node's deadline."""
-    try:
-        async with asyncio.timeout(task.node.timeout) as scope:
-            return await call
-    except TimeoutError:
-        if scope.expired():  # our deadline, not a TimeoutError raised by the node
-            raise _timed_out(task) from None
-        raise
 
 
 def _in_thread(
@@ -337,12 +330,6 @@ def _in_thread(
     name = f"graphs-node-{task.name}"
     threading.Thread(target=target, name=name, daemon=True).start()
     return future
-
-
-def _timed_out(task: Task) -> NodeTimeoutError:
-    return NodeTimeoutError(
-        f"Node '{task.name}' timed out after {task.node.timeout} seconds"
-    )
 
 
 # -- outputs ---------------------------------------------------------------------

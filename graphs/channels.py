@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 
 from graphs.errors import InvalidGraphError, InvalidUpdateError
 from graphs.messages import bind_reducer
+from graphs.types import Overwrite, overwritten
 
 __all__ = ["ROOT", "Channel", "apply_writes", "channels_from_schema", "schema_keys"]
 
@@ -118,6 +119,7 @@ def apply_writes(
     """
     updated: list[str] = []
     seen: set[str] = set()
+    fixed: set[str] | None = None  # keys an Overwrite set in this superstep
     for name, value in writes:
         ch = channels.get(name)
         if ch is None:
@@ -134,6 +136,22 @@ def apply_writes(
         if ch.reducer is None:
             values[name] = value
             continue
+        kind = type(value)  # checked inline: this runs for every reduced write
+        is_overwrite = False
+        if kind is Overwrite or kind is dict:
+            is_overwrite, value = overwritten(value)
+        if is_overwrite:
+            fixed = fixed if fixed is not None else set()
+            if name in fixed:
+                raise InvalidUpdateError(
+                    f"At key '{name}': Can receive only one Overwrite value "
+                    "per super-step."
+                )
+            fixed.add(name)
+            values[name] = value
+            continue
+        if fixed is not None and name in fixed:
+            continue  # like LangGraph: writes after an Overwrite are dropped
         current = values.get(name, _MISSING)
         values[name] = value if current is _MISSING else ch.reducer(current, value)
     return updated

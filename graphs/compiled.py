@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
+from graphs._handlers import with_defaults
+from graphs._jsonschema import context_schema, state_schema
 from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
 from graphs._options import RunOptions
@@ -22,7 +24,7 @@ from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import InvalidUpdateError
 from graphs.state import call_signature, positional_config
-from graphs.types import START, Command, RetryPolicy
+from graphs.types import START, Command, RetryPolicy, TimeoutPolicy
 
 if TYPE_CHECKING:
     from graphs.state import StateGraph
@@ -54,8 +56,10 @@ class NodeRuntime:
     joins: tuple[int, ...] = ()
     branches: tuple[BranchRuntime, ...] = ()
     subgraph: CompiledGraph | None = None
-    timeout: float | None = None
+    timeout: TimeoutPolicy | None = None
     afn: Any = None  # what the async driver calls instead (a Runnable's ainvoke)
+    error_handler: str | None = None  # the node run when this one fails
+    takes_error: bool = False  # an ``error: NodeError`` parameter (a handler)
 
 
 class CompiledGraph(RunAPI, StateAPI):
@@ -94,7 +98,8 @@ class CompiledGraph(RunAPI, StateAPI):
         self.deferred_nodes = frozenset(n for n, s in builder.nodes.items() if s.defer)
         self.nodes_rt: dict[str, NodeRuntime] = {}
         for name in builder.nodes:
-            self.nodes_rt[name] = self._prepare(name)
+            self.nodes_rt[name] = with_defaults(builder, name, self._prepare(name))
+        self.error_handlers = any(n.error_handler for n in self.nodes_rt.values())
         self.start_node = self._prepare(START)
         self.start_goto = NodeRuntime(START, None)
         self._initial = initial_values(self.channels)
@@ -261,9 +266,34 @@ class CompiledGraph(RunAPI, StateAPI):
         """``config`` over this graph's defaults (``config`` itself if none)."""
         return merge_configs(self.config, config) if self.config else config
 
-    def get_graph(self, *, xray: bool = False) -> DrawableGraph:
-        """The graph's nodes and edges (``.draw_mermaid()`` for a diagram)."""
-        return build_drawable(self.builder, self.name)
+    def get_graph(
+        self, config: dict[str, Any] | None = None, *, xray: int | bool = False
+    ) -> DrawableGraph:
+        """The graph's nodes and edges (``.draw_mermaid()``, ``.to_json()``).
+
+        Args:
+            config: Accepted for LangGraph compatibility; unused.
+            xray: Draw subgraph nodes as their own nodes and edges: ``True`` at
+                every depth, a number for that many levels.
+        """
+        return build_drawable(self, xray)
+
+    def get_input_jsonschema(
+        self, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON schema of the graph's input, as LangGraph gives it (see
+        :mod:`graphs._jsonschema`); ``config`` is unused."""
+        return state_schema(self.builder.input_schema, f"{self.name}Input")
+
+    def get_output_jsonschema(
+        self, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON schema of the graph's output, as LangGraph gives it."""
+        return state_schema(self.builder.output_schema, f"{self.name}Output")
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The JSON schema of the builder's ``context_schema`` (``None``: none)."""
+        return context_schema(self.builder.context_schema)
 
     # -- as a subgraph ----------------------------------------------------------------
 

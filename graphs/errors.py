@@ -10,6 +10,7 @@ silently replaced by ``None``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "GraphSignal",
     "InvalidGraphError",
     "InvalidUpdateError",
+    "NodeError",
     "NodeTimeoutError",
     "ParentCommand",
     "RecursionLimitError",
@@ -56,12 +58,66 @@ RecursionLimitError = GraphRecursionError
 
 
 class NodeTimeoutError(GraphError, TimeoutError):
-    """A node ran longer than its ``timeout`` (``add_node(..., timeout=...)``).
+    """A node attempt passed its ``run_timeout`` or ``idle_timeout``.
 
     An async node is cancelled at the deadline. A sync node cannot be stopped: its
     thread is abandoned and keeps running until the function returns, and its
-    result is discarded.
+    result is discarded. Unlike other ``TimeoutError``s it is retried by the
+    default ``RetryPolicy``, as in LangGraph.
+
+    Args:
+        node: The node that timed out.
+        elapsed: Seconds the attempt ran.
+        kind: ``"run"`` (wall clock) or ``"idle"`` (no progress).
+        idle_timeout: The node's idle timeout, if any.
+        run_timeout: The node's run timeout, if any.
     """
+
+    def __init__(
+        self,
+        node: str,
+        elapsed: float,
+        *,
+        kind: str,
+        idle_timeout: float | None = None,
+        run_timeout: float | None = None,
+    ) -> None:
+        limit = {"idle": idle_timeout, "run": run_timeout}.get(kind)
+        if kind not in ("idle", "run"):
+            raise ValueError("kind must be 'idle' or 'run'")
+        if limit is None:
+            raise ValueError(f"{kind}_timeout is required when kind={kind!r}")
+        self.timeout = limit
+        if kind == "idle":
+            message = (
+                f"Node '{node}' exceeded its idle timeout of {limit:.3f}s "
+                f"without making progress (elapsed: {elapsed:.3f}s)."
+            )
+        else:
+            message = (
+                f"Node '{node}' exceeded its run timeout of {limit:.3f}s "
+                f"(elapsed: {elapsed:.3f}s)."
+            )
+        super().__init__(message)
+        self.node = node
+        self.elapsed = elapsed
+        self.kind = kind
+        self.idle_timeout = idle_timeout
+        self.run_timeout = run_timeout
+
+    def __reduce__(self) -> Any:
+        return (
+            _timeout_error,
+            (self.node, self.elapsed, self.kind, self.idle_timeout, self.run_timeout),
+        )
+
+
+def _timeout_error(
+    node: str, elapsed: float, kind: str, idle: float | None, run: float | None
+) -> NodeTimeoutError:
+    return NodeTimeoutError(
+        node, elapsed, kind=kind, idle_timeout=idle, run_timeout=run
+    )
 
 
 class EmptyInputError(GraphError, ValueError):
@@ -74,6 +130,23 @@ class SerializationError(GraphError, TypeError):
 
 class CheckpointDecodeError(GraphError, ValueError):
     """Stored checkpoint bytes cannot be decoded (unknown tag, malformed payload)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """What an error handler is told about the failure it handles.
+
+    A handler (``add_node(..., error_handler=fn)`` or
+    ``StateGraph.set_node_defaults(error_handler=fn)``) receives it through a
+    parameter ``error: NodeError``.
+
+    Args:
+        node: The node that failed.
+        error: The exception it raised (after its retries).
+    """
+
+    node: str
+    error: BaseException
 
 
 class GraphSignal(Exception):
@@ -103,3 +176,20 @@ class ParentCommand(GraphSignal):
 def describe(exc: BaseException) -> dict[str, Any]:
     """Return a JSON-serialisable description of an exception."""
     return {"type": type(exc).__name__, "message": str(exc)}
+
+
+def error_row(exc: BaseException) -> dict[str, Any]:
+    """The ``__error__`` write of a failed task: :func:`describe` and the repr
+    that ``StateTask.error`` shows, as LangGraph shows it."""
+    return {**describe(exc), "repr": repr(exc)}
+
+
+def shown_error(row: Any) -> Any:
+    """``StateTask.error`` of a stored ``__error__`` write (older rows have no
+    ``repr``: it is rebuilt from the type and message)."""
+    if not isinstance(row, dict):
+        return row
+    shown = row.get("repr")
+    if shown is None:
+        shown = f"{row.get('type')}({row.get('message', '')!r})"
+    return shown

@@ -5,10 +5,10 @@ Encoding is plain JSON plus *tagged objects* for what JSON cannot express:
 ``frozenset``, ``bytes`` (base64), ``datetime``, ``date``, ``time``, ``timedelta``,
 ``uuid``, ``decimal``, ``float`` (NaN/Infinity), ``dict`` (a dict whose keys are not
 all strings, or that has a ``"__t"`` key: payload is a list of ``[key, value]``),
-``send``, ``interrupt``, ``command``, and ``lc``: a LangChain message or document
-in LangChain's own JSON form (``{"lc": 1, "type": "constructor", ...}``), decoded
-only for the allowlisted classes of :data:`graphs._langchain.ALLOWED`. Other classes
-are added with :func:`register`.
+``send``, ``interrupt``, ``overwrite``, ``command``, and ``lc``: a LangChain message
+or document in LangChain's own JSON form (``{"lc": 1, "type": "constructor",
+...}``), decoded only for the allowlisted classes of
+:data:`graphs._langchain.ALLOWED`. Other classes are added with :func:`register`.
 
 Decoding never guesses: an unknown tag or a malformed payload raises
 :class:`~graphs.errors.CheckpointDecodeError`; encoding an unsupported value raises
@@ -30,7 +30,7 @@ from typing import Any
 from graphs import _langchain
 from graphs.errors import CheckpointDecodeError, SerializationError
 from graphs.policy import InterruptPolicy
-from graphs.types import Command, Interrupt, Send
+from graphs.types import Command, Interrupt, Overwrite, Send
 
 __all__ = [
     "TAG",
@@ -134,6 +134,7 @@ _BUILTIN: dict[type, Callable[[Any], Any]] = {
     decimal.Decimal: lambda v: _tagged("decimal", str(v)),
     Send: lambda v: _tagged("send", [v.node, to_jsonable(v.arg)]),
     Interrupt: lambda v: _tagged("interrupt", _interrupt_json(v)),
+    Overwrite: lambda v: _tagged("overwrite", to_jsonable(v.value)),
     Command: lambda v: _tagged(
         "command",
         {
@@ -214,6 +215,7 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "interrupt": lambda v: Interrupt(
         value=v["value"], id=v["id"], policy=_policy(v.get("policy"))
     ),
+    "overwrite": Overwrite,
     "command": lambda v: Command(
         graph=v["graph"], update=v["update"], resume=v["resume"], goto=v["goto"]
     ),

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
+from graphs._timeouts import timeout_policy
 from graphs.channels import channels_from_schema
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.errors import InvalidGraphError
-from graphs.types import END, START, Command, RetryPolicy, node_name
+from graphs.types import END, START, Command, RetryPolicy, TimeoutPolicy, node_name
 
 if TYPE_CHECKING:
     from graphs.compiled import CompiledGraph
 
-__all__ = ["Branch", "NodeSpec", "StateGraph"]
+__all__ = ["DEFAULT_ERROR_HANDLER", "Branch", "NodeDefaults", "NodeSpec", "StateGraph"]
 
 _RESERVED = ("|", ":")
 
@@ -32,7 +33,22 @@ class NodeSpec:
     defer: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     destinations: tuple[str, ...] = ()
-    timeout: float | None = None
+    timeout: TimeoutPolicy | None = None
+    error_handler: str | None = None  # the handler node of this node's failures
+    is_error_handler: bool = False
+
+
+@dataclass(slots=True)
+class NodeDefaults:
+    """Policies of every node without its own (``set_node_defaults``)."""
+
+    retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None
+    error_handler: Any = None
+    timeout: TimeoutPolicy | None = None
+
+
+DEFAULT_ERROR_HANDLER = "__default_error_handler__"
+_UNSUPPORTED = ("cache_policy", "input_schema", "trace_policy")
 
 
 @dataclass(slots=True)
@@ -45,11 +61,13 @@ class Branch:
     targets: tuple[str, ...] | None  # known destinations, for drawing
 
 
-def _check_timeout(name: str, action: Any, timeout: Any) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise InvalidGraphError(f"node {name!r}: timeout must be a number of seconds")
-    if not timeout > 0:
-        raise InvalidGraphError(f"node {name!r}: timeout must be positive")
+def _warn_unsupported(where: str, option: str) -> None:
+    known = "not supported by graphs" if option in _UNSUPPORTED else "unknown"
+    message = f"{where}({option}=...) is {known}; ignored"
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _check_subgraph_timeout(name: str, action: Any) -> None:
     if hasattr(action, "call_as_subgraph"):
         # a subgraph's own nodes can carry timeouts; abandoning a whole subgraph
         # run mid-superstep would leave its checkpoints half written
@@ -83,7 +101,8 @@ class StateGraph:
     Args:
         state_schema: ``TypedDict``, dataclass or pydantic-like class; each key is a
             channel, ``Annotated[T, reducer]`` keys are reduced.
-        context_schema: Accepted for LangGraph compatibility; unused.
+        context_schema: Kept for ``get_context_jsonschema``; no context reaches
+            the nodes (``Runtime`` is not built).
         input_schema: Keys accepted as input (default: the state schema).
         output_schema: Keys returned by ``invoke`` (default: the state schema).
 
@@ -107,8 +126,9 @@ class StateGraph:
         **_: Any,
     ) -> None:
         self.state_schema = state_schema
-        self.input_schema = input_schema or state_schema  # as LangGraph names them
+        self.input_schema = input_schema or state_schema  # as LangGraph names it
         self.output_schema = output_schema or state_schema
+        self.context_schema = context_schema
         self.channels = channels_from_schema(state_schema)
         self.input_keys = (
             tuple(channels_from_schema(input_schema)) if input_schema else None
@@ -121,6 +141,44 @@ class StateGraph:
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
         self.definition_options: dict[str, Any] = {}
+        self.node_defaults = NodeDefaults()
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: Any = None,
+        error_handler: Any = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+    ) -> StateGraph:
+        """Policies for every node that has none of its own (LangGraph's).
+
+        Applied at :meth:`compile`; a value given to :meth:`add_node` wins.
+        ``retry_policy`` and ``timeout`` also apply to error-handler nodes,
+        ``error_handler`` only to the other nodes (a handler that fails fails
+        the run). Subgraphs do not inherit them; a subgraph node takes no
+        ``timeout``.
+
+        Args:
+            retry_policy: Default retry policy.
+            cache_policy: LangGraph's node cache: not supported (a warning says so).
+            error_handler: Default error handler (see :meth:`add_node`).
+            timeout: Default timeout: seconds, a ``timedelta`` or a
+                :class:`~graphs.TimeoutPolicy`.
+
+        Returns:
+            The builder, for chaining.
+        """
+        defaults = self.node_defaults
+        if retry_policy is not None:
+            defaults.retry_policy = retry_policy
+        if cache_policy is not None:
+            _warn_unsupported("set_node_defaults", "cache_policy")
+        if error_handler is not None:
+            defaults.error_handler = error_handler
+        if timeout is not None:
+            defaults.timeout = timeout_policy("node defaults", timeout)
+        return self
 
     def add_node(
         self,
@@ -132,8 +190,9 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         destinations: Sequence[str] | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float | timedelta | None = None,
-        **_: Any,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+        error_handler: Any = None,
+        **options: Any,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
 
@@ -148,10 +207,18 @@ class StateGraph:
             retry: Older LangGraph name of ``retry_policy``.
             timeout: Seconds (or a ``timedelta``) one attempt of a function node may
                 run before it fails
-                with :class:`~graphs.errors.NodeTimeoutError` (a ``TimeoutError``).
+                with :class:`~graphs.errors.NodeTimeoutError` (a ``TimeoutError``),
+                or a :class:`~graphs.TimeoutPolicy` (wall-clock and idle).
                 An async node is cancelled; a sync node runs in its own thread,
                 which is abandoned at the deadline (Python cannot kill it: the
                 function runs on until it returns, and its result is discarded).
+            error_handler: A function ``(state, error: NodeError)`` run in the
+                same superstep when the node fails (after its retries); it
+                returns an update or a ``Command`` instead of the failed node,
+                whose edges are not followed. Added as the node
+                ``__error_handler__<name>``.
+            **options: Other LangGraph options (``cache_policy``,
+                ``input_schema``, ...): not supported, a warning says so.
 
         Returns:
             The builder, for chaining.
@@ -176,10 +243,21 @@ class StateGraph:
             raise InvalidGraphError(f"Node `{name}` already present.")
         if name in self.channels:
             raise InvalidGraphError(f"'{name}' is already being used as a state key")
-        if isinstance(timeout, timedelta):
-            timeout = timeout.total_seconds()
-        if timeout is not None:
-            _check_timeout(name, action, timeout)
+        for option in options:
+            _warn_unsupported("add_node", option)
+        policy = timeout_policy(name, timeout)
+        if policy is not None:
+            _check_subgraph_timeout(name, action)
+        handler = None
+        if error_handler is not None:
+            handler = f"__error_handler__{name}"
+            if handler in self.nodes:
+                raise InvalidGraphError(
+                    f"Auto-generated error handler node `{handler}` already exists."
+                )
+            # before the node, where LangGraph lists it
+            spec = NodeSpec(handler, error_handler, is_error_handler=True)
+            self.nodes[handler] = spec
         self.nodes[name] = NodeSpec(
             name,
             action,
@@ -187,7 +265,8 @@ class StateGraph:
             defer,
             dict(metadata or {}),
             tuple(destinations or _literal_targets(action) or ()),
-            timeout,
+            policy,
+            handler,
         )
         return self
 
@@ -351,6 +430,12 @@ class StateGraph:
                     UserWarning,
                     stacklevel=2,
                 )
+        handler = self.node_defaults.error_handler
+        if handler is not None and DEFAULT_ERROR_HANDLER not in self.nodes:
+            # LangGraph adds it to the builder's nodes at compile time
+            self.nodes[DEFAULT_ERROR_HANDLER] = NodeSpec(
+                DEFAULT_ERROR_HANDLER, handler, is_error_handler=True
+            )
         before = _names(interrupt_before)
         after = _names(interrupt_after)
         self.validate(before, label="interrupt_before node")

@@ -9,8 +9,10 @@ import enum
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from graphs.errors import NodeTimeoutError
 from graphs.policy import InterruptPolicy
 
 __all__ = [
@@ -18,11 +20,14 @@ __all__ = [
     "START",
     "Command",
     "Interrupt",
+    "Overwrite",
     "RetryPolicy",
     "RunResult",
     "Send",
     "StateSnapshot",
     "StateTask",
+    "StateUpdate",
+    "TimeoutPolicy",
     "default_retry_on",
 ]
 
@@ -108,6 +113,41 @@ class Interrupt:
         object.__setattr__(self, "policy", policy)
 
 
+OVERWRITE: Literal["__overwrite__"] = "__overwrite__"
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Write ``value`` to a reduced key as is, bypassing its reducer.
+
+    ``{"log": Overwrite(["fresh"])}`` replaces the list instead of appending.
+    Writes of the same superstep before it are discarded and writes after it
+    ignored; two ``Overwrite`` of one key in one superstep raise
+    :class:`~graphs.errors.InvalidUpdateError`. The JSON forms
+    ``{"__overwrite__": value}`` and ``{"value": value, "type": "__overwrite__"}``
+    mean the same, as in LangGraph.
+
+    Args:
+        value: The new value of the key.
+    """
+
+    value: Any
+    type: Literal["__overwrite__"] = OVERWRITE
+
+
+def overwritten(value: Any) -> tuple[bool, Any]:
+    """``(True, new value)`` if ``value`` is an :class:`Overwrite` (or one of
+    its JSON forms), else ``(False, value)``."""
+    if type(value) is Overwrite:
+        return True, value.value
+    if type(value) is dict:
+        if len(value) == 1 and OVERWRITE in value:
+            return True, value[OVERWRITE]
+        if value.get("type") == OVERWRITE and "value" in value:
+            return True, value["value"]
+    return False, value
+
+
 N = TypeVar("N")
 
 
@@ -144,7 +184,7 @@ class Command(Generic[N]):
 
 def default_retry_on(exc: Exception) -> bool:
     """LangGraph's default: retry everything except programming errors."""
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, (ConnectionError, NodeTimeoutError)):
         return True
     return not isinstance(
         exc,
@@ -203,6 +243,39 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         base = self.initial_interval * self.backoff_factor ** (attempt - 1)
         return min(self.max_interval, base)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutPolicy:
+    """How long one attempt of a node may run (LangGraph's fields).
+
+    Args:
+        run_timeout: Wall-clock cap in seconds (or a ``timedelta``), never
+            refreshed.
+        idle_timeout: Most seconds an attempt may go without progress.
+        refresh_on: What counts as progress for ``idle_timeout``: ``"auto"``
+            (chunks the node streams: ``custom`` writes and message chunks,
+            and :func:`~graphs.heartbeat`), or ``"heartbeat"`` (only
+            :func:`~graphs.heartbeat`).
+    """
+
+    run_timeout: float | timedelta | None = None
+    idle_timeout: float | timedelta | None = None
+    refresh_on: Literal["auto", "heartbeat"] = "auto"
+
+
+class StateUpdate(NamedTuple):
+    """One update of :meth:`~graphs.CompiledGraph.bulk_update_state`.
+
+    Args:
+        values: The update, as if ``as_node`` returned it.
+        as_node: The node the update is attributed to.
+        task_id: Accepted for LangGraph compatibility; unused.
+    """
+
+    values: dict[str, Any] | None
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class StateTask(NamedTuple):

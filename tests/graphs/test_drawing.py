@@ -26,11 +26,7 @@ def test_it_lists_nodes_and_edges() -> None:
     assert (START, "plan", False) in pairs
     assert ("act", "review", False) in pairs
     assert ("review", "plan", True) in pairs
-    assert drawing.to_json()["edges"][0] == {
-        "source": START,
-        "target": "plan",
-        "conditional": False,
-    }
+    assert drawing.to_json()["edges"][0] == {"source": START, "target": "plan"}
 
 
 def test_mermaid_output_is_deterministic() -> None:

@@ -40,7 +40,7 @@ def test_a_failed_superstep_keeps_siblings_writes_and_does_not_rerun_them(
     snapshot = graph.get_state(thread)
     assert snapshot.next == ("flaky",)
     [failed] = [t for t in snapshot.tasks if t.name == "flaky"]
-    assert failed.error == {"type": "ValueError", "message": "boom"}
+    assert failed.error == "ValueError('boom')"  # as LangGraph shows it
     broken["yes"] = False
     assert graph.invoke(None, thread)["log"] == ["flaky", "ok"]  # by task path
     assert calls == {"ok": 1, "flaky": 2}
@@ -117,3 +117,11 @@ def test_retry_policy_accepts_a_predicate_and_the_default_skips_value_errors() -
     assert RetryPolicy().should_retry(ConnectionError("net"))
     policy = RetryPolicy(initial_interval=1, backoff_factor=2, max_interval=3)
     assert [policy.interval(i) for i in (1, 2, 3)] == [1, 2, 3]
+
+
+def test_an_error_row_stored_before_the_repr_was_kept_still_reads() -> None:
+    from graphs.errors import error_row, shown_error
+
+    old = {"type": "ValueError", "message": "boom"}
+    assert shown_error(old) == "ValueError('boom')"
+    assert shown_error(error_row(KeyError("k"))) == "KeyError('k')"

@@ -17,7 +17,9 @@ from graphs import (
     NodeTimeoutError,
     RetryPolicy,
     StateGraph,
+    TimeoutPolicy,
     get_config,
+    heartbeat,
     interrupt,
 )
 from graphs.checkpoint import InMemorySaver
@@ -50,7 +52,8 @@ async def sleepy_async(state: Counter) -> dict[str, Any]:
 def test_a_slow_node_fails_at_its_deadline(node: Any) -> None:
     graph = graph_of(node, timeout=LIMIT).compile()
     started = time.perf_counter()
-    with pytest.raises(NodeTimeoutError, match="'slow' timed out after 0.05") as err:
+    message = "'slow' exceeded its run timeout of 0.050s"
+    with pytest.raises(NodeTimeoutError, match=message) as err:
         graph.invoke({"n": 0})
     assert time.perf_counter() - started < SLOW / 2
     assert isinstance(err.value, TimeoutError)
@@ -141,3 +144,25 @@ def test_it_rejects_a_timeout_on_a_subgraph_node() -> None:
     child = graph_of(appender("x")).compile()
     with pytest.raises(InvalidGraphError, match="subgraph node cannot have a timeout"):
         graph_of(child, timeout=1)
+
+
+def test_a_sync_node_with_an_idle_timeout_lives_while_it_heartbeats() -> None:
+    def beating(state: Counter) -> dict[str, Any]:
+        for _ in range(10):
+            time.sleep(0.03)
+            heartbeat()
+        return {"log": ["done"]}
+
+    idle = TimeoutPolicy(idle_timeout=0.5, refresh_on="heartbeat")
+    assert graph_of(beating, timeout=idle).compile().invoke({"n": 0})["log"] == ["done"]
+
+
+def test_a_quiet_sync_node_fails_at_its_idle_timeout() -> None:
+    graph = graph_of(sleepy_sync, timeout=TimeoutPolicy(idle_timeout=LIMIT)).compile()
+    with pytest.raises(NodeTimeoutError, match="idle timeout of 0.050s") as err:
+        graph.invoke({"n": 0})
+    assert (err.value.kind, err.value.idle_timeout, err.value.run_timeout) == (
+        "idle",
+        LIMIT,
+        None,
+    )
