@@ -11,7 +11,7 @@ import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from graphs._commit import build_checkpoint, debug_checkpoint
+from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
@@ -174,11 +174,11 @@ class Run:
             # conditional edges to run
             todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
             if "debug" in self.modes or "tasks" in self.modes:
-                for t in todo:
+                for t in tasks:  # restored ones too, as LangGraph streams them
                     if not t.hidden:
                         event = debug_task(self, "task", t)
-                        self.emit("debug", event)
                         self.emit("tasks", event["payload"])
+                        self.emit("debug", event)
             if todo:
                 yield Req.RUN, todo
             failed = yield from self._settle(tasks)
@@ -245,6 +245,12 @@ class Run:
             for t in sorted(tasks, key=by_path):
                 if not t.restored and t.interrupts is None and t.error is None:
                     emit_update(self, t)
+        if "debug" in self.modes or "tasks" in self.modes:
+            for t in sorted(tasks, key=by_path):
+                if not t.restored and not t.hidden:
+                    event = debug_task(self, "task_result", t, self.step + 1)
+                    self.emit("tasks", event["payload"])
+                    self.emit("debug", event)
         if self.saver is not None:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
@@ -350,9 +356,11 @@ class Run:
             self.streamed.update(message_ids(self.values))  # the input's messages
         if "debug" in self.modes or "tasks" in self.modes:
             for t in shown:
+                if t.restored:
+                    continue
                 event = debug_task(self, "task_result", t)
-                self.emit("debug", event)
                 self.emit("tasks", event["payload"])
+                self.emit("debug", event)
         if "values" in self.modes:
             self.emit("values", self.output())
         return self._plan(tasks)
@@ -419,27 +427,29 @@ class Run:
         self.parent_config = checkpoint_config(
             self.thread_id, self.ns, checkpoint["id"]
         )
-        if "debug" in self.modes:
-            self.emit("debug", debug_checkpoint(self, checkpoint))
-        if "checkpoints" in self.modes:
-            snapshot = {
-                "config": self.parent_config,
-                "metadata": metadata,
-                "values": self.output(),
-                "next": [t.name for t in self._next],
-                "parent_config": None if self.saved_config is None else parent,
-                "tasks": [
-                    {"id": t.id, "name": t.name, "interrupts": (), "state": None}
-                    for t in self._next
-                ],
-            }
-            self.emit("checkpoints", snapshot)
+        if "debug" in self.modes or "checkpoints" in self.modes:
+            self.emit_checkpoint(
+                metadata, None if self.saved_config is None else parent
+            )
         if exit_mode:
             self.pending_put = put
             self.unsaved = new_versions
             return
         self.saved_config = self.parent_config
         yield (Req.PUT_BG if self.durability == "async" else Req.PUT), put
+
+    def emit_checkpoint(
+        self,
+        metadata: dict[str, Any],
+        parent_config: dict[str, Any] | None,
+        config: dict[str, Any] | None = None,
+        tasks: list[Task] | None = None,
+    ) -> None:
+        """Queue LangGraph's checkpoint event (``checkpoints`` and ``debug``)."""
+        payload = checkpoint_payload(self, metadata, parent_config, config, tasks)
+        self.emit("checkpoints", payload)
+        if "debug" in self.modes:
+            self.emit("debug", debug_checkpoint(payload))
 
     def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
         if self.pending_put is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graphs._commit import interrupt_dict
 from graphs._context import _NO_RESUME
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task
 from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
-from graphs.errors import describe
 from graphs.types import START
 
 if TYPE_CHECKING:
@@ -123,24 +123,53 @@ def message_ids(values: dict[str, Any]) -> set[Any]:
     return ids
 
 
-def debug_task(self: Run, kind: str, task: Task) -> dict[str, Any]:
+_OWN_METADATA = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+
+
+def debug_task(
+    self: Run, kind: str, task: Task, step: int | None = None
+) -> dict[str, Any]:
     """The ``debug`` stream event of a task (``task`` or ``task_result``)."""
     payload: dict[str, Any] = {"id": task.id, "name": task.name}
     if kind == "task":
         payload["input"] = task.arg if task.push else self.output()
-        # the channel LangGraph's task was triggered by
-        payload["triggers"] = (
-            ("__pregel_push",) if task.push else (f"branch:to:{task.name}",)
-        )
+        payload["triggers"] = task.triggers()
+        # LangGraph forwards the user's metadata and tags, not its own keys
+        meta = {
+            k: v
+            for k, v in (self.config.get("metadata") or {}).items()
+            if k not in _OWN_METADATA
+        }
+        tags = [
+            t for t in self.config.get("tags") or () if not t.startswith("seq:step")
+        ]
+        if tags:
+            meta["tags"] = tags
+        if meta:
+            payload["metadata"] = meta
     else:
+        paused = task.interrupts is not None
         payload.update(
-            result=task.update,
-            error=describe(task.error) if task.error else None,
-            interrupts=list(task.interrupts or ()),
+            error=task.error,  # the exception itself, as LangGraph streams it
+            result={} if paused or task.error else task.update,
+            interrupts=[interrupt_dict(i) for i in task.interrupts or ()],
         )
+    if step is None:  # a task runs in the step after the last finished one
+        step = self.step + 1 if kind == "task" else self.step
     return {
-        # a task runs in the step after the last finished one
-        "step": self.step + 1 if kind == "task" else self.step,
+        "step": step,
         "timestamp": now_iso(),
         "type": kind,
         "payload": payload,

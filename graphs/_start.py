@@ -102,7 +102,11 @@ def restore(run: Run, saved: Any, resume: Any) -> Generator[Request, Any, list[T
         and meta.get("source") not in ("update", "fork")
     )
     if not replay:
-        return restore_tasks(run, saved, resume)
+        tasks = restore_tasks(run, saved, resume)
+        if "debug" in run.modes or "checkpoints" in run.modes:
+            # LangGraph streams the checkpoint a run continues from
+            run.emit_checkpoint(meta, saved.parent_config, saved.config, tasks)
+        return tasks
     return (yield from fork(run, saved, resume))
 
 
