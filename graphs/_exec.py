@@ -100,6 +100,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
     saver = run.saver
     pending: list[asyncio.Task[Any]] = []
     answer: Any = None
+    cancelled = False
     while True:
         request = _next_request(run, gen, answer)
         if request is None:
@@ -107,14 +108,22 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
         kind, payload = request
         answer = None
         if kind is Req.RUN:
-            if run.live:
-                async for chunk in _arun_live(run, payload):
-                    yield chunk
-            else:
-                await arun_tasks(payload)
+            try:
+                if run.live:
+                    async for chunk in _arun_live(run, payload):
+                        yield chunk
+                else:
+                    await arun_tasks(payload)
+            except asyncio.CancelledError:
+                if not any(t.error is not None for t in payload):
+                    raise
+                # cancelled while tasks ran: the loop stores what finished (and
+                # the cancelled tasks' errors), then raises the cancellation
+                cancelled = True
         elif kind is Req.CHUNKS:
-            for chunk in payload:
-                yield chunk
+            if not cancelled:  # the caller was cancelled: it gets no chunks
+                for chunk in payload:
+                    yield chunk
         elif kind is Req.PUT:
             answer = await saver.aput(*payload)  # type: ignore[union-attr]
         elif kind is Req.GET:
@@ -192,6 +201,8 @@ async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
         run.out.notify = None
         if not work.done():
             work.cancel()
+            # the tasks end (cancelled) before the run settles or closes
+            await asyncio.wait([work])
     work.result()
     for chunk in run.out.take():
         yield chunk

@@ -7,6 +7,7 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -270,8 +271,12 @@ class Run:
         if self.out:
             yield Req.CHUNKS, self._drain()
         if errors:
+            # the error that cancelled its siblings, not their cancellation
+            errors.sort(key=lambda t: isinstance(t.error, asyncio.CancelledError))
             error = errors[0].error
             assert error is not None
+            if isinstance(error, asyncio.CancelledError):
+                raise error  # the run was cancelled: never a result
             if isinstance(error, ParentCommand) and self.parent is None:
                 error = InvalidUpdateError("Command.PARENT used outside a subgraph")
             self.status, self.error = "failed", error

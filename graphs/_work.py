@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +80,7 @@ async def arun_tasks(tasks: list[Task]) -> None:
         return
     limit = tasks[0].run.max_concurrency
     if limit is None or limit >= len(tasks):
-        await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+        await _all_or_first_error([_aexec(t, offload=True) for t in tasks], tasks)
         return
     gate = asyncio.Semaphore(limit)
 
@@ -88,7 +88,35 @@ async def arun_tasks(tasks: list[Task]) -> None:
         async with gate:
             await _aexec(task, offload=True)
 
-    await asyncio.gather(*(gated(t) for t in tasks))
+    await _all_or_first_error([gated(t) for t in tasks], tasks)
+
+
+async def _all_or_first_error(
+    calls: list[Awaitable[None]], tasks: list[Task]
+) -> None:
+    """Await the tasks' calls; like LangGraph, the first task that fails cancels
+    its running siblings at once (an interrupt does not). Cancelling the caller
+    cancels them all; either way each cancelled task ends with a
+    ``CancelledError`` as its error."""
+    futures = [asyncio.ensure_future(c) for c in calls]
+
+    def ended(task: Task) -> Callable[[asyncio.Future[None]], None]:
+        def check(_: asyncio.Future[None]) -> None:
+            error = task.error
+            if error is not None and not isinstance(error, asyncio.CancelledError):
+                for fut in futures:
+                    fut.cancel()
+
+        return check
+
+    for fut, task in zip(futures, tasks, strict=True):
+        fut.add_done_callback(ended(task))
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(
+            result, asyncio.CancelledError
+        ):
+            raise result
 
 
 def _exec(task: Task) -> None:
@@ -158,13 +186,28 @@ async def _aexec(task: Task, offload: bool) -> None:
                 task.error = exc
                 return
             task.reset()
-            await asyncio.sleep(delay)
+            await _backoff(task, delay)
             continue
+        except asyncio.CancelledError as exc:
+            # stored as the task's error (LangGraph writes it too), so a resume
+            # runs the task again
+            task.reset()
+            task.error = exc
+            raise
         finally:
             langchain_leave(lc_token)
             CURRENT.reset(token)
         _completed(task, started)
         return
+
+
+async def _backoff(task: Task, delay: float) -> None:
+    """Sleep before a retry (a cancellation then finds the task unfinished)."""
+    try:
+        await asyncio.sleep(delay)
+    except asyncio.CancelledError as exc:
+        task.error = exc
+        raise
 
 
 def _started(task: Task) -> float:
