@@ -81,22 +81,16 @@ def route_resume(self: Run, resume: Any, pending: dict[str, Task]) -> None:
 
 
 def emit_update(self: Run, task: Task) -> None:
-    """Queue the ``updates`` and ``messages`` chunks of a finished task."""
+    """Queue the ``messages`` and ``updates`` chunks of a finished task."""
     update = task.update
-    if "updates" in self.modes:
-        if task.restored:
-            # finished before the pause or failure: not run again, marked cached
-            chunk = {task.name: dict(task.writes), "__metadata__": {"cached": True}}
-            self.emit("updates", chunk)
-        else:
-            self.emit("updates", {task.name: update})
     if "messages" in self.modes and update:
         # Like LangGraph, a message already on the stream (streamed as chunks by
         # the node, sent by an earlier node, or in the state the run started
         # from) is not sent again.
         seen = self.streamed
         meta: dict[str, Any] | None = None
-        values = update.values() if isinstance(update, dict) else ()
+        parts = update if isinstance(update, list) else (update,)
+        values = [v for part in parts if isinstance(part, dict) for v in part.values()]
         for value in values:
             for item in value if isinstance(value, list) else (value,):
                 if not (hasattr(item, "content") and hasattr(item, "type")):
@@ -109,6 +103,14 @@ def emit_update(self: Run, task: Task) -> None:
                 if meta is None:
                     meta = task.metadata(self.step)
                 self.emit("messages", (item, meta))
+    # after its messages: LangGraph sends those as the node ends
+    if "updates" in self.modes:
+        if task.restored:
+            # finished before the pause or failure: not run again, marked cached
+            chunk = {task.name: dict(task.writes), "__metadata__": {"cached": True}}
+            self.emit("updates", chunk)
+        else:
+            self.emit("updates", {task.name: update})
 
 
 def message_ids(values: dict[str, Any]) -> set[Any]:

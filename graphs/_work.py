@@ -91,9 +91,7 @@ async def arun_tasks(tasks: list[Task]) -> None:
     await _all_or_first_error([gated(t) for t in tasks], tasks)
 
 
-async def _all_or_first_error(
-    calls: list[Awaitable[None]], tasks: list[Task]
-) -> None:
+async def _all_or_first_error(calls: list[Awaitable[None]], tasks: list[Task]) -> None:
     """Await the tasks' calls; like LangGraph, the first task that fails cancels
     its running siblings at once (an interrupt does not). Cancelling the caller
     cancels them all; either way each cancelled task ends with a
@@ -351,6 +349,29 @@ def _timed_out(task: Task) -> NodeTimeoutError:
 
 
 def _output(task: Task, out: Any) -> None:
+    pushed = task.writes  # what push_message() wrote while the node ran
+    if not pushed:
+        _node_output(task, out)
+        return
+    task.writes = []
+    _node_output(task, out)
+    task.writes[:0] = pushed
+    task.update = written_update(task)
+
+
+def written_update(task: Task) -> Any:
+    """The task's ``updates`` chunk made from its writes, as LangGraph makes it:
+    one dict, or one dict per write when a key was written more than once."""
+    keys = task.run.graph.output_keys
+    shown = [(c, v) for c, v in task.writes if keys is None or c in keys]
+    if not shown:
+        return None
+    if len({c for c, _ in shown}) < len(shown):
+        return [{c: v} for c, v in shown]
+    return dict(shown)
+
+
+def _node_output(task: Task, out: Any) -> None:
     if out is None:
         return
     graph = task.run.graph
