@@ -48,6 +48,7 @@ def _next_request(
 
 def drive(run: Run) -> Iterator[Chunk]:
     """Run ``run`` synchronously, yielding stream chunks."""
+    _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
     pending: list[Future[Any]] = []
@@ -81,6 +82,7 @@ def drive(run: Run) -> Iterator[Chunk]:
             pending.clear()
     for fut in pending:
         fut.result()
+    _graph_event(run, "end")
 
 
 _BG: ThreadPoolExecutor | None = None
@@ -96,6 +98,7 @@ def _background() -> ThreadPoolExecutor:
 
 async def adrive(run: Run) -> AsyncIterator[Chunk]:
     """Run ``run`` on the event loop, yielding stream chunks."""
+    _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
     pending: list[asyncio.Task[Any]] = []
@@ -140,6 +143,20 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             pending.clear()
     for fut in pending:
         await fut
+    _graph_event(run, "end")
+
+
+def _graph_event(run: Run, kind: str) -> None:
+    """``astream_events``: the start or end of a graph run inside a node (the
+    root's are sent by ``astream_events`` itself)."""
+    events = run.events
+    if events is None or run.parent is None:
+        return
+    if kind == "start":
+        events.graph("start", run.graph.name, {"input": run.input})
+    elif run.status == "completed":
+        data = {"output": run.output(), "input": run.input}
+        events.graph("end", run.graph.name, data)
 
 
 # -- streaming live --------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._events import GraphEvents, graph_events
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
@@ -78,7 +79,12 @@ class Run:
             parent.run.out if parent is not None and stream_subgraphs else Outbox()
         )
         # chunks that nodes write reach a streaming caller while the nodes run
-        self.live = parent is None and not LIVE_MODES.isdisjoint(modes)
+        self.live = parent is None and (
+            not LIVE_MODES.isdisjoint(modes) or options.events is not None
+        )
+        self.events: GraphEvents | None = (
+            None if options.events is None else graph_events(self)
+        )
         # ids of messages already on the ``messages`` stream (shared like ``out``)
         self.streamed: set[Any] = (
             parent.run.streamed if parent is not None and stream_subgraphs else set()

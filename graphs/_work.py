@@ -210,7 +210,11 @@ async def _backoff(task: Task, delay: float) -> None:
 
 def _started(task: Task) -> float:
     run = task.run
-    if run.trace is None or task.restored:
+    if task.restored:
+        return 0.0
+    if run.events is not None and not task.hidden:
+        run.events.node_start(task)
+    if run.trace is None:
         return 0.0
     run.event("node_started", node=task.name)
     return time.perf_counter()
@@ -218,6 +222,8 @@ def _started(task: Task) -> float:
 
 def _completed(task: Task, started: float) -> None:
     run = task.run
+    if run.events is not None and not task.restored and not task.hidden:
+        run.events.node_end(task)
     if run.trace is not None and not task.restored:
         ms = round((time.perf_counter() - started) * 1000, 3)
         run.event("node_completed", node=task.name, duration_ms=ms)

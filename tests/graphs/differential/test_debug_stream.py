@@ -31,9 +31,10 @@ def renamed(value: Any, ids: dict[str, str] | None = None) -> Any:
     if isinstance(value, str):
         if _ID.match(value):
             return ids.setdefault(value, f"id{len(ids)}")
-        if ":" in value and _ID.match(value.rsplit(":", 1)[1]):  # a namespace
-            name, task = value.rsplit(":", 1)
-            return f"{name}:{ids.setdefault(task, f'id{len(ids)}')}"
+        if ":" in value:  # a namespace: node:task_id|node:task_id...
+            parts = [p.rsplit(":", 1) for p in value.split("|")]
+            if all(len(p) == 2 and _ID.match(p[1]) for p in parts):
+                return "|".join(f"{n}:{renamed(t, ids)}" for n, t in parts)
     return value
 
 
