@@ -70,6 +70,10 @@ def drive(run: Run) -> Iterator[Chunk]:
             answer = saver.put(*payload)  # type: ignore[union-attr]
         elif kind is Req.GET:
             answer = saver.get_tuple(payload)  # type: ignore[union-attr]
+        elif kind is Req.GET_BEFORE:
+            config, before = payload
+            found = saver.list(config, before=_at(before), limit=1)  # type: ignore[union-attr]
+            answer = next(iter(found), None)
         elif kind is Req.WRITES:
             saver.put_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
@@ -131,6 +135,10 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             answer = await saver.aput(*payload)  # type: ignore[union-attr]
         elif kind is Req.GET:
             answer = await saver.aget_tuple(payload)  # type: ignore[union-attr]
+        elif kind is Req.GET_BEFORE:
+            config, before = payload
+            found = saver.alist(config, before=_at(before), limit=1)  # type: ignore[union-attr]
+            answer = await anext(aiter(found), None)
         elif kind is Req.WRITES:
             await saver.aput_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
@@ -144,6 +152,10 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
     for fut in pending:
         await fut
     _graph_event(run, "end")
+
+
+def _at(checkpoint_id: str) -> dict[str, Any]:
+    return {"configurable": {"checkpoint_id": checkpoint_id}}
 
 
 def _graph_event(run: Run, kind: str) -> None:

@@ -19,7 +19,7 @@ from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
 from graphs._resume import debug_task, emit_update, message_ids
-from graphs._start import start
+from graphs._start import Replay, start
 from graphs._task import Task, by_path
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
@@ -108,6 +108,9 @@ class Run:
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
         self.stop = 0  # the last step this run may run (set by _start)
+        # a replay of the root: stateful subgraphs start from their checkpoint
+        # as of the replayed one (shared by every run below the root)
+        self.replay: Replay | None = None if parent is None else parent.run.replay
         self._resumed = False
         # the superstep being committed: what ran, changed and comes next
         self._ran: list[Task] = []

@@ -60,7 +60,7 @@ class RunAPI:
         self, input: Any, config: dict[str, Any] | None, options: RunOptions
     ) -> Run:
         graph = cast("CompiledGraph", self)
-        return Run(graph, input, graph.merged_config(config), options)
+        return Run(graph, input, graph.merged_config(_at_root(config)), options)
 
     def _stream(
         self, input: Any, config: dict[str, Any] | None, options: RunOptions
@@ -347,6 +347,23 @@ class _FirstEvent:
             data = {k: v for k, v in event["data"].items() if k != "input"}
             return {**event, "data": data}
         return event
+
+
+def _at_root(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A subgraph's config (a snapshot's, with ``checkpoint_ns`` and LangGraph's
+    ``checkpoint_map``) runs the root graph from the root checkpoint it maps,
+    as LangGraph does; the run re-enters the subgraph from there."""
+    conf = (config or {}).get("configurable") or {}
+    if not conf.get("checkpoint_ns"):
+        return config
+    root = {
+        k: v for k, v in conf.items() if k not in ("checkpoint_ns", "checkpoint_map")
+    }
+    root.pop("checkpoint_id", None)
+    mapped = (conf.get("checkpoint_map") or {}).get("")
+    if mapped:
+        root["checkpoint_id"] = mapped
+    return {**(config or {}), "configurable": root}
 
 
 def _parent_task(config: dict[str, Any] | None) -> Task | None:

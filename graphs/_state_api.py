@@ -98,7 +98,26 @@ class StateAPI:
             The snapshot; empty values and no ``next`` for an unknown thread.
         """
         config = self.merged_config(config) or {}
-        return self._state_at(self._saver(), config, subgraphs)
+        graph = self._addressed(config)
+        return graph._state_at(self._saver(), config, subgraphs)
+
+    def _addressed(self: CompiledGraph, config: dict[str, Any]) -> CompiledGraph:  # type: ignore[misc]
+        """The graph whose checkpoints ``config`` addresses: this one, or (its
+        ``checkpoint_ns`` naming subgraph nodes, as a subgraph snapshot's config
+        does) the subgraph, however deep.
+
+        Raises:
+            ValueError: If a namespace part names no subgraph node.
+        """
+        ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+        graph = self
+        for part in ns.split("|") if ns else ():
+            name = part.split(":")[0]
+            node = graph.nodes_rt.get(name)
+            if node is None or node.subgraph is None:
+                raise ValueError(f"Subgraph {name} not found")
+            graph = node.subgraph
+        return graph
 
     def _state_at(  # type: ignore[misc]
         self: CompiledGraph,
@@ -122,6 +141,10 @@ class StateAPI:
         """LangGraph's ``tasks[i].state`` for subgraph nodes: the subgraph's
         snapshot (``subgraphs=True``), else the config that addresses it."""
         conf = snapshot.config["configurable"]
+        # LangGraph's checkpoint_map: the checkpoint of each graph above
+        above = conf.get("checkpoint_map") or {
+            conf.get("checkpoint_ns", ""): conf.get("checkpoint_id")
+        }
         tasks = []
         for t in snapshot.tasks:
             node = self.nodes_rt.get(t.name)
@@ -133,9 +156,30 @@ class StateAPI:
             cfg = {
                 "configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": ns}
             }
-            state = sub._state_at(saver, cfg, True) if recurse else cfg
+            state: Any = cfg
+            if recurse:
+                state = _mapped(sub._state_at(saver, cfg, False), above, ns)
+                state = sub._with_subgraphs(state, saver, True)
             tasks.append(t._replace(state=state))
         return snapshot._replace(tasks=tuple(tasks))
+
+    def _history(  # type: ignore[misc]
+        self: CompiledGraph,
+        config: dict[str, Any],
+        filter: dict[str, Any] | None,
+        before: dict[str, Any] | None,
+        limit: int | None,
+    ) -> Iterator[StateSnapshot]:
+        saver = self._saver()
+        graph = self._addressed(config)
+        conf = dict(config.get("configurable") or {})
+        conf.setdefault("checkpoint_ns", "")
+        conf.pop("checkpoint_map", None)
+        # like LangGraph's, a config naming a checkpoint lists that one alone
+        for saved in saver.list(
+            {"configurable": conf}, filter=filter, before=before, limit=limit
+        ):
+            yield graph._snapshot(saved)
 
     def get_state_history(  # type: ignore[misc]
         self: CompiledGraph,
@@ -154,13 +198,7 @@ class StateAPI:
             limit: Maximum number of snapshots.
         """
         config = self.merged_config(config) or {}
-        conf = dict(config.get("configurable") or {})
-        conf.pop("checkpoint_id", None)
-        conf.setdefault("checkpoint_ns", "")
-        for saved in self._saver().list(
-            {"configurable": conf}, filter=filter, before=before, limit=limit
-        ):
-            yield self._snapshot(saved)
+        yield from self._history(config, filter, before, limit)
 
     def update_state(  # type: ignore[misc]
         self: CompiledGraph,
@@ -217,8 +255,8 @@ class StateAPI:
         return run.parent_config or {}
 
     def _default_as_node(self: CompiledGraph, saved: CheckpointTuple | None) -> str:  # type: ignore[misc]
-        if len(self.nodes_rt) == 1:
-            return next(iter(self.nodes_rt))
+        # LangGraph's rule: the node that wrote the checkpoint (``__start__``
+        # for the input's superstep, also in a graph of one node)
         last = (saved.checkpoint.get("last") or []) if saved else []
         names = [n for n in dict.fromkeys(last)]
         if len(names) == 1:
@@ -245,3 +283,19 @@ class StateAPI:
     ) -> dict[str, Any]:
         """Async :meth:`update_state`."""
         return cast("CompiledGraph", self).update_state(config, values, as_node)
+
+
+def _mapped(snapshot: StateSnapshot, above: dict[str, Any], ns: str) -> StateSnapshot:
+    """A subgraph's snapshot whose configs carry LangGraph's ``checkpoint_map``
+    (so they address it from the root: ``get_state``, ``invoke``...)."""
+
+    def with_map(config: dict[str, Any]) -> dict[str, Any]:
+        conf = config["configurable"]
+        mapping = {**above, ns: conf.get("checkpoint_id")}
+        return {**config, "configurable": {**conf, "checkpoint_map": mapping}}
+
+    parent = snapshot.parent_config
+    return snapshot._replace(
+        config=with_map(snapshot.config),
+        parent_config=None if parent is None else with_map(parent),
+    )
