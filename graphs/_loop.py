@@ -78,9 +78,12 @@ class Run:
         self.out: Outbox = (
             parent.run.out if parent is not None and stream_subgraphs else Outbox()
         )
-        # chunks that nodes write reach a streaming caller while the nodes run
+        # chunks that nodes (and subgraphs) write reach a streaming caller while
+        # the nodes run
         self.live = parent is None and (
-            not LIVE_MODES.isdisjoint(modes) or options.events is not None
+            not LIVE_MODES.isdisjoint(modes)
+            or options.events is not None
+            or (stream_subgraphs and bool(modes))
         )
         self.events: GraphEvents | None = (
             None if options.events is None else graph_events(self)

@@ -76,7 +76,10 @@ def run_tasks(tasks: list[Task]) -> None:
 
 async def arun_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
-        await _aexec(tasks[0], offload=False)
+        # a sync node runs inline, unless chunks are streamed as they come: the
+        # event loop must then stay free to hand them over
+        live = tasks[0].run.out.notify is not None
+        await _aexec(tasks[0], offload=live)
         return
     limit = tasks[0].run.max_concurrency
     if limit is None or limit >= len(tasks):

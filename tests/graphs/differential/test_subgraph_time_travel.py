@@ -3,6 +3,8 @@ the root (issue 12, item 3), against real LangGraph."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -159,3 +161,49 @@ def test_history_of_a_config_naming_a_checkpoint_lists_that_one() -> None:
         ]
 
     assert same(scenario) == [(1, ("b",))]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_subgraph_chunks_reach_the_caller_while_the_subgraph_runs(
+    asynchronous: bool,
+) -> None:
+    # the subgraph's second node waits (a few seconds at most) for the caller to
+    # have seen the first node's chunk: it only can if chunks come as they are made
+    def scenario(lib: Lib) -> Any:
+        seen = threading.Event()
+        waited: list[bool] = []
+
+        def wait(state: Log) -> dict[str, Any]:
+            waited.append(seen.wait(5.0))
+            return {"log": ["waited"]}
+
+        inner = lib.StateGraph(Log)
+        inner.add_node("first", add("first"))
+        inner.add_node("wait", wait)
+        inner.add_edge(lib.START, "first")
+        inner.add_edge("first", "wait")
+        root = lib.StateGraph(Log)
+        root.add_node("sub", inner.compile())
+        root.add_edge(lib.START, "sub")
+        graph = root.compile()
+
+        def look(chunk: Any) -> Any:
+            ns, update = chunk
+            if ns and "first" in update:
+                seen.set()
+            return (len(ns), plain(update))
+
+        if not asynchronous:
+            chunks = [look(c) for c in graph.stream({"log": []}, subgraphs=True)]
+        else:
+
+            async def collect() -> list[Any]:
+                stream = graph.astream({"log": []}, subgraphs=True)
+                return [look(c) async for c in stream]
+
+            chunks = asyncio.run(collect())
+        return chunks, waited
+
+    chunks, waited = same(scenario)
+    assert waited == [True]
+    assert chunks[-1] == (0, {"sub": {"log": ["first", "waited"]}})
