@@ -207,6 +207,9 @@ def callbacks(task: Task, events: GraphEvents, config: dict[str, Any]) -> Any:
         inheritable_handlers=[handler],
         parent_run_id=None if node_id is None else uuid.UUID(node_id),
         tags=["seq:step:1"],
+        # as LangChain runs below LangGraph's node run inherit it
+        metadata=dict(_GRAPH_METADATA),
+        inheritable_metadata=dict(_GRAPH_METADATA),
     )
     if isinstance(theirs, list):
         for other in theirs:
@@ -226,14 +229,17 @@ def _handler_class() -> type:
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 
     class EventsHandler(BaseCallbackHandler):
-        """Sends a chat model's start, tokens and end as ``on_chat_model_*``."""
+        """Sends the runs LangChain reports from inside a node (chat models,
+        chains such as ``prompt | model``, prompts, parsers, tools) as their
+        ``on_<type>_start`` / ``_stream`` / ``_end`` events."""
 
         run_inline = True  # in the model's thread, in order
 
         def __init__(self, stream: EventStream) -> None:
             super().__init__()
             self.stream = stream
-            self.runs: dict[str, tuple[str, list[str], dict[str, Any], Any]] = {}
+            # run id -> run type, name, tags, metadata, input
+            self.runs: dict[str, tuple[str, str, list[str], dict[str, Any], Any]] = {}
 
         def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
             return output  # makes LangChain stream the model's tokens
@@ -241,25 +247,41 @@ def _handler_class() -> type:
         def tap_output_iter(self, run_id: Any, output: Any) -> Any:
             return output
 
-        def on_chat_model_start(
+        def _start(
             self,
+            run_type: str,
             serialized: Any,
-            messages: Any,
-            *,
-            run_id: Any,
-            parent_run_id: Any = None,
-            tags: list[str] | None = None,
-            metadata: dict[str, Any] | None = None,
-            name: str | None = None,
-            **kwargs: Any,
+            data: dict[str, Any],
+            inp: Any,
+            kwargs: dict[str, Any],
         ) -> None:
-            rid, parent = str(run_id), parent_run_id and str(parent_run_id)
+            rid, parent = str(kwargs["run_id"]), kwargs.get("parent_run_id")
             lineage = self.stream.lineage
-            lineage[rid] = [*lineage.get(parent, []), parent] if parent else []
-            label = name or (serialized or {}).get("name") or "Unnamed"
+            if parent is None:
+                lineage[rid] = []
+            else:
+                lineage[rid] = [*lineage.get(str(parent), []), str(parent)]
+            name = kwargs.get("name") or (serialized or {}).get("name")
+            if name is None:
+                name = ((serialized or {}).get("id") or ["Unnamed"])[-1]
+            tags = list(kwargs.get("tags") or ())
+            meta = dict(kwargs.get("metadata") or {})
+            self.runs[rid] = (run_type, name, tags, meta, inp)
+            self._send("start", rid, data)
+
+        def _end(self, run_id: Any, output: Any, inp: Any = None) -> None:
+            rid = str(run_id)
+            entry = self.runs.get(rid)
+            if entry is not None:
+                data = {"output": output, "input": inp or entry[4] or {}}
+                self._send("end", rid, data)
+                del self.runs[rid]
+
+        def on_chat_model_start(
+            self, serialized: Any, messages: Any, **kwargs: Any
+        ) -> None:
             inp = {"messages": messages}
-            self.runs[rid] = (label, list(tags or ()), dict(metadata or {}), inp)
-            self._send("start", rid, {"input": inp})
+            self._start("chat_model", serialized, {"input": inp}, inp, kwargs)
 
         def on_llm_new_token(
             self, token: Any, *, chunk: Any = None, run_id: Any, **kwargs: Any
@@ -268,24 +290,50 @@ def _handler_class() -> type:
                 self._send("stream", str(run_id), {"chunk": chunk.message})
 
         def on_llm_end(self, response: Any, *, run_id: Any, **kwargs: Any) -> None:
-            rid = str(run_id)
-            if rid not in self.runs:
-                return
             generations = response.generations[0] if response.generations else []
             output = None
             if generations and isinstance(generations[0], ChatGeneration):
                 output = generations[0].message
-            self._send("end", rid, {"output": output, "input": self.runs[rid][3]})
-            del self.runs[rid]
+            self._end(run_id, output)
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            # LangChain's rule: a streamed input ({"input": ""}) is not shown
+            shown = {} if inputs == {"input": ""} else {"input": inputs}
+            run_type = kwargs.get("run_type") or "chain"
+            self._start(run_type, serialized, shown, shown.get("input"), kwargs)
+
+        def on_chain_end(
+            self, outputs: Any, *, run_id: Any, inputs: Any = None, **kwargs: Any
+        ) -> None:
+            self._end(run_id, outputs, inputs)
+
+        def on_tool_start(
+            self,
+            serialized: Any,
+            input_str: str,
+            *,
+            inputs: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            self._start("tool", serialized, {"input": inputs or {}}, inputs, kwargs)
+
+        def on_tool_end(self, output: Any, *, run_id: Any, **kwargs: Any) -> None:
+            self._end(run_id, output)
 
         def on_llm_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
+            self.runs.pop(str(run_id), None)
+
+        def on_chain_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
+            self.runs.pop(str(run_id), None)
+
+        def on_tool_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
             self.runs.pop(str(run_id), None)
 
         def _send(self, kind: str, rid: str, data: dict[str, Any]) -> None:
             entry = self.runs.get(rid)
             if entry is not None:
-                name, tags, meta, _ = entry
-                self.stream.send(kind, "chat_model", rid, name, tags, meta, data)
+                run_type, name, tags, meta, _ = entry
+                self.stream.send(kind, run_type, rid, name, tags, meta, data)
 
     _handler = EventsHandler
     return _handler

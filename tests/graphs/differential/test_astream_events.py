@@ -17,6 +17,8 @@ pytest.importorskip("langgraph")
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
 
 from .test_debug_stream import renamed
 from .test_langchain_messages import OURS, THEIRS, Api, normalise
@@ -44,11 +46,19 @@ def events(graph: Any, inp: Any, config: Any = None, **kwargs: Any) -> list[Any]
 
     found = asyncio.run(collect())
     for event in found:
-        if event["event"].startswith("on_chat_model"):
-            # LangChain copies the config's checkpoint_ns into a model's
-            # metadata: the task's in LangGraph, the run's here (docs/graphs.md)
+        if event["name"] in LANGCHAIN_RUNS:
+            # LangChain copies the config's checkpoint_ns into the metadata of
+            # its runs: the task's in LangGraph, the run's here (docs/graphs.md)
             event["metadata"].pop("checkpoint_ns", None)
     return found
+
+
+LANGCHAIN_RUNS = {
+    "GenericFakeChatModel",
+    "RunnableSequence",
+    "ChatPromptTemplate",
+    "shout",
+}
 
 
 def compare(scenario: Any) -> list[Any]:
@@ -148,3 +158,31 @@ def test_graph_stream_events_carry_the_chosen_stream_modes() -> None:
     seen = compare(scenario)
     chunks = [e["data"]["chunk"] for e in seen if e["event"] == "on_chain_stream"]
     assert ("updates", {"a": {"log": ["a"]}}) in chunks
+
+
+def test_events_of_langchain_runs_inside_a_node() -> None:
+    def scenario(api: Api) -> Any:
+        llm = model("a reply")
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", "be brief"), ("human", "{q}")]
+        )
+        chain = prompt | llm
+
+        @tool
+        def shout(text: str) -> str:
+            """Shout the text."""
+            return text.upper()
+
+        async def node(state: Any) -> dict[str, Any]:
+            reply = await chain.ainvoke({"q": "hi"})
+            loud = await shout.ainvoke({"text": reply.content})
+            return {"messages": [AIMessage(loud, id="loud")]}
+
+        g = api.StateGraph(chat_state(api))
+        g.add_node("node", node)
+        g.add_edge(api.START, "node")
+        return events(g.compile(), {"messages": []}, CONFIG)
+
+    seen = compare(scenario)
+    kinds = {e["event"] for e in seen}
+    assert {"on_prompt_start", "on_chat_model_end", "on_tool_end"} <= kinds
