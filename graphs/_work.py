@@ -96,15 +96,18 @@ async def arun_tasks(tasks: list[Task]) -> None:
 
 async def _all_or_first_error(calls: list[Awaitable[None]], tasks: list[Task]) -> None:
     """Await the tasks' calls; like LangGraph, the first task that fails cancels
-    its running siblings at once (an interrupt does not). Cancelling the caller
-    cancels them all; either way each cancelled task ends with a
-    ``CancelledError`` as its error."""
+    its running siblings at once (an interrupt or a ``Command.PARENT`` does
+    not). Cancelling the caller cancels them all; either way each cancelled task
+    ends with a ``CancelledError`` as its error."""
     futures = [asyncio.ensure_future(c) for c in calls]
 
     def ended(task: Task) -> Callable[[asyncio.Future[None]], None]:
         def check(_: asyncio.Future[None]) -> None:
             error = task.error
-            if error is not None and not isinstance(error, asyncio.CancelledError):
+            # a Command for the parent graph bubbles up: it cancels nothing
+            if error is not None and not isinstance(
+                error, (asyncio.CancelledError, ParentCommand)
+            ):
                 for fut in futures:
                     fut.cancel()
 

@@ -129,3 +129,32 @@ def test_cancelling_the_consumer_of_astream_cancels_the_run(modes: list[str]) ->
     assert seen == ["bad", "fast"]
     assert paused[1] == ("slow",)
     assert rerun == ["slow"]
+
+
+def test_a_command_for_the_parent_cancels_no_sibling() -> None:
+    def scenario(lib: Lib) -> Any:
+        ran: list[str] = []
+
+        async def route(state: Log) -> Any:
+            return lib.Command(graph=lib.Command.PARENT, goto="done")
+
+        async def sibling(state: Log) -> dict[str, Any]:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            ran.append("sibling")
+            return {"log": ["sibling"]}
+
+        inner = lib.StateGraph(Log)
+        inner.add_node("route", route)
+        inner.add_node("sibling", sibling)
+        inner.add_edge(lib.START, "route")
+        inner.add_edge(lib.START, "sibling")
+        root = lib.StateGraph(Log)
+        root.add_node("sub", inner.compile())
+        root.add_node("done", lambda s: {"log": ["done"]})
+        root.add_edge(lib.START, "sub")
+        final = asyncio.run(root.compile().ainvoke({"log": []}))
+        return plain(final), ran
+
+    _, ran = same(scenario)
+    assert ran == ["sibling"]
