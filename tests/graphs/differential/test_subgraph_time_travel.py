@@ -207,3 +207,20 @@ def test_subgraph_chunks_reach_the_caller_while_the_subgraph_runs(
     chunks, waited = same(scenario)
     assert waited == [True]
     assert chunks[-1] == (0, {"sub": {"log": ["first", "waited"]}})
+
+
+def test_update_state_of_a_one_node_graph_names_the_writer_of_the_checkpoint() -> None:
+    # the input's superstep wrote it: the update is `__start__`'s, and the node
+    # is still next
+    def scenario(lib: Lib) -> Any:
+        g = lib.StateGraph(Log)
+        g.add_node("only", add("only"))
+        g.add_edge(lib.START, "only")
+        graph, config = g.compile(checkpointer=lib.InMemorySaver()), thread()
+        graph.invoke({"log": ["x"]}, config)
+        before = next(s for s in graph.get_state_history(config) if s.next == ("only",))
+        forked = graph.update_state(before.config, {"log": ["y"]})
+        state = graph.get_state(forked)
+        return state.next, plain(graph.invoke(None, forked))
+
+    assert same(scenario)[0] == ("only",)
