@@ -114,6 +114,13 @@ class Run:
         # a replay of the root: stateful subgraphs start from their checkpoint
         # as of the replayed one (shared by every run below the root)
         self.replay: Replay | None = None if parent is None else parent.run.replay
+        # LangGraph's checkpoint_map: the checkpoint each graph above runs from,
+        # recorded as a subgraph checkpoint's `parents`
+        self.parents: dict[str, str] = (
+            {}
+            if parent is None or self.saver is None
+            else {**parent.run.parents, parent.run.ns: parent.run.checkpoint_id}
+        )
         self._resumed = False
         # the superstep being committed: what ran, changed and comes next
         self._ran: list[Task] = []
@@ -436,7 +443,7 @@ class Run:
             return
         exit_mode = self.durability == "exit"
         checkpoint, new_versions = build_checkpoint(self, exit_mode)
-        metadata = {"source": source, "step": self.step, "parents": {}}
+        metadata = {"source": source, "step": self.step, "parents": self.parents}
         parent = self.saved_config or {
             "configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
         }

@@ -224,3 +224,30 @@ def test_update_state_of_a_one_node_graph_names_the_writer_of_the_checkpoint() -
         return state.next, plain(graph.invoke(None, forked))
 
     assert same(scenario)[0] == ("only",)
+
+
+def test_subgraph_checkpoints_record_the_checkpoints_of_the_graphs_above() -> None:
+    def scenario(lib: Lib) -> Any:
+        graph, config = stateful_levels(lib, 3), thread()
+        graph.invoke({"log": ["x"]}, config)
+        saver = graph.checkpointer
+        root_steps = {
+            s.config["configurable"]["checkpoint_id"]: (s.metadata["step"], s.next)
+            for s in graph.get_state_history(config)
+        }
+        seen = []
+        for saved in saver.list(config):  # every namespace of the thread
+            ns = saved.config["configurable"]["checkpoint_ns"]
+            parents = saved.metadata["parents"]
+            seen.append(
+                (
+                    ns,
+                    saved.metadata["step"],
+                    sorted(parents),
+                    root_steps.get(parents.get("")),
+                )
+            )
+        return sorted(seen, key=repr)
+
+    seen = same(scenario)
+    assert ("sub|inner", 1, ["", "sub"], (0, ("sub",))) in seen
