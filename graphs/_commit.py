@@ -125,13 +125,22 @@ def checkpoint_payload(
         )
         entries.append(entry)
     return {
-        "config": run.parent_config if config is None else config,
-        "parent_config": parent_config,
+        "config": _mapped(run, run.parent_config if config is None else config),
+        "parent_config": _mapped(run, parent_config),
         "values": run.output(),
         "metadata": metadata,
         "next": [e["name"] for e in entries],
         "tasks": entries,
     }
+
+
+def _mapped(run: Run, config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A subgraph checkpoint's config with LangGraph's ``checkpoint_map``."""
+    if config is None or not run.parents:
+        return config
+    conf = config["configurable"]
+    mapping = {**run.parents, run.ns: conf.get("checkpoint_id")}
+    return {**config, "configurable": {**conf, "checkpoint_map": mapping}}
 
 
 def interrupt_dict(interrupt: Interrupt) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from ._libs import Lib, Log, add, chain, plain, same
 
 _ID = re.compile(
@@ -25,7 +27,11 @@ def renamed(value: Any, ids: dict[str, str] | None = None) -> Any:
     if isinstance(value, BaseException):
         return (type(value).__name__, str(value))
     if isinstance(value, dict):
-        return {k: renamed(v, ids) for k, v in value.items() if k != "timestamp"}
+        return {
+            renamed(k, ids): renamed(v, ids)
+            for k, v in value.items()
+            if k != "timestamp"
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(renamed(v, ids) for v in value)
     if isinstance(value, str):
@@ -135,5 +141,23 @@ def test_debug_events_of_a_failed_superstep() -> None:
         except ValueError as exc:
             events.append(str(exc))
         return renamed(plain(events))
+
+    same(scenario)
+
+
+@pytest.mark.parametrize("checkpointer", [True, None])
+def test_checkpoint_events_of_a_subgraph_with_subgraphs(checkpointer: Any) -> None:
+    def scenario(lib: Lib) -> Any:
+        inner = lib.StateGraph(Log)
+        inner.add_node("x", add("x"))
+        inner.add_edge(lib.START, "x")
+        g = lib.StateGraph(Log)
+        g.add_node("sub", inner.compile(checkpointer=checkpointer))
+        g.add_edge(lib.START, "sub")
+        graph = g.compile(checkpointer=lib.InMemorySaver())
+        chunks = graph.stream(
+            {"log": []}, thread(), stream_mode="debug", subgraphs=True
+        )
+        return renamed(plain(list(chunks)))
 
     same(scenario)
