@@ -278,7 +278,8 @@ class RunAPI:
             events.graph("stream", name, {"chunk": _shape(chunk, options)})
             for event in out.take():
                 yield first.shown(event[2])
-        events.graph("end", name, {"output": _final(run)})
+        # the state, without the pause's interrupts (as in LangGraph)
+        events.graph("end", name, {"output": run.output()})
         for chunk in out.take():
             yield first.shown(chunk[2])
 

@@ -15,11 +15,15 @@ import pytest
 
 pytest.importorskip("langgraph")
 
+import langgraph.types as lg_types
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
+import graphs
+
+from ._libs import plain
 from .test_debug_stream import renamed
 from .test_langchain_messages import OURS, THEIRS, Api, normalise
 
@@ -186,3 +190,22 @@ def test_events_of_langchain_runs_inside_a_node() -> None:
     seen = compare(scenario)
     kinds = {e["event"] for e in seen}
     assert {"on_prompt_start", "on_chat_model_end", "on_tool_end"} <= kinds
+
+
+def test_events_of_a_run_that_pauses_and_resumes() -> None:
+    def scenario(api: Api) -> Any:
+        interrupt = graphs.interrupt if api is OURS else lg_types.interrupt
+        command = graphs.Command if api is OURS else lg_types.Command
+        g = api.StateGraph(Log)
+        g.add_node("a", lambda s: {"log": ["a"]})
+        g.add_node("ask", lambda s: {"log": [interrupt("why?")]})
+        g.add_edge(api.START, "a")
+        g.add_edge("a", "ask")
+        graph = g.compile(checkpointer=api.InMemorySaver())
+        config = {"configurable": {"thread_id": "t"}}
+        first = events(graph, {"log": []}, config)
+        again = events(graph, command(resume="because"), config)
+        resumed = again[0]["data"].pop("input")  # each engine's Command class
+        return plain(first), plain(again), resumed.resume
+
+    compare(scenario)
