@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
+from graphs.checkpoint.base import mapped
 from graphs.checkpoint.format import MIN_DELTA_CHAIN, now_iso
 from graphs.types import START, Interrupt
 
@@ -124,23 +125,18 @@ def checkpoint_payload(
             }
         )
         entries.append(entry)
+    own = run.parent_config if config is None else config
+    assert own is not None  # a checkpoint was written or loaded
     return {
-        "config": _mapped(run, run.parent_config if config is None else config),
-        "parent_config": _mapped(run, parent_config),
+        "config": mapped(own, run.parents),
+        "parent_config": None
+        if parent_config is None
+        else mapped(parent_config, run.parents),
         "values": run.output(),
         "metadata": metadata,
         "next": [e["name"] for e in entries],
         "tasks": entries,
     }
-
-
-def _mapped(run: Run, config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A subgraph checkpoint's config with LangGraph's ``checkpoint_map``."""
-    if config is None or not run.parents:
-        return config
-    conf = config["configurable"]
-    mapping = {**run.parents, run.ns: conf.get("checkpoint_id")}
-    return {**config, "configurable": {**conf, "checkpoint_map": mapping}}
 
 
 def interrupt_dict(interrupt: Interrupt) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from graphs._loop import Run
 from graphs._start import fork
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task, path_order, task_id
 from graphs.channels import ROOT, apply_writes
-from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, mapped
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import InvalidUpdateError
 from graphs.types import END, START, StateSnapshot, StateTask
@@ -72,13 +72,15 @@ class StateAPI:
         keys = self.output_keys
         if keys is not None:
             values = {k: values[k] for k in keys if k in values}
+        parents = (saved.metadata or {}).get("parents") or {}
+        parent = saved.parent_config
         return StateSnapshot(
             values=values.get(ROOT) if self.root else values,
             next=tuple(nxt),
-            config=saved.config,
+            config=mapped(saved.config, parents),
             metadata=saved.metadata,
             created_at=cp.get("ts"),
-            parent_config=saved.parent_config,
+            parent_config=None if parent is None else mapped(parent, parents),
             tasks=tuple(tasks),
             interrupts=tuple(interrupts),
         )
@@ -141,10 +143,6 @@ class StateAPI:
         """LangGraph's ``tasks[i].state`` for subgraph nodes: the subgraph's
         snapshot (``subgraphs=True``), else the config that addresses it."""
         conf = snapshot.config["configurable"]
-        # LangGraph's checkpoint_map: the checkpoint of each graph above
-        above = conf.get("checkpoint_map") or {
-            conf.get("checkpoint_ns", ""): conf.get("checkpoint_id")
-        }
         tasks = []
         for t in snapshot.tasks:
             node = self.nodes_rt.get(t.name)
@@ -156,10 +154,7 @@ class StateAPI:
             cfg = {
                 "configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": ns}
             }
-            state: Any = cfg
-            if recurse:
-                state = _mapped(sub._state_at(saver, cfg, False), above, ns)
-                state = sub._with_subgraphs(state, saver, True)
+            state = sub._state_at(saver, cfg, True) if recurse else cfg
             tasks.append(t._replace(state=state))
         return snapshot._replace(tasks=tuple(tasks))
 
@@ -283,19 +278,3 @@ class StateAPI:
     ) -> dict[str, Any]:
         """Async :meth:`update_state`."""
         return cast("CompiledGraph", self).update_state(config, values, as_node)
-
-
-def _mapped(snapshot: StateSnapshot, above: dict[str, Any], ns: str) -> StateSnapshot:
-    """A subgraph's snapshot whose configs carry LangGraph's ``checkpoint_map``
-    (so they address it from the root: ``get_state``, ``invoke``...)."""
-
-    def with_map(config: dict[str, Any]) -> dict[str, Any]:
-        conf = config["configurable"]
-        mapping = {**above, ns: conf.get("checkpoint_id")}
-        return {**config, "configurable": {**conf, "checkpoint_map": mapping}}
-
-    parent = snapshot.parent_config
-    return snapshot._replace(
-        config=with_map(snapshot.config),
-        parent_config=None if parent is None else with_map(parent),
-    )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ._libs import Lib, Log, add, plain, same, thread
+from .test_debug_stream import renamed
 
 
 def counting(lib: Lib, name: str, inner: Any = None, checkpointer: Any = True) -> Any:
@@ -251,3 +252,23 @@ def test_subgraph_checkpoints_record_the_checkpoints_of_the_graphs_above() -> No
 
     seen = same(scenario)
     assert ("sub|inner", 1, ["", "sub"], (0, ("sub",))) in seen
+
+
+def test_subgraph_snapshots_carry_the_checkpoint_map() -> None:
+    def public(config: Any) -> Any:  # LangGraph leaks a private key here
+        conf = config["configurable"]
+        return {k: v for k, v in conf.items() if not k.startswith("__")}
+
+    def scenario(lib: Lib) -> Any:
+        # the same thread id on both (each has its own saver): configs show it
+        graph, config = asking_levels(lib), {"configurable": {"thread_id": "t"}}
+        graph.invoke({"log": ["x"]}, config)
+        cfg = leaf_config(graph, config)
+        state = graph.get_state(cfg)
+        history = [public(s.config) for s in graph.get_state_history(cfg)]
+        shown = public(cfg), public(state.config), public(state.parent_config)
+        return renamed((shown, history, state.metadata["parents"]))
+
+    (cfg, state_cfg, _), _, parents = same(scenario)
+    assert cfg["checkpoint_map"] == state_cfg["checkpoint_map"]
+    assert sorted(parents) == ["", "mid"]
