@@ -5,14 +5,20 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
+from graphs.checkpoint.base import mapped
 from graphs.checkpoint.format import MIN_DELTA_CHAIN, now_iso
-from graphs.types import START
+from graphs.types import START, Interrupt
 
 if TYPE_CHECKING:
     from graphs._loop import Run
     from graphs._task import Task
 
-__all__ = ["build_checkpoint", "debug_checkpoint"]
+__all__ = [
+    "build_checkpoint",
+    "checkpoint_payload",
+    "debug_checkpoint",
+    "interrupt_dict",
+]
 
 
 def _grew(new: Any, old: Any) -> bool:
@@ -88,15 +94,61 @@ def task_spec(task: Task) -> dict[str, Any]:
     return {"name": task.name}
 
 
-def debug_checkpoint(run: Run, checkpoint: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_payload(
+    run: Run,
+    metadata: dict[str, Any],
+    parent_config: dict[str, Any] | None,
+    config: dict[str, Any] | None = None,
+    tasks: list[Task] | None = None,
+) -> dict[str, Any]:
+    """LangGraph's ``checkpoints`` stream chunk (also the ``debug`` payload): the
+    checkpoint just committed, or the loaded one (``config``, ``tasks``) with what
+    its tasks wrote before the pause."""
+    entries = []
+    for t in run._next if tasks is None else tasks:
+        entry: dict[str, Any] = {"id": t.id, "name": t.name}
+        if tasks is not None and t.restored and t.writes:
+            keys = run.graph.output_keys
+            entry["result"] = {k: v for k, v in t.writes if keys is None or k in keys}
+        entry["interrupts"] = tuple(interrupt_dict(i) for i in t.interrupts or ())
+        # a subgraph node: the config that signals where its checkpoints go
+        entry["state"] = (
+            None
+            if t.node.subgraph is None
+            else {
+                "configurable": {
+                    "thread_id": run.thread_id,
+                    "checkpoint_ns": f"{run.ns}|{t.name}:{t.id}"
+                    if run.ns
+                    else f"{t.name}:{t.id}",
+                }
+            }
+        )
+        entries.append(entry)
+    own = run.parent_config if config is None else config
+    assert own is not None  # a checkpoint was written or loaded
+    return {
+        "config": mapped(own, run.parents),
+        "parent_config": None
+        if parent_config is None
+        else mapped(parent_config, run.parents),
+        "values": run.output(),
+        "metadata": metadata,
+        "next": [e["name"] for e in entries],
+        "tasks": entries,
+    }
+
+
+def interrupt_dict(interrupt: Interrupt) -> dict[str, Any]:
+    """An interrupt as LangGraph's stream events show it (``asdict``)."""
+    return {"value": interrupt.value, "id": interrupt.id, "response_schema": None}
+
+
+def debug_checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
     """The ``debug`` stream event of a checkpoint."""
     return {
-        "step": run.step,
-        "timestamp": checkpoint["ts"],
+        "step": payload["metadata"]["step"],
+        "timestamp": now_iso(),
         "type": "checkpoint",
-        "payload": {
-            "id": checkpoint["id"],
-            "values": run.output(),
-            "next": [t.name for t in run._next],
-        },
+        "payload": payload,
     }

@@ -48,6 +48,7 @@ def _next_request(
 
 def drive(run: Run) -> Iterator[Chunk]:
     """Run ``run`` synchronously, yielding stream chunks."""
+    _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
     pending: list[Future[Any]] = []
@@ -69,6 +70,10 @@ def drive(run: Run) -> Iterator[Chunk]:
             answer = saver.put(*payload)  # type: ignore[union-attr]
         elif kind is Req.GET:
             answer = saver.get_tuple(payload)  # type: ignore[union-attr]
+        elif kind is Req.GET_BEFORE:
+            config, before = payload
+            found = saver.list(config, before=_at(before), limit=1)  # type: ignore[union-attr]
+            answer = next(iter(found), None)
         elif kind is Req.WRITES:
             saver.put_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
@@ -81,6 +86,7 @@ def drive(run: Run) -> Iterator[Chunk]:
             pending.clear()
     for fut in pending:
         fut.result()
+    _graph_event(run, "end")
 
 
 _BG: ThreadPoolExecutor | None = None
@@ -96,10 +102,12 @@ def _background() -> ThreadPoolExecutor:
 
 async def adrive(run: Run) -> AsyncIterator[Chunk]:
     """Run ``run`` on the event loop, yielding stream chunks."""
+    _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
     pending: list[asyncio.Task[Any]] = []
     answer: Any = None
+    cancelled = False
     while True:
         request = _next_request(run, gen, answer)
         if request is None:
@@ -107,18 +115,30 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
         kind, payload = request
         answer = None
         if kind is Req.RUN:
-            if run.live:
-                async for chunk in _arun_live(run, payload):
-                    yield chunk
-            else:
-                await arun_tasks(payload)
+            try:
+                if run.live:
+                    async for chunk in _arun_live(run, payload):
+                        yield chunk
+                else:
+                    await arun_tasks(payload)
+            except asyncio.CancelledError:
+                if not any(t.error is not None for t in payload):
+                    raise
+                # cancelled while tasks ran: the loop stores what finished (and
+                # the cancelled tasks' errors), then raises the cancellation
+                cancelled = True
         elif kind is Req.CHUNKS:
-            for chunk in payload:
-                yield chunk
+            if not cancelled:  # the caller was cancelled: it gets no chunks
+                for chunk in payload:
+                    yield chunk
         elif kind is Req.PUT:
             answer = await saver.aput(*payload)  # type: ignore[union-attr]
         elif kind is Req.GET:
             answer = await saver.aget_tuple(payload)  # type: ignore[union-attr]
+        elif kind is Req.GET_BEFORE:
+            config, before = payload
+            found = saver.alist(config, before=_at(before), limit=1)  # type: ignore[union-attr]
+            answer = await anext(aiter(found), None)
         elif kind is Req.WRITES:
             await saver.aput_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
@@ -131,6 +151,24 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             pending.clear()
     for fut in pending:
         await fut
+    _graph_event(run, "end")
+
+
+def _at(checkpoint_id: str) -> dict[str, Any]:
+    return {"configurable": {"checkpoint_id": checkpoint_id}}
+
+
+def _graph_event(run: Run, kind: str) -> None:
+    """``astream_events``: the start or end of a graph run inside a node (the
+    root's are sent by ``astream_events`` itself)."""
+    events = run.events
+    if events is None or run.parent is None:
+        return
+    if kind == "start":
+        events.graph("start", run.graph.name, {"input": run.input})
+    elif run.status == "completed":
+        data = {"output": run.output(), "input": run.input}
+        events.graph("end", run.graph.name, data)
 
 
 # -- streaming live --------------------------------------------------------------
@@ -192,6 +230,8 @@ async def _arun_live(run: Run, tasks: list[Task]) -> AsyncIterator[Chunk]:
         run.out.notify = None
         if not work.done():
             work.cancel()
+            # the tasks end (cancelled) before the run settles or closes
+            await asyncio.wait([work])
     work.result()
     for chunk in run.out.take():
         yield chunk

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from graphs._events import callbacks as event_callbacks
 from graphs._langchain import loaded, new_id, to_langchain
 
 __all__ = ["enter", "is_runnable", "leave", "node_config", "runnable_calls"]
@@ -113,6 +114,8 @@ def _node_config(task: Any) -> dict[str, Any]:
             manager = callbacks.copy()
             manager.add_handler(handler, inherit=True)
             config["callbacks"] = manager
+    if run.events is not None:  # astream_events: the chat model's events
+        config["callbacks"] = event_callbacks(task, run.events, config)
     return config
 
 

@@ -7,18 +7,20 @@ driver in :mod:`graphs._exec` answers them, synchronously or with ``await``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from graphs._commit import build_checkpoint, debug_checkpoint
+from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._events import GraphEvents, graph_events
 from graphs._handlers import swap_handled
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
 from graphs._resume import debug_task, emit_update, message_ids
-from graphs._start import start
+from graphs._start import Replay, start
 from graphs._task import Task, by_path
 from graphs.channels import ROOT, apply_writes
 from graphs.checkpoint.base import checkpoint_config, config_thread_id
@@ -79,8 +81,16 @@ class Run:
         self.out: Outbox = (
             parent.run.out if parent is not None and stream_subgraphs else Outbox()
         )
-        # chunks that nodes write reach a streaming caller while the nodes run
-        self.live = parent is None and not LIVE_MODES.isdisjoint(modes)
+        # chunks that nodes (and subgraphs) write reach a streaming caller while
+        # the nodes run
+        self.live = parent is None and (
+            not LIVE_MODES.isdisjoint(modes)
+            or options.events is not None
+            or (stream_subgraphs and bool(modes))
+        )
+        self.events: GraphEvents | None = (
+            None if options.events is None else graph_events(self)
+        )
         # ids of messages already on the ``messages`` stream (shared like ``out``)
         self.streamed: set[Any] = (
             parent.run.streamed if parent is not None and stream_subgraphs else set()
@@ -104,6 +114,16 @@ class Run:
         self.null_resume: Any = _NO_RESUME
         self._null_lock = threading.Lock()
         self.stop = 0  # the last step this run may run (set by _start)
+        # a replay of the root: stateful subgraphs start from their checkpoint
+        # as of the replayed one (shared by every run below the root)
+        self.replay: Replay | None = None if parent is None else parent.run.replay
+        # LangGraph's checkpoint_map: the checkpoint each graph above runs from,
+        # recorded as a subgraph checkpoint's `parents`
+        self.parents: dict[str, str] = (
+            {}
+            if parent is None or self.saver is None
+            else {**parent.run.parents, parent.run.ns: parent.run.checkpoint_id}
+        )
         self._resumed = False
         # the superstep being committed: what ran, changed and comes next
         self._ran: list[Task] = []
@@ -192,11 +212,11 @@ class Run:
         # conditional edges to run
         todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
         if "debug" in self.modes or "tasks" in self.modes:
-            for t in todo:
+            for t in tasks:  # restored ones too, as LangGraph streams them
                 if not t.hidden:
                     event = debug_task(self, "task", t)
-                    self.emit("debug", event)
                     self.emit("tasks", event["payload"])
+                    self.emit("debug", event)
         if todo:
             if handle is not None:
                 for t in todo:
@@ -283,19 +303,19 @@ class Run:
         ]
         if not errors and not paused:
             return False
-        if "debug" in self.modes or "tasks" in self.modes:
-            # like LangGraph, every task of the superstep reports how it ended
-            for t in sorted(tasks, key=by_path):
-                if not t.hidden and not t.restored:
-                    event = debug_task(self, "task_result", t, self.step + 1)
-                    self.emit("debug", event)
-                    self.emit("tasks", event["payload"])
         if "updates" in self.modes or "messages" in self.modes:
             # the tasks that finished are streamed, as LangGraph streams each task
             # when it ends (again, marked cached, when the superstep is resumed)
             for t in sorted(tasks, key=by_path):
                 if not t.restored and t.interrupts is None and t.error is None:
                     emit_update(self, t)
+        if "debug" in self.modes or "tasks" in self.modes:
+            # like LangGraph, every task of the superstep reports how it ended
+            for t in sorted(tasks, key=by_path):
+                if not t.restored and not t.hidden:
+                    event = debug_task(self, "task_result", t, self.step + 1)
+                    self.emit("tasks", event["payload"])
+                    self.emit("debug", event)
         if self.saver is not None:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
@@ -315,8 +335,12 @@ class Run:
         if self.out:
             yield Req.CHUNKS, self._drain()
         if errors:
+            # the error that cancelled its siblings, not their cancellation
+            errors.sort(key=lambda t: isinstance(t.error, asyncio.CancelledError))
             error = errors[0].error
             assert error is not None
+            if isinstance(error, asyncio.CancelledError):
+                raise error  # the run was cancelled: never a result
             if isinstance(error, ParentCommand) and self.parent is None:
                 error = InvalidUpdateError("Command.PARENT used outside a subgraph")
             self.status, self.error = "failed", error
@@ -401,9 +425,11 @@ class Run:
             self.streamed.update(message_ids(self.values))  # the input's messages
         if "debug" in self.modes or "tasks" in self.modes:
             for t in shown:
+                if t.restored:
+                    continue
                 event = debug_task(self, "task_result", t)
-                self.emit("debug", event)
                 self.emit("tasks", event["payload"])
+                self.emit("debug", event)
         if "values" in self.modes:
             self.emit("values", self.output())
         return self._plan(tasks)
@@ -462,7 +488,7 @@ class Run:
             return
         exit_mode = self.durability == "exit"
         checkpoint, new_versions = build_checkpoint(self, exit_mode)
-        metadata = {"source": source, "step": self.step, "parents": {}}
+        metadata = {"source": source, "step": self.step, "parents": self.parents}
         parent = self.saved_config or {
             "configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
         }
@@ -470,27 +496,29 @@ class Run:
         self.parent_config = checkpoint_config(
             self.thread_id, self.ns, checkpoint["id"]
         )
-        if "debug" in self.modes:
-            self.emit("debug", debug_checkpoint(self, checkpoint))
-        if "checkpoints" in self.modes:
-            snapshot = {
-                "config": self.parent_config,
-                "metadata": metadata,
-                "values": self.output(),
-                "next": [t.name for t in self._next],
-                "parent_config": None if self.saved_config is None else parent,
-                "tasks": [
-                    {"id": t.id, "name": t.name, "interrupts": (), "state": None}
-                    for t in self._next
-                ],
-            }
-            self.emit("checkpoints", snapshot)
+        if "debug" in self.modes or "checkpoints" in self.modes:
+            self.emit_checkpoint(
+                metadata, None if self.saved_config is None else parent
+            )
         if exit_mode:
             self.pending_put = put
             self.unsaved = new_versions
             return
         self.saved_config = self.parent_config
         yield (Req.PUT_BG if self.durability == "async" else Req.PUT), put
+
+    def emit_checkpoint(
+        self,
+        metadata: dict[str, Any],
+        parent_config: dict[str, Any] | None,
+        config: dict[str, Any] | None = None,
+        tasks: list[Task] | None = None,
+    ) -> None:
+        """Queue LangGraph's checkpoint event (``checkpoints`` and ``debug``)."""
+        payload = checkpoint_payload(self, metadata, parent_config, config, tasks)
+        self.emit("checkpoints", payload)
+        if "debug" in self.modes:
+            self.emit("debug", debug_checkpoint(payload))
 
     def _flush_exit(self, force: bool = False) -> Generator[Request, Any, None]:
         if self.pending_put is not None:

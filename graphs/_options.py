@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
+
+if TYPE_CHECKING:
+    from graphs._events import EventStream
 
 __all__ = [
     "STREAM_MODES",
@@ -42,6 +45,7 @@ class RunOptions:
         step_hook: Called with the step after each superstep's checkpoint.
         trace: Record trace events (``RunResult.trace``).
         catch_errors: A node failure ends the run as ``failed`` instead of raising.
+        events: The ``astream_events`` call the run reports to (subgraphs too).
     """
 
     modes: frozenset[StreamMode] = frozenset()
@@ -53,6 +57,7 @@ class RunOptions:
     step_hook: Callable[[int], None] | None = None
     trace: bool = False
     catch_errors: bool = False
+    events: EventStream | None = None
 
     def __post_init__(self) -> None:
         if self.durability not in _DURABILITIES:
@@ -68,6 +73,7 @@ class RunOptions:
             single=self.single,
             subgraphs=self.subgraphs,
             durability=self.durability,
+            events=self.events,
         )
 
     def streaming(

@@ -13,6 +13,8 @@ class Req(enum.Enum):
 
     RUN = enum.auto()  # list[Task]: run these tasks
     GET = enum.auto()  # config: answer the saver's CheckpointTuple (or None)
+    # (config, checkpoint_id): the latest CheckpointTuple before that id (or None)
+    GET_BEFORE = enum.auto()
     PUT = enum.auto()  # put() arguments: answer the new checkpoint's config
     PUT_BG = enum.auto()  # put() arguments: write in the background (async durability)
     WRITES = enum.auto()  # put_writes() arguments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graphs._commit import interrupt_dict
 from graphs._context import _NO_RESUME
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task
 from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
@@ -80,22 +81,16 @@ def route_resume(self: Run, resume: Any, pending: dict[str, Task]) -> None:
 
 
 def emit_update(self: Run, task: Task) -> None:
-    """Queue the ``updates`` and ``messages`` chunks of a finished task."""
+    """Queue the ``messages`` and ``updates`` chunks of a finished task."""
     update = task.update
-    if "updates" in self.modes:
-        if task.restored:
-            # finished before the pause or failure: not run again, marked cached
-            chunk = {task.name: dict(task.writes), "__metadata__": {"cached": True}}
-            self.emit("updates", chunk)
-        else:
-            self.emit("updates", {task.name: update})
     if "messages" in self.modes and update:
         # Like LangGraph, a message already on the stream (streamed as chunks by
         # the node, sent by an earlier node, or in the state the run started
         # from) is not sent again.
         seen = self.streamed
         meta: dict[str, Any] | None = None
-        values = update.values() if isinstance(update, dict) else ()
+        parts = update if isinstance(update, list) else (update,)
+        values = [v for part in parts if isinstance(part, dict) for v in part.values()]
         for value in values:
             for item in value if isinstance(value, list) else (value,):
                 if not (hasattr(item, "content") and hasattr(item, "type")):
@@ -108,6 +103,14 @@ def emit_update(self: Run, task: Task) -> None:
                 if meta is None:
                     meta = task.metadata(self.step)
                 self.emit("messages", (item, meta))
+    # after its messages: LangGraph sends those as the node ends
+    if "updates" in self.modes:
+        if task.restored:
+            # finished before the pause or failure: not run again, marked cached
+            chunk = {task.name: dict(task.writes), "__metadata__": {"cached": True}}
+            self.emit("updates", chunk)
+        else:
+            self.emit("updates", {task.name: update})
 
 
 def message_ids(values: dict[str, Any]) -> set[Any]:
@@ -122,6 +125,21 @@ def message_ids(values: dict[str, Any]) -> set[Any]:
     return ids
 
 
+_OWN_METADATA = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+
+
 def debug_task(
     self: Run, kind: str, task: Task, step: int | None = None
 ) -> dict[str, Any]:
@@ -130,23 +148,32 @@ def debug_task(
     payload: dict[str, Any] = {"id": task.id, "name": task.name}
     if kind == "task":
         payload["input"] = task.arg if task.push else self.output()
-        payload["triggers"] = task.triggers()  # the channels LangGraph names
+        payload["triggers"] = task.triggers()
+        # LangGraph forwards the user's metadata and tags, not its own keys
+        meta = {
+            k: v
+            for k, v in (self.config.get("metadata") or {}).items()
+            if k not in _OWN_METADATA
+        }
+        tags = [
+            t for t in self.config.get("tags") or () if not t.startswith("seq:step")
+        ]
+        if tags:
+            meta["tags"] = tags
+        if meta:
+            payload["metadata"] = meta
     else:
+        paused = task.interrupts is not None
         payload.update(
-            # a task that failed or paused reports an empty result
-            result={} if task.update is None else task.update,
             error=task.error,  # the exception itself, as LangGraph streams it
-            # LangGraph's dict form of an Interrupt (it has no response schema here)
-            interrupts=[
-                {"value": i.value, "id": i.id, "response_schema": None}
-                for i in task.interrupts or ()
-            ],
+            # a task that failed or paused reports an empty result
+            result={} if paused or task.error or task.update is None else task.update,
+            interrupts=[interrupt_dict(i) for i in task.interrupts or ()],
         )
+    if step is None:  # a task runs in the step after the last finished one
+        step = self.step + 1 if kind == "task" else self.step
     return {
-        # a task runs in the step after the last finished one
-        "step": step
-        if step is not None
-        else (self.step + 1 if kind == "task" else self.step),
+        "step": step,
         "timestamp": now_iso(),
         "type": kind,
         "payload": payload,

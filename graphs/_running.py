@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from graphs._context import CURRENT
+from graphs._events import EVENTS, EventFilter, EventStream, GraphEvents
 from graphs._exec import adrive, drive
 from graphs._loop import Run
 from graphs._options import Durability, RunOptions, node_names
-from graphs._outbox import Chunk
+from graphs._outbox import Chunk, Outbox
 from graphs.errors import GraphInterrupt
 from graphs.types import RunResult
 
@@ -58,7 +60,7 @@ class RunAPI:
         self, input: Any, config: dict[str, Any] | None, options: RunOptions
     ) -> Run:
         graph = cast("CompiledGraph", self)
-        return Run(graph, input, graph.merged_config(config), options)
+        return Run(graph, input, graph.merged_config(_at_root(config)), options)
 
     def _stream(
         self, input: Any, config: dict[str, Any] | None, options: RunOptions
@@ -109,7 +111,7 @@ class RunAPI:
             return list(self._stream(input, config, options.streaming(stream_mode)))
         task = _parent_task(config)
         if task is not None:  # inside a node: a child of the running graph
-            child = cast("CompiledGraph", self).child_run(task, input, config, options)
+            child = _invoked_child(self, task, input, config, options)
             for _chunk in drive(child):
                 pass
             return child_result(child)
@@ -141,7 +143,7 @@ class RunAPI:
             return [c async for c in self._astream(input, config, streaming)]
         task = _parent_task(config)
         if task is not None:  # inside a node: a child of the running graph
-            child = cast("CompiledGraph", self).child_run(task, input, config, options)
+            child = _invoked_child(self, task, input, config, options)
             async for _chunk in adrive(child):
                 pass
             return child_result(child)
@@ -193,6 +195,94 @@ class RunAPI:
         ).streaming(stream_mode, subgraphs)
         return self._astream(input, config, options)
 
+    async def astream_events(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        stream_mode: str | Sequence[str] = "updates",
+        subgraphs: bool = False,
+        durability: Durability = "sync",
+        interrupt_before: str | Sequence[str] | None = None,
+        interrupt_after: str | Sequence[str] | None = None,
+        **unsupported: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream LangChain's v2 run events of the graph, its nodes, its
+        subgraphs and the LangChain chat models its nodes call.
+
+        Each event is ``{"event", "data", "name", "tags", "run_id", "metadata",
+        "parent_ids"}``: ``on_chain_start`` / ``on_chain_stream`` /
+        ``on_chain_end`` for the graph (its stream chunks, in ``stream_mode``)
+        and each node, ``on_chat_model_start`` / ``_stream`` / ``_end`` for a
+        chat model.
+
+        Args:
+            input: As for :meth:`astream`.
+            config: As for :meth:`astream`.
+            version: ``"v2"`` (the only version).
+            include_names: Only runs with these names (or another include).
+            include_types: Only runs of these types (``chain``, ``chat_model``).
+            include_tags: Only runs with one of these tags.
+            exclude_names: Not runs with these names.
+            exclude_types: Not runs of these types.
+            exclude_tags: Not runs with one of these tags.
+            stream_mode: The graph's chunks in its ``on_chain_stream`` events.
+            subgraphs: Chunks of subgraphs too, with their namespace.
+            durability: As for :meth:`astream`.
+            interrupt_before: As for :meth:`astream`.
+            interrupt_after: As for :meth:`astream`.
+
+        Raises:
+            NotImplementedError: For a version other than ``"v2"``.
+        """
+        if version != "v2":
+            raise NotImplementedError('astream_events supports version="v2" only')
+        _ignore(unsupported)
+        keep = EventFilter(
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+        )
+        out = Outbox()
+        options = replace(
+            _options(
+                durability=durability,
+                interrupt_before=interrupt_before,
+                interrupt_after=interrupt_after,
+            ).streaming(stream_mode, subgraphs),
+            events=EventStream(out, keep),
+        )
+        run = self._new_run(input, config, options)
+        run.out = out
+        assert options.events is not None
+        events = run.events = GraphEvents.root(options.events, run.config)
+        first = _FirstEvent(input)
+        name = cast("CompiledGraph", self).name
+        events.graph("start", name, {"input": input})
+        for chunk in out.take():
+            yield first.shown(chunk[2])
+        async for chunk in adrive(run):
+            if chunk[1] == EVENTS:
+                yield first.shown(chunk[2])
+                continue
+            events.graph("stream", name, {"chunk": _shape(chunk, options)})
+            for event in out.take():
+                yield first.shown(event[2])
+        # the state, without the pause's interrupts (as in LangGraph)
+        events.graph("end", name, {"output": run.output()})
+        for chunk in out.take():
+            yield first.shown(chunk[2])
+
     def run(
         self,
         input: Any,
@@ -242,6 +332,41 @@ class RunAPI:
         )
 
 
+class _FirstEvent:
+    """LangChain's rule for the first event ``astream_events`` yields: its
+    input is the call's input, and its run's end event carries none."""
+
+    def __init__(self, input: Any) -> None:
+        self.input = input
+        self.run_id: str | None = None
+
+    def shown(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.run_id is None:
+            self.run_id = event["run_id"]
+            return {**event, "data": {**event["data"], "input": self.input}}
+        if event["run_id"] == self.run_id and event["event"].endswith("_end"):
+            data = {k: v for k, v in event["data"].items() if k != "input"}
+            return {**event, "data": data}
+        return event
+
+
+def _at_root(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A subgraph's config (a snapshot's, with ``checkpoint_ns`` and LangGraph's
+    ``checkpoint_map``) runs the root graph from the root checkpoint it maps,
+    as LangGraph does; the run re-enters the subgraph from there."""
+    conf = (config or {}).get("configurable") or {}
+    if not conf.get("checkpoint_ns"):
+        return config
+    root = {
+        k: v for k, v in conf.items() if k not in ("checkpoint_ns", "checkpoint_map")
+    }
+    root.pop("checkpoint_id", None)
+    mapped = (conf.get("checkpoint_map") or {}).get("")
+    if mapped:
+        root["checkpoint_id"] = mapped
+    return {**(config or {}), "configurable": root}
+
+
 def _parent_task(config: dict[str, Any] | None) -> Task | None:
     """The running task whose node invokes a graph (the graph then runs as its
     child), unless the call names a thread of its own: that run stays apart."""
@@ -251,6 +376,20 @@ def _parent_task(config: dict[str, Any] | None) -> Task | None:
     thread = ((config or {}).get("configurable") or {}).get("thread_id")
     own = (task.run.config.get("configurable") or {}).get("thread_id")
     return task if thread is None or thread == own else None
+
+
+def _invoked_child(
+    graph: Any,
+    task: Task,
+    input: Any,
+    config: dict[str, Any] | None,
+    options: RunOptions,
+) -> Run:
+    """The run of a graph a node invokes (LangGraph does not stream its nodes)."""
+    child: Run = cast("CompiledGraph", graph).child_run(task, input, config, options)
+    if child.events is not None:
+        child.events.streamed = False
+    return child
 
 
 def child_result(child: Run) -> Any:

@@ -18,7 +18,29 @@ from graphs.types import Command
 if TYPE_CHECKING:
     from graphs._loop import Run
 
-__all__ = ["commit_unchanged", "fork", "start"]
+__all__ = ["Replay", "commit_unchanged", "fork", "start"]
+
+
+class Replay:
+    """A replay (time travel) of the root graph, as its subgraphs see it: each
+    stateful subgraph, on its first run in it, continues from its latest
+    checkpoint older than ``checkpoint_id`` (the replayed checkpoint), as
+    LangGraph restores it; later runs of the same node continue normally."""
+
+    __slots__ = ("checkpoint_id", "_seen")
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self._seen: set[str] = set()
+
+    def first_visit(self, ns: str) -> bool:
+        """Whether the subgraph of namespace ``ns`` runs for the first time
+        (task ids stripped, so a node in a loop is one subgraph)."""
+        stable = "|".join(part.split(":")[0] for part in ns.split("|"))
+        if stable in self._seen:
+            return False
+        self._seen.add(stable)
+        return True
 
 
 def start(run: Run) -> Generator[Request, Any, list[Task]]:
@@ -27,13 +49,25 @@ def start(run: Run) -> Generator[Request, Any, list[Task]]:
     graph = run.graph
     saver = run.saver
     saved = None
+    replayed = False
     if saver is not None:
-        saved = yield Req.GET, {"configurable": run._thread_config()}
+        config = {"configurable": run._thread_config()}
+        replay = run.replay
+        if replay is not None and run.ns and replay.first_visit(run.ns):
+            saved = yield Req.GET_BEFORE, (config, replay.checkpoint_id)
+            replayed = True
+        else:
+            saved = yield Req.GET, config
     inp = run.input
     resume = _NO_RESUME
     if isinstance(inp, Command) and inp.resume is not None:
         resume = inp.resume
-    if run.parent is not None and saved is not None and saved.checkpoint.get("next"):
+    if (
+        run.parent is not None
+        and saved is not None
+        and saved.checkpoint.get("next")
+        and not replayed
+    ):
         resume = resume_from_parent(run)
         inp = None
     fresh = not (inp is None or resume is not _NO_RESUME)
@@ -94,15 +128,25 @@ def restore(run: Run, saved: Any, resume: Any) -> Generator[Request, Any, list[T
     """The tasks of the loaded checkpoint; replaying an older checkpoint first
     forks it (a copy the run continues from, so the old branch stays)."""
     meta = saved.metadata or {}
-    replay = (
+    addressed = (
         run.saver is not None
         and run.parent is None
         and resume is _NO_RESUME
         and bool((run.config.get("configurable") or {}).get("checkpoint_id"))
-        and meta.get("source") not in ("update", "fork")
     )
-    if not replay:
-        return restore_tasks(run, saved, resume)
+    forked = meta.get("source") in ("update", "fork")
+    if addressed:
+        # subgraphs restore their state as of the replayed checkpoint (of the
+        # one an update forked from, which their checkpoints are older than)
+        parent_id = (saved.parent_config or {}).get("configurable", {})
+        bound = parent_id.get("checkpoint_id") if forked else None
+        run.replay = Replay(bound or saved.checkpoint["id"])
+    if not (addressed and not forked):
+        tasks = restore_tasks(run, saved, resume)
+        if "debug" in run.modes or "checkpoints" in run.modes:
+            # LangGraph streams the checkpoint a run continues from
+            run.emit_checkpoint(meta, saved.parent_config, saved.config, tasks)
+        return tasks
     return (yield from fork(run, saved, resume))
 
 

@@ -17,7 +17,7 @@ from graphs._task import (
 )
 from graphs._updates import bulk_update
 from graphs.channels import ROOT, apply_writes
-from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from graphs.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, mapped
 from graphs.checkpoint.format import BOOKKEEPING, ERROR, INTERRUPT
 from graphs.errors import shown_error
 from graphs.types import StateSnapshot, StateTask, StateUpdate
@@ -78,13 +78,15 @@ class StateAPI:
         keys = self.output_keys
         if keys is not None:
             values = {k: values[k] for k in keys if k in values}
+        parents = (saved.metadata or {}).get("parents") or {}
+        parent = saved.parent_config
         return StateSnapshot(
             values=values.get(ROOT) if self.root else values,
             next=tuple(nxt),
-            config=saved.config,
+            config=mapped(saved.config, parents),
             metadata=saved.metadata,
             created_at=cp.get("ts"),
-            parent_config=saved.parent_config,
+            parent_config=None if parent is None else mapped(parent, parents),
             tasks=tuple(tasks),
             interrupts=tuple(interrupts),
         )
@@ -104,7 +106,26 @@ class StateAPI:
             The snapshot; empty values and no ``next`` for an unknown thread.
         """
         config = self.merged_config(config) or {}
-        return self._state_at(self._saver(), config, subgraphs)
+        graph = self._addressed(config)
+        return graph._state_at(self._saver(), config, subgraphs)
+
+    def _addressed(self: CompiledGraph, config: dict[str, Any]) -> CompiledGraph:  # type: ignore[misc]
+        """The graph whose checkpoints ``config`` addresses: this one, or (its
+        ``checkpoint_ns`` naming subgraph nodes, as a subgraph snapshot's config
+        does) the subgraph, however deep.
+
+        Raises:
+            ValueError: If a namespace part names no subgraph node.
+        """
+        ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+        graph = self
+        for part in ns.split("|") if ns else ():
+            name = part.split(":")[0]
+            node = graph.nodes_rt.get(name)
+            if node is None or node.subgraph is None:
+                raise ValueError(f"Subgraph {name} not found")
+            graph = node.subgraph
+        return graph
 
     def _state_at(  # type: ignore[misc]
         self: CompiledGraph,
@@ -143,6 +164,24 @@ class StateAPI:
             tasks.append(t._replace(state=state))
         return snapshot._replace(tasks=tuple(tasks))
 
+    def _history(  # type: ignore[misc]
+        self: CompiledGraph,
+        config: dict[str, Any],
+        filter: dict[str, Any] | None,
+        before: dict[str, Any] | None,
+        limit: int | None,
+    ) -> Iterator[StateSnapshot]:
+        saver = self._saver()
+        graph = self._addressed(config)
+        conf = dict(config.get("configurable") or {})
+        conf.setdefault("checkpoint_ns", "")
+        conf.pop("checkpoint_map", None)
+        # like LangGraph's, a config naming a checkpoint lists that one alone
+        for saved in saver.list(
+            {"configurable": conf}, filter=filter, before=before, limit=limit
+        ):
+            yield graph._snapshot(saved)
+
     def get_state_history(  # type: ignore[misc]
         self: CompiledGraph,
         config: dict[str, Any],
@@ -160,13 +199,7 @@ class StateAPI:
             limit: Maximum number of snapshots.
         """
         config = self.merged_config(config) or {}
-        conf = dict(config.get("configurable") or {})
-        conf.pop("checkpoint_id", None)
-        conf.setdefault("checkpoint_ns", "")
-        for saved in self._saver().list(
-            {"configurable": conf}, filter=filter, before=before, limit=limit
-        ):
-            yield self._snapshot(saved)
+        yield from self._history(config, filter, before, limit)
 
     def update_state(  # type: ignore[misc]
         self: CompiledGraph,

@@ -181,8 +181,8 @@ def _put(run: Run, saver: BaseCheckpointSaver, source: str) -> dict[str, Any]:
 
 
 def _default_as_node(graph: CompiledGraph, saved: CheckpointTuple | None) -> str:
-    if len(graph.nodes_rt) == 1:
-        return next(iter(graph.nodes_rt))
+    # LangGraph's rule: the node that wrote the checkpoint (``__start__`` for the
+    # input's superstep, also in a graph of one node)
     last = (saved.checkpoint.get("last") or []) if saved else []
     names = list(dict.fromkeys(last))
     if len(names) == 1:

@@ -14,6 +14,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +78,14 @@ def run_tasks(tasks: list[Task]) -> None:
 
 async def arun_tasks(tasks: list[Task]) -> None:
     if len(tasks) == 1:
-        await _aexec(tasks[0], offload=False)
+        # a sync node runs inline, unless chunks are streamed as they come: the
+        # event loop must then stay free to hand them over
+        live = tasks[0].run.out.notify is not None
+        await _aexec(tasks[0], offload=live)
         return
     limit = tasks[0].run.max_concurrency
     if limit is None or limit >= len(tasks):
-        await asyncio.gather(*(_aexec(t, offload=True) for t in tasks))
+        await _all_or_first_error([_aexec(t, offload=True) for t in tasks], tasks)
         return
     gate = asyncio.Semaphore(limit)
 
@@ -89,7 +93,37 @@ async def arun_tasks(tasks: list[Task]) -> None:
         async with gate:
             await _aexec(task, offload=True)
 
-    await asyncio.gather(*(gated(t) for t in tasks))
+    await _all_or_first_error([gated(t) for t in tasks], tasks)
+
+
+async def _all_or_first_error(calls: list[Awaitable[None]], tasks: list[Task]) -> None:
+    """Await the tasks' calls; like LangGraph, the first task that fails cancels
+    its running siblings at once (an interrupt or a ``Command.PARENT`` does
+    not). Cancelling the caller cancels them all; either way each cancelled task
+    ends with a ``CancelledError`` as its error."""
+    futures = [asyncio.ensure_future(c) for c in calls]
+
+    def ended(task: Task) -> Callable[[asyncio.Future[None]], None]:
+        def check(_: asyncio.Future[None]) -> None:
+            # a failure its error handler handled cancels nothing either
+            error = task.error if task.handler is None else task.handler.error
+            # a Command for the parent graph bubbles up: it cancels nothing
+            if error is not None and not isinstance(
+                error, (asyncio.CancelledError, ParentCommand)
+            ):
+                for fut in futures:
+                    fut.cancel()
+
+        return check
+
+    for fut, task in zip(futures, tasks, strict=True):
+        fut.add_done_callback(ended(task))
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(
+            result, asyncio.CancelledError
+        ):
+            raise result
 
 
 def _exec(task: Task) -> None:
@@ -172,8 +206,15 @@ async def _aexec(task: Task, offload: bool) -> None:
                 task.error = exc
                 break
             task.reset()
-            await asyncio.sleep(delay)
+            await _backoff(task, delay)
             continue
+        except asyncio.CancelledError as exc:
+            _observed(task, observed, exc, False)
+            # stored as the task's error (LangGraph writes it too), so a resume
+            # runs the task again
+            task.reset()
+            task.error = exc
+            raise
         except BaseException as exc:
             _observed(task, observed, exc, False)
             raise
@@ -214,9 +255,22 @@ def _observed(
         listener.node_end(handle, error=error, interrupted=interrupted)
 
 
+async def _backoff(task: Task, delay: float) -> None:
+    """Sleep before a retry (a cancellation then finds the task unfinished)."""
+    try:
+        await asyncio.sleep(delay)
+    except asyncio.CancelledError as exc:
+        task.error = exc
+        raise
+
+
 def _started(task: Task) -> float:
     run = task.run
-    if run.trace is None or task.restored:
+    if task.restored:
+        return 0.0
+    if run.events is not None and not task.hidden:
+        run.events.node_start(task)
+    if run.trace is None:
         return 0.0
     run.event("node_started", node=task.name)
     return time.perf_counter()
@@ -224,6 +278,8 @@ def _started(task: Task) -> float:
 
 def _completed(task: Task, started: float) -> None:
     run = task.run
+    if run.events is not None and not task.restored and not task.hidden:
+        run.events.node_end(task)
     if run.trace is not None and not task.restored:
         ms = round((time.perf_counter() - started) * 1000, 3)
         run.event("node_completed", node=task.name, duration_ms=ms)
@@ -336,6 +392,29 @@ def _in_thread(
 
 
 def _output(task: Task, out: Any) -> None:
+    pushed = task.writes  # what push_message() wrote while the node ran
+    if not pushed:
+        _node_output(task, out)
+        return
+    task.writes = []
+    _node_output(task, out)
+    task.writes[:0] = pushed
+    task.update = written_update(task)
+
+
+def written_update(task: Task) -> Any:
+    """The task's ``updates`` chunk made from its writes, as LangGraph makes it:
+    one dict, or one dict per write when a key was written more than once."""
+    keys = task.run.graph.output_keys
+    shown = [(c, v) for c, v in task.writes if keys is None or c in keys]
+    if not shown:
+        return None
+    if len({c for c, _ in shown}) < len(shown):
+        return [{c: v} for c, v in shown]
+    return dict(shown)
+
+
+def _node_output(task: Task, out: Any) -> None:
     if out is None:
         return
     graph = task.run.graph

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Annotated, Any, Literal, TypedDict
 
 from graphs import _langchain
+from graphs._context import current_task
 from graphs._langchain import from_langchain, to_langchain
 from graphs._message_types import (
     REMOVE_ALL_MESSAGES,
@@ -67,6 +68,7 @@ __all__ = [
     "message_from_dict",
     "messages_from_dicts",
     "messages_to_dicts",
+    "push_message",
     "to_langchain",
     "tool_call",
 ]
@@ -259,3 +261,36 @@ MessagesState = TypedDict(  # noqa: UP013
 
 Its messages are Oris messages, or LangChain messages once one is in the list
 (the item type is left open so that both kinds keep their own form)."""
+
+
+def push_message(message: Any, *, state_key: str | None = "messages") -> Any:
+    """Send a message on the ``messages`` stream now, and write it to the state.
+
+    Call it inside a node, as LangGraph's ``push_message``: the message reaches a
+    ``stream(..., stream_mode="messages")`` caller at once, with the node's
+    metadata, and is not sent again when the node also returns it.
+
+    Args:
+        message: A message (Oris or LangChain, a chunk too) or a message-like
+            (dict, ``(role, content)`` tuple, string).
+        state_key: The state key the message is written to as the node's write
+            (before what the node returns); ``None`` only streams it.
+
+    Returns:
+        The message, converted.
+
+    Raises:
+        RuntimeError: Outside of a graph node.
+        ValueError: If the message has no id.
+    """
+    task = current_task()
+    if not (isinstance(message, BaseMessage) or _langchain.is_message(message)):
+        [message] = convert_to_messages(message)
+    if message.id is None:
+        raise ValueError("Message ID is required")
+    run = task.run
+    if "messages" in run.modes:
+        run.stream_message(message, task.metadata(run.step + 1))
+    if state_key and state_key in run.graph.channels:
+        task.writes.append((state_key, message))
+    return message

@@ -36,6 +36,7 @@ __all__ = [
     "config_checkpoint_id",
     "config_ns",
     "config_thread_id",
+    "mapped",
     "metadata_matches",
 ]
 
@@ -130,6 +131,17 @@ def checkpoint_config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableCo
             "checkpoint_id": checkpoint_id,
         }
     }
+
+
+def mapped(config: RunnableConfig, parents: dict[str, str]) -> RunnableConfig:
+    """A subgraph checkpoint's config with LangGraph's ``checkpoint_map``: the
+    checkpoints of the graphs above (its metadata's ``parents``) and its own, so
+    the config addresses it from the root (``get_state``, ``invoke``...)."""
+    if not parents:
+        return config
+    conf = config["configurable"]
+    mapping = {**parents, conf.get("checkpoint_ns", ""): conf.get("checkpoint_id")}
+    return {**config, "configurable": {**conf, "checkpoint_map": mapping}}
 
 
 def metadata_matches(metadata: dict[str, Any], filter: dict[str, Any] | None) -> bool:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -392,3 +395,47 @@ def test_a_caller_that_stops_reading_waits_for_the_running_node() -> None:
     threading.Timer(0.05, released.set).start()
     stream.close()
     assert finished == [True]
+
+
+_EVENTS_WITHOUT_LANGCHAIN = """
+import asyncio, json, operator, sys
+from typing import Annotated, TypedDict
+from graphs import START, StateGraph
+
+class S(TypedDict):
+    log: Annotated[list, operator.add]
+
+g = StateGraph(S)
+g.add_node("a", lambda s: {"log": ["a"]})
+g.add_edge(START, "a")
+
+async def main():
+    return [e async for e in g.compile().astream_events({"log": []})]
+
+seen = asyncio.run(main())
+ids = [e["run_id"] for e in seen]
+print(json.dumps({
+    "events": [(e["event"], e["name"], [ids.index(p) for p in e["parent_ids"]])
+               for e in seen],
+    "langchain": any(m.startswith("langchain") for m in sys.modules),
+}))
+"""
+
+
+def test_astream_events_needs_no_langchain() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _EVENTS_WITHOUT_LANGCHAIN],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["langchain"] is False
+    assert [tuple(e) for e in result["events"]] == [
+        ("on_chain_start", "LangGraph", []),
+        ("on_chain_start", "a", [0]),
+        ("on_chain_stream", "a", [0]),
+        ("on_chain_end", "a", [0]),
+        ("on_chain_stream", "LangGraph", []),
+        ("on_chain_end", "LangGraph", []),
+    ]
