@@ -13,17 +13,9 @@ from agents import Pricing, create_agent
 from agents.chat_models.openai import ChatOpenAI
 from agents.tools.calculator import CalculatorTool
 from graphs import END, START, StateGraph, interrupt
-from tests.runtime.sample_graphs import Counter, count_effect, step
+from tests.runtime.sample_graphs import Counter, count_effect, one_node, step
 
 PRICING = Pricing(input_per_million=2.0, output_per_million=8.0)
-
-
-def _single(node: Any) -> StateGraph:
-    graph = StateGraph(Counter)
-    graph.add_node(node)
-    graph.add_edge(START, node.__name__)
-    graph.add_edge(node.__name__, END)
-    return graph
 
 
 def fails(state: Counter) -> dict[str, Any]:
@@ -31,7 +23,7 @@ def fails(state: Counter) -> dict[str, Any]:
 
 
 def build_fails() -> StateGraph:
-    return _single(fails)
+    return one_node(fails)
 
 
 def asks(state: Counter) -> dict[str, Any]:
@@ -39,7 +31,7 @@ def asks(state: Counter) -> dict[str, Any]:
 
 
 def build_asks() -> StateGraph:
-    return _single(asks)
+    return one_node(asks)
 
 
 def sleeps(state: Counter) -> dict[str, Any]:
@@ -49,7 +41,7 @@ def sleeps(state: Counter) -> dict[str, Any]:
 
 def build_sleeps() -> StateGraph:
     """Outlives a short ``timeout_ms``."""
-    return _single(sleeps)
+    return one_node(sleeps)
 
 
 def dies_once(state: Counter) -> dict[str, Any]:
