@@ -103,6 +103,15 @@ def _persistent_secret_key() -> str:
     return path.read_text().strip()
 
 
+def _pool() -> dict[str, object]:
+    """psycopg's connection pool, for the ASGI web process (``oris_site.asgi``
+    sets ``ORIS_DB_POOL``): persistent connections would leak under ASGI."""
+    if not env_bool("ORIS_DB_POOL", False):
+        return {}
+    size = env_int("ORIS_DB_POOL_MAX_SIZE", 20, minimum=1)
+    return {"pool": {"min_size": 1, "max_size": size, "timeout": 10}}
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Translates ``postgres://user:pass@host:port/name?opt=v`` or ``sqlite:///path``."""
     parts = urlsplit(url)
@@ -117,11 +126,14 @@ def database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "OPTIONS": options,
+            "OPTIONS": options | _pool(),
             # Persistent connections: reconnecting per request (Django's default)
-            # makes django-q2 workers and the API several times slower.
-            "CONN_MAX_AGE": env_int("ORIS_DB_CONN_MAX_AGE", 600, minimum=0),
-            "CONN_HEALTH_CHECKS": True,
+            # makes django-q2 workers and the API several times slower. Under ASGI
+            # each request runs on its own thread, so the web process uses a pool.
+            "CONN_MAX_AGE": 0
+            if _pool()
+            else env_int("ORIS_DB_CONN_MAX_AGE", 600, minimum=0),
+            "CONN_HEALTH_CHECKS": not _pool(),
         }
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute/path.db, as dj-database-url.

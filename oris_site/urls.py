@@ -1,4 +1,5 @@
-"""Project URLs: /healthz, /readyz, /admin/, /metrics, /v1 and its docs at /docs."""
+"""Project URLs: /healthz, /readyz, /admin/, /metrics, /v1 and its docs at /docs, and
+LangGraph's Agent Server API at the root (/assistants, /threads, /runs, /store...)."""
 
 from __future__ import annotations
 
@@ -29,4 +30,5 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="v1:openapi"),
         name="docs",
     ),
+    path("", include("runtime.api.agent_server.urls")),
 ]

@@ -45,6 +45,10 @@ def supported_auth() -> list[str]:
     return kinds
 
 
+def _bearer_token(header: str) -> str:
+    return header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+
+
 class CredentialAuthentication(BaseAuthentication):
     """Bearer token and API keys; wrong credentials are a 401, none falls through."""
 
@@ -55,7 +59,10 @@ class CredentialAuthentication(BaseAuthentication):
         key_id = headers.get("x-api-key-id", "").strip()
         if not (bearer or key):
             return None
-        principal = self._bearer(bearer) or self._api_key(key_id, key)
+        # A bearer token that is not ORIS_API_AUTH_BEARER_TOKEN may be an API key.
+        principal = self._bearer(bearer) or self._api_key(
+            key_id, key or _bearer_token(bearer)
+        )
         if principal is None:
             raise AuthenticationFailed("missing or invalid credentials")
         return principal, None
@@ -64,7 +71,7 @@ class CredentialAuthentication(BaseAuthentication):
         return 'Bearer realm="oris"'
 
     def _bearer(self, header: str) -> Principal | None:
-        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+        token = _bearer_token(header)
         expected = settings.ORIS_API_AUTH_BEARER_TOKEN
         if token and expected and _same(token, expected):
             return Principal("bearer", None, "admin")
@@ -78,7 +85,11 @@ class CredentialAuthentication(BaseAuthentication):
         if not key_id:
             if static_secret and not static_id and _same(secret, static_secret):
                 return Principal("api_key", None, "admin")
-            return None
+            if ":" not in secret:
+                return None
+            # One header for clients that send one (LangGraph's SDK and UIs):
+            # ``x-api-key: <key id>:<secret>``.
+            key_id, secret = secret.split(":", 1)
         if static_id and static_secret and hmac.compare_digest(key_id, static_id):
             return (
                 Principal("api_key", key_id, "operator")

@@ -1,5 +1,6 @@
-"""Per-request plumbing: request id; on /v1 the size limit and the request log; and
-the audit of refused control actions, for /v1 and the console alike."""
+"""Per-request plumbing: request id; on /v1 and the Agent Server API the size limit
+and the request log; and the audit of refused control actions, for both APIs and
+the console alike."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.urls import Resolver404, ResolverMatch, resolve
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from runtime.api.agent_server.base import is_agent_server_path
 from runtime.api.auth import CredentialAuthentication
 from runtime.api.envelope import error_body, request_id
 from runtime.api.exceptions import CODES
@@ -40,7 +42,7 @@ class ApiMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = request_id(request)
-        if not request.path.startswith("/v1/"):
+        if not is_api_path(request.path_info):
             response = self.get_response(request)
         else:
             logger.info(
@@ -72,7 +74,14 @@ def refused_body(request: HttpRequest) -> HttpResponse | None:
     return _refusal(request, message, 413)
 
 
+def is_api_path(path_info: str) -> bool:
+    """/v1 and the Agent Server API: their body limits and request log."""
+    return path_info.startswith("/v1/") or is_agent_server_path(path_info)
+
+
 def _refusal(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    if is_agent_server_path(request.path_info):
+        return JsonResponse({"detail": message}, status=status)
     body = error_body(request, "invalid_argument", message, None)
     return JsonResponse(body, status=status)
 
@@ -151,7 +160,7 @@ def refusal_actor(request: HttpRequest) -> Actor:
     before DRF ran (411, 413), the one its credentials name; else the staff user
     of the session (the console, a CSRF failure); else anonymous."""
     principal = getattr(request, "user", None)
-    if not isinstance(principal, Principal) and request.path.startswith("/v1/"):
+    if not isinstance(principal, Principal) and is_api_path(request.path_info):
         try:
             found = CredentialAuthentication().authenticate(Request(request))
         except AuthenticationFailed:
@@ -173,6 +182,8 @@ def storable(value: str | None, limit: int | None = None) -> str | None:
 
 
 def _error_code(response: HttpResponse) -> str | None:
+    if response.streaming:
+        return None
     try:
         return json.loads(response.content)["error"]["code"]
     except (ValueError, KeyError, TypeError):

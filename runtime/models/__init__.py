@@ -1,6 +1,7 @@
 """Oris runtime models; every model is re-exported here."""
 
 from runtime.models.access import ApiKey, AuditLog
+from runtime.models.agent_server import Run, RunEvent, Thread
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt, InterruptVote
@@ -30,6 +31,9 @@ __all__ = [
     "MetricCounter",
     "QueueDoorbell",
     "RetryHistory",
+    "Run",
+    "RunEvent",
     "StepReport",
+    "Thread",
     "WorkerCluster",
 ]

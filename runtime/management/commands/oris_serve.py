@@ -1,5 +1,5 @@
-"""Runs the web server and a supervised django-q2 cluster together, in the
-foreground.
+"""Runs the web server (uvicorn, ASGI) and a supervised django-q2 cluster together,
+in the foreground.
 
 Ctrl-C (SIGINT) or SIGTERM stops both. The cluster is restarted when it exits or
 wedges (``runtime.worker.supervisor``); if the web server exits on its own, the
@@ -21,7 +21,6 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from runtime.worker.supervisor import (
     GRACE_SECONDS,
-    MANAGE,
     Supervisor,
     stop_requested,
 )
@@ -44,8 +43,21 @@ class Command(BaseCommand):
         welcome = io.StringIO()
         if bootstrap:
             call_command("oris_bootstrap", stdout=welcome)
+        host, _, port = addr.rpartition(":")
+        # ASGI: the Agent Server API streams Server-Sent Events.
         web = subprocess.Popen(
-            [sys.executable, MANAGE, "runserver", "--noreload", addr]
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "oris_site.asgi:application",
+                "--host",
+                host or "127.0.0.1",
+                "--port",
+                port,
+                "--no-access-log",
+            ],
+            cwd=settings.BASE_DIR,
         )
         note = f"Oris is serving on http://{addr}/ (Ctrl-C stops it)"
         # Last on the first screen, after the server's and the cluster's own lines.
