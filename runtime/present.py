@@ -35,6 +35,19 @@ def present(value: Any) -> Any:
     return serde.to_jsonable(value)
 
 
+def present_lc(value: Any) -> Any:
+    """State as LangGraph's Agent Server sends it: LangChain messages (anything
+    pydantic with a message ``type``) as their ``model_dump()``, the rest as
+    ``present`` gives it."""
+    if isinstance(value, dict):
+        return {str(k): present_lc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [present_lc(v) for v in value]
+    if hasattr(value, "model_dump") and isinstance(getattr(value, "type", None), str):
+        return present_lc(value.model_dump())
+    return present(value)
+
+
 def rfc3339(value: datetime | None) -> str | None:
     """A datetime as the reference prints it (UTC, ``+00:00``)."""
     return value.isoformat() if value is not None else None
