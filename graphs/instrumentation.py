@@ -18,7 +18,7 @@ whatever the node calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
@@ -119,9 +119,7 @@ class Listeners:
 
     def node_start(self, start: NodeStart) -> Any:
         return [
-            None
-            if parent is None
-            else listener.node_start(replace(start, parent=parent))
+            None if parent is None else listener.node_start(_with_parent(start, parent))
             for listener, parent in zip(self.listeners, start.parent, strict=True)
         ]
 
@@ -131,6 +129,18 @@ class Listeners:
         for listener, each in zip(self.listeners, handle, strict=True):
             if each is not None:
                 listener.node_end(each, error=error, interrupted=interrupted)
+
+
+def _with_parent(start: NodeStart, parent: Any) -> NodeStart:
+    # what dataclasses.replace does, without its introspection (once per node)
+    return NodeStart(
+        graph=start.graph,
+        node=start.node,
+        step=start.step,
+        task_id=start.task_id,
+        attempt=start.attempt,
+        parent=parent,
+    )
 
 
 L = TypeVar("L")

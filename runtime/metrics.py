@@ -55,10 +55,12 @@ SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 _MAX_VALUE = 80  # characters of one label value (graph, node, model names)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Series:
     """One declared series. Counter names end in ``_total`` (the database row's
-    name); ``always`` lists label values emitted even before they first count."""
+    name); ``always`` lists label values emitted even before they first count.
+    Each is declared once, so it hashes by identity (the caches below key on it
+    on every count)."""
 
     name: str
     kind: str  # counter | histogram | gauge (gauges are computed at scrape time)
