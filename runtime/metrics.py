@@ -318,15 +318,19 @@ def dead_lettered(*, graph: str, reason: str) -> None:
     run_finished(graph=graph, status="failed")
 
 
-_ATTEMPT: ContextVar[str | None] = ContextVar("oris_metrics_attempt", default=None)
+# the attempt running in this context: (its thread id, its graph's label text)
+_ATTEMPT: ContextVar[tuple[str, str] | None] = ContextVar(
+    "oris_metrics_attempt", default=None
+)
 
 
 @contextmanager
-def attempt_steps(*, graph: str) -> Iterator[None]:
-    """Around running an attempt's graph: its root supersteps and their nodes
-    are timed (by ``STEPS``) under ``graph``."""
+def attempt_steps(*, graph: str, thread_id: str) -> Iterator[None]:
+    """Around running an attempt's graph: the supersteps of its thread's root
+    graph and their nodes are timed (by ``STEPS``) under ``graph``; a subgraph's
+    or another thread's (a subagent a tool runs) are not."""
     text = _label_text(SERIES["superstep_duration_seconds"], {"graph": graph})
-    token = _ATTEMPT.set(text)
+    token = _ATTEMPT.set((thread_id, text))
     try:
         yield
     finally:
@@ -348,10 +352,10 @@ class StepMetrics:
     __slots__ = ()
 
     def superstep_start(self, start: SuperstepStart) -> Any:
-        text = _ATTEMPT.get()
-        if text is None or start.namespace:
+        attempt = _ATTEMPT.get()
+        if attempt is None or start.namespace or start.thread_id != attempt[0]:
             return None  # not observed: the engine tells nothing more
-        return text, time.perf_counter()
+        return attempt[1], time.perf_counter()
 
     def superstep_end(
         self,

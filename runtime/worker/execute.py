@@ -91,7 +91,10 @@ def _execute(lease: Lease) -> Finish:
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     try:
-        with heartbeats.keep(lease), metrics.attempt_steps(graph=job.graph):
+        with (
+            heartbeats.keep(lease),
+            metrics.attempt_steps(graph=job.graph, thread_id=job.thread_id),
+        ):
             graph_input = _input_for(attempt, graph, saver, config)
             result = graph.run(graph_input, config)
             if result.status != "completed":

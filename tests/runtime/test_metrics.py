@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphs.checkpoint import InMemorySaver
 from runtime import metrics, registry
 from runtime.models import Interrupt, Job, MetricCounter
 from runtime.services import claims, reaper
@@ -210,6 +211,13 @@ def test_an_attempts_supersteps_and_nodes_are_timed_by_the_engines_listener() ->
         "b": 1,
         "c": 1,
     }
-    # the same graph run outside an attempt is not a run of the runtime's
-    registry.graph_get("chain").graph.invoke({"n": 0})
+    # the same graph run outside an attempt is not a run of the runtime's, nor
+    # is one of another thread inside it (a subagent a tool runs)
+    chain = registry.graph_get("chain").graph.with_checkpointer(InMemorySaver())
+    chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-1"}})
+    with metrics.attempt_steps(graph="chain", thread_id="t-2"):
+        chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-3"}})
     assert step_counts(scrape(), "chain") == (steps, nodes)
+    with metrics.attempt_steps(graph="chain", thread_id="t-2"):
+        chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-2"}})
+    assert step_counts(scrape(), "chain")[0] == steps + 4
