@@ -43,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
@@ -801,7 +802,11 @@ def _configured(
     return invoke
 
 
-def callgrind_ir(env: dict[str, str], config: str, workload: str, n: int) -> int:
+# invokes of the two callgrind runs of each workload (their difference is counted)
+CALLGRIND_SIZES = {"jobs": (10, 40), "chain": (5, 20)}
+
+
+def callgrind_ir(env: dict[str, str], workload: str, config: str, n: int) -> int:
     """Instructions (callgrind's Ir) of one ``--role overhead --config`` process."""
     with tempfile.TemporaryDirectory(prefix="oris_cg_") as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -832,21 +837,28 @@ def measure_overhead(dbs: Databases, plan: Plan, *, callgrind: bool) -> dict[str
             out[backend] = {"rates": run_role(args, env, timeout=1800)}
             if not callgrind or backend != "sqlite":  # instructions: one is enough
                 continue
+            # each its own process on a fresh database; four at once (valgrind
+            # runs them 50 times slower, and the counts do not depend on load)
+            runs = {
+                (workload, config, n): dbs.env(backend, dbs.fresh(backend))
+                for workload, sizes in CALLGRIND_SIZES.items()
+                for config in OVERHEAD_CONFIGS
+                for n in sizes
+            }
+            print(f"  callgrind {backend}: {len(runs)} processes", flush=True)
+            jobs = [(env | tracing_env, *key) for key, env in runs.items()]
+            with ThreadPoolExecutor(4) as pool:
+                found = pool.map(lambda job: callgrind_ir(*job), jobs)
+                counts = dict(zip(runs, found, strict=True))
             ir: dict[str, dict[str, float]] = {}
-            for workload, (few, many) in {"jobs": (10, 40), "chain": (5, 20)}.items():
-                ir[workload] = {}
-                for config in OVERHEAD_CONFIGS:
-                    print(f"  callgrind {backend} {workload} {config}", flush=True)
-                    counts = [
-                        callgrind_ir(
-                            dbs.env(backend, dbs.fresh(backend)) | tracing_env,
-                            config,
-                            workload,
-                            n,
-                        )
-                        for n in (few, many)
-                    ]
-                    ir[workload][config] = (counts[1] - counts[0]) / (many - few)
+            for workload, (few, many) in CALLGRIND_SIZES.items():
+                ir[workload] = {
+                    config: (
+                        counts[workload, config, many] - counts[workload, config, few]
+                    )
+                    / (many - few)
+                    for config in OVERHEAD_CONFIGS
+                }
             out[backend]["ir"] = ir
     return out
 
