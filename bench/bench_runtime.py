@@ -846,7 +846,14 @@ def measure_overhead(dbs: Databases, plan: Plan, *, callgrind: bool) -> dict[str
                 for n in sizes
             }
             print(f"  callgrind {backend}: {len(runs)} processes", flush=True)
-            jobs = [(env | tracing_env, *key) for key, env in runs.items()]
+            # Timers would fire 50 times as often per invoke as at full speed:
+            # the metrics' flush (once a second, not per invoke) and the span
+            # exporter's (every 5 s; each 512 spans still) wait past the run.
+            slow = tracing_env | {
+                "ORIS_METRICS_FLUSH_MS": "600000",
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            }
+            jobs = [(env | slow, *key) for key, env in runs.items()]
             with ThreadPoolExecutor(4) as pool:
                 found = pool.map(lambda job: callgrind_ir(*job), jobs)
                 counts = dict(zip(runs, found, strict=True))
