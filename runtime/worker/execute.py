@@ -90,11 +90,13 @@ def _execute(lease: Lease) -> Finish:
     )
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
-    clock = metrics.StepClock()
     try:
-        with heartbeats.keep(lease):
+        with (
+            heartbeats.keep(lease),
+            metrics.attempt_steps(graph=job.graph, thread_id=job.thread_id),
+        ):
             graph_input = _input_for(attempt, graph, saver, config)
-            result = graph.run(graph_input, config, step_hook=clock.step)
+            result = graph.run(graph_input, config)
             if result.status != "completed":
                 saver.flush()  # a run with no superstep still leaves its input
     except LeaseLost as exc:
@@ -106,7 +108,6 @@ def _execute(lease: Lease) -> Finish:
         raise  # the worker is stopping: the lease recovers the attempt
     except BaseException as exc:  # SystemExit from a node too: a failed attempt
         return _failed(lease, exc)
-    metrics.run_steps(graph=job.graph, supersteps=clock.durations, trace=result.trace)
     if result.status not in ("completed", "interrupted"):
         return _failed(lease, result.error)
     return partial(_record, lease, result, saver)
