@@ -90,7 +90,8 @@ JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     # Dead letters and replays from a checkpoint bring a job back.
     Job.Status.FAILED: frozenset({Job.Status.QUEUED}),
     Job.Status.COMPLETED: frozenset({Job.Status.QUEUED}),
-    Job.Status.CANCELLED: frozenset(),
+    # An Agent Server thread runs again after a cancelled run (its next run).
+    Job.Status.CANCELLED: frozenset({Job.Status.QUEUED}),
 }
 
 

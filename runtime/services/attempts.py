@@ -19,10 +19,19 @@ from django.utils import timezone
 from graphs.policy import InterruptPolicy
 from runtime import metrics
 from runtime.errors import InvalidTransition, LeaseLost, RecoveryLimitExceeded
-from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
+from runtime.models import (
+    Attempt,
+    DeadLetter,
+    Interrupt,
+    Job,
+    Lease,
+    RetryHistory,
+    Run,
+)
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
 from runtime.services.leases import lease_release
+from runtime.services.run_status import run_follow
 from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
@@ -92,6 +101,7 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
                 updated_at=now,
                 finished_at=now,
             )
+    run_follow(attempt_id=lease.attempt_id, status=Run.Status.SUCCESS, at=now)
     metrics.run_finished(graph=lease.attempt.job.graph, status=Job.Status.COMPLETED)
 
 
@@ -158,6 +168,7 @@ def attempt_interrupt(
     with transaction.atomic():
         attempt = _finish(lease, now)
         transition(Job, attempt.job_id, to=Job.Status.INTERRUPTED, updated_at=now)
+        run_follow(attempt_id=attempt.pk, status=Run.Status.INTERRUPTED, at=now)
         return Interrupt.objects.bulk_create(
             Interrupt(
                 job_id=attempt.job_id,
@@ -214,6 +225,7 @@ def _schedule_retry(
         scheduled_at=retry_at,
     )
     transition(Job, attempt.job_id, to=Job.Status.QUEUED, error=error, updated_at=now)
+    run_follow(attempt_id=attempt.pk, status=Run.Status.PENDING, at=now)
     dispatch.dispatch_ring(queue=attempt.queue)
     metrics.inc("retries_scheduled_total", graph=attempt.job.graph)
 
@@ -222,6 +234,9 @@ def _dead_letter(
     attempt: Attempt, reason: str, error: dict[str, Any] | None, now: datetime
 ) -> None:
     metrics.dead_lettered(graph=attempt.job.graph, reason=reason)
+    timed_out = reason == DeadLetter.Reason.EXECUTION_TIMEOUT
+    run_status = Run.Status.TIMEOUT if timed_out else Run.Status.ERROR
+    run_follow(attempt_id=attempt.pk, status=run_status, at=now)
     transition(
         Attempt,
         attempt.pk,
@@ -292,6 +307,7 @@ def attempt_cancel(*, attempt: Attempt, at: datetime | None = None) -> None:
     now = at or timezone.now()
     Lease.objects.filter(attempt=attempt).delete()
     transition(Attempt, attempt.pk, to=Attempt.Status.CANCELLED, finished_at=now)
+    run_follow(attempt_id=attempt.pk, status=Run.Status.INTERRUPTED, at=now)
 
 
 def attempt_time_out(
@@ -319,6 +335,7 @@ def attempt_time_out(
                 updated_at=now,
                 finished_at=now,
             )
+            run_follow(attempt_id=attempt.pk, status=Run.Status.TIMEOUT, at=now)
             metrics.run_finished(graph=attempt.job.graph, status=Job.Status.CANCELLED)
         else:
             _dead_letter(attempt, DeadLetter.Reason.EXECUTION_TIMEOUT, error, now)

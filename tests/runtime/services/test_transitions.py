@@ -28,7 +28,8 @@ def test_every_status_has_a_row_and_targets_are_statuses(table, choices) -> None
 def test_cancelled_and_completed_attempts_are_final() -> None:
     assert ATTEMPT_TRANSITIONS[Attempt.Status.COMPLETED] == frozenset()
     assert ATTEMPT_TRANSITIONS[Attempt.Status.CANCELLED] == frozenset()
-    assert JOB_TRANSITIONS[Job.Status.CANCELLED] == frozenset()
+    # A cancelled job runs again only as the next run of its Agent Server thread.
+    assert JOB_TRANSITIONS[Job.Status.CANCELLED] == frozenset({Job.Status.QUEUED})
 
 
 def test_a_transition_is_a_compare_and_set() -> None:
