@@ -307,10 +307,10 @@ def _run_rollback(run: Run, *, actor: Actor, at: datetime) -> None:
     _audit(actor, "run.rollback", run, at)
 
 
-def _audit(actor: Actor, action: str, run: Run, at: datetime, **details: Any) -> None:
+def _audit(actor: Actor, verb: str, run: Run, at: datetime, **details: Any) -> None:
     audit_record(
         actor=actor,
-        action=action,
+        action=verb,
         resource_type="run",
         resource_id=str(run.run_id),
         details={"thread_id": run.thread_id, **details},
