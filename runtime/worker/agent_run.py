@@ -5,6 +5,7 @@ outcome (the thread's next run, the webhook, a stateless thread's deletion)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,16 @@ class Served:
             thread_id=self.attempt.job.thread_id,
             created_at__gte=self.attempt.created_at,
         ).exists()
+
+    def step_hook(self, then: Callable[[int], None]) -> Callable[[int], None]:
+        """``then``, after the superstep's events are committed (a crash after
+        a checkpoint loses none of the events before it)."""
+
+        def hook(step: int) -> None:
+            self.events.flush()
+            then(step)
+
+        return hook
 
     def options(self) -> dict[str, Any]:
         """``graph.run``'s options for the run: modes, breakpoints, durability."""

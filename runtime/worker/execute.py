@@ -103,7 +103,10 @@ def _execute(lease: Lease) -> Finish:
             else:
                 graph_input = served.input(graph, saver, config)
                 result = graph.run(
-                    graph_input, config, step_hook=clock.step, **served.options()
+                    graph_input,
+                    config,
+                    step_hook=served.step_hook(clock.step),
+                    **served.options(),
                 )
             if result.status != "completed":
                 saver.flush()  # a run with no superstep still leaves its input

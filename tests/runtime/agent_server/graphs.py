@@ -27,4 +27,5 @@ AGENT_GRAPHS = {
     "review": "tests.runtime.agent_server.graphs_runs:build_review",
     "ticks": "tests.runtime.agent_server.graphs_runs:build_ticks",
     "fails": "tests.runtime.agent_server.graphs_runs:build_fails",
+    "crashy": "tests.runtime.agent_server.graphs_runs:build_crashy",
 }

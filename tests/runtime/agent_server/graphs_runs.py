@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import operator
+import os
+import signal
 import time
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -95,4 +98,34 @@ def build_fails() -> Any:
     graph.add_node("boom", boom)
     graph.add_edge(START, "boom")
     graph.add_edge("boom", END)
+    return graph
+
+
+class CrashState(TypedDict, total=False):
+    marker: str
+    log: Annotated[list[str], operator.add]
+
+
+def build_crashy() -> Any:
+    """``first`` then ``second``, which SIGKILLs its worker the first time (it
+    leaves the file ``marker`` so the run after the crash goes through)."""
+
+    def first(state: CrashState) -> dict[str, Any]:
+        get_stream_writer()({"stage": "first"})
+        return {"log": ["first"]}
+
+    def second(state: CrashState) -> dict[str, Any]:
+        marker = Path(state["marker"])
+        if not marker.exists():
+            marker.write_text("killed once")
+            os.kill(os.getpid(), signal.SIGKILL)
+        get_stream_writer()({"stage": "second"})
+        return {"log": ["second"]}
+
+    graph = StateGraph(CrashState)
+    graph.add_node("first", first)
+    graph.add_node("second", second)
+    graph.add_edge(START, "first")
+    graph.add_edge("first", "second")
+    graph.add_edge("second", END)
     return graph

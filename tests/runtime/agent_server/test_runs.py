@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
-from runtime.models import AuditLog, Checkpoint, Interrupt, Run, RunEvent, Thread
+from runtime.models import (
+    AuditLog,
+    Checkpoint,
+    Interrupt,
+    Lease,
+    Run,
+    RunEvent,
+    Thread,
+)
+from runtime.services import reaper
 from runtime.services.api_keys import api_key_create
 from runtime.services.audit import Actor
 from tests.runtime.agent_server.conftest import LiveServer, wait_until
@@ -429,3 +442,43 @@ def test_rbac_route_by_route(agent_server: LiveServer) -> None:
             )[0]
             assert status in expected, (method, path, status)
         assert call(agent_server, method, path, body, **json_type)[0] == 401
+
+
+def test_a_stream_continues_after_its_worker_is_killed(
+    agent_server: LiveServer, tmp_path: Path
+) -> None:
+    """The worker is SIGKILLed mid-run; once its lease expires (the clock moved
+    by expiring it in the database) the reaper requeues the attempt, another
+    worker takes it over, and the same stream goes on to the end."""
+    client, thread = sdk(agent_server), new_thread(agent_server)
+    marker = tmp_path / "killed"
+    parts: list[Any] = []
+
+    def expire_and_reap() -> None:
+        wait_until("the worker to die", marker.exists, timeout=120)
+        wait_until("its orphaned lease", Lease.objects.exists)
+        Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert reaper.reap() == 1
+
+    reaping = threading.Thread(target=expire_and_reap)
+    reaping.start()
+    for part in client.runs.stream(
+        thread,
+        "crashy",
+        input={"marker": str(marker)},
+        stream_mode=["custom", "updates"],
+        if_not_exists="create",
+    ):
+        parts.append(part)
+    reaping.join(timeout=120)
+    names = [p.event for p in parts]
+    metadata = [p.data["attempt"] for p in parts if p.event == "metadata"]
+    assert metadata == [1, 2], names
+    assert names.count("custom") >= 2, names  # "first" before the kill, "second"
+    assert parts[-1].event == "updates"
+    assert parts[-1].data == {"second": {"log": ["second"]}}
+    ids = [int(p.id) for p in parts]
+    assert ids == sorted(set(ids))
+    run = client.runs.list(thread)[0]
+    assert run["status"] == "success"
+    assert client.runs.join(thread, run["run_id"])["log"] == ["first", "second"]
