@@ -167,6 +167,9 @@ ATTEMPT_TRANSITIONS: dict[str, frozenset[str]] = {
         {
             Attempt.Status.LEASED,
             Attempt.Status.RUNNING,
+            # A delayed start (an Agent Server run's after_seconds) waits for
+            # its retry_at as a retry does.
+            Attempt.Status.RETRY_BACKOFF,
             Attempt.Status.CANCELLED,
             Attempt.Status.FAILED,
         }

@@ -5,12 +5,13 @@ event, waits, joins, resumes, time travel, cancels and multitask strategies."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -424,6 +425,7 @@ def test_rbac_route_by_route(agent_server: LiveServer) -> None:
         ("GET", f"{base}/{run['run_id']}", None),
         ("GET", f"{base}/{run['run_id']}/join", None),
         ("POST", "/runs/wait", TICK),
+        ("GET", f"{base}/{run['run_id']}/stream", None),
         ("POST", "/runs/cancel", b'{"status": "pending"}'),
     ]
     keys = {}
@@ -482,3 +484,42 @@ def test_a_stream_continues_after_its_worker_is_killed(
     run = client.runs.list(thread)[0]
     assert run["status"] == "success"
     assert client.runs.join(thread, run["run_id"])["log"] == ["first", "second"]
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        size = int(self.headers["Content-Length"])
+        self.received.append(json.loads(self.rfile.read(size)))
+        self.send_response(200 if len(self.received) > 1 else 503)  # one retry
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_delayed_run_and_its_webhook(agent_server: LiveServer) -> None:
+    client, thread = sdk(agent_server), new_thread(agent_server)
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        run = client.runs.create(
+            thread,
+            "ticks",
+            input={"until": 1, "delay": 0},
+            after_seconds=1,
+            webhook=f"http://127.0.0.1:{hook.server_port}/done",
+            if_not_exists="create",
+        )
+        attempt = Run.objects.get(pk=run["run_id"]).attempt
+        assert attempt.status == "retry_backoff"  # not claimable before its time
+        assert attempt.retry_at >= timezone.now() + timedelta(seconds=0.5)
+        assert client.runs.join(thread, run["run_id"])["n"] == 1
+        wait_until("the webhook's retry", lambda: len(_Hook.received) >= 2)
+    finally:
+        hook.shutdown()
+    first, second = _Hook.received[:2]
+    assert first == second  # the same body, sent again after the 503
+    assert (second["run_id"], second["status"]) == (run["run_id"], "success")
+    assert second["values"]["log"] == ["tick 1"]
