@@ -293,12 +293,13 @@ async def outcome(
     yield sse.dumps(value).encode()
 
 
-def _paths(run: Run) -> tuple[str, str]:
-    return f"/threads/{run.thread_id}/runs/{run.run_id}", str(run.run_id)
+def run_path(run: Run) -> str:
+    """The run's ``Content-Location`` (its stream and join are under it)."""
+    return f"/threads/{run.thread_id}/runs/{run.run_id}"
 
 
 def json_stream(events: AsyncIterator[bytes], run: Run, tail: str) -> Any:
-    base, _ = _paths(run)
+    base = run_path(run)
     answer = StreamingHttpResponse(events, content_type="application/json")
     answer["Location"] = f"{base}/{tail}"
     answer["Content-Location"] = base
@@ -306,7 +307,7 @@ def json_stream(events: AsyncIterator[bytes], run: Run, tail: str) -> Any:
 
 
 def event_stream(events: AsyncIterator[bytes], run: Run) -> Any:
-    base, _ = _paths(run)
+    base = run_path(run)
     return sse.response(
         events, {"Content-Location": base, "Location": f"{base}/stream"}
     )
@@ -343,7 +344,6 @@ class RunsApi(AgentServerApi):
     audit_action, audit_resource = "run.create", "thread"
     audit_resource_kwarg = "thread_id"
     content_negotiation_class = AnyAccept
-    stateless = False
     discard = agent_runs.DISCARD_BY_WORKER
 
     def create(self, request: Request, thread_id: str | None) -> Run:
@@ -358,7 +358,16 @@ class RunsApi(AgentServerApi):
 
     def post(self, request: Request, thread_id: str | None = None) -> Any:
         run = self.create(request, thread_id)
-        base, _ = _paths(run)
+        follow = {
+            "discard": run.kwargs.get("_discard") == self.discard,
+            "on_disconnect": run.kwargs.get("on_disconnect", "continue"),
+            "actor": self.actor(),
+        }
+        return self.answer(run, follow)
+
+    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
+        """The answer to a new run (``follow``: how a wait or stream follows it)."""
+        base = run_path(run)
         return Response(agent_run(run), headers={"Content-Location": base})
 
     def get(self, request: Request, thread_id: str) -> Response:
@@ -385,15 +394,8 @@ class RunWaitApi(RunsApi):
 
     discard = agent_runs.DISCARD_BY_REQUEST
 
-    def post(self, request: Request, thread_id: str | None = None) -> Any:
-        run = self.create(request, thread_id)
-        events = outcome(
-            run.run_id,
-            discard=run.kwargs.get("_discard") == self.discard,
-            on_disconnect=run.kwargs.get("on_disconnect", "continue"),
-            actor=self.actor(),
-        )
-        return json_stream(events, run, "join")
+    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
+        return json_stream(outcome(run.run_id, **follow), run, "join")
 
 
 class RunStreamApi(RunsApi):
@@ -401,17 +403,9 @@ class RunStreamApi(RunsApi):
 
     discard = agent_runs.DISCARD_BY_REQUEST
 
-    def post(self, request: Request, thread_id: str | None = None) -> Any:
-        run = self.create(request, thread_id)
-        events = tail(
-            run.run_id,
-            after=0,
-            modes=run.kwargs["stream_mode"],
-            on_disconnect=run.kwargs.get("on_disconnect", "continue"),
-            actor=self.actor(),
-            discard=run.kwargs.get("_discard") == self.discard,
-        )
-        return event_stream(events, run)
+    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
+        modes = run.kwargs["stream_mode"]
+        return event_stream(tail(run.run_id, after=0, modes=modes, **follow), run)
 
 
 class RunBatchApi(AgentServerApi):
