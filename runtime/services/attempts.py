@@ -31,7 +31,7 @@ from runtime.models import (
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
 from runtime.services.leases import lease_release
-from runtime.services.run_status import run_follow
+from runtime.services.run_status import LIVE, run_follow
 from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
@@ -101,13 +101,14 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
                 updated_at=now,
                 finished_at=now,
             )
-    run_follow(attempt_id=lease.attempt_id, status=Run.Status.SUCCESS, at=now)
+            run_follow(attempt_id=lease.attempt_id, status=Run.Status.SUCCESS, at=now)
     metrics.run_finished(graph=lease.attempt.job.graph, status=Job.Status.COMPLETED)
 
 
 # The most frequent outcome, on PostgreSQL as one statement: each step runs only
 # if the previous one matched (the lease released by its holder, the attempt and
-# the job in a status the transition tables allow), and the counts tell which.
+# the job in a status the transition tables allow), and the counts tell which;
+# the Agent Server run the attempt executes, if any, succeeds with them.
 _COMPLETE = f"""
 WITH released AS (
     DELETE FROM {Lease._meta.db_table}
@@ -124,6 +125,10 @@ WITH released AS (
         error = NULL, updated_at = %(now)s, finished_at = %(now)s
     WHERE id IN (SELECT job_id FROM attempt) AND status = ANY(%(job_from)s)
     RETURNING id
+), agent_run AS (
+    UPDATE {Run._meta.db_table}
+    SET status = '{Run.Status.SUCCESS}', updated_at = %(now)s
+    WHERE attempt_id IN (SELECT %(attempt_id)s FROM job) AND status = ANY(%(run_from)s)
 )
 SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
        (SELECT count(*) FROM job)
@@ -142,6 +147,8 @@ def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
             if s in RUNNING
         ],
         "job_from": allowed_sources(Job, Job.Status.COMPLETED),
+        "attempt_id": lease.attempt_id,
+        "run_from": list(LIVE),  # an Agent Server run follows its attempt
     }
     # No savepoint of its own: inside a draining worker's transaction a conflict
     # aborts that whole transaction, which the lease makes safe to retry.
