@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
+from django.db.models import Max
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
 from rest_framework import serializers
@@ -191,6 +192,11 @@ def _poll(run_id: Any, after: int) -> tuple[list[tuple[int, str, str]], str | No
     return rows, status
 
 
+def _last_seq(run_id: Any) -> int:
+    found = RunEvent.objects.filter(run_id=run_id).aggregate(last=Max("seq"))
+    return found["last"] or 0
+
+
 def wanted(event: str, modes: list[str]) -> bool:
     """Whether a recorded event belongs to a stream of ``modes``."""
     base = event.split("|", 1)[0]
@@ -225,8 +231,7 @@ async def tail(
     poll, beat = _short(_poll), time.monotonic()
     try:
         if after is None:
-            rows, _ = await poll(run_id, 0)
-            after = rows[-1][0] if rows else 0
+            after = await _short(_last_seq)(run_id)
         while True:
             rows, status = await poll(run_id, after)
             for seq, event, data in rows:

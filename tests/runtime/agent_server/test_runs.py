@@ -523,3 +523,30 @@ def test_a_delayed_run_and_its_webhook(agent_server: LiveServer) -> None:
     assert first == second  # the same body, sent again after the 503
     assert (second["run_id"], second["status"]) == (run["run_id"], "success")
     assert second["values"]["log"] == ["tick 1"]
+
+
+def test_a_stream_client_going_away_cancels_its_run(agent_server: LiveServer) -> None:
+    """``on_disconnect="cancel"``: Django's ASGI handler cancels the stream when
+    the client disconnects, and the run is cancelled with it."""
+    thread = new_thread(agent_server)
+    body = {
+        "assistant_id": "ticks",
+        "input": {"until": 100, "delay": 0.1},
+        "stream_mode": ["updates"],
+        "on_disconnect": "cancel",
+        "if_not_exists": "create",
+    }
+    headers = {"x-api-key": agent_server.api_key}
+    with httpx.stream(
+        "POST",
+        f"{agent_server.url}/threads/{thread}/runs/stream",
+        json=body,
+        headers=headers,
+        timeout=60,
+    ) as answer:
+        run_id = answer.headers["content-location"].rsplit("/", 1)[1]
+        for line in answer.iter_lines():
+            if line.startswith("event: updates"):
+                break  # the run is going: hang up
+    wait_until("the run to be cancelled", lambda: run_status(run_id) == "interrupted")
+    assert AuditLog.objects.filter(action="run.cancel", resource_id=run_id).exists()
