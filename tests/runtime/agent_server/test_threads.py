@@ -136,7 +136,8 @@ def test_an_interrupted_run_shows_in_the_thread_and_its_state(
         h["checkpoint_id"] for h in history[1:]
     ]
     loops = client.threads.get_history("t-review", metadata={"source": "loop"})
-    assert loops and all(h["metadata"]["source"] == "loop" for h in loops)
+    assert loops
+    assert all(h["metadata"]["source"] == "loop" for h in loops)
 
     past = history[-1]
     at = client.threads.get_state("t-review", checkpoint_id=past["checkpoint_id"])
