@@ -367,3 +367,12 @@ def thread_runs(*, thread: Thread, limit: int = 50) -> list[Run]:
     if thread._state.adding:  # a /v1 job shown as a thread has no runs
         return []
     return list(thread.runs.order_by("-created_at")[:limit])
+
+
+def job_agent_thread(*, job: Job) -> tuple[Thread | None, list[Run]]:
+    """The Agent Server thread of a job (its row, when it has one) and its runs,
+    newest first: what the console's run page shows."""
+    found = thread_rows().filter(pk=job.thread_id).first()
+    if found is None:
+        return None, []
+    return found, thread_runs(thread=found)

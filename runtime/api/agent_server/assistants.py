@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from runtime.api import fields
 from runtime.api.agent_server import present
 from runtime.api.agent_server.base import AgentServerApi
+from runtime.api.agent_server.paging import Paging, select, sort_by, sort_order
 from runtime.api.permissions import Scope
 from runtime.errors import InvalidArgument, NotFound
 from runtime.models import Assistant
@@ -41,24 +42,13 @@ def _text(name: str, **kwargs: Any) -> serializers.Field:
     return fields.text(Assistant, name, required=False, allow_null=True, **kwargs)
 
 
-class Paging(serializers.Serializer):
-    limit = fields.integer(required=False, min_value=1, max_value=1000, default=10)
-    offset = fields.integer(required=False, min_value=0, default=0)
-
-
 class SearchInput(Paging):
     graph_id = _text("graph_id")
     metadata = _object()
     name = _text("name")
-    sort_by = serializers.ChoiceField(
-        selectors.ASSISTANT_SORTS, required=False, default="created_at"
-    )
-    sort_order = serializers.ChoiceField(
-        ("asc", "desc"), required=False, default="desc"
-    )
-    select = serializers.ListField(
-        child=serializers.ChoiceField(ASSISTANT_FIELDS), required=False
-    )
+    sort_by = sort_by(selectors.ASSISTANT_SORTS, "created_at")
+    sort_order = sort_order()
+    select = select(ASSISTANT_FIELDS)
 
 
 class CountInput(serializers.Serializer):

@@ -12,33 +12,22 @@ from runtime.present import present_lc, rfc3339
 JSON = dict[str, Any]
 
 
+def assistant_version(found: Assistant | AssistantVersion) -> JSON:
+    return {
+        "assistant_id": str(found.assistant_id),
+        "graph_id": found.graph_id,
+        "config": found.config,
+        "context": found.context,
+        "metadata": found.metadata,
+        "version": found.version,
+        "name": found.name,
+        "description": found.description,
+        "created_at": rfc3339(found.created_at),
+    }
+
+
 def assistant(found: Assistant) -> JSON:
-    return {
-        "assistant_id": str(found.assistant_id),
-        "graph_id": found.graph_id,
-        "config": found.config,
-        "context": found.context,
-        "metadata": found.metadata,
-        "version": found.version,
-        "name": found.name,
-        "description": found.description,
-        "created_at": rfc3339(found.created_at),
-        "updated_at": rfc3339(found.updated_at),
-    }
-
-
-def assistant_version(found: AssistantVersion) -> JSON:
-    return {
-        "assistant_id": str(found.assistant_id),
-        "graph_id": found.graph_id,
-        "config": found.config,
-        "context": found.context,
-        "metadata": found.metadata,
-        "version": found.version,
-        "name": found.name,
-        "description": found.description,
-        "created_at": rfc3339(found.created_at),
-    }
+    return {**assistant_version(found), "updated_at": rfc3339(found.updated_at)}
 
 
 def selected(data: JSON, select: list[str] | None) -> JSON:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from runtime.api import fields
 from runtime.api.agent_server import present
 from runtime.api.agent_server.base import AgentServerApi
+from runtime.api.agent_server.paging import Paging, select, sort_by, sort_order
 from runtime.api.base import AnyJSONField
 from runtime.api.permissions import Scope
 from runtime.errors import InvalidArgument
@@ -66,7 +67,7 @@ class UpdateInput(serializers.Serializer):
     ttl = AnyJSONField(required=False)
 
 
-class SearchInput(serializers.Serializer):
+class SearchInput(Paging):
     metadata = _object()
     values = _object()
     status = serializers.ChoiceField(
@@ -75,17 +76,9 @@ class SearchInput(serializers.Serializer):
     ids = serializers.ListField(
         child=fields.text(Thread, "thread_id"), required=False, allow_null=True
     )
-    limit = fields.integer(required=False, min_value=1, max_value=1000, default=10)
-    offset = fields.integer(required=False, min_value=0, default=0)
-    sort_by = serializers.ChoiceField(
-        selectors.THREAD_SORTS, required=False, default="updated_at"
-    )
-    sort_order = serializers.ChoiceField(
-        ("asc", "desc"), required=False, default="desc"
-    )
-    select = serializers.ListField(
-        child=serializers.ChoiceField(THREAD_FIELDS), required=False
-    )
+    sort_by = sort_by(selectors.THREAD_SORTS, "updated_at")
+    sort_order = sort_order()
+    select = select(THREAD_FIELDS)
 
 
 class CountInput(serializers.Serializer):
