@@ -25,4 +25,5 @@ AGENT_GRAPHS = {
     "echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps",
     "review": "tests.runtime.agent_server.graphs_threads:build_review",
     "nested": "tests.runtime.agent_server.graphs_threads:build_nested",
+    "fails": "tests.runtime.agent_server.graphs_threads:build_fails",
 }

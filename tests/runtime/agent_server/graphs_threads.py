@@ -46,3 +46,16 @@ def build_nested() -> Any:
     graph.add_edge(START, "child")
     graph.add_edge("child", END)
     return graph
+
+
+def build_fails() -> Any:
+    """One node that raises: the run fails, the thread is in error."""
+
+    def fail(state: Review) -> Review:
+        raise ValueError("boom")
+
+    graph = StateGraph(Review)
+    graph.add_node("fail", fail)
+    graph.add_edge(START, "fail")
+    graph.add_edge("fail", END)
+    return graph

@@ -240,6 +240,23 @@ def test_a_v1_job_is_a_thread_and_prune_deletes(agent_server: LiveServer) -> Non
 
 def test_prune_keep_latest_keeps_the_head(agent_server: LiveServer) -> None:
     client = sync(agent_server)
+    seeded = client.threads.create(
+        graph_id="review",
+        supersteps=[{"updates": [{"values": {"text": "s"}, "as_node": "draft"}]}],
+    )
+    state = client.threads.get_state(seeded["thread_id"])
+    assert (state["values"], state["next"]) == ({"text": "s"}, ["review"])
+    with pytest.raises(UnprocessableEntityError):
+        client.threads.create(
+            supersteps=[{"updates": [{"values": {"text": "s"}, "as_node": "draft"}]}]
+        )
+    client.threads.create(thread_id="t-error")
+    run_on("t-error", "fails", {})
+    failed = client.threads.get("t-error")
+    assert failed["status"] == "error"
+    assert failed["error"]
+    assert client.threads.search(status="error")[0]["thread_id"] == "t-error"
+
     client.threads.create(thread_id="t-keep")
     run_on("t-keep", "review", {"text": "k"})
     head = client.threads.get_state("t-keep")
