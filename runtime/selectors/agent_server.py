@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from graphs.types import StateSnapshot
 from runtime import registry
@@ -191,11 +191,14 @@ def _status_expression() -> Case:
 
 
 def thread_rows() -> QuerySet[Thread]:
-    """Threads with their ``status`` and ``state_updated_at`` (the job's last
-    change, which every checkpoint write moves)."""
+    """Threads with their ``status`` and ``state_updated_at`` (the later of the
+    job's last change, which its runs' checkpoints move, and the thread's, which
+    ``update_state`` moves)."""
     return Thread.objects.select_related("job").annotate(
         status=_status_expression(),
-        state_updated_at=Coalesce("job__updated_at", "updated_at"),
+        state_updated_at=Coalesce(
+            Greatest("job__updated_at", "updated_at"), "updated_at"
+        ),
     )
 
 

@@ -160,8 +160,10 @@ def test_update_state_at_the_head_and_a_fork_from_the_past(
     run_on("t-fork", "review", {"text": "a"})
     head = client.threads.get_state("t-fork")
     history = client.threads.get_history("t-fork")
+    before = client.threads.get("t-fork")["state_updated_at"]
 
     answer = client.threads.update_state("t-fork", {"approved": True}, as_node="review")
+    assert client.threads.get("t-fork")["state_updated_at"] > before
     new_id = answer["checkpoint"]["checkpoint_id"]
     after = client.threads.get_state("t-fork")
     assert after["checkpoint_id"] == new_id
