@@ -97,6 +97,27 @@ def _add_version(assistant: Assistant, at: Any) -> None:
     )
 
 
+def _activate(assistant: Assistant, version: int, at: Any) -> None:
+    """Writes the assistant's fields as its active ``version``."""
+    assistant.version, assistant.updated_at = version, at
+    Assistant.objects.filter(pk=assistant.pk).update(
+        version=version,
+        updated_at=at,
+        **{name: getattr(assistant, name) for name in VERSIONED},
+    )
+
+
+def _audit(actor: Actor, action: str, assistant: Assistant, at: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        resource_type="assistant",
+        resource_id=str(assistant.assistant_id),
+        details={"graph_id": assistant.graph_id, "version": assistant.version},
+        at=at,
+    )
+
+
 def assistant_create(
     *,
     actor: Actor,
@@ -131,14 +152,7 @@ def assistant_create(
                 updated_at=now,
             )
             _add_version(assistant, now)
-            audit_record(
-                actor=actor,
-                action="assistant.create",
-                resource_type="assistant",
-                resource_id=str(assistant_id),
-                details={"graph_id": graph_id},
-                at=now,
-            )
+            _audit(actor, "assistant.create", assistant, now)
             return assistant
     except IntegrityError:
         existing = Assistant.objects.filter(pk=assistant_id).first()
@@ -180,22 +194,9 @@ def assistant_update(
                 setattr(assistant, key, value)
         if metadata is not None:
             assistant.metadata = {**assistant.metadata, **metadata}
-        assistant.version = newest + 1
-        assistant.updated_at = now
-        Assistant.objects.filter(pk=assistant.pk).update(
-            version=assistant.version,
-            updated_at=now,
-            **{name: getattr(assistant, name) for name in VERSIONED},
-        )
+        _activate(assistant, newest + 1, now)
         _add_version(assistant, now)
-        audit_record(
-            actor=actor,
-            action="assistant.update",
-            resource_type="assistant",
-            resource_id=str(assistant_id),
-            details={"version": assistant.version},
-            at=now,
-        )
+        _audit(actor, "assistant.update", assistant, now)
     return assistant
 
 
@@ -211,21 +212,8 @@ def assistant_set_latest(
             raise NotFound(f"Assistant '{assistant_id}' has no version {version}")
         for name in VERSIONED:
             setattr(assistant, name, getattr(chosen, name))
-        assistant.version = version
-        assistant.updated_at = now
-        Assistant.objects.filter(pk=assistant.pk).update(
-            version=version,
-            updated_at=now,
-            **{name: getattr(assistant, name) for name in VERSIONED},
-        )
-        audit_record(
-            actor=actor,
-            action="assistant.set_latest",
-            resource_type="assistant",
-            resource_id=str(assistant_id),
-            details={"version": version},
-            at=now,
-        )
+        _activate(assistant, version, now)
+        _audit(actor, "assistant.set_latest", assistant, now)
     return assistant
 
 
@@ -235,10 +223,4 @@ def assistant_delete(*, actor: Actor, assistant_id: uuid.UUID) -> None:
         assistant = _stored(assistant_id, lock=True)
         assistant.versions.all().delete()
         Assistant.objects.filter(pk=assistant.pk).delete()
-        audit_record(
-            actor=actor,
-            action="assistant.delete",
-            resource_type="assistant",
-            resource_id=str(assistant_id),
-            details={"graph_id": assistant.graph_id},
-        )
+        _audit(actor, "assistant.delete", assistant, timezone.now())
