@@ -4,7 +4,6 @@ route-by-route RBAC check."""
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -14,6 +13,7 @@ from django.urls import URLPattern
 from runtime.services.api_keys import api_key_create
 from runtime.services.audit import Actor
 from tests.runtime.agent_server.conftest import LiveServer
+from tests.runtime.api.routes import PARAM, routes
 
 
 def call(
@@ -47,12 +47,6 @@ def personas(server: LiveServer) -> dict[str, str | None]:
     return keys
 
 
-def _route(pattern: URLPattern, values: dict[str, str]) -> str:
-    return "/" + re.sub(
-        r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], str(pattern.pattern)
-    )
-
-
 def check_rbac(
     server: LiveServer, patterns: list[URLPattern], values: dict[str, str]
 ) -> int:
@@ -60,22 +54,18 @@ def check_rbac(
     403, no credentials 401; nothing is a 500. Answers how many were checked."""
     keys = personas(server)
     checked = 0
-    for pattern in patterns:
-        view = pattern.callback.view_class  # type: ignore[attr-defined]
-        path = _route(pattern, values)
-        for method in ("get", "post", "patch", "delete"):
-            if not hasattr(view, method):
-                continue
-            body = b"{}" if method in ("post", "patch") else None
-            for role, key in keys.items():
-                status, answer = call(server, method.upper(), path, body, key)
-                expected = {"none": {401}, "worker": {403}}.get(role)
-                where = f"{method.upper()} {path} as {role}: {status} {answer}"
-                if expected is None:
-                    assert status not in (401, 403, 500), where
-                else:
-                    assert status in expected, where
-                checked += 1
+    for route in routes(patterns):
+        path = "/" + PARAM.sub(lambda m: values[m.group(1)], route.route)
+        body = b"{}" if route.method in ("post", "patch") else None
+        for role, key in keys.items():
+            status, answer = call(server, route.method.upper(), path, body, key)
+            expected = {"none": {401}, "worker": {403}}.get(role)
+            where = f"{route.method.upper()} {path} as {role}: {status} {answer}"
+            if expected is None:
+                assert status not in (401, 403, 500), where
+            else:
+                assert status in expected, where
+            checked += 1
     return checked
 
 
