@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from graphs.types import StateSnapshot
@@ -178,12 +178,18 @@ def assistant_graph(*, assistant: Assistant) -> Any:
 # --- threads ------------------------------------------------------------------------
 
 
+def _job_field(name: str) -> Subquery:
+    """A field of the thread's job: the job of the same thread id (whether or not
+    the thread's row links it yet)."""
+    return Subquery(Job.objects.filter(thread_id=OuterRef("pk")).values(name)[:1])
+
+
 def _status_expression() -> Case:
     active = Exists(Run.objects.filter(thread=OuterRef("pk"), status__in=RUN_ACTIVE))
     return Case(
         When(active, then=Value("busy")),
         *(
-            When(job__status=job_status, then=Value(status))
+            When(job_status=job_status, then=Value(status))
             for job_status, status in JOB_THREAD_STATUS.items()
         ),
         default=Value("idle"),
@@ -194,11 +200,17 @@ def thread_rows() -> QuerySet[Thread]:
     """Threads with their ``status`` and ``state_updated_at`` (the later of the
     job's last change, which its runs' checkpoints move, and the thread's, which
     ``update_state`` moves)."""
-    return Thread.objects.select_related("job").annotate(
-        status=_status_expression(),
-        state_updated_at=Coalesce(
-            Greatest("job__updated_at", "updated_at"), "updated_at"
-        ),
+    return (
+        Thread.objects.select_related("job")
+        .annotate(
+            job_status=_job_field("status"), job_updated_at=_job_field("updated_at")
+        )
+        .annotate(
+            status=_status_expression(),
+            state_updated_at=Coalesce(
+                Greatest("job_updated_at", "updated_at"), "updated_at"
+            ),
+        )
     )
 
 
@@ -230,11 +242,19 @@ def thread_get(*, thread_id: str) -> Thread:
     return _job_thread(job)
 
 
+def thread_job(thread: Thread) -> Job | None:
+    """The thread's job: the one its row links, else the job of its thread id."""
+    if thread.job is not None:
+        return thread.job
+    return Job.objects.filter(thread_id=thread.thread_id).first()
+
+
 def thread_graph_name(thread: Thread) -> str | None:
     """The graph whose checkpoints the thread holds: its job's, or the one its
     metadata names (a copied or seeded thread); ``None`` if it has none yet."""
-    if thread.job is not None:
-        return thread.job.graph
+    job = thread_job(thread)
+    if job is not None:
+        return job.graph
     name = (thread.metadata or {}).get("graph_id")
     return name if name in registry.graph_names() else None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphs.types import StateSnapshot, StateTask
-from runtime.models import Assistant, AssistantVersion, Thread
+from runtime.models import Assistant, AssistantVersion, Job, Thread
 from runtime.present import present_lc, rfc3339
 
 JSON = dict[str, Any]
@@ -101,9 +101,10 @@ def empty_state(thread_id: str) -> JSON:
     }
 
 
-def thread(found: Thread, snapshot: StateSnapshot | None) -> JSON:
+def thread(
+    found: Thread, snapshot: StateSnapshot | None, job: Job | None = None
+) -> JSON:
     status = getattr(found, "status", "idle")
-    job = found.job
     return {
         "thread_id": found.thread_id,
         "created_at": rfc3339(found.created_at),

@@ -126,7 +126,8 @@ def _no_ttl(data: dict[str, Any]) -> None:
 
 def _thread(found: Thread, select: list[str] | None = None) -> dict[str, Any]:
     snapshot = selectors.thread_snapshot(thread=found)
-    return present.selected(present.thread(found, snapshot), select)
+    job = selectors.thread_job(found) if found.status == "error" else None  # type: ignore[attr-defined]
+    return present.selected(present.thread(found, snapshot, job), select)
 
 
 def _subgraphs(request: Request) -> bool:
