@@ -2,6 +2,7 @@
 
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.agent_server import Run, RunEvent, Thread
+from runtime.models.assistants import Assistant, AssistantVersion
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt, InterruptVote
@@ -17,6 +18,8 @@ from runtime.models.ledger import (
 
 __all__ = [
     "ApiKey",
+    "Assistant",
+    "AssistantVersion",
     "Attempt",
     "AuditLog",
     "Checkpoint",
