@@ -218,6 +218,12 @@ def test_copy_keeps_the_history_and_delete_removes_everything(
     with pytest.raises(NotFoundError):
         client.threads.get_state("t-copy")
     assert len(client.threads.get_history(copy["thread_id"])) == len(history)
+    # The copy's first run continues the copied state: it answers its question.
+    answer = client.runs.wait(
+        copy["thread_id"], "drafts", command={"resume": True}, if_not_exists="reject"
+    )
+    assert answer == {"text": "c!", "approved": True}
+    assert len(client.threads.get_history(copy["thread_id"])) == len(history) + 1
 
 
 def test_a_v1_job_is_a_thread_and_prune_deletes(agent_server: LiveServer) -> None:
