@@ -254,6 +254,14 @@ def env_graphs(name: str) -> dict[str, str]:
     return graphs
 
 
+# Retention of finished threads (runtime/services/retention.py): the policy when
+# no RetentionPolicy row matches a job's graph and tenant (0: no limit), and how
+# many jobs one sweep transaction handles.
+ORIS_RETENTION_KEEP_LAST = env_int("ORIS_RETENTION_KEEP_LAST", 0, minimum=0) or None
+ORIS_RETENTION_TTL_SECONDS = env_int("ORIS_RETENTION_TTL_SECONDS", 0, minimum=0) or None
+ORIS_RETENTION_COMPACT = env_bool("ORIS_RETENTION_COMPACT", False)
+ORIS_RETENTION_BATCH = env_int("ORIS_RETENTION_BATCH", 200, minimum=1)
+
 ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
 ORIS_DEFAULT_GRAPH = env_str("ORIS_DEFAULT_GRAPH", "echo")
 # Resuming or replaying a run whose graph's definition changed since the run

@@ -13,6 +13,7 @@ from runtime.models.ledger import (
     RetryHistory,
     StepReport,
 )
+from runtime.models.retention import RetentionPolicy
 
 __all__ = [
     "ApiKey",
@@ -29,6 +30,7 @@ __all__ = [
     "Lease",
     "MetricCounter",
     "QueueDoorbell",
+    "RetentionPolicy",
     "RetryHistory",
     "StepReport",
     "WorkerCluster",

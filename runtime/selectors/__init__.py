@@ -60,6 +60,7 @@ from runtime.selectors.records import (
     dead_letter_get,
     dead_letter_list,
 )
+from runtime.selectors.storage import ThreadStorage, thread_storage
 
 __all__ = [
     "INBOX_VIEWS",
@@ -107,4 +108,6 @@ __all__ = [
     "job_wait_settled",
     "state_changes",
     "thread_config",
+    "thread_storage",
+    "ThreadStorage",
 ]
