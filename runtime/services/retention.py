@@ -152,11 +152,24 @@ class _ThreadPlan:
     """The rows one thread loses, and the compacted blobs and headers it gets."""
 
     job: _Candidate
-    checkpoints: list[int] = field(default_factory=list)
+    compact: bool = False
+    # ns -> (channel, version) -> (pk, type), and ns -> kept (pk, id, header)
+    blob_index: dict[str, dict[tuple[str, str], tuple[int, str]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    kept: dict[str, list[tuple[int, str, dict[str, Any]]]] = field(default_factory=dict)
+    checkpoints: list[int] = field(default_factory=list)  # the ids that go
     blobs: list[int] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    kept_checkpoints: list[int] = field(default_factory=list)  # the ids that stay
+    kept_blobs: list[int] = field(default_factory=list)
+    kept_writes: list[int] = field(default_factory=list)
     snapshot_blobs: list[tuple[int, bytes]] = field(default_factory=list)
     headers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def kept_ids(self) -> set[tuple[str, str]]:
+        return {(ns, cid) for ns, rows in self.kept.items() for _, cid, _ in rows}
 
     @property
     def empty(self) -> bool:
@@ -185,7 +198,7 @@ def prune(
     size = batch or settings.ORIS_RETENTION_BATCH
     for jobs in _finished_batches(size, limit):
         expired: list[_Candidate] = []
-        pruned: list[_ThreadPlan] = []
+        pruned: list[tuple[_Candidate, Policy]] = []
         for pk, thread_id, graph, tenant_id, finished_at, pruned_at in jobs:
             policy = policies.for_job(graph, tenant_id)
             job = _Candidate(pk=pk, thread_id=thread_id, finished_at=finished_at)
@@ -193,11 +206,11 @@ def prune(
             if ttl is not None and finished_at <= now - timedelta(seconds=ttl):
                 expired.append(job)
             elif policy.prunes and (pruned_at is None or pruned_at < finished_at):
-                pruned.append(_plan_thread(job, policy))
+                pruned.append((job, policy))
         if expired:
             _delete_threads(expired, report)
         if pruned:
-            _prune_threads(pruned, report, now)
+            _prune_threads(_plan_threads(pruned), report, now)
     report.seconds = time.perf_counter() - started
     if not dry_run and (report.rows or report.chains_compacted):
         logger.info("retention sweep: %s", report.as_dict())
@@ -273,7 +286,8 @@ def _count(report: PruneReport, model: Any, count: int) -> None:
 def _prune_threads(
     plans: list[_ThreadPlan], report: PruneReport, now: datetime
 ) -> None:
-    """Applies the plans of one batch in one transaction."""
+    """Applies the plans of one batch in one transaction: each table loses the
+    batch threads' rows but those kept (short statements: the kept ids are few)."""
     report.chains_compacted += sum(len(p.snapshot_blobs) for p in plans)
     if report.dry_run:
         for plan in plans:
@@ -281,23 +295,23 @@ def _prune_threads(
         return
     with transaction.atomic():
         keep = _lock_unchanged([plan.job for plan in plans])
-        applied = [plan for plan in plans if plan.job.pk in keep]
-        report.threads_skipped += len(plans) - len(applied)
+        applied = [plan for plan in plans if plan.job.pk in keep and not plan.empty]
+        report.threads_skipped += sum(plan.job.pk not in keep for plan in plans)
         for plan in applied:
             for pk, value in plan.snapshot_blobs:
                 CheckpointBlob.objects.filter(pk=pk).update(type="json", value=value)
             for pk, header in plan.headers:
                 Checkpoint.objects.filter(pk=pk).update(checkpoint=header)
+        threads = [plan.job.thread_id for plan in applied]
         for model, attr in (
-            (CheckpointWrite, "writes"),
-            (CheckpointBlob, "blobs"),
-            (Checkpoint, "checkpoints"),
+            (CheckpointWrite, "kept_writes"),
+            (CheckpointBlob, "kept_blobs"),
+            (Checkpoint, "kept_checkpoints"),
         ):
-            ids = [pk for plan in applied for pk in getattr(plan, attr)]
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                report.rows += model.objects.filter(pk__in=chunk).delete()[0]
-        Job.objects.filter(pk__in=[p.job.pk for p in applied]).update(pruned_at=now)
+            kept = [pk for plan in applied for pk in getattr(plan, attr)]
+            rows = model.objects.filter(thread_id__in=threads).exclude(pk__in=kept)
+            report.rows += rows.delete()[0]
+        Job.objects.filter(pk__in=keep).update(pruned_at=now)
     for plan in applied:
         _tally(report, plan)
 
@@ -309,47 +323,111 @@ def _tally(report: PruneReport, plan: _ThreadPlan) -> None:
     report.writes += len(plan.writes)
 
 
-def _plan_thread(job: _Candidate, policy: Policy) -> _ThreadPlan:
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def _by_thread(rows: Iterable[tuple[Any, ...]]) -> Rows:
+    found: Rows = defaultdict(list)
+    for row in rows:
+        found[row[0]].append(row[1:])
+    return found
+
+
+def _plan_threads(batch: list[tuple[_Candidate, Policy]]) -> list[_ThreadPlan]:
+    """Plans a batch of finished threads with three reads (plus one for the
+    blobs compaction rewrites)."""
+    threads = [job.thread_id for job, _ in batch]
+    # Ids first: only the kept checkpoints' headers are read (and decoded).
+    headers = _by_thread(
+        Checkpoint.objects.filter(thread_id__in=threads).values_list(
+            "thread_id", "pk", "checkpoint_ns", "checkpoint_id"
+        )
+    )
+    blobs = _by_thread(
+        CheckpointBlob.objects.filter(thread_id__in=threads).values_list(
+            "thread_id", "pk", "checkpoint_ns", "channel", "version", "type"
+        )
+    )
+    writes = _by_thread(
+        CheckpointWrite.objects.filter(thread_id__in=threads).values_list(
+            "thread_id", "pk", "checkpoint_ns", "checkpoint_id"
+        )
+    )
+    plans = [
+        _plan_thread(job, policy, headers[job.thread_id], blobs[job.thread_id])
+        for job, policy in batch
+    ]
+    heads = [pk for plan in plans for rows in plan.kept.values() for pk, _, _ in rows]
+    stored = dict(
+        Checkpoint.objects.filter(pk__in=heads).values_list("pk", "checkpoint")
+    )
+    for plan in plans:
+        for rows in plan.kept.values():
+            rows[:] = [(pk, cid, stored[pk]) for pk, cid, _ in rows]
+    _compact(plans)
+    for plan in plans:
+        kept_ids = plan.kept_ids
+        for pk, ns, cid in writes[plan.job.thread_id]:
+            (plan.kept_writes if (ns, cid) in kept_ids else plan.writes).append(pk)
+    return plans
+
+
+def _plan_thread(
+    job: _Candidate,
+    policy: Policy,
+    headers: list[tuple[Any, ...]],
+    blob_rows: list[tuple[Any, ...]],
+) -> _ThreadPlan:
     """What one finished thread keeps: per namespace, the last ``keep_last``
-    checkpoints, the blobs their chains read and the writes they own."""
-    plan = _ThreadPlan(job=job)
+    checkpoints (and, compacting, the head as a snapshot) and the blobs their
+    chains read; the writes follow in :func:`_plan_threads`."""
+    plan = _ThreadPlan(job=job, compact=policy.compact)
     by_ns: dict[str, list[tuple[int, str, dict[str, Any]]]] = defaultdict(list)
-    for pk, ns, cid, header in Checkpoint.objects.filter(
-        thread_id=job.thread_id
-    ).values_list("pk", "checkpoint_ns", "checkpoint_id", "checkpoint"):
-        by_ns[ns].append((pk, cid, header))
-    blobs: dict[str, dict[tuple[str, str], tuple[int, str]]] = defaultdict(dict)
-    for pk, ns, channel, version, kind in CheckpointBlob.objects.filter(
-        thread_id=job.thread_id
-    ).values_list("pk", "checkpoint_ns", "channel", "version", "type"):
-        blobs[ns][(channel, version)] = (pk, kind)
-    kept: set[tuple[str, str]] = set()
+    for pk, ns, cid in headers:
+        by_ns[ns].append((pk, cid, {}))  # headers of the kept ones are read next
+    for pk, ns, channel, version, kind in blob_rows:
+        plan.blob_index[ns][(channel, version)] = (pk, kind)
     for ns, rows in by_ns.items():
         rows.sort(key=lambda row: row[1])
         keep_n = len(rows) if policy.keep_last is None else max(policy.keep_last, 1)
         plan.checkpoints += [pk for pk, _, _ in rows[:-keep_n]]
-        if policy.compact:
-            compacted = _compact_head(plan, rows[-1], blobs[ns])
-            if compacted is not None:  # what the rest reads sees the snapshot
-                rows[-1] = (rows[-1][0], rows[-1][1], compacted)
-        needed: set[tuple[str, str]] = set()
-        for _, cid, header in rows[-keep_n:]:
-            kept.add((ns, cid))
-            needed |= _blobs_read(header, blobs[ns])
-        plan.blobs += [pk for key, (pk, _) in blobs[ns].items() if key not in needed]
-    # Blobs of a namespace with no checkpoint left (never the case for a
-    # finished thread's root) are unreadable: they go too.
-    plan.blobs += [
-        pk for ns in blobs.keys() - by_ns.keys() for pk, _ in blobs[ns].values()
-    ]
-    plan.writes = [
-        pk
-        for pk, ns, cid in CheckpointWrite.objects.filter(
-            thread_id=job.thread_id
-        ).values_list("pk", "checkpoint_ns", "checkpoint_id")
-        if (ns, cid) not in kept
-    ]
+        plan.kept[ns] = rows[-keep_n:]
     return plan
+
+
+def _compact(plans: list[_ThreadPlan]) -> None:
+    """Rewrites the compacting plans' heads as snapshots, then settles every
+    plan's blobs: those a kept checkpoint reads stay, the rest go."""
+    heads = [
+        (plan, ns, rows)
+        for plan in plans
+        if plan.compact
+        for ns, rows in plan.kept.items()
+    ]
+    wanted = [
+        pk
+        for plan, ns, rows in heads
+        for key in _blobs_read(serde.from_jsonable(rows[-1][2]), plan.blob_index[ns])
+        for pk in [plan.blob_index[ns][key][0]]
+    ]
+    values: dict[int, tuple[str, bytes]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for pk, kind, value in CheckpointBlob.objects.filter(
+            pk__in=wanted[start : start + _CHUNK]
+        ).values_list("pk", "type", "value"):
+            values[pk] = (kind, bytes(value or b""))
+    for plan, ns, rows in heads:
+        compacted = _compact_head(plan, rows[-1], plan.blob_index[ns], values)
+        if compacted is not None:  # what the rest reads sees the snapshot
+            rows[-1] = (rows[-1][0], rows[-1][1], compacted)
+    for plan in plans:
+        for ns, index in plan.blob_index.items():
+            needed: set[tuple[str, str]] = set()
+            for _, _, header in plan.kept.get(ns, []):
+                needed |= _blobs_read(header, index)
+            for key, (pk, _) in index.items():
+                (plan.kept_blobs if key in needed else plan.blobs).append(pk)
+        plan.kept_checkpoints = [pk for rows in plan.kept.values() for pk, _, _ in rows]
 
 
 def _blobs_read(
@@ -376,6 +454,7 @@ def _compact_head(
     plan: _ThreadPlan,
     head: tuple[int, str, dict[str, Any]],
     blobs: dict[tuple[str, str], tuple[int, str]],
+    values: dict[int, tuple[str, bytes]],
 ) -> dict[str, Any] | None:
     """Plans the head's delta channels as full copies: the blob at the head's
     version becomes the whole list, and the header's chain starts there.
@@ -390,20 +469,18 @@ def _compact_head(
     }
     if not deltas:
         return None
-    reads = _blobs_read(header, blobs)
-    rows = {
-        (b.channel, b.version): (b.type, bytes(b.value or b""))
-        for b in CheckpointBlob.objects.filter(
-            pk__in=[blobs[key][0] for key in reads]
-        ).only("channel", "version", "type", "value")
-    }
-    values = assemble_checkpoint(header, lambda ch, v: rows.get((ch, v)))
+
+    def lookup(channel: str, version: str) -> tuple[str, bytes] | None:
+        found = blobs.get((channel, version))
+        return values.get(found[0]) if found else None
+
+    state = assemble_checkpoint(header, lookup)["channel_values"]
     new_chain = dict(stored.get("chain") or {})
     for channel, version in deltas.items():
-        value = values["channel_values"][channel]
-        plan.snapshot_blobs.append((blobs[(channel, version)][0], serde.dumps(value)))
-        blobs[(channel, version)] = (blobs[(channel, version)][0], "json")
-        new_chain[channel] = [0, len(value), version]
+        blob_pk = blobs[(channel, version)][0]
+        plan.snapshot_blobs.append((blob_pk, serde.dumps(state[channel])))
+        blobs[(channel, version)] = (blob_pk, "json")
+        new_chain[channel] = [0, len(state[channel]), version]
     compacted = {**stored, "chain": new_chain}
     plan.headers.append((pk, compacted))
     return compacted
