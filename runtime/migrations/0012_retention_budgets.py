@@ -3,6 +3,7 @@
 """Retention policies and the job's pruned mark, the django-q2 schedule that
 sweeps finished threads (every ten minutes), budgets and run usage."""
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 SCHEDULE = "oris-retention"
@@ -39,6 +40,25 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.CreateModel(
+            name='BudgetPolicy',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('graph', models.CharField(blank=True, default='', max_length=128)),
+                ('tenant_id', models.CharField(blank=True, default='', max_length=128)),
+                ('scope', models.CharField(choices=[('run', 'Run'), ('tenant', 'Tenant')], default='run', max_length=8)),
+                ('max_tokens', models.PositiveBigIntegerField(blank=True, null=True)),
+                ('max_cost_usd', models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True)),
+                ('max_tool_calls', models.PositiveIntegerField(blank=True, null=True)),
+                ('max_wall_seconds', models.PositiveIntegerField(blank=True, null=True)),
+                ('on_exceed', models.CharField(choices=[('pause', 'Pause'), ('fail', 'Fail')], default='pause', max_length=8)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+            ],
+            options={
+                'verbose_name_plural': 'budget policies',
+                'constraints': [models.UniqueConstraint(fields=('graph', 'tenant_id', 'scope'), name='budget_policy_scope')],
+            },
+        ),
+        migrations.CreateModel(
             name='RetentionPolicy',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -52,6 +72,24 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name_plural': 'retention policies',
                 'constraints': [models.UniqueConstraint(fields=('graph', 'tenant_id'), name='retention_policy_scope')],
+            },
+        ),
+        migrations.CreateModel(
+            name='RunUsage',
+            fields=[
+                ('job', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='usage', serialize=False, to='runtime.job')),
+                ('tenant_id', models.CharField(blank=True, default='', max_length=128)),
+                ('graph', models.CharField(max_length=128)),
+                ('input_tokens', models.BigIntegerField(default=0)),
+                ('output_tokens', models.BigIntegerField(default=0)),
+                ('cost_usd', models.DecimalField(decimal_places=6, default=0, max_digits=14)),
+                ('model_calls', models.PositiveIntegerField(default=0)),
+                ('tool_calls', models.PositiveIntegerField(default=0)),
+                ('grants', models.JSONField(blank=True, default=dict)),
+                ('updated_at', models.DateTimeField()),
+            ],
+            options={
+                'indexes': [models.Index(fields=['tenant_id', 'graph'], name='usage_tenant')],
             },
         ),
         migrations.RunPython(create_schedule, delete_schedule),

@@ -1,6 +1,7 @@
 """Oris runtime models; every model is re-exported here."""
 
 from runtime.models.access import ApiKey, AuditLog
+from runtime.models.budgets import BudgetPolicy, RunUsage
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt, InterruptVote
@@ -19,6 +20,7 @@ __all__ = [
     "ApiKey",
     "Attempt",
     "AuditLog",
+    "BudgetPolicy",
     "Checkpoint",
     "CheckpointBlob",
     "CheckpointWrite",
@@ -32,6 +34,7 @@ __all__ = [
     "QueueDoorbell",
     "RetentionPolicy",
     "RetryHistory",
+    "RunUsage",
     "StepReport",
     "WorkerCluster",
 ]

@@ -22,7 +22,7 @@ from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Job, Lease
 from runtime.present import present
-from runtime.services import attempts, claims, leases
+from runtime.services import attempts, budgets, claims, leases
 from runtime.services.attempts import Outcome
 from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
@@ -92,7 +92,7 @@ def _execute(lease: Lease) -> Finish:
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     clock = metrics.StepClock()
     try:
-        with heartbeats.keep(lease):
+        with heartbeats.keep(lease), budgets.metering(job, attempt):
             graph_input = _input_for(attempt, graph, saver, config)
             result = graph.run(graph_input, config, step_hook=clock.step)
             if result.status != "completed":
