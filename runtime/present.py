@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from runtime.registry import CatalogEntry
     from runtime.selectors.history import CheckpointEntry, JobState
     from runtime.selectors.storage import ThreadStorage
+    from runtime.selectors.usage import JobUsage
 
 JSON = dict[str, Any]
 
@@ -195,6 +196,17 @@ def job_storage(job: Job, storage: ThreadStorage) -> JSON:
         "blob_bytes": storage.blob_bytes,
         "write_bytes": storage.write_bytes,
         "pruned_at": rfc3339(job.pruned_at),
+    }
+
+
+def job_usage(job: Job, usage: JobUsage) -> JSON:
+    """What a run spent, what operators granted it, and its tenant's totals."""
+    return {
+        "thread_id": job.thread_id,
+        "tenant_id": job.tenant_id,
+        "run": usage.run.as_dict(),
+        "grants": usage.grants,
+        "tenant": usage.tenant.as_dict(),
     }
 
 

@@ -1,5 +1,6 @@
 """Policies an admin edits in the console: retention (what finished threads
-keep). Saves and deletes go through the services, which audit them."""
+keep) and budgets (what runs may spend), and the usage runs recorded
+(read-only). Saves and deletes go through the services, which audit them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from runtime.admin.base import actor_for
-from runtime.models import RetentionPolicy
-from runtime.services import retention
+from runtime.admin.base import ConsoleAdmin, actor_for
+from runtime.models import BudgetPolicy, RetentionPolicy, RunUsage
+from runtime.services import budgets, retention
 
 
 @admin.register(RetentionPolicy)
@@ -46,3 +47,73 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(BudgetPolicy)
+class BudgetPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "scope",
+        "graph_scope",
+        "tenant_scope",
+        "max_tokens",
+        "max_cost_usd",
+        "max_tool_calls",
+        "max_wall_seconds",
+        "on_exceed",
+    )
+    list_filter = ("scope", "on_exceed")
+    ordering = ("scope", "graph", "tenant_id")
+    fields = (
+        "scope",
+        "graph",
+        "tenant_id",
+        "max_tokens",
+        "max_cost_usd",
+        "max_tool_calls",
+        "max_wall_seconds",
+        "on_exceed",
+    )
+
+    @admin.display(description="graph", ordering="graph")
+    def graph_scope(self, obj: BudgetPolicy) -> str:
+        return obj.graph or "every graph"
+
+    @admin.display(description="tenant", ordering="tenant_id")
+    def tenant_scope(self, obj: BudgetPolicy) -> str:
+        return obj.tenant_id or "every tenant"
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm, change: bool
+    ) -> None:
+        budgets.budget_policy_save(policy=obj, actor=actor_for(request))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        budgets.budget_policy_delete(policy=obj, actor=actor_for(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(RunUsage)
+class RunUsageAdmin(ConsoleAdmin):
+    """What each run spent (read-only; the job page shows it too)."""
+
+    list_display = (
+        "job",
+        "tenant_id",
+        "graph",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "model_calls",
+        "tool_calls",
+        "updated_at",
+    )
+    list_filter = ("graph", "tenant_id")
+    ordering = ("-updated_at",)
+    search_fields = ("job__thread_id", "tenant_id")
+    readonly_fields = list_display + ("grants",)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {}

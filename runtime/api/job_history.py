@@ -134,3 +134,50 @@ class JobStorageApi(OrisApi):
         job = job_for(thread_id)
         storage = selectors.thread_storage(thread_id=job.thread_id)
         return self.ok(present.job_storage(job, storage))
+
+
+_SPENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "input_tokens": {"type": "integer"},
+        "output_tokens": {"type": "integer"},
+        "tokens": {"type": "integer"},
+        "cost_usd": {"type": "number"},
+        "model_calls": {"type": "integer"},
+        "tool_calls": {"type": "integer"},
+        "wall_seconds": {"type": "number"},
+    },
+}
+USAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["thread_id", "tenant_id", "run", "grants", "tenant"],
+    "properties": {
+        "thread_id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+        "run": _SPENT,
+        "grants": {
+            "type": "object",
+            "description": "budget approved by operators, per pause",
+            "additionalProperties": {"type": "number"},
+        },
+        "tenant": {**_SPENT, "description": "totals of the tenant's runs"},
+    },
+}
+
+
+class JobUsageApi(OrisApi):
+    """What the run spent (tokens, cost, model and tool calls, wall time), the
+    extra budget operators approved it, and its tenant's totals."""
+
+    required_scope = Scope.JOBS
+    in_contract = False
+
+    @documented(
+        "job_usage",
+        envelope_schema(USAGE),
+        errors=READ_ERRORS,
+        summary="A run's usage and its tenant's totals",
+    )
+    def get(self, request: Request, thread_id: str) -> Response:
+        job = job_for(thread_id)
+        return self.ok(present.job_usage(job, selectors.job_usage(job=job)))

@@ -4,6 +4,7 @@
 sweeps finished threads (every ten minutes), budgets and run usage."""
 
 import django.db.models.deletion
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
 SCHEDULE = "oris-retention"
@@ -22,6 +23,28 @@ def create_schedule(apps, schema_editor):
     )
 
 
+POLICY_MODELS = ("retentionpolicy", "budgetpolicy")
+
+
+def grant_policies(apps, schema_editor):
+    """oris-admin edits the policies; oris-operator reads them and the usage.
+    (Permissions come from post_migrate, not run yet: created here first.)"""
+    for app_config in apps.get_app_configs():
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = models_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    runtime = Permission.objects.filter(content_type__app_label="runtime")
+    mine = runtime.filter(content_type__model__in=[*POLICY_MODELS, "runusage"])
+    for group in Group.objects.filter(name="oris-admin"):
+        group.permissions.add(*mine)
+    views = mine.filter(codename__startswith="view_")
+    for group in Group.objects.filter(name="oris-operator"):
+        group.permissions.add(*views)
+
+
 def delete_schedule(apps, schema_editor):
     apps.get_model("django_q", "Schedule").objects.filter(name=SCHEDULE).delete()
 
@@ -31,6 +54,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ('runtime', '0010_interrupt_policy'),
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
+        ('auth', '0012_alter_user_first_name_max_length'),
+        ('contenttypes', '0002_remove_content_type_name'),
     ]
 
     operations = [
@@ -93,4 +118,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(create_schedule, delete_schedule),
+        migrations.RunPython(grant_policies, migrations.RunPython.noop),
     ]

@@ -61,6 +61,7 @@ from runtime.selectors.records import (
     dead_letter_list,
 )
 from runtime.selectors.storage import ThreadStorage, thread_storage
+from runtime.selectors.usage import JobUsage, Usage, job_usage, tenant_usage
 
 __all__ = [
     "INBOX_VIEWS",
@@ -109,5 +110,9 @@ __all__ = [
     "state_changes",
     "thread_config",
     "thread_storage",
+    "tenant_usage",
+    "job_usage",
+    "JobUsage",
+    "Usage",
     "ThreadStorage",
 ]

@@ -26,20 +26,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from agents import instrumentation
 from graphs import interrupt
+from graphs.errors import GraphInterrupt
 from graphs.messages import AIMessage
 from runtime import metrics
 from runtime.models import Attempt, BudgetPolicy, Job, RunUsage
+from runtime.selectors.usage import Usage, attempts_seconds, tenant_usage, usage_of
 from runtime.services.audit import Actor, audit_record
 
 logger = logging.getLogger(__name__)
@@ -58,36 +59,6 @@ _LIMIT_FIELDS = {
 
 class BudgetExceeded(Exception):
     """A run's budget is spent and its policy fails the run."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Usage:
-    """What was spent (by a run, or a tenant's runs)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: Decimal = Decimal(0)
-    model_calls: int = 0
-    tool_calls: int = 0
-    wall_seconds: float = 0.0  # a run's attempts' running time
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def amount(self, budget: str) -> float:
-        return float(getattr(self, budget))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "tokens": self.tokens,
-            "cost_usd": float(self.cost_usd),
-            "model_calls": self.model_calls,
-            "tool_calls": self.tool_calls,
-            "wall_seconds": round(self.wall_seconds, 3),
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,37 +151,6 @@ def call_cost(start: instrumentation.ModelStart, reply: AIMessage | None) -> Dec
     return Decimal(str(round(total / 1_000_000, 8)))
 
 
-def usage_of(row: RunUsage) -> Usage:
-    return Usage(
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cost_usd=Decimal(row.cost_usd),
-        model_calls=row.model_calls,
-        tool_calls=row.tool_calls,
-    )
-
-
-def tenant_usage(*, tenant_id: str, graph: str = "") -> Usage:
-    """The sum of a tenant's runs' usage (of one graph, if given)."""
-    rows = RunUsage.objects.filter(tenant_id=tenant_id)
-    if graph:
-        rows = rows.filter(graph=graph)
-    totals = rows.aggregate(
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        cost_usd=Sum("cost_usd"),
-        model_calls=Sum("model_calls"),
-        tool_calls=Sum("tool_calls"),
-    )
-    return Usage(
-        input_tokens=totals["input_tokens"] or 0,
-        output_tokens=totals["output_tokens"] or 0,
-        cost_usd=Decimal(totals["cost_usd"] or 0),
-        model_calls=totals["model_calls"] or 0,
-        tool_calls=totals["tool_calls"] or 0,
-    )
-
-
 def run_usage_row(job: Job) -> RunUsage:
     """The run's usage row, created on its first metered attempt."""
     row, _ = RunUsage.objects.get_or_create(
@@ -222,22 +162,6 @@ def run_usage_row(job: Job) -> RunUsage:
         },
     )
     return row
-
-
-def attempts_seconds(
-    *, job: Job, at: datetime | None = None, exclude: str = ""
-) -> float:
-    """A run's wall time: its attempts' running time (a running one up to now)."""
-    now: datetime = at or timezone.now()
-    total = 0.0
-    for started, finished in (
-        Attempt.objects.filter(job=job, started_at__isnull=False)
-        .exclude(pk=exclude)
-        .values_list("started_at", "finished_at")
-    ):
-        if started is not None:
-            total += ((finished or now) - started).total_seconds()
-    return total
 
 
 class RunMeter:
@@ -278,13 +202,23 @@ class RunMeter:
             return
         while (over := self._over(budgets, adding)) is not None:
             policy = self.policies[over.scope]
+            labels = {
+                "scope": over.scope,
+                "budget": over.budget,
+                "on_exceed": over.on_exceed,
+            }
             if over.on_exceed == BudgetPolicy.OnExceed.FAIL:
+                metrics.seen("budget_exceeded_total", **labels)
                 raise BudgetExceeded(
                     f"{over.scope} budget of {over.budget} exceeded: "
                     f"{over.used:g} used of {over.limit:g}"
                 )
             base = float(getattr(policy, _LIMIT_FIELDS[over.budget]) or 0)
-            answer = interrupt(over.request(base))
+            try:
+                answer = interrupt(over.request(base))
+            except GraphInterrupt:  # paused (a re-run finds the answer instead)
+                metrics.seen("budget_exceeded_total", **labels)
+                raise
             self._grant(over, _approved(answer, over.suggested(base)))
 
     def _over(self, budgets: tuple[str, ...], adding: int) -> Exceeded | None:
@@ -361,10 +295,16 @@ class RunMeter:
             model_calls=F("model_calls") + 1,
             updated_at=timezone.now(),
         )
+        tenant = {"tenant": self.job.tenant_id}
+        if usage:
+            tokens = usage["input_tokens"] + usage["output_tokens"]
+            metrics.inc_now("tenant_tokens_total", tokens, **tenant)
+        if cost:
+            metrics.inc_now("tenant_cost_usd_total", float(cost), **tenant)
         if cost and reply is not None and "cost_usd" not in reply.response_metadata:
             # priced here (ORIS_PRICES), not by the model: counted here too
             labels = {"provider": start.provider, "model": start.model}
-            metrics.inc("llm_cost_usd_total", float(cost), **labels)
+            metrics.inc_now("llm_cost_usd_total", float(cost), **labels)
 
     def record_tool(self) -> None:
         RunUsage.objects.filter(pk=self.row.pk).update(

@@ -83,6 +83,7 @@ ADDED = {
     ("GET", "/v1/graphs"),
     ("GET", "/v1/graphs/:_"),
     ("GET", "/v1/jobs/:_/storage"),
+    ("GET", "/v1/jobs/:_/usage"),
 }
 
 

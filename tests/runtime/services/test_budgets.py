@@ -253,3 +253,21 @@ def registry_graphs() -> dict[str, str]:
     from tests.runtime.sample_graphs import TEST_GRAPHS
 
     return TEST_GRAPHS
+
+
+def test_usage_and_budget_stops_are_in_the_metrics(wire) -> None:
+    from tests.runtime.test_metrics import scrape
+
+    BudgetPolicy.objects.create(max_tokens=10)
+    wire.reply(openai_reply((20, 5), call=CALC))
+    job = make_job(
+        "agent", {"messages": [{"role": "user", "content": "go"}]}, tenant_id="acme"
+    )
+    drain()
+    assert pending(job).value["budget"] == "tokens"
+    found = scrape()
+    assert found[("oris_runtime_tenant_tokens_total", (("tenant", "acme"),))] == 25
+    cost = found[("oris_runtime_tenant_cost_usd_total", (("tenant", "acme"),))]
+    assert cost == pytest.approx(20 * 2e-6 + 5 * 8e-6)
+    labels = (("budget", "tokens"), ("on_exceed", "pause"), ("scope", "run"))
+    assert found[("oris_runtime_budget_exceeded_total", labels)] == 1
