@@ -132,6 +132,7 @@ def load(stop_file: Path, out: Path) -> None:
         job_create(graph="grower", input={"value": 4}, actor=Actor.system())
         worker_drain(worker_id="load")
         samples.append((time.time(), time.perf_counter() - began))
+        (stop_file.parent / "ready").touch()
     out.write_text(json.dumps(samples))
 
 
@@ -153,6 +154,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         [sys.executable, __file__, "--role", "load", "--work", str(work)],
         env=os.environ.copy(),
     )
+    while not (work / "ready").exists():  # the workload runs before the sweep
+        time.sleep(0.1)
     time.sleep(args.baseline)
     began = time.time()
     report = retention.prune()

@@ -24,6 +24,7 @@ Running jobs are never read or written, so the hot path is not blocked.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from graphs import serde
@@ -297,11 +298,7 @@ def _prune_threads(
         keep = _lock_unchanged([plan.job for plan in plans])
         applied = [plan for plan in plans if plan.job.pk in keep and not plan.empty]
         report.threads_skipped += sum(plan.job.pk not in keep for plan in plans)
-        for plan in applied:
-            for pk, value in plan.snapshot_blobs:
-                CheckpointBlob.objects.filter(pk=pk).update(type="json", value=value)
-            for pk, header in plan.headers:
-                Checkpoint.objects.filter(pk=pk).update(checkpoint=header)
+        _write_snapshots(applied)
         threads = [plan.job.thread_id for plan in applied]
         for model, attr in (
             (CheckpointWrite, "kept_writes"),
@@ -314,6 +311,29 @@ def _prune_threads(
         Job.objects.filter(pk__in=keep).update(pruned_at=now)
     for plan in applied:
         _tally(report, plan)
+
+
+def _write_snapshots(plans: list[_ThreadPlan]) -> None:
+    """The compacted blobs and headers of a batch, as two batched statements
+    (pipelined on PostgreSQL)."""
+    blobs = [(value, pk) for plan in plans for pk, value in plan.snapshot_blobs]
+    headers = [
+        (json.dumps(header), pk) for plan in plans for pk, header in plan.headers
+    ]
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        if blobs:
+            cursor.executemany(
+                f"UPDATE {CheckpointBlob._meta.db_table} "
+                "SET type = 'json', value = %s WHERE id = %s",
+                blobs,
+            )
+        if headers:
+            cursor.executemany(
+                f"UPDATE {Checkpoint._meta.db_table} "
+                f"SET checkpoint = %s{cast} WHERE id = %s",
+                headers,
+            )
 
 
 def _tally(report: PruneReport, plan: _ThreadPlan) -> None:
