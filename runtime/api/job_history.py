@@ -112,7 +112,7 @@ STORAGE: dict[str, Any] = {
         "checkpoint_bytes": {"type": "integer"},
         "blob_bytes": {"type": "integer"},
         "write_bytes": {"type": "integer"},
-        "pruned_at": {"type": ["string", "null"], "format": "date-time"},
+        "pruned_at": {"type": "string", "format": "date-time", "nullable": True},
     },
 }
 
