@@ -271,3 +271,29 @@ def test_usage_and_budget_stops_are_in_the_metrics(wire) -> None:
     assert cost == pytest.approx(20 * 2e-6 + 5 * 8e-6)
     labels = (("budget", "tokens"), ("on_exceed", "pause"), ("scope", "run"))
     assert found[("oris_runtime_budget_exceeded_total", labels)] == 1
+
+
+def test_an_operator_approves_more_in_the_console_inbox(wire) -> None:
+    from django.urls import reverse
+
+    from tests.runtime.admin.conftest import client_for, ensure_groups, make_user
+
+    ensure_groups()
+    operator = client_for(make_user("bob", "oris-operator"))
+    BudgetPolicy.objects.create(graph="agent", max_tokens=50)
+    wire.reply(openai_reply((40, 20), call=CALC), openai_reply((40, 20), content="5"))
+    job = make_job("agent", {"messages": [{"role": "user", "content": "go"}]})
+    drain()
+    paused = pending(job)
+    page = reverse("admin:runtime_interrupt_change", args=[paused.pk])
+    body = operator.get(page).content.decode()
+    assert "budget exceeded: approve 50 more tokens?" in body
+    assert 'name="answer_approve"' in body
+    operator.post(page, {"decision": "schema", "answer_approve": "80"}, follow=True)
+    paused.refresh_from_db()
+    assert paused.resume_value == {"approve": 80}
+    assert paused.resolved_by == "user:bob"
+    drain()
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED, job.error
+    assert RunUsage.objects.get(job=job).grants == {"run:tokens:50": 80.0}
