@@ -4,7 +4,8 @@ keep) and budgets (what runs may spend), and the usage runs recorded
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -16,8 +17,37 @@ from runtime.models import BudgetPolicy, RetentionPolicy, RunUsage
 from runtime.services import budgets, retention
 
 
+class PolicyAdmin(admin.ModelAdmin):
+    """A policy edited in the console: saved and deleted by its services."""
+
+    save_service: ClassVar[Callable[..., Any]]
+    delete_service: ClassVar[Callable[..., Any]]
+
+    @admin.display(description="graph", ordering="graph")
+    def graph_scope(self, obj: Any) -> str:
+        return obj.graph or "every graph"
+
+    @admin.display(description="tenant", ordering="tenant_id")
+    def tenant_scope(self, obj: Any) -> str:
+        return obj.tenant_id or "every tenant"
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm, change: bool
+    ) -> None:
+        type(self).save_service(policy=obj, actor=actor_for(request))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        type(self).delete_service(policy=obj, actor=actor_for(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(admin.ModelAdmin):
+class RetentionPolicyAdmin(PolicyAdmin):
+    save_service = retention.retention_policy_save
+    delete_service = retention.retention_policy_delete
     list_display = (
         "graph_scope",
         "tenant_scope",
@@ -28,29 +58,11 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     ordering = ("graph", "tenant_id")
     fields = ("graph", "tenant_id", "keep_last", "ttl_seconds", "compact")
 
-    @admin.display(description="graph", ordering="graph")
-    def graph_scope(self, obj: RetentionPolicy) -> str:
-        return obj.graph or "every graph"
-
-    @admin.display(description="tenant", ordering="tenant_id")
-    def tenant_scope(self, obj: RetentionPolicy) -> str:
-        return obj.tenant_id or "every tenant"
-
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: ModelForm, change: bool
-    ) -> None:
-        retention.retention_policy_save(policy=obj, actor=actor_for(request))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        retention.retention_policy_delete(policy=obj, actor=actor_for(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            self.delete_model(request, obj)
-
 
 @admin.register(BudgetPolicy)
-class BudgetPolicyAdmin(admin.ModelAdmin):
+class BudgetPolicyAdmin(PolicyAdmin):
+    save_service = budgets.budget_policy_save
+    delete_service = budgets.budget_policy_delete
     list_display = (
         "scope",
         "graph_scope",
@@ -73,26 +85,6 @@ class BudgetPolicyAdmin(admin.ModelAdmin):
         "max_wall_seconds",
         "on_exceed",
     )
-
-    @admin.display(description="graph", ordering="graph")
-    def graph_scope(self, obj: BudgetPolicy) -> str:
-        return obj.graph or "every graph"
-
-    @admin.display(description="tenant", ordering="tenant_id")
-    def tenant_scope(self, obj: BudgetPolicy) -> str:
-        return obj.tenant_id or "every tenant"
-
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: ModelForm, change: bool
-    ) -> None:
-        budgets.budget_policy_save(policy=obj, actor=actor_for(request))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        budgets.budget_policy_delete(policy=obj, actor=actor_for(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 @admin.register(RunUsage)

@@ -42,6 +42,7 @@ from runtime import metrics
 from runtime.models import Attempt, BudgetPolicy, Job, RunUsage
 from runtime.selectors.usage import Usage, attempts_seconds, tenant_usage, usage_of
 from runtime.services.audit import Actor, audit_record
+from runtime.services.policies import policy_delete, policy_save
 
 logger = logging.getLogger(__name__)
 
@@ -377,32 +378,16 @@ def metering(job: Job, attempt: Attempt) -> Iterator[RunMeter]:
 
 def budget_policy_save(*, policy: BudgetPolicy, actor: Actor) -> BudgetPolicy:
     """Creates or changes a budget policy (the console's form), audited."""
-    created = policy.pk is None
-    with transaction.atomic():
-        policy.full_clean()
-        policy.save()
-        audit_record(
-            actor=actor,
-            action="budget_policy.create" if created else "budget_policy.update",
-            resource_type="budget_policy",
-            resource_id=str(policy.pk),
-            details=_details(policy),
-        )
-    return policy
+    return policy_save(
+        policy=policy, actor=actor, resource="budget_policy", details=_details
+    )
 
 
 def budget_policy_delete(*, policy: BudgetPolicy, actor: Actor) -> None:
-    """Removes a budget policy, audited."""
-    with transaction.atomic():
-        details, resource_id = _details(policy), str(policy.pk)
-        policy.delete()
-        audit_record(
-            actor=actor,
-            action="budget_policy.delete",
-            resource_type="budget_policy",
-            resource_id=resource_id,
-            details=details,
-        )
+    """Removes a budget policy (its runs fall back to a wider one), audited."""
+    policy_delete(
+        policy=policy, actor=actor, resource="budget_policy", details=_details
+    )
 
 
 def _details(policy: BudgetPolicy) -> dict[str, Any]:

@@ -48,7 +48,8 @@ from runtime.models import (
     RetentionPolicy,
 )
 from runtime.models.jobs import JOB_TERMINAL
-from runtime.services.audit import Actor, audit_record
+from runtime.services.audit import Actor
+from runtime.services.policies import policy_delete, policy_save
 
 logger = logging.getLogger(__name__)
 
@@ -507,34 +508,17 @@ def _compact_head(
 
 
 def retention_policy_save(*, policy: RetentionPolicy, actor: Actor) -> RetentionPolicy:
-    """Creates or changes a policy (the console's form), audited."""
-    created = policy.pk is None
-    with transaction.atomic():
-        policy.full_clean()
-        policy.save()
-        audit_record(
-            actor=actor,
-            action="retention_policy.create" if created else "retention_policy.update",
-            resource_type="retention_policy",
-            resource_id=str(policy.pk),
-            details=_policy_details(policy),
-        )
-    return policy
+    """Creates or changes a retention policy (the console's form), audited."""
+    return policy_save(
+        policy=policy, actor=actor, resource="retention_policy", details=_policy_details
+    )
 
 
 def retention_policy_delete(*, policy: RetentionPolicy, actor: Actor) -> None:
-    """Removes a policy (its threads fall back to a wider one), audited."""
-    with transaction.atomic():
-        details = _policy_details(policy)
-        resource_id = str(policy.pk)
-        policy.delete()
-        audit_record(
-            actor=actor,
-            action="retention_policy.delete",
-            resource_type="retention_policy",
-            resource_id=resource_id,
-            details=details,
-        )
+    """Removes a retention policy (its runs fall back to a wider one), audited."""
+    policy_delete(
+        policy=policy, actor=actor, resource="retention_policy", details=_policy_details
+    )
 
 
 def _policy_details(policy: RetentionPolicy) -> dict[str, Any]:
