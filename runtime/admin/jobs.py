@@ -183,6 +183,8 @@ class JobAdmin(ConsoleAdmin):
             ),
             "nodes": nodes,
             "checkpoints": _checkpoints(history),
+            "storage": selectors.thread_storage(thread_id=obj.thread_id),
+            "usage": selectors.job_usage(job=obj),
             "mermaid": self._mermaid(obj, nodes),
             "definition_change": selectors.job_definition_change(job=obj),
             "current_nodes": selectors.job_current_nodes(job=obj),

@@ -3,6 +3,7 @@
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.agent_server import Run, RunEvent, Thread
 from runtime.models.assistants import Assistant, AssistantVersion
+from runtime.models.budgets import BudgetPolicy, RunUsage
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt, InterruptVote
@@ -15,6 +16,7 @@ from runtime.models.ledger import (
     RetryHistory,
     StepReport,
 )
+from runtime.models.retention import RetentionPolicy
 
 __all__ = [
     "ApiKey",
@@ -22,6 +24,7 @@ __all__ = [
     "AssistantVersion",
     "Attempt",
     "AuditLog",
+    "BudgetPolicy",
     "Checkpoint",
     "CheckpointBlob",
     "CheckpointWrite",
@@ -33,9 +36,11 @@ __all__ = [
     "Lease",
     "MetricCounter",
     "QueueDoorbell",
+    "RetentionPolicy",
     "RetryHistory",
     "Run",
     "RunEvent",
+    "RunUsage",
     "StepReport",
     "Thread",
     "WorkerCluster",

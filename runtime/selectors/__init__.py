@@ -60,6 +60,8 @@ from runtime.selectors.records import (
     dead_letter_get,
     dead_letter_list,
 )
+from runtime.selectors.storage import ThreadStorage, thread_storage
+from runtime.selectors.usage import JobUsage, Usage, job_usage, tenant_usage
 
 __all__ = [
     "INBOX_VIEWS",
@@ -107,4 +109,10 @@ __all__ = [
     "job_wait_settled",
     "state_changes",
     "thread_config",
+    "thread_storage",
+    "tenant_usage",
+    "job_usage",
+    "JobUsage",
+    "Usage",
+    "ThreadStorage",
 ]
