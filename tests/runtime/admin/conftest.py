@@ -18,7 +18,7 @@ from tests.runtime.admin.console_graphs import CONSOLE_GRAPHS
 
 PASSWORD = "correct horse battery staple"
 console_groups = importlib.import_module("runtime.migrations.0003_console_groups")
-console_policies = importlib.import_module("runtime.migrations.0012_retention_budgets")
+console_policies = importlib.import_module("runtime.migrations.0013_retention_budgets")
 console_runs = importlib.import_module(
     "runtime.migrations.0009_console_dismiss_and_start_runs"
 )
