@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, interrupts, reaper
+from runtime.services import clusters, crons, interrupts, reaper
 from runtime.worker import drain
 
 
@@ -22,3 +22,8 @@ def reap() -> int:
 def expire_interrupts() -> int:
     """Scheduled sweep: rejects or escalates interrupts past their deadline."""
     return interrupts.interrupt_expire_due()
+
+
+def fire_crons() -> int:
+    """Scheduled sweep: starts the runs of the Agent Server's due crons."""
+    return crons.crons_fire_due()
