@@ -26,13 +26,17 @@ run: install
 	$(PY) manage.py oris_serve --bootstrap
 
 # The suite on SQLite, then on PostgreSQL when ORIS_TEST_POSTGRES_URL is set
-# (tests marked `postgres` run only there).
+# (tests marked `postgres` run only there). TEST_WORKERS pytest-xdist processes
+# share each pass, a module per process at a time (its live servers start once).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest
+	$(PYTEST)
 	@if [ -n "$$ORIS_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL: $$ORIS_TEST_POSTGRES_URL"; \
-		DATABASE_URL="$$ORIS_TEST_POSTGRES_URL" $(PY) -m pytest; \
+		DATABASE_URL="$$ORIS_TEST_POSTGRES_URL" $(PYTEST); \
 	else \
 		echo "== ORIS_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped"; \
 	fi

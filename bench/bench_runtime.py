@@ -43,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
@@ -695,6 +696,233 @@ def measure_tracing(dbs: Databases, plan: Plan, log: Path) -> dict[str, Any]:
     return out
 
 
+# -- the cost of metrics and tracing in process: the worker's hot path -------------
+
+# What each configuration counts and traces: (metrics on, tracing on).
+OVERHEAD_CONFIGS = {
+    "bare": (False, False),
+    "metrics": (True, False),
+    "traced": (True, True),
+}
+# The reporting calls of runtime.metrics that "metrics off" makes no-ops.
+METRIC_CALLS = (
+    "inc",
+    "seen",
+    "observe",
+    "attempt_claimed",
+    "attempt_finished",
+    "run_finished",
+    "dead_lettered",
+)
+
+
+class Switches:
+    """Turns this process's metrics and tracing on and off between invokes."""
+
+    def __init__(self) -> None:
+        from opentelemetry import trace
+
+        import graphs.instrumentation
+        from runtime import metrics, telemetry
+
+        self.metrics, self.telemetry = metrics, telemetry
+        self.listeners = graphs.instrumentation
+        self.calls = {name: getattr(metrics, name) for name in METRIC_CALLS}
+        self.provider: Any = trace.get_tracer_provider()
+        if telemetry.tracer() is None:
+            raise RuntimeError("--role overhead needs the OTEL_* variables of a sink")
+
+    def set(self, config: str) -> None:
+        counting, tracing = OVERHEAD_CONFIGS[config]
+        self.telemetry.configure(self.provider if tracing else None)
+        for name, call in self.calls.items():
+            setattr(self.metrics, name, call if counting else _nothing)
+        if not counting:  # no step listener of the metrics either
+            spans = self.telemetry.GraphSpans() if tracing else None
+            self.listeners.set_listener(spans)
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def job_through_worker() -> Callable[[int], Any]:
+    """One 3-node job as a q2 worker runs it, in this process: created, claimed,
+    run and its outcome recorded (no q2 broker in between)."""
+    from runtime.services import claims
+    from runtime.worker.execute import run_leased
+
+    batch = f"oh-{uuid.uuid4().hex[:8]}"
+
+    def one(i: int) -> Any:
+        submit_one_oris(batch, i, False)
+        lease = claims.attempt_claim(worker_id="bench-worker")
+        assert lease is not None
+        return run_leased(lease=lease)
+
+    return one
+
+
+def role_overhead(args: argparse.Namespace) -> None:
+    """Jobs/s and checkpointer supersteps/s of each configuration, interleaved in
+    chunks; or, with ``--config``, that one configuration's ``--n`` invokes only
+    (for callgrind: the instructions of a run)."""
+    django_setup()
+    switches = Switches()
+    workloads = {"jobs": (job_through_worker(), 1), "chain": (ours_chain(10), 10)}
+    if args.config:
+        switches.set(args.config)
+        for name, (fn, _steps) in workloads.items():
+            if name in args.workloads.split(","):
+                for i in range(args.n):
+                    fn(i)
+        emit({})
+        return
+    results: dict[str, dict[str, list[float]]] = {}
+    for name, (fn, steps) in workloads.items():
+        contenders = {c: _configured(switches, c, fn) for c in OVERHEAD_CONFIGS}
+        for each in contenders.values():  # warm-up
+            time_invokes(each, 5, steps)
+        results[name] = {c: [] for c in contenders}
+        for run in range(args.runs):
+            for c, rate in interleaved(contenders, args.n, steps, run).items():
+                results[name][c].append(rate)
+    emit(results)
+
+
+def _configured(
+    switches: Switches, config: str, fn: Callable[[int], Any]
+) -> Callable[[int], Any]:
+    counter = itertools.count()
+
+    def invoke(_i: int) -> Any:
+        switches.set(config)
+        return fn(next(counter) + 1_000_000 * list(OVERHEAD_CONFIGS).index(config))
+
+    return invoke
+
+
+# invokes of the two callgrind runs of each workload (their difference is counted)
+CALLGRIND_SIZES = {"jobs": (10, 40), "chain": (5, 20)}
+
+
+def callgrind_ir(env: dict[str, str], workload: str, config: str, n: int) -> int:
+    """Instructions (callgrind's Ir) of one ``--role overhead --config`` process."""
+    with tempfile.TemporaryDirectory(prefix="oris_cg_") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        cmd += [PY, str(Path(__file__).resolve()), "--role", "overhead"]
+        cmd += ["--config", config, "--workloads", workload, "--n", str(n)]
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            raise RuntimeError(f"callgrind {config} {workload} failed")
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError("no callgrind summary")
+
+
+def measure_overhead(dbs: Databases, plan: Plan, *, callgrind: bool) -> dict[str, Any]:
+    """Per backend: the in-process figures of each configuration, interleaved;
+    with ``callgrind``, instructions per invoke of each (the difference of two
+    runs of different lengths, so start-up cancels out)."""
+    out: dict[str, Any] = {}
+    with otlp_sink() as tracing_env:
+        for backend in BACKENDS:
+            print(f"  overhead {backend}", flush=True)
+            env = dbs.env(backend, dbs.fresh(backend)) | tracing_env
+            args = ["--role", "overhead", "--runs", str(plan["saver_runs"])]
+            args += ["--n", str(plan["saver_n"])]
+            out[backend] = {"rates": run_role(args, env, timeout=1800)}
+            if not callgrind or backend != "sqlite":  # instructions: one is enough
+                continue
+            # each its own process on a fresh database; four at once (valgrind
+            # runs them 50 times slower, and the counts do not depend on load)
+            runs = {
+                (workload, config, n): dbs.env(backend, dbs.fresh(backend))
+                for workload, sizes in CALLGRIND_SIZES.items()
+                for config in OVERHEAD_CONFIGS
+                for n in sizes
+            }
+            print(f"  callgrind {backend}: {len(runs)} processes", flush=True)
+            # Timers would fire 50 times as often per invoke as at full speed:
+            # the metrics' flush (once a second, not per invoke) and the span
+            # exporter's (every 5 s; each 512 spans still) wait past the run.
+            slow = tracing_env | {
+                "ORIS_METRICS_FLUSH_MS": "600000",
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            }
+            jobs = [(env | slow, *key) for key, env in runs.items()]
+            with ThreadPoolExecutor(4) as pool:
+                found = pool.map(lambda job: callgrind_ir(*job), jobs)
+                counts = dict(zip(runs, found, strict=True))
+            ir: dict[str, dict[str, float]] = {}
+            for workload, (few, many) in CALLGRIND_SIZES.items():
+                ir[workload] = {
+                    config: (
+                        counts[workload, config, many] - counts[workload, config, few]
+                    )
+                    / (many - few)
+                    for config in OVERHEAD_CONFIGS
+                }
+            out[backend]["ir"] = ir
+    return out
+
+
+def overhead_report(data: dict[str, Any], plan: Plan) -> str:
+    head = [
+        "database",
+        "workload",
+        "figure",
+        "bare",
+        "metrics",
+        "traced",
+        "metrics cost",
+        "tracing cost",
+    ]
+    rows = []
+    for backend, result in data.items():
+        for workload, rates in result["rates"].items():
+            unit = "jobs/s" if workload == "jobs" else "supersteps/s"
+            m = {c: median(v) for c, v in rates.items()}
+            rows.append(
+                [
+                    backend,
+                    workload,
+                    unit,
+                    f"{m['bare']:.0f}",
+                    f"{m['metrics']:.0f}",
+                    f"{m['traced']:.0f}",
+                    f"{m['bare'] / m['metrics'] - 1:+.1%}",
+                    f"{m['metrics'] / m['traced'] - 1:+.1%}",
+                ]
+            )
+        for workload, ir in result.get("ir", {}).items():
+            unit = "Ir per job" if workload == "jobs" else "Ir per invoke (10 steps)"
+            rows.append(
+                [
+                    backend,
+                    workload,
+                    unit,
+                    f"{ir['bare'] / 1e6:.2f} M",
+                    f"{ir['metrics'] / 1e6:.2f} M",
+                    f"{ir['traced'] / 1e6:.2f} M",
+                    f"{ir['metrics'] / ir['bare'] - 1:+.1%}",
+                    f"{ir['traced'] / ir['metrics'] - 1:+.1%}",
+                ]
+            )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        "Cost of metrics and tracing in process (the worker's hot path: create, "
+        "claim, run, record a 3-node job; the 10-node chain on DjangoSaver), "
+        f"median of {plan['saver_runs']} interleaved runs of {plan['saver_n']} "
+        f"invokes; load average at the end {load}. metrics cost: bare/metrics - 1 "
+        "(time); tracing cost: metrics/traced - 1 (instructions: the ratio "
+        "the other way).\n\n" + table(head, rows)
+    )
+
+
 def tracing_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
     for backend, result in data.items():
@@ -837,9 +1065,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a fast look")
     parser.add_argument("--runs", type=int, default=0, help="runs per figure")
     parser.add_argument(
-        "--role", choices=["e2e", "saver", "sink"], help=argparse.SUPPRESS
+        "--role", choices=["e2e", "saver", "sink", "overhead"], help=argparse.SUPPRESS
     )
     parser.add_argument("--tracing", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--config", choices=list(OVERHEAD_CONFIGS), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--workloads", default="jobs,chain", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="with --only overhead: also instructions per invoke (valgrind)",
+    )
     parser.add_argument("--backend", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--order", default="oris,noop", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
@@ -850,8 +1087,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument(
         "--only",
-        choices=["e2e", "saver", "tracing"],
-        help="one part only (tracing: its cost, off against on)",
+        choices=["e2e", "saver", "tracing", "overhead"],
+        help="one part only (tracing: its cost end to end, off against on; "
+        "overhead: metrics and tracing in process, off against on)",
     )
     args = parser.parse_args(argv)
     if args.role == "e2e":
@@ -864,6 +1102,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "sink":
         role_sink()
         return 0
+    if args.role == "overhead":
+        args.runs = args.runs or 5
+        role_overhead(args)
+        return 0
     return orchestrate(args)
 
 
@@ -874,20 +1116,26 @@ def orchestrate(args: argparse.Namespace) -> int:
     dbs = Databases(workdir)
     log = workdir / "qcluster.log"
     tracing: dict[str, Any] = {}
+    overhead: dict[str, Any] = {}
     saver: dict[str, Any] = {}
     e2e: dict[str, Any] = {}
     try:
         dbs.prepare()
         if args.only == "tracing":
             tracing = measure_tracing(dbs, plan, log)
+        elif args.only == "overhead":
+            overhead = measure_overhead(dbs, plan, callgrind=args.callgrind)
         else:
             saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
             e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}
     finally:
         dbs.drop_all()
-    print(tracing_report(tracing, plan) if tracing else report(e2e, saver, plan))
+    if overhead:
+        print(overhead_report(overhead, plan))
+    else:
+        print(tracing_report(tracing, plan) if tracing else report(e2e, saver, plan))
     if args.json:
-        raw = {"e2e": e2e, "saver": saver, "tracing": tracing}
+        raw = {"e2e": e2e, "saver": saver, "tracing": tracing, "overhead": overhead}
         Path(args.json).write_text(json.dumps(raw))
     shutil.rmtree(workdir, ignore_errors=True)
     return 0

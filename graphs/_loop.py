@@ -250,6 +250,8 @@ class Run:
             nodes=tuple(t.name for t in tasks if not t.hidden),
         )
         handle = listener.superstep_start(start)
+        if handle is None:  # not observed: nothing more to tell
+            return (yield from self._superstep(tasks, None))
         try:
             following = yield from self._superstep(tasks, (listener, handle))
         except BaseException as exc:

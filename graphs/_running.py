@@ -292,6 +292,9 @@ class RunAPI:
         step_hook: Callable[[int], None] | None = None,
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        stream_mode: Sequence[str] = (),
+        subgraphs: bool = False,
+        on_chunk: Callable[[tuple[str, ...], str, Any], None] | None = None,
         **unsupported: Any,
     ) -> RunResult:
         """Run for the runtime: never raises for a node failure.
@@ -306,6 +309,9 @@ class RunAPI:
                 unchanged and the engine writes nothing more.
             interrupt_before: Override the compiled breakpoints.
             interrupt_after: Override the compiled breakpoints.
+            stream_mode: Modes streamed to ``on_chunk`` while the run goes.
+            subgraphs: Subgraphs' chunks too (with their namespace).
+            on_chunk: Called with ``(namespace, mode, payload)`` for each chunk.
 
         Returns:
             A :class:`RunResult` (``completed``, ``interrupted`` or ``failed``).
@@ -319,9 +325,12 @@ class RunAPI:
             trace=True,
             catch_errors=True,
         )
+        if stream_mode and on_chunk is not None:
+            options = options.streaming(list(stream_mode), subgraphs)
         run = self._new_run(input, config, options)
-        for _chunk in drive(run):
-            pass
+        for chunk in drive(run):
+            if on_chunk is not None:
+                on_chunk(*chunk)
         return RunResult(
             status=run.status,
             state=run.output(),

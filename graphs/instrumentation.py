@@ -1,8 +1,13 @@
 """An optional listener told when supersteps and node executions start and end.
 
-The engine traces nothing itself: a host installs one listener per process with
-:func:`set_listener` (Oris' runtime turns the calls into OpenTelemetry spans).
-Without a listener the cost is one attribute read per superstep and per node.
+The engine measures nothing itself: a host installs one listener per process
+with :func:`set_listener` (Oris' runtime times supersteps and nodes for its
+metrics and, while tracing, turns the calls into OpenTelemetry spans; several
+listeners are one with :class:`Listeners`). Without a listener the cost is one
+attribute read per superstep. A listener whose ``superstep_start`` returns
+``None`` does not observe that superstep: it is told neither of its nodes nor of
+its end, so a listener with nothing to do there (a sampled-out trace) costs one
+call per superstep.
 
 A superstep's ``superstep_start`` and ``superstep_end`` run in the thread that
 drives the run (for a subgraph: the thread running its parent's node); a node's
@@ -19,6 +24,7 @@ from typing import Any, Generic, Protocol, TypeVar
 __all__ = [
     "Listener",
     "ListenerSlot",
+    "Listeners",
     "NodeStart",
     "SuperstepStart",
     "get_listener",
@@ -70,7 +76,7 @@ class Listener(Protocol):
     """What the engine calls; each ``*_start`` returns a handle for its ``*_end``."""
 
     def superstep_start(self, start: SuperstepStart) -> Any:
-        """A superstep begins; returns its handle."""
+        """A superstep begins; returns its handle (``None``: not observed)."""
         ...
 
     def superstep_end(
@@ -88,6 +94,53 @@ class Listener(Protocol):
     ) -> None:
         """The node returned, raised ``error`` or paused at an ``interrupt()``."""
         ...
+
+
+class Listeners:
+    """Several listeners as one, told in order (a host that both times and
+    traces the engine installs both); each sees only its own handles, and only
+    the supersteps it observes."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self, *listeners: Listener) -> None:
+        self.listeners = listeners
+
+    def superstep_start(self, start: SuperstepStart) -> Any:
+        handles = [listener.superstep_start(start) for listener in self.listeners]
+        return handles if any(h is not None for h in handles) else None
+
+    def superstep_end(
+        self, handle: Any, *, error: BaseException | None, interrupted: bool
+    ) -> None:
+        for listener, each in zip(self.listeners, handle, strict=True):
+            if each is not None:
+                listener.superstep_end(each, error=error, interrupted=interrupted)
+
+    def node_start(self, start: NodeStart) -> Any:
+        return [
+            None if parent is None else listener.node_start(_with_parent(start, parent))
+            for listener, parent in zip(self.listeners, start.parent, strict=True)
+        ]
+
+    def node_end(
+        self, handle: Any, *, error: BaseException | None, interrupted: bool
+    ) -> None:
+        for listener, each in zip(self.listeners, handle, strict=True):
+            if each is not None:
+                listener.node_end(each, error=error, interrupted=interrupted)
+
+
+def _with_parent(start: NodeStart, parent: Any) -> NodeStart:
+    # what dataclasses.replace does, without its introspection (once per node)
+    return NodeStart(
+        graph=start.graph,
+        node=start.node,
+        step=start.step,
+        task_id=start.task_id,
+        attempt=start.attempt,
+        parent=parent,
+    )
 
 
 L = TypeVar("L")

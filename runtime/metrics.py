@@ -22,6 +22,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -38,6 +40,7 @@ from prometheus_client.core import (
 
 from agents import instrumentation
 from agents.errors import ToolNotFoundError
+from graphs.instrumentation import NodeStart, SuperstepStart
 from graphs.messages import AIMessage
 from runtime.models import MetricCounter
 
@@ -52,10 +55,12 @@ SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 _MAX_VALUE = 80  # characters of one label value (graph, node, model names)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Series:
     """One declared series. Counter names end in ``_total`` (the database row's
-    name); ``always`` lists label values emitted even before they first count."""
+    name); ``always`` lists label values emitted even before they first count.
+    Each is declared once, so it hashes by identity (the caches below key on it
+    on every count)."""
 
     name: str
     kind: str  # counter | histogram | gauge (gauges are computed at scrape time)
@@ -313,34 +318,75 @@ def dead_lettered(*, graph: str, reason: str) -> None:
     run_finished(graph=graph, status="failed")
 
 
-def run_steps(
-    *, graph: str, supersteps: Iterable[float], trace: Iterable[Mapping[str, Any]]
-) -> None:
-    """A run's superstep durations (seconds) and its trace's node durations."""
-    g = _label_text(SERIES["superstep_duration_seconds"], {"graph": graph})
-    items = []
-    for seconds in supersteps:
-        items += _observation(SERIES["superstep_duration_seconds"], seconds, g)
-    nodes = SERIES["node_duration_seconds"]
-    for event in trace:
-        if event.get("kind") == "node_completed":
-            text = _label_text(nodes, {"graph": graph, "node": event["node"]})
-            items += _observation(nodes, event["duration_ms"] / 1000, text)
-    if items:
-        _record(items)
+# the attempt running in this context: (its thread id, its graph's label text)
+_ATTEMPT: ContextVar[tuple[str, str] | None] = ContextVar(
+    "oris_metrics_attempt", default=None
+)
 
 
-class StepClock:
-    """Times a run's supersteps: pass ``step`` as the run's ``step_hook``."""
+@contextmanager
+def attempt_steps(*, graph: str, thread_id: str) -> Iterator[None]:
+    """Around running an attempt's graph: the supersteps of its thread's root
+    graph and their nodes are timed (by ``STEPS``) under ``graph``; a subgraph's
+    or another thread's (a subagent a tool runs) are not."""
+    text = _label_text(SERIES["superstep_duration_seconds"], {"graph": graph})
+    token = _ATTEMPT.set((thread_id, text))
+    try:
+        yield
+    finally:
+        _ATTEMPT.reset(token)
 
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
-        self.durations: list[float] = []
 
-    def step(self, _step: int) -> None:
-        now = time.perf_counter()
-        self.durations.append(now - self.last)
-        self.last = now
+@lru_cache(maxsize=4096)
+def _node_text(graph: str, node: str) -> str:
+    return f"{graph},node={_escape(node)}"
+
+
+class StepMetrics:
+    """Times the supersteps and node runs of attempts: a ``graphs.instrumentation``
+    listener, installed at startup (beside the tracing one while tracing), so the
+    engine measures once for both. Only the root graph of a run under
+    :func:`attempt_steps` is timed (a subgraph's steps are inside its parent's
+    node); a superstep counts once committed, a node run once it returned."""
+
+    __slots__ = ()
+
+    def superstep_start(self, start: SuperstepStart) -> Any:
+        attempt = _ATTEMPT.get()
+        if attempt is None or start.namespace or start.thread_id != attempt[0]:
+            return None  # not observed: the engine tells nothing more
+        return attempt[1], time.perf_counter()
+
+    def superstep_end(
+        self,
+        handle: tuple[str, float],
+        *,
+        error: BaseException | None,
+        interrupted: bool,
+    ) -> None:
+        if error is None and not interrupted:
+            text, started = handle
+            seconds = time.perf_counter() - started
+            _buffer.add(_observation(_SUPERSTEPS, seconds, text))
+
+    def node_start(self, start: NodeStart) -> Any:
+        return _node_text(start.parent[0], start.node), time.perf_counter()
+
+    def node_end(
+        self,
+        handle: tuple[str, float],
+        *,
+        error: BaseException | None,
+        interrupted: bool,
+    ) -> None:
+        if error is None and not interrupted:
+            text, started = handle
+            _buffer.add(_observation(_NODES, time.perf_counter() - started, text))
+
+
+_SUPERSTEPS = SERIES["superstep_duration_seconds"]
+_NODES = SERIES["node_duration_seconds"]
+STEPS = StepMetrics()
 
 
 class CallMetrics:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs import serde
 from runtime.inputs import json_schema
-from runtime.models import Job
+from runtime.models import Job, Run
 from runtime.tracing import trace_response
 
 if TYPE_CHECKING:
@@ -408,4 +408,22 @@ def worker_ack(attempt_id: str, outcome: Any, trace: Any) -> JSON:
         "next_retry_at": rfc3339(outcome.next_retry_at),
         "next_attempt_no": outcome.next_attempt_no,
         "trace": trace_response(trace),
+    }
+
+
+# --- Agent Server runs -------------------------------------------------------------
+
+
+def agent_run(run: Run) -> JSON:
+    """A run as the Agent Server answers it (its private bookkeeping left out)."""
+    return {
+        "run_id": str(run.run_id),
+        "thread_id": run.thread_id,
+        "assistant_id": str(run.assistant_id),
+        "created_at": rfc3339(run.created_at),
+        "updated_at": rfc3339(run.updated_at),
+        "status": run.status,
+        "metadata": run.metadata,
+        "multitask_strategy": run.multitask_strategy,
+        "kwargs": {k: v for k, v in run.kwargs.items() if not k.startswith("_")},
     }

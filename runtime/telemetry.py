@@ -2,8 +2,8 @@
 tool call spans.
 
 Off unless ``ORIS_OTEL_ENABLED`` or the standard ``OTEL_*`` variables turn it on
-(``oris_site.settings.env_otel``); off, nothing is installed and the hot path pays
-one ``None`` check per hook. On, :func:`setup` builds the tracer provider from the
+(``oris_site.settings.env_otel``); off, only the metrics' listeners are installed
+and no span is made. On, :func:`setup` builds the tracer provider from the
 standard variables (``OTEL_TRACES_EXPORTER``: ``otlp`` over HTTP, the ``oris[otlp]``
 extra, ``console`` or ``none``; ``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_*``,
 ``OTEL_BSP_*``) and wires the engine's and the agents' listeners to it.
@@ -66,16 +66,20 @@ def tracer() -> Tracer | None:
 
 def configure(provider: TracerProvider | None) -> None:
     """Traces to ``provider`` (``None``: tracing off) and wires the engine's and
-    the agents' listeners to it. Tests call it with an in-memory exporter."""
-    from runtime.metrics import CALLS  # the calls are counted, traced or not
+    the agents' listeners to it, beside the metrics' ones (installed either
+    way). Tests call it with an in-memory exporter."""
+    # supersteps, nodes and calls are counted, traced or not
+    from runtime.metrics import CALLS, STEPS
 
     if provider is None:
         _state.tracer = None
-        graphs.instrumentation.set_listener(None)
+        graphs.instrumentation.set_listener(STEPS)
         agents.instrumentation.set_listener(CALLS)
         return
     _state.tracer = provider.get_tracer(SCOPE)
-    graphs.instrumentation.set_listener(GraphSpans())
+    graphs.instrumentation.set_listener(
+        graphs.instrumentation.Listeners(STEPS, GraphSpans())
+    )
     agents.instrumentation.set_listener(
         agents.instrumentation.Listeners(CALLS, AgentSpans())
     )
@@ -257,30 +261,40 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
 
 
 class GraphSpans:
-    """Superstep and node spans (``graphs.instrumentation.Listener``)."""
+    """Superstep and node spans (``graphs.instrumentation.Listener``).
+
+    Where the run's span is sampled out, its supersteps are not observed at all
+    (no span, no node call); a superstep's handle is its span and the context
+    its nodes start in, made once for all of them."""
+
+    __slots__ = ()
 
     def superstep_start(self, start: graphs.instrumentation.SuperstepStart) -> Any:
         assert _state.tracer is not None
+        current = trace.get_current_span()
+        if not current.is_recording() and current.get_span_context().is_valid:
+            return None  # a sampled-out trace: nothing of it is recorded
         # few attributes: each costs on every superstep (the attempt span has
         # the thread, the node spans below say which nodes ran)
         attributes: dict[str, Any] = {"oris.step": start.step}
         if start.namespace:  # a subgraph's
             attributes["oris.graph"] = start.graph
             attributes["oris.checkpoint_ns"] = start.namespace
-        return _state.tracer.start_span(
+        span = _state.tracer.start_span(
             f"superstep {start.step}", attributes=attributes
         )
+        return span, trace.set_span_in_context(span)
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
     ) -> None:
-        _ended(handle, error, interrupted)
+        _ended(handle[0], error, interrupted)
 
     def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
         assert _state.tracer is not None
         span = _state.tracer.start_span(
             f"node {start.node}",
-            context=trace.set_span_in_context(start.parent),
+            context=start.parent[1],
             attributes={"oris.node": start.node, "oris.task_id": start.task_id},
         )
         if start.attempt > 1:  # a RetryPolicy's retry

@@ -90,7 +90,8 @@ JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     # Dead letters and replays from a checkpoint bring a job back.
     Job.Status.FAILED: frozenset({Job.Status.QUEUED}),
     Job.Status.COMPLETED: frozenset({Job.Status.QUEUED}),
-    Job.Status.CANCELLED: frozenset(),
+    # An Agent Server thread runs again after a cancelled run (its next run).
+    Job.Status.CANCELLED: frozenset({Job.Status.QUEUED}),
 }
 
 
@@ -166,6 +167,9 @@ ATTEMPT_TRANSITIONS: dict[str, frozenset[str]] = {
         {
             Attempt.Status.LEASED,
             Attempt.Status.RUNNING,
+            # A delayed start (an Agent Server run's after_seconds) waits for
+            # its retry_at as a retry does.
+            Attempt.Status.RETRY_BACKOFF,
             Attempt.Status.CANCELLED,
             Attempt.Status.FAILED,
         }

@@ -19,10 +19,19 @@ from django.utils import timezone
 from graphs.policy import InterruptPolicy
 from runtime import metrics
 from runtime.errors import InvalidTransition, LeaseLost, RecoveryLimitExceeded
-from runtime.models import Attempt, DeadLetter, Interrupt, Job, Lease, RetryHistory
+from runtime.models import (
+    Attempt,
+    DeadLetter,
+    Interrupt,
+    Job,
+    Lease,
+    RetryHistory,
+    Run,
+)
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
 from runtime.services.leases import lease_release
+from runtime.services.run_status import LIVE, run_follow
 from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
@@ -92,12 +101,14 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
                 updated_at=now,
                 finished_at=now,
             )
+            run_follow(attempt_id=lease.attempt_id, status=Run.Status.SUCCESS, at=now)
     metrics.run_finished(graph=lease.attempt.job.graph, status=Job.Status.COMPLETED)
 
 
 # The most frequent outcome, on PostgreSQL as one statement: each step runs only
 # if the previous one matched (the lease released by its holder, the attempt and
-# the job in a status the transition tables allow), and the counts tell which.
+# the job in a status the transition tables allow), and the counts tell which;
+# the Agent Server run the attempt executes, if any, succeeds with them.
 _COMPLETE = f"""
 WITH released AS (
     DELETE FROM {Lease._meta.db_table}
@@ -114,6 +125,10 @@ WITH released AS (
         error = NULL, updated_at = %(now)s, finished_at = %(now)s
     WHERE id IN (SELECT job_id FROM attempt) AND status = ANY(%(job_from)s)
     RETURNING id
+), agent_run AS (
+    UPDATE {Run._meta.db_table}
+    SET status = '{Run.Status.SUCCESS}', updated_at = %(now)s
+    WHERE attempt_id IN (SELECT %(attempt_id)s FROM job) AND status = ANY(%(run_from)s)
 )
 SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
        (SELECT count(*) FROM job)
@@ -132,6 +147,8 @@ def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
             if s in RUNNING
         ],
         "job_from": allowed_sources(Job, Job.Status.COMPLETED),
+        "attempt_id": lease.attempt_id,
+        "run_from": list(LIVE),  # an Agent Server run follows its attempt
     }
     # No savepoint of its own: inside a draining worker's transaction a conflict
     # aborts that whole transaction, which the lease makes safe to retry.
@@ -158,6 +175,7 @@ def attempt_interrupt(
     with transaction.atomic():
         attempt = _finish(lease, now)
         transition(Job, attempt.job_id, to=Job.Status.INTERRUPTED, updated_at=now)
+        run_follow(attempt_id=attempt.pk, status=Run.Status.INTERRUPTED, at=now)
         return Interrupt.objects.bulk_create(
             Interrupt(
                 job_id=attempt.job_id,
@@ -214,6 +232,7 @@ def _schedule_retry(
         scheduled_at=retry_at,
     )
     transition(Job, attempt.job_id, to=Job.Status.QUEUED, error=error, updated_at=now)
+    run_follow(attempt_id=attempt.pk, status=Run.Status.PENDING, at=now)
     dispatch.dispatch_ring(queue=attempt.queue)
     metrics.inc("retries_scheduled_total", graph=attempt.job.graph)
 
@@ -222,6 +241,9 @@ def _dead_letter(
     attempt: Attempt, reason: str, error: dict[str, Any] | None, now: datetime
 ) -> None:
     metrics.dead_lettered(graph=attempt.job.graph, reason=reason)
+    timed_out = reason == DeadLetter.Reason.EXECUTION_TIMEOUT
+    run_status = Run.Status.TIMEOUT if timed_out else Run.Status.ERROR
+    run_follow(attempt_id=attempt.pk, status=run_status, at=now)
     transition(
         Attempt,
         attempt.pk,
@@ -292,6 +314,7 @@ def attempt_cancel(*, attempt: Attempt, at: datetime | None = None) -> None:
     now = at or timezone.now()
     Lease.objects.filter(attempt=attempt).delete()
     transition(Attempt, attempt.pk, to=Attempt.Status.CANCELLED, finished_at=now)
+    run_follow(attempt_id=attempt.pk, status=Run.Status.INTERRUPTED, at=now)
 
 
 def attempt_time_out(
@@ -319,6 +342,7 @@ def attempt_time_out(
                 updated_at=now,
                 finished_at=now,
             )
+            run_follow(attempt_id=attempt.pk, status=Run.Status.TIMEOUT, at=now)
             metrics.run_finished(graph=attempt.job.graph, status=Job.Status.CANCELLED)
         else:
             _dead_letter(attempt, DeadLetter.Reason.EXECUTION_TIMEOUT, error, now)

@@ -26,6 +26,7 @@ from runtime.services import attempts, claims, leases
 from runtime.services.attempts import Outcome
 from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
+from runtime.worker import agent_run
 from runtime.worker.heartbeats import heartbeats
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def execute_leased(*, lease: Lease) -> Finish:
 
 def _finished(lease: Lease, finish: Finish) -> Outcome:
     outcome = finish()
+    if outcome not in (Outcome.LEASE_LOST, Outcome.REQUEUED):
+        agent_run.finished(lease.attempt)  # the thread's next run, webhook
     metrics.attempt_finished(
         graph=lease.attempt.job.graph,
         outcome=outcome,
@@ -90,25 +93,40 @@ def _execute(lease: Lease) -> Finish:
     )
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
-    clock = metrics.StepClock()
+    served = agent_run.served(attempt)  # an Agent Server run, or None
     try:
-        with heartbeats.keep(lease):
-            graph_input = _input_for(attempt, graph, saver, config)
-            result = graph.run(graph_input, config, step_hook=clock.step)
+        with (
+            heartbeats.keep(lease),
+            metrics.attempt_steps(graph=job.graph, thread_id=job.thread_id),
+        ):
+            if served is None:
+                graph_input = _input_for(attempt, graph, saver, config)
+                result = graph.run(graph_input, config)
+            else:
+                graph_input = served.input(graph, saver, config)
+                result = graph.run(
+                    graph_input,
+                    config,
+                    step_hook=served.step_hook,
+                    **served.options(),
+                )
             if result.status != "completed":
                 saver.flush()  # a run with no superstep still leaves its input
     except LeaseLost as exc:
         logger.warning("attempt %s stopped without writing: %s", attempt.pk, exc)
         return lambda: Outcome.LEASE_LOST
     except JobCancelled:
+        agent_run.ended(served)
         return partial(_cancelled, job)
     except KeyboardInterrupt:
         raise  # the worker is stopping: the lease recovers the attempt
     except BaseException as exc:  # SystemExit from a node too: a failed attempt
+        agent_run.ended(served, exc)
         return _failed(lease, exc)
-    metrics.run_steps(graph=job.graph, supersteps=clock.durations, trace=result.trace)
     if result.status not in ("completed", "interrupted"):
+        agent_run.ended(served, result.error)
         return _failed(lease, result.error)
+    agent_run.ended(served)
     return partial(_record, lease, result, saver)
 
 

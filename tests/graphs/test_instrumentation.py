@@ -13,6 +13,7 @@ import pytest
 from graphs import END, START, Command, RetryPolicy, Send, StateGraph, interrupt
 from graphs.checkpoint import InMemorySaver
 from graphs.instrumentation import (
+    Listeners,
     NodeStart,
     SuperstepStart,
     get_listener,
@@ -214,8 +215,68 @@ def test_async_runs_are_heard(recorder) -> None:
 
 
 def test_without_a_listener_nothing_is_called() -> None:
-    assert get_listener() is None
+    installed = set_listener(None)  # the runtime's, when Django set up this process
+    try:
+        assert get_listener() is None
+        graph = StateGraph(State)
+        graph.add_node("a", visit("a"))
+        graph.add_edge(START, "a")
+        assert graph.compile().invoke({"trail": []}) == {"trail": ["a"]}
+    finally:
+        set_listener(installed)
+
+
+class Declines(Recorder):
+    """Observes only the supersteps of ``step``: ``None`` for the others."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
+
+    def superstep_start(self, start: SuperstepStart) -> Any:
+        handle = super().superstep_start(start)
+        return handle if start.step == self.step else None
+
+
+def two_steps() -> Any:
     graph = StateGraph(State)
     graph.add_node("a", visit("a"))
+    graph.add_node("b", visit("b"))
     graph.add_edge(START, "a")
-    assert graph.compile().invoke({"trail": []}) == {"trail": ["a"]}
+    graph.add_edge("a", "b")
+    return graph.compile()
+
+
+def test_a_superstep_not_observed_tells_nothing_more() -> None:
+    declines = Declines(step=2)
+    with listening(set_listener, declines):
+        assert two_steps().invoke({"trail": []}) == {"trail": ["a", "b"]}
+    # asked about every superstep (the input's, a's, b's), told only of b's
+    assert [s.step for s in declines.steps] == [0, 1, 2]
+    assert [n.node for n in declines.nodes] == ["b"]
+    ends = [e for e in declines.events if e[0] != "step"]
+    assert ends == [
+        ("node_end", ("node-b-1", "None", False)),
+        ("step_end", ("step-LangGraph-2", "None", False)),
+    ]
+
+
+def test_listeners_tell_each_listener_with_its_own_handles() -> None:
+    everything, only_a = Recorder(), Declines(step=1)
+    with listening(set_listener, Listeners(everything, only_a)):
+        assert two_steps().invoke({"trail": []}) == {"trail": ["a", "b"]}
+    assert [n.node for n in everything.nodes] == ["a", "b"]
+    assert [n.parent for n in everything.nodes] == [
+        "step-LangGraph-1",
+        "step-LangGraph-2",
+    ]
+    assert [(n.node, n.parent) for n in only_a.nodes] == [("a", "step-LangGraph-1")]
+    assert [e for e in only_a.events if e[0] != "step"] == [
+        ("node_end", ("node-a-1", "None", False)),
+        ("step_end", ("step-LangGraph-1", "None", False)),
+    ]
+    # nobody observes a superstep: the engine is told its start only
+    nobody = Listeners(Declines(step=9), Declines(step=9))
+    with listening(set_listener, nobody):
+        assert two_steps().invoke({"trail": []}) == {"trail": ["a", "b"]}
+    assert all(not each.nodes for each in nobody.listeners)

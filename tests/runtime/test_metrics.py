@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphs.checkpoint import InMemorySaver
 from runtime import metrics, registry
 from runtime.models import Interrupt, Job, MetricCounter
 from runtime.services import claims, reaper
@@ -175,3 +176,48 @@ def test_every_path_to_a_terminal_status_counts_one_finished_run(settings) -> No
     reason = (("graph", "chain"), ("reason", "recovery_limit"))
     assert scrape()[("oris_runtime_dead_letters_total", reason)] == 1
     assert Job.objects.filter(status=Job.Status.CANCELLED).count() == 3
+
+
+def step_counts(samples, graph: str) -> tuple[float, dict[str, float]]:
+    steps = samples.get(
+        ("oris_runtime_superstep_duration_seconds_count", (("graph", graph),)), 0.0
+    )
+    nodes = {
+        dict(labels)["node"]: value
+        for (name, labels), value in samples.items()
+        if name == "oris_runtime_node_duration_seconds_count"
+        and dict(labels)["graph"] == graph
+    }
+    return steps, nodes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempts_supersteps_and_nodes_are_timed_by_the_engines_listener() -> None:
+    from graphs.instrumentation import get_listener
+    from runtime.worker.drain import worker_drain
+
+    assert get_listener() is metrics.STEPS  # the engine measures; metrics read it
+    metrics.discard_pending()
+    before = step_counts(scrape(), "chain")
+    job = make_job("chain")
+    worker_drain(worker_id="w-steps")
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    steps, nodes = step_counts(scrape(), "chain")
+    # the input's superstep, then a, b and c; each node once
+    assert steps - before[0] == 4
+    assert {n: v - before[1].get(n, 0.0) for n, v in nodes.items()} == {
+        "a": 1,
+        "b": 1,
+        "c": 1,
+    }
+    # the same graph run outside an attempt is not a run of the runtime's, nor
+    # is one of another thread inside it (a subagent a tool runs)
+    chain = registry.graph_get("chain").graph.with_checkpointer(InMemorySaver())
+    chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-1"}})
+    with metrics.attempt_steps(graph="chain", thread_id="t-2"):
+        chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-3"}})
+    assert step_counts(scrape(), "chain") == (steps, nodes)
+    with metrics.attempt_steps(graph="chain", thread_id="t-2"):
+        chain.invoke({"n": 0}, {"configurable": {"thread_id": "t-2"}})
+    assert step_counts(scrape(), "chain")[0] == steps + 4

@@ -237,8 +237,9 @@ def test_a_request_without_traceparent_starts_the_trace(spans, operator) -> None
 
 def test_tracing_is_off_unless_configured(monkeypatch) -> None:
     assert telemetry.tracer() is None
-    assert graphs.instrumentation.get_listener() is None
-    # off, the agents' calls are still counted (by the metrics' listener alone)
+    # off, supersteps, nodes and the agents' calls are still counted (by the
+    # metrics' listeners alone)
+    assert graphs.instrumentation.get_listener() is metrics.STEPS
     assert agents.instrumentation.get_listener() is metrics.CALLS
     for name in (
         "ORIS_OTEL_ENABLED",
@@ -403,3 +404,51 @@ def test_a_job_created_inside_a_span_continues_under_it(spans) -> None:
     (attempt,) = named(spans.get_finished_spans(), "attempt chain")
     assert parent_of(attempt) == job.trace["span_id"]
     assert make_job("chain").trace is None  # outside any span: no trace
+
+
+class CountingDrop:
+    """A sampler that drops every span it is asked about, and counts them."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs):
+        from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
+
+        self.asked.append(name)
+        return SamplingResult(Decision.DROP)
+
+    def get_description(self) -> str:
+        return "CountingDrop"
+
+
+@pytest.mark.django_db
+def test_a_sampled_out_run_costs_no_span_below_its_attempt() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+    from opentelemetry.sdk.trace.sampling import ParentBased
+
+    from tests.factories import make_job
+
+    sampler = CountingDrop()
+    exporter = InMemorySpanExporter()
+    # asked for the roots and for the children of a sampled-out local parent
+    provider = TracerProvider(
+        sampler=ParentBased(sampler, local_parent_not_sampled=sampler)
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.configure(provider)
+    try:
+        job = make_job("chain")
+        worker_drain(worker_id="w-test")
+    finally:
+        telemetry.configure(None)
+        provider.shutdown()
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    assert exporter.get_finished_spans() == ()
+    # asked for the attempt only: its supersteps and nodes were not even started
+    assert sampler.asked == ["attempt chain"]

@@ -23,4 +23,9 @@ def build_echo_steps() -> Any:
 
 AGENT_GRAPHS = {
     "echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps",
+    "chat": "tests.runtime.agent_server.graphs_runs:build_chat",
+    "review": "tests.runtime.agent_server.graphs_runs:build_review",
+    "ticks": "tests.runtime.agent_server.graphs_runs:build_ticks",
+    "fails": "tests.runtime.agent_server.graphs_runs:build_fails",
+    "crashy": "tests.runtime.agent_server.graphs_runs:build_crashy",
 }

@@ -64,6 +64,7 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
         assert get_json(f"http://{addr}/healthz", time.monotonic() + 30) == {
             "status": "ok"
         }
+        assert get_json(f"http://{addr}/ok", time.monotonic()) == {"ok": True}
         # The cluster is up when a queued task comes back with its result.
         check = subprocess.run(
             [sys.executable, MANAGE, "shell", "--no-imports", "-c", ROUND_TRIP],
@@ -106,7 +107,7 @@ def test_it_serves_and_stops_both_processes_on_sigterm(sqlite_env) -> None:
     # The first screen ends with the framed block: the console and its password,
     # after the server's own start-up lines.
     block = output.index("  Oris console   http://")
-    assert block > output.index("Starting development server")
+    assert block > output.index("Uvicorn running on")  # ASGI, for the SSE streams
     assert output[block:].splitlines()[2].startswith("  password       ")
     assert output.rindex("=" * 72) > block
     with pytest.raises(urllib.error.URLError):

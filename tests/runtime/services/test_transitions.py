@@ -28,7 +28,8 @@ def test_every_status_has_a_row_and_targets_are_statuses(table, choices) -> None
 def test_cancelled_and_completed_attempts_are_final() -> None:
     assert ATTEMPT_TRANSITIONS[Attempt.Status.COMPLETED] == frozenset()
     assert ATTEMPT_TRANSITIONS[Attempt.Status.CANCELLED] == frozenset()
-    assert JOB_TRANSITIONS[Job.Status.CANCELLED] == frozenset()
+    # A cancelled job runs again only as the next run of its Agent Server thread.
+    assert JOB_TRANSITIONS[Job.Status.CANCELLED] == frozenset({Job.Status.QUEUED})
 
 
 def test_a_transition_is_a_compare_and_set() -> None:
@@ -45,7 +46,9 @@ def test_a_transition_is_a_compare_and_set() -> None:
 def test_a_terminal_job_cannot_move_on_its_own() -> None:
     job = make_job()
     transition(Job, job.pk, to=Job.Status.CANCELLED)
-    for target in (Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.COMPLETED):
+    # (only a new run of its Agent Server thread queues it again, as a replay
+    # queues a completed job)
+    for target in (Job.Status.RUNNING, Job.Status.COMPLETED, Job.Status.FAILED):
         with pytest.raises(InvalidTransition):
             transition(Job, job.pk, to=target)
     assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED

@@ -1,0 +1,412 @@
+"""Runs of the Agent Server API on Oris jobs.
+
+A thread's first run creates the thread's Oris job (``job_insert``); every later
+run adds an attempt to that job, continuing the thread's state as LangGraph's
+invoke on an existing thread does. Each run is an attempt the q2 workers execute
+under a lease; its status follows the attempt's outcome in the outcome's
+transaction (``run_status.run_follow``). While a run is pending or running on a
+thread, a new one obeys its ``multitask_strategy``: ``reject`` (409), ``enqueue``
+(it waits; the worker's finish of the active run starts it), ``interrupt`` (the
+active run stops as ``interrupted``, the new one continues from its checkpoint)
+or ``rollback`` (the active run is cancelled and deleted with its checkpoints).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from runtime import registry
+from runtime.errors import Conflict, InvalidArgument, NotFound
+from runtime.inputs import input_check
+from runtime.models import (
+    Attempt,
+    Checkpoint,
+    CheckpointBlob,
+    CheckpointWrite,
+    Interrupt,
+    Job,
+    Run,
+    RunEvent,
+    Thread,
+)
+from runtime.models.agent_server import RUN_FINAL
+from runtime.services.assistants import assistant_resolve
+from runtime.services.audit import Actor, audit_record
+from runtime.services.interrupts import interrupt_resume
+from runtime.services.jobs import (
+    JobOptions,
+    _cancel_now,
+    job_enqueue_continuation,
+    job_insert,
+    normalize_input,
+)
+from runtime.services.run_status import LIVE
+from runtime.services.threads import thread_ensure
+from runtime.services.transitions import transition, transition_all
+
+THREAD_NOT_FOUND = "Thread or assistant not found."
+BUSY = (
+    "Thread is already running a task. Wait for it to finish or choose a "
+    "different multitask strategy."
+)
+# Where a stateless run's temporary thread is deleted once the run is over: by
+# the worker for a background run, by the request that streams or waits on it.
+DISCARD_BY_WORKER = "worker"
+DISCARD_BY_REQUEST = "request"
+# Statuses a thread's job may start its next run from.
+_RESTARTABLE: list[str] = [
+    Job.Status.COMPLETED,
+    Job.Status.FAILED,
+    Job.Status.INTERRUPTED,
+    Job.Status.CANCELLED,
+]
+
+
+def run_create(
+    *,
+    actor: Actor,
+    assistant_id: str,
+    request: dict[str, Any],
+    thread_id: str | None = None,
+    discard: str = DISCARD_BY_WORKER,
+) -> Run:
+    """Accepts one run (``request`` is the checked body: input, command,
+    stream_mode, config, ...). ``thread_id=None`` is a stateless run on a
+    temporary thread, deleted when it ends unless ``on_completion="keep"``.
+    Raises ``NotFound`` (thread or assistant), ``Conflict`` (``reject`` while
+    busy) or ``InvalidArgument`` (input, checkpoint)."""
+    assistant = assistant_resolve(assistant_id)
+    now = timezone.now()
+    stateless = thread_id is None
+    kwargs = dict(request)
+    if thread_id is None:
+        thread_id = str(uuid.uuid4())
+        if kwargs.get("on_completion", "delete") == "delete":
+            kwargs["_discard"] = discard
+    if kwargs.get("input") is not None:
+        registered = registry.graph_get(assistant.graph)
+        input_check(
+            registered.graph, normalize_input(kwargs["input"]), name=assistant.graph
+        )
+    strategy = kwargs.get("multitask_strategy") or Run.Strategy.ENQUEUE
+    with transaction.atomic():
+        thread = _thread_for_run(thread_id, stateless, kwargs)
+        if thread.job is not None and thread.job.graph != assistant.graph:
+            raise Conflict(
+                f"thread '{thread_id}' runs graph '{thread.job.graph}', "
+                f"not '{assistant.graph}'"
+            )
+        active = list(
+            Run.objects.select_related("attempt")
+            .filter(thread=thread, status__in=LIVE)
+            .order_by("created_at")
+        )
+        if active and strategy == Run.Strategy.REJECT:
+            raise Conflict(BUSY)
+        if active and strategy == Run.Strategy.INTERRUPT:
+            active = [r for r in active if not _run_stop(r, actor=actor, at=now)]
+        if active and strategy == Run.Strategy.ROLLBACK:
+            for run in active:
+                _run_rollback(run, actor=actor, at=now)
+            active = []
+        config = _merged(assistant.config, kwargs.get("config") or {})
+        kwargs["config"] = config
+        kwargs["context"] = _merged(assistant.context, kwargs.get("context") or {})
+        run = Run.objects.create(
+            thread=thread,
+            assistant_id=assistant.assistant_id,
+            graph=assistant.graph,
+            multitask_strategy=strategy,
+            kwargs=kwargs,
+            metadata=kwargs.get("metadata") or {},
+            created_at=now,
+            updated_at=now,
+        )
+        Thread.objects.filter(pk=thread.pk).update(
+            updated_at=now,
+            metadata={
+                **thread.metadata,
+                "graph_id": assistant.graph,
+                "assistant_id": str(assistant.assistant_id),
+            },
+        )
+        if not active:  # else the worker's finish of the active run starts it
+            _run_start(run, actor=actor, at=now)
+        audit_record(
+            actor=actor,
+            action="run.create",
+            resource_type="run",
+            resource_id=str(run.run_id),
+            details={
+                "thread_id": thread.thread_id,
+                "assistant_id": str(assistant.assistant_id),
+                "graph": assistant.graph,
+                "multitask_strategy": strategy,
+            },
+            at=now,
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _thread_for_run(thread_id: str, stateless: bool, kwargs: dict[str, Any]) -> Thread:
+    """The run's thread, locked (runs of one thread are created one at a time)."""
+    found = Thread.objects.select_for_update().filter(pk=thread_id).first()
+    if found is None and (stateless or kwargs.get("if_not_exists") == "create"):
+        thread_ensure(thread_id=thread_id)
+        found = Thread.objects.select_for_update().filter(pk=thread_id).first()
+    if found is None:
+        raise NotFound(THREAD_NOT_FOUND)
+    return Thread.objects.select_related("job").get(pk=found.pk)
+
+
+def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **given}
+    if "configurable" in base or "configurable" in given:
+        merged["configurable"] = {
+            **(base.get("configurable") or {}),
+            **(given.get("configurable") or {}),
+        }
+    return merged
+
+
+def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
+    """Gives ``run`` the attempt that executes it: the thread's job for a first
+    run, else a new attempt of that job (the answers to its pending interrupts
+    for a ``command.resume``)."""
+    kwargs = run.kwargs
+    thread = Thread.objects.select_related("job").get(pk=run.thread_id)
+    command = kwargs.get("command") or {}
+    checkpoint_id = _checkpoint_of(kwargs)
+    job = thread.job
+    if job is None:
+        if checkpoint_id:
+            raise NotFound(f"checkpoint '{checkpoint_id}' not found")
+        job = job_insert(
+            graph=run.graph,
+            input=kwargs.get("input") or {},
+            actor=actor,
+            options=JobOptions(),
+            thread_id=thread.thread_id,
+            at=at,
+        )
+        Thread.objects.filter(pk=thread.pk).update(job=job)
+        attempt = job.attempts.get()
+    else:
+        attempt = _continuation(job, run, command, checkpoint_id, actor, at)
+    after = kwargs.get("after_seconds") or 0
+    if after > 0 and attempt.status == Attempt.Status.QUEUED:
+        transition(
+            Attempt,
+            attempt.pk,
+            to=Attempt.Status.RETRY_BACKOFF,
+            retry_at=at + timedelta(seconds=after),
+        )
+    Run.objects.filter(pk=run.pk).update(attempt=attempt, updated_at=at)
+
+
+def _checkpoint_of(kwargs: dict[str, Any]) -> str:
+    checkpoint = kwargs.get("checkpoint") or {}
+    return str(kwargs.get("checkpoint_id") or checkpoint.get("checkpoint_id") or "")
+
+
+def _continuation(
+    job: Job,
+    run: Run,
+    command: dict[str, Any],
+    checkpoint_id: str,
+    actor: Actor,
+    at: datetime,
+) -> Attempt:
+    pending = list(job.interrupts.filter(status=Interrupt.Status.PENDING))
+    if "resume" in command and pending and not checkpoint_id:
+        for interrupt, answer in _answers(pending, command["resume"]):
+            interrupt_resume(interrupt=interrupt, value=answer, actor=actor, at=at)
+        latest = job.attempts.order_by("-created_at").first()
+        if latest is None or latest.status != Attempt.Status.QUEUED:
+            raise Conflict("the resume did not start a run (the interrupt waits)")
+        return latest
+    if (
+        checkpoint_id
+        and not Checkpoint.objects.filter(
+            thread_id=job.thread_id, checkpoint_ns="", checkpoint_id=checkpoint_id
+        ).exists()
+    ):
+        raise NotFound(f"checkpoint '{checkpoint_id}' not found")
+    # A new input (or a goto/update) supersedes the questions left open.
+    transition_all(
+        job.interrupts.all(),
+        to=Interrupt.Status.CANCELLED,
+        sources=[Interrupt.Status.PENDING],
+        resolved_at=at,
+    )
+    return job_enqueue_continuation(
+        job=job,
+        kind=Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.RESUME,
+        sources=_RESTARTABLE,
+        at=at,
+        checkpoint_id=checkpoint_id,
+    )
+
+
+def _answers(pending: list[Interrupt], value: Any) -> list[tuple[Interrupt, Any]]:
+    """A ``command.resume``: one value for every waiting interrupt, or a map of
+    interrupt ids (the graph's, as clients see them) to values."""
+    by_id = {i.graph_interrupt_id: i for i in pending} | {i.pk: i for i in pending}
+    if isinstance(value, dict) and value and set(value) <= set(by_id):
+        return [(by_id[k], v) for k, v in value.items()]
+    return [(i, value) for i in pending]
+
+
+def _run_stop(run: Run, *, actor: Actor, at: datetime) -> bool:
+    """Stops a live run as ``interrupted``; ``True`` when it is over now, ``False``
+    when its worker stops it at its next superstep."""
+    attempt = run.attempt
+    if attempt is None:  # waiting behind another run: it never starts
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.INTERRUPTED, updated_at=at
+        )
+        return True
+    job = Job.objects.select_for_update().get(pk=attempt.job_id)
+    if job.status == Job.Status.RUNNING:
+        Job.objects.filter(pk=job.pk).update(
+            cancel_requested=True, cancel_reason="run cancelled", updated_at=at
+        )
+        return False
+    if not job.is_terminal:
+        _cancel_now(job, at)  # the run's attempt, and the run with it
+    Run.objects.filter(pk=run.pk, status__in=LIVE).update(
+        status=Run.Status.INTERRUPTED, updated_at=at
+    )
+    return True
+
+
+def _run_rollback(run: Run, *, actor: Actor, at: datetime) -> None:
+    """Cancels a live run and deletes it with the checkpoints it wrote; its
+    worker's next fenced write finds the lease gone and stops."""
+    attempt = run.attempt
+    if attempt is not None:
+        job = Job.objects.select_for_update().get(pk=attempt.job_id)
+        if not job.is_terminal:
+            _cancel_now(job, at)
+        written = Checkpoint.objects.filter(
+            thread_id=job.thread_id, created_at__gte=attempt.created_at
+        )
+        ids = list(written.values_list("checkpoint_id", flat=True))
+        CheckpointWrite.objects.filter(
+            thread_id=job.thread_id, checkpoint_id__in=ids
+        ).delete()
+        written.delete()
+    run.delete()
+    _audit(actor, "run.rollback", run, at)
+
+
+def _audit(actor: Actor, verb: str, run: Run, at: datetime, **details: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=verb,
+        resource_type="run",
+        resource_id=str(run.run_id),
+        details={"thread_id": run.thread_id, **details},
+        at=at,
+    )
+
+
+def run_cancel(
+    *, run: Run, actor: Actor, action: str = "interrupt", at: datetime | None = None
+) -> None:
+    """Cancels a pending or running run: ``interrupt`` stops it (status
+    ``interrupted``), ``rollback`` also deletes it and its checkpoints. Raises
+    ``NotFound`` when it is already over (as LangGraph's server does)."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        Thread.objects.select_for_update().filter(pk=run.thread_id).first()
+        current = Run.objects.select_related("attempt").filter(pk=run.pk).first()
+        if current is None or current.status in RUN_FINAL:
+            raise NotFound(
+                "No matching runs to cancel: the run is over or does not exist"
+            )
+        if action == "rollback":
+            _run_rollback(current, actor=actor, at=now)
+            over = True
+        else:
+            over = _run_stop(current, actor=actor, at=now)
+            _audit(actor, "run.cancel", current, now, action=action)
+        if over:
+            run_advance(thread_id=current.thread_id, actor=actor, at=now)
+
+
+def run_delete(*, run: Run, actor: Actor) -> None:
+    """Deletes a finished run and its events (409 while it is live)."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = Run.objects.select_for_update().filter(pk=run.pk).first()
+        if current is None:
+            raise NotFound(f"Run '{run.run_id}' not found")
+        if current.status not in RUN_FINAL:
+            raise Conflict(
+                f"run '{run.run_id}' is {current.status}; cancel it first",
+                details={"status": current.status},
+            )
+        current.delete()
+        _audit(actor, "run.delete", current, now)
+
+
+def run_advance(*, thread_id: str, actor: Actor, at: datetime) -> None:
+    """Starts the thread's next waiting run once none is live any more (the
+    ``enqueue`` and ``interrupt`` strategies); in the caller's transaction."""
+    live = Run.objects.filter(thread_id=thread_id, status__in=LIVE)
+    if live.filter(attempt__isnull=False).exists():
+        return
+    waiting = live.filter(attempt__isnull=True).order_by("created_at").first()
+    if waiting is not None:
+        _run_start(waiting, actor=actor, at=at)
+
+
+def thread_discard(*, thread_id: str) -> None:
+    """Deletes a stateless run's temporary thread: its runs and events, its job
+    and the job's checkpoints."""
+    with transaction.atomic():
+        thread = Thread.objects.select_for_update().filter(pk=thread_id).first()
+        if thread is None:
+            return
+        RunEvent.objects.filter(run__thread=thread).delete()
+        thread.runs.all().delete()
+        if thread.job_id is not None:
+            Job.objects.filter(pk=thread.job_id).delete()
+        for model in (Checkpoint, CheckpointBlob, CheckpointWrite):
+            model.objects.filter(thread_id=thread_id).delete()
+        thread.delete()
+
+
+def run_get(*, thread_id: str, run_id: str) -> Run:
+    try:
+        wanted = uuid.UUID(str(run_id))
+    except ValueError:
+        raise InvalidArgument(f"run id '{run_id}' is not a UUID") from None
+    found = Run.objects.filter(pk=wanted, thread_id=thread_id).first()
+    if found is None:
+        raise NotFound(f"Run '{run_id}' not found")
+    return found
+
+
+def run_output(run: Run) -> Any:
+    """What ``runs.wait`` and ``runs.join`` answer for a finished run: its last
+    state (with ``__interrupt__`` when it paused), or ``{"__error__": ...}``."""
+    last = (
+        RunEvent.objects.filter(run=run, event__in=("values", "error"))
+        .order_by("-seq")
+        .values_list("event", "data")
+        .first()
+    )
+    if last is None:
+        return {}
+    event, data = last
+    value = json.loads(data)
+    return {"__error__": value} if event == "error" else value
