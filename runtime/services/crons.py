@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from runtime.errors import InvalidArgument, NotFound, OrisError
 from runtime.models import Cron, Thread
+from runtime.services import agent_runs
 from runtime.services.assistants import assistant_resolve
 from runtime.services.audit import Actor, audit_record
 
@@ -200,7 +201,7 @@ def crons_fire_due(*, at: datetime | None = None, limit: int = 100) -> int:
                 break
             try:
                 with transaction.atomic():  # a refused run leaves the cron going
-                    _fire(cron, now)
+                    _fire(cron)
                 fired += 1
             except OrisError as exc:
                 logger.warning("cron %s did not start a run: %s", cron.pk, exc)
@@ -211,17 +212,14 @@ def crons_fire_due(*, at: datetime | None = None, limit: int = 100) -> int:
     return fired
 
 
-def _fire(cron: Cron, at: datetime) -> None:
-    """Creates one durable run for ``cron`` (the run endpoints' service)."""
-    from runtime.services import agent_runs
-
+def _fire(cron: Cron) -> None:
+    """Creates one durable run for ``cron``, as the run endpoints create them."""
+    request = dict(cron.payload)
+    if cron.thread_id is None:
+        request["on_completion"] = cron.on_run_completed
     agent_runs.run_create(
         actor=Actor(type="system", id=f"cron:{cron.pk}"),
         assistant_id=str(cron.assistant_id),
+        request=request,
         thread_id=cron.thread_id,
-        body={
-            **cron.payload,
-            "on_completion": cron.on_run_completed,
-            "if_not_exists": "create",
-        },
     )

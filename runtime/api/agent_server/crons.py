@@ -14,15 +14,14 @@ from rest_framework.response import Response
 
 from runtime import selectors
 from runtime.api.agent_server.base import AgentServerApi
-from runtime.api.base import AnyJSONField
+from runtime.api.agent_server.runs import run_request
 from runtime.api.permissions import Scope
+from runtime.errors import InvalidArgument
 from runtime.models import Cron
 from runtime.present import rfc3339
 from runtime.selectors.crons import CRON_SORTS
 from runtime.services import crons
 
-STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
-DURABILITY = ("sync", "async", "exit")
 CRON_FIELDS = (
     "cron_id",
     "assistant_id",
@@ -41,54 +40,36 @@ CRON_FIELDS = (
 )
 
 
-class NodesField(serializers.JSONField):
-    """``interrupt_before`` / ``interrupt_after``: ``"*"`` or a list of node names."""
+class CronFields(serializers.Serializer):
+    """A cron's own fields; the rest of its body is what its runs are given,
+    checked as a run request is (``run_request``)."""
 
-    def to_internal_value(self, data: Any) -> Any:
-        if data == "*" or (
-            isinstance(data, list) and all(isinstance(n, str) for n in data)
-        ):
-            return data
-        raise serializers.ValidationError('must be "*" or a list of node names')
-
-
-class StreamModeField(serializers.JSONField):
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str) or (
-            isinstance(data, list) and all(isinstance(m, str) for m in data)
-        ):
-            return data
-        raise serializers.ValidationError("must be a stream mode or a list of them")
-
-
-class CronRunFields(serializers.Serializer):
-    """What each of the cron's runs is given."""
-
-    input = AnyJSONField(required=False)
-    metadata = serializers.DictField(required=False, allow_null=True)
-    config = serializers.DictField(required=False, allow_null=True)
-    interrupt_before = NodesField(required=False, allow_null=True)
-    interrupt_after = NodesField(required=False, allow_null=True)
-    webhook = serializers.URLField(required=False, allow_null=True)
-    multitask_strategy = serializers.ChoiceField(STRATEGIES, required=False)
-    stream_mode = StreamModeField(required=False, allow_null=True)
-    stream_subgraphs = serializers.BooleanField(required=False)
-    stream_resumable = serializers.BooleanField(required=False)
-    durability = serializers.ChoiceField(DURABILITY, required=False)
-    checkpoint_during = serializers.BooleanField(required=False)  # deprecated
-    end_time = serializers.DateTimeField(required=False, allow_null=True)
-    enabled = serializers.BooleanField(required=False)
-    timezone = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    on_run_completed = serializers.ChoiceField(Cron.OnCompletion.values, required=False)
-
-
-class CronCreate(CronRunFields):
-    assistant_id = serializers.CharField(max_length=256)
     schedule = serializers.CharField(max_length=256)
+    timezone = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=64
+    )
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    on_run_completed = serializers.ChoiceField(
+        Cron.OnCompletion.values, required=False, allow_null=True
+    )
 
 
-class CronUpdate(CronRunFields):
+class CronChanges(CronFields):
     schedule = serializers.CharField(required=False, max_length=256)
+
+
+def run_fields(data: Any, assistant_id: str | None = None) -> dict[str, Any]:
+    """The body's run fields, checked as a run request (only those given)."""
+    if not isinstance(data, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    given = {k: v for k, v in data.items() if k in crons.RUN_FIELDS}
+    if assistant_id is not None:
+        given["assistant_id"] = assistant_id
+    elif "assistant_id" in data:
+        given["assistant_id"] = data["assistant_id"]
+    checked = run_request(given)
+    return {k: v for k, v in checked.items() if k in given}
 
 
 class CronSearch(serializers.Serializer):
@@ -140,19 +121,20 @@ class CronCreateApi(AgentServerApi):
     audit_resource = "cron"
 
     def post(self, request: Request, thread_id: str | None = None) -> Response:
-        body = self.body(CronCreate)
-        cron = crons.cron_create(
+        cron = self.body(CronFields)
+        run = run_fields(request.data)
+        cron_obj = crons.cron_create(
             actor=self.actor(),
-            assistant_id=body.pop("assistant_id"),
-            schedule=body.pop("schedule"),
+            assistant_id=run.pop("assistant_id"),
+            schedule=cron["schedule"],
             thread_id=thread_id,
-            timezone_name=body.pop("timezone", "") or "",
-            end_time=body.pop("end_time", None),
-            enabled=body.pop("enabled", True),
-            on_run_completed=body.pop("on_run_completed", Cron.OnCompletion.DELETE),
-            payload={k: v for k, v in body.items() if v is not None},
+            timezone_name=cron.get("timezone") or "",
+            end_time=cron.get("end_time"),
+            enabled=cron.get("enabled") is not False,
+            on_run_completed=cron.get("on_run_completed") or Cron.OnCompletion.DELETE,
+            payload=run,
         )
-        return Response(present_cron(cron))
+        return Response(present_cron(cron_obj))
 
 
 class CronSearchApi(AgentServerApi):
@@ -181,7 +163,12 @@ class CronApi(AgentServerApi):
     audit_resource_kwarg = "cron_id"
 
     def patch(self, request: Request, cron_id: uuid.UUID) -> Response:
-        changes = self.body(CronUpdate)
+        given = {k: v for k, v in self.body(CronChanges).items() if v is not None}
+        found = selectors.cron_get(cron_id=cron_id)
+        changes = given | run_fields(request.data, str(found.assistant_id))
+        changes.pop("assistant_id", None)
+        if "end_time" in request.data:  # null clears it
+            changes["end_time"] = given.get("end_time")
         cron = crons.cron_update(actor=self.actor(), cron_id=cron_id, changes=changes)
         return Response(present_cron(cron))
 

@@ -5,6 +5,7 @@ fires due crons as durable runs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,11 +17,12 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
-from runtime.models import AuditLog, Cron
+from runtime.models import AuditLog, Cron, Run
+from runtime.models.agent_server import RUN_FINAL
 from runtime.services.api_keys import api_key_create
 from runtime.services.assistants import system_assistant_id
 from runtime.services.audit import Actor
-from runtime.services.crons import CronSpec
+from runtime.services.crons import CronSpec, crons_fire_due
 from runtime.services.threads import thread_ensure
 from tests.runtime.agent_server.conftest import LiveServer
 
@@ -158,3 +160,52 @@ def test_next_dates_follow_the_time_zone_and_stop_at_the_end() -> None:
     assert summer == datetime(2026, 6, 1, 0, 30, tzinfo=UTC)  # 02:30 CEST
     ended = CronSpec("0 0 * * *", "", end_time=datetime(2026, 6, 1, 12, tzinfo=UTC))
     assert ended.next_after(datetime(2026, 6, 1, 1, tzinfo=UTC)) is None
+
+
+def wait_for_run(run_id: object, timeout: float = 90.0) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = Run.objects.get(pk=run_id)
+        if run.status in RUN_FINAL:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def test_a_due_cron_starts_a_durable_run_that_the_workers_finish(
+    agent_server: LiveServer,
+) -> None:
+    thread_ensure(thread_id="cron-fires")
+    sdk = client(agent_server)
+    cron = sdk.crons.create_for_thread(
+        "cron-fires", GRAPH, schedule="* * * * *", input={"n": 41}
+    )
+    due = datetime.fromisoformat(cron["next_run_date"])
+    assert crons_fire_due(at=due - timedelta(seconds=1)) == 0  # not yet
+    assert crons_fire_due(at=due) == 1
+    assert crons_fire_due(at=due) == 0  # that occurrence is done
+    run = wait_for_run(Run.objects.get(thread_id="cron-fires").pk)
+    assert run.status == Run.Status.SUCCESS, agent_server.log()
+    assert sdk.runs.join("cron-fires", str(run.pk)) == {"n": 42}
+    found = Cron.objects.get()
+    assert found.next_run_date == due + timedelta(minutes=1)
+    assert AuditLog.objects.filter(
+        action="run.create", actor_id=f"cron:{found.pk}"
+    ).exists()
+
+
+def test_a_stateless_cron_runs_on_a_new_thread_each_time(
+    agent_server: LiveServer,
+) -> None:
+    sdk = client(agent_server)
+    cron = sdk.crons.create(
+        GRAPH, schedule="*/10 * * * *", input={"n": 1}, on_run_completed="keep"
+    )
+    due = datetime.fromisoformat(cron["next_run_date"])
+    assert crons_fire_due(at=due) == 1
+    assert crons_fire_due(at=due + timedelta(minutes=10)) == 1
+    runs = list(Run.objects.order_by("created_at"))
+    assert len({r.thread_id for r in runs}) == 2
+    for run in runs:
+        assert wait_for_run(run.pk).status == Run.Status.SUCCESS, agent_server.log()
+        assert sdk.runs.join(run.thread_id, str(run.pk)) == {"n": 2}
