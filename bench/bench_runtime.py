@@ -19,6 +19,11 @@ Run: ``.venv/bin/python bench/bench_runtime.py [--quick] [--runs N]``.
    OTLP/HTTP to a sink process that drops them): clusters off and on alternate
    within one run of this script; the checkpointer switches tracing on and off
    between chunks of invokes in one process.
+4. **Cost of metrics and tracing in process** (``--only overhead``). A 3-node job
+   as a q2 worker runs it (create, claim, run, outcome) and the 10-node chain, with
+   metrics and tracing off, metrics on, and both on, switched between chunks of
+   invokes in one process; ``--calls`` and ``--callgrind`` add what does not depend
+   on the machine's load: function calls (all threads) and instructions per invoke.
 
 Every figure is the median of ``--runs`` interleaved runs. Each configuration runs in
 its own processes, since settings are read from the environment at start: this
@@ -742,6 +747,22 @@ class Switches:
             self.listeners.set_listener(spans)
 
 
+def _count_calls() -> Callable[[], int]:
+    """Counts the function calls (Python and C) of every thread from now on: a
+    measure of the work done that does not depend on the machine's load."""
+    import threading
+
+    count = [0]
+
+    def profile(_frame: Any, event: str, _arg: Any) -> None:
+        if event in ("call", "c_call"):
+            count[0] += 1
+
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    return lambda: count[0]
+
+
 def _nothing(*args: Any, **kwargs: Any) -> None:
     return None
 
@@ -767,6 +788,7 @@ def role_overhead(args: argparse.Namespace) -> None:
     """Jobs/s and checkpointer supersteps/s of each configuration, interleaved in
     chunks; or, with ``--config``, that one configuration's ``--n`` invokes only
     (for callgrind: the instructions of a run)."""
+    calls = _count_calls() if args.count_calls else None
     django_setup()
     switches = Switches()
     workloads = {"jobs": (job_through_worker(), 1), "chain": (ours_chain(10), 10)}
@@ -776,7 +798,8 @@ def role_overhead(args: argparse.Namespace) -> None:
             if name in args.workloads.split(","):
                 for i in range(args.n):
                     fn(i)
-        emit({})
+        switches.provider.force_flush()  # every span of the run encoded and sent
+        emit({"calls": calls() if calls else None})
         return
     results: dict[str, dict[str, list[float]]] = {}
     for name, (fn, steps) in workloads.items():
@@ -823,7 +846,16 @@ def callgrind_ir(env: dict[str, str], workload: str, config: str, n: int) -> int
     raise RuntimeError("no callgrind summary")
 
 
-def measure_overhead(dbs: Databases, plan: Plan, *, callgrind: bool) -> dict[str, Any]:
+def counted_calls(env: dict[str, str], workload: str, config: str, n: int) -> int:
+    """Function calls of one ``--role overhead --config --count-calls`` process."""
+    args = ["--role", "overhead", "--config", config, "--workloads", workload]
+    args += ["--n", str(n), "--count-calls"]
+    return int(run_role(args, env, timeout=1800)["calls"])
+
+
+def measure_overhead(
+    dbs: Databases, plan: Plan, *, callgrind: bool, calls: bool
+) -> dict[str, Any]:
     """Per backend: the in-process figures of each configuration, interleaved;
     with ``callgrind``, instructions per invoke of each (the difference of two
     runs of different lengths, so start-up cancels out)."""
@@ -835,39 +867,61 @@ def measure_overhead(dbs: Databases, plan: Plan, *, callgrind: bool) -> dict[str
             args = ["--role", "overhead", "--runs", str(plan["saver_runs"])]
             args += ["--n", str(plan["saver_n"])]
             out[backend] = {"rates": run_role(args, env, timeout=1800)}
-            if not callgrind or backend != "sqlite":  # instructions: one is enough
+            counters = {"ir": callgrind_ir} if callgrind else {}
+            counters |= {"calls": counted_calls} if calls else {}
+            if backend != "sqlite":  # counts: one backend is enough
                 continue
-            # each its own process on a fresh database; four at once (valgrind
-            # runs them 50 times slower, and the counts do not depend on load)
-            runs = {
-                (workload, config, n): dbs.env(backend, dbs.fresh(backend))
-                for workload, sizes in CALLGRIND_SIZES.items()
-                for config in OVERHEAD_CONFIGS
-                for n in sizes
-            }
-            print(f"  callgrind {backend}: {len(runs)} processes", flush=True)
-            # Timers would fire 50 times as often per invoke as at full speed:
-            # the metrics' flush (once a second, not per invoke) and the span
-            # exporter's (every 5 s; each 512 spans still) wait past the run.
-            slow = tracing_env | {
-                "ORIS_METRICS_FLUSH_MS": "600000",
-                "OTEL_BSP_SCHEDULE_DELAY": "600000",
-            }
-            jobs = [(env | slow, *key) for key, env in runs.items()]
-            with ThreadPoolExecutor(4) as pool:
-                found = pool.map(lambda job: callgrind_ir(*job), jobs)
-                counts = dict(zip(runs, found, strict=True))
-            ir: dict[str, dict[str, float]] = {}
-            for workload, (few, many) in CALLGRIND_SIZES.items():
-                ir[workload] = {
-                    config: (
-                        counts[workload, config, many] - counts[workload, config, few]
-                    )
-                    / (many - few)
-                    for config in OVERHEAD_CONFIGS
-                }
-            out[backend]["ir"] = ir
+            for key, counter in counters.items():
+                out[backend][key] = counted(dbs, backend, tracing_env, counter)
     return out
+
+
+def counted(
+    dbs: Databases,
+    backend: str,
+    tracing_env: dict[str, str],
+    counter: Callable[[dict[str, str], str, str, int], int],
+) -> dict[str, dict[str, float]]:
+    """Per workload and configuration, what ``counter`` counts per invoke: the
+    difference of two runs of different lengths, so start-up cancels out."""
+    # each its own process on a fresh database, four at once (the counts do not
+    # depend on load; valgrind runs them 50 times slower)
+    runs = {
+        (workload, config, n): dbs.env(backend, dbs.fresh(backend))
+        for workload, sizes in CALLGRIND_SIZES.items()
+        for config in OVERHEAD_CONFIGS
+        for n in sizes
+    }
+    print(f"  {counter.__name__} {backend}: {len(runs)} processes", flush=True)
+    # Timers would fire far more often per invoke than at full speed: the
+    # metrics' flush (once a second, not per invoke) and the span exporter's
+    # (every 5 s; each 512 spans still, and all at the end) wait past the run.
+    slow = tracing_env | {
+        "ORIS_METRICS_FLUSH_MS": "600000",
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",
+    }
+    jobs = [(env | slow, *key) for key, env in runs.items()]
+    with ThreadPoolExecutor(4) as pool:
+        counts = dict(zip(runs, pool.map(lambda job: counter(*job), jobs), strict=True))
+    return {
+        workload: {
+            config: (counts[workload, config, many] - counts[workload, config, few])
+            / (many - few)
+            for config in OVERHEAD_CONFIGS
+        }
+        for workload, (few, many) in CALLGRIND_SIZES.items()
+    }
+
+
+def _count_row(
+    backend: str, workload: str, unit: str, count: dict[str, float], scale: float
+) -> list[str]:
+    b, m, t = count["bare"], count["metrics"], count["traced"]
+    return [backend, workload, unit, f"{b / scale:.0f}", f"{m / scale:.0f}"] + [
+        f"{t / scale:.0f}",
+        f"{m / b - 1:+.1%}",
+        f"{t / m - 1:+.1%}",
+    ]
 
 
 def overhead_report(data: dict[str, Any], plan: Plan) -> str:
@@ -898,6 +952,9 @@ def overhead_report(data: dict[str, Any], plan: Plan) -> str:
                     f"{m['metrics'] / m['traced'] - 1:+.1%}",
                 ]
             )
+        for workload, ir in result.get("calls", {}).items():
+            unit = "calls per job" if workload == "jobs" else "calls per invoke"
+            rows.append(_count_row(backend, workload, unit, ir, 1))
         for workload, ir in result.get("ir", {}).items():
             unit = "Ir per job" if workload == "jobs" else "Ir per invoke (10 steps)"
             rows.append(
@@ -917,9 +974,9 @@ def overhead_report(data: dict[str, Any], plan: Plan) -> str:
         "Cost of metrics and tracing in process (the worker's hot path: create, "
         "claim, run, record a 3-node job; the 10-node chain on DjangoSaver), "
         f"median of {plan['saver_runs']} interleaved runs of {plan['saver_n']} "
-        f"invokes; load average at the end {load}. metrics cost: bare/metrics - 1 "
-        "(time); tracing cost: metrics/traced - 1 (instructions: the ratio "
-        "the other way).\n\n" + table(head, rows)
+        f"invokes; load average at the end {load}. Costs: how much slower "
+        "(rates: bare/metrics - 1, metrics/traced - 1) or how much more work "
+        "(counts: metrics/bare - 1, traced/metrics - 1).\n\n" + table(head, rows)
     )
 
 
@@ -1072,6 +1129,12 @@ def main(argv: list[str] | None = None) -> int:
         "--config", choices=list(OVERHEAD_CONFIGS), help=argparse.SUPPRESS
     )
     parser.add_argument("--workloads", default="jobs,chain", help=argparse.SUPPRESS)
+    parser.add_argument("--count-calls", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="with --only overhead: also function calls per invoke (all threads)",
+    )
     parser.add_argument(
         "--callgrind",
         action="store_true",
@@ -1124,7 +1187,9 @@ def orchestrate(args: argparse.Namespace) -> int:
         if args.only == "tracing":
             tracing = measure_tracing(dbs, plan, log)
         elif args.only == "overhead":
-            overhead = measure_overhead(dbs, plan, callgrind=args.callgrind)
+            overhead = measure_overhead(
+                dbs, plan, callgrind=args.callgrind, calls=args.calls
+            )
         else:
             saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
             e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}

@@ -291,6 +291,11 @@ class CompiledGraph(RunAPI, StateAPI):
         """The JSON schema of the graph's output, as LangGraph gives it."""
         return state_schema(self.builder.output_schema, f"{self.name}Output")
 
+    def get_state_jsonschema(self) -> dict[str, Any]:
+        """The JSON schema of the graph's state (every channel of the builder's
+        state schema)."""
+        return state_schema(self.builder.state_schema, f"{self.name}State")
+
     def get_context_jsonschema(self) -> dict[str, Any] | None:
         """The JSON schema of the builder's ``context_schema`` (``None``: none)."""
         return context_schema(self.builder.context_schema)

@@ -12,6 +12,7 @@ and ``runserver`` refuse to start with an actionable message.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import warnings
@@ -265,6 +266,40 @@ def env_graphs(name: str) -> dict[str, str]:
         graphs[key.strip()] = path.strip()
     return graphs
 
+
+# Retention of finished threads (runtime/services/retention.py): the policy when
+# no RetentionPolicy row matches a job's graph and tenant (0: no limit), and how
+# many jobs one sweep transaction handles.
+ORIS_RETENTION_KEEP_LAST = env_int("ORIS_RETENTION_KEEP_LAST", 0, minimum=0) or None
+ORIS_RETENTION_TTL_SECONDS = env_int("ORIS_RETENTION_TTL_SECONDS", 0, minimum=0) or None
+ORIS_RETENTION_COMPACT = env_bool("ORIS_RETENTION_COMPACT", False)
+ORIS_RETENTION_BATCH = env_int("ORIS_RETENTION_BATCH", 200, minimum=1)
+
+
+def env_prices(name: str) -> dict[str, dict[str, float]]:
+    """``{"provider:model" or "model": {"input": usd, "output": usd}}`` per
+    million tokens, as JSON."""
+    raw = env_str(name).strip()
+    if not raw:
+        return {}
+    try:
+        prices = json.loads(raw)
+        if not isinstance(prices, dict):
+            raise ValueError
+        return {
+            str(model): {k: float(price[k]) for k in ("input", "output") if k in price}
+            for model, price in prices.items()
+        }
+    except (ValueError, TypeError, AttributeError):
+        raise ImproperlyConfigured(
+            f'{name} must be JSON like {{"openai:gpt-4o": {{"input": 2.5, '
+            f'"output": 10}}}} (USD per million tokens)'
+        ) from None
+
+
+# Budgets (runtime/services/budgets.py): the prices of model calls whose reply
+# carries no cost of its own.
+ORIS_PRICES = env_prices("ORIS_PRICES")
 
 ORIS_GRAPHS = env_graphs("ORIS_GRAPHS")
 ORIS_DEFAULT_GRAPH = env_str("ORIS_DEFAULT_GRAPH", "echo")

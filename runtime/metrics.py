@@ -151,6 +151,17 @@ _EFFECTS = [
     _counter("llm_output_tokens_total", "Output tokens.", "provider", "model"),
     _counter("llm_cost_usd_total", "Cost of model calls in USD.", "provider", "model"),
     _counter("tool_calls_total", "Tool calls.", "tool", "outcome"),
+    _counter("tenant_tokens_total", "Tokens of durable runs' model calls.", "tenant"),
+    _counter(
+        "tenant_cost_usd_total", "Cost of durable runs' model calls in USD.", "tenant"
+    ),
+    _counter(
+        "budget_exceeded_total",
+        "Calls stopped by a spent budget (the run paused or failed).",
+        "scope",
+        "budget",
+        "on_exceed",
+    ),
 ]
 _LEDGER = [
     _gauge("queue_oldest_age_seconds", "Age of the oldest claimable attempt."),
@@ -254,6 +265,12 @@ def seen(name: str, **labels: object) -> None:
     """Counts one on counter ``oris_runtime_<name>`` at once, even if the
     transaction around it rolls back (a conflict that aborts it)."""
     _buffer.add([((name, _label_text(SERIES[name], labels)), 1.0)])
+
+
+def inc_now(name: str, amount: float, **labels: object) -> None:
+    """Adds ``amount`` to counter ``oris_runtime_<name>`` at once, whatever the
+    transaction around it does (what a model call spent is spent)."""
+    _buffer.add([((name, _label_text(SERIES[name], labels)), amount)])
 
 
 def _observation(series: Series, value: float, text: str) -> list[tuple[Key, float]]:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from runtime.models import Attempt, AuditLog, DeadLetter, Interrupt, Lease
     from runtime.registry import CatalogEntry
     from runtime.selectors.history import CheckpointEntry, JobState
+    from runtime.selectors.storage import ThreadStorage
+    from runtime.selectors.usage import JobUsage
 
 JSON = dict[str, Any]
 
@@ -192,6 +194,32 @@ def job_detail(
             for a in attempts
         ],
         "error": job.error,
+    }
+
+
+def job_storage(job: Job, storage: ThreadStorage) -> JSON:
+    """What a thread stores, and when retention last pruned it."""
+    return {
+        "thread_id": job.thread_id,
+        "checkpoints": storage.checkpoints,
+        "blobs": storage.blobs,
+        "writes": storage.writes,
+        "bytes": storage.bytes,
+        "checkpoint_bytes": storage.checkpoint_bytes,
+        "blob_bytes": storage.blob_bytes,
+        "write_bytes": storage.write_bytes,
+        "pruned_at": rfc3339(job.pruned_at),
+    }
+
+
+def job_usage(job: Job, usage: JobUsage) -> JSON:
+    """What a run spent, what operators granted it, and its tenant's totals."""
+    return {
+        "thread_id": job.thread_id,
+        "tenant_id": job.tenant_id,
+        "run": usage.run.as_dict(),
+        "grants": usage.grants,
+        "tenant": usage.tenant.as_dict(),
     }
 
 

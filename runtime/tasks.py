@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, crons, interrupts, reaper
+from runtime.services import clusters, crons, interrupts, reaper, retention
 from runtime.worker import drain
 
 
@@ -27,3 +27,8 @@ def expire_interrupts() -> int:
 def fire_crons() -> int:
     """Scheduled sweep: starts the runs of the Agent Server's due crons."""
     return crons.crons_fire_due()
+
+
+def prune_finished() -> int:
+    """Scheduled sweep: applies retention policies to finished threads."""
+    return retention.prune().rows

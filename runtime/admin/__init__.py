@@ -3,6 +3,22 @@ effects). Every change goes through ``runtime.services``; see ``base.py``."""
 
 from __future__ import annotations
 
-from runtime.admin import api_keys, audit, clusters, dead_letters, interrupts, jobs
+from runtime.admin import (
+    api_keys,
+    audit,
+    clusters,
+    dead_letters,
+    interrupts,
+    jobs,
+    policies,
+)
 
-__all__ = ["api_keys", "audit", "clusters", "dead_letters", "interrupts", "jobs"]
+__all__ = [
+    "api_keys",
+    "audit",
+    "clusters",
+    "dead_letters",
+    "interrupts",
+    "jobs",
+    "policies",
+]

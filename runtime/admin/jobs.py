@@ -27,6 +27,7 @@ from runtime.admin.formatting import (
 )
 from runtime.errors import InvalidArgument, OrisError
 from runtime.models import Job
+from runtime.selectors.agent_server import job_agent_thread
 from runtime.services.jobs import job_cancel, job_replay
 from runtime.services.runs import job_run
 
@@ -169,6 +170,7 @@ class JobAdmin(ConsoleAdmin):
         history = selectors.job_history(job=obj)
         nodes = selectors.job_node_runs(job=obj, history=history)
         attempts = list(selectors.job_attempts(job=obj))
+        agent_thread, agent_runs = job_agent_thread(job=obj)
         return {
             "title": f"Run {obj.thread_id}",
             "live_url": reverse("admin:runtime_job_live", args=[obj.pk]),
@@ -181,6 +183,8 @@ class JobAdmin(ConsoleAdmin):
             ),
             "nodes": nodes,
             "checkpoints": _checkpoints(history),
+            "storage": selectors.thread_storage(thread_id=obj.thread_id),
+            "usage": selectors.job_usage(job=obj),
             "mermaid": self._mermaid(obj, nodes),
             "definition_change": selectors.job_definition_change(job=obj),
             "current_nodes": selectors.job_current_nodes(job=obj),
@@ -193,6 +197,11 @@ class JobAdmin(ConsoleAdmin):
             "cancel_form": CancelForm(),
             "interrupts": selectors.job_interrupts(job=obj),
             "dead_letters": selectors.job_dead_letters(job=obj),
+            "agent_thread": agent_thread,
+            "agent_metadata": pretty_json(agent_thread.metadata)
+            if agent_thread
+            else "",
+            "agent_runs": agent_runs,
         }
 
     def _mermaid(self, obj: Job, nodes: list[selectors.NodeRun]) -> str:

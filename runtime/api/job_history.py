@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -9,7 +11,7 @@ from runtime import present, selectors
 from runtime.api.base import OrisApi, not_empty
 from runtime.api.jobs import job_for
 from runtime.api.permissions import Scope
-from runtime.api.schema import READ_ERRORS, documented
+from runtime.api.schema import READ_ERRORS, documented, envelope_schema
 
 
 class JobStateApi(OrisApi):
@@ -96,3 +98,86 @@ class JobCheckpointApi(OrisApi):
         job = job_for(thread_id)
         state = selectors.job_checkpoint_state(job=job, checkpoint_id=checkpoint)
         return self.ok(present.checkpoint_state(job, state))
+
+
+STORAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["thread_id", "checkpoints", "blobs", "writes", "bytes"],
+    "properties": {
+        "thread_id": {"type": "string"},
+        "checkpoints": {"type": "integer"},
+        "blobs": {"type": "integer"},
+        "writes": {"type": "integer"},
+        "bytes": {"type": "integer", "description": "all of the thread's rows"},
+        "checkpoint_bytes": {"type": "integer"},
+        "blob_bytes": {"type": "integer"},
+        "write_bytes": {"type": "integer"},
+        "pruned_at": {"type": "string", "format": "date-time", "nullable": True},
+    },
+}
+
+
+class JobStorageApi(OrisApi):
+    """What the thread stores (checkpoints, blobs, pending writes and their
+    bytes), and when retention last pruned it."""
+
+    required_scope = Scope.JOBS
+    in_contract = False
+
+    @documented(
+        "job_storage",
+        envelope_schema(STORAGE),
+        errors=READ_ERRORS,
+        summary="A thread's stored rows and bytes",
+    )
+    def get(self, request: Request, thread_id: str) -> Response:
+        job = job_for(thread_id)
+        storage = selectors.thread_storage(thread_id=job.thread_id)
+        return self.ok(present.job_storage(job, storage))
+
+
+_SPENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "input_tokens": {"type": "integer"},
+        "output_tokens": {"type": "integer"},
+        "tokens": {"type": "integer"},
+        "cost_usd": {"type": "number"},
+        "model_calls": {"type": "integer"},
+        "tool_calls": {"type": "integer"},
+        "wall_seconds": {"type": "number"},
+    },
+}
+USAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["thread_id", "tenant_id", "run", "grants", "tenant"],
+    "properties": {
+        "thread_id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+        "run": _SPENT,
+        "grants": {
+            "type": "object",
+            "description": "budget approved by operators, per pause",
+            "additionalProperties": {"type": "number"},
+        },
+        "tenant": {**_SPENT, "description": "totals of the tenant's runs"},
+    },
+}
+
+
+class JobUsageApi(OrisApi):
+    """What the run spent (tokens, cost, model and tool calls, wall time), the
+    extra budget operators approved it, and its tenant's totals."""
+
+    required_scope = Scope.JOBS
+    in_contract = False
+
+    @documented(
+        "job_usage",
+        envelope_schema(USAGE),
+        errors=READ_ERRORS,
+        summary="A run's usage and its tenant's totals",
+    )
+    def get(self, request: Request, thread_id: str) -> Response:
+        job = job_for(thread_id)
+        return self.ok(present.job_usage(job, selectors.job_usage(job=job)))

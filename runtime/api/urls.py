@@ -81,6 +81,16 @@ urlpatterns = [
         job_history.JobCheckpointApi.as_view(),
         name="job-checkpoint",
     ),
+    path(
+        "jobs/<str:thread_id>/storage",
+        job_history.JobStorageApi.as_view(),
+        name="job-storage",
+    ),
+    path(
+        "jobs/<str:thread_id>/usage",
+        job_history.JobUsageApi.as_view(),
+        name="job-usage",
+    ),
     path("jobs/<str:thread_id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
     path("jobs/<str:thread_id>/replay", jobs.JobReplayApi.as_view(), name="job-replay"),
     path("jobs/<str:thread_id>/cancel", jobs.JobCancelApi.as_view(), name="job-cancel"),

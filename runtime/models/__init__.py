@@ -2,6 +2,8 @@
 
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.agent_server import Cron, Run, RunEvent, Thread
+from runtime.models.assistants import Assistant, AssistantVersion
+from runtime.models.budgets import BudgetPolicy, RunUsage
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
 from runtime.models.interrupts import Interrupt, InterruptVote
@@ -14,11 +16,15 @@ from runtime.models.ledger import (
     RetryHistory,
     StepReport,
 )
+from runtime.models.retention import RetentionPolicy
 
 __all__ = [
     "ApiKey",
+    "Assistant",
+    "AssistantVersion",
     "Attempt",
     "AuditLog",
+    "BudgetPolicy",
     "Checkpoint",
     "CheckpointBlob",
     "CheckpointWrite",
@@ -31,9 +37,11 @@ __all__ = [
     "Lease",
     "MetricCounter",
     "QueueDoorbell",
+    "RetentionPolicy",
     "RetryHistory",
     "Run",
     "RunEvent",
+    "RunUsage",
     "StepReport",
     "Thread",
     "WorkerCluster",

@@ -54,6 +54,9 @@ class Job(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When retention last pruned the thread's checkpoints; a run that finishes
+    # again (a replay) makes it a candidate once more.
+    pruned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -61,6 +61,8 @@ from runtime.selectors.records import (
     dead_letter_get,
     dead_letter_list,
 )
+from runtime.selectors.storage import ThreadStorage, thread_storage
+from runtime.selectors.usage import JobUsage, Usage, job_usage, tenant_usage
 
 __all__ = [
     "cron_get",
@@ -111,4 +113,10 @@ __all__ = [
     "job_wait_settled",
     "state_changes",
     "thread_config",
+    "thread_storage",
+    "tenant_usage",
+    "job_usage",
+    "JobUsage",
+    "Usage",
+    "ThreadStorage",
 ]

@@ -54,7 +54,12 @@ def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str,
 
 def job_graph(*, job: Job) -> Any:
     """The job's registered graph on the Django checkpointer."""
-    return registry.graph_get(job.graph).graph.with_checkpointer(DjangoSaver())
+    return graph_on_saver(job.graph)
+
+
+def graph_on_saver(name: str) -> Any:
+    """The registered graph ``name`` on the Django checkpointer."""
+    return registry.graph_get(name).graph.with_checkpointer(DjangoSaver())
 
 
 def job_state(*, job: Job, checkpoint_id: str | None = None) -> JobState:

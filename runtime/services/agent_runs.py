@@ -184,9 +184,12 @@ def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
     thread = Thread.objects.select_related("job").get(pk=run.thread_id)
     command = kwargs.get("command") or {}
     checkpoint_id = _checkpoint_of(kwargs)
-    job = thread.job
+    # A /v1 job's thread may have no link yet: the job of its thread id is its.
+    job = thread.job or Job.objects.filter(thread_id=thread.thread_id).first()
     if job is None:
-        if checkpoint_id:
+        # A copied thread has checkpoints but no job: its first run continues them.
+        copied = Checkpoint.objects.filter(thread_id=thread.thread_id).exists()
+        if checkpoint_id and not copied:
             raise NotFound(f"checkpoint '{checkpoint_id}' not found")
         job = job_insert(
             graph=run.graph,
@@ -196,10 +199,15 @@ def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
             thread_id=thread.thread_id,
             at=at,
         )
-        Thread.objects.filter(pk=thread.pk).update(job=job)
         attempt = job.attempts.get()
+        if copied:
+            attempt.kind = Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.RESUME
+            attempt.checkpoint_id = checkpoint_id
+            attempt.save(update_fields=["kind", "checkpoint_id"])
     else:
         attempt = _continuation(job, run, command, checkpoint_id, actor, at)
+    if thread.job_id != job.pk:
+        Thread.objects.filter(pk=thread.pk).update(job=job)
     after = kwargs.get("after_seconds") or 0
     if after > 0 and attempt.status == Attempt.Status.QUEUED:
         transition(

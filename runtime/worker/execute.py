@@ -22,7 +22,7 @@ from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
 from runtime.models import Attempt, Job, Lease
 from runtime.present import present
-from runtime.services import attempts, claims, leases
+from runtime.services import attempts, budgets, claims, leases
 from runtime.services.attempts import Outcome
 from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
@@ -97,6 +97,7 @@ def _execute(lease: Lease) -> Finish:
     try:
         with (
             heartbeats.keep(lease),
+            budgets.metering(job, attempt),
             metrics.attempt_steps(graph=job.graph, thread_id=job.thread_id),
         ):
             if served is None:

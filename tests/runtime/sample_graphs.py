@@ -207,7 +207,32 @@ def build_napper() -> StateGraph:
     return graph
 
 
+def grow(state: Counter) -> dict[str, Any]:
+    """Appends one item to ``trail`` (a list stored as a chain of deltas), after
+    ``ORIS_TEST_GROW_NAP_SECONDS`` (default none)."""
+    import time
+
+    time.sleep(float(os.environ.get("ORIS_TEST_GROW_NAP_SECONDS", "0")))
+    trail = state.get("trail", [])
+    return {"trail": [*trail, f"s{len(trail)}"]}
+
+
+def build_grower() -> StateGraph:
+    """grow, looping until ``trail`` has ``value`` items (default 12): one
+    checkpoint per step, so a thread with a long delta chain."""
+    graph = StateGraph(Counter)
+    graph.add_node("grow", grow)
+    graph.add_edge(START, "grow")
+    graph.add_conditional_edges(
+        "grow",
+        lambda s: END if len(s["trail"]) >= s.get("value", 12) else "grow",
+        ["grow", END],
+    )
+    return graph
+
+
 TEST_GRAPHS = {
+    "grower": "tests.runtime.sample_graphs:build_grower",
     "napper": "tests.runtime.sample_graphs:build_napper",
     "exits": "tests.runtime.sample_graphs:build_exits",
     "dies": "tests.runtime.sample_graphs:build_dies",

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from runtime import cli, present, registry, selectors
 from runtime.errors import OrisError
 from runtime.models import Job
-from runtime.services import interrupts, jobs, runs
+from runtime.services import interrupts, jobs, retention, runs
 from runtime.services.audit import Actor
 from runtime.services.dead_letters import dead_letter_replay
 
@@ -56,7 +56,7 @@ def parse_json(text: str, option: str) -> Any:
 class Command(BaseCommand):
     help = (
         "Run and operate Oris jobs: run, status, resume, cancel, list, logs, "
-        "interrupts, dlq, graphs, config. " + cli.EXIT_CODES_HELP + "."
+        "interrupts, dlq, graphs, config, prune. " + cli.EXIT_CODES_HELP + "."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
@@ -137,6 +137,13 @@ class Command(BaseCommand):
         graphs = command("graphs", "list registered graphs, or show one")
         graphs.add_argument("--show", default=None, metavar="NAME")
         command("config", "the effective configuration (secrets masked)")
+        prune = command("prune", "apply retention policies to finished threads")
+        prune.add_argument(
+            "--dry-run", action="store_true", help="report what would go, delete none"
+        )
+        prune.add_argument(
+            "--batch", type=int, default=None, help="jobs per transaction"
+        )
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         self.as_json = options["json"]
@@ -240,6 +247,25 @@ class Command(BaseCommand):
             {"thread_id": job.thread_id, "events": events},
             cli.table(rows, ["at", "kind", "event"]),
         )
+
+    def do_prune(self, *, dry_run: bool, batch: int | None, **_: Any) -> None:
+        if batch is not None and batch < 1:
+            raise Error("--batch must be at least 1")
+        report = retention.prune(dry_run=dry_run, batch=batch).as_dict()
+        verb = "would delete" if dry_run else "deleted"
+        human = cli.fields(
+            [
+                ("threads deleted", report["threads_deleted"]),
+                ("threads pruned", report["threads_pruned"]),
+                ("threads skipped", report["threads_skipped"] or None),
+                ("checkpoints", report["checkpoints"]),
+                ("blobs", report["blobs"]),
+                ("writes", report["writes"]),
+                ("chains compacted", report["chains_compacted"]),
+                ("seconds", report["seconds"]),
+            ]
+        )
+        self.emit(report, f"retention ({verb}):\n{human}")
 
     # --- interrupts, dead letters ----------------------------------------------------
 

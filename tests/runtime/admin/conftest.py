@@ -18,6 +18,7 @@ from tests.runtime.admin.console_graphs import CONSOLE_GRAPHS
 
 PASSWORD = "correct horse battery staple"
 console_groups = importlib.import_module("runtime.migrations.0003_console_groups")
+console_policies = importlib.import_module("runtime.migrations.0012_retention_budgets")
 console_runs = importlib.import_module(
     "runtime.migrations.0009_console_dismiss_and_start_runs"
 )
@@ -34,6 +35,7 @@ def ensure_groups() -> None:
     if Group.objects.filter(name__in=["oris-admin", "oris-operator"]).count() < 2:
         console_groups.create_groups(apps, None)
         console_runs.grant_operator(apps, None)
+        console_policies.grant_policies(apps, None)
 
 
 def make_user(username: str, *groups: str, superuser: bool = False) -> User:

@@ -162,3 +162,39 @@ def test_the_run_page_shows_a_changed_graph_definition(operator_client: Client) 
     page = operator_client.get(detail(job)).content.decode()
     assert 'id="definition-changed"' in page
     assert "refused" in page
+
+
+def test_the_detail_shows_the_agent_server_thread_and_its_runs(
+    operator_client: Client,
+) -> None:
+    from django.utils import timezone
+
+    from runtime.models import Run, Thread
+    from runtime.services.assistants import system_assistant_id
+
+    job = interrupted().job
+    assert 'id="agent-thread"' not in operator_client.get(detail(job)).content.decode()
+    now = timezone.now()
+    thread = Thread.objects.create(
+        thread_id=job.thread_id,
+        job=job,
+        metadata={"graph_id": "approval", "user": "ann"},
+        created_at=now,
+        updated_at=now,
+    )
+    run = Run.objects.create(
+        thread=thread,
+        assistant_id=system_assistant_id("approval"),
+        graph="approval",
+        attempt=job.attempts.get(),
+        status=Run.Status.INTERRUPTED,
+        created_at=now,
+        updated_at=now,
+    )
+    body = operator_client.get(detail(job)).content.decode()
+    assert 'id="agent-thread"' in body
+    assert 'id="agent-thread-status"' in body
+    assert ">interrupted</span>" in body
+    assert "&quot;user&quot;: &quot;ann&quot;" in body
+    assert str(run.run_id) in body
+    assert str(system_assistant_id("approval")) in body

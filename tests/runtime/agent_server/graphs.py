@@ -32,4 +32,6 @@ AGENT_GRAPHS = {
     "ticks": "tests.runtime.agent_server.graphs_runs:build_ticks",
     "fails": "tests.runtime.agent_server.graphs_runs:build_fails",
     "crashy": "tests.runtime.agent_server.graphs_runs:build_crashy",
+    "drafts": "tests.runtime.agent_server.graphs_threads:build_review",
+    "nested": "tests.runtime.agent_server.graphs_threads:build_nested",
 }

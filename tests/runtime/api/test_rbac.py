@@ -79,7 +79,12 @@ def test_the_urlconf_serves_the_contract_routes() -> None:
 
 
 # Operations Oris adds to the reference's API (their classes say so).
-ADDED = {("GET", "/v1/graphs"), ("GET", "/v1/graphs/:_")}
+ADDED = {
+    ("GET", "/v1/graphs"),
+    ("GET", "/v1/graphs/:_"),
+    ("GET", "/v1/jobs/:_/storage"),
+    ("GET", "/v1/jobs/:_/usage"),
+}
 
 
 def test_the_added_operations_are_declared_as_such() -> None:

@@ -31,7 +31,7 @@ def delete_schedule(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runtime', '0011_agent_server'),
+        ('runtime', '0013_retention_budgets'),
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
     ]
 
