@@ -1,28 +1,36 @@
-"""Benchmark the Agent Server API's runs through LangGraph's own SDK.
+"""Benchmark the Agent Server API against LangGraph's own dev server, side by side.
 
-Run: ``.venv/bin/python bench/bench_agent_server.py [--quick] [--samples N]``.
+Run: ``.venv/bin/python bench/bench_agent_server.py [--quick] [--only BACKEND]``
+(``sqlite`` or ``postgres``; both by default).
 
-Against ``uvicorn oris_site.asgi`` and a ``qcluster`` (as ``make run`` serves them)
-on a migrated temporary SQLite file, and on PostgreSQL when the local server
-answers (``ORIS_BENCH_PG``, default ``postgres://postgres@127.0.0.1:5432``; the
-script creates and drops its own ``oris_bench_agent_server`` database), with a
-one-node graph (one ``tick``):
+Both servers serve the same one-node graph (``{"n": k}`` -> ``{"n": k + 1}``) and
+are driven by the same client, LangGraph's ``langgraph-sdk``, from this process:
 
-- ``runs.wait`` sequentially on stateless runs: p50 and p99 (ms);
-- runs/s with 8 concurrent clients (threads, one SDK client each) calling
-  ``runs.wait``;
-- time to the first SSE event of ``runs.stream`` (the ``metadata`` event, which
-  the worker writes when it starts the run) and to the last one (ms, p50).
+- **sequential**: ``runs.wait`` on a new thread (``if_not_exists="create"``), one
+  after the other: p50 and p99 latency;
+- **concurrent**: 8 clients (threads, one SDK client each) doing the same for a
+  fixed time: runs/s;
+- **first event**: ``runs.stream`` (``values``), time from the request to the first
+  event (the ``metadata`` event that names the run).
 
-Figures depend on the machine and its load: compare runs made side by side.
-Unknown arguments are ignored, so ``bench/run.py`` can pass every script the same
-ones.
+Oris runs as ``make run`` runs it: uvicorn (``oris_site.asgi``) plus a ``qcluster``,
+durable (every run is a job with its attempts, leases and checkpoints), on a fresh
+SQLite file and on a fresh PostgreSQL database (``ORIS_BENCH_PG``, default
+``postgres://postgres@127.0.0.1:5432``). The peer is ``langgraph dev`` (langgraph-api
+with its in-memory runtime; no licence key needed), installed for the benchmark
+only into its own virtual environment (``ORIS_BENCH_PEER_VENV``, default
+``var/bench/peer-venv``; created with ``pip install 'langgraph-cli[inmem]'`` when
+missing). Unknown arguments are ignored, so ``bench/run.py`` can pass every script
+the same ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -32,176 +40,363 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PG_DB = "oris_bench_agent_server"
+PEER_VENV = Path(
+    os.environ.get("ORIS_BENCH_PEER_VENV", ROOT / "var" / "bench" / "peer-venv")
+)
 KEY = "bench-agent-server-key"
-GRAPH = "tick=tests.runtime.agent_server.graphs_runs:build_ticks"
-ONE_TICK = {"until": 1, "delay": 0}
+GRAPH = "bench_one"
+CLIENTS = 8
+
+PEER_GRAPH = """
+from typing import TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+
+class State(TypedDict):
+    n: int
+
+
+def step(state: State) -> dict:
+    return {"n": state["n"] + 1}
+
+
+builder = StateGraph(State)
+builder.add_node("step", step)
+builder.add_edge(START, "step")
+builder.add_edge("step", END)
+graph = builder.compile()
+"""
+
+
+def build_one_node() -> Any:
+    """The Oris side of the benchmark graph (``graphs``, the same definition)."""
+    from typing import TypedDict
+
+    from graphs import END, START, StateGraph
+
+    class State(TypedDict):
+        n: int
+
+    def step(state: State) -> dict:
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(State)
+    builder.add_node("step", step)
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    return builder
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/ok", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
+def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/ok", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
 
 
-@contextmanager
-def served(env: dict[str, str]) -> Iterator[str]:
-    """uvicorn and a q2 cluster on ``env``'s database; yields the URL."""
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    with tempfile.TemporaryFile() as logs:
-        yield from _serve(env, logs)
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
-def _serve(env: dict[str, str], logs: IO[bytes]) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    web = subprocess.Popen(
-        [PY, "-m", "uvicorn", "oris_site.asgi:application", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    cluster = subprocess.Popen(
-        [PY, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=logs,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not _up(url):
-            if time.monotonic() > deadline or web.poll() is not None:
-                logs.seek(0)
-                raise RuntimeError(logs.read().decode(errors="replace")[-3000:])
-            time.sleep(0.1)
-        yield url
-    finally:
-        for process in (web, cluster):
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in (web, cluster):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+# --- the servers ------------------------------------------------------------------
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+class Server:
+    name: str
+    url: str
+    api_key: str | None = None
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
 
 
-def measure(url: str, samples: int) -> dict[str, float]:
+class Peer(Server):
+    """``langgraph dev`` on a free port, the graph in a temporary project."""
+
+    name = "langgraph dev (in memory)"
+
+    def __init__(self, home: Path) -> None:
+        super().__init__()
+        langgraph = PEER_VENV / "bin" / "langgraph"
+        if not langgraph.exists():
+            print(f"installing langgraph-cli[inmem] into {PEER_VENV} ...", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+            subprocess.run(
+                [
+                    str(PEER_VENV / "bin" / "pip"),
+                    "install",
+                    "-q",
+                    "langgraph-cli[inmem]",
+                ],
+                check=True,
+            )
+        project = home / "peer"
+        project.mkdir()
+        (project / "agent.py").write_text(PEER_GRAPH)
+        (project / "langgraph.json").write_text(
+            json.dumps({"dependencies": ["."], "graphs": {GRAPH: "./agent.py:graph"}})
+        )
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANGSMITH")}
+        env |= {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
+        log = (home / "peer.log").open("wb")
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    str(langgraph),
+                    "dev",
+                    "--no-browser",
+                    "--no-reload",
+                    "--port",
+                    str(port),
+                ],
+                cwd=project,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        wait_up(self.url, self.processes[0])
+
+
+class Oris(Server):
+    """uvicorn + qcluster on a fresh database, as ``make run`` serves."""
+
+    def __init__(self, home: Path, backend: str) -> None:
+        super().__init__()
+        self.name = f"Oris ({backend}, durable)"
+        self.api_key = KEY
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        if backend == "sqlite":
+            env["ORIS_SQLITE_DB"] = str(home / "oris.db")
+        else:
+            subprocess.run(
+                [
+                    "psql",
+                    PG_SERVER + "/postgres",
+                    "-q",
+                    "-c",
+                    f"DROP DATABASE IF EXISTS {PG_DB}",
+                    "-c",
+                    f"CREATE DATABASE {PG_DB}",
+                ],
+                check=True,
+            )
+            env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
+        env |= {
+            "ORIS_GRAPHS": f"{GRAPH}=bench.bench_agent_server:build_one_node",
+            "ORIS_API_AUTH_API_KEY": KEY,
+            "ORIS_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        manage = str(ROOT / "manage.py")
+        subprocess.run([PY, manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        for name, command in (
+            (
+                "web",
+                [
+                    PY,
+                    "-m",
+                    "uvicorn",
+                    "oris_site.asgi:application",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+            ),
+            ("qcluster", [PY, manage, "qcluster"]),
+        ):
+            self.processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=(home / f"{name}.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        wait_up(self.url, self.processes[0])
+
+    def stop(self) -> None:
+        super().stop()
+        if "postgres" in self.name:
+            subprocess.run(
+                [
+                    "psql",
+                    PG_SERVER + "/postgres",
+                    "-q",
+                    "-c",
+                    f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)",
+                ],
+                check=False,
+            )
+
+
+# --- the measurements -------------------------------------------------------------
+
+
+def client(server: Server) -> Any:
     from langgraph_sdk import get_sync_client
 
-    client = get_sync_client(url=url, api_key=KEY, timeout=60)
-    client.runs.wait(None, "tick", input=ONE_TICK)  # warm up
-    waits = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        assert client.runs.wait(None, "tick", input=ONE_TICK)["n"] == 1
-        waits.append((time.perf_counter() - started) * 1000)
-    first, last = [], []
-    for _ in range(max(samples // 2, 5)):
-        started = time.perf_counter()
-        seen = None
-        for part in client.runs.stream(None, "tick", input=ONE_TICK):
-            seen = seen or (time.perf_counter() - started) * 1000
-            assert part.event in ("metadata", "values")
-        first.append(seen or 0.0)
-        last.append((time.perf_counter() - started) * 1000)
-    per_client = max(samples // 4, 5)
+    return get_sync_client(url=server.url, api_key=server.api_key, timeout=60)
+
+
+def one_wait(sdk: Any) -> float:
+    thread = str(uuid.uuid4())
+    started = time.perf_counter()
+    answer = sdk.runs.wait(thread, GRAPH, input={"n": 1}, if_not_exists="create")
+    took = time.perf_counter() - started
+    if answer != {"n": 2}:
+        raise AssertionError(f"unexpected answer {answer!r}")
+    return took
+
+
+def sequential(server: Server, runs: int) -> list[float]:
+    sdk = client(server)
+    for _ in range(3):  # warm both ends: connections, imports, caches
+        one_wait(sdk)
+    return [one_wait(sdk) for _ in range(runs)]
+
+
+def concurrent(server: Server, seconds: float) -> float:
+    done = [0] * CLIENTS
+    stop_at = time.monotonic() + seconds
     errors: list[BaseException] = []
 
-    def load() -> None:
-        mine = get_sync_client(url=url, api_key=KEY, timeout=120)
+    def work(i: int) -> None:
+        sdk = client(server)
         try:
-            for _ in range(per_client):
-                mine.runs.wait(None, "tick", input=ONE_TICK)
+            while time.monotonic() < stop_at:
+                one_wait(sdk)
+                done[i] += 1
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=load) for _ in range(8)]
-    started = time.perf_counter()
+    started = time.monotonic()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
     if errors:
         raise errors[0]
+    return sum(done) / (time.monotonic() - started)
+
+
+def first_event(server: Server, runs: int) -> list[float]:
+    sdk = client(server)
+    found = []
+    for _ in range(runs + 2):
+        thread = str(uuid.uuid4())
+        started = time.perf_counter()
+        stream = sdk.runs.stream(
+            thread, GRAPH, input={"n": 1}, stream_mode="values", if_not_exists="create"
+        )
+        first = next(iter(stream))
+        found.append(time.perf_counter() - started)
+        if first.event != "metadata":
+            raise AssertionError(f"first event {first.event!r}, not metadata")
+        for _ in stream:  # the rest, so the run ends before the next
+            pass
+    return found[2:]
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(server: Server, *, runs: int, seconds: float) -> dict[str, float]:
+    waits = sequential(server, runs)
+    starts = first_event(server, max(10, runs // 4))
     return {
-        "wait_p50_ms": statistics.median(waits),
-        "wait_p99_ms": pct(waits, 99),
-        "runs_per_s_8_clients": 8 * per_client / elapsed,
-        "first_event_p50_ms": statistics.median(first),
-        "stream_end_p50_ms": statistics.median(last),
+        "p50_ms": statistics.median(waits) * 1000,
+        "p99_ms": quantile(waits, 0.99) * 1000,
+        "runs_per_s": concurrent(server, seconds),
+        "first_event_p50_ms": statistics.median(starts) * 1000,
     }
 
 
-def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"ORIS_GRAPHS": GRAPH, "ORIS_API_AUTH_API_KEY": KEY, "PYTHONPATH": str(ROOT)}
-    return env
-
-
-def pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-def pg_database(create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        if create:
-            db.execute(f"CREATE DATABASE {PG_DB}")
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--samples", type=int, default=None)
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
     args, _ = parser.parse_known_args()
-    samples = args.samples or (20 if args.quick else 100)
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = base_env() | {"ORIS_SQLITE_DB": str(Path(tmp) / "bench.db")}
-        with served(env) as url:
-            results["sqlite"] = measure(url, samples)
-    if pg_available():
-        pg_database(create=True)
+    runs, seconds = (30, 5.0) if args.quick else (200, 20.0)
+    backends = [args.only] if args.only else ["sqlite", "postgres"]
+    home = Path(tempfile.mkdtemp(prefix="oris-bench-agent-server-"))
+    results: list[tuple[str, dict[str, float]]] = []
+    try:
+        peer = Peer(home)
         try:
-            env = base_env() | {"DATABASE_URL": f"{PG_SERVER}/{PG_DB}"}
-            with served(env) as url:
-                results["postgresql"] = measure(url, samples)
+            results.append((peer.name, measure(peer, runs=runs, seconds=seconds)))
         finally:
-            pg_database(create=False)
-    names = list(next(iter(results.values())))
-    print(f"{'':24}" + "".join(f"{backend:>14}" for backend in results))
-    for name in names:
-        row = "".join(f"{results[b][name]:>14.1f}" for b in results)
-        print(f"{name:24}{row}")
+            peer.stop()
+        for backend in backends:
+            (home / backend).mkdir()
+            oris = Oris(home / backend, backend)
+            try:
+                results.append((oris.name, measure(oris, runs=runs, seconds=seconds)))
+            finally:
+                oris.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    peer_rate = results[0][1]["runs_per_s"]
+    peer_p50 = results[0][1]["p50_ms"]
+    print(
+        f"\nload average {os.getloadavg()[0]:.1f}; {runs} sequential runs; "
+        f"{CLIENTS} clients for {seconds:.0f} s"
+    )
+    print(
+        "| server | runs.wait p50 ms | p99 ms | runs/s, 8 clients | vs dev server "
+        "| first SSE event p50 ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, found in results:
+        print(
+            f"| {name} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | "
+            f"{found['runs_per_s']:.1f} | {found['runs_per_s'] / peer_rate:.2f}x "
+            f"(p50 {peer_p50 / found['p50_ms']:.1f}x faster) | "
+            f"{found['first_event_p50_ms']:.1f} |"
+        )
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, interrupts, reaper, retention
+from runtime.services import clusters, crons, interrupts, reaper, retention
 from runtime.worker import drain
 
 
@@ -22,6 +22,11 @@ def reap() -> int:
 def expire_interrupts() -> int:
     """Scheduled sweep: rejects or escalates interrupts past their deadline."""
     return interrupts.interrupt_expire_due()
+
+
+def fire_crons() -> int:
+    """Scheduled sweep: starts the runs of the Agent Server's due crons."""
+    return crons.crons_fire_due()
 
 
 def prune_finished() -> int:

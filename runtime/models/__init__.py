@@ -1,7 +1,7 @@
 """Oris runtime models; every model is re-exported here."""
 
 from runtime.models.access import ApiKey, AuditLog
-from runtime.models.agent_server import Run, RunEvent, Thread
+from runtime.models.agent_server import Cron, Run, RunEvent, Thread
 from runtime.models.assistants import Assistant, AssistantVersion
 from runtime.models.budgets import BudgetPolicy, RunUsage
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
@@ -28,6 +28,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointBlob",
     "CheckpointWrite",
+    "Cron",
     "DeadLetter",
     "IdempotencyRecord",
     "Interrupt",

@@ -4,7 +4,8 @@ A thread is the Agent Server's conversation; its first run creates the Oris job 
 the same thread id, so the thread's checkpoints are the job's. A run is one attempt
 of that job (``attempt`` is empty while the run waits its turn behind another run of
 the thread). Every event a run streams is stored with a per-run sequence, so a
-client that reconnects with ``Last-Event-ID`` continues where it left off.
+client that reconnects with ``Last-Event-ID`` continues where it left off. A cron
+starts a run on its schedule.
 """
 
 from __future__ import annotations
@@ -107,3 +108,43 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}#{self.seq} {self.event}"
+
+
+class Cron(models.Model):
+    """A schedule that starts runs: on its thread, or on a new thread each time."""
+
+    class OnCompletion(models.TextChoices):
+        DELETE = "delete"  # a stateless cron's thread is deleted after its run
+        KEEP = "keep"
+
+    cron_id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    assistant_id = models.UUIDField()
+    graph = models.CharField(max_length=128)
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.CASCADE, related_name="crons"
+    )
+    schedule = models.CharField(max_length=256)  # five fields, as cron reads them
+    timezone = models.CharField(max_length=64, blank=True, default="")  # IANA; UTC
+    end_time = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    on_run_completed = models.CharField(
+        max_length=8, choices=OnCompletion, default=OnCompletion.DELETE
+    )
+    payload = models.JSONField(default=dict, blank=True)  # the runs' request
+    metadata = models.JSONField(default=dict, blank=True)
+    user_id = models.CharField(max_length=256, blank=True, default="")
+    next_run_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_run_date"],
+                name="cron_due",
+                condition=models.Q(enabled=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cron_id} {self.schedule!r} ({self.graph})"

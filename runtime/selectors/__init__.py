@@ -25,6 +25,7 @@ from runtime.selectors.console import (
     job_node_runs,
     job_timeline,
 )
+from runtime.selectors.crons import cron_get, cron_search, crons_matching
 from runtime.selectors.history import (
     CheckpointEntry,
     JobState,
@@ -64,6 +65,9 @@ from runtime.selectors.storage import ThreadStorage, thread_storage
 from runtime.selectors.usage import JobUsage, Usage, job_usage, tenant_usage
 
 __all__ = [
+    "cron_get",
+    "cron_search",
+    "crons_matching",
     "INBOX_VIEWS",
     "actor_groups",
     "interrupt_votes",

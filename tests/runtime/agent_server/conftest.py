@@ -129,3 +129,12 @@ def agent_server(
     finally:
         stop(web)
         stop(cluster)
+
+
+@pytest.fixture(autouse=True)
+def _agent_graphs(settings: object) -> None:
+    """The server's graphs are this process's too (services called in a test)."""
+    from runtime import registry
+
+    settings.ORIS_GRAPHS = TEST_GRAPHS | AGENT_GRAPHS  # type: ignore[attr-defined]
+    registry._cache.clear()

@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from graphs import END, START, StateGraph
 
 
-def build_echo_steps() -> Any:
-    """``{"n": k}`` -> ``{"n": k + 1, "seen": [...]}`` over one node."""
+class Counter(TypedDict):
+    n: int
 
-    def step(state: dict[str, Any]) -> dict[str, Any]:
+
+def build_echo_steps() -> Any:
+    """``{"n": k}`` -> ``{"n": k + 1}`` over one node."""
+
+    def step(state: Counter) -> dict[str, Any]:
         return {"n": state.get("n", 0) + 1}
 
-    graph = StateGraph(dict)
+    graph = StateGraph(Counter)
     graph.add_node("step", step)
     graph.add_edge(START, "step")
     graph.add_edge("step", END)
