@@ -3,6 +3,7 @@
 from runtime.models.access import ApiKey, AuditLog
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
+from runtime.models.effects import Effect
 from runtime.models.interrupts import Interrupt, InterruptVote
 from runtime.models.jobs import Attempt, Job, Lease
 from runtime.models.ledger import (
@@ -22,6 +23,7 @@ __all__ = [
     "CheckpointBlob",
     "CheckpointWrite",
     "DeadLetter",
+    "Effect",
     "IdempotencyRecord",
     "Interrupt",
     "InterruptVote",
