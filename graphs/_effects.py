@@ -81,7 +81,6 @@ class EffectLedger:
         self._by_address: dict[Address, EffectRecord] = {
             r.address: r for r in options.recorded
         }
-        self._answered: set[Address] = set()
 
     def load(self, records: Iterable[EffectRecord]) -> None:
         """Effects recorded for the tasks the run continues (by key)."""
@@ -227,16 +226,10 @@ class EffectLedger:
                 }
             )
         with self._lock:
-            self._answered.add(address)
+            self.options.answered.add(address)
         if found.outcome != "ok":
             error = found.error or {}
             raise RecordedEffectError(
                 f"{error.get('type', 'Error')}: {error.get('message', '')}"
             )
         return decode(found.response)
-
-    def missing(self) -> EffectRecord | None:
-        """In a recorded replay, the first recorded effect nothing asked for."""
-        left = [r for a, r in self._by_address.items() if a not in self._answered]
-        left.sort(key=lambda r: (r.step, r.checkpoint_ns, r.task_path, r.index))
-        return left[0] if left else None

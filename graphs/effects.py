@@ -44,6 +44,7 @@ __all__ = [
     "effect",
     "effect_address",
     "effect_key",
+    "first_unanswered",
     "get_effect",
     "current_options",
     "perform",
@@ -159,6 +160,8 @@ class EffectOptions:
             ``temperature``, ``system_prompt``, ``tool_results`` (tool name to
             result).
         record: Whether live effects are written to the saver.
+        answered: Filled by a recorded replay with the addresses it answered
+            (see :func:`first_unanswered`).
     """
 
     mode: Literal["live", "recorded"] = "live"
@@ -166,6 +169,7 @@ class EffectOptions:
     before: Sequence[BeforeEffect] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
     record: bool = True
+    answered: set[Address] = field(default_factory=set)
 
 
 class EffectDivergence(GraphError):
@@ -189,6 +193,13 @@ _RUNNING: ContextVar[Effect | None] = ContextVar("graphs_effect", default=None)
 P = ParamSpec("P")
 T = TypeVar("T")
 C = TypeVar("C")
+
+
+def first_unanswered(options: EffectOptions) -> EffectRecord | None:
+    """After a recorded replay: the first recorded effect it never asked for
+    (the replay made fewer calls than the recording), else ``None``."""
+    left = [r for r in options.recorded if r.address not in options.answered]
+    return min(left, key=lambda r: r.address, default=None)
 
 
 def get_effect() -> Effect | None:

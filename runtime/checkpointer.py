@@ -22,10 +22,10 @@ completed job and its final checkpoint commit together. Any read, ``put_writes``
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
 from typing import Any, NoReturn, Protocol, cast
 
 from asgiref.sync import sync_to_async

@@ -16,7 +16,7 @@ import pytest
 import graphs
 from graphs import START, EffectDivergence, EffectOptions, RetryPolicy, StateGraph
 from graphs.checkpoint import BaseCheckpointSaver, InMemorySaver
-from graphs.effects import Effect, effect_key
+from graphs.effects import Effect, effect_key, first_unanswered
 
 __all__ = ["EffectLedgerConformance"]
 
@@ -143,6 +143,7 @@ class EffectLedgerConformance:
         result = graph.invoke({"v": 2}, {**thread(), "effects": options})
         assert result == {"v": 2, "out": [4, 8]}
         assert replay.log == []
+        assert first_unanswered(options) is None
 
     def test_recorded_replay_reports_the_first_differing_effect(
         self, saver: BaseCheckpointSaver
@@ -162,6 +163,30 @@ class EffectLedgerConformance:
         assert report["expected"]["request"] == {"args": [2], "kwargs": {}}
         assert report["actual"]["request"] == {"args": [3], "kwargs": {}}
         assert report["actual"]["index"] == 0
+
+    def test_recorded_replay_reports_an_effect_it_did_not_ask_for(
+        self, saver: BaseCheckpointSaver
+    ) -> None:
+        config = thread()
+        two_effects_graph(Calls(), []).compile(checkpointer=saver).invoke(
+            {"v": 2}, config
+        )
+        recorded = saver.list_effects(config["configurable"]["thread_id"])
+        calls = Calls()
+        send = graphs.effect(calls.send, name="send")
+
+        def once(state: State) -> State:
+            return {"out": [send(state["v"])]}
+
+        builder = StateGraph(State)
+        builder.add_node("work", once)
+        builder.add_edge(START, "work")
+        options = EffectOptions(mode="recorded", recorded=recorded)
+        graph = builder.compile(checkpointer=InMemorySaver())
+        graph.invoke({"v": 2}, {**thread(), "effects": options})
+        missing = first_unanswered(options)
+        assert missing is not None
+        assert (missing.index, missing.request) == (1, {"args": [4], "kwargs": {}})
 
     def test_the_hook_runs_before_each_executed_effect_and_may_refuse(
         self, saver: BaseCheckpointSaver
