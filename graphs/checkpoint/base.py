@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, ClassVar, NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from graphs.effects import EffectRecord
 
@@ -168,7 +168,7 @@ class BaseCheckpointSaver:
     answers the effects of the tasks run from a checkpoint.
     """
 
-    supports_effects: ClassVar[bool] = False
+    supports_effects: bool = False
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         """Return the checkpoint addressed by ``config`` (latest if no id)."""

@@ -54,6 +54,11 @@ class Job(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # a counterfactual fork: the job and checkpoint it continues, and the
+    # overrides (model, temperature, system prompt, tool results) it runs with
+    fork_of = models.CharField(max_length=256, blank=True, default="")
+    fork_checkpoint_id = models.CharField(max_length=64, blank=True, default="")
+    effect_overrides = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from graphs import Command
+from graphs import Command, EffectOptions
 from runtime import metrics, registry, telemetry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
@@ -88,8 +89,11 @@ def _execute(lease: Lease) -> Finish:
     saver = DjangoSaver(
         fence=leases.LeaseFence(lease), new_thread=new_thread, hold_final=True
     )
+    saver.supports_effects = settings.ORIS_RECORD_EFFECTS
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
+    if job.effect_overrides:  # a counterfactual fork runs live with its overrides
+        config["effects"] = EffectOptions(overrides=job.effect_overrides)
     clock = metrics.StepClock()
     try:
         with heartbeats.keep(lease):

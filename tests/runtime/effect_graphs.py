@@ -89,3 +89,12 @@ def build_pay_in_one_node() -> StateGraph:
     graph.add_node("step", step)
     graph.add_edge(START, "step")
     return graph
+
+
+def start(graph: str, steps: int = 1) -> Any:
+    """A queued job of ``graph`` asking for ``steps`` charges."""
+    from tests.factories import make_job
+
+    return make_job(
+        graph, {"messages": [{"role": "user", "content": f"pay steps={steps}"}]}
+    )

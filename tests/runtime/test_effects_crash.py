@@ -6,51 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from runtime import registry
 from runtime.models import Effect, Job
 from runtime.services import claims, reaper
 from runtime.worker import execute
 from tests.agents.agent_wire import AgentWire
-from tests.factories import make_job
-from tests.runtime.effect_graphs import (
-    EFFECT_GRAPHS,
-    create_side_table,
-    drop_side_table,
-    side_effects,
-)
-from tests.runtime.sample_graphs import TEST_GRAPHS
-from tests.runtime.test_crash_recovery import MANAGE, worker_env
-
-
-@pytest.fixture(scope="module")
-def wire() -> Iterator[AgentWire]:
-    server = AgentWire()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def agent_env(transactional_db, settings, monkeypatch, wire) -> Iterator[dict]:
-    graphs = {**TEST_GRAPHS, **EFFECT_GRAPHS}
-    settings.ORIS_GRAPHS = graphs
-    registry._cache.clear()
-    monkeypatch.setenv("ORIS_TEST_LLM_URL", wire.url)
-    wire.reset()
-    create_side_table()
-    env = worker_env() | {
-        "ORIS_GRAPHS": ",".join(f"{k}={v}" for k, v in graphs.items()),
-        "ORIS_TEST_LLM_URL": wire.url,
-    }
-    yield env
-    drop_side_table()
-    registry._cache.clear()
+from tests.runtime.effect_graphs import side_effects, start
+from tests.runtime.test_crash_recovery import MANAGE
 
 
 def run_in_doomed_worker(env: dict, wire: AgentWire, attempt_id: str, at: int) -> int:
@@ -79,12 +45,6 @@ def take_over(job: Job) -> str:
     lease = claims.attempt_claim(worker_id="survivor", at=later)
     assert lease is not None
     return execute.run_leased(lease=lease)
-
-
-def start(graph: str, steps: int = 1) -> Job:
-    return make_job(
-        graph, {"messages": [{"role": "user", "content": f"pay steps={steps}"}]}
-    )
 
 
 def test_a_task_killed_mid_way_repeats_only_the_call_in_flight(agent_env, wire):
