@@ -17,6 +17,7 @@ from runtime.errors import Conflict
 from runtime.models import Interrupt, Job
 from runtime.present import present
 from runtime.selectors.effects import job_effects
+from runtime.services.audit import Actor, audit_record
 
 REPLAYABLE = (Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.INTERRUPTED)
 
@@ -35,9 +36,9 @@ class ReplayReport:
     duration_ms: float = 0.0
 
 
-def job_replay_recorded(*, job: Job) -> ReplayReport:
-    """Replays a settled job with its recorded effects; raises ``Conflict`` for a
-    job still queued or running."""
+def job_replay_recorded(*, job: Job, actor: Actor | None = None) -> ReplayReport:
+    """Replays a settled job with its recorded effects (audited when an actor
+    asks); raises ``Conflict`` for a job still queued or running."""
     if job.status not in REPLAYABLE:
         raise Conflict(
             f"job '{job.thread_id}' is {job.status}: only a settled run replays",
@@ -61,7 +62,7 @@ def job_replay_recorded(*, job: Job) -> ReplayReport:
         changes = _state_changes(job.result or {}, present(result.state))
         if changes:
             divergence = {"reason": "the final state differs", "expected": None}
-    return ReplayReport(
+    report = ReplayReport(
         thread_id=job.thread_id,
         graph=job.graph,
         status="reproduced" if divergence is None else "diverged",
@@ -71,6 +72,15 @@ def job_replay_recorded(*, job: Job) -> ReplayReport:
         state_changes=changes,
         duration_ms=round((time.perf_counter() - began) * 1000, 3),
     )
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="job.replay_recorded",
+            resource_type="thread",
+            resource_id=job.thread_id,
+            details={"status": report.status},
+        )
+    return report
 
 
 def replay_test(
