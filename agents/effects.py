@@ -16,6 +16,7 @@ was really sent:
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +60,35 @@ def model_request(
     return {
         "model": f"{model.provider}:{model.model}",
         "temperature": getattr(model, "temperature", None),
-        "messages": [_without_id(to_jsonable(m)) for m in messages],
+        "messages": [_message_json(m) for m in messages],
         "tools": to_jsonable(tools),
         "tool_choice": tool_choice,
         "params": to_jsonable(kwargs),
     }
+
+
+# A conversation is sent again with every call: each message's JSON is kept while
+# the message lives (messages in a run's state are replaced, never mutated, by
+# the reducers), so a run's requests cost O(new messages), not O(steps²).
+_JSON: dict[int, tuple[weakref.ref[Any], Any]] = {}
+
+
+def _message_json(message: BaseMessage) -> Any:
+    key = id(message)
+    hit = _JSON.get(key)
+    if hit is not None and hit[0]() is message:
+        return hit[1]
+    tree = _without_id(to_jsonable(message))
+
+    def forget(_gone: weakref.ref[Any]) -> None:
+        _JSON.pop(key, None)
+
+    try:
+        ref = weakref.ref(message, forget)
+    except TypeError:  # not weak-referenceable: encoded each time
+        return tree
+    _JSON[key] = (ref, tree)
+    return tree
 
 
 def _without_id(tree: Any) -> Any:

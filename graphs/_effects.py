@@ -96,9 +96,10 @@ class EffectLedger:
         request: Any,
         call: Callable[[Effect], T],
         account: Callable[[Effect, T], None] | None,
+        encoded: bool = False,
     ) -> T:
         """See :func:`graphs.effects.perform`."""
-        answered, value, pending = self.begin(task, kind, name, request)
+        answered, value, pending = self.begin(task, kind, name, request, encoded)
         if pending is None:
             return value  # type: ignore[no-any-return]
         try:
@@ -112,7 +113,7 @@ class EffectLedger:
         return result
 
     def begin(
-        self, task: Task, kind: str, name: str, request: Any
+        self, task: Task, kind: str, name: str, request: Any, encoded: bool = False
     ) -> tuple[bool, Any, Pending | None]:
         """Start the task's next effect: ``(True, answer, None)`` when the ledger
         answers it, else ``(False, None, pending)`` for the caller to execute
@@ -122,7 +123,7 @@ class EffectLedger:
         run = task.run
         path = "|".join(str(p) for p in task.path())
         step = run.step + 1  # the superstep running (run.step: the last finished)
-        req = encode(request)
+        req = request if encoded else encode(request)
         if self.options.mode == "recorded":
             return (
                 True,

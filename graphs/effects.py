@@ -227,6 +227,7 @@ def perform(
     call: Callable[[Effect], T],
     *,
     account: Callable[[Effect, T], None] | None = None,
+    encoded: bool = False,
 ) -> T:
     """Perform one effect: answered from the ledger when recorded, else executed
     (and recorded). Outside a run with a ledger, ``call`` simply runs.
@@ -237,6 +238,7 @@ def perform(
         request: What is asked (JSON-able; compared on replay).
         call: Executes the effect; receives the :class:`Effect`.
         account: Sets ``usage``/``cost`` on the effect from the result.
+        encoded: ``request`` is JSON already (not encoded again).
 
     Returns:
         The (possibly recorded) result.
@@ -248,7 +250,7 @@ def perform(
     ledger = None if task is None else task.run.effects
     if ledger is None or task is None:
         return _execute(Effect(key=None, kind=kind, name=name, request=request), call)
-    return ledger.perform(task, kind, name, request, call, account)
+    return ledger.perform(task, kind, name, request, call, account, encoded)
 
 
 def _execute(effect: Effect, call: Callable[[Effect], T]) -> T:
@@ -271,6 +273,8 @@ def perform_stream(
     start: Callable[[Effect], Iterator[C]],
     finish: Callable[[Effect, list[C]], Any],
     replay: Callable[[Any], Iterator[C]],
+    *,
+    encoded: bool = False,
 ) -> Iterator[C]:
     """A streamed effect: its chunks are yielded as they come; ``finish`` turns
     them into the result recorded (and sets usage and cost); an answered effect
@@ -283,6 +287,7 @@ def perform_stream(
         start: Begins the call; returns its chunks.
         finish: The result of the chunks received.
         replay: The chunks of a recorded result.
+        encoded: ``request`` is JSON already.
     """
     task = CURRENT.get()
     ledger = None if task is None else task.run.effects
@@ -291,7 +296,7 @@ def perform_stream(
         chunks = yield from _stream_as(effect, start)
         finish(effect, chunks)
         return
-    _answered, value, pending = ledger.begin(task, kind, name, request)
+    _answered, value, pending = ledger.begin(task, kind, name, request, encoded)
     if pending is None:
         yield from replay(value)
         return

@@ -171,6 +171,7 @@ class BaseChatModel:
             model_request(model, msgs, specs, choice, kwargs),
             lambda _effect: model._invoke(msgs, specs, choice, kwargs),
             account=account_reply,
+            encoded=True,
         )
 
     def _invoke(
@@ -223,6 +224,7 @@ class BaseChatModel:
             lambda _effect: model._streamed(msgs, specs, choice, kwargs),
             _streamed_reply,
             reply_chunks,
+            encoded=True,
         )
 
     def _streamed(
