@@ -40,6 +40,7 @@ from bench.bench_runtime import (
     django_setup,
     emit,
     ensure_postgres,
+    oris_done,
     qcluster,
     run_role,
     wait_for,
@@ -105,28 +106,16 @@ def submit(batch: str, count: int, steps: int) -> None:
             )
 
 
-def done(batch: str, count: int) -> bool:
-    from runtime.models import Job
-
-    if Job.objects.filter(status__in=["queued", "running"]).exists():
-        return False
-    jobs = Job.objects.filter(thread_id__startswith=f"{batch}-")
-    completed = jobs.filter(status="completed").count()
-    if completed < count:
-        raise RuntimeError(f"{count - completed} bench jobs did not complete")
-    return True
-
-
 def role_e2e(args: argparse.Namespace) -> None:
     django_setup()
     with qcluster(Path(args.log)):
         warm = f"warm-{uuid.uuid4().hex[:6]}"
         submit(warm, 4, 1)
-        wait_for(lambda: done(warm, 4), timeout=120, poll=0.05)
+        wait_for(oris_done(warm, 4), timeout=120, poll=0.05)
         batch = f"b-{uuid.uuid4().hex[:6]}"
         start = time.perf_counter()
         submit(batch, args.n, 1)
-        if not wait_for(lambda: done(batch, args.n), timeout=300, poll=0.01):
+        if not wait_for(oris_done(batch, args.n), timeout=300, poll=0.01):
             raise RuntimeError("the batch did not finish")
         rate = args.n / (time.perf_counter() - start)
     from runtime.models import Effect
