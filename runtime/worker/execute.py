@@ -92,8 +92,9 @@ def _execute(lease: Lease) -> Finish:
     saver.supports_effects = settings.ORIS_RECORD_EFFECTS
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
-    if job.effect_overrides:  # a counterfactual fork runs live with its overrides
-        config["effects"] = EffectOptions(overrides=job.effect_overrides)
+    options = effect_options(job)
+    if options is not None:
+        config["effects"] = options
     clock = metrics.StepClock()
     try:
         with heartbeats.keep(lease):
@@ -114,6 +115,15 @@ def _execute(lease: Lease) -> Finish:
     if result.status not in ("completed", "interrupted"):
         return _failed(lease, result.error)
     return partial(_record, lease, result, saver)
+
+
+def effect_options(job: Job) -> EffectOptions | None:
+    """How the run treats its effects beyond the default (record, answer what is
+    recorded): a counterfactual fork's overrides. The hooks called before each
+    effect (``EffectOptions.before``: budgets) belong here too."""
+    if not job.effect_overrides:
+        return None
+    return EffectOptions(overrides=job.effect_overrides)
 
 
 def is_transient(exc: BaseException | None) -> bool:
