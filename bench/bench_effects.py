@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--log", default=os.devnull)
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--only", choices=["e2e", "replay"], help="one of the two")
     args = parser.parse_args(argv)
     if args.role == "server":
         role_server()
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         dbs.prepare()
         for backend in ("sqlite", "postgres"):
             rates: dict[str, list[float]] = {"on": [], "off": []}
-            for run in range(runs):
+            for run in range(runs if args.only != "replay" else 0):
                 order = ["on", "off"] if run % 2 == 0 else ["off", "on"]
                 for record in order:
                     env = dbs.env(backend, dbs.fresh(backend))
@@ -218,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
                     found = run_role(args_, env, timeout=900, script=__file__)
                     print(f"  e2e {backend} {record}: {found['rate']:.1f} jobs/s")
                     rates[record].append(found["rate"])
-            results["e2e"][backend] = rates
+            if args.only != "replay":
+                results["e2e"][backend] = rates
+            if args.only == "e2e":
+                continue
             env = dbs.env(backend, dbs.fresh(backend))
             env["ORIS_GRAPHS"] = f"{GRAPH}={GRAPH_PATH}"
             env["ORIS_TEST_LLM_URL"] = url
