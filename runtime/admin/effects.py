@@ -59,7 +59,7 @@ def effects_context(job: Job) -> dict[str, Any]:
             for e in data["effects"]
         ],
         "effect_totals": data["totals"],
-        "forks": list(Job.objects.filter(fork_of=job.thread_id).order_by("created_at")),
+        "forks": effect_selectors.job_forks(job=job),
         "can_replay_recorded": job.status in replays.REPLAYABLE,
         "can_fork": job.status in forks.FORKABLE,
     }

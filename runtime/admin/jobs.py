@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.timesince import timesince
@@ -178,13 +178,12 @@ class JobAdmin(ConsoleAdmin):
     ) -> HttpResponse:
         """A run and its fork side by side: state, effects, tokens and cost."""
         obj = self.get_object(request, object_id)
-        fork_job = Job.objects.filter(thread_id=other).first()
-        if (
-            obj is None
-            or fork_job is None
-            or not self.has_view_permission(request, obj)
-        ):
+        if obj is None or not self.has_view_permission(request, obj):
             raise PermissionDenied
+        try:
+            fork_job = selectors.job_get(thread_id=other)
+        except OrisError:
+            raise Http404(f"no run {other!r}") from None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -97,6 +97,11 @@ def _thread_effects(thread_id: str) -> list[EffectRecord]:
     ]
 
 
+def job_forks(*, job: Job) -> list[Job]:
+    """The forks of a job, oldest first."""
+    return list(Job.objects.filter(fork_of=job.thread_id).order_by("created_at"))
+
+
 def effect_totals(records: list[EffectRecord]) -> EffectTotals:
     """Counts, tokens, cost and time of ``records``."""
     return EffectTotals(
