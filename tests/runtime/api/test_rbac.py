@@ -79,7 +79,15 @@ def test_the_urlconf_serves_the_contract_routes() -> None:
 
 
 # Operations Oris adds to the reference's API (their classes say so).
-ADDED = {("GET", "/v1/graphs"), ("GET", "/v1/graphs/:_")}
+ADDED = {
+    ("GET", "/v1/graphs"),
+    ("GET", "/v1/graphs/:_"),
+    # the effect ledger (docs/effects.md)
+    ("GET", "/v1/jobs/:_/effects"),
+    ("POST", "/v1/jobs/:_/recorded-replay"),
+    ("POST", "/v1/jobs/:_/forks"),
+    ("GET", "/v1/jobs/:_/compare/:_"),
+}
 
 
 def test_the_added_operations_are_declared_as_such() -> None:
