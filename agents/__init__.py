@@ -33,6 +33,7 @@ from agents.chat_models import (
     init_chat_model,
 )
 from agents.deep import DeepAgentState, SubAgent, create_deep_agent
+from agents.effects import EffectOptions, effect, get_effect
 from agents.errors import (
     AgentError,
     ApprovalError,
@@ -82,6 +83,7 @@ __all__ = [
     "CurrentTimeTool",
     "Decision",
     "DeepAgentState",
+    "EffectOptions",
     "HITLRequest",
     "HttpFetchTool",
     "MultiAgentState",
@@ -100,6 +102,7 @@ __all__ = [
     "WriteTodosTool",
     "agent_as_tool",
     "create_agent",
+    "effect",
     "create_deep_agent",
     "create_handoff_tool",
     "create_router",
@@ -107,6 +110,7 @@ __all__ = [
     "create_swarm",
     "filesystem_tools",
     "final_text",
+    "get_effect",
     "init_chat_model",
     "load_skills",
     "tool",

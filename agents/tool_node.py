@@ -11,9 +11,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agents.effects import is_overridden, overridden_tool_result
 from agents.errors import ToolError, ToolNotFoundError
 from agents.instrumentation import tool_call
 from agents.tools.base import BaseTool, ToolRuntime, format_tool_result
+from graphs.effects import perform
 from graphs.errors import GraphInterrupt, ParentCommand
 from graphs.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
 from graphs.types import Command
@@ -69,7 +71,29 @@ class ToolExecutor:
         config: dict[str, Any],
         writer: Any,
     ) -> Any:
-        """Run one call; return a state update dict or a ``Command``."""
+        """Run one call; return a state update dict or a ``Command``.
+
+        Inside a durable run the call is an effect (recorded once, answered from
+        the ledger when its task runs again; a fork's ``tool_results`` answer it
+        instead of the tool)."""
+        request = {"tool": call["name"], "args": call["args"], "id": call["id"]}
+        return perform(
+            "tool",
+            call["name"],
+            request,
+            lambda _effect: self._execute(call, state, config, writer),
+        )
+
+    def _execute(
+        self,
+        call: ToolCall,
+        state: Mapping[str, Any],
+        config: dict[str, Any],
+        writer: Any,
+    ) -> Any:
+        forced = overridden_tool_result(call["name"])
+        if is_overridden(forced):
+            return self._wrap(call, forced)
         runtime = ToolRuntime(
             state=dict(state),
             tool_call_id=call["id"],

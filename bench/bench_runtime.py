@@ -456,8 +456,9 @@ def interleaved(
 class Databases:
     """Fresh databases per run, copied from one migrated template per backend."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, prefix: str = "oris_bench") -> None:
         self.workdir = workdir
+        self.prefix = prefix
         self.tag = uuid.uuid4().hex[:6]
         self.created: list[str] = []
         self.count = 0
@@ -485,7 +486,7 @@ class Databases:
         return env
 
     def template(self, backend: str) -> str:
-        return f"oris_bench_{self.tag}_{backend}_tpl"
+        return f"{self.prefix}_{self.tag}_{backend}_tpl"
 
     def prepare(self) -> None:
         for backend in BACKENDS:
@@ -502,7 +503,7 @@ class Databases:
 
     def fresh(self, backend: str) -> str:
         self.count += 1
-        name = f"oris_bench_{self.tag}_{backend}_{self.count}"
+        name = f"{self.prefix}_{self.tag}_{backend}_{self.count}"
         if backend == "postgres":
             self.pg(f'CREATE DATABASE "{name}" TEMPLATE "{self.template(backend)}"')
             self.created.append(name)

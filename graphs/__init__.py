@@ -17,6 +17,7 @@ from graphs._context import (
 )
 from graphs._timeouts import heartbeat
 from graphs.compiled import CompiledGraph
+from graphs.effects import EffectDivergence, EffectOptions, effect, get_effect
 from graphs.errors import (
     CheckpointDecodeError,
     EmptyInputError,
@@ -57,6 +58,8 @@ __all__ = [
     "Command",
     "CompiledGraph",
     "CompiledStateGraph",
+    "EffectDivergence",
+    "EffectOptions",
     "EmptyInputError",
     "GraphError",
     "GraphInterrupt",
@@ -81,7 +84,9 @@ __all__ = [
     "StateUpdate",
     "TimeoutPolicy",
     "add_messages",
+    "effect",
     "get_config",
+    "get_effect",
     "get_message_writer",
     "get_stream_writer",
     "heartbeat",

@@ -78,6 +78,8 @@ def drive(run: Run) -> Iterator[Chunk]:
             saver.put_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
             payload[0](payload[1])
+        elif kind is Req.EFFECTS:
+            answer = saver.get_effects(payload)  # type: ignore[union-attr]
         elif kind is Req.PUT_BG:
             pending.append(_background().submit(saver.put, *payload))  # type: ignore[union-attr]
         elif kind is Req.FLUSH:
@@ -143,6 +145,8 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
             await saver.aput_writes(*payload)  # type: ignore[union-attr]
         elif kind is Req.HOOK:
             payload[0](payload[1])
+        elif kind is Req.EFFECTS:
+            answer = await saver.aget_effects(payload)  # type: ignore[union-attr]
         elif kind is Req.PUT_BG:
             pending.append(asyncio.ensure_future(saver.aput(*payload)))  # type: ignore[union-attr]
         elif kind is Req.FLUSH:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
+from graphs._effects import EffectLedger, ledger_for
 from graphs._events import GraphEvents, graph_events
 from graphs._handlers import swap_handled
 from graphs._options import RunOptions, StreamMode
@@ -75,6 +76,12 @@ class Run:
         stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
+        # one ledger for a root run and its subgraphs
+        self.effects: EffectLedger | None = (
+            ledger_for(self.saver, self.config)
+            if parent is None
+            else parent.run.effects
+        )
         self.thread_id = config_thread_id(self.config) if self.saver else ""
         self.ns: str = conf.get("checkpoint_ns") or ""
         self.stream_ns: tuple[str, ...] = tuple(self.ns.split("|")) if self.ns else ()

@@ -21,6 +21,7 @@ class Req(enum.Enum):
     FLUSH = enum.auto()  # None: wait for the background writes
     CHUNKS = enum.auto()  # list[Chunk]: hand these to the caller
     HOOK = enum.auto()  # (step_hook, step): call it between supersteps
+    EFFECTS = enum.auto()  # config: answer the effects recorded for its tasks
 
 
 Request = tuple[Req, Any]

@@ -91,6 +91,11 @@ def start(run: Run) -> Generator[Request, Any, list[Task]]:
         if isinstance(inp, Command) and inp.update is not None:
             yield from null_update(run, inp)
         tasks = yield from restore(run, saved, resume)
+        ledger = run.effects
+        if ledger is not None and ledger.recording and tasks and saved.config:
+            # the tasks continue the loaded checkpoint's superstep: what they
+            # already did is answered from the ledger
+            ledger.load((yield Req.EFFECTS, saved.config))
         if "messages" in run.modes:
             run.streamed.update(message_ids(run.values))
         if "values" in run.modes:

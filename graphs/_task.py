@@ -62,6 +62,7 @@ class Task:
         "_id",
         "arg",
         "custom",
+        "effect_index",
         "error",
         "failed",
         "gotos",
@@ -117,6 +118,7 @@ class Task:
         self.view: dict[str, Any] | None = None
         self.custom: list[Any] | None = None
         self.interrupt_index = 0
+        self.effect_index = 0  # effects are matched to the ledger by order
 
     @property
     def hidden(self) -> bool:

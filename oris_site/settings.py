@@ -229,6 +229,9 @@ ORIS_CSP = env_str(
 ORIS_SERVER_ADDR = env_str("ORIS_SERVER_ADDR", "127.0.0.1:8080")
 ORIS_SQLITE_DB = env_str("ORIS_SQLITE_DB", "oris.db")
 ORIS_LEASE_TTL_SECONDS = env_int("ORIS_LEASE_TTL_SECONDS", 30, minimum=1)
+# The effect ledger (docs/effects.md): model and tool calls of durable runs are
+# recorded and answered when a task runs again. Off: they simply run.
+ORIS_RECORD_EFFECTS = env_bool("ORIS_RECORD_EFFECTS", True)
 ORIS_HEARTBEAT_INTERVAL_SECONDS = env_int(
     "ORIS_HEARTBEAT_INTERVAL_SECONDS", 10, minimum=1
 )

@@ -22,7 +22,10 @@ completed job and its final checkpoint commit together. Any read, ``put_writes``
 from __future__ import annotations
 
 import builtins
+import json
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
 from typing import Any, NoReturn, Protocol, cast
 
 from asgiref.sync import sync_to_async
@@ -47,9 +50,10 @@ from graphs.checkpoint.format import (
     split_checkpoint,
     write_rows,
 )
+from graphs.effects import EffectRecord
 from graphs.errors import CheckpointDecodeError
 from runtime import metrics
-from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite
+from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite, Effect
 
 
 class Fence(Protocol):
@@ -64,7 +68,16 @@ WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 
 
 class DjangoSaver(BaseCheckpointSaver):
-    """Checkpoints in the Django database (PostgreSQL or SQLite)."""
+    """Checkpoints (and the effect ledger) in the Django database (PostgreSQL or
+    SQLite).
+
+    A finished effect is held until the saver's next write and goes into that
+    write's transaction: the superstep's checkpoint (on PostgreSQL a CTE of its
+    one statement), the task's pending writes, or ``flush_effects`` (which the
+    engine calls before the next effect starts).
+    """
+
+    supports_effects = True
 
     def __init__(
         self,
@@ -81,6 +94,9 @@ class DjangoSaver(BaseCheckpointSaver):
         self._holding = new_thread
         self._hold_final = hold_final
         self._held: tuple[list[Row], list[Row]] = ([], [])  # blob rows, headers
+        # finished effects not yet written (tasks of a superstep may run in threads)
+        self._effects: list[Row] = []
+        self._effects_lock = threading.Lock()
 
     def flush(self) -> None:
         """Writes the held checkpoints (fenced; in the caller's transaction if
@@ -161,9 +177,10 @@ class DjangoSaver(BaseCheckpointSaver):
         """Writes checkpoints (with any held one) in one fenced transaction."""
         blob_rows, header_rows = self._held[0] + blob_rows, self._held[1] + header_rows
         self._held = ([], [])
+        effect_rows = self._take_effects()
         if connection.vendor == "postgresql":
             # One statement, fence included: atomic on its own, one round trip.
-            sql, params = fenced_put(blob_rows, header_rows, self.fence)
+            sql, params = fenced_put(blob_rows, header_rows, self.fence, effect_rows)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 if cursor.rowcount != len(header_rows) and self.fence is not None:
@@ -175,6 +192,8 @@ class DjangoSaver(BaseCheckpointSaver):
                 with connection.cursor() as cursor:
                     for sql, params in put_statements(blob_rows, header_rows):
                         cursor.execute(sql, params)
+                    if effect_rows:
+                        cursor.execute(*effects_statement(effect_rows))
         written = sum(len(row[4]) + len(row[5]) for row in header_rows)
         written += sum(len(row[-1] or b"") for row in blob_rows)
         metrics.inc("checkpoint_written_bytes_total", written)
@@ -221,12 +240,58 @@ class DjangoSaver(BaseCheckpointSaver):
                 )
             if rows[False]:
                 CheckpointWrite.objects.bulk_create(rows[False], ignore_conflicts=True)
+            self._write_effects()  # the effects the writes depend on
 
     def delete_thread(self, thread_id: str) -> None:
         thread_id = str(thread_id)
         with transaction.atomic():
-            for model in (Checkpoint, CheckpointBlob, CheckpointWrite):
+            for model in (Checkpoint, CheckpointBlob, CheckpointWrite, Effect):
                 model.objects.filter(thread_id=thread_id).delete()
+
+    # -- the effect ledger -------------------------------------------------------
+
+    def put_effect(self, record: EffectRecord) -> None:
+        with self._effects_lock:
+            self._effects.append(effect_row(record))
+
+    def flush_effects(self) -> None:
+        """Writes the held effects (and held checkpoints) in one fenced
+        transaction."""
+        if self._held[1]:
+            self._write([], [])
+            return
+        with transaction.atomic():
+            if self.fence is not None:
+                self.fence.check()
+            self._write_effects()
+
+    def _take_effects(self) -> builtins.list[Row]:
+        with self._effects_lock:
+            rows, self._effects = self._effects, []
+        return rows
+
+    def _write_effects(self) -> None:
+        """Writes the held effects in the caller's (fenced) transaction."""
+        rows = self._take_effects()
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.execute(*effects_statement(rows))
+
+    def get_effects(self, config: dict[str, Any]) -> builtins.list[EffectRecord]:
+        self.flush()
+        found = Effect.objects.filter(
+            thread_id=config_thread_id(config),
+            checkpoint_ns=config_ns(config),
+            checkpoint_id=config_checkpoint_id(config) or "",
+        )
+        return [effect_record(row) for row in found]
+
+    def list_effects(self, thread_id: str) -> builtins.list[EffectRecord]:
+        rows = Effect.objects.filter(thread_id=str(thread_id))
+        return [effect_record(row) for row in rows.order_by("started_at", "idx")]
+
+    async def aget_effects(self, config: dict[str, Any]) -> builtins.list[EffectRecord]:
+        return await sync_to_async(self.get_effects)(config)
 
     # The ORM is synchronous: async callers (ainvoke, astream) run it in a thread.
     async def aget_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
@@ -328,6 +393,107 @@ _ON_HEADER_CONFLICT = (
 )
 
 
+_EFFECT_FIELDS = (
+    ("key", "text"),
+    ("thread_id", "text"),
+    ("checkpoint_ns", "text"),
+    ("checkpoint_id", "text"),
+    ("task_id", "text"),
+    ("task_path", "text"),
+    ("step", "integer"),
+    ("idx", "integer"),
+    ("kind", "text"),
+    ("name", "text"),
+    ("request", "jsonb"),
+    ("response", "jsonb"),
+    ("outcome", "text"),
+    ("error", "jsonb"),
+    ("input_tokens", "integer"),
+    ("output_tokens", "integer"),
+    ("total_tokens", "integer"),
+    ("cost_usd", "double precision"),
+    ("duration_ms", "double precision"),
+    ("started_at", "timestamptz"),
+)
+_EFFECT_COLUMNS = ", ".join(f'"{name}"' for name, _ in _EFFECT_FIELDS)
+_EFFECT_ALIASES = ", ".join(f"e{i}" for i in range(len(_EFFECT_FIELDS)))
+_EFFECT_CASTS = ", ".join(f"e{i}::{kind}" for i, (_, kind) in enumerate(_EFFECT_FIELDS))
+# An effect run again (the one in flight at a crash, or one that failed) replaces
+# its earlier row.
+_ON_EFFECT_CONFLICT = ' ON CONFLICT ("key") DO UPDATE SET ' + ", ".join(
+    f'"{name}" = excluded."{name}"' for name, _ in _EFFECT_FIELDS[1:]
+)
+
+
+def effect_row(record: EffectRecord) -> Row:
+    """The column values of an effect (JSON as text, in ``_EFFECT_FIELDS`` order)."""
+    usage = record.usage
+    return [
+        record.key,
+        record.thread_id,
+        record.checkpoint_ns,
+        record.checkpoint_id,
+        record.task_id,
+        record.task_path,
+        record.step,
+        record.index,
+        record.kind,
+        record.name,
+        json.dumps(record.request),
+        None if record.response is None else json.dumps(record.response),
+        record.outcome,
+        None if record.error is None else json.dumps(record.error),
+        int(usage.get("input_tokens", 0)),
+        int(usage.get("output_tokens", 0)),
+        int(usage.get("total_tokens", 0)),
+        float(record.cost),
+        float(record.duration_ms),
+        datetime.fromisoformat(record.started_at) if record.started_at else None,
+    ]
+
+
+def effect_record(row: Effect) -> EffectRecord:
+    """An effect row as graphs sees it."""
+    return EffectRecord(
+        key=row.key,
+        thread_id=row.thread_id,
+        checkpoint_ns=row.checkpoint_ns,
+        checkpoint_id=row.checkpoint_id,
+        task_id=row.task_id,
+        task_path=row.task_path,
+        step=row.step,
+        index=row.idx,
+        kind=row.kind,
+        name=row.name,
+        request=row.request,
+        response=row.response,
+        outcome=row.outcome,
+        error=row.error,
+        usage={
+            "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens,
+            "total_tokens": row.total_tokens,
+        },
+        cost=row.cost_usd,
+        duration_ms=row.duration_ms,
+        started_at=row.started_at.isoformat(),
+    )
+
+
+def effects_statement(rows: list[Row]) -> Statement:
+    """The upsert of effect rows (SQLite, or PostgreSQL outside a ``put``)."""
+    if connection.vendor == "postgresql":
+        values = f"SELECT {_EFFECT_CASTS} FROM (VALUES {_placeholders(rows)}) "
+        values += f"AS r({_EFFECT_ALIASES})"
+    else:
+        values = f"VALUES {_placeholders(rows)}"
+    sql = (
+        f"INSERT INTO {Effect._meta.db_table} ({_EFFECT_COLUMNS}) {values}"
+        f"{_ON_EFFECT_CONFLICT}"
+    )
+    return sql, [value for row in rows for value in row]
+
+
 def put_statements(blob_rows: list[Row], header_rows: list[Row]) -> list[Statement]:
     """The SQL of one ``put`` on SQLite: insert the new blobs if absent, then
     upsert the headers (in the caller's transaction)."""
@@ -351,7 +517,10 @@ def put_statements(blob_rows: list[Row], header_rows: list[Row]) -> list[Stateme
 
 
 def fenced_put(
-    blob_rows: list[Row], header_rows: list[Row], fence: Fence | None
+    blob_rows: list[Row],
+    header_rows: list[Row],
+    fence: Fence | None,
+    effect_rows: list[Row] | None = None,
 ) -> Statement:
     """The SQL of one ``put`` on PostgreSQL, as a single statement.
 
@@ -374,6 +543,14 @@ def fenced_put(
             "ON CONFLICT DO NOTHING)"
         )
         params += [value for row in blob_rows for value in row]
+    if effect_rows:
+        ctes.append(
+            f"new_effects AS (INSERT INTO {Effect._meta.db_table} "
+            f"({_EFFECT_COLUMNS}) SELECT {_EFFECT_CASTS} FROM "
+            f"(VALUES {_placeholders(effect_rows)}) AS r({_EFFECT_ALIASES}){where}"
+            f"{_ON_EFFECT_CONFLICT})"
+        )
+        params += [value for row in effect_rows for value in row]
     with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
     sql = (
         f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "

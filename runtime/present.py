@@ -8,6 +8,7 @@ too, because an idempotency record stores the answer it replays.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -454,4 +455,76 @@ def agent_run(run: Run) -> JSON:
         "metadata": run.metadata,
         "multitask_strategy": run.multitask_strategy,
         "kwargs": {k: v for k, v in run.kwargs.items() if not k.startswith("_")},
+    }
+
+
+# --- effects ------------------------------------------------------------------------
+
+
+def effect_item(record: Any) -> dict[str, Any]:
+    """One effect of the ledger (``graphs.effects.EffectRecord``)."""
+    return {
+        "key": record.key,
+        "kind": record.kind,
+        "name": record.name,
+        "step": record.step,
+        "task_path": record.task_path,
+        "index": record.index,
+        "checkpoint_ns": record.checkpoint_ns,
+        "outcome": record.outcome,
+        "request": record.request,
+        "response": record.response,
+        "error": record.error,
+        "usage": record.usage,
+        "cost_usd": record.cost,
+        "duration_ms": record.duration_ms,
+        "started_at": record.started_at,
+    }
+
+
+def effect_totals(totals: Any) -> dict[str, Any]:
+    """``selectors.effects.EffectTotals`` as JSON."""
+    return dict(asdict(totals))
+
+
+def job_effects(job: Job, records: list[Any]) -> dict[str, Any]:
+    """``GET /v1/jobs/{thread_id}/effects``."""
+    from runtime.selectors.effects import effect_totals as totals_of
+
+    return {
+        "thread_id": job.thread_id,
+        "effects": [effect_item(r) for r in records],
+        "totals": effect_totals(totals_of(records)),
+    }
+
+
+def replay_report(report: Any) -> dict[str, Any]:
+    """``services.replays.ReplayReport`` as JSON."""
+    return dict(asdict(report))
+
+
+def job_comparison(compared: Any) -> dict[str, Any]:
+    """``selectors.effects.Comparison``: a job and its fork side by side."""
+    return {
+        "original": compared.original.thread_id,
+        "fork": compared.fork.thread_id,
+        "fork_of": compared.fork.fork_of or None,
+        "fork_checkpoint_id": compared.fork.fork_checkpoint_id or None,
+        "overrides": compared.fork.effect_overrides or {},
+        "state_changes": [asdict(c) for c in compared.state_changes],
+        "effects": [
+            {
+                "position": pair.position,
+                "status": pair.status,
+                "original": None
+                if pair.original is None
+                else effect_item(pair.original),
+                "fork": None if pair.fork is None else effect_item(pair.fork),
+            }
+            for pair in compared.effects
+        ],
+        "totals": {
+            "original": effect_totals(compared.original_totals),
+            "fork": effect_totals(compared.fork_totals),
+        },
     }

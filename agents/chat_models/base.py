@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from agents.chat_models._http import HttpTransport
+from agents.effects import account_reply, fork_model, model_request, reply_chunks
 from agents.instrumentation import ObservedCall, model_call
 from agents.tools.base import ToolSpec, to_tool_spec
+from graphs.effects import Effect, perform, perform_stream
 from graphs.messages import (
     AIMessage,
     AIMessageChunk,
@@ -160,6 +162,25 @@ class BaseChatModel:
             ProviderError: When the provider call fails (after retries).
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        # inside a durable run the call is an effect: answered from the ledger
+        # when recorded, else sent (with a fork's overrides) and recorded
+        model, msgs = fork_model(self, msgs)
+        return perform(
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, msgs, specs, choice, kwargs),
+            lambda _effect: model._invoke(msgs, specs, choice, kwargs),
+            account=account_reply,
+            encoded=True,
+        )
+
+    def _invoke(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> AIMessage:
         with self._observe(stream=False) as call:
             reply = call.reply = self._finish(
                 self._generate(msgs, specs, choice, **kwargs)
@@ -195,6 +216,24 @@ class BaseChatModel:
             ProviderError: When the provider call fails.
         """
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        model, msgs = fork_model(self, msgs)
+        return perform_stream(
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, msgs, specs, choice, kwargs),
+            lambda _effect: model._streamed(msgs, specs, choice, kwargs),
+            _streamed_reply,
+            reply_chunks,
+            encoded=True,
+        )
+
+    def _streamed(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> Iterator[AIMessageChunk]:
         total: AIMessageChunk | None = None
         with self._observe(stream=True) as call:
             for chunk in self._stream(msgs, specs, choice, **kwargs):
@@ -279,6 +318,18 @@ class BaseChatModel:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.provider}:{self.model}>"
+
+
+def _streamed_reply(effect: Effect, chunks: list[AIMessageChunk]) -> AIMessage:
+    """The reply a streamed model effect records (its usage and cost counted)."""
+    if not chunks:
+        return AIMessage("")
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    reply = total.to_message()
+    account_reply(effect, reply)
+    return reply
 
 
 def _as_chunk(message: AIMessage) -> AIMessageChunk:

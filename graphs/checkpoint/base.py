@@ -23,8 +23,11 @@ bookkeeping of the tasks that did not finish.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NamedTuple, TypedDict
+
+from graphs.effects import EffectRecord
 
 __all__ = [
     "BaseCheckpointSaver",
@@ -156,7 +159,16 @@ class BaseCheckpointSaver:
 
     Subclasses implement the five sync methods; the ``a*`` variants default to them.
     See the module docstring for the storage shape and the commit rule.
+
+    A saver that sets ``supports_effects`` also keeps the effect ledger (see
+    :mod:`graphs.effects`): :meth:`put_effect` is told of each finished effect
+    and may hold it until its next write, which must store it in the same
+    transaction as that write (a superstep's checkpoint or a task's pending
+    writes); :meth:`flush_effects` writes what it holds; :meth:`get_effects`
+    answers the effects of the tasks run from a checkpoint.
     """
+
+    supports_effects: bool = False
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         """Return the checkpoint addressed by ``config`` (latest if no id)."""
@@ -221,6 +233,25 @@ class BaseCheckpointSaver:
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of a thread (all namespaces)."""
         raise NotImplementedError
+
+    def put_effect(self, record: EffectRecord) -> None:
+        """Record a finished effect (with the next write at the latest)."""
+        raise NotImplementedError
+
+    def flush_effects(self) -> None:
+        """Write the effects held since the last write (nothing by default)."""
+
+    def get_effects(self, config: RunnableConfig) -> builtins.list[EffectRecord]:
+        """The effects of the tasks run from ``config``'s checkpoint."""
+        raise NotImplementedError
+
+    def list_effects(self, thread_id: str) -> builtins.list[EffectRecord]:
+        """Every effect of a thread (all namespaces), in the order they started."""
+        raise NotImplementedError
+
+    async def aget_effects(self, config: RunnableConfig) -> builtins.list[EffectRecord]:
+        """Async :meth:`get_effects`."""
+        return self.get_effects(config)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async :meth:`get_tuple`."""

@@ -26,6 +26,7 @@ from graphs.checkpoint.format import (
     split_checkpoint,
     write_rows,
 )
+from graphs.effects import EffectRecord
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
@@ -37,7 +38,10 @@ class InMemorySaver(BaseCheckpointSaver):
 
     Values are stored as encoded bytes, never as live objects, so a run sees the same
     round trip as with a database saver and :meth:`stored_bytes` is meaningful.
+    It keeps the effect ledger too (each effect stored as it finishes).
     """
+
+    supports_effects = True
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -47,6 +51,30 @@ class InMemorySaver(BaseCheckpointSaver):
         self._writes: dict[
             tuple[str, str, str], dict[tuple[str, int], tuple[str, str, bytes, str]]
         ] = {}
+        self._effects: dict[str, EffectRecord] = {}
+
+    def put_effect(self, record: EffectRecord) -> None:
+        """See :meth:`BaseCheckpointSaver.put_effect`."""
+        with self._lock:
+            self._effects[record.key] = record
+
+    def get_effects(self, config: RunnableConfig) -> list[EffectRecord]:
+        """See :meth:`BaseCheckpointSaver.get_effects`."""
+        thread_id, ns = config_thread_id(config), config_ns(config)
+        checkpoint_id = config_checkpoint_id(config)
+        with self._lock:
+            return [
+                r
+                for r in self._effects.values()
+                if (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
+                == (thread_id, ns, checkpoint_id)
+            ]
+
+    def list_effects(self, thread_id: str) -> list[EffectRecord]:
+        """See :meth:`BaseCheckpointSaver.list_effects`."""
+        with self._lock:
+            found = [r for r in self._effects.values() if r.thread_id == thread_id]
+        return sorted(found, key=lambda r: (r.started_at, r.index))
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """See :meth:`BaseCheckpointSaver.get_tuple`."""
@@ -177,6 +205,10 @@ class InMemorySaver(BaseCheckpointSaver):
             for table in tables:
                 for key in [k for k in table if k[0] == thread_id]:
                     del table[key]
+            for key in [
+                k for k, r in self._effects.items() if r.thread_id == thread_id
+            ]:
+                del self._effects[key]
 
     def stored_bytes(self, thread_id: str | None = None) -> int:
         """Total bytes of headers, metadata, blobs and writes (of one thread)."""

@@ -10,12 +10,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.timesince import timesince
 
 from runtime import selectors
+from runtime.admin import effects
 from runtime.admin.base import ConsoleAdmin, actor_for
 from runtime.admin.conversation import added_messages, shown
 from runtime.admin.formatting import (
@@ -89,6 +90,8 @@ class JobAdmin(ConsoleAdmin):
         "cancel_selected": "job.cancel",
         "cancel": "job.cancel",
         "replay": "job.replay",
+        "replay_recorded": "job.replay_recorded",
+        "fork": "job.fork",
         "add": "job.run",
     }
 
@@ -148,8 +151,14 @@ class JobAdmin(ConsoleAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         live = self.admin_site.admin_view(self.live_view)
+        compare = self.admin_site.admin_view(self.compare_view)
         return [
             path("<path:object_id>/live/", live, name="runtime_job_live"),
+            path(
+                "<path:object_id>/compare/<path:other>/",
+                compare,
+                name="runtime_job_compare",
+            ),
             *super().get_urls(),
         ]
 
@@ -164,6 +173,27 @@ class JobAdmin(ConsoleAdmin):
             **self.detail_context(request, obj),
         }
         return TemplateResponse(request, "admin/runtime/job/live.html", context)
+
+    def compare_view(
+        self, request: HttpRequest, object_id: str, other: str
+    ) -> HttpResponse:
+        """A run and its fork side by side: state, effects, tokens and cost."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        try:
+            fork_job = selectors.job_get(thread_id=other)
+        except OrisError:
+            raise Http404(f"no run {other!r}") from None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": f"{obj.thread_id} and {fork_job.thread_id}",
+            **effects.compare_context(obj, fork_job),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/runtime/job/compare.html", context)
 
     def detail_context(self, request: HttpRequest, obj: Job) -> dict[str, Any]:
         can_act = self.has_cancel_permission(request)
@@ -194,6 +224,7 @@ class JobAdmin(ConsoleAdmin):
             "error_json": pretty_json(obj.error) if obj.error is not None else "",
             "can_cancel": can_act and not obj.is_terminal,
             "can_replay": can_act and obj.status in REPLAYABLE,
+            "can_act_effects": can_act,
             "cancel_form": CancelForm(),
             "interrupts": selectors.job_interrupts(job=obj),
             "dead_letters": selectors.job_dead_letters(job=obj),
@@ -202,6 +233,8 @@ class JobAdmin(ConsoleAdmin):
             if agent_thread
             else "",
             "agent_runs": agent_runs,
+            "fork_form": effects.ForkForm(),
+            **effects.effects_context(obj),
         }
 
     def _mermaid(self, obj: Job, nodes: list[selectors.NodeRun]) -> str:
@@ -289,6 +322,16 @@ class JobAdmin(ConsoleAdmin):
                 self._cancel(request, obj)
             elif action == "replay":
                 self._replay(request, obj)
+            elif action == "replay_recorded":
+                self.report(request, effects.replay_recorded(request, obj))
+            elif action == "fork":
+                fork_job = effects.fork(request, obj)
+                self.report(request, f"Forked as {fork_job.thread_id}.")
+                return HttpResponseRedirect(
+                    reverse(
+                        "admin:runtime_job_compare", args=[obj.pk, fork_job.thread_id]
+                    )
+                )
             else:
                 self.report(request, "Unknown action.", messages.ERROR)
         except OrisError as exc:

@@ -13,7 +13,16 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
-from runtime.api import audit, dlq, graphs, interrupts, job_history, jobs, workers
+from runtime.api import (
+    audit,
+    dlq,
+    effects,
+    graphs,
+    interrupts,
+    job_history,
+    jobs,
+    workers,
+)
 from runtime.api.base import OrisApi
 from runtime.api.permissions import Scope
 from runtime.errors import NotFound
@@ -93,6 +102,22 @@ urlpatterns = [
     ),
     path("jobs/<str:thread_id>/resume", jobs.JobResumeApi.as_view(), name="job-resume"),
     path("jobs/<str:thread_id>/replay", jobs.JobReplayApi.as_view(), name="job-replay"),
+    path(
+        "jobs/<str:thread_id>/recorded-replay",
+        effects.JobReplayRecordedApi.as_view(),
+        name="job-replay-recorded",
+    ),
+    path(
+        "jobs/<str:thread_id>/effects",
+        effects.JobEffectsApi.as_view(),
+        name="job-effects",
+    ),
+    path("jobs/<str:thread_id>/forks", effects.JobForkApi.as_view(), name="job-forks"),
+    path(
+        "jobs/<str:thread_id>/compare/<str:other>",
+        effects.JobCompareApi.as_view(),
+        name="job-compare",
+    ),
     path("jobs/<str:thread_id>/cancel", jobs.JobCancelApi.as_view(), name="job-cancel"),
     path("interrupts", interrupts.InterruptListApi.as_view(), name="interrupts"),
     path(

@@ -6,6 +6,7 @@ from runtime.models.assistants import Assistant, AssistantVersion
 from runtime.models.budgets import BudgetPolicy, RunUsage
 from runtime.models.checkpoints import Checkpoint, CheckpointBlob, CheckpointWrite
 from runtime.models.clusters import WorkerCluster
+from runtime.models.effects import Effect
 from runtime.models.interrupts import Interrupt, InterruptVote
 from runtime.models.jobs import Attempt, Job, Lease
 from runtime.models.ledger import (
@@ -30,6 +31,7 @@ __all__ = [
     "CheckpointWrite",
     "Cron",
     "DeadLetter",
+    "Effect",
     "IdempotencyRecord",
     "Interrupt",
     "InterruptVote",

@@ -57,6 +57,11 @@ class Job(models.Model):
     # When retention last pruned the thread's checkpoints; a run that finishes
     # again (a replay) makes it a candidate once more.
     pruned_at = models.DateTimeField(null=True, blank=True)
+    # a counterfactual fork: the job and checkpoint it continues, and the
+    # overrides (model, temperature, system prompt, tool results) it runs with
+    fork_of = models.CharField(max_length=256, blank=True, default="")
+    fork_checkpoint_id = models.CharField(max_length=64, blank=True, default="")
+    effect_overrides = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

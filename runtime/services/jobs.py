@@ -243,6 +243,14 @@ def _enqueue(
     return attempt
 
 
+def job_enqueue_first(
+    job: Job, *, kind: str, at: datetime, checkpoint_id: str = ""
+) -> Attempt:
+    """Queues the first attempt of a job written by another service (a fork),
+    in the caller's transaction."""
+    return _enqueue(job, kind=kind, at=at, checkpoint_id=checkpoint_id)
+
+
 def job_check_definition(*, job: Job, actor: Actor, at: datetime) -> None:
     """Refuses to continue a run on a graph whose definition changed since the
     run started (``GraphDefinitionChanged``); with

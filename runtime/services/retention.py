@@ -43,6 +43,7 @@ from runtime.models import (
     Checkpoint,
     CheckpointBlob,
     CheckpointWrite,
+    Effect,
     IdempotencyRecord,
     Job,
     RetentionPolicy,
@@ -60,6 +61,7 @@ THREAD_TABLES: tuple[Any, ...] = (
     CheckpointBlob,
     Checkpoint,
     IdempotencyRecord,
+    Effect,  # the effect ledger
     Thread,  # the Agent Server's thread, with its runs, their events and crons
 )
 _CHUNK = 2000  # ids per DELETE statement

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from graphs import Command
+from graphs import Command, EffectOptions
 from runtime import metrics, registry, telemetry
 from runtime.checkpointer import DjangoSaver
 from runtime.errors import JobCancelled, LeaseLost, OrisError
@@ -91,9 +92,13 @@ def _execute(lease: Lease) -> Finish:
     saver = DjangoSaver(
         fence=leases.LeaseFence(lease), new_thread=new_thread, hold_final=True
     )
+    saver.supports_effects = settings.ORIS_RECORD_EFFECTS
     graph = graph.with_checkpointer(saver)
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     served = agent_run.served(attempt)  # an Agent Server run, or None
+    options = effect_options(job)
+    if options is not None:
+        config["effects"] = options
     try:
         with (
             heartbeats.keep(lease),
@@ -129,6 +134,15 @@ def _execute(lease: Lease) -> Finish:
         return _failed(lease, result.error)
     agent_run.ended(served)
     return partial(_record, lease, result, saver)
+
+
+def effect_options(job: Job) -> EffectOptions | None:
+    """How the run treats its effects beyond the default (record, answer what is
+    recorded): a counterfactual fork's overrides. The hooks called before each
+    effect (``EffectOptions.before``: budgets) belong here too."""
+    if not job.effect_overrides:
+        return None
+    return EffectOptions(overrides=job.effect_overrides)
 
 
 def is_transient(exc: BaseException | None) -> bool:

@@ -21,7 +21,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from runtime import cli, present, registry, selectors
 from runtime.errors import OrisError
 from runtime.models import Job
-from runtime.services import interrupts, jobs, retention, runs
+from runtime.selectors import effects as effect_selectors
+from runtime.services import forks, interrupts, jobs, replays, retention, runs
 from runtime.services.audit import Actor
 from runtime.services.dead_letters import dead_letter_replay
 
@@ -56,7 +57,8 @@ def parse_json(text: str, option: str) -> Any:
 class Command(BaseCommand):
     help = (
         "Run and operate Oris jobs: run, status, resume, cancel, list, logs, "
-        "interrupts, dlq, graphs, config, prune. " + cli.EXIT_CODES_HELP + "."
+        "replay, replaytest, effects, fork, compare, interrupts, dlq, graphs, "
+        "config, prune. " + cli.EXIT_CODES_HELP + "."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
@@ -119,6 +121,40 @@ class Command(BaseCommand):
         listing.add_argument("--limit", type=int, default=20)
         logs = command("logs", "a job's timeline: attempts, interrupts, actions")
         logs.add_argument("thread")
+        replay = command("replay", "replay a settled job (live, or --recorded)")
+        replay.add_argument("thread")
+        replay.add_argument(
+            "--recorded",
+            action="store_true",
+            help="answer every effect from the ledger; report the first divergence",
+        )
+        replay.add_argument("--checkpoint", default="", help="live: from this one")
+        replaytest = command(
+            "replaytest", "recorded replays of recorded runs (exit 1 on a divergence)"
+        )
+        replaytest.add_argument(
+            "--thread", action="append", default=[], help="a job (repeatable)"
+        )
+        replaytest.add_argument("--graph", default="", help="latest jobs of a graph")
+        replaytest.add_argument("--limit", type=int, default=20)
+        effects = command("effects", "a job's effects: model and tool calls")
+        effects.add_argument("thread")
+        fork = command("fork", "fork a job at a checkpoint with overrides", waiting)
+        fork.add_argument("thread")
+        fork.add_argument("--checkpoint", required=True)
+        fork.add_argument("--model", default=None)
+        fork.add_argument("--temperature", type=float, default=None)
+        fork.add_argument("--system-prompt", default=None)
+        fork.add_argument(
+            "--tool-result",
+            action="append",
+            default=[],
+            metavar="TOOL=JSON",
+            help="answer this tool with this result (repeatable)",
+        )
+        compare = command("compare", "a job and its fork side by side")
+        compare.add_argument("thread")
+        compare.add_argument("fork")
         found = command("interrupts", "list or show interrupts")
         found_sub = found.add_subparsers(dest="what", required=True)
         found_list = found_sub.add_parser("list", parents=[common], help="list them")
@@ -326,6 +362,101 @@ class Command(BaseCommand):
         data = present.dead_letter_replayed(entry)
         self.emit(data, f"{entry.attempt_id} requeued (replay #{entry.replay_count})")
 
+    # --- effects: replay, forks ------------------------------------------------------
+
+    def do_replay(self, *, thread: str, recorded: bool, checkpoint: str, **_: Any):
+        job = selectors.job_get(thread_id=thread)
+        if not recorded:
+            data = runs.job_replay_once(
+                job=job, actor=Actor.system(), checkpoint_id=checkpoint
+            )
+            self.emit(data, f"{thread} replay queued ({data.get('status')})")
+            return
+        report = replays.job_replay_recorded(job=job)
+        self.emit(present.replay_report(report), replay_line(report))
+        if report.status != "reproduced":
+            raise Error("the replay diverged", returncode=1, printed=True)
+
+    def do_replaytest(
+        self, *, thread: list[str], graph: str, limit: int, **_: Any
+    ) -> None:
+        reports = replays.replay_test(graph=graph, thread_ids=thread, limit=limit)
+        data = {"reports": [present.replay_report(r) for r in reports]}
+        self.emit(data, "\n".join(replay_line(r) for r in reports) or "(no runs)")
+        diverged = [r for r in reports if r.status != "reproduced"]
+        if diverged:
+            raise CommandError(f"{len(diverged)} of {len(reports)} diverged")
+
+    def do_effects(self, *, thread: str, **_: Any) -> None:
+        job = selectors.job_get(thread_id=thread)
+        data = present.job_effects(job, effect_selectors.job_effects(job=job))
+        rows = [
+            (
+                e["step"],
+                e["kind"],
+                e["name"],
+                e["outcome"],
+                e["usage"].get("total_tokens", ""),
+                e["cost_usd"],
+                e["duration_ms"],
+                e["key"],
+            )
+            for e in data["effects"]
+        ]
+        headers = ["step", "kind", "name", "outcome", "tokens", "cost", "ms", "key"]
+        self.emit(data, cli.table(rows, headers))
+
+    def do_fork(self, *, thread: str, checkpoint: str, **o: Any) -> None:
+        overrides: dict[str, Any] = {}
+        if o["model"]:
+            overrides["model"] = o["model"]
+        if o["temperature"] is not None:
+            overrides["temperature"] = o["temperature"]
+        if o["system_prompt"] is not None:
+            overrides["system_prompt"] = o["system_prompt"]
+        for item in o["tool_result"]:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise Error("--tool-result needs TOOL=JSON")
+            results = overrides.setdefault("tool_results", {})
+            results[name] = parse_json(value, "--tool-result")
+        fork = forks.job_fork(
+            job=selectors.job_get(thread_id=thread),
+            actor=Actor.system(),
+            checkpoint_id=checkpoint,
+            overrides=overrides,
+        )
+        self.settle(fork, o)
+
+    def do_compare(self, *, thread: str, fork: str, **_: Any) -> None:
+        compared = effect_selectors.job_compare(
+            original=selectors.job_get(thread_id=thread),
+            fork=selectors.job_get(thread_id=fork),
+        )
+        data = present.job_comparison(compared)
+        rows = [
+            (
+                e["position"],
+                e["status"],
+                (e["original"] or {}).get("name", ""),
+                (e["fork"] or {}).get("name", ""),
+            )
+            for e in data["effects"]
+        ]
+        totals = data["totals"]
+        human = cli.table(rows, ["#", "effect", "original", "fork"])
+        human += "\n\nchanged: " + (
+            ", ".join(c["key"] for c in data["state_changes"]) or "(nothing)"
+        )
+        human += "\n" + cli.table(
+            [
+                (name, t["total_tokens"], t["cost_usd"], t["effects"])
+                for name, t in totals.items()
+            ],
+            ["run", "tokens", "cost", "effects"],
+        )
+        self.emit(data, human)
+
     # --- graphs, configuration -------------------------------------------------------
 
     def do_graphs(self, *, show: str | None, **_: Any) -> None:
@@ -444,6 +575,23 @@ class Command(BaseCommand):
         if data["result"] is not None:
             lines.append("result:\n" + cli.to_json(data["result"]))
         return "\n".join(lines)
+
+
+def replay_line(report: Any) -> str:
+    """One line per recorded replay: the job, what it found and where."""
+    line = (
+        f"{report.thread_id}  {report.graph}  {report.status}  "
+        f"{report.effects_answered}/{report.effects_recorded} effects"
+    )
+    if report.divergence:
+        divergence = report.divergence
+        where = divergence.get("actual") or divergence.get("expected") or {}
+        line += f"  {divergence['reason']}"
+        if where:
+            line += (
+                f" (step {where.get('step')} {where.get('kind')} {where.get('name')})"
+            )
+    return line
 
 
 def approval(value: Any) -> Any:

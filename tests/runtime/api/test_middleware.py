@@ -19,7 +19,9 @@ def test_the_audited_routes_are_the_reference_control_actions() -> None:
         "interrupt.reject",
         "interrupt.resume",
         "job.cancel",
+        "job.fork",  # additions: forks and recorded replays (docs/effects.md)
         "job.replay",
+        "job.replay_recorded",
         "job.resume",
         "job.run",
         "job.run",

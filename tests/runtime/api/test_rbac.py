@@ -84,6 +84,11 @@ ADDED = {
     ("GET", "/v1/graphs/:_"),
     ("GET", "/v1/jobs/:_/storage"),
     ("GET", "/v1/jobs/:_/usage"),
+    # the effect ledger (docs/effects.md)
+    ("GET", "/v1/jobs/:_/effects"),
+    ("POST", "/v1/jobs/:_/recorded-replay"),
+    ("POST", "/v1/jobs/:_/forks"),
+    ("GET", "/v1/jobs/:_/compare/:_"),
 }
 
 

@@ -1,0 +1,372 @@
+"""Effects: the calls of a node that reach the outside world, recorded once.
+
+Inside a run with a checkpointer every chat-model call and tool call made through
+``agents`` (and every function decorated with :func:`effect`) is an *effect*. Its
+key is stable: derived from the thread, the checkpoint namespace, the task (whose
+id is derived from the checkpoint its superstep started from and its path) and the
+call's index within the task. The saver records each finished effect (request,
+response, usage, cost, duration, outcome) with the task's writes; when the task
+runs again (after a crash, a lost lease, a retry or an interrupt's resume) the
+effects already recorded are answered from the ledger and only the one that was in
+flight runs again. The running effect's key (:func:`get_effect`) is what a tool
+passes to an external API as its idempotency key.
+
+A run whose config carries ``{"effects": EffectOptions(mode="recorded",
+recorded=[...])}`` answers *every* effect from those records and stops at the first
+one that differs (:class:`EffectDivergence`): a replay without side effects.
+
+``EffectOptions.before`` is called before each effect that would execute (not for
+answered ones): the place where budgets refuse (raise) or pause (``interrupt()``)
+a run. ``EffectOptions.overrides`` carries a fork's overrides for ``agents`` (model,
+temperature, system prompt, tool results).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from graphs import serde
+from graphs._context import CURRENT
+from graphs.errors import GraphError, GraphSignal
+
+__all__ = [
+    "Effect",
+    "EffectDivergence",
+    "EffectOptions",
+    "EffectRecord",
+    "RecordedEffectError",
+    "effect",
+    "effect_address",
+    "effect_key",
+    "first_unanswered",
+    "get_effect",
+    "current_options",
+    "perform",
+    "perform_stream",
+]
+
+EffectKind = Literal["model", "tool", "function"]
+Address = tuple[str, int, str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EffectRecord:
+    """One recorded effect (a ledger row; every saver stores these fields).
+
+    Args:
+        key: The stable key (see :func:`effect_key`).
+        thread_id: The run's thread.
+        checkpoint_ns: The namespace of the graph the task ran in.
+        checkpoint_id: The checkpoint the task's superstep started from.
+        task_id: The task's id.
+        task_path: The task's path (``__pregel_pull|model``, ``__pregel_push|0``).
+        step: The superstep the task ran in.
+        index: The call's position within the task (0, 1, ...).
+        kind: ``model``, ``tool`` or ``function``.
+        name: The model (``provider:model``), tool or function name.
+        request: What was asked (JSON, from :func:`graphs.serde.to_jsonable`).
+        response: What was answered (JSON; ``None`` for an error).
+        outcome: ``ok`` or ``error``.
+        error: ``{"type", "message"}`` for an error.
+        usage: ``input_tokens``, ``output_tokens``, ``total_tokens`` (model calls).
+        cost: USD cost of the call (0 when unknown).
+        duration_ms: Wall time of the call.
+        started_at: ISO 8601 time the call started.
+    """
+
+    key: str
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    step: int
+    index: int
+    kind: str
+    name: str
+    request: Any
+    response: Any = None
+    outcome: str = "ok"
+    error: dict[str, Any] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
+    duration_ms: float = 0.0
+    started_at: str = ""
+
+    @property
+    def address(self) -> Address:
+        """Where the effect sits in a run, independent of checkpoint and task ids
+        (see :func:`effect_address`): what a recorded replay matches on."""
+        return effect_address(self.checkpoint_ns, self.step, self.task_path, self.index)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a divergence report shows."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "step": self.step,
+            "task_path": self.task_path,
+            "index": self.index,
+            "request": self.request,
+        }
+
+
+@dataclass(slots=True, kw_only=True)
+class Effect:
+    """The effect being performed, as its function sees it (:func:`get_effect`).
+
+    Args:
+        key: The stable key to pass to external APIs as an idempotency key
+            (``None`` outside a run with a checkpointer).
+        kind: ``model``, ``tool`` or ``function``.
+        name: What is called.
+        request: The request (JSON).
+        index: Position within the task.
+        usage: Set by the caller once the call returned (tokens).
+        cost: Set by the caller once the call returned (USD).
+    """
+
+    key: str | None
+    kind: str
+    name: str
+    request: Any
+    index: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
+
+
+BeforeEffect = Callable[[Effect], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EffectOptions:
+    """How a run treats its effects (``config["effects"]``).
+
+    Args:
+        mode: ``live`` (execute, record, answer what is recorded for the same
+            key) or ``recorded`` (answer everything from ``recorded``; never
+            execute).
+        recorded: The records a recorded replay answers from (matched by
+            :attr:`EffectRecord.address`).
+        before: Called before each effect that executes; raise to refuse it, or
+            call ``interrupt()`` to pause the run (budgets hook here).
+        overrides: A fork's overrides, read by ``agents``: ``model``,
+            ``temperature``, ``system_prompt``, ``tool_results`` (tool name to
+            result).
+        record: Whether live effects are written to the saver.
+        answered: Filled by a recorded replay with the addresses it answered
+            (see :func:`first_unanswered`).
+    """
+
+    mode: Literal["live", "recorded"] = "live"
+    recorded: Sequence[EffectRecord] = ()
+    before: Sequence[BeforeEffect] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    record: bool = True
+    answered: set[Address] = field(default_factory=set)
+
+
+class EffectDivergence(GraphError):
+    """A recorded replay made a call the recording does not have (or missed one).
+
+    Args:
+        report: ``{"reason", "expected", "actual"}``: the first differing effect.
+    """
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__(f"replay diverged: {report.get('reason')}")
+        self.report = report
+
+
+class RecordedEffectError(GraphError):
+    """A recorded replay re-raises an effect that failed when it was recorded."""
+
+
+_RUNNING: ContextVar[Effect | None] = ContextVar("graphs_effect", default=None)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+def first_unanswered(options: EffectOptions) -> EffectRecord | None:
+    """After a recorded replay: the first recorded effect it never asked for
+    (the replay made fewer calls than the recording), else ``None``."""
+    left = [r for r in options.recorded if r.address not in options.answered]
+    return min(left, key=lambda r: r.address, default=None)
+
+
+def get_effect() -> Effect | None:
+    """Return the effect being performed (its ``key`` for idempotency), if any."""
+    return _RUNNING.get()
+
+
+def effect_key(thread_id: str, ns: str, task_id: str, index: int) -> str:
+    """The stable key of the ``index``-th effect of a task (32 hex digits)."""
+    raw = f"{thread_id}|{ns}|{task_id}|{index}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def effect_address(ns: str, step: int, task_path: str, index: int) -> Address:
+    """An effect's place in a run: namespace without task ids, step, task path and
+    index; the same for a run and its replay from the same input."""
+    bare = "|".join(part.split(":", 1)[0] for part in ns.split("|")) if ns else ""
+    return (bare, step, task_path, index)
+
+
+def perform(
+    kind: EffectKind,
+    name: str,
+    request: Any,
+    call: Callable[[Effect], T],
+    *,
+    account: Callable[[Effect, T], None] | None = None,
+    encoded: bool = False,
+) -> T:
+    """Perform one effect: answered from the ledger when recorded, else executed
+    (and recorded). Outside a run with a ledger, ``call`` simply runs.
+
+    Args:
+        kind: ``model``, ``tool`` or ``function``.
+        name: What is called (recorded, compared on replay).
+        request: What is asked (JSON-able; compared on replay).
+        call: Executes the effect; receives the :class:`Effect`.
+        account: Sets ``usage``/``cost`` on the effect from the result.
+        encoded: ``request`` is JSON already (not encoded again).
+
+    Returns:
+        The (possibly recorded) result.
+
+    Raises:
+        EffectDivergence: In a recorded replay, when the call differs.
+    """
+    task = CURRENT.get()
+    ledger = None if task is None else task.run.effects
+    if ledger is None or task is None:
+        return _execute(Effect(key=None, kind=kind, name=name, request=request), call)
+    return ledger.perform(task, kind, name, request, call, account, encoded)
+
+
+def _execute(effect: Effect, call: Callable[[Effect], T]) -> T:
+    return call_as(effect, call)
+
+
+def call_as(effect: Effect, call: Callable[[Effect], T]) -> T:
+    """Run ``call`` with ``effect`` as the running one (:func:`get_effect`)."""
+    token = _RUNNING.set(effect)
+    try:
+        return call(effect)
+    finally:
+        _RUNNING.reset(token)
+
+
+def perform_stream(
+    kind: EffectKind,
+    name: str,
+    request: Any,
+    start: Callable[[Effect], Iterator[C]],
+    finish: Callable[[Effect, list[C]], Any],
+    replay: Callable[[Any], Iterator[C]],
+    *,
+    encoded: bool = False,
+) -> Iterator[C]:
+    """A streamed effect: its chunks are yielded as they come; ``finish`` turns
+    them into the result recorded (and sets usage and cost); an answered effect
+    yields ``replay(result)``.
+
+    Args:
+        kind: ``model``, ``tool`` or ``function``.
+        name: What is called.
+        request: What is asked (JSON-able).
+        start: Begins the call; returns its chunks.
+        finish: The result of the chunks received.
+        replay: The chunks of a recorded result.
+        encoded: ``request`` is JSON already.
+    """
+    task = CURRENT.get()
+    ledger = None if task is None else task.run.effects
+    if ledger is None or task is None:
+        effect = Effect(key=None, kind=kind, name=name, request=request)
+        chunks = yield from _stream_as(effect, start)
+        finish(effect, chunks)
+        return
+    _answered, value, pending = ledger.begin(task, kind, name, request, encoded)
+    if pending is None:
+        yield from replay(value)
+        return
+    try:
+        chunks = yield from _stream_as(pending.effect, start)
+        result = finish(pending.effect, chunks)
+    except BaseException as exc:
+        ledger.fail(pending, exc)
+        raise
+    ledger.end(pending, result)
+
+
+def _stream_as(
+    effect: Effect, start: Callable[[Effect], Iterator[C]]
+) -> Generator[C, None, list[C]]:
+    chunks: list[C] = []
+    token = _RUNNING.set(effect)
+    try:
+        for chunk in start(effect):
+            chunks.append(chunk)
+            yield chunk
+    finally:
+        _RUNNING.reset(token)
+    return chunks
+
+
+def current_options() -> EffectOptions | None:
+    """The running task's :class:`EffectOptions` (a fork's ``overrides``...)."""
+    task = CURRENT.get()
+    ledger = None if task is None else task.run.effects
+    return None if ledger is None else ledger.options
+
+
+def effect(fn: Callable[P, T] | None = None, *, name: str | None = None) -> Any:
+    """Mark a function as an effect (``@graphs.effect`` or ``@effect(name=...)``).
+
+    Called inside a node of a run with a checkpointer, it runs at most once per
+    task and call position (its recorded result answers later runs); its
+    arguments and result must be JSON-serialisable by :mod:`graphs.serde`. Inside
+    it, :func:`get_effect` gives its key.
+    """
+
+    def wrap(func: Callable[P, T]) -> Callable[P, T]:
+        label = name or f"{func.__module__}.{func.__qualname__}"
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            request = {"args": list(args), "kwargs": dict(kwargs)}
+            return perform("function", label, request, lambda _e: func(*args, **kwargs))
+
+        return wrapper
+
+    return wrap if fn is None else wrap(fn)
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 (UTC)."""
+    return datetime.now(UTC).isoformat()
+
+
+def is_signal(exc: BaseException) -> bool:
+    """Engine control flow (an interrupt, a parent command): never recorded."""
+    return isinstance(exc, GraphSignal)
+
+
+def encode(value: Any) -> Any:
+    """The JSON form a ledger stores."""
+    return serde.to_jsonable(value)
+
+
+def decode(tree: Any) -> Any:
+    """Inverse of :func:`encode`."""
+    return serde.from_jsonable(tree)
