@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, interrupts, reaper
+from runtime.services import clusters, interrupts, reaper, store
 from runtime.worker import drain
 
 
@@ -22,3 +22,8 @@ def reap() -> int:
 def expire_interrupts() -> int:
     """Scheduled sweep: rejects or escalates interrupts past their deadline."""
     return interrupts.interrupt_expire_due()
+
+
+def sweep_store() -> int:
+    """Scheduled sweep: deletes expired store items."""
+    return store.store_sweep_expired()

@@ -14,6 +14,7 @@ from runtime.models.ledger import (
     RetryHistory,
     StepReport,
 )
+from runtime.models.store import StoreItem
 
 __all__ = [
     "ApiKey",
@@ -34,6 +35,7 @@ __all__ = [
     "Run",
     "RunEvent",
     "StepReport",
+    "StoreItem",
     "Thread",
     "WorkerCluster",
 ]

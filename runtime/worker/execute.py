@@ -26,6 +26,7 @@ from runtime.services import attempts, claims, leases
 from runtime.services.attempts import Outcome
 from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
+from runtime.services.store import DjangoStore
 from runtime.worker.heartbeats import heartbeats
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _execute(lease: Lease) -> Finish:
     saver = DjangoSaver(
         fence=leases.LeaseFence(lease), new_thread=new_thread, hold_final=True
     )
-    graph = graph.with_checkpointer(saver)
+    graph = graph.with_checkpointer(saver).copy({"store": DjangoStore()})
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     clock = metrics.StepClock()
     try:
