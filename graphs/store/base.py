@@ -97,7 +97,7 @@ class Item:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Item):
             return False
-        return self.dict() == other.dict()
+        return Item.dict(self) == Item.dict(other)  # the score is not compared
 
     def __hash__(self) -> int:
         return hash((self.namespace, self.key))

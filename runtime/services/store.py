@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH = 1000
 SWEEP_MAX_BATCHES = 20  # one sweep stays short; the next minute takes the rest
 _FILTER_CHUNK = 500
+_MAX_LENGTH = 1024  # StoreItem.namespace and .key
 
 
 def dotted(namespace: Iterable[str]) -> str:
@@ -212,6 +213,10 @@ def _list_namespaces(op: ListNamespacesOp, now: datetime) -> list[tuple[str, ...
 
 def _write(op: PutOp, now: datetime) -> None:
     namespace = dotted(op.namespace)
+    if len(namespace) > _MAX_LENGTH or len(op.key) > _MAX_LENGTH:
+        raise ValueError(
+            f"namespace and key must be at most {_MAX_LENGTH} characters each"
+        )
     if op.value is None:
         StoreItem.objects.filter(namespace=namespace, key=op.key).delete()
         return
@@ -259,7 +264,7 @@ def store_item_put(
     _checked(lambda: validate_namespace(namespace))
     now = timezone.now()
     with transaction.atomic():
-        _write(PutOp(namespace, key, value, ttl=ttl), now)
+        _checked(lambda: _write(PutOp(namespace, key, value, ttl=ttl), now))
         audit_record(
             actor=actor,
             action="store.put",
