@@ -40,6 +40,7 @@ __all__ = [
     "list_namespaces_result",
     "matches_filter",
     "matches_namespace",
+    "validate_filter",
     "validate_namespace",
     "takes_store",
     "task_store",
@@ -298,6 +299,17 @@ def matches_filter(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -
         ValueError: For an unknown ``$`` operator.
     """
     return not filter or all(_matches(value.get(k), want) for k, want in filter.items())
+
+
+def validate_filter(filter: Mapping[str, Any] | None) -> None:
+    """Raise ``ValueError`` for an unknown ``$`` operator anywhere in ``filter``
+    (:func:`matches_filter` finds it only on an item it compares)."""
+    for want in (filter or {}).values():
+        if isinstance(want, dict):
+            for op in want:
+                if op.startswith("$") and op not in _OPERATORS:
+                    raise ValueError(f"Unsupported operator: {op}")
+            validate_filter(want)
 
 
 def _matches(found: Any, want: Any) -> bool:

@@ -34,6 +34,7 @@ from graphs.store.base import (
     TTLConfig,
     list_namespaces_result,
     matches_filter,
+    validate_filter,
     validate_namespace,
     validate_namespace_labels,
 )
@@ -153,6 +154,7 @@ def _search(op: SearchOp, now: datetime) -> list[SearchItem]:
         "-updated_at", "namespace", "key"
     )
     if op.filter:
+        validate_filter(op.filter)
         found = _page(_matching(rows, op.filter), op.offset, op.limit)
     else:
         found = list(rows[op.offset : op.offset + op.limit]) if op.limit > 0 else []

@@ -23,4 +23,5 @@ def build_echo_steps() -> Any:
 
 AGENT_GRAPHS = {
     "echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps",
+    "store_remember": "tests.runtime.agent_server.graphs_store:build_remember",
 }
