@@ -12,6 +12,7 @@ import pytest
 import graphs
 import graphs.store as graphs_store
 from graphs.store import memory as graphs_memory
+from tests.graphs.store_conformance import ROWS
 
 pytest.importorskip("langgraph.store.memory")
 
@@ -81,15 +82,7 @@ def error(call: Any) -> tuple[str, str]:
 
 def filled(lib: StoreLib) -> Any:
     store = lib.InMemoryStore()
-    rows = [
-        (("users", "alice"), "prefs", {"theme": "dark", "size": 3, "tags": ["a"]}),
-        (("users", "alice"), "notes", {"text": "hi", "size": 7, "meta": {"k": 1}}),
-        (("users", "bob"), "prefs", {"theme": "light", "size": 5}),
-        (("users", "bob", "drafts"), "d1", {"size": "9", "theme": "dark"}),
-        (("docs",), "readme", {"size": 1, "meta": {"k": 2, "j": 0}}),
-        (("docs", "v1", "drafts"), "x", {"size": 0, "none": None}),
-    ]
-    for ns, key, value in rows:
+    for ns, key, value in ROWS:
         store.put(ns, key, value)
     return store
 
