@@ -34,6 +34,7 @@ from graphs.errors import (
 from graphs.messages import MessagesState, add_messages
 from graphs.policy import InterruptPolicy
 from graphs.state import StateGraph
+from graphs.store.base import get_store
 from graphs.types import (
     END,
     START,
@@ -88,6 +89,7 @@ __all__ = [
     "get_config",
     "get_effect",
     "get_message_writer",
+    "get_store",
     "get_stream_writer",
     "heartbeat",
     "interrupt",

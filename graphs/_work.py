@@ -33,6 +33,7 @@ from graphs.errors import (
     describe,
 )
 from graphs.instrumentation import NodeStart
+from graphs.store.base import task_store
 from graphs.types import END, Command, Send, node_name
 
 if TYPE_CHECKING:
@@ -314,6 +315,8 @@ def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any
     kwargs: dict[str, Any] = {"writer": task.write_custom} if node.takes_writer else {}
     if node.takes_error:
         kwargs["error"] = node_error(task)
+    if node.takes_store:
+        kwargs["store"] = task_store(task)
     return args, kwargs
 
 

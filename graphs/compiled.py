@@ -24,6 +24,7 @@ from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import InvalidUpdateError
 from graphs.state import call_signature, positional_config
+from graphs.store.base import BaseStore, takes_store
 from graphs.types import START, Command, RetryPolicy, TimeoutPolicy
 
 if TYPE_CHECKING:
@@ -60,10 +61,14 @@ class NodeRuntime:
     afn: Any = None  # what the async driver calls instead (a Runnable's ainvoke)
     error_handler: str | None = None  # the node run when this one fails
     takes_error: bool = False  # an ``error: NodeError`` parameter (a handler)
+    takes_store: bool = False  # a ``store`` parameter (graphs.store)
 
 
 class CompiledGraph(RunAPI, StateAPI):
     """A validated graph, ready to run. Built by :meth:`StateGraph.compile`."""
+
+    # compile(store=...); ``copy({"store": ...})`` binds another one
+    store: BaseStore | None = None
 
     def __init__(
         self,
@@ -168,6 +173,7 @@ class CompiledGraph(RunAPI, StateAPI):
             joins,
             tuple(branches),
             timeout=spec.timeout,
+            takes_store=takes_store(action),
         )
 
     # -- plumbing used by the loop -----------------------------------------------

@@ -403,7 +403,8 @@ class StateGraph:
             name: Graph name (used in drawings and as a subgraph node name).
             debug: Accepted for compatibility.
             cache: LangGraph's node cache: not supported (a warning says so).
-            store: LangGraph's ``Store``: not supported (a warning says so).
+            store: A :class:`graphs.store.BaseStore` for the nodes (a parameter
+                named ``store``, or ``get_store()``); subgraphs inherit it.
 
         Returns:
             The compiled graph.
@@ -423,13 +424,12 @@ class StateGraph:
                 f"checkpointer must be a BaseCheckpointSaver, True, False or None, "
                 f"not {type(checkpointer).__name__}"
             )
-        for option, value in (("cache", cache), ("store", store)):
-            if value is not None:
-                warnings.warn(
-                    f"compile({option}=...) is not supported by graphs; ignored",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        if cache is not None:
+            warnings.warn(
+                "compile(cache=...) is not supported by graphs; ignored",
+                UserWarning,
+                stacklevel=2,
+            )
         handler = self.node_defaults.error_handler
         if handler is not None and DEFAULT_ERROR_HANDLER not in self.nodes:
             # LangGraph adds it to the builder's nodes at compile time
@@ -440,7 +440,9 @@ class StateGraph:
         after = _names(interrupt_after)
         self.validate(before, label="interrupt_before node")
         self.validate(after, label="interrupt_after node")
-        return CompiledGraph(self, checkpointer, before, after, name or "LangGraph")
+        compiled = CompiledGraph(self, checkpointer, before, after, name or "LangGraph")
+        compiled.store = store
+        return compiled
 
 
 def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:

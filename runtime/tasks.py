@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.services import clusters, crons, interrupts, reaper, retention
+from runtime.services import clusters, crons, interrupts, reaper, retention, store
 from runtime.worker import drain
 
 
@@ -32,3 +32,8 @@ def fire_crons() -> int:
 def prune_finished() -> int:
     """Scheduled sweep: applies retention policies to finished threads."""
     return retention.prune().rows
+
+
+def sweep_store() -> int:
+    """Scheduled sweep: deletes expired store items."""
+    return store.store_sweep_expired()

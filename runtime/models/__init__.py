@@ -18,6 +18,7 @@ from runtime.models.ledger import (
     StepReport,
 )
 from runtime.models.retention import RetentionPolicy
+from runtime.models.store import StoreItem
 
 __all__ = [
     "ApiKey",
@@ -45,6 +46,7 @@ __all__ = [
     "RunEvent",
     "RunUsage",
     "StepReport",
+    "StoreItem",
     "Thread",
     "WorkerCluster",
 ]

@@ -27,6 +27,7 @@ from runtime.services import attempts, budgets, claims, leases
 from runtime.services.attempts import Outcome
 from runtime.services.clusters import CLUSTER_ID_ENV
 from runtime.services.jobs import job_mark_cancelled
+from runtime.services.store import DjangoStore
 from runtime.worker import agent_run
 from runtime.worker.heartbeats import heartbeats
 
@@ -93,7 +94,7 @@ def _execute(lease: Lease) -> Finish:
         fence=leases.LeaseFence(lease), new_thread=new_thread, hold_final=True
     )
     saver.supports_effects = settings.ORIS_RECORD_EFFECTS
-    graph = graph.with_checkpointer(saver)
+    graph = graph.with_checkpointer(saver).copy({"store": DjangoStore()})
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     served = agent_run.served(attempt)  # an Agent Server run, or None
     options = effect_options(job)

@@ -163,8 +163,8 @@ def test_langgraph_options_graphs_lacks_warn() -> None:
     g = StateGraph(Log)
     g.add_node("a", add("a"))
     g.add_edge("__start__", "a")
-    with pytest.warns(UserWarning, match="store"):
-        g.compile(store=object())
+    with pytest.warns(UserWarning, match="cache"):
+        g.compile(cache=object())
     with pytest.raises(TypeError):
         g.compile(not_an_option=True)  # type: ignore[call-arg]
 

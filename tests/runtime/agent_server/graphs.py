@@ -34,4 +34,5 @@ AGENT_GRAPHS = {
     "crashy": "tests.runtime.agent_server.graphs_runs:build_crashy",
     "drafts": "tests.runtime.agent_server.graphs_threads:build_review",
     "nested": "tests.runtime.agent_server.graphs_threads:build_nested",
+    "store_remember": "tests.runtime.agent_server.graphs_store:build_remember",
 }
