@@ -58,7 +58,7 @@ def test_every_registered_graph_is_a_system_assistant(agent_server: LiveServer) 
     assert client.assistants.count(graph_id="drafts") == 1
     only = client.assistants.search(graph_id="drafts", select=["assistant_id"])
     assert only == [{"assistant_id": review["assistant_id"]}]
-    named = client.assistants.search(name="revi", metadata={"created_by": "system"})
+    named = client.assistants.search(name="draf", metadata={"created_by": "system"})
     assert [a["graph_id"] for a in named] == ["drafts"]
     versions = client.assistants.get_versions(review["assistant_id"])
     assert [v["version"] for v in versions] == [1]
