@@ -139,8 +139,8 @@ def _execute(lease: Lease) -> Finish:
 
 def effect_options(job: Job) -> EffectOptions | None:
     """How the run treats its effects beyond the default (record, answer what is
-    recorded): a counterfactual fork's overrides. The hooks called before each
-    effect (``EffectOptions.before``: budgets) belong here too."""
+    recorded): a counterfactual fork's overrides. (Budgets are checked by the
+    agents' gate, ``runtime.services.budgets``, before each call that is sent.)"""
     if not job.effect_overrides:
         return None
     return EffectOptions(overrides=job.effect_overrides)
