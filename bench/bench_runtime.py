@@ -25,7 +25,8 @@ its own processes, since settings are read from the environment at start: this
 process only orchestrates (databases, subprocesses, the table); ``--role e2e`` and
 ``--role saver`` are the measuring subprocesses. PostgreSQL is the local server at
 ``ORIS_BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``); the script creates
-and drops its own ``oris_bench_*`` databases.
+and drops its own databases, named ``oris_bench_*`` (``ORIS_BENCH_DB_PREFIX``: another
+prefix, when several people share the server).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from typing import Any, TypedDict
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_PREFIX = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench")
 GRAPH = "bench3"
 GRAPH_PATH = "bench.bench_runtime:build_three_nodes"
 BACKENDS = ("sqlite", "postgres")
@@ -479,7 +481,7 @@ class Databases:
         return env
 
     def template(self, backend: str) -> str:
-        return f"oris_bench_{self.tag}_{backend}_tpl"
+        return f"{DB_PREFIX}_{self.tag}_{backend}_tpl"
 
     def prepare(self) -> None:
         for backend in BACKENDS:
@@ -496,7 +498,7 @@ class Databases:
 
     def fresh(self, backend: str) -> str:
         self.count += 1
-        name = f"oris_bench_{self.tag}_{backend}_{self.count}"
+        name = f"{DB_PREFIX}_{self.tag}_{backend}_{self.count}"
         if backend == "postgres":
             self.pg(f'CREATE DATABASE "{name}" TEMPLATE "{self.template(backend)}"')
             self.created.append(name)
