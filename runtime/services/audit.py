@@ -47,7 +47,32 @@ def audit_record(
     at: datetime | None = None,
 ) -> AuditLog:
     """Appends one audit row; call it inside the mutating service's transaction."""
-    return AuditLog.objects.create(
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        details=details,
+        result=result,
+        at=at,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    details: dict[str, Any] | None = None,
+    result: str = "success",
+    at: datetime | None = None,
+) -> AuditLog:
+    """The row ``audit_record`` appends, unsaved: for a service that writes it
+    within a statement of its own."""
+    return AuditLog(
         actor_type=actor.type,
         actor_id=actor.id or "",
         actor_role=actor.role or "",
