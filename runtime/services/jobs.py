@@ -216,7 +216,7 @@ def job_insert(
         else:
             with transaction.atomic():
                 job.save(force_insert=True)
-                _enqueue(job, kind=Attempt.Kind.RUN, at=now)
+                _enqueue(_attempt_of(job, kind=Attempt.Kind.RUN, at=now))
                 audit.save(force_insert=True)
     except IntegrityError:  # the thread id is taken: nothing was written
         raise Conflict(
@@ -277,17 +277,8 @@ def _attempt_of(
     )
 
 
-def _enqueue(
-    job: Job,
-    *,
-    kind: str,
-    at: datetime,
-    resume: Any = None,
-    checkpoint_id: str = "",
-) -> Attempt:
-    attempt = _attempt_of(
-        job, kind=kind, at=at, resume=resume, checkpoint_id=checkpoint_id
-    )
+def _enqueue(attempt: Attempt) -> Attempt:
+    """Saves the new ``attempt`` and rings its queue's doorbell."""
     attempt.save(force_insert=True)
     dispatch.dispatch_ring(queue=attempt.queue)
     return attempt
@@ -344,7 +335,9 @@ def job_enqueue_continuation(
         finished_at=None,
         cancel_requested=False,
     )
-    return _enqueue(job, kind=kind, at=at, resume=resume, checkpoint_id=checkpoint_id)
+    return _enqueue(
+        _attempt_of(job, kind=kind, at=at, resume=resume, checkpoint_id=checkpoint_id)
+    )
 
 
 def job_cancel(
