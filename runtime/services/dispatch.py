@@ -102,6 +102,7 @@ class RingCtes:
     params: list[Any]
     queue: str
     package: str | None  # the q2 task it inserts if it rings (none in sync mode)
+    packed_at: float = 0.0  # monotonic()
 
 
 def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
@@ -122,10 +123,10 @@ def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
         " SELECT %s, %s, %s FROM bell RETURNING id),"
         " notified AS (SELECT pg_notify(%s, %s) FROM task)"
     )
-    key, package = Conf.CLUSTER_NAME, _package_take(queue)
+    key, (packed_at, package) = Conf.CLUSTER_NAME, _package_take(queue)
     lock = connection.ops.adapt_datetimefield_value(at)
     params += [key, package, lock, Q_CHANNEL, key]
-    return RingCtes(f"{ring}, {task}", params, queue, package)
+    return RingCtes(f"{ring}, {task}", params, queue, package, packed_at)
 
 
 def dispatch_rang(ring: RingCtes, *, rang: bool) -> None:
@@ -133,7 +134,7 @@ def dispatch_rang(ring: RingCtes, *, rang: bool) -> None:
     if rang and ring.package is None:  # sync mode
         transaction.on_commit(_ring_task(ring.queue))
     elif not rang and ring.package is not None:  # unused: the next ring's
-        _packages.setdefault(ring.queue, (monotonic(), ring.package))
+        _packages.setdefault(ring.queue, (ring.packed_at, ring.package))
 
 
 class _Capture:
@@ -158,15 +159,17 @@ _packages: dict[str, tuple[float, str]] = {}
 os.register_at_fork(after_in_child=_packages.clear)  # a task id is used once
 
 
-def _package_take(queue: str) -> str:
+def _package_take(queue: str) -> tuple[float, str]:
     """A signed q2 task of a ring of ``queue``, as ``async_task`` packs it (a
-    new id, its name, function and signature): an unused one, or a new one."""
+    new id, its name, function and signature), and when it was packed: an
+    unused one, or a new one."""
     kept = _packages.pop(queue, None)  # atomic: two threads never share one
     if kept is not None and monotonic() - kept[0] < PACKAGE_REUSE_SECONDS:
-        return kept[1]
+        return kept
     capture = _Capture()
+    packed_at = monotonic()
     _ring_task(queue)(broker=capture)
-    return capture.package
+    return packed_at, capture.package
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,34 @@ def test_each_ring_enqueues_a_task_of_its_own(settings) -> None:
     assert len(set(ids)) == 6
 
 
+def broker_packages() -> list[str]:
+    broker, packages = get_broker(), []
+    while batch := broker.dequeue():
+        packages += [pack for _, pack in batch]
+    return packages
+
+
+@pytest.mark.postgres
+def test_a_package_a_ring_did_not_use_serves_the_next_while_fresh(
+    settings, monkeypatch
+) -> None:
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": 1}
+    make_job()  # rings
+    make_job()  # a delivery is pending: its signed task is kept
+    kept = dispatch._packages["default"][1]
+    QueueDoorbell.objects.update(pending=0)
+    make_job()  # rings with the kept task
+    assert broker_packages()[1:] == [kept]
+    make_job()  # kept again; too old for the next ring
+    stale = dispatch._packages["default"][1]
+    monkeypatch.setattr(dispatch, "PACKAGE_REUSE_SECONDS", 0.0)
+    QueueDoorbell.objects.update(pending=0)
+    make_job()
+    [fresh] = broker_packages()
+    assert fresh != stale
+    assert SignedPackage.loads(fresh)["func"] == dispatch.RUN_QUEUE
+
+
 def test_one_delivery_drains_the_queue_and_a_duplicate_does_nothing(settings) -> None:
     for _ in range(3):
         make_job()
