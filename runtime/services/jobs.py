@@ -247,8 +247,7 @@ def _insert_at_once(job: Job, attempt: Attempt, audit: AuditLog) -> None:
     with atomic, connection.cursor() as cursor:
         cursor.execute(statement, params)
         job.pk, rang, _ = cursor.fetchone()
-    for row in (job, audit):
-        row._state.adding, row._state.db = False, connection.alias
+    job._state.adding, job._state.db = False, connection.alias
     dispatch.dispatch_rang(ring, rang=rang)
 
 
