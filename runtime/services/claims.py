@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -136,8 +135,8 @@ def attempt_claim(
             statement, on SQLite a statement before it.
 
     The attempt moves to ``status``, any stale lease on it is replaced by a fresh
-    one and its job is marked running, in one transaction: on PostgreSQL one
-    statement, which outside a transaction commits alone. Concurrent claimers
+    one and its job is marked running, in one transaction (on PostgreSQL one
+    statement). Concurrent claimers
     skip each other's locked rows there; on SQLite the ``IMMEDIATE`` transaction
     serialises them.
     """
@@ -170,9 +169,7 @@ def attempt_claim(
         first = together
     # No savepoint: in a draining worker's transaction a failed claim aborts the
     # whole of it, and the previous outcome with it, which the leases make safe.
-    alone = postgres and not connection.in_atomic_block  # one statement: no BEGIN
-    atomic = nullcontext() if alone else transaction.atomic(savepoint=False)
-    with atomic, connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if first is not None:
             cursor.execute(*first)
         cursor.execute(claim, params)

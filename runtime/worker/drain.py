@@ -45,8 +45,7 @@ def worker_drain(
     order, up to ``limit`` (``ORIS_DRAIN_LIMIT``), starting with ``attempt_id``
     when given. Returns how many ran. It does not reap: its callers do.
     ``answer`` (a delivery's, ``dispatch.dispatch_answer``) commits with the
-    first claim; on PostgreSQL that claim is a statement of its own, each later
-    one commits with the previous run's outcome.
+    first claim; each later one commits with the previous run's outcome.
 
     When nothing is claimable but a retry is due within
     ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
