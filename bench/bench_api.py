@@ -32,7 +32,8 @@ Run: ``.venv/bin/python bench/bench_api.py [--quick] [--samples N] [--output PAT
 Each backend is measured in its own subprocess (settings are read at import); this
 process orchestrates: databases, gunicorn, the load clients, the tables. PostgreSQL
 is ``ORIS_BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``); the script
-creates and drops its own ``oris_bench_api`` database there. Unknown arguments are
+creates and drops its own ``oris_bench_api`` database there (``ORIS_BENCH_DB_PREFIX``:
+another prefix than ``oris_bench``). Unknown arguments are
 ignored, so ``bench/run.py`` can pass every script the same ones.
 """
 
@@ -66,7 +67,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-PG_DB = "oris_bench_api"
+PG_DB = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench") + "_api"
 BEARER = "bench-api-token"
 DEFAULT_OUTPUT = ROOT / "var" / "bench" / "runtime-benchmark-latest.json"
 PATHS = [

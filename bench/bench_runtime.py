@@ -30,7 +30,8 @@ its own processes, since settings are read from the environment at start: this
 process only orchestrates (databases, subprocesses, the table); ``--role e2e`` and
 ``--role saver`` are the measuring subprocesses. PostgreSQL is the local server at
 ``ORIS_BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``); the script creates
-and drops its own ``oris_bench_*`` databases.
+and drops its own databases, named ``oris_bench_*`` (``ORIS_BENCH_DB_PREFIX``: another
+prefix, when several people share the server).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from typing import Any, TypedDict
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_PREFIX = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench")
 GRAPH = "bench3"
 GRAPH_PATH = "bench.bench_runtime:build_three_nodes"
 BACKENDS = ("sqlite", "postgres")
@@ -456,7 +458,7 @@ def interleaved(
 class Databases:
     """Fresh databases per run, copied from one migrated template per backend."""
 
-    def __init__(self, workdir: Path, prefix: str = "oris_bench") -> None:
+    def __init__(self, workdir: Path, prefix: str = DB_PREFIX) -> None:
         self.workdir = workdir
         self.prefix = prefix
         self.tag = uuid.uuid4().hex[:6]

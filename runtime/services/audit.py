@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.utils import timezone
 
@@ -36,26 +36,38 @@ class Actor:
         return f"{self.type}:{self.id}" if self.id else self.type
 
 
-def audit_record(
-    *,
-    actor: Actor,
-    action: str,
-    resource_type: str,
-    resource_id: str | None,
-    details: dict[str, Any] | None = None,
-    result: str = "success",
-    at: datetime | None = None,
-) -> AuditLog:
+class AuditFields(TypedDict):
+    """What one audit row says."""
+
+    actor: Actor
+    action: str
+    resource_type: str
+    resource_id: str | None
+    details: NotRequired[dict[str, Any] | None]
+    result: NotRequired[str]
+    at: NotRequired[datetime | None]
+
+
+def audit_record(**fields: Unpack[AuditFields]) -> AuditLog:
     """Appends one audit row; call it inside the mutating service's transaction."""
-    return AuditLog.objects.create(
+    entry = audit_entry(**fields)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(**fields: Unpack[AuditFields]) -> AuditLog:
+    """The row ``audit_record`` appends, unsaved: for a service that writes it
+    within a statement of its own."""
+    actor = fields["actor"]
+    return AuditLog(
         actor_type=actor.type,
         actor_id=actor.id or "",
         actor_role=actor.role or "",
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id or "",
-        result=result,
+        action=fields["action"],
+        resource_type=fields["resource_type"],
+        resource_id=fields["resource_id"] or "",
+        result=fields.get("result", "success"),
         request_id=actor.request_id,
-        details=details,
-        created_at=at or timezone.now(),
+        details=fields.get("details"),
+        created_at=fields.get("at") or timezone.now(),
     )

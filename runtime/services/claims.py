@@ -117,6 +117,7 @@ def attempt_claim(
     status: Attempt.Status = Attempt.Status.RUNNING,
     at: datetime | None = None,
     since: float | None = None,
+    together: tuple[str, dict[str, Any]] | None = None,
 ) -> Lease | None:
     """Claims the next claimable attempt for ``worker_id``, in claim order;
     ``None`` when there is none.
@@ -129,11 +130,15 @@ def attempt_claim(
             ``leased`` for HTTP workers (which report it running themselves).
         since: when (``time.perf_counter()``) the worker began looking for work,
             for the dispatch latency; the claim's own start by default.
+        together: another write (SQL and its named parameters) to commit with
+            the claim, claimed or not: on PostgreSQL a CTE of the claim's
+            statement, on SQLite a statement before it.
 
     The attempt moves to ``status``, any stale lease on it is replaced by a fresh
-    one and its job is marked running, in one transaction. On PostgreSQL
-    concurrent claimers skip each other's locked rows; on SQLite the
-    ``IMMEDIATE`` transaction serialises them.
+    one and its job is marked running, in one transaction (on PostgreSQL one
+    statement). Concurrent claimers
+    skip each other's locked rows there; on SQLite the ``IMMEDIATE`` transaction
+    serialises them.
     """
     started = since or time.perf_counter()
     now = at or timezone.now()
@@ -148,16 +153,25 @@ def attempt_claim(
         "worker_id": worker_id,
         "expires_at": adapt(expires_at),
     }
+    postgres = connection.vendor == "postgresql"
     claim, *rest = _statements(
-        connection.vendor == "postgresql",
+        postgres,
         status,
         queue=queue is not None,
         attempt=attempt_id is not None,
         tenant_limit=tenant_limit is not None,
     )
+    first: tuple[str, dict[str, Any]] | None = None
+    if together is not None and postgres:
+        claim = f"WITH together AS ({together[0]}), {claim.removeprefix('WITH ')}"
+        params |= together[1]
+    elif together is not None:
+        first = together
     # No savepoint: in a draining worker's transaction a failed claim aborts the
     # whole of it, and the previous outcome with it, which the leases make safe.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if first is not None:
+            cursor.execute(*first)
         cursor.execute(claim, params)
         row = cursor.fetchone()
         if row is not None and rest:  # SQLite: the lease, the job, then read it

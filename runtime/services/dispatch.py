@@ -12,16 +12,19 @@ ringing transaction commits instead of at its next poll.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from runtime.models import QueueDoorbell
@@ -38,14 +41,30 @@ STALE = timedelta(seconds=60)
 # One statement for every ring, as job creation rings once per job: the bell row
 # is created, or counts one more pending delivery while fewer than one per q2
 # worker wait, or starts over when stale; otherwise nothing changes and nothing
-# is returned.
+# is returned. Parameters: queue, now, slots, slots, stale (``_ring_params``).
 _RING = f"""
     INSERT INTO {QueueDoorbell._meta.db_table} AS bell (queue, pending, rung_at)
-    VALUES (%(queue)s, 1, %(now)s)
+    VALUES (%s, 1, %s)
     ON CONFLICT (queue) DO UPDATE SET rung_at = excluded.rung_at,
-        pending = CASE WHEN bell.pending < %(slots)s THEN bell.pending + 1 ELSE 1 END
-    WHERE bell.pending < %(slots)s OR bell.rung_at < %(stale)s
+        pending = CASE WHEN bell.pending < %s THEN bell.pending + 1 ELSE 1 END
+    WHERE bell.pending < %s OR bell.rung_at < %s
     RETURNING pending"""
+
+# The q2 task a ring enqueues on PostgreSQL, with the notification that wakes a
+# listening cluster (runtime/worker/broker.py) when the row commits.
+Q_CHANNEL = "django_q_ormq"
+_TASKS = OrmQ._meta.db_table
+ENQUEUE = f"""
+    WITH task AS (
+        INSERT INTO {_TASKS} (key, payload, lock)
+        VALUES (%(key)s, %(payload)s, %(now)s) RETURNING id)
+    SELECT id, pg_notify(%(channel)s, %(key)s) FROM task"""
+
+
+def _ring_params(queue: str, now: datetime) -> list[Any]:
+    adapt = connection.ops.adapt_datetimefield_value
+    slots = settings.Q_CLUSTER.get("workers", 1)
+    return [queue, adapt(now), slots, slots, adapt(now - STALE)]
 
 
 def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
@@ -58,18 +77,11 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     transaction, so it waits for the commit instead.
     """
     now = at or timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    params: dict[str, Any] = {
-        "queue": queue,
-        "now": adapt(now),
-        "slots": settings.Q_CLUSTER.get("workers", 1),
-        "stale": adapt(now - STALE),
-    }
     with connection.cursor() as cursor:
-        cursor.execute(_RING, params)
+        cursor.execute(_RING, _ring_params(queue, now))
         if cursor.fetchone() is None:
             return False
-    ring = partial(async_task, RUN_QUEUE, queue, task_name=f"drain:{queue}")
+    ring = _ring_task(queue)
     if Conf.SYNC:
         transaction.on_commit(ring)
     else:
@@ -77,15 +89,98 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     return True
 
 
+def _ring_task(queue: str) -> partial[Any]:
+    return partial(async_task, RUN_QUEUE, queue, task_name=f"drain:{queue}")
+
+
+@dataclass(frozen=True, slots=True)
+class RingCtes:
+    """A ring as common table expressions of a caller's PostgreSQL statement
+    (``dispatch_ring_ctes``); pass it to ``dispatch_rang`` afterwards."""
+
+    sql: str
+    params: list[Any]
+    queue: str
+    package: str | None  # the q2 task it inserts if it rings (none in sync mode)
+    packed_at: float = 0.0  # monotonic()
+
+
+def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
+    """``dispatch_ring`` as common table expressions of a caller's statement
+    (whose commit is the ring's): ``bell``, the bell's row when it rang, and
+    ``notified``, which the statement must read: the q2 task's row is inserted
+    when the bell rang and notified when it commits. Tell ``dispatch_rang``
+    whether ``bell`` returned a row: in q2's sync mode, where the statement has
+    no task, it queues one after the commit."""
+    ring = f"bell AS ({_RING})"
+    params = _ring_params(queue, at)
+    if Conf.SYNC:
+        return RingCtes(
+            f"{ring}, notified AS (SELECT 1 WHERE false)", params, queue, None
+        )
+    task = (
+        f"task AS (INSERT INTO {_TASKS} (key, payload, lock)"
+        " SELECT %s, %s, %s FROM bell RETURNING id),"
+        " notified AS (SELECT pg_notify(%s, %s) FROM task)"
+    )
+    key, (packed_at, package) = Conf.CLUSTER_NAME, _package_take(queue)
+    lock = connection.ops.adapt_datetimefield_value(at)
+    params += [key, package, lock, Q_CHANNEL, key]
+    return RingCtes(f"{ring}, {task}", params, queue, package, packed_at)
+
+
+def dispatch_rang(ring: RingCtes, *, rang: bool) -> None:
+    """After the statement of ``ring``: whether its bell rang."""
+    if rang and ring.package is None:  # sync mode
+        transaction.on_commit(_ring_task(ring.queue))
+    elif not rang and ring.package is not None:  # unused: the next ring's
+        _packages.setdefault(ring.queue, (ring.packed_at, ring.package))
+
+
+class _Capture:
+    """A q2 broker that keeps the package it is given instead of enqueueing it."""
+
+    list_key = Conf.CLUSTER_NAME
+
+    def __init__(self) -> None:
+        self.package = ""
+
+    def enqueue(self, package: str) -> int:
+        self.package = package
+        return 0
+
+
+# Signing a q2 task costs about as much as a round trip, and most rings of a
+# busy queue do not ring (a delivery per q2 worker already waits): a package a
+# statement did not use serves the next ring of its queue in this process, if
+# it is younger than this (its task's ``started`` is when it was packed).
+PACKAGE_REUSE_SECONDS = 1.0
+_packages: dict[str, tuple[float, str]] = {}
+os.register_at_fork(after_in_child=_packages.clear)  # a task id is used once
+
+
+def _package_take(queue: str) -> tuple[float, str]:
+    """A signed q2 task of a ring of ``queue``, as ``async_task`` packs it (a
+    new id, its name, function and signature), and when it was packed: an
+    unused one, or a new one."""
+    kept = _packages.pop(queue, None)  # atomic: two threads never share one
+    if kept is not None and monotonic() - kept[0] < PACKAGE_REUSE_SECONDS:
+        return kept
+    capture = _Capture()
+    packed_at = monotonic()
+    _ring_task(queue)(broker=capture)
+    return packed_at, capture.package
+
+
 @dataclass(frozen=True, slots=True)
 class HintUpdate:
-    """An UPDATE of a hint (a pending count, a q2 task's lock) that a worker runs
-    on the path of a run's start.
+    """An UPDATE of a hint (a q2 task's lock) that a cluster runs on the path of
+    a run's start.
 
     As a transaction of its own on PostgreSQL, its commit does not wait for the
     WAL flush (``set_config(..., true)`` is a ``SET LOCAL`` for that transaction):
-    a hint lost in a server crash is repaired (a pending count goes stale, a task
-    is delivered again) and the next durable commit flushes it anyway. Inside a
+    a hint lost in a server crash is repaired (a task is delivered again) and the
+    next durable commit flushes it anyway. Inside a
     caller's transaction it stays durable, as that commit is the caller's.
     """
 
@@ -111,16 +206,15 @@ class HintUpdate:
         return self.unflushed if alone else self.durable
 
 
-_ANSWER = HintUpdate.of(
-    f"{{with_unflushed}}UPDATE {QueueDoorbell._meta.db_table} "
-    "SET pending = pending - 1{from_unflushed} WHERE queue = %s AND pending > 0"
-)
-
-
-def dispatch_answer(*, queue: str) -> None:
-    """A delivery for ``queue`` started: one fewer is pending."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ANSWER.sql(), [queue])
+def dispatch_answer(*, queue: str) -> tuple[str, dict[str, Any]]:
+    """A delivery for ``queue`` started: one fewer is pending. The SQL and its
+    parameters, which the delivery's first claim commits with itself
+    (``claims.attempt_claim(together=...)``): no commit of its own."""
+    sql = (
+        f"UPDATE {QueueDoorbell._meta.db_table} SET pending = pending - 1"
+        " WHERE queue = %(answered_queue)s AND pending > 0"
+    )
+    return sql, {"answered_queue": queue}
 
 
 def dispatch_forget(*, queues: Iterable[str] | None = None) -> int:

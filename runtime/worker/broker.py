@@ -27,22 +27,17 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 from psycopg import sql
 
-from runtime.services.dispatch import HintUpdate
+from runtime.services.dispatch import ENQUEUE, Q_CHANNEL, HintUpdate
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "django_q_ormq"
+CHANNEL = Q_CHANNEL
 # The pusher looks whether its cluster is stopping between two dequeues: a wait
 # for a notification is cut into slices this long so that a stop is not delayed.
 SLICE_SECONDS = 0.5
 RECONNECT_SECONDS = 1.0
 
 _TABLE = OrmQ._meta.db_table
-_ENQUEUE = f"""
-    WITH task AS (
-        INSERT INTO {_TABLE} (key, payload, lock)
-        VALUES (%(key)s, %(payload)s, %(now)s) RETURNING id)
-    SELECT id, pg_notify(%(channel)s, %(key)s) FROM task"""
 # The ORM broker's claim (due tasks of the queue, each locked until ``retry``
 # from now) as one statement; SKIP LOCKED leaves a task another cluster is
 # claiming to that cluster instead of waiting for it. The lock is a hint: a lost
@@ -116,7 +111,7 @@ class ListeningBroker(ORM):
             "channel": CHANNEL,
         }
         with connections[Conf.ORM].cursor() as cursor:
-            cursor.execute(_ENQUEUE, params)
+            cursor.execute(ENQUEUE, params)
             return cursor.fetchone()[0]
 
     def dequeue(self) -> list[tuple[int, str]] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -19,10 +20,11 @@ def queue_drain(
     """A delivery of the queue's doorbell: drains the queue, then reaps once
     (what it requeues rings the doorbell again), or rings again when it stopped
     at the limit with work left, so another delivery carries on. Returns how many
-    attempts ran. Reaping comes last so it never delays a run's start."""
-    dispatch.dispatch_answer(queue=queue)
+    attempts ran. Reaping comes last so it never delays a run's start. The
+    delivery's answer (one fewer pending) commits with its first claim."""
     limit = limit or settings.ORIS_DRAIN_LIMIT
-    ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit)
+    answer = dispatch.dispatch_answer(queue=queue)
+    ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit, answer=answer)
     if ran >= limit:
         with transaction.atomic():
             dispatch.dispatch_ring(queue=queue)
@@ -37,10 +39,13 @@ def worker_drain(
     queue: str | None = None,
     worker_id: str | None = None,
     limit: int | None = None,
+    answer: tuple[str, dict[str, Any]] | None = None,
 ) -> int:
     """Runs claimable attempts of ``queue`` (any queue for ``None``) in claim
     order, up to ``limit`` (``ORIS_DRAIN_LIMIT``), starting with ``attempt_id``
     when given. Returns how many ran. It does not reap: its callers do.
+    ``answer`` (a delivery's, ``dispatch.dispatch_answer``) commits with the
+    first claim; each later one commits with the previous run's outcome.
 
     When nothing is claimable but a retry is due within
     ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
@@ -51,19 +56,25 @@ def worker_drain(
     ran = 0
     finish: Finish | None = None
     if attempt_id is not None:
-        lease = claims.attempt_claim(attempt_id=attempt_id, worker_id=worker_id)
+        lease = claims.attempt_claim(
+            attempt_id=attempt_id, worker_id=worker_id, together=answer
+        )
         if lease is None:
             return 0  # another worker has it, or it is done
         queue = lease.attempt.queue
         finish = execute_leased(lease=lease)
-        ran = 1
+        ran, answer = 1, None
     while ran < limit:
-        # The last run's outcome and the next claim share one commit.
-        with transaction.atomic():
-            if finish is not None:
+        if finish is None:
+            lease = claims.attempt_claim(
+                worker_id=worker_id, queue=queue, together=answer
+            )
+            answer = None
+        else:  # the last run's outcome and the next claim share one commit
+            with transaction.atomic():
                 finish()
                 finish = None
-            lease = claims.attempt_claim(worker_id=worker_id, queue=queue)
+                lease = claims.attempt_claim(worker_id=worker_id, queue=queue)
         if lease is None and _wait_for_retry(queue):
             continue
         if lease is None:

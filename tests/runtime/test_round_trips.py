@@ -1,0 +1,129 @@
+"""Round trips to the database on the hot paths, pinned: a test here fails when
+submitting a run, claiming an attempt, a delivery or the run endpoint gains a
+statement or a commit. Counts, never timings (docs/benchmarks.md gives both).
+
+A round trip is a statement, or the ``BEGIN`` or ``COMMIT`` of an explicit
+transaction; a statement outside one commits by itself (autocommit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from runtime import tasks
+from runtime.models import Attempt, Job, QueueDoorbell
+from runtime.services import claims
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+@dataclass
+class Trips:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0  # explicit commits
+
+    @property
+    def round_trips(self) -> int:
+        # SQLite's BEGIN IMMEDIATE is a statement of its own; psycopg's BEGIN is not
+        begins = sum(1 for s in self.statements if s[2:].startswith("BEGIN"))
+        return len(self.statements) + 2 * self.transactions - begins
+
+    @property
+    def autocommits(self) -> int:
+        return sum(1 for s in self.statements if not s.startswith("T "))
+
+
+@contextmanager
+def counted() -> Iterator[Trips]:
+    """What the block sends on the default connection."""
+    trips = Trips()
+
+    def wrapper(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        trips.statements.append(("T " if connection.in_atomic_block else "A ") + sql)
+        return execute(sql, *args)
+
+    commit = connection.commit
+
+    def counting_commit() -> None:
+        trips.transactions += 1
+        commit()
+
+    connection.commit = counting_commit  # type: ignore[method-assign]
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield trips
+    finally:
+        del connection.commit
+
+
+def test_submitting_a_run() -> None:
+    make_job()  # the first of the queue creates its doorbell row
+    with counted() as trips:
+        job = make_job()
+    if POSTGRES:  # one statement: job, attempt, audit row, ring, q2 task, NOTIFY
+        assert trips.round_trips == 1, trips.statements
+        assert trips.autocommits == 1
+    else:  # BEGIN, the three rows, the ring, the q2 task, COMMIT
+        assert trips.round_trips == 7, trips.statements
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+    assert Attempt.objects.filter(job=job, status=Attempt.Status.QUEUED).count() == 1
+
+
+def test_submitting_a_run_inside_a_transaction() -> None:
+    make_job()
+    with counted() as trips, transaction.atomic():
+        make_job()
+    # a savepoint around it: a taken thread id leaves the caller's transaction
+    # usable (BEGIN, SAVEPOINT, the statement, RELEASE, COMMIT)
+    assert trips.transactions == 1
+    assert trips.round_trips == (5 if POSTGRES else 9), trips.statements
+
+
+def test_a_claim() -> None:
+    make_job()
+    with counted() as trips:
+        lease = claims.attempt_claim(worker_id="w")
+    assert lease is not None
+    if POSTGRES:  # BEGIN, attempt, lease and job in one statement, COMMIT
+        assert trips.round_trips == 3, trips.statements
+    else:  # BEGIN IMMEDIATE, attempt, lease, job, the job read, COMMIT
+        assert trips.round_trips == 6, trips.statements
+
+
+def test_a_claim_with_the_previous_outcome_shares_its_commit() -> None:
+    make_job()
+    make_job()
+    with counted() as trips, transaction.atomic():
+        claims.attempt_claim(worker_id="w")
+        claims.attempt_claim(worker_id="w")
+    assert trips.transactions == 1
+    assert trips.round_trips == (4 if POSTGRES else 10), trips.statements
+
+
+def test_a_delivery_of_one_three_node_run() -> None:
+    """Answer and claim, three supersteps (the last one with the outcome and the
+    next claim), then the reads of the end of a delivery (a retry due soon,
+    the reap). Before the run starts: three round trips on PostgreSQL."""
+    make_job()
+    QueueDoorbell.objects.update(pending=1)
+    with counted() as trips:
+        assert tasks.run_queue("default") == 1
+    assert Job.objects.get().status == Job.Status.COMPLETED
+    assert QueueDoorbell.objects.get().pending == 0
+    if POSTGRES:
+        assert trips.statements[0].startswith("T WITH together AS (UPDATE")
+        assert len(trips.statements) == 9, trips.statements
+        assert trips.transactions == 2
+        assert trips.round_trips == 13
+    else:
+        assert trips.round_trips == 33, "\n".join(s[:90] for s in trips.statements)
