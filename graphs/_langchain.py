@@ -17,6 +17,7 @@ make us import or construct something else. Runnables and token streaming are in
 from __future__ import annotations
 
 import importlib
+import operator
 import sys
 import uuid
 from collections.abc import Callable
@@ -32,9 +33,11 @@ __all__ = [
     "from_langchain",
     "is_message",
     "loaded",
-    "new_id",
     "langchain_messages",
+    "new_id",
+    "prepared_messages",
     "require",
+    "snapshot",
     "to_langchain",
 ]
 
@@ -130,20 +133,36 @@ def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[
         value: The message-likes.
         index: Filled with id -> position of the result (one pass for both).
     """
+    messages, positions, _ = prepared_messages(value)
+    if index is not None:
+        index.clear()
+        index.update(positions)
+    return messages
+
+
+_message_id = operator.attrgetter("id")
+
+
+def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
+    """:func:`langchain_messages` with its index and whether it holds removals.
+
+    Returns:
+        The messages, id -> last position among them, and whether a
+        ``RemoveMessage`` is among them.
+    """
     lc = sys.modules.get(_MESSAGES) or require()
     items = value if isinstance(value, list) else [value]
     whole = _whole_types(lc)
-    seen = {} if index is None else index
-    for position, item in enumerate(items):
-        if type(item) not in whole or item.id is None:
-            seen.clear()
-            break
-        seen[item.id] = position
-    else:
-        return items
+    kinds = set(map(type, items))
+    if kinds <= whole:  # the usual case, checked without a Python-level loop
+        index = dict(zip(map(_message_id, items), range(len(items))))  # noqa: B905
+        if None not in index:
+            return items, index, lc.RemoveMessage in kinds
     from graphs.messages import BaseMessage as OrisMessage
 
     out: list[Any] = []
+    index = {}
+    removals = False
     for item in items:
         if isinstance(item, lc.BaseMessage):
             message = item
@@ -155,9 +174,10 @@ def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[
             message = lc.message_chunk_to_message(message)
         if message.id is None:
             message.id = new_id()
-        seen[message.id] = len(out)
+        removals = removals or isinstance(message, lc.RemoveMessage)
+        index[message.id] = len(out)
         out.append(message)
-    return out
+    return out, index, removals
 
 
 _whole: frozenset[type] | None = None
@@ -335,6 +355,50 @@ def _useful(value: Any, default: Any) -> bool:
         return bool(value != default)
     except Exception:
         return True
+
+
+class _Exact:
+    """A number in a :func:`snapshot`: equal only to a number of the same type
+    (``1``, ``1.0`` and ``True`` are equal in Python but not in JSON)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self.value) and other == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Opaque(Exception):
+    """A value :func:`snapshot` cannot compare exactly."""
+
+
+def snapshot(value: Any) -> dict[str, Any] | None:
+    """A copy of a LangChain object's fields that compares equal to its
+    ``__dict__`` only while every field still holds what it held (so it encodes
+    the same), or ``None`` if a field holds something other than JSON data."""
+    try:
+        return _copy(value.__dict__)  # type: ignore[no-any-return]
+    except _Opaque:
+        return None
+
+
+def _copy(value: Any) -> Any:
+    t = type(value)
+    if t is str or value is None:
+        return value
+    if t is int or t is float or t is bool:
+        return _Exact(value)
+    if t is list:
+        return [_copy(item) for item in value]
+    if t is dict:
+        if not all(type(k) is str for k in value):
+            raise _Opaque
+        return {k: _copy(item) for k, item in value.items()}
+    raise _Opaque
 
 
 def decode(payload: Any) -> Any:

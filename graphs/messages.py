@@ -124,14 +124,17 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
             f"Unrecognized format={format!r}. Expected one of 'langchain-openai', None."
         )
     if format is not None or _langchain_wanted(left, right, declared):
-        lc = _langchain.require()
-        index: dict[Any, int] = {}
-        merged = _merge_by_id(
-            _langchain.langchain_messages(left, index),
-            _langchain.langchain_messages(right),
-            lc.RemoveMessage,
-            index,
-        )
+        lc = _langchain.loaded() or _langchain.require()
+        left_msgs, index, _ = _langchain.prepared_messages(left)
+        right_msgs, right_index, removals = _langchain.prepared_messages(right)
+        if (
+            not removals
+            and len(right_index) == len(right_msgs)
+            and index.keys().isdisjoint(right_index)
+        ):  # only new messages, each once: the merge appends them
+            merged = left_msgs + right_msgs
+        else:
+            merged = _merge_by_id(left_msgs, right_msgs, lc.RemoveMessage, index)
         if format is not None:
             merged = lc.convert_to_messages(lc.convert_to_openai_messages(merged))
         return merged

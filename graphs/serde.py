@@ -24,7 +24,9 @@ import decimal
 import json
 import math
 import uuid
+import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from graphs import _langchain
@@ -35,8 +37,10 @@ from graphs.types import Command, Interrupt, Overwrite, Send
 __all__ = [
     "TAG",
     "dumps",
+    "dumps_text",
     "dumps_typed",
     "from_jsonable",
+    "json_chunks",
     "loads",
     "loads_typed",
     "register",
@@ -162,6 +166,11 @@ def _enc_langchain(value: Any) -> Any:
     return _tagged("lc", _langchain.encode(value, to_jsonable))
 
 
+_LANGCHAIN_TYPES: set[type] = set()
+"""LangChain classes :func:`to_jsonable` has encoded: :func:`dumps` splices their
+cached JSON text (see :func:`_message_json`)."""
+
+
 def _sorted(values: Any) -> list[Any]:
     try:
         return sorted(values)
@@ -191,6 +200,7 @@ def to_jsonable(value: Any) -> Any:
     lc = _langchain.encode(value, to_jsonable)
     if lc is not None:
         _BUILTIN[t] = _enc_langchain  # later values of this class go straight there
+        _LANGCHAIN_TYPES.add(t)
         return _tagged("lc", lc)
     raise SerializationError(
         f"cannot serialise a value of type {t.__module__}.{t.__qualname__}; "
@@ -267,7 +277,158 @@ def dumps(value: Any) -> bytes:
     Raises:
         SerializationError: If the value cannot be encoded.
     """
-    return _ENCODER.encode(to_jsonable(value)).encode("utf-8")
+    return dumps_text(value).encode("utf-8")
+
+
+def dumps_text(value: Any) -> str:
+    """:func:`dumps` as text: the JSON of :func:`to_jsonable`'s tree.
+
+    LangChain messages are the one value of a state that is both common and
+    costly to encode (pydantic objects), and the same message is stored again and
+    again (the input, the channel, a full copy at the end of a delta chain, other
+    threads), so their JSON text is cached per message object and spliced in. The
+    result is the same text, byte for byte.
+
+    Raises:
+        SerializationError: If the value cannot be encoded.
+    """
+    if _LANGCHAIN_TYPES:
+        tree = _spliced(value)
+        return "".join(tree) if type(tree) is _Pieces else _encode(tree)
+    return _encode(to_jsonable(value))
+
+
+def _make_encoder() -> Callable[[Any], list[str]]:
+    """The C encoder :data:`_ENCODER` builds on every call, built once."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder
+        return lambda tree: [_ENCODER.encode(tree)]
+    encoder = make(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+        False, False, False,
+    )  # fmt: skip
+    return lambda tree: encoder(tree, 0)
+
+
+_chunks = _make_encoder()
+
+
+def json_chunks(tree: Any) -> list[str]:
+    """Plain JSON (no tags) in chunks, as ``json.dumps`` with compact separators.
+
+    For values known to be JSON already (checkpoint headers): encoding them this
+    way skips building an encoder per call.
+
+    Raises:
+        TypeError: A value JSON cannot hold.
+        ValueError: A NaN or infinite float.
+    """
+    return _chunks(tree)
+
+
+def _encode(tree: Any) -> str:
+    return "".join(_chunks(tree))
+
+
+class _Pieces(list[str]):
+    """JSON text, in pieces, standing for a subtree of :func:`to_jsonable`'s tree."""
+
+    __slots__ = ()
+
+
+_CONTAINERS = frozenset((list, dict, tuple))
+
+
+def _spliced(value: Any) -> Any:
+    """:func:`to_jsonable`'s tree, or its JSON text (:class:`_Pieces`) where
+    LangChain messages are inside: a container holding one is written as text
+    (the messages' cached text, its other items encoded on their own)."""
+    t = type(value)
+    if t in _LANGCHAIN_TYPES:
+        return _Pieces(_messages_text((value,)))
+    if t is list or t is tuple:
+        items = value
+    elif t is dict:
+        items = value.values()
+    else:
+        return to_jsonable(value)
+    kinds = set(map(type, items))
+    if kinds.isdisjoint(_LANGCHAIN_TYPES) and kinds.isdisjoint(_CONTAINERS):
+        return to_jsonable(value)
+    if t is list and kinds <= _LANGCHAIN_TYPES:  # a list of messages
+        return _Pieces(("[", ",".join(_messages_text(value)), "]"))
+    if t is dict:
+        for k in value:
+            if type(k) is not str or k == TAG:
+                return to_jsonable(value)  # a tagged dict: no splicing below it
+        fields = dict(zip(value, map(_spliced, value.values())))  # noqa: B905
+        if _Pieces not in set(map(type, fields.values())):
+            return fields
+        pieces = _Pieces(["{"])
+        for k, x in fields.items():
+            if len(pieces) > 1:
+                pieces.append(",")
+            pieces.append(_encode_key(k))
+            pieces.append(":")
+            pieces.extend(x if type(x) is _Pieces else _chunks(x))
+        pieces.append("}")
+        return pieces
+    found = list(map(_spliced, value))
+    if _Pieces not in set(map(type, found)):
+        return found if t is list else _tagged("tuple", found)
+    pieces = _Pieces(["[" if t is list else f'{{"{TAG}":"tuple","v":['])
+    for i, x in enumerate(found):
+        if i:
+            pieces.append(",")
+        pieces.extend(x if type(x) is _Pieces else _chunks(x))
+    pieces.append("]" if t is list else "]}")
+    return pieces
+
+
+_encode_key = json.encoder.encode_basestring  # what the encoder does to str keys
+
+_cached: dict[int, tuple[Any, Any, str]] = {}
+_CACHE_LIMIT = 100_000
+
+
+def _messages_text(messages: Any) -> list[str]:
+    """The JSON text of each LangChain message, cached while the message lives.
+
+    An entry holds a snapshot of the message's fields and is used only while they
+    are equal to it (exact types for numbers), so a message changed in place is
+    encoded again; one holding values the snapshot cannot compare exactly is
+    encoded every time.
+    """
+    out = []
+    cached = _cached
+    for message in messages:
+        entry = cached.get(id(message))
+        if entry is not None and entry[0]() is message:
+            try:
+                same = message.__dict__ == entry[1]
+            except Exception:  # a field value whose == fails: encode it again
+                same = False
+            if same:
+                out.append(entry[2])
+                continue
+        out.append(_message_text(message))
+    return out
+
+
+def _message_text(message: Any) -> str:
+    text = _encode(_enc_langchain(message))
+    snapshot = _langchain.snapshot(message)
+    if snapshot is not None:
+        if len(_cached) >= _CACHE_LIMIT:
+            _cached.clear()
+        key = id(message)
+        _cached[key] = (weakref.ref(message, partial(_forget, key)), snapshot, text)
+    return text
+
+
+def _forget(key: int, _ref: Any) -> None:
+    """Drop the entry of a message that is gone (its id may be reused)."""
+    _cached.pop(key, None)
 
 
 def loads(data: bytes | str) -> Any:

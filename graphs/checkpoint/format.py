@@ -137,17 +137,25 @@ def dump_header(header: dict[str, Any]) -> bytes:
     Metadata, which may hold anything, is encoded with :func:`graphs.serde.dumps`.
     """
     nxt = header.get("next")
-    if nxt and not all(len(spec) == 1 for spec in nxt):  # {"name"} alone is JSON
-        header = {**header, "next": serde.to_jsonable(nxt)}
     try:
-        return _HEADER_ENCODER.encode(header).encode("utf-8")
+        if not nxt or max(map(len, nxt)) == 1:  # {"name"} alone is JSON
+            return "".join(serde.json_chunks(header)).encode("utf-8")
+        pieces = ["{"]
+        for k, v in header.items():
+            if len(pieces) > 1:
+                pieces.append(",")
+            pieces += (_encode_key(k), ":")
+            if k == "next":
+                pieces.append(serde.dumps_text(v))
+            else:
+                pieces += serde.json_chunks(v)
+        pieces.append("}")
+        return "".join(pieces).encode("utf-8")
     except (TypeError, ValueError):
         return serde.dumps(header)  # the tagged encoder names what is wrong
 
 
-_HEADER_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False
-)
+_encode_key = json.encoder.encode_basestring  # what the encoder does to str keys
 
 
 def dump_metadata(metadata: Mapping[str, Any]) -> bytes:
@@ -155,7 +163,7 @@ def dump_metadata(metadata: Mapping[str, Any]) -> bytes:
     anything else through :func:`graphs.serde.dumps`; both load with
     :func:`graphs.serde.loads`."""
     try:
-        return _HEADER_ENCODER.encode(metadata).encode("utf-8")
+        return "".join(serde.json_chunks(metadata)).encode("utf-8")
     except (TypeError, ValueError):
         return serde.dumps(metadata)
 

@@ -159,3 +159,96 @@ def test_the_stored_form_is_what_langchain_to_json_gives() -> None:
         [tree] = json.loads(serde.dumps([sample]))
         assert tree == {"__t": "lc", "v": sample.to_json()}, sample
         assert serde.loads(serde.dumps(sample)) == sample
+
+
+# -- the cached JSON of messages -------------------------------------------------
+
+
+def _uncached(value: object) -> bytes:
+    """What dumps writes without its per-message cache: the tree, encoded."""
+    return json.dumps(
+        serde.to_jsonable(value), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def test_dumps_splices_cached_messages_into_the_same_bytes() -> None:
+    human = HumanMessage("héllo", id="h1")
+    ai = AIMessage(
+        "",
+        id="a1",
+        tool_calls=[{"name": "f", "args": {"n": 1, "x": 1.5, "b": True}, "id": "c"}],
+        usage_metadata={"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+        response_metadata={"model": "m", "nested": {"k": [1, None, "s"]}},
+    )
+    tool = ToolMessage("r", tool_call_id="c", artifact={"t": (1, 2)})  # not cached
+    shapes = [
+        [human, ai, tool],
+        {"prev": "v1", "append": [ai]},
+        [("messages", [human]), {"a": (1, [ai], 2.5, float("nan"))}],
+        {1: human, "k": [ai]},  # a tagged dict
+        {"__t": [human]},  # a dict with the tag key
+        (human,),
+        [[[[human]]]],
+        ai,
+        {"empty": [], "none": None, "m": {"n": [human, 3]}},
+    ]
+    for value in shapes:
+        expected = _uncached(value)
+        assert serde.dumps(value) == expected  # first time: encoded, cached
+        assert serde.dumps(value) == expected  # then: from the cache
+        assert serde.loads(serde.dumps(value)) == serde.loads(expected)
+
+
+def test_a_message_changed_in_place_is_encoded_again() -> None:
+    message = AIMessage("before", id="m1", additional_kwargs={"n": 1})
+    assert b'"before"' in serde.dumps([message])
+    message.content = "after"
+    assert b'"after"' in serde.dumps([message])
+    message.additional_kwargs["n"] = True  # equal to 1 in Python, not in JSON
+    assert b'"n":true' in serde.dumps([message])
+    message.additional_kwargs["n"] = 1.0
+    assert b'"n":1.0' in serde.dumps([message])
+    message.additional_kwargs["extra"] = {"deep": [1]}
+    message.additional_kwargs["extra"]["deep"].append(2)
+    assert b'"deep":[1,2]' in serde.dumps([message])
+    message.id = "m2"
+    stored = serde.loads(serde.dumps([message]))[0]
+    assert (stored.id, stored.content, stored.additional_kwargs) == (
+        "m2",
+        "after",
+        {"n": 1.0, "extra": {"deep": [1, 2]}},
+    )
+    assert serde.dumps([message]) == _uncached([message])
+
+
+def test_input_checkpoints_of_langchain_messages_load_back() -> None:
+    graph = StateGraph(LCState)
+    graph.add_node("reply", lambda s: {"messages": [AIMessage("ok", id="r")]})
+    graph.add_edge(START, "reply")
+    app = graph.compile(checkpointer=InMemorySaver())
+    history = [HumanMessage(f"m{i}", id=f"m{i}") for i in range(3)]
+    for n in (1, 2):  # the same message objects in a second thread: cached
+        cfg = thread(f"cached-{n}")
+        app.invoke({"messages": history}, cfg)
+        states = list(app.get_state_history(cfg))
+        first = states[-1]
+        assert first.next == ("__start__",)
+        assert [m.content for m in states[0].values["messages"]] == [
+            "m0",
+            "m1",
+            "m2",
+            "ok",
+        ]
+        assert first.tasks[0].name == "__start__"
+
+
+def test_the_cache_forgets_messages_that_are_gone() -> None:
+    import gc
+
+    message = HumanMessage("short-lived", id="gone")
+    serde.dumps([message])
+    key = id(message)
+    assert key in serde._cached
+    del message
+    gc.collect()
+    assert key not in serde._cached
