@@ -25,19 +25,22 @@ run: install
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py oris_serve --bootstrap
 
-# The suite on SQLite, then on PostgreSQL when ORIS_TEST_POSTGRES_URL is set
-# (tests marked `postgres` run only there). TEST_WORKERS pytest-xdist processes
-# share each pass, a module per process at a time (its live servers start once).
-TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
-
+# The suite on SQLite and, when ORIS_TEST_POSTGRES_URL is set, on PostgreSQL too
+# (tests marked `postgres` run only there): the two passes run side by side, each
+# in its own process and database, and each one's report is printed when both end.
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PYTEST)
 	@if [ -n "$$ORIS_TEST_POSTGRES_URL" ]; then \
-		echo "== PostgreSQL: $$ORIS_TEST_POSTGRES_URL"; \
-		DATABASE_URL="$$ORIS_TEST_POSTGRES_URL" $(PYTEST); \
+		mkdir -p var; \
+		echo "== SQLite and PostgreSQL ($$ORIS_TEST_POSTGRES_URL), side by side"; \
+		$(PY) -m pytest > var/test-sqlite.log 2>&1 & lite=$$!; \
+		DATABASE_URL="$$ORIS_TEST_POSTGRES_URL" $(PY) -m pytest > var/test-postgres.log 2>&1; \
+		pg=$$?; wait $$lite; sq=$$?; \
+		echo "== SQLite"; cat var/test-sqlite.log; \
+		echo "== PostgreSQL: $$ORIS_TEST_POSTGRES_URL"; cat var/test-postgres.log; \
+		test $$sq -eq 0 -a $$pg -eq 0; \
 	else \
+		$(PY) -m pytest; \
 		echo "== ORIS_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped"; \
 	fi
 
