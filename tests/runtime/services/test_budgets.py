@@ -190,7 +190,7 @@ def test_the_most_specific_policy_of_each_scope_applies() -> None:
     assert "tenant" not in found
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_tenant_budget_holds_across_concurrent_runs_in_worker_processes(
     wire,
 ) -> None:

@@ -317,7 +317,7 @@ def test_policies_are_saved_and_deleted_with_an_audit_row() -> None:
     ]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_concurrent_run_in_a_worker_process_is_not_disturbed(tmp_path) -> None:
     """A real worker runs a long thread while sweeps prune the finished ones
     (everything eligible, ``keep_last=1``); the live run completes with every
