@@ -51,7 +51,17 @@ STREAM_MODES = (
     "tasks",
     "checkpoints",
 )
-POLL_SECONDS = 0.05  # between two looks at a live run's new events
+# Between two looks at a live run: often while a run is young (most runs end
+# within a fraction of a second), then less often.
+POLL_FAST_SECONDS, POLL_SECONDS, FAST_FOR_SECONDS = 0.005, 0.05, 0.5
+
+
+def poll_pause(since: float) -> float:
+    """How long to wait before the next look at a run watched since ``since``."""
+    young = time.monotonic() - since < FAST_FOR_SECONDS
+    return POLL_FAST_SECONDS if young else POLL_SECONDS
+
+
 EVENTS_PER_POLL = 500
 CANCEL_WAIT_SECONDS = 60.0
 
@@ -229,6 +239,7 @@ async def tail(
     from now on) until it is over; cancels it when the client goes away with
     ``on_disconnect="cancel"``; deletes a stateless run's thread at the end."""
     poll, beat = _short(_poll), time.monotonic()
+    since = beat
     try:
         if after is None:
             after = await _short(_last_seq)(run_id)
@@ -246,7 +257,7 @@ async def tail(
             if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 yield sse.HEARTBEAT
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(poll_pause(since))
     except asyncio.CancelledError:  # the client went away (Django 5 ASGI)
         if on_disconnect == "cancel" and actor is not None:
             await asyncio.shield(_short(_run_cancel)(run_id, actor))
@@ -280,6 +291,7 @@ async def outcome(
     """``runs.wait`` / ``runs.join``: the run's final values as JSON once it is
     over (a space now and then keeps the connection open meanwhile)."""
     check, beat = _short(_finished), time.monotonic()
+    since = beat
     try:
         while True:
             value, over = await check(run_id)
@@ -288,7 +300,7 @@ async def outcome(
             if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 yield b" "
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(poll_pause(since))
     except asyncio.CancelledError:
         if on_disconnect == "cancel" and actor is not None:
             await asyncio.shield(_short(_run_cancel)(run_id, actor))
