@@ -366,6 +366,14 @@ def test_remote_graph_invoke_and_stream(agent_server: LiveServer) -> None:
     assert [m["content"] for m in out["messages"]] == ["remote", "echo: remote"]
     chunks = list(remote.stream(hi("again"), config, stream_mode="updates"))
     assert chunks[-1]["respond"]["messages"][0]["content"] == "echo: again"
+    # Its state and history come from the thread's checkpoints.
+    state = remote.get_state(config)
+    contents = [m["content"] for m in state.values["messages"]]
+    assert contents == ["remote", "echo: remote", "again", "echo: again"]
+    assert state.next == ()
+    history = list(remote.get_state_history(config))
+    assert history[0].values == state.values
+    assert history[-1].metadata["source"] == "input"
     assert remote.invoke(hi("no thread"))["messages"][-1]["content"] == (
         "echo: no thread"
     )
