@@ -40,8 +40,9 @@ test: install
 		echo "== PostgreSQL: $$ORIS_TEST_POSTGRES_URL"; cat var/test-postgres.log; \
 		test $$sq -eq 0 -a $$pg -eq 0; \
 	else \
-		$(PY) -m pytest; \
+		$(PY) -m pytest; sq=$$?; \
 		echo "== ORIS_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped"; \
+		exit $$sq; \
 	fi
 
 lint: install
