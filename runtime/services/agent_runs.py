@@ -27,7 +27,6 @@ from runtime.inputs import input_check
 from runtime.models import (
     Attempt,
     Checkpoint,
-    CheckpointBlob,
     CheckpointWrite,
     Interrupt,
     Job,
@@ -47,7 +46,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.threads import thread_ensure
+from runtime.services.threads import thread_ensure, thread_erase
 from runtime.services.transitions import transition, transition_all
 
 THREAD_NOT_FOUND = "Thread or assistant not found."
@@ -378,19 +377,10 @@ def run_advance(*, thread_id: str, actor: Actor, at: datetime) -> None:
 
 
 def thread_discard(*, thread_id: str) -> None:
-    """Deletes a stateless run's temporary thread: its runs and events, its job
-    and the job's checkpoints."""
+    """Deletes a stateless run's temporary thread and everything it holds."""
     with transaction.atomic():
-        thread = Thread.objects.select_for_update().filter(pk=thread_id).first()
-        if thread is None:
-            return
-        RunEvent.objects.filter(run__thread=thread).delete()
-        thread.runs.all().delete()
-        if thread.job_id is not None:
-            Job.objects.filter(pk=thread.job_id).delete()
-        for model in (Checkpoint, CheckpointBlob, CheckpointWrite):
-            model.objects.filter(thread_id=thread_id).delete()
-        thread.delete()
+        if Thread.objects.select_for_update().filter(pk=thread_id).exists():
+            thread_erase(thread_id=thread_id)
 
 
 def run_get(*, thread_id: str, run_id: str) -> Run:

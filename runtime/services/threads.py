@@ -16,6 +16,7 @@ from runtime.models import (
     Checkpoint,
     CheckpointBlob,
     CheckpointWrite,
+    Effect,
     IdempotencyRecord,
     Job,
     Thread,
@@ -140,13 +141,14 @@ def thread_update(*, actor: Actor, thread: Thread, metadata: dict[str, Any]) -> 
     return thread
 
 
-def _delete(thread_id: str) -> None:
-    """Everything of a thread: its job (attempts, interrupts...), checkpoints,
-    runs and their events, and idempotency records naming it."""
+def thread_erase(*, thread_id: str) -> None:
+    """Deletes everything of a thread, in the caller's transaction: its job
+    (attempts, interrupts...), checkpoints, effects, runs and their events, and
+    idempotency records naming it. The audit log keeps what was done."""
     Thread.objects.filter(pk=thread_id).delete()  # runs and events cascade
     Job.objects.filter(thread_id=thread_id).delete()
     IdempotencyRecord.objects.filter(thread_id=thread_id).delete()
-    for model in CHECKPOINT_MODELS:
+    for model in (*CHECKPOINT_MODELS, Effect):
         model.objects.filter(thread_id=thread_id).delete()
 
 
@@ -155,7 +157,7 @@ def thread_delete(*, actor: Actor, thread: Thread) -> None:
     thread (a run in flight) is a ``Conflict``: cancel its run first."""
     _check_idle(thread)
     with transaction.atomic():
-        _delete(thread.thread_id)
+        thread_erase(thread_id=thread.thread_id)
         audit_record(
             actor=actor,
             action="thread.delete",
@@ -178,7 +180,7 @@ def thread_prune(
             if strategy == "keep_latest":
                 _keep_latest(thread.thread_id)
             else:
-                _delete(thread.thread_id)
+                thread_erase(thread_id=thread.thread_id)
             pruned += 1
         audit_record(
             actor=actor,
