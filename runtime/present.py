@@ -7,6 +7,7 @@ too, because an idempotency record stores the answer it replays.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
@@ -36,6 +37,11 @@ def present(value: Any) -> Any:
     if hasattr(value, "to_json"):
         return present(value.to_json())
     return serde.to_jsonable(value)
+
+
+def json_line(data: Any) -> str:
+    """One line of compact JSON: how a stream event's data is stored and sent."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def present_lc(value: Any) -> Any:

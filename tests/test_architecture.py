@@ -65,6 +65,7 @@ def runtime_modules(part: str) -> list[Path]:
         ("selectors", ("runtime.api", "runtime.admin", "runtime.worker")),
         ("api", ("runtime.admin", "runtime.worker")),
         ("admin", ("runtime.api", "runtime.worker")),
+        ("worker", ("runtime.api", "runtime.admin")),
     ],
 )
 def test_runtime_layers_import_one_way(part: str, forbidden: tuple[str, ...]) -> None:

@@ -19,9 +19,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from graphs.types import Interrupt as GraphInterrupt
-from runtime.api.agent_server.sse import dumps
 from runtime.models import Run, RunEvent
-from runtime.present import present_lc
+from runtime.present import json_line, present_lc
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class RunEvents:
                 run_id=self.run.run_id,
                 seq=self.seq,
                 event=event,
-                data=dumps(data),
+                data=json_line(data),
                 created_at=timezone.now(),
             )
         )

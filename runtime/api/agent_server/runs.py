@@ -35,7 +35,7 @@ from runtime.api.permissions import Scope
 from runtime.errors import InvalidArgument, NotFound
 from runtime.models import Run, RunEvent, Thread
 from runtime.models.agent_server import RUN_FINAL
-from runtime.present import agent_run
+from runtime.present import agent_run, json_line
 from runtime.services import agent_runs
 from runtime.services.audit import Actor
 
@@ -307,7 +307,7 @@ async def outcome(
         raise
     if discard:
         await _short(_discard)(run_id)
-    yield sse.dumps(value).encode()
+    yield json_line(value).encode()
 
 
 def run_path(run: Run) -> str:

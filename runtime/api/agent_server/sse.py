@@ -8,20 +8,13 @@ or cached on the way (``X-Accel-Buffering: no``, ``Cache-Control: no-store``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 from django.http import StreamingHttpResponse
 
 CONTENT_TYPE = "text/event-stream; charset=utf-8"
 HEARTBEAT = b": heartbeat\r\n\r\n"
 HEARTBEAT_SECONDS = 5.0
-
-
-def dumps(data: Any) -> str:
-    """One line of compact JSON, as every event's data is sent."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def frame(event: str, data: str, event_id: int | str | None = None) -> bytes:
