@@ -19,11 +19,14 @@ from runtime.models import (
     Effect,
     IdempotencyRecord,
     Job,
+    Run,
     Thread,
 )
 from runtime.selectors.agent_server import thread_graph, thread_graph_name, thread_rows
 from runtime.selectors.history import graph_on_saver, thread_config
 from runtime.services.audit import Actor, audit_record
+from runtime.services.jobs import _cancel_now
+from runtime.services.run_status import LIVE as RUN_LIVE
 
 CHECKPOINT_MODELS = (Checkpoint, CheckpointBlob, CheckpointWrite)
 
@@ -154,15 +157,37 @@ def thread_erase(*, thread_id: str) -> None:
 
 def thread_delete(*, actor: Actor, thread: Thread) -> None:
     """Deletes the thread and everything it holds, in one transaction. A busy
-    thread (a run in flight) is a ``Conflict``: cancel its run first."""
-    _check_idle(thread)
+    thread's runs are cancelled first, as LangGraph's server does: its job is
+    cancelled (a running worker's next fenced write finds its lease gone and
+    stops) and each live run is audited as cancelled."""
+    now = timezone.now()
     with transaction.atomic():
+        Thread.objects.select_for_update().filter(pk=thread.thread_id).first()
+        live = list(
+            Run.objects.filter(
+                thread_id=thread.thread_id, status__in=RUN_LIVE
+            ).values_list("run_id", flat=True)
+        )
+        job = Job.objects.select_for_update().filter(thread_id=thread.thread_id).first()
+        if job is not None and not job.is_terminal:
+            _cancel_now(job, now)
+        for run_id in live:
+            audit_record(
+                actor=actor,
+                action="run.cancel",
+                resource_type="run",
+                resource_id=str(run_id),
+                details={"thread_id": thread.thread_id, "action": "thread.delete"},
+                at=now,
+            )
         thread_erase(thread_id=thread.thread_id)
         audit_record(
             actor=actor,
             action="thread.delete",
             resource_type="thread",
             resource_id=thread.thread_id,
+            details={"cancelled_runs": [str(r) for r in live]},
+            at=now,
         )
 
 

@@ -6,6 +6,7 @@ route by route, bad input."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -244,6 +245,76 @@ def test_a_v1_job_is_a_thread_and_prune_deletes(agent_server: LiveServer) -> Non
     assert not Job.objects.filter(thread_id="t-v1").exists()
     with pytest.raises(NotFoundError):
         client.threads.get("t-prune")
+
+
+def test_search_and_count_list_v1_jobs_too(agent_server: LiveServer) -> None:
+    client = sync(agent_server)
+    run_on("t-v1-a", "drafts", {"text": "a"}, link=False)  # interrupted
+    client.threads.create(thread_id="t-row-b", metadata={"graph_id": "drafts"})
+    client.threads.create(thread_id="t-row-c", metadata={"owner": "cy"})
+    assert not Thread.objects.filter(pk="t-v1-a").exists()
+
+    every = client.threads.search(sort_by="thread_id", sort_order="asc")
+    assert [t["thread_id"] for t in every] == ["t-row-b", "t-row-c", "t-v1-a"]
+    v1 = every[2]
+    assert v1["status"] == "interrupted"
+    assert v1["metadata"]["graph_id"] == "drafts"
+    assert v1["values"] == {"text": "a!"}
+    assert client.threads.count() == 3
+    drafts = client.threads.search(metadata={"graph_id": "drafts"})
+    assert {t["thread_id"] for t in drafts} == {"t-row-b", "t-v1-a"}
+    assistant = v1["metadata"]["assistant_id"]
+    by_assistant = client.threads.search(metadata={"assistant_id": assistant})
+    assert [t["thread_id"] for t in by_assistant] == ["t-v1-a"]
+    assert client.threads.search(metadata={"owner": "cy", "graph_id": "drafts"}) == []
+    assert [t["thread_id"] for t in client.threads.search(status="interrupted")] == [
+        "t-v1-a"
+    ]
+    assert client.threads.count(status="idle") == 2
+    assert client.threads.count(metadata={"graph_id": "drafts"}) == 2
+    assert len(client.threads.search(ids=["t-v1-a", "t-row-c"])) == 2
+    assert [t["thread_id"] for t in client.threads.search(values={"text": "a!"})] == [
+        "t-v1-a"
+    ]
+    page = client.threads.search(
+        sort_by="thread_id", sort_order="desc", limit=1, offset=1
+    )
+    assert [t["thread_id"] for t in page] == ["t-row-c"]
+    # Once changed here it is a thread row: listed once, not twice.
+    client.threads.update("t-v1-a", metadata={"seen": True})
+    assert client.threads.count() == 3
+
+
+def test_deleting_a_busy_thread_cancels_its_runs(agent_server: LiveServer) -> None:
+    client = sync(agent_server)
+    slow = {"until": 100, "delay": 0.1}
+    run = client.runs.create("t-busy", "ticks", input=slow, if_not_exists="create")
+    queued = client.runs.create("t-busy", "ticks", input=slow)  # enqueued behind
+    wait_until(
+        "the run runs",
+        lambda: client.runs.get("t-busy", run["run_id"])["status"] == "running",
+    )
+    assert client.threads.get("t-busy")["status"] == "busy"
+    client.threads.delete("t-busy")
+    with pytest.raises(NotFoundError):
+        client.threads.get("t-busy")
+    for model in (Thread, Job, Checkpoint):
+        assert not model.objects.filter(
+            **{"pk" if model is Thread else "thread_id": "t-busy"}
+        ).exists()
+    audit = AuditLog.objects.get(action="thread.delete", resource_id="t-busy")
+    assert set(audit.details["cancelled_runs"]) == {run["run_id"], queued["run_id"]}
+    cancelled = AuditLog.objects.filter(action="run.cancel")
+    assert set(cancelled.values_list("resource_id", flat=True)) == {
+        run["run_id"],
+        queued["run_id"],
+    }
+    # The worker stops at its next fenced write and leaves nothing behind.
+    time.sleep(1.0)
+    assert not Checkpoint.objects.filter(thread_id="t-busy").exists()
+    assert not Job.objects.filter(thread_id="t-busy").exists()
+    # The thread id is free again.
+    assert client.threads.create(thread_id="t-busy")["status"] == "idle"
 
 
 def test_prune_keep_latest_keeps_the_head(agent_server: LiveServer) -> None:
