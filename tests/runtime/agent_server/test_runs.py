@@ -157,6 +157,18 @@ def test_the_events_mode_streams_astream_events(agent_server: LiveServer) -> Non
     assert [p.event for p in replay] == names
 
 
+def test_a_threads_next_run_is_an_attempt_of_its_own_kind(
+    agent_server: LiveServer,
+) -> None:
+    client, thread = sdk(agent_server), new_thread(agent_server)
+    client.runs.wait(thread, "review", input={"draft": "a"}, if_not_exists="create")
+    client.runs.wait(thread, "review", command={"resume": "ok"})
+    client.runs.wait(thread, "review", input={"draft": "b"})
+    runs = Run.objects.filter(thread_id=thread).order_by("created_at")
+    kinds = [run.attempt.kind for run in runs.select_related("attempt")]
+    assert kinds == ["run", "resume", "next_run"]
+
+
 def test_legacy_messages_mode_and_subgraph_names(agent_server: LiveServer) -> None:
     client, thread = sdk(agent_server), new_thread(agent_server)
     parts = list(
