@@ -22,7 +22,7 @@ from typing import Any, get_args, get_origin
 
 from graphs.channels import ROOT
 
-__all__ = ["context_schema", "state_schema"]
+__all__ = ["config_schema", "context_schema", "state_schema"]
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
@@ -93,6 +93,24 @@ def context_schema(schema: Any) -> dict[str, Any] | None:
         f"Invalid context schema type: {schema}. Must be a BaseModel, TypedDict "
         "or dataclass."
     )
+
+
+def config_schema(schema: Any, title: str) -> dict[str, Any]:
+    """The JSON schema of a graph's config: its context schema (if any) as
+    ``configurable``, which LangGraph gives as a ``$ref`` to a definition.
+
+    Args:
+        schema: The builder's context schema, or ``None``.
+        title: The schema's title (``LangGraphConfig``, ``agent_config``).
+    """
+    out: dict[str, Any] = {"properties": {}, "title": title, "type": "object"}
+    context = context_schema(schema)
+    if context is None:
+        return out
+    defs = context.pop("$defs", {})
+    name = context["title"]
+    out["properties"]["configurable"] = {"$ref": f"#/$defs/{name}", "default": None}
+    return {"$defs": {name: context, **defs}, **out}
 
 
 def is_typeddict(schema: Any) -> bool:

@@ -253,35 +253,46 @@ class RunAPI:
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
         )
-        out = Outbox()
-        options = replace(
+        feed = _EventFeed(
+            self,
+            input,
+            config,
             _options(
                 durability=durability,
                 interrupt_before=interrupt_before,
                 interrupt_after=interrupt_after,
             ).streaming(stream_mode, subgraphs),
-            events=EventStream(out, keep),
+            keep,
         )
-        run = self._new_run(input, config, options)
-        run.out = out
-        assert options.events is not None
-        events = run.events = GraphEvents.root(options.events, run.config)
-        first = _FirstEvent(input)
-        name = cast("CompiledGraph", self).name
-        events.graph("start", name, {"input": input})
-        for chunk in out.take():
-            yield first.shown(chunk[2])
-        async for chunk in adrive(run):
-            if chunk[1] == EVENTS:
-                yield first.shown(chunk[2])
-                continue
-            events.graph("stream", name, {"chunk": _shape(chunk, options)})
-            for event in out.take():
-                yield first.shown(event[2])
-        # the state, without the pause's interrupts (as in LangGraph)
-        events.graph("end", name, {"output": run.output()})
-        for chunk in out.take():
-            yield first.shown(chunk[2])
+        for event in feed.start():
+            yield event
+        async for chunk in adrive(feed.run):
+            for event in feed.chunk(chunk):
+                yield event
+        for event in feed.end():
+            yield event
+
+    def _events_run(
+        self,
+        input: Any,
+        config: dict[str, Any] | None,
+        options: RunOptions,
+        on_chunk: Callable[[tuple[str, ...], str, Any], None],
+    ) -> Run:
+        """:meth:`run` with its events: the stream's chunks and the events
+        between them go to ``on_chunk`` in the order they happen."""
+        feed = _EventFeed(self, input, config, options, EventFilter())
+        for event in feed.start():
+            on_chunk((), EVENTS, event)
+        for chunk in drive(feed.run):
+            if chunk[1] != EVENTS:
+                on_chunk(*chunk)
+            for event in feed.chunk(chunk):
+                on_chunk((), EVENTS, event)
+        if feed.run.error is None:  # a failed run ends no chain, as LangChain's
+            for event in feed.end():
+                on_chunk((), EVENTS, event)
+        return feed.run
 
     def run(
         self,
@@ -295,6 +306,7 @@ class RunAPI:
         stream_mode: Sequence[str] = (),
         subgraphs: bool = False,
         on_chunk: Callable[[tuple[str, ...], str, Any], None] | None = None,
+        events: bool = False,
         **unsupported: Any,
     ) -> RunResult:
         """Run for the runtime: never raises for a node failure.
@@ -312,6 +324,8 @@ class RunAPI:
             stream_mode: Modes streamed to ``on_chunk`` while the run goes.
             subgraphs: Subgraphs' chunks too (with their namespace).
             on_chunk: Called with ``(namespace, mode, payload)`` for each chunk.
+            events: Also give ``on_chunk`` the run's :meth:`astream_events` (v2)
+                events, as chunks of mode ``"events"`` with namespace ``()``.
 
         Returns:
             A :class:`RunResult` (``completed``, ``interrupted`` or ``failed``).
@@ -327,10 +341,13 @@ class RunAPI:
         )
         if stream_mode and on_chunk is not None:
             options = options.streaming(list(stream_mode), subgraphs)
-        run = self._new_run(input, config, options)
-        for chunk in drive(run):
-            if on_chunk is not None:
-                on_chunk(*chunk)
+        if events and on_chunk is not None:
+            run = self._events_run(input, config, options, on_chunk)
+        else:
+            run = self._new_run(input, config, options)
+            for chunk in drive(run):
+                if on_chunk is not None:
+                    on_chunk(*chunk)
         return RunResult(
             status=run.status,
             state=run.output(),
@@ -339,6 +356,49 @@ class RunAPI:
             checkpoint_id=run.checkpoint_id if run.saver is not None else None,
             error=run.error,
         )
+
+
+class _EventFeed:
+    """The events of one run of ``graph``: its graph-level ``on_chain_*`` events
+    around the chunks its engine streams, and the nodes' events among them."""
+
+    def __init__(
+        self,
+        graph: RunAPI,
+        input: Any,
+        config: dict[str, Any] | None,
+        options: RunOptions,
+        keep: EventFilter,
+    ) -> None:
+        out = Outbox()
+        self.options = replace(options, events=EventStream(out, keep))
+        self.run = run = graph._new_run(input, config, self.options)
+        run.out = out
+        assert self.options.events is not None
+        self.events = run.events = GraphEvents.root(self.options.events, run.config)
+        self.input = input
+        self.first = _FirstEvent(input)
+        self.name = cast("CompiledGraph", graph).name
+
+    def _taken(self) -> list[dict[str, Any]]:
+        return [self.first.shown(chunk[2]) for chunk in self.run.out.take()]
+
+    def start(self) -> list[dict[str, Any]]:
+        self.events.graph("start", self.name, {"input": self.input})
+        return self._taken()
+
+    def chunk(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """The events ``chunk`` (a driven chunk) is or brings."""
+        if chunk[1] == EVENTS:
+            return [self.first.shown(chunk[2])]
+        shaped = _shape(chunk, self.options)
+        self.events.graph("stream", self.name, {"chunk": shaped})
+        return self._taken()
+
+    def end(self) -> list[dict[str, Any]]:
+        # the state, without the pause's interrupts (as in LangGraph)
+        self.events.graph("end", self.name, {"output": self.run.output()})
+        return self._taken()
 
 
 class _FirstEvent:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, is_typeddict
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
 from graphs._handlers import with_defaults
-from graphs._jsonschema import context_schema, state_schema
+from graphs._jsonschema import config_schema, context_schema, state_schema
 from graphs._langchain_run import is_runnable, runnable_calls
 from graphs._loop import Run
 from graphs._options import RunOptions
@@ -305,6 +305,15 @@ class CompiledGraph(RunAPI, StateAPI):
     def get_context_jsonschema(self) -> dict[str, Any] | None:
         """The JSON schema of the builder's ``context_schema`` (``None``: none)."""
         return context_schema(self.builder.context_schema)
+
+    def get_config_jsonschema(
+        self, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON schema of the graph's config, as LangGraph gives it: the
+        context schema under ``configurable``; ``config`` is unused."""
+        name = self.name
+        title = f"{name}Config" if name[:1].isupper() else f"{name}_config"
+        return config_schema(self.builder.context_schema, title)
 
     # -- as a subgraph ----------------------------------------------------------------
 

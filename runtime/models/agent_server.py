@@ -29,9 +29,20 @@ class Thread(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # A TTL (``threads.create(ttl=...)``): the retention sweep erases the thread
+    # once ``expires_at`` has passed (LangGraph's strategy ``delete``).
+    ttl_minutes = models.FloatField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["-updated_at"], name="thread_updated")]
+        indexes = [
+            models.Index(fields=["-updated_at"], name="thread_updated"),
+            models.Index(
+                fields=["expires_at"],
+                name="thread_expires",
+                condition=models.Q(expires_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.thread_id

@@ -122,6 +122,7 @@ class Attempt(models.Model):
         RUN = "run"  # start from the input
         RESUME = "resume"  # continue from the checkpoint with a resume value
         REPLAY = "replay"  # continue from a chosen checkpoint
+        NEXT_RUN = "next_run"  # an Agent Server thread's next run, from its head
 
     id = models.CharField(max_length=64, primary_key=True, default=new_attempt_id)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempts")

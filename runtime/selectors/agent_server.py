@@ -4,6 +4,8 @@ from the thread's checkpoints through the registered graph (``history``'s path).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -342,10 +344,70 @@ def _thread_query(
     return rows
 
 
-def _each(rows: QuerySet[Thread], values: dict[str, Any] | None) -> Iterator[Thread]:
-    for thread in rows.iterator(chunk_size=100):
-        if not values or _values_match(thread, values):
-            yield thread
+# A /v1 job shown as a thread: its sort keys, read from the job's fields.
+_JOB_SORT = {
+    "thread_id": "thread_id",
+    "status": "thread_status",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "state_updated_at": "updated_at",
+}
+
+
+def _job_query(
+    metadata: dict[str, Any] | None,
+    status: str | None,
+    ids: list[str] | None,
+) -> QuerySet[Job]:
+    """The /v1 jobs that have no thread row yet, as the threads they are: their
+    metadata is their graph's ``graph_id`` and system ``assistant_id``."""
+    rows = Job.objects.exclude(thread_id__in=Thread.objects.values("pk")).annotate(
+        thread_status=Case(
+            *(
+                When(status=job_status, then=Value(shown))
+                for job_status, shown in JOB_THREAD_STATUS.items()
+            ),
+            default=Value("idle"),
+        )
+    )
+    wanted = dict(metadata or {})
+    if "graph_id" in wanted:
+        rows = rows.filter(graph=wanted.pop("graph_id"))
+    if "assistant_id" in wanted:
+        graph = _system_graph_of(wanted.pop("assistant_id"))
+        rows = rows.filter(graph=graph) if graph else rows.none()
+    if wanted:  # a key a job's metadata does not have
+        rows = rows.none()
+    if status:
+        rows = rows.filter(thread_status=status)
+    if ids is not None:
+        rows = rows.filter(thread_id__in=ids)
+    return rows
+
+
+def _system_graph_of(value: Any) -> str | None:
+    try:
+        return system_graph(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _merged(
+    rows: QuerySet[Thread], jobs: QuerySet[Job], sort_by: str, descending: bool
+) -> Iterator[Thread]:
+    """Thread rows and /v1 jobs' threads, each read in the sort order, merged."""
+    return heapq.merge(
+        rows.iterator(chunk_size=100),
+        (_job_thread(job) for job in jobs.iterator(chunk_size=100)),
+        key=lambda thread: getattr(thread, sort_by),
+        reverse=descending,
+    )
+
+
+def _matching(
+    threads: Iterator[Thread], values: dict[str, Any] | None
+) -> Iterator[Thread]:
+    return (t for t in threads if not values or _values_match(t, values))
 
 
 def thread_search(
@@ -359,18 +421,18 @@ def thread_search(
     sort_by: str = "updated_at",
     sort_order: str = "desc",
 ) -> list[Thread]:
-    """A page of threads; ``values`` is matched on each thread's head state."""
-    order = f"-{sort_by}" if sort_order == "desc" else sort_by
-    rows = _thread_query(metadata, status, ids).order_by(order, "pk")
-    if not values:
-        return list(rows[offset : offset + limit])
-    found: list[Thread] = []
-    for index, thread in enumerate(_each(rows, values)):
-        if index >= offset + limit:
-            break
-        if index >= offset:
-            found.append(thread)
-    return found
+    """A page of threads: thread rows and the /v1 jobs that have none, merged in
+    the sort order; ``values`` is matched on each thread's head state."""
+    descending = sort_order == "desc"
+    sign = "-" if descending else ""
+    rows = _thread_query(metadata, status, ids).order_by(f"{sign}{sort_by}", "pk")
+    jobs = _job_query(metadata, status, ids).order_by(
+        f"{sign}{_JOB_SORT[sort_by]}", "thread_id"
+    )
+    if not values:  # neither side can give more than the page's end
+        rows, jobs = rows[: offset + limit], jobs[: offset + limit]
+    found = _matching(_merged(rows, jobs, sort_by, descending), values)
+    return list(itertools.islice(found, offset, offset + limit))
 
 
 def thread_count(
@@ -380,9 +442,14 @@ def thread_count(
     status: str | None = None,
 ) -> int:
     rows = _thread_query(metadata, status, None)
+    jobs = _job_query(metadata, status, None)
     if not values:
-        return rows.count()
-    return sum(1 for _ in _each(rows, values))
+        return rows.count() + jobs.count()
+    every = itertools.chain(
+        rows.iterator(chunk_size=100),
+        (_job_thread(job) for job in jobs.iterator(chunk_size=100)),
+    )
+    return sum(1 for _ in _matching(every, values))
 
 
 def thread_runs(*, thread: Thread, limit: int = 50) -> list[Run]:

@@ -200,7 +200,9 @@ def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
         )
         attempt = job.attempts.get()
         if copied:
-            attempt.kind = Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.RESUME
+            attempt.kind = (
+                Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.NEXT_RUN
+            )
             attempt.checkpoint_id = checkpoint_id
             attempt.save(update_fields=["kind", "checkpoint_id"])
     else:
@@ -255,7 +257,7 @@ def _continuation(
     )
     return job_enqueue_continuation(
         job=job,
-        kind=Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.RESUME,
+        kind=Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.NEXT_RUN,
         sources=_RESTARTABLE,
         at=at,
         checkpoint_id=checkpoint_id,

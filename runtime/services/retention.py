@@ -15,6 +15,10 @@ matches its graph and tenant (:func:`policy_for`):
   copies, so the head decodes from one blob per channel and the chain's older
   links can go.
 
+Agent Server threads created or updated with a TTL are erased once it has passed
+(``threads.thread_expire_due``, audited as ``thread.expire``), whatever their
+policy.
+
 Work goes in batches (``ORIS_RETENTION_BATCH`` jobs): each batch is planned with
 plain reads, then applied in one short transaction that locks the batch's job
 rows with ``SKIP LOCKED`` (rows a run is changing are skipped until the next
@@ -52,6 +56,7 @@ from runtime.models import (
 from runtime.models.jobs import JOB_TERMINAL
 from runtime.services.audit import Actor
 from runtime.services.policies import policy_delete, policy_save
+from runtime.services.threads import thread_expire_due
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,7 @@ class PruneReport:
     threads_deleted: int = 0
     threads_pruned: int = 0
     threads_skipped: int = 0  # locked or changed since planned: next sweep
+    threads_expired: int = 0  # Agent Server threads past their TTL
     checkpoints: int = 0
     blobs: int = 0
     writes: int = 0
@@ -102,6 +108,7 @@ class PruneReport:
             "threads_deleted": self.threads_deleted,
             "threads_pruned": self.threads_pruned,
             "threads_skipped": self.threads_skipped,
+            "threads_expired": self.threads_expired,
             "checkpoints": self.checkpoints,
             "blobs": self.blobs,
             "writes": self.writes,
@@ -202,6 +209,10 @@ def prune(
     policies = Policies()
     now = now or timezone.now()
     size = batch or settings.ORIS_RETENTION_BATCH
+    if dry_run:
+        report.threads_expired = Thread.objects.filter(expires_at__lte=now).count()
+    else:
+        report.threads_expired = thread_expire_due(now=now)
     for jobs in _finished_batches(size, limit):
         expired: list[_Candidate] = []
         pruned: list[tuple[_Candidate, Policy]] = []
@@ -218,7 +229,9 @@ def prune(
         if pruned:
             _prune_threads(_plan_threads(pruned), report, now)
     report.seconds = time.perf_counter() - started
-    if not dry_run and (report.rows or report.chains_compacted):
+    if not dry_run and (
+        report.rows or report.chains_compacted or report.threads_expired
+    ):
         logger.info("retention sweep: %s", report.as_dict())
     return report
 

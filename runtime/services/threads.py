@@ -5,6 +5,7 @@ is a thread too: its row is written when the thread is first changed here."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
@@ -19,11 +20,14 @@ from runtime.models import (
     Effect,
     IdempotencyRecord,
     Job,
+    Run,
     Thread,
 )
 from runtime.selectors.agent_server import thread_graph, thread_graph_name, thread_rows
 from runtime.selectors.history import graph_on_saver, thread_config
 from runtime.services.audit import Actor, audit_record
+from runtime.services.jobs import _cancel_now
+from runtime.services.run_status import LIVE as RUN_LIVE
 
 CHECKPOINT_MODELS = (Checkpoint, CheckpointBlob, CheckpointWrite)
 
@@ -85,9 +89,11 @@ def thread_create(
     metadata: dict[str, Any] | None = None,
     if_exists: Literal["raise", "do_nothing"] = "raise",
     supersteps: list[dict[str, Any]] | None = None,
+    ttl_minutes: float | None = None,
 ) -> Thread:
-    """A new idle thread; an existing id (a thread or a /v1 job) is a ``Conflict``,
-    or (``if_exists="do_nothing"``) the existing thread."""
+    """A new idle thread (erased by the retention sweep ``ttl_minutes`` from now,
+    when given); an existing id (a thread or a /v1 job) is a ``Conflict``, or
+    (``if_exists="do_nothing"``) the existing thread."""
     thread_id = thread_id or str(uuid.uuid4())
     metadata = metadata or {}
     now = timezone.now()
@@ -97,7 +103,11 @@ def thread_create(
             if job is not None:
                 raise IntegrityError("a job holds this thread id")
             thread = Thread.objects.create(
-                thread_id=thread_id, metadata=metadata, created_at=now, updated_at=now
+                thread_id=thread_id,
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+                **_ttl_fields(ttl_minutes, now),
             )
             if supersteps:
                 _seed(thread_id, thread_graph_name(thread), supersteps)
@@ -121,20 +131,38 @@ def thread_create(
         raise Conflict(f"Thread '{thread_id}' already exists") from None
 
 
-def thread_update(*, actor: Actor, thread: Thread, metadata: dict[str, Any]) -> Thread:
-    """Merges ``metadata`` into the thread's."""
+def _ttl_fields(ttl_minutes: float | None, now: datetime) -> dict[str, Any]:
+    """A TTL's fields: the thread expires ``ttl_minutes`` after ``now``."""
+    if ttl_minutes is None:
+        return {}
+    return {
+        "ttl_minutes": ttl_minutes,
+        "expires_at": now + timedelta(minutes=ttl_minutes),
+    }
+
+
+def thread_update(
+    *,
+    actor: Actor,
+    thread: Thread,
+    metadata: dict[str, Any],
+    ttl_minutes: float | None = None,
+) -> Thread:
+    """Merges ``metadata`` into the thread's; a ``ttl_minutes`` replaces its TTL
+    (it expires that long after now)."""
     now = timezone.now()
+    ttl = _ttl_fields(ttl_minutes, now)
     with transaction.atomic():
         row = _row(thread)
         locked = Thread.objects.select_for_update().get(pk=row.pk)
         merged = {**locked.metadata, **metadata}
-        Thread.objects.filter(pk=row.pk).update(metadata=merged, updated_at=now)
+        Thread.objects.filter(pk=row.pk).update(metadata=merged, updated_at=now, **ttl)
         audit_record(
             actor=actor,
             action="thread.update",
             resource_type="thread",
             resource_id=row.thread_id,
-            details={"keys": sorted(metadata)},
+            details={"keys": sorted(metadata), "ttl_minutes": ttl_minutes},
             at=now,
         )
     thread.metadata, thread.updated_at = merged, now
@@ -154,16 +182,64 @@ def thread_erase(*, thread_id: str) -> None:
 
 def thread_delete(*, actor: Actor, thread: Thread) -> None:
     """Deletes the thread and everything it holds, in one transaction. A busy
-    thread (a run in flight) is a ``Conflict``: cancel its run first."""
-    _check_idle(thread)
+    thread's runs are cancelled first, as LangGraph's server does."""
     with transaction.atomic():
-        thread_erase(thread_id=thread.thread_id)
+        Thread.objects.select_for_update().filter(pk=thread.thread_id).first()
+        _remove(thread.thread_id, actor, "thread.delete", timezone.now())
+
+
+def thread_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Erases the threads whose TTL has passed (as ``thread_delete`` does, audited
+    as ``thread.expire`` by the system), each in its own short transaction; a
+    thread another transaction holds is left to the next sweep. Answers how many
+    went."""
+    now = now or timezone.now()
+    due = Thread.objects.filter(expires_at__lte=now).order_by("expires_at")
+    expired = 0
+    for thread_id in list(due.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            locked = (
+                Thread.objects.select_for_update(skip_locked=True)
+                .filter(pk=thread_id, expires_at__lte=now)
+                .exists()
+            )
+            if locked:
+                _remove(thread_id, Actor.system(), "thread.expire", now)
+                expired += 1
+    return expired
+
+
+def _remove(thread_id: str, actor: Actor, action: str, now: datetime) -> None:
+    """Erases a (locked) thread, in the caller's transaction, audited as
+    ``action``. Its live runs are cancelled first: its job is cancelled (a
+    running worker's next fenced write finds its lease gone and stops) and each
+    live run is audited as cancelled."""
+    live = list(
+        Run.objects.filter(thread_id=thread_id, status__in=RUN_LIVE).values_list(
+            "run_id", flat=True
+        )
+    )
+    job = Job.objects.select_for_update().filter(thread_id=thread_id).first()
+    if job is not None and not job.is_terminal:
+        _cancel_now(job, now)
+    for run_id in live:
         audit_record(
             actor=actor,
-            action="thread.delete",
-            resource_type="thread",
-            resource_id=thread.thread_id,
+            action="run.cancel",
+            resource_type="run",
+            resource_id=str(run_id),
+            details={"thread_id": thread_id, "action": action},
+            at=now,
         )
+    thread_erase(thread_id=thread_id)
+    audit_record(
+        actor=actor,
+        action=action,
+        resource_type="thread",
+        resource_id=thread_id,
+        details={"cancelled_runs": [str(r) for r in live]},
+        at=now,
+    )
 
 
 def thread_prune(
@@ -209,8 +285,9 @@ def _keep_latest(thread_id: str) -> None:
 
 
 def thread_copy(*, actor: Actor, thread: Thread) -> Thread:
-    """A new thread with the same metadata and the whole checkpoint history of
-    ``thread`` (every namespace), under a new thread id; it has no runs."""
+    """A new thread with the same metadata, TTL (counted from now) and the whole
+    checkpoint history of ``thread`` (every namespace), under a new thread id;
+    it has no runs."""
     new_id = str(uuid.uuid4())
     now = timezone.now()
     metadata = dict(thread.metadata or {})
@@ -219,7 +296,11 @@ def thread_copy(*, actor: Actor, thread: Thread) -> Thread:
         metadata.setdefault("graph_id", graph)
     with transaction.atomic():
         copy = Thread.objects.create(
-            thread_id=new_id, metadata=metadata, created_at=now, updated_at=now
+            thread_id=new_id,
+            metadata=metadata,
+            created_at=now,
+            updated_at=now,
+            **_ttl_fields(thread.ttl_minutes, now),
         )
         model: Any
         for model in CHECKPOINT_MODELS:

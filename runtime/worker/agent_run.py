@@ -84,6 +84,7 @@ class Served:
             "stream_mode": self.events.graph_modes(),
             "subgraphs": self.events.subgraphs,
             "on_chunk": self.events.chunk,
+            "events": "events" in self.events.modes,
         }
         if kwargs.get("durability"):
             options["durability"] = kwargs["durability"]

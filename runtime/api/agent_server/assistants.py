@@ -174,13 +174,31 @@ class AssistantGraphApi(AgentServerApi):
         return Response(graph.get_graph(xray=xray).to_json())
 
 
+# What the runtime sets in ``configurable``: not the client's to configure.
+_RUNTIME_KEYS = ("thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map")
+
+
+def _config_schema(graph: Any) -> dict[str, Any]:
+    """The graph's config schema without the runtime's ``configurable`` keys."""
+    schema = graph.get_config_jsonschema()
+    ref = schema["properties"].get("configurable", {}).get("$ref", "")
+    context = schema.get("$defs", {}).get(ref.rpartition("/")[2])
+    if context is not None:
+        for key in _RUNTIME_KEYS:
+            context.get("properties", {}).pop(key, None)
+        required = [k for k in context.get("required", ()) if k not in _RUNTIME_KEYS]
+        if "required" in context:
+            context["required"] = required
+    return schema
+
+
 def _schemas(graph_id: str, graph: Any) -> dict[str, Any]:
     return {
         "graph_id": graph_id,
         "input_schema": graph.get_input_jsonschema(),
         "output_schema": graph.get_output_jsonschema(),
         "state_schema": graph.get_state_jsonschema(),
-        "config_schema": None,
+        "config_schema": _config_schema(graph),
         "context_schema": graph.get_context_jsonschema(),
     }
 

@@ -50,6 +50,7 @@ STREAM_MODES = (
     "debug",
     "tasks",
     "checkpoints",
+    "events",
 )
 # Between two looks at a live run: often while a run is young (most runs end
 # within a fraction of a second), then less often.

@@ -35,6 +35,9 @@ THREAD_FIELDS = (
 )
 
 
+MAX_TTL_MINUTES = 60 * 24 * 365 * 100  # a century: beyond, datetimes overflow
+
+
 def _object() -> serializers.DictField:
     return serializers.DictField(required=False, allow_null=True)
 
@@ -119,9 +122,22 @@ class HistoryInput(serializers.Serializer):
     checkpoint = CheckpointInput(required=False, allow_null=True)
 
 
-def _no_ttl(data: dict[str, Any]) -> None:
-    if data.get("ttl") is not None:
-        raise InvalidArgument("thread TTLs are not supported by this server")
+def _ttl_minutes(data: dict[str, Any]) -> float | None:
+    """A thread's ``ttl`` as the SDK sends it: minutes, or ``{"ttl": minutes,
+    "strategy": "delete"}`` (the only strategy)."""
+    value = data.get("ttl")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        strategy = value.get("strategy", "delete")
+        if strategy != "delete":
+            raise InvalidArgument(f"ttl strategy '{strategy}' is not 'delete'")
+        value = value.get("ttl")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidArgument("ttl must be a positive number of minutes")
+    if value > MAX_TTL_MINUTES:
+        raise InvalidArgument(f"ttl must be at most {MAX_TTL_MINUTES} minutes")
+    return float(value)
 
 
 def _thread(found: Thread, select: list[str] | None = None) -> dict[str, Any]:
@@ -142,13 +158,13 @@ class ThreadCreateApi(AgentServerApi):
 
     def post(self, request: Request) -> Response:
         data = self.body(CreateInput)
-        _no_ttl(data)
         created = services.thread_create(
             actor=self.actor(),
             thread_id=data.get("thread_id"),
             metadata=data.get("metadata"),
             if_exists=data["if_exists"],
             supersteps=data.get("supersteps"),
+            ttl_minutes=_ttl_minutes(data),
         )
         return Response(_thread(selectors.thread_get(thread_id=created.thread_id)))
 
@@ -202,10 +218,13 @@ class ThreadDetailApi(AgentServerApi):
 
     def patch(self, request: Request, thread_id: str) -> Response:
         data = self.body(UpdateInput)
-        _no_ttl(data)
+        ttl_minutes = _ttl_minutes(data)
         found = selectors.thread_get(thread_id=thread_id)
         services.thread_update(
-            actor=self.actor(), thread=found, metadata=data["metadata"]
+            actor=self.actor(),
+            thread=found,
+            metadata=data["metadata"],
+            ttl_minutes=ttl_minutes,
         )
         return Response(_thread(selectors.thread_get(thread_id=thread_id)))
 

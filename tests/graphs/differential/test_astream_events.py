@@ -209,3 +209,33 @@ def test_events_of_a_run_that_pauses_and_resumes() -> None:
         return plain(first), plain(again), resumed.resume
 
     compare(scenario)
+
+
+def test_run_gives_the_events_of_astream_events_beside_its_chunks() -> None:
+    """``CompiledGraph.run(events=True)`` (what the runtime streams as the Agent
+    Server's ``events`` mode): LangGraph's astream_events, among the chunks."""
+    chunks: list[Any] = []
+
+    def scenario(api: Api) -> Any:
+        graph = chat_then_plain(api, sync_model=True)
+        inp = {"messages": [("user", "hi")]}
+        if api is THEIRS:
+            return events(graph, inp, CONFIG, version="v2", stream_mode=["values"])
+        found: list[Any] = []
+
+        def on_chunk(ns: tuple[str, ...], mode: str, payload: Any) -> None:
+            (found if mode == "events" else chunks).append(payload)
+
+        result = graph.run(
+            inp, CONFIG, stream_mode=["values"], on_chunk=on_chunk, events=True
+        )
+        assert result.status == "completed"
+        for event in found:  # as events() does
+            if event["name"] in LANGCHAIN_RUNS:
+                event["metadata"].pop("checkpoint_ns", None)
+        return found
+
+    seen = compare(scenario)
+    assert seen[0]["event"] == "on_chain_start"
+    assert seen[-1]["event"] == "on_chain_end"
+    assert len(chunks) == 3  # the values chunks still come, beside the events

@@ -167,3 +167,36 @@ def test_a_typing_typed_dict_gives_the_same_schema() -> None:
         return g.compile().get_input_jsonschema()
 
     assert of(Plain) == of(Ext) == schemas(LANGGRAPH, Ext)[0]
+
+
+class Nested(TypedDict):
+    user: str
+    inner: Inner
+
+
+def config_schemas(lib: Lib) -> Any:
+    import warnings
+
+    found = []
+    for name, context in (
+        (None, None),
+        (None, Context),
+        ("agent", Nested),
+        ("Shop", Model),
+        ("shop", Point),
+    ):
+        g = lib.StateGraph(State, context_schema=context)
+        g.add_node("node", lambda s: {})
+        g.add_edge(lib.START, "node")
+        graph = g.compile(name=name) if name else g.compile()
+        with warnings.catch_warnings():  # deprecated in LangGraph 1.0
+            warnings.simplefilter("ignore")
+            found.append(graph.get_config_jsonschema())
+    return found
+
+
+def test_config_schemas_hold_the_context_under_configurable() -> None:
+    got = same(config_schemas)
+    assert got[0] == {"properties": {}, "title": "LangGraphConfig", "type": "object"}
+    assert got[2]["title"] == "agent_config"
+    assert set(got[2]["$defs"]) == {"Nested", "Inner"}

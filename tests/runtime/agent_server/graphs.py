@@ -12,13 +12,20 @@ class Counter(TypedDict):
     n: int
 
 
+class EchoContext(TypedDict):
+    """What a run of ``echo_steps`` may be configured with."""
+
+    tone: str
+    thread_id: str  # the runtime's: not in the assistant's config schema
+
+
 def build_echo_steps() -> Any:
     """``{"n": k}`` -> ``{"n": k + 1}`` over one node."""
 
     def step(state: Counter) -> dict[str, Any]:
         return {"n": state.get("n", 0) + 1}
 
-    graph = StateGraph(Counter)
+    graph = StateGraph(Counter, context_schema=EchoContext)
     graph.add_node("step", step)
     graph.add_edge(START, "step")
     graph.add_edge("step", END)

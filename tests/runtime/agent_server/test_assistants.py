@@ -160,6 +160,21 @@ def test_graph_schemas_and_subgraphs_async(agent_server: LiveServer) -> None:
         assert schemas["graph_id"] == "drafts"
         assert set(schemas["state_schema"]["properties"]) == {"text", "approved"}
         assert "text" in schemas["input_schema"]["properties"]
+        assert schemas["config_schema"] == {
+            "properties": {},
+            "title": "LangGraphConfig",
+            "type": "object",
+        }
+        echo = await client.assistants.get_schemas(
+            str(system_assistant_id("echo_steps"))
+        )
+        assert echo["config_schema"]["properties"] == {
+            "configurable": {"$ref": "#/$defs/EchoContext", "default": None}
+        }
+        context = echo["config_schema"]["$defs"]["EchoContext"]
+        assert set(context["properties"]) == {"tone"}  # not the runtime's thread_id
+        assert context["required"] == ["tone"]
+        assert set(echo["context_schema"]["properties"]) == {"tone", "thread_id"}
         subgraphs = await client.assistants.get_subgraphs(nested)
         assert list(subgraphs) == ["child"]
         assert "text" in subgraphs["child"]["state_schema"]["properties"]

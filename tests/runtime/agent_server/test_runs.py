@@ -118,6 +118,57 @@ def test_a_streamed_chat_run_event_by_event(agent_server: LiveServer) -> None:
     assert AuditLog.objects.filter(action="run.create", resource_id=run_id).exists()
 
 
+def test_the_events_mode_streams_astream_events(agent_server: LiveServer) -> None:
+    client, thread = sdk(agent_server), new_thread(agent_server)
+    parts = list(
+        client.runs.stream(
+            thread,
+            "chat",
+            input=hi("ev"),
+            stream_mode=["events", "updates"],
+            if_not_exists="create",
+        )
+    )
+    names = [p.event for p in parts]
+    assert names[0] == "metadata"
+    assert set(names[1:]) == {"events", "updates"}, names
+    assert "end" not in names  # as LangGraph's server: the stream just closes
+    events = [p.data for p in parts if p.event == "events"]
+    kinds = [(e["event"], e["name"]) for e in events]
+    assert kinds[0] == ("on_chain_start", "LangGraph")
+    assert ("on_chain_start", "respond") in kinds
+    assert events[0]["data"]["input"]["messages"][0]["content"] == "ev"
+    assert kinds[-1] == ("on_chain_end", "LangGraph")
+    assert ("on_chain_stream", "respond") in kinds
+    tokens = [e for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(t["data"]["chunk"]["content"] for t in tokens) == "echo: ev"
+    assert tokens[0]["data"]["chunk"]["type"] == "AIMessageChunk"
+    assert tokens[0]["metadata"]["langgraph_node"] == "respond"
+    assert tokens[0]["metadata"]["thread_id"] == thread
+    root = events[0]["run_id"]
+    assert root in tokens[0]["parent_ids"]
+    assert events[-1]["data"]["output"]["messages"][-1]["content"] == "echo: ev"
+    # the updates come in their place among the events: after the node's end
+    node_end = names.index("updates")
+    assert parts[node_end - 1].data["event"] == "on_chain_end"
+    assert parts[node_end - 1].data["name"] == "respond"
+    run_id = parts[0].data["run_id"]
+    replay = list(client.runs.join_stream(thread, run_id, last_event_id="-1"))
+    assert [p.event for p in replay] == names
+
+
+def test_a_threads_next_run_is_an_attempt_of_its_own_kind(
+    agent_server: LiveServer,
+) -> None:
+    client, thread = sdk(agent_server), new_thread(agent_server)
+    client.runs.wait(thread, "review", input={"draft": "a"}, if_not_exists="create")
+    client.runs.wait(thread, "review", command={"resume": "ok"})
+    client.runs.wait(thread, "review", input={"draft": "b"})
+    runs = Run.objects.filter(thread_id=thread).order_by("created_at")
+    kinds = [run.attempt.kind for run in runs.select_related("attempt")]
+    assert kinds == ["run", "resume", "next_run"]
+
+
 def test_legacy_messages_mode_and_subgraph_names(agent_server: LiveServer) -> None:
     client, thread = sdk(agent_server), new_thread(agent_server)
     parts = list(

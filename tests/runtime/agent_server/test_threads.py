@@ -6,9 +6,12 @@ route by route, bad input."""
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import (
     ConflictError,
@@ -18,6 +21,7 @@ from langgraph_sdk.errors import (
 
 from runtime.api.agent_server import threads as routes
 from runtime.models import AuditLog, Checkpoint, Job, Thread
+from runtime.services import retention
 from runtime.services.audit import Actor
 from runtime.services.runs import job_run
 from tests.runtime.agent_server.conftest import LiveServer, wait_until
@@ -246,6 +250,124 @@ def test_a_v1_job_is_a_thread_and_prune_deletes(agent_server: LiveServer) -> Non
         client.threads.get("t-prune")
 
 
+def test_search_and_count_list_v1_jobs_too(agent_server: LiveServer) -> None:
+    client = sync(agent_server)
+    run_on("t-v1-a", "drafts", {"text": "a"}, link=False)  # interrupted
+    client.threads.create(thread_id="t-row-b", metadata={"graph_id": "drafts"})
+    client.threads.create(thread_id="t-row-c", metadata={"owner": "cy"})
+    assert not Thread.objects.filter(pk="t-v1-a").exists()
+
+    every = client.threads.search(sort_by="thread_id", sort_order="asc")
+    assert [t["thread_id"] for t in every] == ["t-row-b", "t-row-c", "t-v1-a"]
+    v1 = every[2]
+    assert v1["status"] == "interrupted"
+    assert v1["metadata"]["graph_id"] == "drafts"
+    assert v1["values"] == {"text": "a!"}
+    assert client.threads.count() == 3
+    drafts = client.threads.search(metadata={"graph_id": "drafts"})
+    assert {t["thread_id"] for t in drafts} == {"t-row-b", "t-v1-a"}
+    assistant = v1["metadata"]["assistant_id"]
+    by_assistant = client.threads.search(metadata={"assistant_id": assistant})
+    assert [t["thread_id"] for t in by_assistant] == ["t-v1-a"]
+    assert client.threads.search(metadata={"owner": "cy", "graph_id": "drafts"}) == []
+    assert [t["thread_id"] for t in client.threads.search(status="interrupted")] == [
+        "t-v1-a"
+    ]
+    assert client.threads.count(status="idle") == 2
+    assert client.threads.count(metadata={"graph_id": "drafts"}) == 2
+    assert len(client.threads.search(ids=["t-v1-a", "t-row-c"])) == 2
+    assert [t["thread_id"] for t in client.threads.search(values={"text": "a!"})] == [
+        "t-v1-a"
+    ]
+    page = client.threads.search(
+        sort_by="thread_id", sort_order="desc", limit=1, offset=1
+    )
+    assert [t["thread_id"] for t in page] == ["t-row-c"]
+    # Once changed here it is a thread row: listed once, not twice.
+    client.threads.update("t-v1-a", metadata={"seen": True})
+    assert client.threads.count() == 3
+
+
+def test_deleting_a_busy_thread_cancels_its_runs(agent_server: LiveServer) -> None:
+    client = sync(agent_server)
+    slow = {"until": 100, "delay": 0.1}
+    run = client.runs.create("t-busy", "ticks", input=slow, if_not_exists="create")
+    queued = client.runs.create("t-busy", "ticks", input=slow)  # enqueued behind
+    wait_until(
+        "the run runs",
+        lambda: client.runs.get("t-busy", run["run_id"])["status"] == "running",
+    )
+    assert client.threads.get("t-busy")["status"] == "busy"
+    client.threads.delete("t-busy")
+    with pytest.raises(NotFoundError):
+        client.threads.get("t-busy")
+    for model in (Thread, Job, Checkpoint):
+        assert not model.objects.filter(
+            **{"pk" if model is Thread else "thread_id": "t-busy"}
+        ).exists()
+    audit = AuditLog.objects.get(action="thread.delete", resource_id="t-busy")
+    assert set(audit.details["cancelled_runs"]) == {run["run_id"], queued["run_id"]}
+    cancelled = AuditLog.objects.filter(action="run.cancel")
+    assert set(cancelled.values_list("resource_id", flat=True)) == {
+        run["run_id"],
+        queued["run_id"],
+    }
+    # The worker stops at its next fenced write and leaves nothing behind.
+    time.sleep(1.0)
+    assert not Checkpoint.objects.filter(thread_id="t-busy").exists()
+    assert not Job.objects.filter(thread_id="t-busy").exists()
+    # The thread id is free again.
+    assert client.threads.create(thread_id="t-busy")["status"] == "idle"
+
+
+def test_thread_ttls_expire_through_the_retention_sweep(
+    agent_server: LiveServer,
+) -> None:
+    client = sync(agent_server)
+    before = timezone.now()
+    client.threads.create(thread_id="t-ttl", ttl=30)
+    client.threads.create(thread_id="t-ttl-map", ttl={"ttl": 90, "strategy": "delete"})
+    client.threads.create(thread_id="t-keep")
+    run_on("t-ttl", "drafts", {"text": "t"})
+    rows = {t.pk: t for t in Thread.objects.all()}
+    assert rows["t-ttl"].ttl_minutes == 30
+    assert before + timedelta(minutes=30) <= rows["t-ttl"].expires_at
+    assert rows["t-ttl"].expires_at <= timezone.now() + timedelta(minutes=30)
+    assert rows["t-ttl-map"].ttl_minutes == 90
+    assert rows["t-keep"].expires_at is None
+    # update replaces the TTL (from now); a plain metadata update keeps it
+    client.threads.update("t-keep", metadata={"a": 1}, ttl=10)
+    kept = Thread.objects.get(pk="t-keep")
+    assert kept.ttl_minutes == 10
+    client.threads.update("t-keep", metadata={"b": 2})
+    assert Thread.objects.get(pk="t-keep").expires_at == kept.expires_at
+    # a copy keeps the TTL, counted from the copy
+    copy = client.threads.copy("t-ttl")["thread_id"]
+    assert Thread.objects.get(pk=copy).ttl_minutes == 30
+
+    report = retention.prune(now=timezone.now() + timedelta(minutes=20))
+    assert report.threads_expired == 1  # t-keep
+    assert set(Thread.objects.values_list("pk", flat=True)) == {
+        "t-ttl",
+        "t-ttl-map",
+        copy,
+    }
+    report = retention.prune(now=timezone.now() + timedelta(minutes=31))
+    assert report.threads_expired == 2
+    assert list(Thread.objects.values_list("pk", flat=True)) == ["t-ttl-map"]
+    assert not Job.objects.filter(thread_id="t-ttl").exists()
+    assert not Checkpoint.objects.filter(thread_id__in=["t-ttl", copy]).exists()
+    with pytest.raises(NotFoundError):
+        client.threads.get("t-ttl")
+    expired = AuditLog.objects.filter(action="thread.expire")
+    assert set(expired.values_list("resource_id", flat=True)) == {
+        "t-ttl",
+        "t-keep",
+        copy,
+    }
+    assert {e.actor_type for e in expired} == {"system"}
+
+
 def test_prune_keep_latest_keeps_the_head(agent_server: LiveServer) -> None:
     client = sync(agent_server)
     seeded = client.threads.create(
@@ -321,7 +443,11 @@ def test_bad_input_is_refused_and_changes_nothing(agent_server: LiveServer) -> N
     assert client.threads.get_history("t-bad") == []
     for path, body in (
         ("/threads", b'{"metadata": [1]}'),
-        ("/threads", b'{"thread_id": "x", "ttl": 5}'),
+        ("/threads", b'{"thread_id": "x", "ttl": -5}'),
+        ("/threads", b'{"thread_id": "x", "ttl": "soon"}'),
+        ("/threads", b'{"thread_id": "x", "ttl": true}'),
+        ("/threads", b'{"thread_id": "x", "ttl": 1e12}'),
+        ("/threads", b'{"thread_id": "x", "ttl": {"ttl": 5, "strategy": "keep"}}'),
         ("/threads", b'{"thread_id": "x",'),
         ("/threads", b'{"thread_id": "x", "if_exists": "maybe"}'),
         ("/threads", b'{"thread_id": "' + b"x" * 300 + b'"}'),
@@ -336,6 +462,10 @@ def test_bad_input_is_refused_and_changes_nothing(agent_server: LiveServer) -> N
         assert "detail" in answer
     status, _ = call(agent_server, "PATCH", "/threads/t-bad", b'{"metadata": 3}', key)
     assert status == 422
+    body = b'{"metadata": {"a": 1}, "ttl": 0}'
+    status, _ = call(agent_server, "PATCH", "/threads/t-bad", body, key)
+    assert status == 422
+    assert Thread.objects.get(pk="t-bad").expires_at is None
     assert list(Thread.objects.values_list("pk", flat=True)) == ["t-bad"]
     assert Thread.objects.get(pk="t-bad").metadata == {}
 
