@@ -47,7 +47,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.threads import thread_ensure, thread_erase
+from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
 THREAD_NOT_FOUND = "Thread or assistant not found."
@@ -185,7 +185,9 @@ def _thread_for_run(
     locked = Thread.objects.select_for_update(of=("self",)).select_related("job")
     found = locked.filter(pk=thread_id).first()
     if found is None and kwargs.get("if_not_exists") == "create":
-        thread_ensure(thread_id=thread_id)
+        # One insert that leaves a thread created meanwhile as it is.
+        new = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
+        Thread.objects.bulk_create([new], ignore_conflicts=True)
         found = locked.filter(pk=thread_id).first()
     if found is None:
         raise NotFound(THREAD_NOT_FOUND)

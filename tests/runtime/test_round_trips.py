@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 POSTGRES = connection.vendor == "postgresql"
 # An Agent Server run's creation and its delivery (tests at the end).
 CREATE_PG, CREATE_LITE = 11, 15  # were 23, 27
+NEW_PG, NEW_LITE = 16, 20
 DELIVER_PG, DELIVER_LITE = 21, 34  # were 26, 39
 
 
@@ -163,6 +164,25 @@ def test_creating_an_agent_server_run(settings: Any) -> None:
     assert list(RunEvent.objects.filter(run=run).values_list("seq", "event")) == [
         (1, "metadata")
     ]
+
+
+def test_creating_a_run_on_a_new_thread(settings: Any) -> None:
+    """``runs.wait(thread_id, ..., if_not_exists="create")`` on a new thread, as
+    the benchmark does: the thread's insert, then as a stateless run."""
+    settings.ORIS_GRAPHS = {**settings.ORIS_GRAPHS, **ECHO}
+    _agent_run()
+    with counted() as trips:
+        run = agent_runs.run_create(
+            actor=Actor.system(),
+            assistant_id="echo_steps",
+            request={"input": {"n": 1}, "if_not_exists": "create"},
+            thread_id="t-new",
+        )
+    assert trips.transactions == 1
+    assert trips.round_trips == (NEW_PG if POSTGRES else NEW_LITE), "\n".join(
+        s[:100] for s in trips.statements
+    )
+    assert run.attempt_id is not None
 
 
 def test_a_delivery_of_an_agent_server_run(settings: Any) -> None:
