@@ -11,17 +11,23 @@ are driven by the same client, LangGraph's ``langgraph-sdk``, from this process:
 - **concurrent**: 8 clients (threads, one SDK client each) doing the same for a
   fixed time: runs/s;
 - **first event**: ``runs.stream`` (``values``), time from the request to the first
-  event (the ``metadata`` event that names the run).
+  event (the ``metadata`` event that names the run);
+- **CPU per run**: during the concurrent phase, the CPU time (user + system) of
+  every process the server started (uvicorn, the q2 cluster and its workers;
+  PostgreSQL's own backends are not counted), less what the idle server uses in
+  as long (measured for 3 s at first), divided by the runs completed, for the
+  8-client phase and for the sequential one (with its 3 warm-up runs): a
+  number the machine's load moves far less than the wall-clock ones.
 
 Oris runs as ``make run`` runs it: uvicorn (``oris_site.asgi``) plus a ``qcluster``,
 durable (every run is a job with its attempts, leases and checkpoints), on a fresh
-SQLite file and on a fresh PostgreSQL database (``ORIS_BENCH_PG``, default
-``postgres://postgres@127.0.0.1:5432``). The peer is ``langgraph dev`` (langgraph-api
-with its in-memory runtime; no licence key needed), installed for the benchmark
-only into its own virtual environment (``ORIS_BENCH_PEER_VENV``, default
-``var/bench/peer-venv``; created with ``pip install 'langgraph-cli[inmem]'`` when
-missing). Unknown arguments are ignored, so ``bench/run.py`` can pass every script
-the same ones.
+SQLite file and on a fresh PostgreSQL database (server ``ORIS_BENCH_PG``, default
+``postgres://postgres@127.0.0.1:5432``; database ``ORIS_BENCH_PG_DB``). The peer is
+``langgraph dev`` (langgraph-api with its in-memory runtime; no licence key needed),
+installed for the benchmark only into its own virtual environment
+(``ORIS_BENCH_PEER_VENV``, default ``var/bench/peer-venv``; created with ``pip
+install 'langgraph-cli[inmem]'`` when missing). Unknown arguments are ignored, so
+``bench/run.py`` can pass every script the same ones.
 """
 
 from __future__ import annotations
@@ -47,13 +53,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG_SERVER = os.environ.get("ORIS_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-PG_DB = "oris_bench_agent_server"
+PG_DB = os.environ.get("ORIS_BENCH_PG_DB", "oris_bench_agent_server")
 PEER_VENV = Path(
     os.environ.get("ORIS_BENCH_PEER_VENV", ROOT / "var" / "bench" / "peer-venv")
 )
 KEY = "bench-agent-server-key"
 GRAPH = "bench_one"
 CLIENTS = 8
+IDLE_SECONDS = 3.0
 
 PEER_GRAPH = """
 from typing import TypedDict
@@ -296,7 +303,25 @@ def sequential(server: Server, runs: int) -> list[float]:
     return [one_wait(sdk) for _ in range(runs)]
 
 
-def concurrent(server: Server, seconds: float) -> float:
+def session_cpu(server: Server) -> float:
+    """CPU seconds (user + system) used so far by every process in the server's
+    sessions (each was started in a session of its own)."""
+    sessions = {process.pid for process in server.processes}
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # from field 3, the state
+        if int(fields[3]) in sessions:  # field 6, the session id
+            ticks += int(fields[11]) + int(fields[12])  # fields 14, 15
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def concurrent(server: Server, seconds: float) -> tuple[float, int]:
     done = [0] * CLIENTS
     stop_at = time.monotonic() + seconds
     errors: list[BaseException] = []
@@ -318,7 +343,7 @@ def concurrent(server: Server, seconds: float) -> float:
         thread.join()
     if errors:
         raise errors[0]
-    return sum(done) / (time.monotonic() - started)
+    return sum(done) / (time.monotonic() - started), sum(done)
 
 
 def first_event(server: Server, runs: int) -> list[float]:
@@ -345,13 +370,25 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def measure(server: Server, *, runs: int, seconds: float) -> dict[str, float]:
+    idle = session_cpu(server)
+    time.sleep(IDLE_SECONDS)
+    cpu = session_cpu(server)
+    idle = (cpu - idle) / IDLE_SECONDS  # what the idle server burns (polls, timers)
+    started = time.monotonic()
     waits = sequential(server, runs)
+    lone = session_cpu(server) - cpu - idle * (time.monotonic() - started)
     starts = first_event(server, max(10, runs // 4))
+    cpu = session_cpu(server)
+    started = time.monotonic()
+    rate, completed = concurrent(server, seconds)
+    cpu = session_cpu(server) - cpu - idle * (time.monotonic() - started)
     return {
         "p50_ms": statistics.median(waits) * 1000,
         "p99_ms": quantile(waits, 0.99) * 1000,
-        "runs_per_s": concurrent(server, seconds),
+        "runs_per_s": rate,
         "first_event_p50_ms": statistics.median(starts) * 1000,
+        "cpu_ms_per_run": cpu * 1000 / max(completed, 1),
+        "cpu_ms_per_lone_run": lone * 1000 / (runs + 3),
     }
 
 
@@ -387,15 +424,16 @@ def main() -> int:
     )
     print(
         "| server | runs.wait p50 ms | p99 ms | runs/s, 8 clients | vs dev server "
-        "| first SSE event p50 ms |"
+        "| first SSE event p50 ms | server CPU ms per run: 8 clients, sequential |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, found in results:
         print(
             f"| {name} | {found['p50_ms']:.1f} | {found['p99_ms']:.1f} | "
             f"{found['runs_per_s']:.1f} | {found['runs_per_s'] / peer_rate:.2f}x "
             f"(p50 {peer_p50 / found['p50_ms']:.1f}x faster) | "
-            f"{found['first_event_p50_ms']:.1f} |"
+            f"{found['first_event_p50_ms']:.1f} | {found['cpu_ms_per_run']:.1f}, "
+            f"{found['cpu_ms_per_lone_run']:.1f} |"
         )
     return 0
 

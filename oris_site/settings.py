@@ -487,7 +487,9 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.05,
-    "save_limit": 250,
+    # Successful deliveries are not kept (nothing reads them: our attempt rows
+    # are the ledger); failed ones are, for the console's "Failed tasks".
+    "save_limit": -1,
     "label": "Task queue",
     "sync": env_bool("ORIS_Q_SYNC", False),
 }

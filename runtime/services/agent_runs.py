@@ -35,6 +35,7 @@ from runtime.models import (
     Thread,
 )
 from runtime.models.agent_server import RUN_FINAL
+from runtime.present import json_line
 from runtime.services.assistants import assistant_resolve
 from runtime.services.audit import Actor, audit_record
 from runtime.services.interrupts import interrupt_resume
@@ -46,7 +47,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.threads import thread_ensure, thread_erase
+from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
 THREAD_NOT_FOUND = "Thread or assistant not found."
@@ -95,17 +96,13 @@ def run_create(
         )
     strategy = kwargs.get("multitask_strategy") or Run.Strategy.ENQUEUE
     with transaction.atomic():
-        thread = _thread_for_run(thread_id, stateless, kwargs)
+        thread = _thread_for_run(thread_id, stateless, kwargs, now)
         if thread.job is not None and thread.job.graph != assistant.graph:
             raise Conflict(
                 f"thread '{thread_id}' runs graph '{thread.job.graph}', "
                 f"not '{assistant.graph}'"
             )
-        active = list(
-            Run.objects.select_related("attempt")
-            .filter(thread=thread, status__in=LIVE)
-            .order_by("created_at")
-        )
+        active = [] if stateless else _live_runs(thread)
         if active and strategy == Run.Strategy.REJECT:
             raise Conflict(BUSY)
         if active and strategy == Run.Strategy.INTERRUPT:
@@ -117,7 +114,7 @@ def run_create(
         config = _merged(assistant.config, kwargs.get("config") or {})
         kwargs["config"] = config
         kwargs["context"] = _merged(assistant.context, kwargs.get("context") or {})
-        run = Run.objects.create(
+        run = Run(
             thread=thread,
             assistant_id=assistant.assistant_id,
             graph=assistant.graph,
@@ -127,16 +124,31 @@ def run_create(
             created_at=now,
             updated_at=now,
         )
+        job_id = thread.job_id
+        if not active:  # else the worker's finish of the active run starts it
+            run.attempt = _run_start(
+                run, thread=thread, actor=actor, at=now, fresh=stateless
+            )
+            job_id = run.attempt.job_id
+        run.save(force_insert=True)
+        # The stream's first event, at once: its waiting client need not wait
+        # for a worker (a redelivered attempt adds its own, runtime/worker).
+        RunEvent.objects.create(
+            run=run,
+            seq=1,
+            event="metadata",
+            data=json_line({"run_id": str(run.run_id), "attempt": 1}),
+            created_at=now,
+        )
         Thread.objects.filter(pk=thread.pk).update(
             updated_at=now,
+            job=job_id,
             metadata={
                 **thread.metadata,
                 "graph_id": assistant.graph,
                 "assistant_id": str(assistant.assistant_id),
             },
         )
-        if not active:  # else the worker's finish of the active run starts it
-            _run_start(run, actor=actor, at=now)
         audit_record(
             actor=actor,
             action="run.create",
@@ -150,19 +162,36 @@ def run_create(
             },
             at=now,
         )
-    run.refresh_from_db()
     return run
 
 
-def _thread_for_run(thread_id: str, stateless: bool, kwargs: dict[str, Any]) -> Thread:
-    """The run's thread, locked (runs of one thread are created one at a time)."""
-    found = Thread.objects.select_for_update().filter(pk=thread_id).first()
-    if found is None and (stateless or kwargs.get("if_not_exists") == "create"):
-        thread_ensure(thread_id=thread_id)
-        found = Thread.objects.select_for_update().filter(pk=thread_id).first()
+def _live_runs(thread: Thread) -> list[Run]:
+    return list(
+        Run.objects.select_related("attempt")
+        .filter(thread=thread, status__in=LIVE)
+        .order_by("created_at")
+    )
+
+
+def _thread_for_run(
+    thread_id: str, stateless: bool, kwargs: dict[str, Any], now: datetime
+) -> Thread:
+    """The run's thread, locked (runs of one thread are created one at a time),
+    with its job; a stateless run's is new."""
+    if stateless:
+        return Thread.objects.create(
+            thread_id=thread_id, metadata={}, created_at=now, updated_at=now
+        )
+    locked = Thread.objects.select_for_update(of=("self",)).select_related("job")
+    found = locked.filter(pk=thread_id).first()
+    if found is None and kwargs.get("if_not_exists") == "create":
+        # One insert that leaves a thread created meanwhile as it is.
+        new = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
+        Thread.objects.bulk_create([new], ignore_conflicts=True)
+        found = locked.filter(pk=thread_id).first()
     if found is None:
         raise NotFound(THREAD_NOT_FOUND)
-    return Thread.objects.select_related("job").get(pk=found.pk)
+    return found
 
 
 def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -175,19 +204,25 @@ def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
-    """Gives ``run`` the attempt that executes it: the thread's job for a first
-    run, else a new attempt of that job (the answers to its pending interrupts
-    for a ``command.resume``)."""
+def _run_start(
+    run: Run, *, thread: Thread, actor: Actor, at: datetime, fresh: bool = False
+) -> Attempt:
+    """The attempt that executes ``run`` (the caller links them and the thread to
+    the attempt's job): the thread's job for a first run (``fresh``: on a thread
+    just created), else a new attempt of that job (the answers to its pending
+    interrupts for a ``command.resume``)."""
     kwargs = run.kwargs
-    thread = Thread.objects.select_related("job").get(pk=run.thread_id)
     command = kwargs.get("command") or {}
     checkpoint_id = _checkpoint_of(kwargs)
     # A /v1 job's thread may have no link yet: the job of its thread id is its.
-    job = thread.job or Job.objects.filter(thread_id=thread.thread_id).first()
+    job = thread.job
+    if job is None and not fresh:
+        job = Job.objects.filter(thread_id=thread.thread_id).first()
     if job is None:
         # A copied thread has checkpoints but no job: its first run continues them.
-        copied = Checkpoint.objects.filter(thread_id=thread.thread_id).exists()
+        copied = not fresh and (
+            Checkpoint.objects.filter(thread_id=thread.thread_id).exists()
+        )
         if checkpoint_id and not copied:
             raise NotFound(f"checkpoint '{checkpoint_id}' not found")
         job = job_insert(
@@ -207,8 +242,6 @@ def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
             attempt.save(update_fields=["kind", "checkpoint_id"])
     else:
         attempt = _continuation(job, run, command, checkpoint_id, actor, at)
-    if thread.job_id != job.pk:
-        Thread.objects.filter(pk=thread.pk).update(job=job)
     after = kwargs.get("after_seconds") or 0
     if after > 0 and attempt.status == Attempt.Status.QUEUED:
         transition(
@@ -217,7 +250,7 @@ def _run_start(run: Run, *, actor: Actor, at: datetime) -> None:
             to=Attempt.Status.RETRY_BACKOFF,
             retry_at=at + timedelta(seconds=after),
         )
-    Run.objects.filter(pk=run.pk).update(attempt=attempt, updated_at=at)
+    return attempt
 
 
 def _checkpoint_of(kwargs: dict[str, Any]) -> str:
@@ -370,12 +403,17 @@ def run_delete(*, run: Run, actor: Actor) -> None:
 def run_advance(*, thread_id: str, actor: Actor, at: datetime) -> None:
     """Starts the thread's next waiting run once none is live any more (the
     ``enqueue`` and ``interrupt`` strategies); in the caller's transaction."""
-    live = Run.objects.filter(thread_id=thread_id, status__in=LIVE)
-    if live.filter(attempt__isnull=False).exists():
+    live = list(
+        Run.objects.filter(thread_id=thread_id, status__in=LIVE).order_by("created_at")
+    )
+    if not live or any(run.attempt_id is not None for run in live):
         return
-    waiting = live.filter(attempt__isnull=True).order_by("created_at").first()
-    if waiting is not None:
-        _run_start(waiting, actor=actor, at=at)
+    waiting = live[0]
+    thread = Thread.objects.select_related("job").get(pk=thread_id)
+    attempt = _run_start(waiting, thread=thread, actor=actor, at=at)
+    Run.objects.filter(pk=waiting.pk).update(attempt=attempt, updated_at=at)
+    if thread.job_id != attempt.job_id:
+        Thread.objects.filter(pk=thread_id).update(job=attempt.job_id)
 
 
 def thread_discard(*, thread_id: str) -> None:

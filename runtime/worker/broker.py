@@ -25,9 +25,9 @@ from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
-from psycopg import sql
 
 from runtime.services.dispatch import ENQUEUE, Q_CHANNEL, HintUpdate
+from runtime.services.notifications import listen_connection
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +57,8 @@ class Listener:
     """A connection of this process that LISTENs on ``CHANNEL``."""
 
     def __init__(self, alias: str) -> None:
-        params = connections[alias].get_connection_params()
-        params.setdefault("connect_timeout", 5)
-        # A peer that vanished without closing the socket is noticed by the
-        # kernel's keepalives rather than never.
-        params.setdefault("keepalives_idle", 30)
-        params.setdefault("keepalives_interval", 10)
-        params.setdefault("keepalives_count", 3)
         self.pid = os.getpid()
-        self.connection = psycopg.connect(**params, autocommit=True)
-        try:
-            listen = sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL))
-            self.connection.execute(listen)
-        except psycopg.Error:
-            self.connection.close()
-            raise
+        self.connection = listen_connection(alias, CHANNEL)
 
     def wait(self, key: str, timeout: float) -> bool:
         """Waits up to ``timeout`` seconds for a notification about queue ``key``;

@@ -5,7 +5,9 @@ names are the stream modes (``messages-tuple`` as ``messages``, a subgraph's as
 ``mode|ns``), data is one line of JSON. Events commit on their own, outside the
 run's transactions (short autocommit inserts, the ones that arrive within a few
 milliseconds batched together), so an API process tails them while the run goes;
-a resumed attempt continues the run's sequence.
+a resumed attempt continues the run's sequence. The first event, ``metadata``, is
+written with the run (``agent_runs.run_create``); a redelivered attempt writes
+its own.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ class RunEvents:
         kwargs = run.kwargs
         self.modes = list(kwargs.get("stream_mode") or ["values"])
         self.subgraphs = bool(kwargs.get("stream_subgraphs"))
-        last = RunEvent.objects.filter(run=run).aggregate(m=Max("seq"))["m"]
-        self.seq = last or 0
+        if attempt_no == 1:  # after the metadata event of the run's creation
+            self.seq = 1
+        else:
+            last = RunEvent.objects.filter(run=run).aggregate(m=Max("seq"))["m"]
+            self.seq = last or 0
         self.pending: list[RunEvent] = []
         self.flushed_at = 0.0
         self.gone = False  # the run was deleted (rolled back): record nothing
@@ -71,8 +76,9 @@ class RunEvents:
             "run_id": str(run.run_id),
             "thread_id": run.thread_id,
         }
-        self.emit("metadata", {"run_id": str(run.run_id), "attempt": attempt_no})
-        self.flush()
+        if attempt_no > 1:  # the stream shows where a redelivery starts again
+            self.emit("metadata", {"run_id": str(run.run_id), "attempt": attempt_no})
+            self.flush()
 
     def graph_modes(self) -> list[str]:
         """What the graph streams: the asked modes, and always ``values`` (a

@@ -17,13 +17,18 @@ import pytest
 from django.db import connection, transaction
 
 from runtime import tasks
-from runtime.models import Attempt, Job, QueueDoorbell
-from runtime.services import claims
+from runtime.models import Attempt, Job, QueueDoorbell, Run, RunEvent
+from runtime.services import agent_runs, claims, threads
+from runtime.services.audit import Actor
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 POSTGRES = connection.vendor == "postgresql"
+# An Agent Server run's creation and its delivery (tests at the end).
+CREATE_PG, CREATE_LITE = 11, 15  # were 23, 27
+NEW_PG, NEW_LITE = 16, 20
+DELIVER_PG, DELIVER_LITE = 21, 34  # were 26, 39
 
 
 @dataclass
@@ -129,3 +134,72 @@ def test_a_delivery_of_one_three_node_run() -> None:
         assert trips.round_trips == 15
     else:
         assert trips.round_trips == 36, "\n".join(s[:90] for s in trips.statements)
+
+
+ECHO = {"echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps"}
+
+
+def _agent_run(thread_id: str | None = None) -> Run:
+    return agent_runs.run_create(
+        actor=Actor.system(),
+        assistant_id="echo_steps",
+        request={"input": {"n": 1}, "stream_mode": ["values"]},
+        thread_id=thread_id,
+    )
+
+
+def test_creating_an_agent_server_run(settings: Any) -> None:
+    """A stateless background run: its temporary thread, the thread's job and
+    attempt, the run with its first event (``metadata``), the audit rows, the
+    doorbell."""
+    settings.ORIS_GRAPHS = {**settings.ORIS_GRAPHS, **ECHO}
+    _agent_run()  # the first of the queue creates its doorbell row
+    with counted() as trips:
+        run = _agent_run()
+    assert trips.transactions == 1
+    assert trips.round_trips == (CREATE_PG if POSTGRES else CREATE_LITE), "\n".join(
+        s[:100] for s in trips.statements
+    )
+    assert run.attempt_id is not None
+    assert list(RunEvent.objects.filter(run=run).values_list("seq", "event")) == [
+        (1, "metadata")
+    ]
+
+
+def test_creating_a_run_on_a_new_thread(settings: Any) -> None:
+    """``runs.wait(thread_id, ..., if_not_exists="create")`` on a new thread, as
+    the benchmark does: the thread's insert, then as a stateless run."""
+    settings.ORIS_GRAPHS = {**settings.ORIS_GRAPHS, **ECHO}
+    _agent_run()
+    with counted() as trips:
+        run = agent_runs.run_create(
+            actor=Actor.system(),
+            assistant_id="echo_steps",
+            request={"input": {"n": 1}, "if_not_exists": "create"},
+            thread_id="t-new",
+        )
+    assert trips.transactions == 1
+    assert trips.round_trips == (NEW_PG if POSTGRES else NEW_LITE), "\n".join(
+        s[:100] for s in trips.statements
+    )
+    assert run.attempt_id is not None
+
+
+def test_a_delivery_of_an_agent_server_run(settings: Any) -> None:
+    """A run on a thread: the claim, the run marked running, its events (the
+    ``metadata`` event was written with the run), the one node's superstep,
+    the outcome with the run's status, the thread's next run looked for."""
+    settings.ORIS_GRAPHS = {**settings.ORIS_GRAPHS, **ECHO}
+    thread = threads.thread_ensure(thread_id="t-round-trips")
+    run = _agent_run(thread.thread_id)
+    QueueDoorbell.objects.update(pending=1)
+    with counted() as trips:
+        assert tasks.run_queue("default") == 1
+    assert trips.round_trips == (DELIVER_PG if POSTGRES else DELIVER_LITE), "\n".join(
+        s[:100] for s in trips.statements
+    )
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCESS
+    events = list(RunEvent.objects.filter(run=run).values_list("seq", "event"))
+    assert events == [(1, "metadata"), (2, "values"), (3, "values")], events
+    assert agent_runs.run_output(run) == {"n": 2}

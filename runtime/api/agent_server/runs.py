@@ -2,11 +2,12 @@
 a thread or stateless, batch, list, get, join, join the stream, cancel, delete.
 
 Streams are Server-Sent Events tailed from the run's ``RunEvent`` rows, which the
-worker executing the run writes: an async generator polls them in short queries
-(no connection or transaction is held between polls), sends ``: heartbeat``
-every 5 s while nothing happens, and closes once the run is over and every event
-was sent. No ``end`` event is sent, as LangGraph's own server sends none on run
-streams; the SDK takes the close as the end. Every event carries its ``id:``
+worker executing the run writes: an async generator reads them in short queries (no
+connection or transaction is held between them) whenever the run is notified
+(``notifications.watch``: at once on PostgreSQL, by a poll on SQLite), sends
+``: heartbeat`` every 5 s while nothing happens, and closes once the run is over and
+every event was sent. No ``end`` event is sent, as LangGraph's own server sends none
+on run streams; the SDK takes the close as the end. Every event carries its ``id:``
 (the run's sequence), so a client may always reconnect with ``Last-Event-ID``.
 """
 
@@ -36,7 +37,7 @@ from runtime.errors import InvalidArgument, NotFound
 from runtime.models import Run, RunEvent, Thread
 from runtime.models.agent_server import RUN_FINAL
 from runtime.present import agent_run, json_line
-from runtime.services import agent_runs
+from runtime.services import agent_runs, notifications
 from runtime.services.audit import Actor
 
 T = TypeVar("T")
@@ -52,17 +53,6 @@ STREAM_MODES = (
     "checkpoints",
     "events",
 )
-# Between two looks at a live run: often while a run is young (most runs end
-# within a fraction of a second), then less often.
-POLL_FAST_SECONDS, POLL_SECONDS, FAST_FOR_SECONDS = 0.005, 0.05, 0.5
-
-
-def poll_pause(since: float) -> float:
-    """How long to wait before the next look at a run watched since ``since``."""
-    young = time.monotonic() - since < FAST_FOR_SECONDS
-    return POLL_FAST_SECONDS if young else POLL_SECONDS
-
-
 EVENTS_PER_POLL = 500
 CANCEL_WAIT_SECONDS = 60.0
 
@@ -240,25 +230,25 @@ async def tail(
     from now on) until it is over; cancels it when the client goes away with
     ``on_disconnect="cancel"``; deletes a stateless run's thread at the end."""
     poll, beat = _short(_poll), time.monotonic()
-    since = beat
     try:
-        if after is None:
-            after = await _short(_last_seq)(run_id)
-        while True:
-            rows, status = await poll(run_id, after)
-            for seq, event, data in rows:
-                after = seq
-                if wanted(event, modes):
-                    yield sse.frame(event, data, seq)
-            if rows:
-                beat = time.monotonic()
-                continue
-            if status is None or status in RUN_FINAL:
-                break
-            if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
-                beat = time.monotonic()
-                yield sse.HEARTBEAT
-            await asyncio.sleep(poll_pause(since))
+        with notifications.watch(run_id) as waiter:
+            if after is None:
+                after = await _short(_last_seq)(run_id)
+            while True:
+                rows, status = await poll(run_id, after)
+                for seq, event, data in rows:
+                    after = seq
+                    if wanted(event, modes):
+                        yield sse.frame(event, data, seq)
+                if rows:
+                    beat = time.monotonic()
+                    continue
+                if status is None or status in RUN_FINAL:
+                    break
+                if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    yield sse.HEARTBEAT
+                await waiter.wait()
     except asyncio.CancelledError:  # the client went away (Django 5 ASGI)
         if on_disconnect == "cancel" and actor is not None:
             await asyncio.shield(_short(_run_cancel)(run_id, actor))
@@ -292,16 +282,16 @@ async def outcome(
     """``runs.wait`` / ``runs.join``: the run's final values as JSON once it is
     over (a space now and then keeps the connection open meanwhile)."""
     check, beat = _short(_finished), time.monotonic()
-    since = beat
     try:
-        while True:
-            value, over = await check(run_id)
-            if over:
-                break
-            if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
-                beat = time.monotonic()
-                yield b" "
-            await asyncio.sleep(poll_pause(since))
+        with notifications.watch(run_id) as waiter:
+            while True:
+                value, over = await check(run_id)
+                if over:
+                    break
+                if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    yield b" "
+                await waiter.wait()
     except asyncio.CancelledError:
         if on_disconnect == "cancel" and actor is not None:
             await asyncio.shield(_short(_run_cancel)(run_id, actor))
@@ -525,7 +515,7 @@ def _wait_over(run_ids: list[Any]) -> None:
         if not live.exists():
             return
         close_old_connections()
-        time.sleep(POLL_SECONDS)
+        time.sleep(notifications.POLL_SECONDS)
 
 
 class RunCancelApi(AgentServerApi):

@@ -1,0 +1,165 @@
+"""Run waits and streams woken by PostgreSQL's NOTIFY (``services/notifications``):
+a notification wakes a waiting ``runs.wait`` or stream at once, and a missed one
+still ends the wait by the fallback look. Counts of looks, never timings: the
+fallback is set far beyond the test's own limit where a notification must do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from runtime.api.agent_server import runs as runs_api
+from runtime.models import Run, RunEvent
+from runtime.services import agent_runs, notifications
+from runtime.services.audit import Actor
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+ECHO = {"echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps"}
+NEVER = 3600.0  # a fallback no test waits for
+
+
+@pytest.fixture(autouse=True)
+def _hub(settings: Any) -> Iterator[None]:
+    settings.ORIS_GRAPHS = {**settings.ORIS_GRAPHS, **ECHO}
+    settings.ORIS_Q_LISTEN = True
+    yield
+    notifications.hub_stop()  # its connection would keep the test database open
+
+
+def _pending_run() -> Run:
+    return agent_runs.run_create(
+        actor=Actor.system(),
+        assistant_id="echo_steps",
+        request={"input": {"n": 1}, "stream_mode": ["values"]},
+        thread_id=None,
+    )
+
+
+def _finish(run: Run) -> None:
+    """What a worker's last writes do: the final values and the status, in one
+    transaction (one notification), from another connection."""
+    try:
+        with transaction.atomic():
+            RunEvent.objects.create(
+                run=run,
+                seq=2,
+                event="values",
+                data=json.dumps({"n": 2}),
+                created_at=timezone.now(),
+            )
+            Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCESS)
+    finally:
+        connection.close()
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    looks: list[int] = []
+    original: Callable[..., Any] = getattr(runs_api, name)
+
+    def look(*args: Any) -> Any:
+        looks.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(runs_api, name, look)
+    return looks
+
+
+async def _read(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([part async for part in stream])
+
+
+async def _once_waiting(
+    looks: list[int], run: Run, read: Any, *, before: int = 1
+) -> bytes:
+    """Reads ``read`` to its end, finishing the run once it waits after
+    ``before`` looks."""
+    hub = notifications.hub()
+    assert hub is not None
+    assert await asyncio.to_thread(hub.up.wait, 30)
+    reading = asyncio.create_task(read)
+    for _ in range(3000):
+        if len(looks) >= before:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert len(looks) == before
+    await asyncio.to_thread(_finish, run)
+    return await asyncio.wait_for(reading, 60)
+
+
+def test_a_notification_wakes_a_waiting_run_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_finished")
+    run = _pending_run()
+    body = asyncio.run(_once_waiting(looks, run, _read(runs_api.outcome(run.pk))))
+    assert json.loads(body) == {"n": 2}
+    assert len(looks) == 2  # the first look, and the one the NOTIFY asked for
+
+
+def test_a_notification_wakes_a_waiting_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_poll")
+    run = _pending_run()
+    stream = runs_api.tail(run.pk, after=0, modes=["values"])
+    # the first look reads the metadata event, the second one finds nothing
+    body = asyncio.run(_once_waiting(looks, run, _read(stream), before=2)).decode()
+    assert body.count("event: metadata") == 1
+    assert 'data: {"n": 2}' in body
+    # then the one the NOTIFY asked for (the values, the run over), and the
+    # last one, which finds nothing more
+    assert len(looks) == 4, len(looks)
+
+
+def test_a_missed_notification_ends_the_wait_by_the_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", 0.2)
+    monkeypatch.setattr(notifications.Hub, "wake", lambda self, run_id: None)
+    looks = _counting(monkeypatch, "_finished")
+    run = _pending_run()
+    body = asyncio.run(_once_waiting(looks, run, _read(runs_api.outcome(run.pk))))
+    assert json.loads(body) == {"n": 2}
+    # woken by no notification: a look every 0.2 s, not every 5 ms
+    assert 2 <= len(looks) <= 20, len(looks)
+
+
+def test_a_rolled_back_write_notifies_nobody() -> None:
+    """Notifications arrive in commit order: once a later committed change of
+    another run is heard, a rolled-back one would have been heard before it."""
+    rolled_back, committed = _pending_run(), _pending_run()
+    hub = notifications.hub()
+    assert hub is not None
+    assert hub.up.wait(30)
+    heard: list[str] = []
+    for run in (rolled_back, committed):
+        hub.add(str(run.pk), _Recorder(heard, str(run.pk)))  # type: ignore[arg-type]
+    with transaction.atomic():
+        Run.objects.filter(pk=rolled_back.pk).update(status=Run.Status.SUCCESS)
+        transaction.set_rollback(True)
+    Run.objects.filter(pk=committed.pk).update(status=Run.Status.ERROR)
+    for _ in range(3000):
+        if heard:
+            break
+        time.sleep(0.01)
+    assert heard == [str(committed.pk)]
+
+
+class _Recorder:
+    def __init__(self, heard: list[str], run_id: str) -> None:
+        self.heard, self.run_id = heard, run_id
+
+    def ring(self) -> None:
+        self.heard.append(self.run_id)
