@@ -45,6 +45,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("runtime", "0016_store")]
+    dependencies = [("runtime", "0018_attempt_next_run")]
 
     operations = [migrations.RunPython(forward, backward)]

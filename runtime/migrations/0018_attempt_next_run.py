@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runtime', '0017_asgaps_thread_ttl'),
+        ('runtime', '0017_thread_ttl'),
     ]
 
     operations = [
