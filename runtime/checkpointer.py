@@ -290,6 +290,9 @@ class DjangoSaver(BaseCheckpointSaver):
         rows = Effect.objects.filter(thread_id=str(thread_id))
         return [effect_record(row) for row in rows.order_by("started_at", "idx")]
 
+    async def aflush_effects(self) -> None:
+        await sync_to_async(self.flush_effects)()
+
     async def aget_effects(self, config: dict[str, Any]) -> builtins.list[EffectRecord]:
         return await sync_to_async(self.get_effects)(config)
 

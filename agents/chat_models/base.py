@@ -21,7 +21,13 @@ from agents.chat_models._http import HttpTransport
 from agents.effects import account_reply, fork_model, model_request, reply_chunks
 from agents.instrumentation import ObservedCall, model_call
 from agents.tools.base import ToolSpec, to_tool_spec
-from graphs.effects import Effect, perform, perform_stream
+from graphs.effects import (
+    Effect,
+    aperform,
+    aperform_stream,
+    perform,
+    perform_stream,
+)
 from graphs.messages import (
     AIMessage,
     AIMessageChunk,
@@ -195,8 +201,25 @@ class BaseChatModel:
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        """Async :meth:`invoke`."""
+        """Async :meth:`invoke` (an effect inside a durable run, as it is)."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        model, msgs = fork_model(self, msgs)
+        return await aperform(
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, msgs, specs, choice, kwargs),
+            lambda _effect: model._ainvoke(msgs, specs, choice, kwargs),
+            account=account_reply,
+            encoded=True,
+        )
+
+    async def _ainvoke(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> AIMessage:
         with self._observe(stream=False) as call:
             reply = await self._agenerate(msgs, specs, choice, **kwargs)
             reply = call.reply = self._finish(reply)
@@ -250,8 +273,27 @@ class BaseChatModel:
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        """Async :meth:`stream`."""
+        """Async :meth:`stream` (an effect inside a durable run, as it is)."""
         msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        model, msgs = fork_model(self, msgs)
+        async for chunk in aperform_stream(
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, msgs, specs, choice, kwargs),
+            lambda _effect: model._astreamed(msgs, specs, choice, kwargs),
+            _streamed_reply,
+            reply_chunks,
+            encoded=True,
+        ):
+            yield chunk
+
+    async def _astreamed(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[AIMessageChunk]:
         total: AIMessageChunk | None = None
         with self._observe(stream=True) as call:
             async for chunk in self._astream(msgs, specs, choice, **kwargs):
