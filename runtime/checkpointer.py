@@ -260,6 +260,9 @@ class DjangoSaver(BaseCheckpointSaver):
         if self._held[1]:
             self._write([], [])
             return
+        with self._effects_lock:
+            if not self._effects:  # written with the last checkpoint already
+                return
         with transaction.atomic():
             if self.fence is not None:
                 self.fence.check()
