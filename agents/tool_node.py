@@ -8,7 +8,8 @@ already finished are in the checkpoint's pending writes and are not run again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from agents.effects import is_overridden, overridden_tool_result
@@ -23,6 +24,16 @@ from graphs.types import Command
 __all__ = ["ToolExecutor", "pending_tool_calls"]
 
 logger = logging.getLogger(__name__)
+
+
+class _Turn:
+    __slots__ = ("result", "runs", "runtime", "update")
+
+    def __init__(self, runtime: ToolRuntime) -> None:
+        self.runtime = runtime
+        self.runs = True
+        self.result: Any = None
+        self.update: Any = None
 
 
 def _request(call: ToolCall) -> dict[str, Any]:
@@ -122,16 +133,10 @@ class ToolExecutor:
         config: dict[str, Any],
         writer: Any,
     ) -> Any:
-        forced = overridden_tool_result(call["name"])
-        if is_overridden(forced):
-            return self._wrap(call, forced)
-        runtime = _runtime(call, state, config, writer)
-        with tool_call(name=call["name"], call_id=str(call["id"])) as observed:
-            try:
-                result = self._tool(call).invoke(call["args"], runtime)
-            except Exception as exc:
-                return self._failed(call, exc, observed)
-            return self._wrap(call, result)
+        with self._turn(call, _runtime(call, state, config, writer)) as turn:
+            if turn.runs:
+                turn.result = self._tool(call).invoke(call["args"], turn.runtime)
+        return turn.update
 
     async def _aexecute(
         self,
@@ -140,16 +145,30 @@ class ToolExecutor:
         config: dict[str, Any],
         writer: Any,
     ) -> Any:
+        with self._turn(call, _runtime(call, state, config, writer)) as turn:
+            if turn.runs:
+                tool = self._tool(call)
+                turn.result = await tool.ainvoke(call["args"], turn.runtime)
+        return turn.update
+
+    @contextmanager
+    def _turn(self, call: ToolCall, runtime: ToolRuntime) -> Iterator[_Turn]:
+        """Around one tool call (observed): a fork's result answers it instead
+        (``runs`` is false); its result or its failure becomes ``update``."""
+        turn = _Turn(runtime)
         forced = overridden_tool_result(call["name"])
         if is_overridden(forced):
-            return self._wrap(call, forced)
-        runtime = _runtime(call, state, config, writer)
+            turn.runs = False
+            yield turn
+            turn.update = self._wrap(call, forced)
+            return
         with tool_call(name=call["name"], call_id=str(call["id"])) as observed:
             try:
-                result = await self._tool(call).ainvoke(call["args"], runtime)
+                yield turn
             except Exception as exc:
-                return self._failed(call, exc, observed)
-            return self._wrap(call, result)
+                turn.update = self._failed(call, exc, observed)
+                return
+            turn.update = self._wrap(call, turn.result)
 
     def _tool(self, call: ToolCall) -> BaseTool:
         tool = self.tools.get(call["name"])

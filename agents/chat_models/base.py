@@ -15,7 +15,7 @@ import copy
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from agents.chat_models._http import HttpTransport
 from agents.effects import account_reply, fork_model, model_request, reply_chunks
@@ -134,6 +134,17 @@ class BaseChatModel:
             tool_choice or self._bound_tool_choice,
         )
 
+    def _call(
+        self,
+        messages: Any,
+        tools: Sequence[Any] | None,
+        tool_choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> _ModelCall:
+        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        model, msgs = fork_model(self, msgs)
+        return _ModelCall(model, (msgs, specs, choice, kwargs))
+
     def _finish(self, message: AIMessage) -> AIMessage:
         meta = message.response_metadata
         meta.setdefault("model_provider", self.provider)
@@ -167,17 +178,12 @@ class BaseChatModel:
         Raises:
             ProviderError: When the provider call fails (after retries).
         """
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         # inside a durable run the call is an effect: answered from the ledger
         # when recorded, else sent (with a fork's overrides) and recorded
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._invoke
         return perform(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._invoke(msgs, specs, choice, kwargs),
-            account=account_reply,
-            encoded=True,
+            *c.effect, lambda _e: send(*c.args), account=account_reply, encoded=True
         )
 
     def _invoke(
@@ -202,15 +208,10 @@ class BaseChatModel:
         **kwargs: Any,
     ) -> AIMessage:
         """Async :meth:`invoke` (an effect inside a durable run, as it is)."""
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._ainvoke
         return await aperform(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._ainvoke(msgs, specs, choice, kwargs),
-            account=account_reply,
-            encoded=True,
+            *c.effect, lambda _e: send(*c.args), account=account_reply, encoded=True
         )
 
     async def _ainvoke(
@@ -238,13 +239,11 @@ class BaseChatModel:
         Raises:
             ProviderError: When the provider call fails.
         """
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._streamed
         return perform_stream(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._streamed(msgs, specs, choice, kwargs),
+            *c.effect,
+            lambda _e: send(*c.args),
             _streamed_reply,
             reply_chunks,
             encoded=True,
@@ -274,13 +273,11 @@ class BaseChatModel:
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream` (an effect inside a durable run, as it is)."""
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._astreamed
         async for chunk in aperform_stream(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._astreamed(msgs, specs, choice, kwargs),
+            *c.effect,
+            lambda _e: send(*c.args),
             _streamed_reply,
             reply_chunks,
             encoded=True,
@@ -360,6 +357,30 @@ class BaseChatModel:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.provider}:{self.model}>"
+
+
+class _ModelCall:
+    """One model call as an effect: the model it goes to (a fork's overrides
+    applied) and the arguments of its provider hook."""
+
+    __slots__ = ("args", "model")
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        args: tuple[list[BaseMessage], list[ToolSpec], str | None, dict[str, Any]],
+    ) -> None:
+        self.model, self.args = model, args
+
+    @property
+    def effect(self) -> tuple[Literal["model"], str, dict[str, Any]]:
+        """``kind, name, request`` of the effect."""
+        model = self.model
+        return (
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, *self.args),
+        )
 
 
 def _streamed_reply(effect: Effect, chunks: list[AIMessageChunk]) -> AIMessage:
