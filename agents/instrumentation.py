@@ -10,10 +10,8 @@ call, so what the listener makes current there is current for what the tool call
 (a subagent's graph, say). A model call's start and end may run in different
 threads or tasks for a stream, so a listener should not make it current.
 
-A host may also install one :class:`Gate` with :func:`set_gate`: it is asked
-before every model and tool call (it may raise to stop the call: Oris' runtime
-pauses a durable run whose budget is spent) and told when each call ends (to
-meter usage). It runs in the thread of the call, before any listener.
+Budgets are not checked here: model and tool calls are effects
+(:mod:`graphs.effects`), whose ``before``/``after`` hooks are the one gate.
 """
 
 from __future__ import annotations
@@ -27,16 +25,13 @@ from graphs.instrumentation import ListenerSlot
 from graphs.messages import AIMessage
 
 __all__ = [
-    "Gate",
     "Listener",
     "Listeners",
     "ObservedCall",
     "ModelStart",
     "ToolStart",
-    "get_gate",
     "get_listener",
     "model_call",
-    "set_gate",
     "set_listener",
     "tool_call",
 ]
@@ -94,28 +89,6 @@ class Listener(Protocol):
         ...
 
 
-class Gate(Protocol):
-    """Asked before each call, told after it (see :func:`set_gate`)."""
-
-    def before_model(self, start: ModelStart) -> None:
-        """A model call is about to be sent; raise to stop it."""
-        ...
-
-    def after_model(
-        self, start: ModelStart, *, reply: AIMessage | None, error: BaseException | None
-    ) -> None:
-        """The model call answered ``reply`` (with its usage) or failed."""
-        ...
-
-    def before_tool(self, start: ToolStart) -> None:
-        """A tool call is about to run; raise to stop it."""
-        ...
-
-    def after_tool(self, start: ToolStart, *, error: BaseException | None) -> None:
-        """The tool call returned (``error``: its failure reported to the model)."""
-        ...
-
-
 class Listeners:
     """Several listeners as one, told in order (a host that both counts and
     traces the calls installs both)."""
@@ -141,7 +114,6 @@ class Listeners:
 
 
 _slot: ListenerSlot[Listener] = ListenerSlot()
-_gate: ListenerSlot[Gate] = ListenerSlot()
 
 
 set_listener = _slot.set
@@ -152,16 +124,6 @@ returns the one it replaces."""
 def get_listener() -> Listener | None:
     """The installed listener, if any."""
     return _slot.listener
-
-
-set_gate = _gate.set
-"""Installs the gate asked before every call in this process (``None`` removes
-it); returns the one it replaces."""
-
-
-def get_gate() -> Gate | None:
-    """The installed gate, if any."""
-    return _gate.listener
 
 
 class ObservedCall:
@@ -191,40 +153,27 @@ class ObservedCall:
 
 
 def model_call(*, provider: str, model: str, stream: bool, server: str) -> ObservedCall:
-    """Observes one model call (a no-op without a listener or a gate); the gate
-    may raise before the call is made."""
-    listener, gate = _slot.listener, _gate.listener
-    if listener is None and gate is None:
+    """Observes one model call (a no-op without a listener)."""
+    listener = _slot.listener
+    if listener is None:
         return ObservedCall(None)
     start = ModelStart(provider=provider, model=model, stream=stream, server=server)
-    if gate is not None:
-        gate.before_model(start)
-    handle = listener.model_start(start) if listener is not None else None
+    handle = listener.model_start(start)
 
     def end(call: ObservedCall, error: BaseException | None) -> None:
-        if listener is not None:
-            listener.model_end(handle, reply=call.reply, error=error)
-        if gate is not None:
-            gate.after_model(start, reply=call.reply, error=error)
+        listener.model_end(handle, reply=call.reply, error=error)
 
     return ObservedCall(end)
 
 
 def tool_call(*, name: str, call_id: str) -> ObservedCall:
-    """Observes one tool call (a no-op without a listener or a gate); the gate
-    may raise before the tool runs."""
-    listener, gate = _slot.listener, _gate.listener
-    if listener is None and gate is None:
+    """Observes one tool call (a no-op without a listener)."""
+    listener = _slot.listener
+    if listener is None:
         return ObservedCall(None)
-    start = ToolStart(name=name, call_id=call_id)
-    if gate is not None:
-        gate.before_tool(start)
-    handle = listener.tool_start(start) if listener is not None else None
+    handle = listener.tool_start(ToolStart(name=name, call_id=call_id))
 
     def end(_call: ObservedCall, error: BaseException | None) -> None:
-        if listener is not None:
-            listener.tool_end(handle, error=error)
-        if gate is not None:
-            gate.after_tool(start, error=error)
+        listener.tool_end(handle, error=error)
 
     return ObservedCall(end)

@@ -2,16 +2,22 @@
 
 Run: ``.venv/bin/python bench/bench_effects.py [--quick] [--runs N]``.
 
-1. **Cost of recording.** End-to-end jobs/s, as ``bench_runtime`` measures them (a
-   real ``manage.py qcluster`` with 2 workers, a batch submitted at once, rate =
-   batch / (first submit -> last job completed)), of an agent graph with one model
-   call and one tool call per step (``create_agent``; its model is a scripted
-   OpenAI-protocol server on localhost, in its own process), with
-   ``ORIS_RECORD_EFFECTS`` on and off. Runs alternate on/off on fresh databases,
-   SQLite and PostgreSQL.
+1. **Cost of recording, in CPU time** (the default; the machine is shared, so
+   wall time says little). A batch of agent jobs with one model call and one
+   tool call per step (``create_agent``; its model is a scripted OpenAI-protocol
+   server on localhost, in its own process), each attempt executed in process
+   as a worker executes it (``attempt_execute``), with ``ORIS_RECORD_EFFECTS``
+   on and off; CPU per job = this process's ``process_time`` plus, on
+   PostgreSQL, the CPU of the database backends serving it (``/proc``). Runs
+   alternate on/off on fresh databases, SQLite and PostgreSQL.
+   ``--only e2e`` measures instead the end-to-end rate in jobs/s, as
+   ``bench_runtime`` does (a real ``manage.py qcluster`` with 2 workers; wall
+   clock, so only meaningful on a quiet machine).
 2. **Recorded replay vs live.** A 20-step agent run (21 model calls, 20 tool
    calls): executed live by a worker in process, then replayed from its recorded
-   effects (``services.replays.job_replay_recorded``); the ratio of the medians.
+   effects (``services.replays.job_replay_recorded``); the ratio of the medians
+   of CPU time (process plus database backends; the model server's own CPU is
+   not counted for either), and of wall time for reference.
 
 PostgreSQL databases are ``oris_effects_bench_*`` on ``ORIS_BENCH_PG`` (created and
 dropped here).
@@ -37,6 +43,7 @@ from bench.bench_runtime import (
     PY,
     ROOT,
     Databases,
+    cpu_now,
     django_setup,
     emit,
     ensure_postgres,
@@ -123,6 +130,48 @@ def role_e2e(args: argparse.Namespace) -> None:
     emit({"rate": rate, "effects": Effect.objects.count()})
 
 
+def role_cpu(args: argparse.Namespace) -> None:
+    """CPU per job of ``args.n`` one-step agent jobs executed in process."""
+    django_setup()
+    from runtime.models import Effect, Job
+    from runtime.services.audit import Actor
+    from runtime.services.jobs import job_create
+    from runtime.worker.execute import attempt_execute
+
+    def batch(count: int) -> list[Job]:
+        tag = uuid.uuid4().hex[:6]
+        return [
+            job_create(
+                graph=GRAPH,
+                input=agent_input(1),
+                actor=Actor.system(),
+                thread_id=f"cpu-{tag}-{i:05d}",
+            )
+            for i in range(count)
+        ]
+
+    def execute(jobs: list[Job]) -> None:
+        for job in jobs:
+            attempt_execute(attempt_id=job.attempts.get().pk, worker_id="bench")
+
+    execute(batch(3))  # warm-up: imports, connections, caches
+    jobs = batch(args.n)
+    (proc0, db0), wall0 = cpu_now(), time.perf_counter()
+    execute(jobs)
+    (proc1, db1), wall1 = cpu_now(), time.perf_counter()
+    done = Job.objects.filter(pk__in=[j.pk for j in jobs], status="completed")
+    assert done.count() == args.n
+    emit(
+        {
+            "cpu_ms_per_job": (proc1 - proc0 + db1 - db0) * 1000 / args.n,
+            "process_ms_per_job": (proc1 - proc0) * 1000 / args.n,
+            "db_ms_per_job": (db1 - db0) * 1000 / args.n,
+            "wall_ms_per_job": (wall1 - wall0) * 1000 / args.n,
+            "effects": Effect.objects.count(),
+        }
+    )
+
+
 def role_replay(args: argparse.Namespace) -> None:
     django_setup()
     from runtime.models import Job
@@ -131,7 +180,11 @@ def role_replay(args: argparse.Namespace) -> None:
     from runtime.services.replays import job_replay_recorded
     from runtime.worker.execute import attempt_execute
 
-    live, replayed = [], []
+    def cpu() -> float:
+        proc, db = cpu_now()
+        return proc + db
+
+    live, replayed, live_wall, replay_wall = [], [], [], []
     for i in range(args.runs + 1):  # the first of each is a warm-up
         job = job_create(
             graph=GRAPH,
@@ -139,22 +192,26 @@ def role_replay(args: argparse.Namespace) -> None:
             actor=Actor.system(),
             thread_id=f"replay-{uuid.uuid4().hex[:8]}",
         )
-        began = time.perf_counter()
+        began, wall = cpu(), time.perf_counter()
         attempt_execute(attempt_id=job.attempts.get().pk, worker_id="bench")
-        took = time.perf_counter() - began
+        took, took_wall = cpu() - began, time.perf_counter() - wall
         job = Job.objects.get(pk=job.pk)
         assert job.status == "completed", job.error
-        began = time.perf_counter()
+        began, wall = cpu(), time.perf_counter()
         report = job_replay_recorded(job=job)
-        again = time.perf_counter() - began
+        again, again_wall = cpu() - began, time.perf_counter() - wall
         assert report.status == "reproduced", report.divergence
         if i:
             live.append(took)
             replayed.append(again)
+            live_wall.append(took_wall)
+            replay_wall.append(again_wall)
     emit(
         {
-            "live_s": statistics.median(live),
-            "replay_s": statistics.median(replayed),
+            "live_cpu_s": statistics.median(live),
+            "replay_cpu_s": statistics.median(replayed),
+            "live_s": statistics.median(live_wall),
+            "replay_s": statistics.median(replay_wall),
             "effects": report.effects_recorded,
         }
     )
@@ -182,31 +239,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=0)
-    parser.add_argument("--role", choices=["server", "e2e", "replay"])
+    parser.add_argument("--role", choices=["server", "e2e", "cpu", "replay"])
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--log", default=os.devnull)
     parser.add_argument("--json", help="also write the raw results here")
-    parser.add_argument("--only", choices=["e2e", "replay"], help="one of the two")
+    parser.add_argument(
+        "--only", choices=["cpu", "e2e", "replay"], help="one measurement"
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default=None)
     args = parser.parse_args(argv)
     if args.role == "server":
         role_server()
     if args.role == "e2e":
         role_e2e(args)
         return 0
+    if args.role == "cpu":
+        role_cpu(args)
+        return 0
     if args.role == "replay":
         role_replay(args)
         return 0
     runs = args.runs or (2 if args.quick else 4)
     n = 30 if args.quick else args.n
+    recording = "e2e" if args.only == "e2e" else "cpu"
+    backends = [args.backend] if args.backend else ["sqlite", "postgres"]
     ensure_postgres()
     workdir = Path(tempfile.mkdtemp(prefix="oris_effects_bench_", dir="/tmp"))
-    dbs = Databases(workdir, prefix="oris_effects_bench")
+    prefix = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_effects_bench")
+    dbs = Databases(workdir, prefix=prefix)
     server, url = start_server(dbs.base_env())
-    results: dict[str, Any] = {"e2e": {}, "replay": {}}
+    results: dict[str, Any] = {"e2e": {}, "cpu": {}, "replay": {}}
     try:
         dbs.prepare()
-        for backend in ("sqlite", "postgres"):
+        for backend in backends:
             rates: dict[str, list[float]] = {"on": [], "off": []}
             for run in range(runs if args.only != "replay" else 0):
                 order = ["on", "off"] if run % 2 == 0 else ["off", "on"]
@@ -215,13 +281,22 @@ def main(argv: list[str] | None = None) -> int:
                     env["ORIS_GRAPHS"] = f"{GRAPH}={GRAPH_PATH}"
                     env["ORIS_TEST_LLM_URL"] = url
                     env["ORIS_RECORD_EFFECTS"] = "true" if record == "on" else "false"
-                    args_ = ["--role", "e2e", "--n", str(n)]
+                    args_ = ["--role", recording, "--n", str(n)]
                     found = run_role(args_, env, timeout=900, script=__file__)
-                    print(f"  e2e {backend} {record}: {found['rate']:.1f} jobs/s")
-                    rates[record].append(found["rate"])
+                    if recording == "e2e":
+                        print(f"  e2e {backend} {record}: {found['rate']:.1f} jobs/s")
+                        rates[record].append(found["rate"])
+                    else:
+                        print(
+                            f"  cpu {backend} {record}: "
+                            f"{found['cpu_ms_per_job']:.2f} ms/job "
+                            f"(process {found['process_ms_per_job']:.2f}, "
+                            f"db {found['db_ms_per_job']:.2f})"
+                        )
+                        rates[record].append(found["cpu_ms_per_job"])
             if args.only != "replay":
-                results["e2e"][backend] = rates
-            if args.only == "e2e":
+                results[recording][backend] = rates
+            if args.only in ("e2e", "cpu"):
                 continue
             env = dbs.env(backend, dbs.fresh(backend))
             env["ORIS_GRAPHS"] = f"{GRAPH}={GRAPH_PATH}"
@@ -242,24 +317,33 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: dict[str, Any]) -> str:
     lines = [
-        "| backend | recording off (jobs/s) | recording on (jobs/s) | cost |",
+        "| backend | recording off | recording on | cost |",
         "|---|---|---|---|",
     ]
     for backend, rates in results["e2e"].items():
         off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
         lines.append(
-            f"| {backend} | {off:.1f} | {on:.1f} | {(1 - on / off) * 100:+.1f} % |"
+            f"| {backend} | {off:.1f} jobs/s | {on:.1f} jobs/s | "
+            f"{(1 - on / off) * 100:+.1f} % |"
+        )
+    for backend, rates in results["cpu"].items():
+        off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+        lines.append(
+            f"| {backend} | {off:.2f} CPU ms/job | {on:.2f} CPU ms/job | "
+            f"{(on / off - 1) * 100:+.1f} % |"
         )
     lines += [
         "",
-        "| backend | live 20-step run (s) | recorded replay (s) | speed-up |",
-        "|---|---|---|---|",
+        "| backend | live 20-step run (CPU s) | recorded replay (CPU s) | speed-up "
+        "(CPU) | speed-up (wall) |",
+        "|---|---|---|---|---|",
     ]
     for backend, found in results["replay"].items():
-        ratio = found["live_s"] / found["replay_s"]
+        ratio = found["live_cpu_s"] / found["replay_cpu_s"]
+        wall = found["live_s"] / found["replay_s"]
         lines.append(
-            f"| {backend} | {found['live_s']:.3f} | {found['replay_s']:.3f} | "
-            f"{ratio:.0f}x |"
+            f"| {backend} | {found['live_cpu_s']:.3f} | {found['replay_cpu_s']:.3f} "
+            f"| {ratio:.1f}x | {wall:.1f}x |"
         )
     return "\n".join(lines)
 

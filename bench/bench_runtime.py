@@ -136,6 +136,38 @@ def emit(result: dict[str, Any]) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
+def db_backend_cpu(*, own: bool = False) -> float:
+    """CPU seconds used so far by the PostgreSQL backends now serving this
+    process's database (``own``: only this connection's backend), read from
+    ``/proc`` (the server is local); 0 on SQLite, whose work is in this
+    process's own CPU time."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid()"
+            if own
+            else "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def cpu_now() -> tuple[float, float]:
+    """``(this process's CPU seconds, its database backends' CPU seconds)``."""
+    return time.process_time(), db_backend_cpu()
+
+
 def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
     sys.path.insert(0, str(ROOT))

@@ -10,25 +10,27 @@ most the effect in flight.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from graphs.effects import (
     Address,
+    Answered,
+    CountsAs,
     Effect,
     EffectDivergence,
     EffectOptions,
     EffectRecord,
+    Pending,
     RecordedEffectError,
-    call_as,
     decode,
     effect_address,
     effect_key,
     encode,
     is_signal,
-    now_iso,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +39,21 @@ if TYPE_CHECKING:
 
 __all__ = ["EffectLedger", "ledger_for"]
 
-T = TypeVar("T")
 _LIVE = EffectOptions()
+
+
+def _each(hooks: Iterable[Callable[[Effect], None]], effect: Effect) -> None:
+    for hook in hooks:
+        hook(effect)
+
+
+def _each_after(
+    hooks: Iterable[Callable[[Effect, BaseException | None], None]],
+    pending: Pending,
+    error: BaseException | None,
+) -> None:
+    for hook in hooks:
+        hook(pending.effect, error)
 
 
 def ledger_for(saver: BaseCheckpointSaver | None, config: dict[str, Any]) -> Any:
@@ -50,17 +65,6 @@ def ledger_for(saver: BaseCheckpointSaver | None, config: dict[str, Any]) -> Any
     if options is None and not (saver is not None and saver.supports_effects):
         return None
     return EffectLedger(saver, options or _LIVE)
-
-
-class Pending:
-    """An effect being executed (between :meth:`EffectLedger.begin` and ``end``)."""
-
-    __slots__ = ("began", "effect", "path", "started", "step", "task")
-
-    def __init__(self, task: Task, path: str, step: int, effect: Effect) -> None:
-        self.task, self.path, self.step, self.effect = task, path, step, effect
-        self.started = now_iso()
-        self.began = time.perf_counter()
 
 
 class EffectLedger:
@@ -88,36 +92,18 @@ class EffectLedger:
             for record in records:
                 self._known[record.key] = record
 
-    def perform(
+    def begin(
         self,
         task: Task,
         kind: str,
         name: str,
         request: Any,
-        call: Callable[[Effect], T],
-        account: Callable[[Effect, T], None] | None,
         encoded: bool = False,
-    ) -> T:
-        """See :func:`graphs.effects.perform`."""
-        answered, value, pending = self.begin(task, kind, name, request, encoded)
-        if pending is None:
-            return value  # type: ignore[no-any-return]
-        try:
-            result = call_as(pending.effect, call)
-        except BaseException as exc:
-            self.fail(pending, exc)
-            raise
-        if account is not None:
-            account(pending.effect, result)
-        self.end(pending, result)
-        return result
-
-    def begin(
-        self, task: Task, kind: str, name: str, request: Any, encoded: bool = False
-    ) -> tuple[bool, Any, Pending | None]:
-        """Start the task's next effect: ``(True, answer, None)`` when the ledger
-        answers it, else ``(False, None, pending)`` for the caller to execute
-        and :meth:`end` (or :meth:`fail`)."""
+        counts_as: CountsAs = None,
+    ) -> Answered | Pending:
+        """Start the task's next effect: :class:`Answered` when the ledger
+        answers it, else the :class:`Pending` effect for the caller to
+        :meth:`admit`, execute and :meth:`end` (or :meth:`fail`)."""
         index = task.effect_index
         task.effect_index = index + 1
         run = task.run
@@ -125,11 +111,7 @@ class EffectLedger:
         step = run.step + 1  # the superstep running (run.step: the last finished)
         req = request if encoded else encode(request)
         if self.options.mode == "recorded":
-            return (
-                True,
-                self._replayed(run.ns, step, path, index, kind, name, req),
-                None,
-            )
+            return Answered(self._replayed(run.ns, step, path, index, kind, name, req))
         key = effect_key(run.thread_id, run.ns, task.id, index)
         found = self._known.get(key)
         if (
@@ -137,15 +119,40 @@ class EffectLedger:
             and found.outcome == "ok"
             and (found.kind, found.name, found.request) == (kind, name, req)
         ):
-            return True, decode(found.response), None
-        effect = Effect(key=key, kind=kind, name=name, request=req, index=index)
+            return Answered(decode(found.response))
+        effect = Effect(
+            key=key, kind=kind, name=name, request=req, index=index, counts_as=counts_as
+        )
+        return Pending(task, path, step, effect)
+
+    def admit(self, pending: Pending) -> None:
+        """Before an effect executes: the ``before`` hooks (which may refuse or
+        pause it), then what finished before it becomes durable."""
         for hook in self.options.before:
-            hook(effect)
+            hook(pending.effect)
         if self.saver is not None and self._unflushed:
             # what finished before this call becomes durable before it starts
             self.saver.flush_effects()
             self._unflushed = 0
-        return False, None, Pending(task, path, step, effect)
+
+    async def aadmit(self, pending: Pending) -> None:
+        """Async :meth:`admit`: the hooks run in a worker thread (they may do
+        blocking I/O), in the task's context (an ``interrupt()`` works)."""
+        if self.options.before:
+            await asyncio.to_thread(_each, self.options.before, pending.effect)
+        if self.saver is not None and self._unflushed:
+            await self.saver.aflush_effects()
+            self._unflushed = 0
+
+    def after(self, pending: Pending, error: BaseException | None) -> None:
+        """After an executed effect: the ``after`` hooks (metering)."""
+        for hook in self.options.after:
+            hook(pending.effect, error)
+
+    async def aafter(self, pending: Pending, error: BaseException | None) -> None:
+        """Async :meth:`after` (the hooks in a worker thread)."""
+        if self.options.after:
+            await asyncio.to_thread(_each_after, self.options.after, pending, error)
 
     def end(self, pending: Pending, result: Any) -> None:
         """Record an effect that returned ``result``."""

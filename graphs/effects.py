@@ -16,16 +16,32 @@ recorded=[...])}`` answers *every* effect from those records and stops at the fi
 one that differs (:class:`EffectDivergence`): a replay without side effects.
 
 ``EffectOptions.before`` is called before each effect that would execute (not for
-answered ones): the place where budgets refuse (raise) or pause (``interrupt()``)
-a run. ``EffectOptions.overrides`` carries a fork's overrides for ``agents`` (model,
-temperature, system prompt, tool results).
+answered ones) and ``EffectOptions.after`` once it returned or failed: the one
+place where budgets refuse (raise) or pause (``interrupt()``) a run and meter what
+it spent; an effect's ``counts_as`` (``model_call``, ``tool_call`` or ``None``)
+says which budgets it is held to. ``EffectOptions.overrides`` carries a fork's
+overrides for ``agents`` (model, temperature, system prompt, tool results).
+
+Async code has the same mechanism: :func:`aperform`, :func:`aperform_stream`, and
+``@effect`` on an ``async def``. Their hooks (sync callables, which may do blocking
+I/O) run in a worker thread, so they never block the event loop.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+import inspect
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +57,8 @@ __all__ = [
     "EffectOptions",
     "EffectRecord",
     "RecordedEffectError",
+    "aperform",
+    "aperform_stream",
     "effect",
     "effect_address",
     "effect_key",
@@ -52,6 +70,13 @@ __all__ = [
 ]
 
 EffectKind = Literal["model", "tool", "function"]
+CountsAs = Literal["model_call", "tool_call"] | None
+# what each kind of effect counts as in budgets unless it says otherwise
+DEFAULT_COUNTS: dict[str, CountsAs] = {
+    "model": "model_call",
+    "tool": "tool_call",
+    "function": None,
+}
 Address = tuple[str, int, str, int]
 
 
@@ -128,6 +153,8 @@ class Effect:
         name: What is called.
         request: The request (JSON).
         index: Position within the task.
+        counts_as: What budgets count it as: ``model_call`` (tokens and cost),
+            ``tool_call`` (tool calls) or ``None`` (only wall time).
         usage: Set by the caller once the call returned (tokens).
         cost: Set by the caller once the call returned (USD).
     """
@@ -137,11 +164,34 @@ class Effect:
     name: str
     request: Any
     index: int = 0
+    counts_as: CountsAs = None
     usage: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
 
 
+class Answered:
+    """An effect the ledger answers (from :meth:`EffectLedger.begin`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Pending:
+    """An effect to execute (from :meth:`EffectLedger.begin` until its ``end``
+    or ``fail``)."""
+
+    __slots__ = ("began", "effect", "path", "started", "step", "task")
+
+    def __init__(self, task: Any, path: str, step: int, effect: Effect) -> None:
+        self.task, self.path, self.step, self.effect = task, path, step, effect
+        self.started = now_iso()
+        self.began = time.perf_counter()
+
+
 BeforeEffect = Callable[[Effect], None]
+AfterEffect = Callable[[Effect, BaseException | None], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +206,8 @@ class EffectOptions:
             :attr:`EffectRecord.address`).
         before: Called before each effect that executes; raise to refuse it, or
             call ``interrupt()`` to pause the run (budgets hook here).
+        after: Called once an executed effect returned (``None``) or raised
+            (the exception), with its usage and cost set (budgets meter here).
         overrides: A fork's overrides, read by ``agents``: ``model``,
             ``temperature``, ``system_prompt``, ``tool_results`` (tool name to
             result).
@@ -167,6 +219,7 @@ class EffectOptions:
     mode: Literal["live", "recorded"] = "live"
     recorded: Sequence[EffectRecord] = ()
     before: Sequence[BeforeEffect] = ()
+    after: Sequence[AfterEffect] = ()
     overrides: Mapping[str, Any] = field(default_factory=dict)
     record: bool = True
     answered: set[Address] = field(default_factory=set)
@@ -220,6 +273,12 @@ def effect_address(ns: str, step: int, task_path: str, index: int) -> Address:
     return (bare, step, task_path, index)
 
 
+def _ledger() -> tuple[Any, Any]:
+    task = CURRENT.get()
+    ledger = None if task is None else task.run.effects
+    return (None, None) if ledger is None else (ledger, task)
+
+
 def perform(
     kind: EffectKind,
     name: str,
@@ -228,6 +287,7 @@ def perform(
     *,
     account: Callable[[Effect, T], None] | None = None,
     encoded: bool = False,
+    counts_as: CountsAs | str = "default",
 ) -> T:
     """Perform one effect: answered from the ledger when recorded, else executed
     (and recorded). Outside a run with a ledger, ``call`` simply runs.
@@ -239,6 +299,8 @@ def perform(
         call: Executes the effect; receives the :class:`Effect`.
         account: Sets ``usage``/``cost`` on the effect from the result.
         encoded: ``request`` is JSON already (not encoded again).
+        counts_as: What budgets count it as (default: by ``kind``, see
+            :data:`DEFAULT_COUNTS`).
 
     Returns:
         The (possibly recorded) result.
@@ -246,15 +308,67 @@ def perform(
     Raises:
         EffectDivergence: In a recorded replay, when the call differs.
     """
-    task = CURRENT.get()
-    ledger = None if task is None else task.run.effects
-    if ledger is None or task is None:
-        return _execute(Effect(key=None, kind=kind, name=name, request=request), call)
-    return ledger.perform(task, kind, name, request, call, account, encoded)
+    ledger, task = _ledger()
+    if ledger is None:
+        return call_as(Effect(key=None, kind=kind, name=name, request=request), call)
+    pending = ledger.begin(task, kind, name, request, encoded, _counts(kind, counts_as))
+    if not isinstance(pending, Pending):
+        return pending.value  # type: ignore[no-any-return]
+    ledger.admit(pending)
+    try:
+        result = call_as(pending.effect, call)
+        if account is not None:
+            account(pending.effect, result)
+    except BaseException as exc:
+        ledger.fail(pending, exc)
+        ledger.after(pending, exc)
+        raise
+    ledger.end(pending, result)
+    ledger.after(pending, None)
+    return result
 
 
-def _execute(effect: Effect, call: Callable[[Effect], T]) -> T:
-    return call_as(effect, call)
+async def aperform(
+    kind: EffectKind,
+    name: str,
+    request: Any,
+    call: Callable[[Effect], Awaitable[T]],
+    *,
+    account: Callable[[Effect, T], None] | None = None,
+    encoded: bool = False,
+    counts_as: CountsAs | str = "default",
+) -> T:
+    """Async :func:`perform`: ``call`` returns an awaitable. The ledger's hooks
+    and the saver's flush run off the event loop."""
+    ledger, task = _ledger()
+    if ledger is None:
+        effect = Effect(key=None, kind=kind, name=name, request=request)
+        return await acall_as(effect, call)
+    pending = ledger.begin(task, kind, name, request, encoded, _counts(kind, counts_as))
+    if not isinstance(pending, Pending):
+        return pending.value  # type: ignore[no-any-return]
+    await ledger.aadmit(pending)
+    try:
+        result = await acall_as(pending.effect, call)
+        if account is not None:
+            account(pending.effect, result)
+    except BaseException as exc:
+        ledger.fail(pending, exc)
+        await ledger.aafter(pending, exc)
+        raise
+    ledger.end(pending, result)
+    await ledger.aafter(pending, None)
+    return result
+
+
+def _counts(kind: str, counts_as: CountsAs | str) -> CountsAs:
+    if counts_as == "default":
+        return DEFAULT_COUNTS.get(kind)
+    if counts_as not in ("model_call", "tool_call", None):
+        raise ValueError(
+            f"counts_as must be model_call, tool_call or None: {counts_as!r}"
+        )
+    return counts_as  # type: ignore[return-value]
 
 
 def call_as(effect: Effect, call: Callable[[Effect], T]) -> T:
@@ -262,6 +376,15 @@ def call_as(effect: Effect, call: Callable[[Effect], T]) -> T:
     token = _RUNNING.set(effect)
     try:
         return call(effect)
+    finally:
+        _RUNNING.reset(token)
+
+
+async def acall_as(effect: Effect, call: Callable[[Effect], Awaitable[T]]) -> T:
+    """Async :func:`call_as`."""
+    token = _RUNNING.set(effect)
+    try:
+        return await call(effect)
     finally:
         _RUNNING.reset(token)
 
@@ -289,24 +412,64 @@ def perform_stream(
         replay: The chunks of a recorded result.
         encoded: ``request`` is JSON already.
     """
-    task = CURRENT.get()
-    ledger = None if task is None else task.run.effects
-    if ledger is None or task is None:
+    ledger, task = _ledger()
+    if ledger is None:
         effect = Effect(key=None, kind=kind, name=name, request=request)
         chunks = yield from _stream_as(effect, start)
         finish(effect, chunks)
         return
-    _answered, value, pending = ledger.begin(task, kind, name, request, encoded)
-    if pending is None:
-        yield from replay(value)
+    pending = ledger.begin(task, kind, name, request, encoded, DEFAULT_COUNTS[kind])
+    if not isinstance(pending, Pending):
+        yield from replay(pending.value)
         return
+    ledger.admit(pending)
     try:
         chunks = yield from _stream_as(pending.effect, start)
         result = finish(pending.effect, chunks)
     except BaseException as exc:
         ledger.fail(pending, exc)
+        ledger.after(pending, exc)
         raise
     ledger.end(pending, result)
+    ledger.after(pending, None)
+
+
+async def aperform_stream(
+    kind: EffectKind,
+    name: str,
+    request: Any,
+    start: Callable[[Effect], AsyncIterator[C]],
+    finish: Callable[[Effect, list[C]], Any],
+    replay: Callable[[Any], Iterator[C]],
+    *,
+    encoded: bool = False,
+) -> AsyncIterator[C]:
+    """Async :func:`perform_stream`: ``start`` returns an async iterator."""
+    ledger, task = _ledger()
+    if ledger is None:
+        effect = Effect(key=None, kind=kind, name=name, request=request)
+        chunks: list[C] = []
+        async for chunk in _astream_as(effect, start, chunks):
+            yield chunk
+        finish(effect, chunks)
+        return
+    pending = ledger.begin(task, kind, name, request, encoded, DEFAULT_COUNTS[kind])
+    if not isinstance(pending, Pending):
+        for chunk in replay(pending.value):
+            yield chunk
+        return
+    await ledger.aadmit(pending)
+    received: list[C] = []
+    try:
+        async for chunk in _astream_as(pending.effect, start, received):
+            yield chunk
+        result = finish(pending.effect, received)
+    except BaseException as exc:
+        ledger.fail(pending, exc)
+        await ledger.aafter(pending, exc)
+        raise
+    ledger.end(pending, result)
+    await ledger.aafter(pending, None)
 
 
 def _stream_as(
@@ -323,29 +486,75 @@ def _stream_as(
     return chunks
 
 
+async def _astream_as(
+    effect: Effect, start: Callable[[Effect], AsyncIterator[C]], chunks: list[C]
+) -> AsyncIterator[C]:
+    # the running effect is set around each step of the stream, not across the
+    # yields (a consumer's context is its own)
+    stream = start(effect)
+    while True:
+        token = _RUNNING.set(effect)
+        try:
+            chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        finally:
+            _RUNNING.reset(token)
+        chunks.append(chunk)
+        yield chunk
+
+
 def current_options() -> EffectOptions | None:
     """The running task's :class:`EffectOptions` (a fork's ``overrides``...)."""
-    task = CURRENT.get()
-    ledger = None if task is None else task.run.effects
+    ledger, _task = _ledger()
     return None if ledger is None else ledger.options
 
 
-def effect(fn: Callable[P, T] | None = None, *, name: str | None = None) -> Any:
-    """Mark a function as an effect (``@graphs.effect`` or ``@effect(name=...)``).
+def effect(
+    fn: Callable[P, T] | None = None,
+    *,
+    name: str | None = None,
+    counts_as: CountsAs = None,
+) -> Any:
+    """Mark a function as an effect (``@graphs.effect`` or ``@effect(name=...)``);
+    an ``async def`` too.
 
     Called inside a node of a run with a checkpointer, it runs at most once per
     task and call position (its recorded result answers later runs); its
     arguments and result must be JSON-serialisable by :mod:`graphs.serde`. Inside
-    it, :func:`get_effect` gives its key.
+    it, :func:`get_effect` gives its key. ``counts_as="tool_call"`` (or
+    ``"model_call"``, which reads the tokens and cost the function sets on
+    ``get_effect().usage``/``.cost``) holds it to those budgets; by default it
+    is checked against wall time only.
     """
 
-    def wrap(func: Callable[P, T]) -> Callable[P, T]:
+    def wrap(func: Callable[P, Any]) -> Callable[P, Any]:
         label = name or f"{func.__module__}.{func.__qualname__}"
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def awrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                request = {"args": list(args), "kwargs": dict(kwargs)}
+                return await aperform(
+                    "function",
+                    label,
+                    request,
+                    lambda _e: func(*args, **kwargs),
+                    counts_as=counts_as,
+                )
+
+            return awrapper
 
         @functools.wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
             request = {"args": list(args), "kwargs": dict(kwargs)}
-            return perform("function", label, request, lambda _e: func(*args, **kwargs))
+            return perform(
+                "function",
+                label,
+                request,
+                lambda _e: func(*args, **kwargs),
+                counts_as=counts_as,
+            )
 
         return wrapper
 

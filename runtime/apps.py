@@ -12,16 +12,13 @@ class RuntimeConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_spawn
 
-        import agents.instrumentation
         from runtime import (
             checks,  # noqa: F401  (registers the system checks)
             telemetry,
         )
         from runtime.metrics import register_collector
-        from runtime.services.budgets import GATE
         from runtime.services.clusters import cluster_worker_spawned
 
-        agents.instrumentation.set_gate(GATE)  # budgets of durable runs
         register_collector()
         if settings.ORIS_OTEL_ENABLED:
             telemetry.setup()

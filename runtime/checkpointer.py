@@ -260,6 +260,9 @@ class DjangoSaver(BaseCheckpointSaver):
         if self._held[1]:
             self._write([], [])
             return
+        with self._effects_lock:
+            if not self._effects:  # written with the last checkpoint already
+                return
         with transaction.atomic():
             if self.fence is not None:
                 self.fence.check()
@@ -289,6 +292,9 @@ class DjangoSaver(BaseCheckpointSaver):
     def list_effects(self, thread_id: str) -> builtins.list[EffectRecord]:
         rows = Effect.objects.filter(thread_id=str(thread_id))
         return [effect_record(row) for row in rows.order_by("started_at", "idx")]
+
+    async def aflush_effects(self) -> None:
+        await sync_to_async(self.flush_effects)()
 
     async def aget_effects(self, config: dict[str, Any]) -> builtins.list[EffectRecord]:
         return await sync_to_async(self.get_effects)(config)

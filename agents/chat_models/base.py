@@ -15,13 +15,19 @@ import copy
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from agents.chat_models._http import HttpTransport
 from agents.effects import account_reply, fork_model, model_request, reply_chunks
 from agents.instrumentation import ObservedCall, model_call
 from agents.tools.base import ToolSpec, to_tool_spec
-from graphs.effects import Effect, perform, perform_stream
+from graphs.effects import (
+    Effect,
+    aperform,
+    aperform_stream,
+    perform,
+    perform_stream,
+)
 from graphs.messages import (
     AIMessage,
     AIMessageChunk,
@@ -128,6 +134,17 @@ class BaseChatModel:
             tool_choice or self._bound_tool_choice,
         )
 
+    def _call(
+        self,
+        messages: Any,
+        tools: Sequence[Any] | None,
+        tool_choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> _ModelCall:
+        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        model, msgs = fork_model(self, msgs)
+        return _ModelCall(model, (msgs, specs, choice, kwargs))
+
     def _finish(self, message: AIMessage) -> AIMessage:
         meta = message.response_metadata
         meta.setdefault("model_provider", self.provider)
@@ -161,17 +178,12 @@ class BaseChatModel:
         Raises:
             ProviderError: When the provider call fails (after retries).
         """
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
         # inside a durable run the call is an effect: answered from the ledger
         # when recorded, else sent (with a fork's overrides) and recorded
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._invoke
         return perform(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._invoke(msgs, specs, choice, kwargs),
-            account=account_reply,
-            encoded=True,
+            *c.effect, lambda _e: send(*c.args), account=account_reply, encoded=True
         )
 
     def _invoke(
@@ -195,8 +207,20 @@ class BaseChatModel:
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        """Async :meth:`invoke`."""
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        """Async :meth:`invoke` (an effect inside a durable run, as it is)."""
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._ainvoke
+        return await aperform(
+            *c.effect, lambda _e: send(*c.args), account=account_reply, encoded=True
+        )
+
+    async def _ainvoke(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> AIMessage:
         with self._observe(stream=False) as call:
             reply = await self._agenerate(msgs, specs, choice, **kwargs)
             reply = call.reply = self._finish(reply)
@@ -215,13 +239,11 @@ class BaseChatModel:
         Raises:
             ProviderError: When the provider call fails.
         """
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
-        model, msgs = fork_model(self, msgs)
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._streamed
         return perform_stream(
-            "model",
-            f"{model.provider}:{model.model}",
-            model_request(model, msgs, specs, choice, kwargs),
-            lambda _effect: model._streamed(msgs, specs, choice, kwargs),
+            *c.effect,
+            lambda _e: send(*c.args),
             _streamed_reply,
             reply_chunks,
             encoded=True,
@@ -250,8 +272,25 @@ class BaseChatModel:
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        """Async :meth:`stream`."""
-        msgs, specs, choice = self._prepare(messages, tools, tool_choice)
+        """Async :meth:`stream` (an effect inside a durable run, as it is)."""
+        c = self._call(messages, tools, tool_choice, kwargs)
+        send = c.model._astreamed
+        async for chunk in aperform_stream(
+            *c.effect,
+            lambda _e: send(*c.args),
+            _streamed_reply,
+            reply_chunks,
+            encoded=True,
+        ):
+            yield chunk
+
+    async def _astreamed(
+        self,
+        msgs: list[BaseMessage],
+        specs: list[ToolSpec],
+        choice: str | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[AIMessageChunk]:
         total: AIMessageChunk | None = None
         with self._observe(stream=True) as call:
             async for chunk in self._astream(msgs, specs, choice, **kwargs):
@@ -318,6 +357,30 @@ class BaseChatModel:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.provider}:{self.model}>"
+
+
+class _ModelCall:
+    """One model call as an effect: the model it goes to (a fork's overrides
+    applied) and the arguments of its provider hook."""
+
+    __slots__ = ("args", "model")
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        args: tuple[list[BaseMessage], list[ToolSpec], str | None, dict[str, Any]],
+    ) -> None:
+        self.model, self.args = model, args
+
+    @property
+    def effect(self) -> tuple[Literal["model"], str, dict[str, Any]]:
+        """``kind, name, request`` of the effect."""
+        model = self.model
+        return (
+            "model",
+            f"{model.provider}:{model.model}",
+            model_request(model, *self.args),
+        )
 
 
 def _streamed_reply(effect: Effect, chunks: list[AIMessageChunk]) -> AIMessage:

@@ -241,6 +241,10 @@ class BaseCheckpointSaver:
     def flush_effects(self) -> None:
         """Write the effects held since the last write (nothing by default)."""
 
+    async def aflush_effects(self) -> None:
+        """Async :meth:`flush_effects`."""
+        self.flush_effects()
+
     def get_effects(self, config: RunnableConfig) -> builtins.list[EffectRecord]:
         """The effects of the tasks run from ``config``'s checkpoint."""
         raise NotImplementedError

@@ -1,11 +1,18 @@
 """Budgets enforced while durable runs execute, and the usage they meter.
 
-The runtime installs :data:`GATE` as ``agents``' call gate (at startup) and runs
-each attempt inside :func:`metering`. Before every model call made through
-``agents`` the run's token, cost and wall-time budgets are checked, before every
-tool call its tool-call and wall-time budgets; after each call its usage (tokens,
-cost from the reply's ``cost_usd`` or the ``ORIS_PRICES`` table, calls) is added
-to the run's :class:`~runtime.models.RunUsage` row with one ``UPDATE``.
+Budgets are checked at the effect layer (``graphs.effects``): each attempt's
+:class:`RunMeter` is the ``before`` and ``after`` hook of the run's
+``EffectOptions`` (``runtime.worker.execute.effect_options``), so every effect
+that is sent is checked, and one answered from the ledger is never charged
+twice. What an effect is held to is its ``counts_as``: a ``model_call`` (the
+model calls of ``agents``) is checked against the run's token, cost and
+wall-time budgets and its usage (tokens, cost from the reply's ``cost_usd`` or
+the ``ORIS_PRICES`` table) is added to the run's :class:`~runtime.models.RunUsage`
+row with one ``UPDATE`` when it returns; a ``tool_call`` (the tools of
+``agents``, or ``@graphs.effect(counts_as="tool_call")``) reserves its place
+with a guarded ``UPDATE ... WHERE tool_calls < limit`` before it runs, so
+parallel tool calls never go over; any other effect is checked against wall
+time.
 
 A spent budget whose policy says ``pause`` interrupts the run where the call
 was about to happen (``graphs.interrupt``) with a ``budget_exceeded`` request.
@@ -22,9 +29,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,10 +38,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import instrumentation
 from graphs import interrupt
+from graphs.effects import Effect, EffectOptions
 from graphs.errors import GraphInterrupt
-from graphs.messages import AIMessage
 from runtime import metrics
 from runtime.models import Attempt, BudgetPolicy, Job, RunUsage
 from runtime.selectors.usage import Usage, attempts_seconds, tenant_usage, usage_of
@@ -47,9 +50,13 @@ from runtime.services.policies import policy_delete, policy_save
 logger = logging.getLogger(__name__)
 
 BUDGET_EXCEEDED = "budget_exceeded"
-# What each kind of call is checked against.
-BEFORE_MODEL = ("tokens", "cost_usd", "wall_seconds")
-BEFORE_TOOL = ("tool_calls", "wall_seconds")
+# What each kind of effect is checked against before it runs (a tool call is
+# then checked against tool_calls by its reservation).
+BEFORE: dict[str | None, tuple[str, ...]] = {
+    "model_call": ("tokens", "cost_usd", "wall_seconds"),
+    "tool_call": ("wall_seconds",),
+    None: ("wall_seconds",),
+}
 _LIMIT_FIELDS = {
     "tokens": "max_tokens",
     "cost_usd": "max_cost_usd",
@@ -134,21 +141,18 @@ def budget_policies(*, graph: str, tenant_id: str) -> dict[str, BudgetPolicy]:
     return found
 
 
-def call_cost(start: instrumentation.ModelStart, reply: AIMessage | None) -> Decimal:
-    """A model call's cost: what the reply says, else ``ORIS_PRICES`` (USD per
-    million input and output tokens, by ``provider:model`` or model name)."""
-    if reply is None:
-        return Decimal(0)
-    stated = reply.response_metadata.get("cost_usd")
-    if stated is not None:
+def call_cost(*, name: str, usage: dict[str, int], stated: float) -> Decimal:
+    """A model call's cost: what the reply stated (``stated``, 0 when it did
+    not), else ``ORIS_PRICES`` (USD per million input and output tokens, by
+    ``provider:model`` or model name)."""
+    if stated:
         return Decimal(str(stated))
-    usage = reply.usage_metadata
     prices = settings.ORIS_PRICES
-    price = prices.get(f"{start.provider}:{start.model}") or prices.get(start.model)
-    if usage is None or not price:
+    price = prices.get(name) or prices.get(name.rpartition(":")[2])
+    if not usage or not price:
         return Decimal(0)
-    total = usage["input_tokens"] * float(price.get("input", 0))
-    total += usage["output_tokens"] * float(price.get("output", 0))
+    total = usage.get("input_tokens", 0) * float(price.get("input", 0))
+    total += usage.get("output_tokens", 0) * float(price.get("output", 0))
     return Decimal(str(round(total / 1_000_000, 8)))
 
 
@@ -166,8 +170,8 @@ def run_usage_row(job: Job) -> RunUsage:
 
 
 class RunMeter:
-    """One attempt's budgets and usage (made by :func:`metering`). Nothing is
-    read until the run makes its first model or tool call."""
+    """One attempt's budgets and usage: the ``before``/``after`` hooks of its
+    effects (:meth:`options`). Nothing is read until the run's first effect."""
 
     def __init__(self, job: Job, attempt: Attempt) -> None:
         self.job = job
@@ -176,6 +180,10 @@ class RunMeter:
         self._policies: dict[str, BudgetPolicy] | None = None
         self._row: RunUsage | None = None
         self._earlier = 0.0  # wall time of the run's other attempts
+
+    def options(self, **extra: Any) -> EffectOptions:
+        """The run's effect options with this meter as their budget gate."""
+        return EffectOptions(before=[self.before], after=[self.after], **extra)
 
     @property
     def row(self) -> RunUsage:
@@ -196,54 +204,116 @@ class RunMeter:
     def elapsed(self) -> float:
         return self._earlier + time.monotonic() - self.started
 
-    def check(self, budgets: tuple[str, ...], *, adding: int = 0) -> None:
-        """Pauses (or fails) the run while a budget in ``budgets`` is spent;
-        ``adding`` is what the call itself adds to ``tool_calls``."""
-        if not self.policies:
-            return
-        while (over := self._over(budgets, adding)) is not None:
-            policy = self.policies[over.scope]
-            labels = {
-                "scope": over.scope,
-                "budget": over.budget,
-                "on_exceed": over.on_exceed,
-            }
-            if over.on_exceed == BudgetPolicy.OnExceed.FAIL:
-                metrics.seen("budget_exceeded_total", **labels)
-                raise BudgetExceeded(
-                    f"{over.scope} budget of {over.budget} exceeded: "
-                    f"{over.used:g} used of {over.limit:g}"
-                )
-            base = float(getattr(policy, _LIMIT_FIELDS[over.budget]) or 0)
-            try:
-                answer = interrupt(over.request(base))
-            except GraphInterrupt:  # paused (a re-run finds the answer instead)
-                metrics.seen("budget_exceeded_total", **labels)
-                raise
-            self._grant(over, _approved(answer, over.suggested(base)))
+    def before(self, effect: Effect) -> None:
+        """Before an effect is sent: pauses (or fails) the run while a budget
+        it is held to is spent; a tool call then reserves its place."""
+        while True:
+            over = self._over(BEFORE[effect.counts_as]) if self.policies else None
+            if over is None and effect.counts_as == "tool_call":
+                over = self._reserve_tool_call()
+            if over is None:
+                return
+            self._exceeded(over)
 
-    def _over(self, budgets: tuple[str, ...], adding: int) -> Exceeded | None:
+    def after(self, effect: Effect, error: BaseException | None) -> None:
+        """After an effect was sent: a model call's usage is metered."""
+        if effect.counts_as == "model_call":
+            self.record_model(effect)
+
+    def _exceeded(self, over: Exceeded) -> None:
+        """Fails the run (``fail`` policy) or pauses it for an operator's grant,
+        recorded when answered (the caller checks again)."""
+        policy = self.policies[over.scope]
+        labels = {
+            "scope": over.scope,
+            "budget": over.budget,
+            "on_exceed": over.on_exceed,
+        }
+        if over.on_exceed == BudgetPolicy.OnExceed.FAIL:
+            metrics.seen("budget_exceeded_total", **labels)
+            raise BudgetExceeded(
+                f"{over.scope} budget of {over.budget} exceeded: "
+                f"{over.used:g} used of {over.limit:g}"
+            )
+        base = float(getattr(policy, _LIMIT_FIELDS[over.budget]) or 0)
+        try:
+            answer = interrupt(over.request(base))
+        except GraphInterrupt:  # paused (a re-run finds the answer instead)
+            metrics.seen("budget_exceeded_total", **labels)
+            raise
+        self._grant(over, _approved(answer, over.suggested(base)))
+
+    def _limit(self, scope: str, budget: str, grants: dict[str, Any]) -> float | None:
+        """A budget's limit for this run: the policy's plus the run's grants."""
+        limit = getattr(self.policies[scope], _LIMIT_FIELDS[budget])
+        if limit is None:
+            return None
+        return float(limit) + sum(
+            float(amount)
+            for key, amount in grants.items()
+            if key.startswith(f"{scope}:{budget}:")
+        )
+
+    def _reserve_tool_call(self) -> Exceeded | None:
+        """Counts a tool call about to run, unless that goes over a tool-call
+        budget (then nothing is counted and the budget is returned). The run's
+        row is incremented by a guarded ``UPDATE`` (atomic against the run's
+        parallel tool calls); a tenant budget is held by locking its policy row
+        for the count, so concurrent runs of the tenant reserve one at a time."""
+        policies = self.policies
+        if policies:
+            self.row.refresh_from_db(fields=["grants"])
+        grants = self.row.grants or {}
+        run = policies.get(BudgetPolicy.Scope.RUN)
+        run_limit = None if run is None else self._limit("run", "tool_calls", grants)
+        tenant = policies.get(BudgetPolicy.Scope.TENANT)
+        tenant_limit = (
+            None if tenant is None else self._limit("tenant", "tool_calls", grants)
+        )
+        mine = RunUsage.objects.filter(pk=self.row.pk)
+        with transaction.atomic():
+            if tenant is not None and tenant_limit is not None:
+                # one reservation of the tenant at a time (a row lock)
+                BudgetPolicy.objects.select_for_update().filter(pk=tenant.pk).first()
+            guarded = (
+                mine if run_limit is None else mine.filter(tool_calls__lt=run_limit)
+            )
+            if not guarded.update(
+                tool_calls=F("tool_calls") + 1, updated_at=timezone.now()
+            ):
+                used = mine.values_list("tool_calls", flat=True).get()
+                return self._tool_calls_over("run", run_limit, used)
+            if tenant is not None and tenant_limit is not None:
+                spent = tenant_usage(tenant_id=self.job.tenant_id, graph=tenant.graph)
+                if spent.tool_calls > tenant_limit:
+                    transaction.set_rollback(True)  # the reservation is undone
+                    return self._tool_calls_over(
+                        "tenant", tenant_limit, spent.tool_calls - 1
+                    )
+        return None
+
+    def _tool_calls_over(self, scope: str, limit: float | None, used: int) -> Exceeded:
+        return Exceeded(
+            scope=scope,
+            budget="tool_calls",
+            limit=float(limit or 0),
+            used=used,
+            on_exceed=self.policies[scope].on_exceed,
+        )
+
+    def _over(self, budgets: tuple[str, ...]) -> Exceeded | None:
         self.row.refresh_from_db()
         grants = self.row.grants or {}
         for scope, policy in self.policies.items():
             used = self._used(scope, policy)
             for budget in budgets:
-                limit = getattr(policy, _LIMIT_FIELDS[budget])
-                if limit is None:
-                    continue
-                total = float(limit) + sum(
-                    float(amount)
-                    for key, amount in grants.items()
-                    if key.startswith(f"{scope}:{budget}:")
-                )
-                spent = used.amount(budget)
-                extra = adding if budget == "tool_calls" else 0
-                if (spent + extra > total) if extra else (spent >= total):
+                total = self._limit(scope, budget, grants)
+                if total is not None and used.amount(budget) >= total:
                     return Exceeded(
                         scope=scope,
                         budget=budget,
                         limit=total,
-                        used=spent,
+                        used=used.amount(budget),
                         on_exceed=policy.on_exceed,
                     )
         return None
@@ -284,33 +354,27 @@ class RunMeter:
                 },
             )
 
-    def record_model(
-        self, start: instrumentation.ModelStart, reply: AIMessage | None
-    ) -> None:
-        usage = reply.usage_metadata if reply is not None else None
-        cost = call_cost(start, reply)
+    def record_model(self, effect: Effect) -> None:
+        usage = effect.usage
+        cost = call_cost(name=effect.name, usage=usage, stated=effect.cost)
+        inputs, outputs = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
         RunUsage.objects.filter(pk=self.row.pk).update(
-            input_tokens=F("input_tokens") + (usage["input_tokens"] if usage else 0),
-            output_tokens=F("output_tokens") + (usage["output_tokens"] if usage else 0),
+            input_tokens=F("input_tokens") + inputs,
+            output_tokens=F("output_tokens") + outputs,
             cost_usd=F("cost_usd") + cost,
             model_calls=F("model_calls") + 1,
             updated_at=timezone.now(),
         )
         tenant = {"tenant": self.job.tenant_id}
-        if usage:
-            tokens = usage["input_tokens"] + usage["output_tokens"]
-            metrics.inc_now("tenant_tokens_total", tokens, **tenant)
+        if inputs or outputs:
+            metrics.inc_now("tenant_tokens_total", inputs + outputs, **tenant)
         if cost:
             metrics.inc_now("tenant_cost_usd_total", float(cost), **tenant)
-        if cost and reply is not None and "cost_usd" not in reply.response_metadata:
+        if cost and not effect.cost:
             # priced here (ORIS_PRICES), not by the model: counted here too
-            labels = {"provider": start.provider, "model": start.model}
+            provider, _, model = effect.name.rpartition(":")
+            labels = {"provider": provider, "model": model}
             metrics.inc_now("llm_cost_usd_total", float(cost), **labels)
-
-    def record_tool(self) -> None:
-        RunUsage.objects.filter(pk=self.row.pk).update(
-            tool_calls=F("tool_calls") + 1, updated_at=timezone.now()
-        )
 
 
 def _approved(answer: Any, suggested: float) -> float:
@@ -324,56 +388,6 @@ def _approved(answer: Any, suggested: float) -> float:
     if answer <= 0:
         raise BudgetExceeded("the operator approved no more budget")
     return float(answer)
-
-
-_current: ContextVar[RunMeter | None] = ContextVar("oris_run_meter", default=None)
-
-
-class BudgetGate:
-    """``agents``' call gate: the current run's meter checks and records."""
-
-    def before_model(self, start: instrumentation.ModelStart) -> None:
-        meter = _current.get()
-        if meter is not None:
-            meter.check(BEFORE_MODEL)
-
-    def after_model(
-        self,
-        start: instrumentation.ModelStart,
-        *,
-        reply: AIMessage | None,
-        error: BaseException | None,
-    ) -> None:
-        meter = _current.get()
-        if meter is not None:
-            meter.record_model(start, reply)
-
-    def before_tool(self, start: instrumentation.ToolStart) -> None:
-        meter = _current.get()
-        if meter is not None:
-            meter.check(BEFORE_TOOL, adding=1)
-
-    def after_tool(
-        self, start: instrumentation.ToolStart, *, error: BaseException | None
-    ) -> None:
-        meter = _current.get()
-        if meter is not None:
-            meter.record_tool()
-
-
-GATE = BudgetGate()
-
-
-@contextmanager
-def metering(job: Job, attempt: Attempt) -> Iterator[RunMeter]:
-    """Meters the calls made while it is open (the thread pool of a graph's
-    nodes inherits it: graphs copies the context into each task)."""
-    meter = RunMeter(job, attempt)
-    token = _current.set(meter)
-    try:
-        yield meter
-    finally:
-        _current.reset(token)
 
 
 def budget_policy_save(*, policy: BudgetPolicy, actor: Actor) -> BudgetPolicy:

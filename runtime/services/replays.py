@@ -52,10 +52,12 @@ def job_replay_recorded(*, job: Job, actor: Actor | None = None) -> ReplayReport
         "configurable": {"thread_id": f"replay:{job.thread_id}"},
         "effects": options,
     }
-    result = graph.run(job.input, config)
+    # nothing of a replay must survive a crash: its in-memory checkpoints are
+    # written when it stops (an interrupt, the end), not after every superstep
+    result = graph.run(job.input, config, durability="exit")
     answers = _resume_values(job)
     while result.status == "interrupted" and answers:
-        result = graph.run(Command(resume=answers.pop(0)), config)
+        result = graph.run(Command(resume=answers.pop(0)), config, durability="exit")
     divergence = _divergence(result, options, failed=job.status == Job.Status.FAILED)
     changes: list[dict[str, Any]] = []
     if divergence is None and job.status == Job.Status.COMPLETED:

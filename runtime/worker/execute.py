@@ -97,13 +97,10 @@ def _execute(lease: Lease) -> Finish:
     graph = graph.with_checkpointer(saver).copy({"store": DjangoStore()})
     config: dict[str, Any] = {"configurable": {"thread_id": job.thread_id}}
     served = agent_run.served(attempt)  # an Agent Server run, or None
-    options = effect_options(job)
-    if options is not None:
-        config["effects"] = options
+    config["effects"] = effect_options(job, budgets.RunMeter(job, attempt))
     try:
         with (
             heartbeats.keep(lease),
-            budgets.metering(job, attempt),
             metrics.attempt_steps(graph=job.graph, thread_id=job.thread_id),
         ):
             if served is None:
@@ -137,13 +134,11 @@ def _execute(lease: Lease) -> Finish:
     return partial(_record, lease, result, saver)
 
 
-def effect_options(job: Job) -> EffectOptions | None:
-    """How the run treats its effects beyond the default (record, answer what is
-    recorded): a counterfactual fork's overrides. (Budgets are checked by the
-    agents' gate, ``runtime.services.budgets``, before each call that is sent.)"""
-    if not job.effect_overrides:
-        return None
-    return EffectOptions(overrides=job.effect_overrides)
+def effect_options(job: Job, meter: budgets.RunMeter) -> EffectOptions:
+    """How the run treats its effects: recorded and answered from the ledger
+    (the default), checked against its budgets and metered by ``meter`` before
+    and after each one that is sent, with a counterfactual fork's overrides."""
+    return meter.options(overrides=job.effect_overrides or {})
 
 
 def is_transient(exc: BaseException | None) -> bool:

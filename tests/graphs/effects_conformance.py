@@ -8,6 +8,7 @@ the hook before each effect.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any, TypedDict
 
@@ -18,7 +19,7 @@ from graphs import START, EffectDivergence, EffectOptions, RetryPolicy, StateGra
 from graphs.checkpoint import BaseCheckpointSaver, InMemorySaver
 from graphs.effects import Effect, effect_key, first_unanswered
 
-__all__ = ["EffectLedgerConformance"]
+__all__ = ["AsyncEffectLedgerConformance", "EffectLedgerConformance"]
 
 
 class State(TypedDict, total=False):
@@ -240,3 +241,109 @@ class EffectLedgerConformance:
         (ok,) = saver.list_effects(thread_id)
         assert (ok.key, ok.outcome, ok.response) == (failed.key, "ok", 4)
         assert attempts == [4, 4]
+
+
+def async_two_effects_graph(calls: Calls, crash: list[bool], *, offset: int = 0) -> Any:
+    """``two_effects_graph`` with an async node and an ``async def`` effect."""
+
+    @graphs.effect(name="send")
+    async def send(value: int) -> int:
+        await asyncio.sleep(0)
+        return calls.send(value)
+
+    async def work(state: State) -> State:
+        first = await send(state["v"] + offset)
+        second = await send(first)
+        if crash and crash.pop(0):
+            raise ConnectionError("the process died")
+        return {"out": [first, second]}
+
+    builder = StateGraph(State)
+    builder.add_node("work", work)
+    builder.add_edge(START, "work")
+    return builder
+
+
+class AsyncEffectLedgerConformance:
+    """Async effects (``async def`` effects in async nodes, run by ``invoke``
+    and by ``ainvoke``) on a saver (subclass with a ``saver`` fixture)."""
+
+    @pytest.mark.parametrize("runner", ["invoke", "ainvoke"])
+    def test_async_effects_are_not_repeated_when_a_failed_run_continues(
+        self, saver: BaseCheckpointSaver, runner: str
+    ) -> None:
+        calls = Calls()
+        graph = async_two_effects_graph(calls, [True]).compile(checkpointer=saver)
+        config = thread()
+
+        def run(value: Any) -> Any:
+            if runner == "invoke":
+                return graph.invoke(value, config)
+            return asyncio.run(graph.ainvoke(value, config))
+
+        with pytest.raises(ConnectionError):
+            run({"v": 1})
+        assert [v for v, _ in calls.log] == [1, 2]
+        assert run(None) == {"v": 1, "out": [2, 4]}
+        assert [v for v, _ in calls.log] == [1, 2]  # answered from the ledger
+        records = saver.list_effects(config["configurable"]["thread_id"])
+        assert [k for _, k in calls.log] == [r.key for r in records]
+        assert all(k is not None for _, k in calls.log)
+        assert [(r.kind, r.name, r.index) for r in records] == [
+            ("function", "send", 0),
+            ("function", "send", 1),
+        ]
+
+    def test_async_recorded_replay_reproduces_the_run_and_reports_divergence(
+        self, saver: BaseCheckpointSaver
+    ) -> None:
+        config = thread()
+        live = async_two_effects_graph(Calls(), []).compile(checkpointer=saver)
+        asyncio.run(live.ainvoke({"v": 2}, config))
+        recorded = saver.list_effects(config["configurable"]["thread_id"])
+        replay = Calls()
+        graph = async_two_effects_graph(replay, []).compile(
+            checkpointer=InMemorySaver()
+        )
+        options = EffectOptions(mode="recorded", recorded=recorded)
+        result = asyncio.run(graph.ainvoke({"v": 2}, {**thread(), "effects": options}))
+        assert result == {"v": 2, "out": [4, 8]}
+        assert replay.log == []
+        assert first_unanswered(options) is None
+        changed = async_two_effects_graph(Calls(), [], offset=1)
+        graph = changed.compile(checkpointer=InMemorySaver())
+        options = EffectOptions(mode="recorded", recorded=recorded)
+        with pytest.raises(EffectDivergence) as caught:
+            asyncio.run(graph.ainvoke({"v": 2}, {**thread(), "effects": options}))
+        assert caught.value.report["actual"]["request"] == {"args": [3], "kwargs": {}}
+
+    def test_async_hooks_run_off_the_loop_before_and_after_each_executed_effect(
+        self, saver: BaseCheckpointSaver
+    ) -> None:
+        seen: list[tuple[str, int, bool]] = []
+
+        def before(effect: Effect) -> None:
+            seen.append(("before", effect.index, _in_loop()))
+            if effect.index == 1:
+                raise RuntimeError("budget exceeded")
+
+        def after(effect: Effect, error: BaseException | None) -> None:
+            seen.append(("after", effect.index, _in_loop()))
+
+        calls = Calls()
+        graph = async_two_effects_graph(calls, []).compile(checkpointer=saver)
+        options = EffectOptions(before=[before], after=[after])
+        config = {**thread(), "effects": options}
+        with pytest.raises(RuntimeError, match="budget exceeded"):
+            asyncio.run(graph.ainvoke({"v": 1}, config))
+        # hooks never run on the event loop's thread (they may block)
+        assert seen == [("before", 0, False), ("after", 0, False), ("before", 1, False)]
+        assert len(calls.log) == 1
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -12,6 +12,7 @@ from graphs import START, StateGraph
 from graphs.checkpoint import InMemorySaver
 
 from .effects_conformance import (
+    AsyncEffectLedgerConformance,
     Calls,
     EffectLedgerConformance,
     State,
@@ -26,6 +27,12 @@ class Fan(TypedDict, total=False):
 
 
 class TestInMemoryEffects(EffectLedgerConformance):
+    @pytest.fixture
+    def saver(self) -> InMemorySaver:
+        return InMemorySaver()
+
+
+class TestInMemoryAsyncEffects(AsyncEffectLedgerConformance):
     @pytest.fixture
     def saver(self) -> InMemorySaver:
         return InMemorySaver()

@@ -4,6 +4,7 @@ Their model is the local OpenAI-protocol server at ``ORIS_TEST_LLM_URL``."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -18,6 +19,7 @@ SIDE_TABLE = "effect_side_effects"
 EFFECT_GRAPHS = {
     "paying_agent": "tests.runtime.effect_graphs:build_paying_agent",
     "pay_in_one_node": "tests.runtime.effect_graphs:build_pay_in_one_node",
+    "apay_in_one_node": "tests.runtime.effect_graphs:build_apay_in_one_node",
 }
 
 
@@ -83,6 +85,30 @@ def build_pay_in_one_node() -> StateGraph:
             for call in first.tool_calls
         ]
         final = chat.invoke([*messages, first, *results])
+        return {"messages": [first, *results, final]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("step", step)
+    graph.add_edge(START, "step")
+    return graph
+
+
+def build_apay_in_one_node() -> StateGraph:
+    """``pay_in_one_node`` in async: ``ainvoke`` and an ``async def`` effect."""
+    chat = model().bind_tools([tool(charge)])
+
+    @agents.effect(name="charge")
+    async def pay(amount: int) -> str:
+        return await asyncio.to_thread(charge, amount)  # the effect's key goes along
+
+    async def step(state: MessagesState) -> dict[str, Any]:
+        messages = list(state["messages"])
+        first = await chat.ainvoke(messages)
+        results = [
+            ToolMessage(await pay(**call["args"]), tool_call_id=str(call["id"]))
+            for call in first.tool_calls
+        ]
+        final = await chat.ainvoke([*messages, first, *results])
         return {"messages": [first, *results, final]}
 
     graph = StateGraph(MessagesState)

@@ -13,6 +13,7 @@ from runtime.models import Checkpoint, Effect
 from runtime.services import claims, leases
 from tests.factories import make_job
 from tests.graphs.effects_conformance import (
+    AsyncEffectLedgerConformance,
     Calls,
     EffectLedgerConformance,
     State,
@@ -23,6 +24,14 @@ from tests.graphs.effects_conformance import (
 class TestDjangoEffects(EffectLedgerConformance):
     @pytest.fixture
     def saver(self, db) -> DjangoSaver:
+        return DjangoSaver()
+
+
+class TestDjangoAsyncEffects(AsyncEffectLedgerConformance):
+    # async effects write from threads of their own: committed data, no test
+    # transaction
+    @pytest.fixture
+    def saver(self, transactional_db) -> DjangoSaver:
         return DjangoSaver()
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from django.conf import settings
 from django.utils import timezone
 
@@ -47,8 +48,11 @@ def take_over(job: Job) -> str:
     return execute.run_leased(lease=lease)
 
 
-def test_a_task_killed_mid_way_repeats_only_the_call_in_flight(agent_env, wire):
-    job = start("pay_in_one_node")
+@pytest.mark.parametrize("graph", ["pay_in_one_node", "apay_in_one_node"])
+def test_a_task_killed_mid_way_repeats_only_the_call_in_flight(agent_env, wire, graph):
+    """Sync calls, and async ones (``ainvoke``, an ``async def`` effect)
+    alike."""
+    job = start(graph)
     run_in_doomed_worker(agent_env, wire, job.attempts.get().pk, at=2)
     # model call 1 and the tool committed before call 2 started (the flush
     # before each effect); the node itself never finished

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
+from django.db import connection
 
+import graphs
+from graphs.checkpoint import InMemorySaver
+from graphs.effects import Effect
 from runtime import registry
 from runtime.models import AuditLog, BudgetPolicy, Interrupt, Job, RunUsage
 from runtime.services import budgets, interrupts
@@ -25,6 +31,10 @@ pytestmark = pytest.mark.django_db
 
 OPERATOR = Actor(type="user", id="olga", role="operator")
 CALC = {"name": "calculator", "args": {"expression": "2+3"}}
+
+
+class Out(TypedDict, total=False):
+    out: list[int]
 
 
 @pytest.fixture
@@ -164,18 +174,13 @@ def test_a_run_without_a_policy_is_metered_but_never_stopped(wire, settings) -> 
 
 
 def test_the_price_table_prices_calls_whose_reply_has_no_cost(settings) -> None:
-    from agents.instrumentation import ModelStart
-    from graphs.messages import AIMessage
-
     settings.ORIS_PRICES = {"openai:gpt-x": {"input": 1.0, "output": 4.0}}
-    reply = AIMessage(
-        content="",
-        usage_metadata={"input_tokens": 1000, "output_tokens": 500, "total_tokens": 0},
-    )
-    start = ModelStart(provider="openai", model="gpt-x", stream=False)
-    assert budgets.call_cost(start, reply) == Decimal("0.003")
-    other = ModelStart(provider="openai", model="unpriced", stream=False)
-    assert budgets.call_cost(other, reply) == 0
+    usage = {"input_tokens": 1000, "output_tokens": 500}
+    cost = budgets.call_cost(name="openai:gpt-x", usage=usage, stated=0.0)
+    assert cost == Decimal("0.003")
+    assert budgets.call_cost(name="openai:unpriced", usage=usage, stated=0.0) == 0
+    stated = budgets.call_cost(name="openai:gpt-x", usage=usage, stated=0.25)
+    assert stated == Decimal("0.25")  # what the model's pricing said wins
 
 
 def test_the_most_specific_policy_of_each_scope_applies() -> None:
@@ -297,3 +302,90 @@ def test_an_operator_approves_more_in_the_console_inbox(wire) -> None:
     job.refresh_from_db()
     assert job.status == Job.Status.COMPLETED, job.error
     assert RunUsage.objects.get(job=job).grants == {"run:tokens:50": 80.0}
+
+
+def tool_effect(name: str = "charge") -> Effect:
+    return Effect(key=None, kind="tool", name=name, request={}, counts_as="tool_call")
+
+
+def reserve_at_once(meters: list[budgets.RunMeter], calls: int) -> list[bool]:
+    """``calls`` tool calls that reach the gate together (a barrier), each in
+    its own thread and database connection: which were let through."""
+    barrier = threading.Barrier(calls)
+
+    def one(index: int) -> bool:
+        barrier.wait()
+        try:
+            meters[index % len(meters)].before(tool_effect())
+        except budgets.BudgetExceeded:
+            return False
+        finally:
+            connection.close()
+        return True
+
+    with ThreadPoolExecutor(calls) as pool:
+        return list(pool.map(one, range(calls)))
+
+
+def ready_meter(job: Job) -> budgets.RunMeter:
+    meter = budgets.RunMeter(job, job.attempts.get())
+    assert meter.row.tool_calls == 0  # the usage row and policies are read
+    assert meter.policies
+    return meter
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_tool_calls_reserve_the_run_budget_without_a_race() -> None:
+    BudgetPolicy.objects.create(graph="chain", max_tool_calls=5, on_exceed="fail")
+    meter = ready_meter(make_job("chain", {}))
+    allowed = reserve_at_once([meter], 12)
+    assert allowed.count(True) == 5
+    assert RunUsage.objects.get(job=meter.job).tool_calls == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_tool_calls_of_a_tenants_runs_reserve_its_budget_without_a_race() -> (
+    None
+):
+    BudgetPolicy.objects.create(
+        tenant_id="acme", scope="tenant", max_tool_calls=7, on_exceed="fail"
+    )
+    meters = [ready_meter(make_job("chain", {}, tenant_id="acme")) for _ in range(3)]
+    allowed = reserve_at_once(meters, 15)
+    assert allowed.count(True) == 7
+    rows = RunUsage.objects.filter(tenant_id="acme")
+    assert sum(r.tool_calls for r in rows) == 7
+
+
+def test_a_user_effect_that_counts_as_a_tool_call_is_budgeted() -> None:
+    """``@graphs.effect(counts_as="tool_call")`` is held to the tool-call
+    budget through the same gate as agents' tools; a plain effect is not."""
+    BudgetPolicy.objects.create(graph="chain", max_tool_calls=2, on_exceed="fail")
+    job = make_job("chain", {})
+    meter = budgets.RunMeter(job, job.attempts.get())
+    sent: list[int] = []
+
+    @graphs.effect(name="send", counts_as="tool_call")
+    def send(value: int) -> int:
+        sent.append(value)
+        return value
+
+    @graphs.effect(name="note")
+    def note(value: int) -> int:
+        return value
+
+    def work(state: dict[str, Any]) -> dict[str, Any]:
+        return {"out": [note(send(i)) for i in range(3)]}
+
+    builder = graphs.StateGraph(Out)
+    builder.add_node("work", work)
+    builder.add_edge(graphs.START, "work")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {
+        "configurable": {"thread_id": "t-user-effect"},
+        "effects": meter.options(),
+    }
+    with pytest.raises(budgets.BudgetExceeded, match="tool_calls exceeded"):
+        graph.invoke({"out": []}, config)
+    assert sent == [0, 1]  # the third never ran
+    assert RunUsage.objects.get(job=job).tool_calls == 2
