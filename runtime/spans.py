@@ -80,9 +80,9 @@ def start_span(
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
     else:
-        ids = tracer.id_generator
-        parent, trace_id = None, ids.generate_trace_id()
-        random = getattr(ids, "is_trace_id_random", None)  # SDK 1.39 and later
+        generator = tracer.id_generator
+        parent, trace_id = None, generator.generate_trace_id()
+        random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
         flags = _RANDOM if random is not None and random() else 0
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
