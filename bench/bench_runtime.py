@@ -471,17 +471,31 @@ def interleaved(
 ) -> dict[str, float]:
     """Supersteps/s of each contender, timed in alternating chunks of 5 invokes so
     that load from elsewhere on the machine hits all of them alike."""
-    spent = dict.fromkeys(contenders, 0.0)
+    return interleaved_clocks(contenders, count, steps, run)[0]
+
+
+def interleaved_clocks(
+    contenders: dict[str, Callable[[int], Any]], count: int, steps: int, run: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`interleaved`'s rates by the wall clock and by this process's CPU
+    time (every thread's: the span exporter's included), which other load on
+    the machine disturbs far less."""
+    wall = dict.fromkeys(contenders, 0.0)
+    cpu = dict.fromkeys(contenders, 0.0)
     order = list(contenders.items())
     if run % 2:
         order.reverse()
     for chunk in range(0, count, 5):
         for name, fn in order:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for i in range(chunk, min(count, chunk + 5)):
                 fn(i)
-            spent[name] += time.perf_counter() - start
-    return {name: count * steps / spent[name] for name in contenders}
+            wall[name] += time.perf_counter() - start
+            cpu[name] += time.process_time() - start_cpu
+    return (
+        {name: count * steps / wall[name] for name in contenders},
+        {name: count * steps / cpu[name] for name in contenders},
+    )
 
 
 # -- orchestration --------------------------------------------------------------------
@@ -836,15 +850,19 @@ def role_overhead(args: argparse.Namespace) -> None:
         switches.provider.force_flush()  # every span of the run encoded and sent
         emit({"calls": calls() if calls else None})
         return
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, dict[str, list[float]]]] = {"wall": {}, "cpu": {}}
     for name, (fn, steps) in workloads.items():
         contenders = {c: _configured(switches, c, fn) for c in OVERHEAD_CONFIGS}
         for each in contenders.values():  # warm-up
             time_invokes(each, 5, steps)
-        results[name] = {c: [] for c in contenders}
+        for clock in results.values():
+            clock[name] = {c: [] for c in contenders}
         for run in range(args.runs):
-            for c, rate in interleaved(contenders, args.n, steps, run).items():
-                results[name][c].append(rate)
+            rates = interleaved_clocks(contenders, args.n, steps, run)
+            for clock, measured in zip(results.values(), rates, strict=True):
+                for c, rate in measured.items():
+                    clock[name][c].append(rate)
+    switches.provider.force_flush()  # the CPU of exporting the last spans too
     emit(results)
 
 
@@ -901,7 +919,8 @@ def measure_overhead(
             env = dbs.env(backend, dbs.fresh(backend)) | tracing_env
             args = ["--role", "overhead", "--runs", str(plan["saver_runs"])]
             args += ["--n", str(plan["saver_n"])]
-            out[backend] = {"rates": run_role(args, env, timeout=1800)}
+            rates = run_role(args, env, timeout=1800)
+            out[backend] = {"rates": rates["wall"], "cpu": rates["cpu"]}
             counters = {"ir": callgrind_ir} if callgrind else {}
             counters |= {"calls": counted_calls} if calls else {}
             if backend != "sqlite":  # counts: one backend is enough
@@ -959,34 +978,71 @@ def _count_row(
     ]
 
 
+def _rate_row(
+    backend: str, workload: str, unit: str, rates: dict[str, list[float]]
+) -> list[str]:
+    m = {c: median(v) for c, v in rates.items()}
+    return (
+        [backend, workload, unit]
+        + [f"{m[c]:.0f}" for c in OVERHEAD_CONFIGS]
+        + [
+            f"{m['bare'] / m['metrics'] - 1:+.1%}",
+            f"{m['metrics'] / m['traced'] - 1:+.1%}",
+        ]
+    )
+
+
+def _costs(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per view (wall, CPU, calls, instructions) and workload: the cost of
+    tracing (how much slower, or how much more work, than metrics alone)."""
+    costs: dict[str, dict[str, float]] = {}
+    for view in ("rates", "cpu"):
+        for workload, rates in result.get(view, {}).items():
+            m = {c: median(v) for c, v in rates.items()}
+            costs.setdefault(view, {})[workload] = m["metrics"] / m["traced"] - 1
+    for view in ("calls", "ir"):
+        for workload, count in result.get(view, {}).items():
+            costs.setdefault(view, {})[workload] = (
+                count["traced"] / count["metrics"] - 1
+            )
+    return costs
+
+
+VIEWS = {
+    "rates": "wall clock",
+    "cpu": "CPU time (all threads)",
+    "calls": "function calls",
+    "ir": "instructions (callgrind)",
+}
+
+
+def tracing_summary(data: dict[str, Any]) -> str:
+    """The cost of tracing on both figures of the target, side by side."""
+    head = ["database", "measured by", "jobs/s", "checkpointer supersteps/s"]
+    rows = []
+    for backend, result in data.items():
+        for view, costs in _costs(result).items():
+            rows.append(
+                [backend, VIEWS[view]]
+                + [f"{costs[w]:+.1%}" if w in costs else "-" for w in ("jobs", "chain")]
+            )
+    return (
+        "Tracing cost (OTLP/HTTP to a local sink; target at most +10 % on both):"
+        "\n\n" + table(head, rows)
+    )
+
+
 def overhead_report(data: dict[str, Any], plan: Plan) -> str:
-    head = [
-        "database",
-        "workload",
-        "figure",
-        "bare",
-        "metrics",
-        "traced",
-        "metrics cost",
-        "tracing cost",
-    ]
+    head = ["database", "workload", "figure", *OVERHEAD_CONFIGS]
+    head += ["metrics cost", "tracing cost"]
     rows = []
     for backend, result in data.items():
         for workload, rates in result["rates"].items():
             unit = "jobs/s" if workload == "jobs" else "supersteps/s"
-            m = {c: median(v) for c, v in rates.items()}
-            rows.append(
-                [
-                    backend,
-                    workload,
-                    unit,
-                    f"{m['bare']:.0f}",
-                    f"{m['metrics']:.0f}",
-                    f"{m['traced']:.0f}",
-                    f"{m['bare'] / m['metrics'] - 1:+.1%}",
-                    f"{m['metrics'] / m['traced'] - 1:+.1%}",
-                ]
-            )
+            rows.append(_rate_row(backend, workload, unit, rates))
+        for workload, rates in result.get("cpu", {}).items():
+            unit = "jobs/CPU s" if workload == "jobs" else "supersteps/CPU s"
+            rows.append(_rate_row(backend, workload, unit, rates))
         for workload, ir in result.get("calls", {}).items():
             unit = "calls per job" if workload == "jobs" else "calls per invoke"
             rows.append(_count_row(backend, workload, unit, ir, 1))
@@ -1011,7 +1067,10 @@ def overhead_report(data: dict[str, Any], plan: Plan) -> str:
         f"median of {plan['saver_runs']} interleaved runs of {plan['saver_n']} "
         f"invokes; load average at the end {load}. Costs: how much slower "
         "(rates: bare/metrics - 1, metrics/traced - 1) or how much more work "
-        "(counts: metrics/bare - 1, traced/metrics - 1).\n\n" + table(head, rows)
+        "(counts: metrics/bare - 1, traced/metrics - 1).\n\n"
+        + table(head, rows)
+        + "\n\n"
+        + tracing_summary(data)
     )
 
 

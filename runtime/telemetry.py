@@ -35,7 +35,8 @@ import agents.instrumentation
 import graphs.instrumentation
 from graphs.errors import GraphInterrupt
 from graphs.messages import AIMessage
-from runtime import logs
+from runtime import logs, spans
+from runtime.spans import SCOPE, start_span
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCOPE = "oris"
 _PROPAGATOR = TraceContextTextMapPropagator()
 # GenAI semantic conventions' provider names, where ours differ
 _PROVIDERS = {"azure_openai": "azure.ai.openai"}
@@ -93,7 +93,8 @@ def setup() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    resource = Resource.create({"service.name": "oris"})  # OTEL_SERVICE_NAME wins
+    # OTEL_SERVICE_NAME wins; hashed once, not for every span exported
+    resource = spans.CachedResource(Resource.create({"service.name": "oris"}))
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     for exporter in _exporters(os.environ.get("OTEL_TRACES_EXPORTER", "otlp")):
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -218,9 +219,10 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         with logs.bound(**fields):
             yield lambda finish: logs.binding(finish, fields)
         return
-    span = tracer.start_span(
+    span = start_span(
+        tracer,
         f"attempt {attempt.job.graph}",
-        context=extract(stored.get("traceparent")),
+        extract(stored.get("traceparent")),
         kind=SpanKind.CONSUMER,
         attributes={
             "oris.graph": attempt.job.graph,
@@ -280,9 +282,9 @@ class GraphSpans:
         if start.namespace:  # a subgraph's
             attributes["oris.graph"] = start.graph
             attributes["oris.checkpoint_ns"] = start.namespace
-        span = _state.tracer.start_span(
-            f"superstep {start.step}", attributes=attributes
-        )
+        span = start_span(_state.tracer, f"superstep {start.step}", None, attributes)
+        if not span.is_recording():  # sampled out by the provider's sampler
+            return None
         return span, trace.set_span_in_context(span)
 
     def superstep_end(
@@ -292,13 +294,15 @@ class GraphSpans:
 
     def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
         assert _state.tracer is not None
-        span = _state.tracer.start_span(
-            f"node {start.node}",
-            context=start.parent[1],
-            attributes={"oris.node": start.node, "oris.task_id": start.task_id},
-        )
+        attributes: dict[str, Any] = {
+            "oris.node": start.node,
+            "oris.task_id": start.task_id,
+        }
         if start.attempt > 1:  # a RetryPolicy's retry
-            span.set_attribute("oris.node.attempt", start.attempt)
+            attributes["oris.node.attempt"] = start.attempt
+        span = start_span(
+            _state.tracer, f"node {start.node}", start.parent[1], attributes
+        )
         # current while the node runs: its model and tool calls are its children
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
@@ -330,8 +334,8 @@ class AgentSpans:
             attributes["server.address"] = url.hostname or ""
             port = url.port or (443 if url.scheme == "https" else 80)
             attributes["server.port"] = port
-        return _state.tracer.start_span(
-            f"chat {start.model}", kind=SpanKind.CLIENT, attributes=attributes
+        return start_span(
+            _state.tracer, f"chat {start.model}", None, attributes, SpanKind.CLIENT
         )
 
     def model_end(
@@ -343,15 +347,13 @@ class AgentSpans:
 
     def tool_start(self, start: agents.instrumentation.ToolStart) -> Any:
         assert _state.tracer is not None
-        span = _state.tracer.start_span(
-            f"execute_tool {start.name}",
-            attributes={
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": start.name,
-                "gen_ai.tool.call.id": start.call_id,
-                "gen_ai.tool.type": "function",
-            },
-        )
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": start.name,
+            "gen_ai.tool.call.id": start.call_id,
+            "gen_ai.tool.type": "function",
+        }
+        span = start_span(_state.tracer, f"execute_tool {start.name}", None, attributes)
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
 

@@ -1,0 +1,228 @@
+"""Spans of Oris' own making: what the OpenTelemetry SDK's span records, made with
+a fraction of its work.
+
+The SDK's span guards every write with a lock, validates each attribute into a
+bounded mapping, keeps bounded lists of events and links and copies itself into
+a ``ReadableSpan`` when it ends: about 120 Python calls for a span that is
+created, ended and handed to the batch processor. A superstep and each of its
+nodes make one, so on a trivial superstep that was most of the cost of tracing.
+:class:`Span` keeps the same record in a plain object written by one thread
+(the one that runs the superstep or node) and, when it ends, hands the SDK's
+``ReadableSpan`` straight to the tracer's span processor; the sampler, id
+generator, resource and processors are the provider's own, read from the SDK's
+``Tracer`` (its public attributes), so what is exported and how is unchanged.
+
+Processors are told when a span ends, not when it starts (``on_start`` is not
+called): the SDK's batch and simple processors do nothing there.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+
+SCOPE = "oris"
+_SCOPE = InstrumentationScope(SCOPE, "", "")  # equal to get_tracer(SCOPE)'s
+_UNSET = Status(StatusCode.UNSET)
+_SAMPLED = int(TraceFlags.SAMPLED)
+_RANDOM = 0x02  # W3C trace context level 2: the trace id is random
+_PLAIN = (str, bool, int, float)
+
+
+class CachedResource(Resource):
+    """A ``Resource`` whose hash is computed once: the OTLP encoder groups each
+    batch's spans by resource, and ``Resource.__hash__`` serialises every
+    attribute to JSON for each span it is asked about."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
+
+
+def start_span(
+    tracer: Any,
+    name: str,
+    context: Context | None,
+    attributes: dict[str, Any],
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> trace.Span:
+    """A span under the span current in ``context`` (a root span without one),
+    as the provider's sampler decides: a :class:`Span` when it records, a
+    ``NonRecordingSpan`` carrying the ids otherwise. ``attributes`` becomes the
+    span's own (the caller hands over a fresh dict)."""
+    if not isinstance(tracer, SdkTracer):  # another SDK's tracer: its own spans
+        return tracer.start_span(name, context, kind, attributes)
+    parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+    if parent is not None and parent.is_valid:
+        trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
+    else:
+        generator = tracer.id_generator
+        parent, trace_id = None, generator.generate_trace_id()
+        random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
+        flags = _RANDOM if random is not None and random() else 0
+    result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
+    if result.decision.is_sampled():
+        flags |= _SAMPLED
+    ids = SpanContext(
+        trace_id,
+        tracer.id_generator.generate_span_id(),
+        is_remote=False,
+        trace_flags=TraceFlags(flags),
+        trace_state=result.trace_state,
+    )
+    if not result.decision.is_recording():
+        return NonRecordingSpan(ids)
+    if result.attributes != attributes:  # the sampler's are the span's, as in the SDK
+        attributes = dict(result.attributes)
+    return Span(tracer, name, ids, parent, attributes, kind)
+
+
+class Span(trace.Span):
+    """A recording span of one thread (see the module's docstring)."""
+
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_end",
+        "_events",
+        "_kind",
+        "_name",
+        "_parent",
+        "_start",
+        "_status",
+        "_tracer",
+    )
+
+    def __init__(
+        self,
+        tracer: SdkTracer,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        attributes: dict[str, Any],
+        kind: SpanKind,
+    ) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._attributes: dict[str, Any] | BoundedAttributes = attributes
+        self._kind = kind
+        self._events: list[Event] = []
+        self._status = _UNSET
+        self._start = time.time_ns()
+        self._end: int | None = None
+
+    def get_span_context(self) -> SpanContext:
+        return self._context
+
+    def is_recording(self) -> bool:
+        return self._end is None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.set_attributes({key: value})
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self._end is not None:
+            return
+        plain = self._attributes
+        if not isinstance(plain, BoundedAttributes):
+            if all(type(v) in _PLAIN for v in attributes.values()):
+                plain.update(attributes)  # what the SDK would keep as it is
+                return
+            # a value to check (a sequence, or anything from outside Oris): from
+            # now on validated as the SDK validates, invalid values dropped
+            self._attributes = BoundedAttributes(attributes=plain, immutable=False)
+        for key, value in attributes.items():
+            self._attributes[key] = value
+
+    def add_event(
+        self, name: str, attributes: Any = None, timestamp: int | None = None
+    ) -> None:
+        if self._end is None:
+            attrs = BoundedAttributes(attributes=attributes, immutable=True)
+            self._events.append(Event(name, attrs, timestamp))
+
+    def add_link(self, context: SpanContext, attributes: Any = None) -> None:
+        return None  # our spans have no links
+
+    def update_name(self, name: str) -> None:
+        self._name = name
+
+    def set_status(
+        self, status: Status | StatusCode, description: str | None = None
+    ) -> None:
+        # as the SDK: OK is final, UNSET changes nothing
+        if self._end is not None or self._status.status_code is StatusCode.OK:
+            return
+        if isinstance(status, StatusCode):
+            status = Status(status, description)
+        if status.status_code is not StatusCode.UNSET:
+            self._status = status
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        kind = type(exception)
+        module, qualname = kind.__module__, kind.__qualname__
+        found = {
+            "exception.type": f"{module}.{qualname}"
+            if module and module != "builtins"
+            else qualname,
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        if attributes:
+            found.update(attributes)
+        self.add_event("exception", found, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        if self._end is not None:
+            return
+        self._end = end_time if end_time is not None else time.time_ns()
+        tracer = self._tracer
+        events: Sequence[Event] = tuple(self._events)
+        tracer.span_processor.on_end(
+            ReadableSpan(
+                name=self._name,
+                context=self._context,
+                parent=self._parent,
+                resource=tracer.resource,
+                attributes=self._attributes,
+                events=events,
+                kind=self._kind,
+                status=self._status,
+                start_time=self._start,
+                end_time=self._end,
+                instrumentation_scope=_SCOPE,
+            )
+        )
