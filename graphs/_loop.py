@@ -12,6 +12,7 @@ import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from graphs._caching import cache_lookup, cache_store
 from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
 from graphs._effects import EffectLedger, ledger_for
@@ -42,6 +43,7 @@ from graphs.instrumentation import Listener, SuperstepStart, get_listener
 from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
+    from graphs.cache.base import BaseCache
     from graphs.compiled import CompiledGraph
 
 DEFAULT_RECURSION_LIMIT = 25
@@ -76,6 +78,9 @@ class Run:
         stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
+        self.cache: BaseCache[Any] | None = (
+            graph.cache if parent is None or graph.cache else parent.run.cache
+        )
         # one ledger for a root run and its subgraphs
         self.effects: EffectLedger | None = (
             ledger_for(self.saver, self.config)
@@ -215,6 +220,8 @@ class Run:
     ) -> Generator[Request, Any, list[Task] | None]:
         """Runs one superstep; returns the next one's tasks, ``None`` once the
         run stopped (failed or paused)."""
+        # cached tasks are restored from the cache (graphs._caching)
+        misses = cache_lookup(self, tasks) if self.cache is not None else None
         # a restored task's writes are ready; the input task may still have
         # conditional edges to run
         todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
@@ -229,6 +236,8 @@ class Run:
                 for t in todo:
                     t.observer = handle
             yield Req.RUN, todo
+            if misses:
+                cache_store(self, misses)
             if self.graph.error_handlers:  # handled failures: their handlers
                 tasks = swap_handled(self, tasks)
         failed = yield from self._settle(tasks)

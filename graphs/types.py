@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from graphs.cache.base import CachePolicy
 from graphs.errors import NodeTimeoutError
 from graphs.policy import InterruptPolicy
 
 __all__ = [
     "END",
     "START",
+    "CachePolicy",
     "Command",
     "Interrupt",
     "Overwrite",
