@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from graphs._resume import restore_writes
+from graphs._resume import emit_update, restore_writes
 from graphs.cache.base import CachePolicy, FullKey, Namespace
 
 if TYPE_CHECKING:
@@ -60,11 +60,15 @@ def cache_lookup(run: Run, tasks: list[Task]) -> list[Miss]:
     misses: list[Miss] = []
     for key, owners in wanted.items():
         rows = found.get(key)
-        for task in owners:
-            if rows is None:
-                misses.append((task, key, ttls[key]))
-            else:
-                restore_writes(task, rows)
+        if rows is not None:
+            # LangGraph's rule: of the tasks with one key (two equal Sends), the
+            # last takes the cached writes and the others run; the writes are
+            # streamed at once, before the superstep runs
+            hit = owners.pop()
+            restore_writes(hit, rows)
+            hit.cached = True
+            emit_update(run, hit)
+        misses.extend((task, key, ttls[key]) for task in owners)
     return misses
 
 

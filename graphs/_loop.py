@@ -78,9 +78,8 @@ class Run:
         stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
-        self.cache: BaseCache[Any] | None = (
-            graph.cache if parent is None or graph.cache else parent.run.cache
-        )
+        # a subgraph uses its own cache, as in LangGraph (none is inherited)
+        self.cache: BaseCache[Any] | None = graph.cache
         # one ledger for a root run and its subgraphs
         self.effects: EffectLedger | None = (
             ledger_for(self.saver, self.config)
@@ -220,8 +219,6 @@ class Run:
     ) -> Generator[Request, Any, list[Task] | None]:
         """Runs one superstep; returns the next one's tasks, ``None`` once the
         run stopped (failed or paused)."""
-        # cached tasks are restored from the cache (graphs._caching)
-        misses = cache_lookup(self, tasks) if self.cache is not None else None
         # a restored task's writes are ready; the input task may still have
         # conditional edges to run
         todo = [t for t in tasks if not t.restored or t.node.branches and t.hidden]
@@ -231,6 +228,10 @@ class Run:
                     event = debug_task(self, "task", t)
                     self.emit("tasks", event["payload"])
                     self.emit("debug", event)
+        misses = None
+        if self.cache is not None:  # cache hits are restored (graphs._caching)
+            misses = cache_lookup(self, todo)
+            todo = [t for t in todo if not t.cached]
         if todo:
             if handle is not None:
                 for t in todo:
@@ -338,7 +339,7 @@ class Run:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
             for t in tasks:
-                if t.restored:
+                if t.restored and not t.cached:  # cache hits are stored
                     continue
                 rows: list[tuple[str, Any]]
                 if t.error is not None:
@@ -438,7 +439,8 @@ class Run:
             # re-emits them before the superstep runs
             shown.sort(key=lambda t: not t.restored)
             for t in shown:
-                emit_update(self, t)
+                if not t.cached:  # a cache hit streamed its writes when found
+                    emit_update(self, t)
         if "messages" in self.modes and len(shown) < len(tasks):
             self.streamed.update(message_ids(self.values))  # the input's messages
         if "debug" in self.modes or "tasks" in self.modes:

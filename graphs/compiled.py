@@ -74,7 +74,7 @@ class CompiledGraph(RunAPI, StateAPI):
 
     # compile(store=...); ``copy({"store": ...})`` binds another one
     store: BaseStore | None = None
-    # compile(cache=...): cached node writes (graphs.cache); subgraphs inherit it
+    # compile(cache=...): cached node writes (graphs.cache), not inherited
     cache: BaseCache[Any] | None = None
 
     def __init__(

@@ -108,9 +108,10 @@ def task_runtime(task: Task) -> Runtime[Any]:
 
     run = task.run
     thread_id = (run.config.get("configurable") or {}).get("thread_id")
+    own = f"{task.name}:{task.id}"  # the task's namespace, as LangGraph's
     info = ExecutionInfo(
         checkpoint_id=run.checkpoint_id,
-        checkpoint_ns=run.ns,
+        checkpoint_ns=f"{run.ns}|{own}" if run.ns else own,
         task_id=task.id,
         thread_id=None if run.saver is None else thread_id,
         run_id=_run_id(run.config),

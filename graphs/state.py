@@ -412,7 +412,7 @@ class StateGraph:
             name: Graph name (used in drawings and as a subgraph node name).
             debug: Accepted for compatibility.
             cache: The node cache (:class:`graphs.cache.InMemoryCache`) for nodes
-                with a ``cache_policy``; subgraphs inherit it.
+                with a ``cache_policy``; a subgraph uses only its own.
             store: A :class:`graphs.store.BaseStore` for the nodes (a parameter
                 named ``store``, or ``get_store()``); subgraphs inherit it.
 
