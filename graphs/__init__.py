@@ -33,11 +33,13 @@ from graphs.errors import (
 )
 from graphs.messages import MessagesState, add_messages
 from graphs.policy import InterruptPolicy
+from graphs.runtime import Runtime, get_runtime
 from graphs.state import StateGraph
 from graphs.store.base import get_store
 from graphs.types import (
     END,
     START,
+    CachePolicy,
     Command,
     Interrupt,
     Overwrite,
@@ -55,6 +57,7 @@ CompiledStateGraph = CompiledGraph
 __all__ = [
     "END",
     "START",
+    "CachePolicy",
     "CheckpointDecodeError",
     "Command",
     "CompiledGraph",
@@ -77,6 +80,7 @@ __all__ = [
     "Overwrite",
     "RetryPolicy",
     "RunResult",
+    "Runtime",
     "Send",
     "SerializationError",
     "StateGraph",
@@ -89,6 +93,7 @@ __all__ = [
     "get_config",
     "get_effect",
     "get_message_writer",
+    "get_runtime",
     "get_store",
     "get_stream_writer",
     "heartbeat",

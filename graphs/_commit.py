@@ -141,7 +141,11 @@ def checkpoint_payload(
 
 def interrupt_dict(interrupt: Interrupt) -> dict[str, Any]:
     """An interrupt as LangGraph's stream events show it (``asdict``)."""
-    return {"value": interrupt.value, "id": interrupt.id, "response_schema": None}
+    return {
+        "value": interrupt.value,
+        "id": interrupt.id,
+        "response_schema": interrupt.response_schema,
+    }
 
 
 def debug_checkpoint(payload: dict[str, Any]) -> dict[str, Any]:

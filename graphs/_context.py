@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from graphs._response import json_schema, validate
 from graphs.errors import GraphInterrupt
 from graphs.policy import InterruptPolicy
 from graphs.types import Interrupt
@@ -48,7 +49,12 @@ def interrupt_id(task_id: str, index: int) -> str:
     return hashlib.blake2b(f"{task_id}#{index}".encode(), digest_size=16).hexdigest()
 
 
-def interrupt(value: Any, *, policy: InterruptPolicy | None = None) -> Any:
+def interrupt(
+    value: Any,
+    *,
+    response_schema: Any = None,
+    policy: InterruptPolicy | None = None,
+) -> Any:
     """Pause the run and ask for a value; return it once the run is resumed.
 
     Several calls in one node are matched to resume values by order. On resume the
@@ -56,27 +62,46 @@ def interrupt(value: Any, *, policy: InterruptPolicy | None = None) -> Any:
 
     Args:
         value: JSON-serialisable payload describing what is needed.
+        response_schema: The schema of the value expected on resume, shown on
+            the :class:`Interrupt` as JSON schema: a JSON schema ``dict`` (kept
+            as it is, the resume value is not checked), or a pydantic model,
+            ``TypedDict`` or dataclass (its schema; the resume value is
+            validated and converted, see :mod:`graphs._response`).
         policy: Who may answer, by when and how many must agree; carried on the
             :class:`Interrupt` and enforced by the durable runtime (see
             :class:`graphs.InterruptPolicy`).
 
     Returns:
-        The value given with ``Command(resume=...)``.
+        The value given with ``Command(resume=...)`` (validated against a
+        ``response_schema`` type).
 
     Raises:
         GraphInterrupt: When no resume value is available yet (caught by the engine).
+        ValueError: When the resume value does not match a ``response_schema``
+            type (pydantic's ``ValidationError`` when pydantic validates it);
+            the value is not recorded, so the interrupt can be answered again.
     """
     task = current_task()
     index = task.interrupt_index
     task.interrupt_index = index + 1
     if index < len(task.resume_values):
-        return task.resume_values[index]
+        return _checked(response_schema, task.resume_values[index])
     iid = interrupt_id(task.id, index)
     found = task.take_resume(iid)
     if found is not _NO_RESUME:
+        checked = _checked(response_schema, found)
         task.resume_values.append(found)
-        return found
-    raise GraphInterrupt([Interrupt(value=value, id=iid, policy=policy)])
+        return checked
+    schema = None if response_schema is None else json_schema(response_schema)
+    raise GraphInterrupt(
+        [Interrupt(value=value, id=iid, response_schema=schema, policy=policy)]
+    )
+
+
+def _checked(schema: Any, value: Any) -> Any:
+    return (
+        value if schema is None or isinstance(schema, dict) else validate(schema, value)
+    )
 
 
 def get_stream_writer() -> Callable[[Any], None]:

@@ -22,7 +22,7 @@ from typing import Any, get_args, get_origin
 
 from graphs.channels import ROOT
 
-__all__ = ["config_schema", "context_schema", "state_schema"]
+__all__ = ["config_schema", "context_schema", "state_schema", "type_schema"]
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
@@ -111,6 +111,18 @@ def config_schema(schema: Any, title: str) -> dict[str, Any]:
     name = context["title"]
     out["properties"]["configurable"] = {"$ref": f"#/$defs/{name}", "default": None}
     return {"$defs": {name: context, **defs}, **out}
+
+
+def type_schema(hint: Any) -> dict[str, Any]:
+    """The JSON schema of a type, as pydantic's ``TypeAdapter(hint).json_schema()``
+    gives it (a pydantic model's own; a class's properties at the top)."""
+    builder = _Builder()
+    own = _pydantic(hint)
+    if own is not None:
+        return own
+    if is_typeddict(hint) or dataclasses.is_dataclass(hint):
+        return builder.document(hint)
+    return builder.wrap(builder.of(hint))
 
 
 def is_typeddict(schema: Any) -> bool:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from graphs._caching import cache_lookup, cache_store
 from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoint
 from graphs._context import _NO_RESUME
 from graphs._effects import EffectLedger, ledger_for
@@ -42,6 +43,7 @@ from graphs.instrumentation import Listener, SuperstepStart, get_listener
 from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
+    from graphs.cache.base import BaseCache
     from graphs.compiled import CompiledGraph
 
 DEFAULT_RECURSION_LIMIT = 25
@@ -76,6 +78,8 @@ class Run:
         stream_subgraphs = options.subgraphs
         self.stream_subgraphs = stream_subgraphs
         self.saver = graph.resolve_saver(parent)
+        # a subgraph uses its own cache, as in LangGraph (none is inherited)
+        self.cache: BaseCache[Any] | None = graph.cache
         # one ledger for a root run and its subgraphs
         self.effects: EffectLedger | None = (
             ledger_for(self.saver, self.config)
@@ -224,11 +228,17 @@ class Run:
                     event = debug_task(self, "task", t)
                     self.emit("tasks", event["payload"])
                     self.emit("debug", event)
+        misses = None
+        if self.cache is not None:  # cache hits are restored (graphs._caching)
+            misses = cache_lookup(self, todo)
+            todo = [t for t in todo if not t.cached]
         if todo:
             if handle is not None:
                 for t in todo:
                     t.observer = handle
             yield Req.RUN, todo
+            if misses:
+                cache_store(self, misses)
             if self.graph.error_handlers:  # handled failures: their handlers
                 tasks = swap_handled(self, tasks)
         failed = yield from self._settle(tasks)
@@ -329,7 +339,7 @@ class Run:
             yield from self._flush_exit(force=True)
             cfg = checkpoint_config(self.thread_id, self.ns, self.checkpoint_id)
             for t in tasks:
-                if t.restored:
+                if t.restored and not t.cached:  # cache hits are stored
                     continue
                 rows: list[tuple[str, Any]]
                 if t.error is not None:
@@ -429,7 +439,8 @@ class Run:
             # re-emits them before the superstep runs
             shown.sort(key=lambda t: not t.restored)
             for t in shown:
-                emit_update(self, t)
+                if not t.cached:  # a cache hit streamed its writes when found
+                    emit_update(self, t)
         if "messages" in self.modes and len(shown) < len(tasks):
             self.streamed.update(message_ids(self.values))  # the input's messages
         if "debug" in self.modes or "tasks" in self.modes:

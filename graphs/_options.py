@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 if TYPE_CHECKING:
     from graphs._events import EventStream
@@ -46,6 +46,7 @@ class RunOptions:
         trace: Record trace events (``RunResult.trace``).
         catch_errors: A node failure ends the run as ``failed`` instead of raising.
         events: The ``astream_events`` call the run reports to (subgraphs too).
+        context: The run's ``context`` (``Runtime.context``; subgraphs too).
     """
 
     modes: frozenset[StreamMode] = frozenset()
@@ -58,6 +59,7 @@ class RunOptions:
     trace: bool = False
     catch_errors: bool = False
     events: EventStream | None = None
+    context: Any = None
 
     def __post_init__(self) -> None:
         if self.durability not in _DURABILITIES:
@@ -74,6 +76,7 @@ class RunOptions:
             subgraphs=self.subgraphs,
             durability=self.durability,
             events=self.events,
+            context=self.context,
         )
 
     def streaming(

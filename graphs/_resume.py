@@ -13,7 +13,14 @@ from graphs.types import START
 if TYPE_CHECKING:
     from graphs._loop import Run
 
-__all__ = ["debug_task", "emit_update", "message_ids", "restore_tasks", "route_resume"]
+__all__ = [
+    "debug_task",
+    "emit_update",
+    "message_ids",
+    "restore_tasks",
+    "restore_writes",
+    "route_resume",
+]
 
 
 def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
@@ -44,10 +51,7 @@ def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
             continue
         regular = [(c, v) for c, v in rows if c not in BOOKKEEPING]
         if regular:
-            task.restored = True
-            task.writes = [(c, v) for c, v in regular if c not in (GOTO, SEND, DONE)]
-            task.gotos = [v for c, v in regular if c == GOTO]
-            task.sends = [v for c, v in regular if c == SEND]
+            restore_writes(task, regular)
             continue
         for channel, value in rows:
             if channel == RESUME:
@@ -59,6 +63,14 @@ def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
     if resume is not _NO_RESUME:
         route_resume(self, resume, pending)
     return tasks
+
+
+def restore_writes(task: Task, rows: list[tuple[str, Any]]) -> None:
+    """Restore a finished task from its stored writes (``Task.stored_writes``)."""
+    task.restored = True
+    task.writes = [(c, v) for c, v in rows if c not in (GOTO, SEND, DONE)]
+    task.gotos = [v for c, v in rows if c == GOTO]
+    task.sends = [v for c, v in rows if c == SEND]
 
 
 def route_resume(self: Run, resume: Any, pending: dict[str, Task]) -> None:

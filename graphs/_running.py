@@ -18,6 +18,7 @@ from graphs._loop import Run
 from graphs._options import Durability, RunOptions, node_names
 from graphs._outbox import Chunk, Outbox
 from graphs.errors import GraphInterrupt
+from graphs.runtime import coerce_context
 from graphs.types import RunResult
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def _ignore(unsupported: dict[str, Any]) -> None:
 
 
 def _options(
+    graph: Any,
+    context: Any,
     *,
     durability: Durability,
     interrupt_before: str | Sequence[str] | None,
@@ -46,6 +49,7 @@ def _options(
     **more: Any,
 ) -> RunOptions:
     return RunOptions(
+        context=coerce_context(graph.builder.context_schema, context),
         durability=durability,
         interrupt_before=node_names(interrupt_before),
         interrupt_after=node_names(interrupt_after),
@@ -83,6 +87,7 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        context: Any = None,
         **unsupported: Any,
     ) -> Any:
         """Run the graph to completion or to an interrupt.
@@ -97,12 +102,16 @@ class RunAPI:
             durability: ``"sync"``, ``"async"`` or ``"exit"``.
             interrupt_before: Override the compiled breakpoints.
             interrupt_after: Override the compiled breakpoints.
+            context: The run's context (``Runtime.context`` of its nodes); a dict
+                for a dataclass or pydantic ``context_schema`` becomes one.
 
         Returns:
             The final state; with ``"__interrupt__"`` when the run paused.
         """
         _ignore(unsupported)
         options = _options(
+            self,
+            context,
             durability=durability,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
@@ -129,11 +138,14 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        context: Any = None,
         **unsupported: Any,
     ) -> Any:
         """Async :meth:`invoke`."""
         _ignore(unsupported)
         options = _options(
+            self,
+            context,
             durability=durability,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
@@ -162,12 +174,15 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        context: Any = None,
         **unsupported: Any,
     ) -> Iterator[Any]:
         """Stream chunks: one mode gives ``chunk``; several give ``(mode, chunk)``;
         with ``subgraphs=True`` a namespace tuple comes first."""
         _ignore(unsupported)
         options = _options(
+            self,
+            context,
             durability=durability,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
@@ -184,11 +199,14 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        context: Any = None,
         **unsupported: Any,
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         _ignore(unsupported)
         options = _options(
+            self,
+            context,
             durability=durability,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
@@ -212,6 +230,7 @@ class RunAPI:
         durability: Durability = "sync",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
+        context: Any = None,
         **unsupported: Any,
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream LangChain's v2 run events of the graph, its nodes, its
@@ -258,6 +277,8 @@ class RunAPI:
             input,
             config,
             _options(
+                self,
+                context,
                 durability=durability,
                 interrupt_before=interrupt_before,
                 interrupt_after=interrupt_after,
@@ -307,6 +328,7 @@ class RunAPI:
         subgraphs: bool = False,
         on_chunk: Callable[[tuple[str, ...], str, Any], None] | None = None,
         events: bool = False,
+        context: Any = None,
         **unsupported: Any,
     ) -> RunResult:
         """Run for the runtime: never raises for a node failure.
@@ -326,12 +348,15 @@ class RunAPI:
             on_chunk: Called with ``(namespace, mode, payload)`` for each chunk.
             events: Also give ``on_chunk`` the run's :meth:`astream_events` (v2)
                 events, as chunks of mode ``"events"`` with namespace ``()``.
+            context: The run's context, as for :meth:`invoke`.
 
         Returns:
             A :class:`RunResult` (``completed``, ``interrupted`` or ``failed``).
         """
         _ignore(unsupported)
         options = _options(
+            self,
+            context,
             durability=durability,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,

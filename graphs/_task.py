@@ -61,6 +61,7 @@ class Task:
     __slots__ = (
         "_id",
         "arg",
+        "cached",
         "custom",
         "effect_index",
         "error",
@@ -102,6 +103,7 @@ class Task:
         self.resume_map: dict[str, Any] | None = None
         self.null_resume: Any = _NO_RESUME
         self.restored = False
+        self.cached = False  # restored from the node cache (graphs._caching)
         # the instrumentation listener and its superstep's handle, when one listens
         self.observer: tuple[Any, Any] | None = None
         self.failed: Task | None = None  # the task an error handler's task handles

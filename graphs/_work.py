@@ -33,6 +33,7 @@ from graphs.errors import (
     describe,
 )
 from graphs.instrumentation import NodeStart
+from graphs.runtime import task_runtime
 from graphs.store.base import task_store
 from graphs.types import END, Command, Send, node_name
 
@@ -317,6 +318,8 @@ def _args(node: NodeRuntime, task: Task) -> tuple[tuple[Any, ...], dict[str, Any
         kwargs["error"] = node_error(task)
     if node.takes_store:
         kwargs["store"] = task_store(task)
+    if node.takes_runtime:
+        kwargs["runtime"] = task_runtime(task)
     return args, kwargs
 
 

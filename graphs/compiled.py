@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, is_typeddict
 
+from graphs._caching import node_namespace
 from graphs._config import merge_configs
 from graphs._exec import adrive, drive
 from graphs._handlers import with_defaults
@@ -19,10 +20,12 @@ from graphs._running import RunAPI, child_result
 from graphs._state_api import StateAPI
 from graphs._task import Task
 from graphs._work import command_output
+from graphs.cache.base import BaseCache, CachePolicy, Namespace
 from graphs.channels import ROOT, initial_values
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.drawing import DrawableGraph, build_drawable
 from graphs.errors import InvalidUpdateError
+from graphs.runtime import takes_runtime
 from graphs.state import call_signature, positional_config
 from graphs.store.base import BaseStore, takes_store
 from graphs.types import START, Command, RetryPolicy, TimeoutPolicy
@@ -62,6 +65,8 @@ class NodeRuntime:
     error_handler: str | None = None  # the node run when this one fails
     takes_error: bool = False  # an ``error: NodeError`` parameter (a handler)
     takes_store: bool = False  # a ``store`` parameter (graphs.store)
+    takes_runtime: bool = False  # a ``runtime`` parameter (graphs.runtime)
+    cache_policy: CachePolicy | None = None  # add_node(cache_policy=...)
 
 
 class CompiledGraph(RunAPI, StateAPI):
@@ -69,6 +74,8 @@ class CompiledGraph(RunAPI, StateAPI):
 
     # compile(store=...); ``copy({"store": ...})`` binds another one
     store: BaseStore | None = None
+    # compile(cache=...): cached node writes (graphs.cache), not inherited
+    cache: BaseCache[Any] | None = None
 
     def __init__(
         self,
@@ -102,8 +109,13 @@ class CompiledGraph(RunAPI, StateAPI):
         self.node_order = {name: i for i, name in enumerate(builder.nodes)}
         self.deferred_nodes = frozenset(n for n, s in builder.nodes.items() if s.defer)
         self.nodes_rt: dict[str, NodeRuntime] = {}
+        cache_default = builder.node_defaults.cache_policy
         for name in builder.nodes:
-            self.nodes_rt[name] = with_defaults(builder, name, self._prepare(name))
+            prepared = with_defaults(builder, name, self._prepare(name))
+            policy = builder.nodes[name].cache_policy or cache_default
+            if policy is not None:
+                prepared = replace(prepared, cache_policy=policy)
+            self.nodes_rt[name] = prepared
         self.error_handlers = any(n.error_handler for n in self.nodes_rt.values())
         self.start_node = self._prepare(START)
         self.start_goto = NodeRuntime(START, None)
@@ -174,6 +186,7 @@ class CompiledGraph(RunAPI, StateAPI):
             tuple(branches),
             timeout=spec.timeout,
             takes_store=takes_store(action),
+            takes_runtime=takes_runtime(action),
         )
 
     # -- plumbing used by the loop -----------------------------------------------
@@ -315,6 +328,29 @@ class CompiledGraph(RunAPI, StateAPI):
         title = f"{name}Config" if name[:1].isupper() else f"{name}_config"
         return config_schema(self.builder.context_schema, title)
 
+    # -- the node cache ---------------------------------------------------------------
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Delete the cached writes of ``nodes`` (default: every node).
+
+        Raises:
+            ValueError: When the graph was compiled without a cache.
+        """
+        self._cache().clear(self._cache_namespaces(nodes))
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Async :meth:`clear_cache`."""
+        await self._cache().aclear(self._cache_namespaces(nodes))
+
+    def _cache(self) -> BaseCache[Any]:
+        if self.cache is None:
+            raise ValueError("No cache is set for this graph. Cannot clear cache.")
+        return self.cache
+
+    def _cache_namespaces(self, nodes: Sequence[str] | None) -> list[Namespace]:
+        names = self.builder.nodes if nodes is None else nodes
+        return [node_namespace(self, n) for n in names if n in self.builder.nodes]
+
     # -- as a subgraph ----------------------------------------------------------------
 
     def child_run(
@@ -344,10 +380,12 @@ class CompiledGraph(RunAPI, StateAPI):
         merged = {**parent.config, **(config or {}), "configurable": conf}
         inherited = parent.options.for_child()
         if options is not None:
+            context = options.context
             inherited = replace(
                 inherited,
                 interrupt_before=options.interrupt_before,
                 interrupt_after=options.interrupt_after,
+                context=inherited.context if context is None else context,
             )
         return Run(self, inp, self.merged_config(merged), inherited, task)
 

@@ -155,6 +155,8 @@ def _interrupt_json(interrupt: Interrupt) -> dict[str, Any]:
     out = {"value": to_jsonable(interrupt.value), "id": interrupt.id}
     if interrupt.policy is not None:  # absent, not null: older checkpoints read alike
         out["policy"] = interrupt.policy.to_json()
+    if interrupt.response_schema is not None:  # absent likewise
+        out["response_schema"] = to_jsonable(interrupt.response_schema)
     return out
 
 
@@ -223,7 +225,10 @@ _BUILTIN_DECODERS: dict[str, _FromJson] = {
     "dict": lambda v: {_hashable(k): x for k, x in v},
     "send": lambda v: Send(v[0], v[1]),
     "interrupt": lambda v: Interrupt(
-        value=v["value"], id=v["id"], policy=_policy(v.get("policy"))
+        value=v["value"],
+        id=v["id"],
+        response_schema=v.get("response_schema"),
+        policy=_policy(v.get("policy")),
     ),
     "overwrite": Overwrite,
     "command": lambda v: Command(

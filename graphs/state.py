@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from graphs._timeouts import timeout_policy
+from graphs.cache.base import BaseCache, CachePolicy
 from graphs.channels import channels_from_schema
 from graphs.checkpoint.base import BaseCheckpointSaver
 from graphs.errors import InvalidGraphError
@@ -36,6 +37,7 @@ class NodeSpec:
     timeout: TimeoutPolicy | None = None
     error_handler: str | None = None  # the handler node of this node's failures
     is_error_handler: bool = False
+    cache_policy: CachePolicy | None = None
 
 
 @dataclass(slots=True)
@@ -45,10 +47,11 @@ class NodeDefaults:
     retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None
     error_handler: Any = None
     timeout: TimeoutPolicy | None = None
+    cache_policy: CachePolicy | None = None
 
 
 DEFAULT_ERROR_HANDLER = "__default_error_handler__"
-_UNSUPPORTED = ("cache_policy", "input_schema", "trace_policy")
+_UNSUPPORTED = ("input_schema", "trace_policy")
 
 
 @dataclass(slots=True)
@@ -147,7 +150,7 @@ class StateGraph:
         self,
         *,
         retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
-        cache_policy: Any = None,
+        cache_policy: CachePolicy | None = None,
         error_handler: Any = None,
         timeout: float | timedelta | TimeoutPolicy | None = None,
     ) -> StateGraph:
@@ -161,7 +164,8 @@ class StateGraph:
 
         Args:
             retry_policy: Default retry policy.
-            cache_policy: LangGraph's node cache: not supported (a warning says so).
+            cache_policy: Default :class:`~graphs.cache.CachePolicy` (used when
+                the graph is compiled with a ``cache``).
             error_handler: Default error handler (see :meth:`add_node`).
             timeout: Default timeout: seconds, a ``timedelta`` or a
                 :class:`~graphs.TimeoutPolicy`.
@@ -173,7 +177,7 @@ class StateGraph:
         if retry_policy is not None:
             defaults.retry_policy = retry_policy
         if cache_policy is not None:
-            _warn_unsupported("set_node_defaults", "cache_policy")
+            defaults.cache_policy = cache_policy
         if error_handler is not None:
             defaults.error_handler = error_handler
         if timeout is not None:
@@ -192,6 +196,7 @@ class StateGraph:
         retry: RetryPolicy | None = None,
         timeout: float | timedelta | TimeoutPolicy | None = None,
         error_handler: Any = None,
+        cache_policy: CachePolicy | None = None,
         **options: Any,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
@@ -217,8 +222,11 @@ class StateGraph:
                 returns an update or a ``Command`` instead of the failed node,
                 whose edges are not followed. Added as the node
                 ``__error_handler__<name>``.
-            **options: Other LangGraph options (``cache_policy``,
-                ``input_schema``, ...): not supported, a warning says so.
+            cache_policy: Cache the node's writes by its input (a
+                :class:`~graphs.cache.CachePolicy`), when the graph is compiled
+                with a ``cache``.
+            **options: Other LangGraph options (``input_schema``, ...): not
+                supported, a warning says so.
 
         Returns:
             The builder, for chaining.
@@ -267,6 +275,7 @@ class StateGraph:
             tuple(destinations or _literal_targets(action) or ()),
             policy,
             handler,
+            cache_policy=cache_policy,
         )
         return self
 
@@ -390,7 +399,7 @@ class StateGraph:
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
         debug: bool = False,
-        cache: Any = None,
+        cache: BaseCache[Any] | None = None,
         store: Any = None,
     ) -> CompiledGraph:
         """Validate the graph and return a runnable :class:`CompiledGraph`.
@@ -402,7 +411,8 @@ class StateGraph:
             interrupt_after: Nodes (or ``"*"``) to pause after.
             name: Graph name (used in drawings and as a subgraph node name).
             debug: Accepted for compatibility.
-            cache: LangGraph's node cache: not supported (a warning says so).
+            cache: The node cache (:class:`graphs.cache.InMemoryCache`) for nodes
+                with a ``cache_policy``; a subgraph uses only its own.
             store: A :class:`graphs.store.BaseStore` for the nodes (a parameter
                 named ``store``, or ``get_store()``); subgraphs inherit it.
 
@@ -424,12 +434,6 @@ class StateGraph:
                 f"checkpointer must be a BaseCheckpointSaver, True, False or None, "
                 f"not {type(checkpointer).__name__}"
             )
-        if cache is not None:
-            warnings.warn(
-                "compile(cache=...) is not supported by graphs; ignored",
-                UserWarning,
-                stacklevel=2,
-            )
         handler = self.node_defaults.error_handler
         if handler is not None and DEFAULT_ERROR_HANDLER not in self.nodes:
             # LangGraph adds it to the builder's nodes at compile time
@@ -442,6 +446,7 @@ class StateGraph:
         self.validate(after, label="interrupt_after node")
         compiled = CompiledGraph(self, checkpointer, before, after, name or "LangGraph")
         compiled.store = store
+        compiled.cache = cache
         return compiled
 
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from graphs.cache.base import CachePolicy
 from graphs.errors import NodeTimeoutError
 from graphs.policy import InterruptPolicy
 
 __all__ = [
     "END",
     "START",
+    "CachePolicy",
     "Command",
     "Interrupt",
     "Overwrite",
@@ -84,12 +86,15 @@ class Interrupt:
         resumable: Older LangGraph keyword, accepted and ignored (with a warning).
         ns: Older LangGraph keyword, accepted and ignored (with a warning).
         when: Older LangGraph keyword, accepted and ignored (with a warning).
+        response_schema: The JSON schema of the value expected on resume
+            (``interrupt(value, response_schema=...)``), or ``None``.
         policy: The approval policy declared with ``interrupt(value, policy=...)``
             (an Oris addition, not shown in the repr).
     """
 
     value: Any
     id: str
+    response_schema: dict[str, Any] | None = None
     policy: InterruptPolicy | None = field(default=None, repr=False)
 
     def __init__(
@@ -100,6 +105,7 @@ class Interrupt:
         resumable: Any = None,
         ns: Any = None,
         when: Any = None,
+        response_schema: dict[str, Any] | None = None,
         policy: InterruptPolicy | None = None,
     ) -> None:
         if resumable is not None or ns is not None or when is not None:
@@ -110,6 +116,7 @@ class Interrupt:
             )
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "id", id)
+        object.__setattr__(self, "response_schema", response_schema)
         object.__setattr__(self, "policy", policy)
 
 

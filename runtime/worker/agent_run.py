@@ -78,7 +78,8 @@ class Served:
         self.events.flush()
 
     def options(self) -> dict[str, Any]:
-        """``graph.run``'s options for the run: modes, breakpoints, durability."""
+        """``graph.run``'s options for the run: modes, breakpoints, durability,
+        context."""
         kwargs = self.run.kwargs
         options: dict[str, Any] = {
             "stream_mode": self.events.graph_modes(),
@@ -88,6 +89,8 @@ class Served:
         }
         if kwargs.get("durability"):
             options["durability"] = kwargs["durability"]
+        if kwargs.get("context"):  # the nodes' Runtime.context
+            options["context"] = kwargs["context"]
         for key in ("interrupt_before", "interrupt_after"):
             if kwargs.get(key):
                 options[key] = kwargs[key]

@@ -65,7 +65,9 @@ def test_a_policy_changes_nothing_about_resuming_without_a_runtime() -> None:
 def test_an_interrupt_without_a_policy_has_none_and_prints_as_before() -> None:
     (paused,) = build(None).invoke({}, config())["__interrupt__"]
     assert paused.policy is None
-    assert repr(paused) == f"Interrupt(value={paused.value!r}, id={paused.id!r})"
+    assert repr(paused) == (
+        f"Interrupt(value={paused.value!r}, id={paused.id!r}, response_schema=None)"
+    )
 
 
 def test_the_policy_survives_serde_and_is_absent_without_one() -> None:

@@ -159,12 +159,10 @@ def test_input_output_and_private_schemas_with_conditional_edges() -> None:
     assert same(scenario) == ("ok", {"a": "hi!hi!"})
 
 
-def test_langgraph_options_graphs_lacks_warn() -> None:
+def test_unknown_compile_options_fail() -> None:
     g = StateGraph(Log)
     g.add_node("a", add("a"))
     g.add_edge("__start__", "a")
-    with pytest.warns(UserWarning, match="cache"):
-        g.compile(cache=object())
     with pytest.raises(TypeError):
         g.compile(not_an_option=True)  # type: ignore[call-arg]
 
@@ -206,8 +204,8 @@ def test_invoke_options_graphs_lacks_warn() -> None:
     g = StateGraph(Log)
     g.add_node("a", add("a"))
     g.add_edge("__start__", "a")
-    with pytest.warns(UserWarning, match="context"):
-        g.compile().invoke({"log": []}, context={"user": "ada"})
+    with pytest.warns(UserWarning, match="output_keys"):
+        g.compile().invoke({"log": []}, output_keys=["log"])
 
 
 class TopicInput(TypedDict):

@@ -162,9 +162,7 @@ def test_options_graphs_lacks_warn() -> None:
     g = graphs.StateGraph(Log)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        g.add_node("a", add("a"), cache_policy=object())
-        g.set_node_defaults(cache_policy=object())
+        g.add_node("a", add("a"), input_schema=dict)
     assert [str(w.message) for w in caught] == [
-        "add_node(cache_policy=...) is not supported by graphs; ignored",
-        "set_node_defaults(cache_policy=...) is not supported by graphs; ignored",
+        "add_node(input_schema=...) is not supported by graphs; ignored",
     ]

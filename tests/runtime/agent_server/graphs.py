@@ -37,6 +37,7 @@ AGENT_GRAPHS = {
     "chat": "tests.runtime.agent_server.graphs_runs:build_chat",
     "review": "tests.runtime.agent_server.graphs_runs:build_review",
     "ticks": "tests.runtime.agent_server.graphs_runs:build_ticks",
+    "greets": "tests.runtime.agent_server.graphs_runs:build_greets",
     "fails": "tests.runtime.agent_server.graphs_runs:build_fails",
     "crashy": "tests.runtime.agent_server.graphs_runs:build_crashy",
     "drafts": "tests.runtime.agent_server.graphs_threads:build_review",

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from graphs import END, START, StateGraph, get_stream_writer, interrupt
+from graphs import END, START, Runtime, StateGraph, get_stream_writer, interrupt
 from graphs.messages import add_messages
 
 
@@ -128,4 +128,26 @@ def build_crashy() -> Any:
     graph.add_edge(START, "first")
     graph.add_edge("first", "second")
     graph.add_edge("second", END)
+    return graph
+
+
+class Greeting(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+
+
+class Who(TypedDict, total=False):
+    user: str
+    lang: str
+
+
+def build_greets() -> Any:
+    """One node greeting the run's ``context`` (``Runtime.context``)."""
+
+    def greet(state: Greeting, runtime: Runtime[Who]) -> dict[str, Any]:
+        ctx = runtime.context or {}
+        return {"log": [f"{ctx.get('lang', '?')}: hi {ctx.get('user', '?')}"]}
+
+    graph = StateGraph(Greeting, context_schema=Who)
+    graph.add_node("greet", greet)
+    graph.add_edge(START, "greet")
     return graph

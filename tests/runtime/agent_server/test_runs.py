@@ -225,6 +225,23 @@ def test_an_interrupt_resumed_with_command_async(agent_server: LiveServer) -> No
     assert [r["status"] for r in runs] == ["success", "interrupted"]
 
 
+def test_a_run_context_reaches_the_nodes_runtime(agent_server: LiveServer) -> None:
+    client = sdk(agent_server)
+    assistant = client.assistants.create("greets", context={"lang": "fr"})
+    out = client.runs.wait(
+        new_thread(agent_server),
+        assistant["assistant_id"],
+        input={},
+        context={"user": "ada"},
+        if_not_exists="create",
+    )
+    assert out["log"] == ["fr: hi ada"]  # the assistant's context, then the run's
+    out = client.runs.wait(
+        new_thread(agent_server), "greets", input={}, if_not_exists="create"
+    )
+    assert out["log"] == ["?: hi ?"]
+
+
 def test_time_travel_from_a_checkpoint(agent_server: LiveServer) -> None:
     client, thread = sdk(agent_server), new_thread(agent_server)
     first = client.runs.wait(
