@@ -35,11 +35,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.bench_api import PG_SERVER, Bench, pg_execute
-
 ROOT = Path(os.environ.get("ORIS_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_api import PG_SERVER, Bench, pg_execute  # noqa: E402
+
 PY = sys.executable
-PG_DB = os.environ.get("ORIS_BENCH_COUNTS_DB", "oris_bench_counts")
+PG_DB = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench") + "_counts"
 OPERATIONS = ("api_run", "job_create", "delivery", "pusher_claim")
 
 
@@ -219,7 +221,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--op", help=argparse.SUPPRESS)
-    parser.add_argument("--n", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=10, help="callgrind: N and 4N ops")
     parser.add_argument("--ops", nargs="*", default=list(OPERATIONS))
     parser.add_argument("--callgrind", action="store_true", help="count instructions")
     parser.add_argument("--sql", action="store_true", help="print the statements")
@@ -253,12 +255,13 @@ def main() -> int:
             c = counts[op]
             ir = ""
             if args.callgrind:
-                n = 10
+                n = args.n
                 short, long = (callgrind_ir(env, op, k) for k in (n, 4 * n))
                 ir = f"{(long - short) / (3 * n) / 1e6:.2f} M"
             print(
                 f"| {op} | {c['round_trips']} | {c['statements']} | {c['commits']} "
-                f"| {c['health_checks']} | {ir} |"
+                f"| {c['health_checks']} | {ir} |",
+                flush=True,
             )
             if args.sql:
                 for s in c["sql"]:
