@@ -1,6 +1,7 @@
 """Per-operation costs that do not depend on the machine's load: round trips to the
-database (statements, ``BEGIN``/``COMMIT``, Django's connection health checks) and,
-with ``--callgrind``, client-side instructions counted by valgrind.
+database (statements, ``BEGIN``/``COMMIT``, Django's connection health checks),
+function calls and CPU time per operation and, with ``--callgrind``, client-side
+instructions counted by valgrind.
 
 Operations, each as production runs it (the connection's state included):
 
@@ -31,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,32 @@ def count(ops: Ops, op: str) -> dict[str, Any]:
     }
 
 
+def calls_and_cpu(ops: Ops, op: str, n: int) -> tuple[float, float]:
+    """Function calls (Python and C, this thread) and CPU ms per operation, the
+    mean of ``n`` each (only the operation itself, not its preparation)."""
+    calls = 0
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    for _ in range(n):
+        ops.prepare(op)
+        sys.setprofile(hook)
+        try:
+            ops.run(op)
+        finally:
+            sys.setprofile(None)
+    cpu = 0.0
+    for _ in range(n):
+        ops.prepare(op)
+        started = time.process_time()
+        ops.run(op)
+        cpu += time.process_time() - started
+    return calls / n, cpu / n * 1000
+
+
 def role_counts(args: argparse.Namespace) -> None:
     ops = setup()
     out = {}
@@ -165,6 +193,7 @@ def role_counts(args: argparse.Namespace) -> None:
         ops.prepare(op)
         ops.run(op)  # warm: first-use costs (a doorbell row, caches)
         out[op] = count(ops, op)
+        out[op]["calls"], out[op]["cpu_ms"] = calls_and_cpu(ops, op, args.n)
     print("RESULT " + json.dumps(out))
 
 
@@ -237,7 +266,7 @@ def main() -> int:
         migrate = [PY, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"]
         subprocess.run(migrate, env=env, cwd=ROOT, check=True)
         proc = subprocess.run(
-            [PY, __file__, "--role", "counts", "--ops", *args.ops],
+            [PY, __file__, "--role", "counts", "--n", str(args.n), "--ops", *args.ops],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -248,9 +277,9 @@ def main() -> int:
         counts = json.loads(line[len("RESULT ") :])
         print(
             "| operation (PostgreSQL) | round trips | statements | commits "
-            "| health checks | instructions |"
+            "| health checks | calls | CPU ms | instructions |"
         )
-        print("|---|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for op in args.ops:
             c = counts[op]
             ir = ""
@@ -260,7 +289,8 @@ def main() -> int:
                 ir = f"{(long - short) / (3 * n) / 1e6:.2f} M"
             print(
                 f"| {op} | {c['round_trips']} | {c['statements']} | {c['commits']} "
-                f"| {c['health_checks']} | {ir} |",
+                f"| {c['health_checks']} | {c['calls']:.0f} | {c['cpu_ms']:.2f} "
+                f"| {ir} |",
                 flush=True,
             )
             if args.sql:
