@@ -121,7 +121,7 @@ def database_from_url(url: str) -> dict[str, object]:
         if not parts.path.strip("/"):
             raise ImproperlyConfigured(f"DATABASE_URL {url!r} names no database")
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "oris_site.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

@@ -146,6 +146,11 @@ class Attempt(models.Model):
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Not a column: whether an Agent Server run executes this attempt, as the
+    # claim that loaded it read it; ``None`` when not known (ask the database).
+    # A run is given its attempt in the transaction that creates the attempt,
+    # so what a claim reads stays true while the attempt runs.
+    serves_run: bool | None = None
 
     class Meta:
         indexes = [

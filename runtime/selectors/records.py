@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from runtime.errors import NotFound
 from runtime.models import ApiKey, Attempt, AuditLog, DeadLetter
+from runtime.services.statements import model_from_row
 
 
 def dead_letter_get(*, attempt_id: str) -> DeadLetter:
@@ -55,9 +57,19 @@ def audit_log_list(
     return logs[:limit]
 
 
+# Read on every keyed request: one prepared text, no query compiled per call.
+_API_KEY = (
+    f"SELECT {', '.join(f.column for f in ApiKey._meta.concrete_fields)}"
+    f" FROM {ApiKey._meta.db_table} WHERE key_id = %s"
+)
+
+
 def api_key_find(*, key_id: str) -> ApiKey | None:
     """The stored key with this id, usable or not (the caller checks)."""
-    return ApiKey.objects.filter(key_id=key_id).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_API_KEY, [key_id])
+        row = cursor.fetchone()  # key_id is unique
+    return None if row is None else model_from_row(ApiKey, row)
 
 
 def api_keys_exist() -> bool:

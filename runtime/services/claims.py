@@ -12,22 +12,21 @@ models' ``TextChoices`` and transition tables, never typed into the SQL.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from runtime import metrics
-from runtime.models import Attempt, Job, Lease
+from runtime.models import Attempt, Job, Lease, Run
 from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
 from runtime.services.leases import lease_ttl
+from runtime.services.statements import conversions_of, model_from_row
 from runtime.services.transitions import allowed_sources
-
-M = TypeVar("M", bound=Model)
 
 CLAIM_ORDER = "priority DESC, created_at, attempt_no DESC, id"
 # Claimable once due (``retry_at``); the other dispatchable statuses at once.
@@ -67,7 +66,15 @@ _JOB_RUNNING = f"""
     UPDATE {_JOBS} SET status = '{Job.Status.RUNNING}', updated_at = %(now)s
     WHERE id IN (SELECT job_id FROM {{claimed}})
       AND status IN ({sql_statuses(allowed_sources(Job, Job.Status.RUNNING))})"""
-_JOB = f"SELECT {_JOB_COLUMNS} FROM {_JOBS} j WHERE j.id = %(job_id)s"
+# Whether an Agent Server run executes the claimed attempt (``Attempt.serves_run``).
+_SERVES_RUN = (
+    f"EXISTS (SELECT 1 FROM {Run._meta.db_table} r"
+    f" WHERE r.{Run._meta.get_field('attempt').column} = {{attempt}})"
+)
+_JOB = (
+    f"SELECT {_JOB_COLUMNS}, {_SERVES_RUN.format(attempt='%(attempt_id)s')}"
+    f" FROM {_JOBS} j WHERE j.id = %(job_id)s"
+)
 _ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
 
 
@@ -103,7 +110,8 @@ def _statements(
     return (
         f"WITH claimed AS ({claim}), lease AS ({_LEASE.format(claimed='claimed')}),"
         f" job AS ({_JOB_RUNNING.format(claimed='claimed')})"
-        f" SELECT claimed.*, {_JOB_COLUMNS}"
+        f" SELECT claimed.*, {_JOB_COLUMNS},"
+        f" {_SERVES_RUN.format(attempt='claimed.id')}"
         f" FROM claimed JOIN {_JOBS} j ON j.id = claimed.job_id",
     )
 
@@ -184,7 +192,8 @@ def attempt_claim(
     split = len(Attempt._meta.concrete_fields)
     attempt = model_from_row(Attempt, row[:split])
     # PostgreSQL returns the job as it was before the claim's update: apply it.
-    attempt.job = model_from_row(Job, row[split:])
+    attempt.job = model_from_row(Job, row[split:-1])
+    attempt.serves_run = bool(row[-1])
     if attempt.job.status in allowed_sources(Job, Job.Status.RUNNING):
         attempt.job.status, attempt.job.updated_at = Job.Status.RUNNING, now
     metrics.attempt_claimed(
@@ -205,23 +214,13 @@ def attempt_claim(
     )
 
 
-def model_from_row(model: type[M], values: Sequence[Any]) -> M:
-    """An instance from a raw row of all of ``model``'s concrete columns, in
-    field order, with the conversions a queryset would apply."""
-    fields = model._meta.concrete_fields
-    converted = [
-        _converted(model, field, value)
-        for field, value in zip(fields, values, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
 def _converted(model: type[Model], field: Any, value: Any) -> Any:
-    col = field.get_col(model._meta.db_table)
-    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(
-        connection
-    ):
-        value = convert(value, col, connection)
+    """One column's value as a queryset would give it."""
+    _, conversions = conversions_of(model)
+    for _, col, converters in conversions:
+        if col.target is field:
+            for convert in converters:
+                value = convert(value, col, connection)
     return value
 
 

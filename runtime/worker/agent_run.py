@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db import transaction
@@ -49,9 +50,9 @@ class Served:
         for key in ("recursion_limit", "tags", "metadata"):
             if key in given:
                 config[key] = given[key]
-        if attempt.checkpoint_id and not self._wrote_checkpoints():
+        if attempt.checkpoint_id and not self._wrote_checkpoints:
             config["configurable"]["checkpoint_id"] = attempt.checkpoint_id
-        if attempt.dispatches > 1 and self._wrote_checkpoints():
+        if attempt.dispatches > 1 and self._wrote_checkpoints:
             return None  # a crash: continue from the run's last checkpoint
         if attempt.kind == Attempt.Kind.RUN:
             return attempt.job.input
@@ -66,7 +67,9 @@ class Served:
         value = kwargs.get("input")
         return normalize_input(value) if value is not None else None
 
+    @cached_property
     def _wrote_checkpoints(self) -> bool:
+        """Whether the run wrote a checkpoint before this dispatch (read once)."""
         return Checkpoint.objects.filter(
             thread_id=self.attempt.job.thread_id,
             created_at__gte=self.attempt.created_at,
@@ -99,6 +102,8 @@ class Served:
 
 def served(attempt: Attempt) -> Served | None:
     """The Agent Server run ``attempt`` executes (marked running), or ``None``."""
+    if attempt.serves_run is False:  # its claim read that none does
+        return None
     run = Run.objects.filter(attempt_id=attempt.pk).first()
     if run is None:
         return None
@@ -122,6 +127,8 @@ def finished(attempt: Attempt) -> None:
     """After an attempt's outcome, in its transaction: once the run is over, its
     thread's next waiting run starts, its webhook is sent (after the commit) and
     a stateless run's thread is deleted."""
+    if attempt.serves_run is False:
+        return
     run = Run.objects.filter(attempt_id=attempt.pk).first()
     if run is None or run.status not in RUN_FINAL:
         return

@@ -12,7 +12,7 @@ from oris_site import settings as oris_settings
 
 def test_it_reads_a_postgres_url() -> None:
     db = oris_settings.database_from_url("postgres://u:p%40ss@db.example:6543/oris")
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "oris_site.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
         "u",
         "p@ss",

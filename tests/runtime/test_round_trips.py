@@ -3,7 +3,10 @@ submitting a run, claiming an attempt, a delivery or the run endpoint gains a
 statement or a commit. Counts, never timings (docs/benchmarks.md gives both).
 
 A round trip is a statement, or the ``BEGIN`` or ``COMMIT`` of an explicit
-transaction; a statement outside one commits by itself (autocommit).
+transaction, or Django's connection health check (a ``SELECT 1`` before the
+first use of a persistent connection in each request or django-q2 task, which
+bypasses the execute wrappers); a statement outside one commits by itself
+(autocommit).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
+from rest_framework.test import APIClient
 
 from runtime import tasks
 from runtime.models import Attempt, Job, QueueDoorbell, Run, RunEvent
 from runtime.services import agent_runs, claims, threads
+from runtime.services.api_keys import api_key_create
 from runtime.services.audit import Actor
 from tests.factories import make_job
 
@@ -35,12 +40,15 @@ DELIVER_PG, DELIVER_LITE = 21, 34  # were 26, 39
 class Trips:
     statements: list[str] = field(default_factory=list)
     transactions: int = 0  # explicit commits
+    health_checks: int = 0
 
     @property
     def round_trips(self) -> int:
         # SQLite's BEGIN IMMEDIATE is a statement of its own; psycopg's BEGIN is not
         begins = sum(1 for s in self.statements if s[2:].startswith("BEGIN"))
-        return len(self.statements) + 2 * self.transactions - begins
+        return (
+            len(self.statements) + 2 * self.transactions - begins + self.health_checks
+        )
 
     @property
     def autocommits(self) -> int:
@@ -62,12 +70,20 @@ def counted() -> Iterator[Trips]:
         trips.transactions += 1
         commit()
 
+    usable = connection.is_usable
+
+    def counting_usable() -> bool:
+        trips.health_checks += 1
+        return usable()
+
     connection.commit = counting_commit  # type: ignore[method-assign]
+    connection.is_usable = counting_usable  # type: ignore[method-assign]
     try:
         with connection.execute_wrapper(wrapper):
             yield trips
     finally:
         del connection.commit
+        del connection.is_usable
 
 
 def test_submitting_a_run() -> None:
@@ -118,22 +134,26 @@ def test_a_claim_with_the_previous_outcome_shares_its_commit() -> None:
 def test_a_delivery_of_one_three_node_run() -> None:
     """Answer and claim, three supersteps (the last one with the outcome and the
     next claim), then the reads of the end of a delivery (a retry due soon,
-    the reap). Before the run starts: three round trips on PostgreSQL. Two reads
-    ask whether the attempt runs for the Agent Server (to stream its events and
-    start the thread's next run)."""
+    the reap). Before the run starts: three round trips on PostgreSQL. The
+    claim also says whether an Agent Server run executes the attempt, so a /v1
+    run asks nothing more; django-q2 closes old connections before each task,
+    and the health check that follows sends nothing on PostgreSQL
+    (``oris_site.postgresql``)."""
     make_job()
     QueueDoorbell.objects.update(pending=1)
     with counted() as trips:
+        close_old_connections()  # as django-q2's worker does before a task
         assert tasks.run_queue("default") == 1
     assert Job.objects.get().status == Job.Status.COMPLETED
     assert QueueDoorbell.objects.get().pending == 0
     if POSTGRES:
         assert trips.statements[0].startswith("T WITH together AS (UPDATE")
-        assert len(trips.statements) == 11, trips.statements
+        assert trips.health_checks == 0
+        assert len(trips.statements) == 9, trips.statements
         assert trips.transactions == 2
-        assert trips.round_trips == 15
+        assert trips.round_trips == 13
     else:
-        assert trips.round_trips == 36, "\n".join(s[:90] for s in trips.statements)
+        assert trips.round_trips == 34, "\n".join(s[:90] for s in trips.statements)
 
 
 ECHO = {"echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps"}
@@ -203,3 +223,26 @@ def test_a_delivery_of_an_agent_server_run(settings: Any) -> None:
     events = list(RunEvent.objects.filter(run=run).values_list("seq", "event"))
     assert events == [(1, "metadata"), (2, "values"), (3, "values")], events
     assert agent_runs.run_output(run) == {"n": 2}
+
+
+def test_a_keyed_run_request() -> None:
+    """``POST /v1/jobs/run`` with an API key, as a server makes it (the request
+    starts by closing old connections): the key's read and the run's one
+    statement; no health check round trip on PostgreSQL."""
+    make_job()
+    _, secret = api_key_create(actor=Actor.system(), role="admin", key_id="k-trips")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY_ID="k-trips", HTTP_X_API_KEY=secret)
+    client.post("/v1/jobs/run", {"thread_id": "warm", "input": "x"}, format="json")
+    with counted() as trips:
+        close_old_connections()  # request_started (Django's test client skips it)
+        response = client.post(
+            "/v1/jobs/run", {"thread_id": "t-trips", "input": "x"}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    assert Job.objects.get(thread_id="t-trips").status == Job.Status.QUEUED
+    if POSTGRES:
+        assert trips.health_checks == 0
+        assert trips.round_trips == 2, trips.statements
+    else:  # the key's read, then the submission's transaction
+        assert trips.round_trips == 7, "\n".join(s[:90] for s in trips.statements)

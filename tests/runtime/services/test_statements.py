@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Model
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery
 
-from runtime.models import AuditLog
+from runtime.models import Attempt, AuditLog, Job
 from runtime.services.statements import NamedParams, insert_sql
 
 
@@ -42,3 +46,39 @@ def test_insert_sql_writes_the_row_the_orm_would() -> None:
         {"k": [1]},
         at,
     )
+
+
+def _compiled(obj: Model) -> tuple[str, list[Any]]:
+    """What Django's insert compiler makes of ``obj``, every time."""
+    opts = obj._meta
+    fields = [f for f in opts.local_concrete_fields if not f.generated]
+    if opts.auto_field is not None and getattr(obj, opts.auto_field.attname) is None:
+        fields.remove(opts.auto_field)
+    query = InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    [(sql, params)] = query.get_compiler(using="default").as_sql()
+    return sql, list(params)
+
+
+def _plain(params: list[Any]) -> list[Any]:
+    return [getattr(p, "obj", p) for p in params]  # a JSON adapter's value
+
+
+@pytest.mark.django_db
+def test_insert_sql_compiled_once_gives_what_the_compiler_gives_each_time() -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    job = Job(thread_id="t", graph="echo", graph_hash="h", created_at=at)
+    job.updated_at = at
+    rows: list[Model] = [
+        AuditLog(action="a", resource_type="r", details={"k": 1}, created_at=at),
+        AuditLog(action="b", resource_type="s", details=None, created_at=at),
+        job,
+        Attempt(job_id=RawSQL("SELECT 7", ()), created_at=at, resume={"x": [1]}),
+        Attempt(job_id=RawSQL("SELECT %s", (8,)), created_at=at, queue="q"),
+    ]
+    for _ in range(2):  # the second round from the stored texts
+        for row in rows:
+            sql, params = insert_sql(row)
+            expected_sql, expected = _compiled(row)
+            assert sql == expected_sql
+            assert _plain(params) == _plain(expected)

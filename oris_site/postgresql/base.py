@@ -1,0 +1,49 @@
+"""Django's PostgreSQL backend with a health check that costs no round trip.
+
+With ``CONN_HEALTH_CHECKS`` Django checks a persistent connection with a
+``SELECT 1`` before its first use in each request and each django-q2 task: a
+round trip in front of every API call and every run's start. A connection the
+server has closed (a restart, ``pg_terminate_backend``, an idle timeout) has
+said so on its socket: the server's last message and the end of the stream
+make an idle connection's socket readable, which a zero-timeout ``select`` sees
+without sending anything. Only then, or when the connection is not idle, is the
+``SELECT 1`` sent (and the connection replaced if it fails), as before.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+import psycopg
+from django.db.backends.postgresql import base
+from psycopg import pq
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def close_if_health_check_failed(self) -> None:
+        state: Any = self  # (django-stubs lacks the pool and health check flags)
+        if (
+            not state.pool
+            and self.connection is not None
+            and getattr(state, "health_check_enabled", False)
+            and not state.health_check_done
+            and _quiet(self.connection)
+        ):
+            state.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+
+def _quiet(connection: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection's socket has nothing to read (the server sends
+    nothing unasked to a connection that does not LISTEN, but its goodbye)."""
+    try:
+        if connection.closed or connection.broken:
+            return False
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE:
+            return False
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
