@@ -283,6 +283,22 @@ class RunAPI:
         for chunk in out.take():
             yield first.shown(chunk[2])
 
+    def stream_events(
+        self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Not supported, as in LangGraph (LangChain has no synchronous v1/v2
+        event stream): use :meth:`astream_events`.
+
+        Raises:
+            NotImplementedError: Always.
+        """
+        version = kwargs.get("version", "v2")
+        raise NotImplementedError(  # LangChain's message for v1/v2
+            f"stream_events(version={version!r}) is not supported. Use "
+            "astream_events() for v1/v2, or stream_events(version='v3') on a "
+            "supported subclass."
+        )
+
     def run(
         self,
         input: Any,
