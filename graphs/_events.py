@@ -240,12 +240,28 @@ def _handler_class() -> type:
             self.stream = stream
             # run id -> run type, name, tags, metadata, input
             self.runs: dict[str, tuple[str, str, list[str], dict[str, Any], Any]] = {}
+            self.tapped: set[str] = set()  # runs whose output chunks are streamed
+            self.tool_calls: dict[str, Any] = {}  # tool run id -> its tool call id
 
-        def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
-            return output  # makes LangChain stream the model's tokens
+        async def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
+            # a runnable streamed in a node: its chunks as on_<type>_stream
+            # (LangChain's rule: only the first handler to tap a run sends them)
+            rid = str(run_id)
+            first = rid not in self.tapped
+            self.tapped.add(rid)
+            async for chunk in output:
+                if first:
+                    self._send("stream", rid, {"chunk": chunk})
+                yield chunk
 
         def tap_output_iter(self, run_id: Any, output: Any) -> Any:
-            return output
+            rid = str(run_id)
+            first = rid not in self.tapped
+            self.tapped.add(rid)
+            for chunk in output:
+                if first:
+                    self._send("stream", rid, {"chunk": chunk})
+                yield chunk
 
         def _start(
             self,
@@ -286,8 +302,9 @@ def _handler_class() -> type:
         def on_llm_new_token(
             self, token: Any, *, chunk: Any = None, run_id: Any, **kwargs: Any
         ) -> None:
-            if isinstance(chunk, ChatGenerationChunk):
-                self._send("stream", str(run_id), {"chunk": chunk.message})
+            rid = str(run_id)
+            if isinstance(chunk, ChatGenerationChunk) and rid not in self.tapped:
+                self._send("stream", rid, {"chunk": chunk.message})
 
         def on_llm_end(self, response: Any, *, run_id: Any, **kwargs: Any) -> None:
             generations = response.generations[0] if response.generations else []
@@ -315,9 +332,11 @@ def _handler_class() -> type:
             inputs: Any = None,
             **kwargs: Any,
         ) -> None:
+            self.tool_calls[str(kwargs["run_id"])] = kwargs.get("tool_call_id")
             self._start("tool", serialized, {"input": inputs or {}}, inputs, kwargs)
 
         def on_tool_end(self, output: Any, *, run_id: Any, **kwargs: Any) -> None:
+            self.tool_calls.pop(str(run_id), None)
             self._end(run_id, output)
 
         def on_llm_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
@@ -327,7 +346,17 @@ def _handler_class() -> type:
             self.runs.pop(str(run_id), None)
 
         def on_tool_error(self, error: Any, *, run_id: Any, **kwargs: Any) -> None:
-            self.runs.pop(str(run_id), None)
+            rid = str(run_id)
+            call_id = self.tool_calls.pop(rid, None)
+            entry = self.runs.get(rid)
+            if entry is not None:
+                data = {
+                    "error": error,
+                    "input": entry[4],
+                    "tool_call_id": kwargs.get("tool_call_id", call_id),
+                }
+                self._send("error", rid, data)
+            self.runs.pop(rid, None)
 
         def _send(self, kind: str, rid: str, data: dict[str, Any]) -> None:
             entry = self.runs.get(rid)

@@ -6,6 +6,12 @@ superstep by a task of the handler node: it reads what the failed task read,
 gets ``error: NodeError``, and its update (or ``Command``) is applied in the
 failed task's place, by task path. The failed node's edges are not followed; a
 handler that fails fails the run.
+
+When the superstep pauses or fails, the failed task's error is stored marked as
+handled; a resume then restores the handler task in its place (as LangGraph
+does): the handler runs again alone (a paused one gets its answers), and the
+failed node never runs again. The resumed handler's ``NodeError.error`` is
+the stored failure's repr, as LangGraph's is.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import inspect
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from graphs._resume import debug_task
 from graphs._task import Task
-from graphs.errors import GraphSignal, NodeError
+from graphs.checkpoint.format import BOOKKEEPING, ERROR
+from graphs.errors import GraphSignal, NodeError, error_row, shown_error
 from graphs.state import DEFAULT_ERROR_HANDLER
 from graphs.types import RetryPolicy
 
@@ -25,7 +31,25 @@ if TYPE_CHECKING:
     from graphs.compiled import NodeRuntime
     from graphs.state import StateGraph
 
-__all__ = ["handler_task", "node_error", "swap_handled", "with_defaults"]
+__all__ = [
+    "failure_row",
+    "handler_task",
+    "node_error",
+    "restore_handled",
+    "swap_handled",
+    "with_defaults",
+]
+
+_HANDLED = "handled_by"
+"""Key of a stored ``__error__`` row that an error handler handled."""
+
+
+class _StoredFailure(Exception):
+    """A handled failure read back from a checkpoint (its stored row)."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__(row.get("message", ""))
+        self.row = row
 
 
 def with_defaults(builder: StateGraph, name: str, node: NodeRuntime) -> NodeRuntime:
@@ -73,7 +97,39 @@ def node_error(task: Task) -> NodeError | None:
     failed = task.failed
     if failed is None or failed.error is None:
         return None
-    return NodeError(node=failed.name, error=failed.error)
+    error: Any = failed.error
+    if isinstance(error, _StoredFailure):
+        error = shown_error(error.row)
+    return NodeError(node=failed.name, error=error)
+
+
+def failure_row(handler: Task) -> dict[str, Any]:
+    """The ``__error__`` write of the task ``handler`` handles, marked handled."""
+    failed = handler.failed
+    assert failed is not None
+    assert failed.error is not None
+    error = failed.error
+    if isinstance(error, _StoredFailure):
+        return error.row
+    return {**error_row(error), _HANDLED: handler.name}
+
+
+def restore_handled(tasks: list[Task], rows: dict[str, list[tuple[str, Any]]]) -> None:
+    """Put back, in place of each task whose stored error was handled, its
+    handler's task (whose own rows the caller restores)."""
+    for i, task in enumerate(tasks):
+        row = next((v for c, v in rows.get(task.id, ()) if c == ERROR), None)
+        if not isinstance(row, dict) or _HANDLED not in row:
+            continue
+        task.error = _StoredFailure(row)
+        handler = handler_task(task)
+        if handler is None:
+            continue
+        tasks[i] = handler
+        # like LangGraph, a handler that finished runs again: only a pause's
+        # interrupts and answers are kept
+        kept = [(c, v) for c, v in rows.get(handler.id, ()) if c in BOOKKEEPING]
+        rows[handler.id] = kept
 
 
 def handler_task(task: Task) -> Task | None:
@@ -98,6 +154,8 @@ def swap_handled(run: Run, tasks: list[Task]) -> list[Task]:
             out.append(t)
             continue
         if "debug" in run.modes or "tasks" in run.modes:
+            from graphs._resume import debug_task  # _resume restores handlers
+
             event = debug_task(run, "task_result", t, run.step + 1)
             run.emit("debug", event)
             run.emit("tasks", event["payload"])

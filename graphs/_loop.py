@@ -17,7 +17,7 @@ from graphs._commit import build_checkpoint, checkpoint_payload, debug_checkpoin
 from graphs._context import _NO_RESUME
 from graphs._effects import EffectLedger, ledger_for
 from graphs._events import GraphEvents, graph_events
-from graphs._handlers import swap_handled
+from graphs._handlers import failure_row, swap_handled
 from graphs._options import RunOptions, StreamMode
 from graphs._outbox import LIVE_MODES, Outbox
 from graphs._requests import Req, Request
@@ -351,6 +351,8 @@ class Run:
                 else:
                     rows = t.stored_writes()
                 yield Req.WRITES, (cfg, rows, t.id)
+                if t.failed is not None:  # a resume runs its handler, not the node
+                    yield Req.WRITES, (cfg, [(ERROR, failure_row(t))], t.failed.id)
         if self.out:
             yield Req.CHUNKS, self._drain()
         if errors:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphs._commit import interrupt_dict
 from graphs._context import _NO_RESUME
+from graphs._handlers import restore_handled
 from graphs._task import DONE, GOTO, NULL_TASK, SEND, Task
 from graphs.checkpoint.format import BOOKKEEPING, INTERRUPT, RESUME, now_iso
 from graphs.types import START
@@ -44,6 +45,9 @@ def restore_tasks(self: Run, saved: Any, resume: Any) -> list[Task]:
     null = grouped.pop(NULL_TASK, None)
     if null:
         self.apply_null_writes(null)
+    if graph.error_handlers and grouped:
+        restore_handled(tasks, grouped)
+        by_id = {t.id: t for t in tasks}
     pending: dict[str, Task] = {}
     for task_id, rows in grouped.items():
         task = by_id.get(task_id)

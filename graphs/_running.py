@@ -315,6 +315,22 @@ class RunAPI:
                 on_chunk((), EVENTS, event)
         return feed.run
 
+    def stream_events(
+        self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Not supported, as in LangGraph (LangChain has no synchronous v1/v2
+        event stream): use :meth:`astream_events`.
+
+        Raises:
+            NotImplementedError: Always.
+        """
+        version = kwargs.get("version", "v2")
+        raise NotImplementedError(  # LangChain's message for v1/v2
+            f"stream_events(version={version!r}) is not supported. Use "
+            "astream_events() for v1/v2, or stream_events(version='v3') on a "
+            "supported subclass."
+        )
+
     def run(
         self,
         input: Any,

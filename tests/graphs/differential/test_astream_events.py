@@ -62,6 +62,7 @@ LANGCHAIN_RUNS = {
     "RunnableSequence",
     "ChatPromptTemplate",
     "shout",
+    "fragile",
 }
 
 
@@ -239,3 +240,75 @@ def test_run_gives_the_events_of_astream_events_beside_its_chunks() -> None:
     assert seen[0]["event"] == "on_chain_start"
     assert seen[-1]["event"] == "on_chain_end"
     assert len(chunks) == 3  # the values chunks still come, beside the events
+
+
+def test_a_failing_tool_sends_on_tool_error() -> None:
+    def scenario(api: Api) -> Any:
+        @tool
+        def fragile(text: str) -> str:
+            """Fail on purpose."""
+            raise ValueError(f"cannot {text}")
+
+        async def node(state: Any) -> dict[str, Any]:
+            try:
+                await fragile.ainvoke({"text": "go"})
+            except ValueError as exc:
+                return {"messages": [AIMessage(str(exc), id="failed")]}
+            return {}
+
+        g = api.StateGraph(chat_state(api))
+        g.add_node("node", node)
+        g.add_edge(api.START, "node")
+        seen = events(g.compile(), {"messages": []}, CONFIG)
+        for event in seen:
+            if event["event"] == "on_tool_error":
+                event["data"]["error"] = repr(event["data"]["error"])
+        return seen
+
+    seen = compare(scenario)
+    [error] = [e for e in seen if e["event"] == "on_tool_error"]
+    assert error["name"] == "fragile"
+    assert error["data"] == {
+        "error": "ValueError('cannot go')",
+        "input": {"text": "go"},
+        "tool_call_id": None,
+    }
+
+
+@pytest.mark.parametrize("use_async", [True, False])
+def test_a_chain_streamed_inside_a_node_sends_on_chain_stream(use_async: bool) -> None:
+    def scenario(api: Api) -> Any:
+        llm = model("one two three")
+        prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+        chain = prompt | llm
+
+        async def anode(state: Any) -> dict[str, Any]:
+            parts = [c.content async for c in chain.astream({"q": "hi"})]
+            return {"messages": [AIMessage("".join(parts), id="joined")]}
+
+        def node(state: Any) -> dict[str, Any]:
+            parts = [c.content for c in chain.stream({"q": "hi"})]
+            return {"messages": [AIMessage("".join(parts), id="joined")]}
+
+        g = api.StateGraph(chat_state(api))
+        g.add_node("node", anode if use_async else node)
+        g.add_edge(api.START, "node")
+        return events(g.compile(), {"messages": []}, CONFIG)
+
+    seen = compare(scenario)
+    streamed = [e["name"] for e in seen if e["event"] == "on_chain_stream"]
+    assert "RunnableSequence" in streamed
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_sync_stream_events_raises_as_langchain_does(version: str) -> None:
+    def scenario(api: Api) -> Any:
+        g = api.StateGraph(Log)
+        g.add_node("a", lambda s: {"log": ["a"]})
+        g.add_edge(api.START, "a")
+        graph = g.compile()
+        with pytest.raises(NotImplementedError) as caught:
+            list(graph.stream_events({"log": []}, version=version))
+        return str(caught.value)
+
+    assert "astream_events()" in compare(scenario)

@@ -166,3 +166,59 @@ def test_options_graphs_lacks_warn() -> None:
     assert [str(w.message) for w in caught] == [
         "add_node(input_schema=...) is not supported by graphs; ignored",
     ]
+
+
+def paused_handler_scenario(lib: Lib, handler_asks: bool) -> Any:
+    """``a`` fails beside ``q``; either the handler or ``q`` pauses, then the
+    run is resumed. The calls show what ran again."""
+    calls: list[Any] = []
+    error_type = node_error(lib)
+
+    def failing(state: Log) -> dict[str, Any]:
+        calls.append("a")
+        raise KeyError("k")
+
+    def handler(state: Log, error: error_type) -> dict[str, Any]:  # type: ignore[valid-type]
+        calls.append("handler")
+        answer = lib.interrupt(f"fix {error.node}?") if handler_asks else "-"  # type: ignore[attr-defined]
+        return {"log": [f"{answer} {error.error!r}"]}  # type: ignore[attr-defined]
+
+    def sibling(state: Log) -> dict[str, Any]:
+        calls.append("q")
+        return {"log": ["-" if handler_asks else lib.interrupt("q?")]}
+
+    g = lib.StateGraph(Log)
+    g.add_node("a", failing, error_handler=handler)
+    g.add_node("q", sibling)
+    g.add_edge(lib.START, "a")
+    g.add_edge(lib.START, "q")
+    graph = g.compile(checkpointer=lib.InMemorySaver())
+    config = thread()
+    first = plain(graph.invoke({"log": []}, config))
+    snap = graph.get_state(config)
+    paused = [(t.name, t.error, len(t.interrupts)) for t in snap.tasks]
+    first_calls = sorted(calls)
+    calls.clear()
+    resumed = graph.stream(lib.Command(resume="yes"), config, stream_mode="updates")
+    updates = sorted(map(repr, resumed))
+    return first, paused, first_calls, sorted(calls), updates, history(graph, config)
+
+
+def test_a_paused_handler_resumes_alone() -> None:
+    first, paused, first_calls, calls, _, steps = same(
+        lambda lib: paused_handler_scenario(lib, handler_asks=True)
+    )
+    assert first == {"log": ["-"], "__interrupt__": [("interrupt", "fix a?")]}
+    assert paused == [("a", "KeyError('k')", 0), ("q", None, 0)]
+    assert (first_calls, calls) == (["a", "handler", "q"], ["handler"])
+    # the resumed handler sees the stored failure's repr, as in LangGraph
+    assert steps[-1][-1] == {"log": ["yes \"KeyError('k')\"", "-"]}
+
+
+def test_a_finished_handler_runs_again_without_its_node_on_resume() -> None:
+    _, _, first_calls, calls, updates, steps = same(
+        lambda lib: paused_handler_scenario(lib, handler_asks=False)
+    )
+    assert (first_calls, calls) == (["a", "handler", "q"], ["handler", "q"])
+    assert len(updates) == 2
+    assert steps[-1][-1] == {"log": ["- \"KeyError('k')\"", "yes"]}
