@@ -253,6 +253,9 @@ def test_each_call_offers_only_the_decisions_its_review_allows(
     assert 'name="message_1"' in page
 
 
+# The resumed run's approved tool calls run in parallel threads, each counting
+# itself on its own connection: a transactional test lets them write.
+@pytest.mark.django_db(transaction=True)
 def test_deciding_each_call_resumes_and_the_agent_gets_the_rejection(
     operator_client: Client,
 ) -> None:
