@@ -1,15 +1,15 @@
 """Waking a web process's run waits and streams with PostgreSQL's LISTEN/NOTIFY.
 
-On PostgreSQL, triggers (migration ``0017``) send ``NOTIFY oris_runs, '<run id>'``
-when a run's status changes, when it is deleted and when events of it are
-inserted; a notification is delivered when the writing transaction commits, never
-when it rolls back. Each process that waits on runs keeps one connection of its
-own that LISTENs, read by a daemon thread that wakes the waiters of the notified
-run (``watch``): a ``runs.wait``, ``join`` or stream looks at its run when woken
-and at least every ``FALLBACK_SECONDS`` besides, so a missed notification (the
-listener reconnecting) delays it and loses nothing. Waiters hold no database
-connection. On SQLite, or with ``ORIS_Q_LISTEN`` off (a transaction-pooling
-PgBouncer), there is no listener and the waiters poll (``poll_pause``).
+On PostgreSQL, triggers (migration ``0019_run_notify``) send ``NOTIFY oris_runs,
+'<run id>'`` when a run's status changes, when it is deleted and when events of it
+are inserted; a notification is delivered when the writing transaction commits,
+never when it rolls back. Each process that waits on runs keeps one connection of
+its own that LISTENs, read by a daemon thread that wakes the waiters of the notified
+run (``watch``): a ``runs.wait``, ``join`` or stream looks at its run when woken and
+at least every ``FALLBACK_SECONDS`` besides, so a missed notification (the listener
+reconnecting) delays it and loses nothing. Waiters hold no database connection. On
+SQLite, or with ``ORIS_Q_LISTEN`` off (a transaction-pooling PgBouncer), there is no
+listener and the waiters poll (``poll_pause``).
 
 ``listen_connection`` is also the q2 broker's (``runtime/worker/broker.py``).
 """
