@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -22,52 +22,43 @@ pytest.importorskip("langgraph.cache.memory")
 
 import langgraph.cache.memory as lg_cache
 import langgraph.checkpoint.memory as lg_memory
-import langgraph.graph as lg_graph
 import langgraph.runtime as lg_runtime
 import langgraph.store.memory as lg_store
 import langgraph.types as lg_types
 
+from . import _libs
+
 
 @dataclass(frozen=True)
-class Lib:
-    name: str
-    StateGraph: Any
-    START: str
-    END: str
-    Send: Any
-    Command: Any
-    Runtime: Any
-    get_runtime: Callable[[], Any]
-    CachePolicy: Any
-    InMemoryCache: Any
-    InMemoryStore: Any
+class Lib(_libs.Lib):
+    """The shared engine API, with what Runtime and the cache scenarios use."""
+
+    Runtime: Any = None
+    get_runtime: Callable[[], Any] = lambda: None
+    CachePolicy: Any = None
+    InMemoryCache: Any = None
+    InMemoryStore: Any = None
 
 
-OURS = Lib(
-    "graphs",
-    graphs.StateGraph,
-    graphs.START,
-    graphs.END,
-    graphs.Send,
-    graphs.Command,
-    graphs_runtime.Runtime,
-    graphs_runtime.get_runtime,
-    graphs_cache.CachePolicy,
-    graphs_cache.InMemoryCache,
-    graphs_store.InMemoryStore,
+def _lib(base: _libs.Lib, **extra: Any) -> Lib:
+    return Lib(**{f.name: getattr(base, f.name) for f in fields(base)}, **extra)
+
+
+OURS = _lib(
+    _libs.OURS,
+    Runtime=graphs_runtime.Runtime,
+    get_runtime=graphs_runtime.get_runtime,
+    CachePolicy=graphs_cache.CachePolicy,
+    InMemoryCache=graphs_cache.InMemoryCache,
+    InMemoryStore=graphs_store.InMemoryStore,
 )
-LANGGRAPH = Lib(
-    "langgraph",
-    lg_graph.StateGraph,
-    lg_graph.START,
-    lg_graph.END,
-    lg_types.Send,
-    lg_types.Command,
-    lg_runtime.Runtime,
-    lg_runtime.get_runtime,
-    lg_types.CachePolicy,
-    lg_cache.InMemoryCache,
-    lg_store.InMemoryStore,
+LANGGRAPH = _lib(
+    _libs.LANGGRAPH,
+    Runtime=lg_runtime.Runtime,
+    get_runtime=lg_runtime.get_runtime,
+    CachePolicy=lg_types.CachePolicy,
+    InMemoryCache=lg_cache.InMemoryCache,
+    InMemoryStore=lg_store.InMemoryStore,
 )
 
 
