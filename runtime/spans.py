@@ -4,8 +4,8 @@ a fraction of its work.
 The SDK's span guards every write with a lock, validates each attribute into a
 bounded mapping, keeps bounded lists of events and links and copies itself into
 a ``ReadableSpan`` when it ends: about 120 Python calls for a span that is
-created, ended and handed to the batch processor. A superstep and each of its
-nodes make one, so on a trivial superstep that was most of the cost of tracing.
+created, ended and handed to the batch processor. Each superstep makes one, so on
+a trivial superstep that was most of the cost of tracing.
 :class:`Span` keeps the same record in a plain object written by one thread
 (the one that runs the superstep or node) and, when it ends, hands the SDK's
 ``ReadableSpan`` straight to the tracer's span processor; the sampler, id
