@@ -29,6 +29,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -45,6 +46,20 @@ _UNSET = Status(StatusCode.UNSET)
 _SAMPLED = int(TraceFlags.SAMPLED)
 _RANDOM = 0x02  # W3C trace context level 2: the trace id is random
 _PLAIN = (str, bool, int, float)
+_FLAGS = tuple(TraceFlags(f) for f in range(4))
+_NO_EVENTS: tuple[Event, ...] = ()
+
+
+def _follows_parent(sampler: Any) -> bool:
+    """Whether ``sampler`` keeps every child of a sampled local parent, as the
+    default ``parentbased_always_on`` (and ``parentbased_traceidratio``) does:
+    for those children the SDK's ``ParentBased`` asks ``ALWAYS_ON``, whose
+    answer is known (record and sample, the attributes as they are, the
+    parent's trace state). Another sampler, or a subclass, is asked."""
+    return isinstance(sampler, ParentBased) and (
+        type(sampler).should_sample is ParentBased.should_sample
+        and getattr(sampler, "_local_parent_sampled", None) is ALWAYS_ON
+    )
 
 
 class CachedResource(Resource):
@@ -79,6 +94,19 @@ def start_span(
     parent: SpanContext | None = trace.get_current_span(context).get_span_context()
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
+        if (
+            parent.trace_flags & _SAMPLED
+            and not parent.is_remote
+            and _follows_parent(tracer.sampler)
+        ):  # what the sampler would answer, without asking it
+            ids = SpanContext(
+                trace_id,
+                tracer.id_generator.generate_span_id(),
+                is_remote=False,
+                trace_flags=_FLAGS[flags | _SAMPLED],
+                trace_state=parent.trace_state,
+            )
+            return Span(tracer, name, ids, parent, attributes, kind)
     else:
         generator = tracer.id_generator
         parent, trace_id = None, generator.generate_trace_id()
@@ -91,7 +119,7 @@ def start_span(
         trace_id,
         tracer.id_generator.generate_span_id(),
         is_remote=False,
-        trace_flags=TraceFlags(flags),
+        trace_flags=_FLAGS[flags],
         trace_state=result.trace_state,
     )
     if not result.decision.is_recording():
@@ -132,7 +160,7 @@ class Span(trace.Span):
         self._parent = parent
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
-        self._events: list[Event] = []
+        self._events: Sequence[Event] = _NO_EVENTS
         self._status = _UNSET
         self._start = time.time_ns()
         self._end: int | None = None
@@ -165,7 +193,7 @@ class Span(trace.Span):
     ) -> None:
         if self._end is None:
             attrs = BoundedAttributes(attributes=attributes, immutable=True)
-            self._events.append(Event(name, attrs, timestamp))
+            self._events = (*self._events, Event(name, attrs, timestamp))
 
     def add_link(self, context: SpanContext, attributes: Any = None) -> None:
         return None  # our spans have no links
@@ -210,7 +238,6 @@ class Span(trace.Span):
             return
         self._end = end_time if end_time is not None else time.time_ns()
         tracer = self._tracer
-        events: Sequence[Event] = tuple(self._events)
         tracer.span_processor.on_end(
             ReadableSpan(
                 name=self._name,
@@ -218,7 +245,7 @@ class Span(trace.Span):
                 parent=self._parent,
                 resource=tracer.resource,
                 attributes=self._attributes,
-                events=events,
+                events=self._events,
                 kind=self._kind,
                 status=self._status,
                 start_time=self._start,
