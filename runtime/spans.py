@@ -50,15 +50,17 @@ _FLAGS = tuple(TraceFlags(f) for f in range(4))
 _NO_EVENTS: tuple[Event, ...] = ()
 
 
-def _follows_parent(sampler: Any) -> bool:
-    """Whether ``sampler`` keeps every child of a sampled local parent, as the
-    default ``parentbased_always_on`` (and ``parentbased_traceidratio``) does:
-    for those children the SDK's ``ParentBased`` asks ``ALWAYS_ON``, whose
-    answer is known (record and sample, the attributes as they are, the
-    parent's trace state). Another sampler, or a subclass, is asked."""
-    return isinstance(sampler, ParentBased) and (
-        type(sampler).should_sample is ParentBased.should_sample
-        and getattr(sampler, "_local_parent_sampled", None) is ALWAYS_ON
+def _always_on(sampler: Any, delegate: str) -> bool:
+    """Whether the SDK's ``ParentBased`` ``sampler`` hands the span to
+    ``ALWAYS_ON`` (its ``delegate``, ``_root`` or ``_local_parent_sampled``),
+    whose answer is known: record and sample, the attributes as they are, the
+    parent's trace state. So it is for a sampled local parent's children under
+    ``parentbased_always_on`` (the default) and ``parentbased_traceidratio``,
+    and for roots under the first. Another sampler, or a subclass, is asked."""
+    return (
+        isinstance(sampler, ParentBased)
+        and type(sampler).should_sample is ParentBased.should_sample
+        and getattr(sampler, delegate, None) is ALWAYS_ON
     )
 
 
@@ -94,24 +96,28 @@ def start_span(
     parent: SpanContext | None = trace.get_current_span(context).get_span_context()
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
-        if (
+        known = (
             parent.trace_flags & _SAMPLED
             and not parent.is_remote
-            and _follows_parent(tracer.sampler)
-        ):  # what the sampler would answer, without asking it
-            ids = SpanContext(
-                trace_id,
-                tracer.id_generator.generate_span_id(),
-                is_remote=False,
-                trace_flags=_FLAGS[flags | _SAMPLED],
-                trace_state=parent.trace_state,
-            )
-            return Span(tracer, name, ids, parent, attributes, kind)
+            and _always_on(tracer.sampler, "_local_parent_sampled")
+        )
+        trace_state = parent.trace_state
     else:
         generator = tracer.id_generator
         parent, trace_id = None, generator.generate_trace_id()
         random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
         flags = _RANDOM if random is not None and random() else 0
+        known = _always_on(tracer.sampler, "_root")
+        trace_state = None
+    if known:  # what the sampler would answer, without asking it
+        ids = SpanContext(
+            trace_id,
+            tracer.id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=_FLAGS[flags | _SAMPLED],
+            trace_state=trace_state,
+        )
+        return Span(tracer, name, ids, parent, attributes, kind)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
         flags |= _SAMPLED
