@@ -86,14 +86,18 @@ def start_span(
     context: Context | None,
     attributes: dict[str, Any],
     kind: SpanKind = SpanKind.INTERNAL,
+    current: trace.Span | None = None,
 ) -> trace.Span:
     """A span under the span current in ``context`` (a root span without one),
     as the provider's sampler decides: a :class:`Span` when it records, a
     ``NonRecordingSpan`` carrying the ids otherwise. ``attributes`` becomes the
-    span's own (the caller hands over a fresh dict)."""
+    span's own (the caller hands over a fresh dict); ``current`` is the span
+    current in ``context``, where the caller has looked it up already."""
     if not isinstance(tracer, SdkTracer):  # another SDK's tracer: its own spans
         return tracer.start_span(name, context, kind, attributes)
-    parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+    if current is None:
+        current = trace.get_current_span(context)
+    parent: SpanContext | None = current.get_span_context()
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
         known = (

@@ -302,7 +302,8 @@ class GraphSpans:
         alone = len(start.nodes) == 1
         if alone:
             attributes["oris.node"] = start.nodes[0]
-        span = start_span(_state.tracer, f"superstep {start.step}", None, attributes)
+        name = f"superstep {start.step}"
+        span = start_span(_state.tracer, name, None, attributes, current=current)
         if not span.is_recording():  # sampled out by the provider's sampler
             return None
         return _Step(span, alone)
