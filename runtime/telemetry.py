@@ -190,11 +190,21 @@ def _ended(span: trace.Span, error: BaseException | None, interrupted: bool) -> 
 # -- the attempt -----------------------------------------------------------------
 
 
-def _current(span: trace.Span) -> Any:
-    # what escapes is recorded once, by _ended
-    return trace.use_span(
-        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-    )
+class _Current:
+    """The span of ``context`` current inside ``with`` (what ``trace.use_span``
+    does with nothing recorded on exit, without its generator: what escapes is
+    recorded once, by :func:`_ended`)."""
+
+    __slots__ = ("context", "token")
+
+    def __init__(self, context: otel_context.Context) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        self.token = otel_context.attach(self.context)
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self.token)
 
 
 Finish = Callable[[], Any]
@@ -235,10 +245,12 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         },
     )
 
+    context = trace.set_span_in_context(span)
+
     def outcome(finish: Finish) -> Finish:
         def record() -> str:
             try:
-                with _current(span), logs.bound(**fields):
+                with _Current(context), logs.bound(**fields):
                     result = finish()
             except BaseException as exc:
                 _ended(span, exc, False)
@@ -252,7 +264,7 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         return record
 
     try:
-        with _current(span), logs.bound(**fields):
+        with _Current(context), logs.bound(**fields):
             yield outcome
     except BaseException as exc:
         _ended(span, exc, False)
