@@ -4,8 +4,8 @@ a fraction of its work.
 The SDK's span guards every write with a lock, validates each attribute into a
 bounded mapping, keeps bounded lists of events and links and copies itself into
 a ``ReadableSpan`` when it ends: about 120 Python calls for a span that is
-created, ended and handed to the batch processor. A superstep and each of its
-nodes make one, so on a trivial superstep that was most of the cost of tracing.
+created, ended and handed to the batch processor. Each superstep makes one, so on
+a trivial superstep that was most of the cost of tracing.
 :class:`Span` keeps the same record in a plain object written by one thread
 (the one that runs the superstep or node) and, when it ends, hands the SDK's
 ``ReadableSpan`` straight to the tracer's span processor; the sampler, id
@@ -29,6 +29,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -45,6 +46,22 @@ _UNSET = Status(StatusCode.UNSET)
 _SAMPLED = int(TraceFlags.SAMPLED)
 _RANDOM = 0x02  # W3C trace context level 2: the trace id is random
 _PLAIN = (str, bool, int, float)
+_FLAGS = tuple(TraceFlags(f) for f in range(4))
+_NO_EVENTS: tuple[Event, ...] = ()
+
+
+def _always_on(sampler: Any, delegate: str) -> bool:
+    """Whether the SDK's ``ParentBased`` ``sampler`` hands the span to
+    ``ALWAYS_ON`` (its ``delegate``, ``_root`` or ``_local_parent_sampled``),
+    whose answer is known: record and sample, the attributes as they are, the
+    parent's trace state. So it is for a sampled local parent's children under
+    ``parentbased_always_on`` (the default) and ``parentbased_traceidratio``,
+    and for roots under the first. Another sampler, or a subclass, is asked."""
+    return (
+        isinstance(sampler, ParentBased)
+        and type(sampler).should_sample is ParentBased.should_sample
+        and getattr(sampler, delegate, None) is ALWAYS_ON
+    )
 
 
 class CachedResource(Resource):
@@ -69,21 +86,42 @@ def start_span(
     context: Context | None,
     attributes: dict[str, Any],
     kind: SpanKind = SpanKind.INTERNAL,
+    current: trace.Span | None = None,
 ) -> trace.Span:
     """A span under the span current in ``context`` (a root span without one),
     as the provider's sampler decides: a :class:`Span` when it records, a
     ``NonRecordingSpan`` carrying the ids otherwise. ``attributes`` becomes the
-    span's own (the caller hands over a fresh dict)."""
+    span's own (the caller hands over a fresh dict); ``current`` is the span
+    current in ``context``, where the caller has looked it up already."""
     if not isinstance(tracer, SdkTracer):  # another SDK's tracer: its own spans
         return tracer.start_span(name, context, kind, attributes)
-    parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+    if current is None:
+        current = trace.get_current_span(context)
+    parent: SpanContext | None = current.get_span_context()
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
+        known = (
+            parent.trace_flags & _SAMPLED
+            and not parent.is_remote
+            and _always_on(tracer.sampler, "_local_parent_sampled")
+        )
+        trace_state = parent.trace_state
     else:
         generator = tracer.id_generator
         parent, trace_id = None, generator.generate_trace_id()
         random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
         flags = _RANDOM if random is not None and random() else 0
+        known = _always_on(tracer.sampler, "_root")
+        trace_state = None
+    if known:  # what the sampler would answer, without asking it
+        ids = SpanContext(
+            trace_id,
+            tracer.id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=_FLAGS[flags | _SAMPLED],
+            trace_state=trace_state,
+        )
+        return Span(tracer, name, ids, parent, attributes, kind)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
         flags |= _SAMPLED
@@ -91,7 +129,7 @@ def start_span(
         trace_id,
         tracer.id_generator.generate_span_id(),
         is_remote=False,
-        trace_flags=TraceFlags(flags),
+        trace_flags=_FLAGS[flags],
         trace_state=result.trace_state,
     )
     if not result.decision.is_recording():
@@ -132,7 +170,7 @@ class Span(trace.Span):
         self._parent = parent
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
-        self._events: list[Event] = []
+        self._events: Sequence[Event] = _NO_EVENTS
         self._status = _UNSET
         self._start = time.time_ns()
         self._end: int | None = None
@@ -165,7 +203,7 @@ class Span(trace.Span):
     ) -> None:
         if self._end is None:
             attrs = BoundedAttributes(attributes=attributes, immutable=True)
-            self._events.append(Event(name, attrs, timestamp))
+            self._events = (*self._events, Event(name, attrs, timestamp))
 
     def add_link(self, context: SpanContext, attributes: Any = None) -> None:
         return None  # our spans have no links
@@ -210,7 +248,6 @@ class Span(trace.Span):
             return
         self._end = end_time if end_time is not None else time.time_ns()
         tracer = self._tracer
-        events: Sequence[Event] = tuple(self._events)
         tracer.span_processor.on_end(
             ReadableSpan(
                 name=self._name,
@@ -218,7 +255,7 @@ class Span(trace.Span):
                 parent=self._parent,
                 resource=tracer.resource,
                 attributes=self._attributes,
-                events=events,
+                events=self._events,
                 kind=self._kind,
                 status=self._status,
                 start_time=self._start,

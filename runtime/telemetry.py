@@ -190,11 +190,21 @@ def _ended(span: trace.Span, error: BaseException | None, interrupted: bool) -> 
 # -- the attempt -----------------------------------------------------------------
 
 
-def _current(span: trace.Span) -> Any:
-    # what escapes is recorded once, by _ended
-    return trace.use_span(
-        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-    )
+class _Current:
+    """The span of ``context`` current inside ``with`` (what ``trace.use_span``
+    does with nothing recorded on exit, without its generator: what escapes is
+    recorded once, by :func:`_ended`)."""
+
+    __slots__ = ("context", "token")
+
+    def __init__(self, context: otel_context.Context) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        self.token = otel_context.attach(self.context)
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self.token)
 
 
 Finish = Callable[[], Any]
@@ -235,10 +245,12 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         },
     )
 
+    context = trace.set_span_in_context(span)
+
     def outcome(finish: Finish) -> Finish:
         def record() -> str:
             try:
-                with _current(span), logs.bound(**fields):
+                with _Current(context), logs.bound(**fields):
                     result = finish()
             except BaseException as exc:
                 _ended(span, exc, False)
@@ -252,7 +264,7 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
         return record
 
     try:
-        with _current(span), logs.bound(**fields):
+        with _Current(context), logs.bound(**fields):
             yield outcome
     except BaseException as exc:
         _ended(span, exc, False)
@@ -262,12 +274,29 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
 # -- the engine's and the agents' listeners --------------------------------------
 
 
+class _Step:
+    """A traced superstep: its span, the context its nodes start in and, for a
+    superstep of one node, that node's last recorded failure (``alone``: the
+    superstep's span is its node's too)."""
+
+    __slots__ = ("alone", "context", "failure", "span")
+
+    def __init__(self, span: trace.Span, alone: bool) -> None:
+        self.span = span
+        self.context = trace.set_span_in_context(span)
+        self.alone = alone
+        self.failure: BaseException | None = None
+
+
 class GraphSpans:
     """Superstep and node spans (``graphs.instrumentation.Listener``).
 
     Where the run's span is sampled out, its supersteps are not observed at all
-    (no span, no node call); a superstep's handle is its span and the context
-    its nodes start in, made once for all of them."""
+    (no span, no node call). A superstep of one node is one span, the node's as
+    well as the superstep's (``oris.node``, ``oris.task_id``; current while the
+    node runs, so its model and tool calls are its children): most supersteps
+    run one node, and a second span each would double the cost of tracing them.
+    A superstep of several nodes has a child span for each node execution."""
 
     __slots__ = ()
 
@@ -277,42 +306,60 @@ class GraphSpans:
         if not current.is_recording() and current.get_span_context().is_valid:
             return None  # a sampled-out trace: nothing of it is recorded
         # few attributes: each costs on every superstep (the attempt span has
-        # the thread, the node spans below say which nodes ran)
+        # the thread; the node's, or the node spans below, say which nodes ran)
         attributes: dict[str, Any] = {"oris.step": start.step}
         if start.namespace:  # a subgraph's
             attributes["oris.graph"] = start.graph
             attributes["oris.checkpoint_ns"] = start.namespace
-        span = start_span(_state.tracer, f"superstep {start.step}", None, attributes)
+        alone = len(start.nodes) == 1
+        if alone:
+            attributes["oris.node"] = start.nodes[0]
+        name = f"superstep {start.step}"
+        span = start_span(_state.tracer, name, None, attributes, current=current)
         if not span.is_recording():  # sampled out by the provider's sampler
             return None
-        return span, trace.set_span_in_context(span)
+        return _Step(span, alone)
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
     ) -> None:
-        _ended(handle[0], error, interrupted)
+        step: _Step = handle
+        if error is not None and error is step.failure:  # recorded by node_end
+            step.span.set_attribute("error.type", type(error).__qualname__)
+            step.span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+            step.span.end()
+            return
+        _ended(step.span, error, interrupted)
 
     def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
         assert _state.tracer is not None
-        attributes: dict[str, Any] = {
-            "oris.node": start.node,
-            "oris.task_id": start.task_id,
-        }
+        step: _Step = start.parent
+        if step.alone:  # the superstep's span is the node's
+            attributes: dict[str, Any] = {"oris.task_id": start.task_id}
+            if start.attempt > 1:
+                attributes["oris.node.attempt"] = start.attempt
+            step.span.set_attributes(attributes)
+            return step, otel_context.attach(step.context)
+        attributes = {"oris.node": start.node, "oris.task_id": start.task_id}
         if start.attempt > 1:  # a RetryPolicy's retry
             attributes["oris.node.attempt"] = start.attempt
-        span = start_span(
-            _state.tracer, f"node {start.node}", start.parent[1], attributes
-        )
+        span = start_span(_state.tracer, f"node {start.node}", step.context, attributes)
         # current while the node runs: its model and tool calls are its children
-        token = otel_context.attach(trace.set_span_in_context(span))
-        return span, token
+        return span, otel_context.attach(trace.set_span_in_context(span))
 
     def node_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
     ) -> None:
-        span, token = handle
+        owner, token = handle
         otel_context.detach(token)
-        _ended(span, error, interrupted)
+        if not isinstance(owner, _Step):
+            _ended(owner, error, interrupted)
+        elif error is not None and not isinstance(error, GraphInterrupt):
+            # a failed execution of a superstep's only node: an exception event
+            # (a RetryPolicy may run it again); the superstep's end sets the
+            # status if the failure stands
+            owner.span.record_exception(error)
+            owner.failure = error
 
 
 class AgentSpans:

@@ -231,3 +231,46 @@ def test_a_tracer_of_another_sdk_makes_its_own_spans() -> None:
     assert span is trace.INVALID_SPAN
     assert made == [("node a", None, SpanKind.INTERNAL, {"k": 1})]
     assert spans.Span.__slots__  # a plain, slotted record
+
+
+class Counting(Tagging):
+    """:class:`Tagging`, counting the spans it is asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs):
+        self.asked.append(name)
+        return super().should_sample(parent_context, trace_id, name)
+
+
+@pytest.mark.parametrize("own_child_sampler", [False, True])
+def test_a_child_of_a_sampled_parent_is_sampled_as_the_sdk_samples_it(
+    own_child_sampler: bool,
+) -> None:
+    # ParentBased keeps a sampled local parent's children without asking
+    # ALWAYS_ON (its answer is known); a sampler of their own is asked
+    root, child_sampler = Counting(), Counting()
+    sampler = (
+        ParentBased(root, local_parent_sampled=child_sampler)
+        if own_child_sampler
+        else ParentBased(root)
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer(SCOPE)
+    records = []
+    for make in (ours(tracer), sdk(tracer)):
+        exporter.clear()
+        parent = make("superstep 1", None, {"oris.step": 1}, SpanKind.INTERNAL)
+        ctx = trace.set_span_in_context(parent)
+        make("node a", ctx, {"oris.node": "a"}, SpanKind.INTERNAL).end()
+        parent.end()
+        records.append([record(s) for s in exporter.get_finished_spans()])
+    assert records[0] == records[1]
+    child = records[0][0]
+    assert child["trace_state"] == TraceState([("oris", "1")])  # the parent's
+    assert ("sampler.tag" in child["attributes"]) is own_child_sampler
+    assert root.asked == ["superstep 1"] * 2
+    assert child_sampler.asked == (["node a"] * 2 if own_child_sampler else [])

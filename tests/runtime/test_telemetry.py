@@ -7,7 +7,8 @@ import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from operator import add
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -70,6 +71,15 @@ def children(finished: tuple[ReadableSpan, ...], of: ReadableSpan) -> list[str]:
     return sorted(s.name for s in finished if parent_of(s) == span_id(of))
 
 
+def of_node(finished: tuple[ReadableSpan, ...], node: str) -> list[ReadableSpan]:
+    """The spans of ``node``'s executions: a one-node superstep's span is its
+    node's, a superstep of several nodes has a ``node <name>`` span for each."""
+    return sorted(
+        (s for s in finished if (s.attributes or {}).get("oris.node") == node),
+        key=lambda s: s.start_time,
+    )
+
+
 def run(client, **body) -> dict[str, Any]:
     response = client.post(
         "/v1/jobs/run", body, format="json", HTTP_TRACEPARENT=TRACEPARENT
@@ -104,14 +114,17 @@ def test_a_run_is_one_trace_from_request_to_llm_and_tool_calls(
     steps = named(finished, "superstep")
     assert {parent_of(s) for s in steps} == {span_id(attempt)}
     assert [s.attributes["oris.step"] for s in steps] == [0, 1, 2, 3]
-    assert [children(finished, s) for s in steps] == [
-        [],
-        ["node model"],
-        ["node tools"],
-        ["node model"],
+    # each superstep runs one node: its span is the node's too
+    assert [s.attributes.get("oris.node") for s in steps] == [
+        None,
+        "model",
+        "tools",
+        "model",
     ]
-    first_model, second_model = named(finished, "node model")
-    (tools,) = named(finished, "node tools")
+    assert all(s.attributes["oris.task_id"] for s in steps[1:])
+    assert named(finished, "node ") == []
+    first_model, second_model = of_node(finished, "model")
+    (tools,) = of_node(finished, "tools")
     assert children(finished, first_model) == ["chat gpt-test"]
     assert children(finished, second_model) == ["chat gpt-test"]
     assert children(finished, tools) == ["execute_tool add"]
@@ -157,8 +170,11 @@ def test_a_failed_llm_call_is_an_error_span(spans, calc, operator) -> None:
     (chat,) = named(finished, "chat gpt-test")
     assert chat.status.status_code is StatusCode.ERROR
     assert chat.attributes["error.type"] == "ProviderError"
-    (node,) = named(finished, "node model")
+    (node,) = of_node(finished, "model")
     assert node.status.status_code is StatusCode.ERROR
+    assert node.attributes["error.type"] == "ProviderError"
+    # recorded once, by the node's end (the superstep's end does not repeat it)
+    assert [e.name for e in node.events] == ["exception"]
     (attempt,) = named(finished, "attempt calc")
     assert attempt.attributes["oris.outcome"] == "failed"
     assert attempt.status.status_code is StatusCode.ERROR
@@ -182,7 +198,7 @@ def test_retries_continue_the_run_trace(spans, operator, monkeypatch) -> None:
     ] == [1, 2]
     assert first.attributes["oris.outcome"] == "retry_scheduled"
     assert second.attributes["oris.outcome"] == "completed"
-    failed, passed = named(finished, "node flaky")
+    failed, passed = of_node(finished, "flaky")
     assert failed.status.status_code is StatusCode.ERROR
     assert passed.status.status_code is StatusCode.UNSET
     assert {hexid(s.context.trace_id, 32) for s in finished} == {TRACE_ID}
@@ -215,10 +231,10 @@ def test_resumes_and_replays_continue_the_run_trace(spans, operator) -> None:
     ]
     assert {parent_of(a) for a in attempts} == {span_id(request)}
     assert {hexid(a.context.trace_id, 32) for a in attempts} == {TRACE_ID}
-    interrupted = [
-        s for s in named(finished, "node") if s.attributes.get("oris.interrupted")
-    ]
-    assert [s.name for s in interrupted] == ["node human_approval"] * 2
+    interrupted = [s for s in finished if s.attributes.get("oris.interrupted")]
+    assert [s.attributes.get("oris.node") for s in interrupted] == [
+        "human_approval"
+    ] * 2
     # the resume and replay requests are spans of their own
     assert len(named(finished, "POST /v1/jobs/{thread_id}/resume")) == 1
     assert len(named(finished, "POST /v1/jobs/{thread_id}/replay")) == 1
@@ -341,13 +357,20 @@ def test_a_worker_process_continues_the_trace_over_otlp(spans, calc, operator) -
 
     chats = [s for s in worker.values() if s.name == "chat gpt-test"]
     assert len(chats) == 2
+
+    def node_of(span: Any) -> str:
+        (node,) = (
+            a.value.string_value for a in span.attributes if a.key == "oris.node"
+        )
+        return node
+
     for chat in chats:
-        assert path(chat)[1] == "node model"
-        assert path(chat)[2].startswith("superstep ")
-        assert path(chat)[3:] == ["attempt calc"]
+        assert path(chat)[1].startswith("superstep ")  # node model's superstep
+        assert node_of(worker[chat.parent_span_id.hex()]) == "model"
+        assert path(chat)[2:] == ["attempt calc"]
     (tool,) = [s for s in worker.values() if s.name == "execute_tool add"]
-    assert path(tool)[1] == "node tools"
-    assert path(tool)[3:] == ["attempt calc"]
+    assert node_of(worker[tool.parent_span_id.hex()]) == "tools"
+    assert path(tool)[2:] == ["attempt calc"]
     usage = {
         a.key: a.value.int_value
         for a in chats[0].attributes
@@ -383,12 +406,13 @@ def test_a_q2_cluster_continues_the_trace(spans, operator, tmp_path) -> None:
     assert attempt.trace_id.hex() == TRACE_ID
     assert attempt.parent_span_id.hex() == span_id(request) == data["trace"]["span_id"]
     nodes = sorted(
-        s.name
+        a.value.string_value
         for s in worker.values()
-        if s.name.startswith("node ")
-        and worker[s.parent_span_id.hex()].parent_span_id == attempt.span_id
+        if s.parent_span_id == attempt.span_id
+        for a in s.attributes
+        if a.key == "oris.node"
     )
-    assert nodes == ["node a", "node b", "node c"]
+    assert nodes == ["a", "b", "c"]
 
 
 @pytest.mark.django_db
@@ -452,3 +476,66 @@ def test_a_sampled_out_run_costs_no_span_below_its_attempt() -> None:
     assert exporter.get_finished_spans() == ()
     # asked for the attempt only: its supersteps and nodes were not even started
     assert sampler.asked == ["attempt chain"]
+
+
+class Trail(TypedDict):
+    trail: Annotated[list[str], add]
+
+
+def test_a_superstep_of_one_node_is_one_span_of_several_has_node_spans(
+    spans,
+) -> None:
+    from graphs import END, START, RetryPolicy, StateGraph
+
+    calls: list[int] = []
+
+    def visit(name: str) -> Any:
+        def node(state: Trail) -> dict[str, Any]:
+            if name == "flaky" and not calls:
+                calls.append(1)
+                raise ValueError("first try fails")
+            if name == "broken":
+                raise KeyError("always")
+            return {"trail": [name]}
+
+        return node
+
+    graph = StateGraph(Trail)
+    for name in ("a", "b", "c", "broken"):
+        graph.add_node(name, visit(name))
+    retry = RetryPolicy(initial_interval=0, jitter=False, retry_on=ValueError)
+    graph.add_node("flaky", visit("flaky"), retry_policy=retry)
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "b")
+    graph.add_edge("a", "c")
+    graph.add_edge(["b", "c"], "flaky")
+    graph.add_edge("flaky", "broken")
+    graph.add_edge("broken", END)
+    with pytest.raises(KeyError):
+        graph.compile(name="fan").invoke({"trail": []})
+
+    finished = spans.get_finished_spans()
+    steps = named(finished, "superstep")
+    assert [s.attributes.get("oris.node") for s in steps] == [
+        None,  # the input superstep runs no node
+        "a",
+        None,  # b and c: a span each below it
+        "flaky",
+        "broken",
+    ]
+    assert children(finished, steps[1]) == []
+    assert children(finished, steps[2]) == ["node b", "node c"]
+    for node in named(finished, "node "):
+        assert node.attributes["oris.node"] == node.name.removeprefix("node ")
+        assert node.attributes["oris.task_id"]
+    # a retried node alone in its superstep: its failed try is an event, and
+    # the superstep that passed is not an error
+    flaky = steps[3]
+    assert flaky.attributes["oris.node.attempt"] == 2
+    assert [e.name for e in flaky.events] == ["exception"]
+    assert flaky.events[0].attributes["exception.type"] == "ValueError"
+    assert flaky.status.status_code is StatusCode.UNSET
+    broken = steps[4]
+    assert broken.status.status_code is StatusCode.ERROR
+    assert broken.attributes["error.type"] == "KeyError"
+    assert [e.name for e in broken.events] == ["exception"]
