@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,9 +24,22 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 TOKEN = "token-from-the-env-file"
 
 
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once; each test gets its own copy."""
+    database = tmp_path_factory.mktemp("env-db") / "migrated.db"
+    found = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    found |= {"ORIS_SQLITE_DB": str(database), "ORIS_ENV_FILE": ""}
+    subprocess.run(
+        [sys.executable, MANAGE, "migrate", "--noinput", "-v0"], env=found, check=True
+    )
+    return database
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, migrated: Path) -> dict[str, str]:
     """A process environment whose configuration is all in a ``.env`` file."""
+    shutil.copyfile(migrated, tmp_path / "env.db")
     dotenv = tmp_path / ".env"
     dotenv.write_text(
         "# what `make run`, the CLI, qcluster and the tests all read\n"
@@ -38,9 +52,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     found = {k: v for k, v in os.environ.items() if k not in names}
     found = {k: v for k, v in found.items() if not k.startswith("ORIS_API_AUTH")}
     found["ORIS_ENV_FILE"] = str(dotenv)
-    subprocess.run(
-        [sys.executable, MANAGE, "migrate", "--noinput", "-v0"], env=found, check=True
-    )
     return found
 
 

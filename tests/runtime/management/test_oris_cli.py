@@ -1,6 +1,8 @@
 """The ``oris`` console script (and ``manage.py oris``) as a shell user and a script
-meet it: real subprocesses on their own SQLite file, with a real supervised
-cluster running the jobs of the commands that wait."""
+meet it. Output shapes and refusals run the CLI's entry point in this process, on
+the test database (``here``); the installed console script, ``manage.py oris``,
+settings from the environment and every ``--wait`` run as real subprocesses on
+their own SQLite file, with a real supervised cluster running the jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pty
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,29 @@ def oris(env: dict[str, str], *args: str, code: int = 0) -> subprocess.Completed
     return done
 
 
+@pytest.fixture
+def here(
+    transactional_db, settings, capsys
+) -> Callable[..., subprocess.CompletedProcess]:
+    """``oris ARGS`` in this process: ``runtime.cli.main`` on the test database,
+    its stdout, stderr and exit code as a subprocess's. (Transactional: the
+    command closes the database connections when it ends, as it does in a shell.)"""
+    settings.ORIS_GRAPHS = TEST_GRAPHS | POLICY_GRAPHS
+
+    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            cli.main(args)
+            returncode = 0
+        except SystemExit as exc:
+            returncode = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        assert returncode == code, (out, err)
+        return subprocess.CompletedProcess(["oris", *args], returncode, out, err)
+
+    return run
+
+
 def document(done: subprocess.CompletedProcess) -> dict:
     """``--json``'s stdout: exactly one JSON document, nothing else."""
     return json.loads(done.stdout)
@@ -85,8 +110,8 @@ def status_of(env: dict[str, str], thread: str) -> str | None:
 # --- output shapes -------------------------------------------------------------------
 
 
-def test_every_command_prints_one_json_document_with_json(env) -> None:
-    run = document(oris(env, "run", "chain", "--thread", "j1", "--json"))
+def test_every_command_prints_one_json_document_with_json(here) -> None:
+    run = document(here("run", "chain", "--thread", "j1", "--json"))
     assert (run["thread_id"], run["status"]) == ("j1", "queued")
     for args in (
         ("status", "j1"),
@@ -99,12 +124,12 @@ def test_every_command_prints_one_json_document_with_json(env) -> None:
         ("config",),
         ("cancel", "j1"),
     ):
-        assert isinstance(document(oris(env, *args, "--json")), dict), args
+        assert isinstance(document(here(*args, "--json")), dict), args
 
 
-def test_list_is_a_table_with_headers(env) -> None:
-    oris(env, "run", "chain", "--thread", "table-1")
-    lines = oris(env, "list").stdout.splitlines()
+def test_list_is_a_table_with_headers(here) -> None:
+    here("run", "chain", "--thread", "table-1")
+    lines = here("list").stdout.splitlines()
     assert lines[0].split() == ["THREAD", "GRAPH", "STATUS", "UPDATED"]
     row = next(line for line in lines if line.startswith("table-1 "))
     assert row.split()[1:3] == ["chain", "queued"]
@@ -113,35 +138,35 @@ def test_list_is_a_table_with_headers(env) -> None:
     assert row.index("queued") == lines[0].index("STATUS")
 
 
-def test_graphs_lists_and_shows_a_graph(env) -> None:
-    lines = oris(env, "graphs").stdout.splitlines()
+def test_graphs_lists_and_shows_a_graph(here) -> None:
+    lines = here("graphs").stdout.splitlines()
     assert lines[0].split() == ["NAME", "NODES", "SOURCE"]
     assert any(line.startswith("napper ") and "first, second" in line for line in lines)
-    shown = oris(env, "graphs", "--show", "approval").stdout
+    shown = here("graphs", "--show", "approval").stdout
     assert "nodes   research -> write_draft -> human_approval -> publish" in shown
     assert "topic      string" in shown
     assert "research --> write_draft" in shown  # the Mermaid source
-    data = document(oris(env, "graphs", "--show", "approval", "--json"))
+    data = document(here("graphs", "--show", "approval", "--json"))
     assert data["input_schema"]["properties"]["approved"] == {"type": "boolean"}
 
 
-def test_status_is_a_readable_summary(env) -> None:
-    oris(env, "run", "chain", "--thread", "summary-1")
-    text = oris(env, "status", "summary-1").stdout
+def test_status_is_a_readable_summary(here) -> None:
+    here("run", "chain", "--thread", "summary-1")
+    text = here("status", "summary-1").stdout
     assert "thread    summary-1" in text
     assert "status    queued" in text
     assert not text.lstrip().startswith("{")
 
 
-def test_cancel_says_what_happened(env) -> None:
-    oris(env, "run", "chain", "--thread", "c1")
-    assert oris(env, "cancel", "c1", "--reason", "oops").stdout.split() == [
+def test_cancel_says_what_happened(here) -> None:
+    here("run", "chain", "--thread", "c1")
+    assert here("cancel", "c1", "--reason", "oops").stdout.split() == [
         "c1",
         "cancelled",
     ]
-    again = document(oris(env, "cancel", "c1", "--json"))
+    again = document(here("cancel", "c1", "--json"))
     assert again["status"] == "cancelled"
-    assert "c1" in oris(env, "list", "--status", "cancelled").stdout
+    assert "c1" in here("list", "--status", "cancelled").stdout
 
 
 def test_config_masks_secrets_and_says_where_values_come_from(env) -> None:
@@ -188,27 +213,27 @@ def test_config_masks_secrets_and_says_where_values_come_from(env) -> None:
         (("graphs", "--show", "nope"), "unknown graph 'nope'"),
     ],
 )
-def test_bad_input_is_a_clear_message_and_exit_2(env, args, message) -> None:
-    done = oris(env, *args, code=cli.EXIT_USAGE)
+def test_bad_input_is_a_clear_message_and_exit_2(here, args, message) -> None:
+    done = here(*args, code=cli.EXIT_USAGE)
     assert done.stderr == f"Error: {done.stderr[7:]}"
     assert message in done.stderr
     assert done.stdout == ""
 
 
-def test_a_refusal_with_json_is_one_error_document(env) -> None:
-    unknown = document(oris(env, "run", "nope", "--json", code=cli.EXIT_USAGE))
+def test_a_refusal_with_json_is_one_error_document(here) -> None:
+    unknown = document(here("run", "nope", "--json", code=cli.EXIT_USAGE))
     assert unknown["error"]["code"] == "invalid_argument"
     assert "echo" in unknown["error"]["details"]["known_graphs"]
-    missing = document(oris(env, "status", "missing", "--json", code=cli.EXIT_USAGE))
+    missing = document(here("status", "missing", "--json", code=cli.EXIT_USAGE))
     assert missing["error"]["code"] == "not_found"
 
 
-def test_wrong_state_is_exit_2(env) -> None:
-    oris(env, "run", "chain", "--thread", "ws-1")
-    done = oris(env, "resume", "ws-1", "--value", "true", code=cli.EXIT_USAGE)
+def test_wrong_state_is_exit_2(here) -> None:
+    here("run", "chain", "--thread", "ws-1")
+    done = here("resume", "ws-1", "--value", "true", code=cli.EXIT_USAGE)
     assert "has no pending interrupt (it is queued)" in done.stderr
-    oris(env, "cancel", "ws-1")
-    done = oris(env, "resume", "ws-1", "--approve", "--json", code=cli.EXIT_USAGE)
+    here("cancel", "ws-1")
+    done = here("resume", "ws-1", "--approve", "--json", code=cli.EXIT_USAGE)
     assert "it is cancelled" in document(done)["error"]["message"]
 
 
@@ -349,8 +374,9 @@ def test_dead_letters_are_listed_and_replayed(env, cluster) -> None:
 
 def test_a_cancelled_wait_exits_4(env, cluster) -> None:
     waiter = subprocess.Popen(
-        # Cancelling is seen between supersteps: after a first node of 20 s.
-        [ORIS, "run", "napper", "--thread", "cancel-1", "--input", '{"value": 20000}']
+        # Cancelling is seen between supersteps: after a first node of 8 s,
+        # cancelled once it runs (a cancel takes about a second, even loaded).
+        [ORIS, "run", "napper", "--thread", "cancel-1", "--input", '{"value": 8000}']
         + ["--wait", "--timeout", "300", "--json"],
         env=env,
         stdout=subprocess.PIPE,
@@ -358,7 +384,7 @@ def test_a_cancelled_wait_exits_4(env, cluster) -> None:
         text=True,
     )
     deadline = time.monotonic() + 60
-    while status_of(env, "cancel-1") is None:
+    while status_of(env, "cancel-1") != "running":
         assert time.monotonic() < deadline
         time.sleep(0.1)
     oris(env, "cancel", "cancel-1")
