@@ -85,6 +85,18 @@ def add_usage(a: UsageMetadata | None, b: UsageMetadata | None) -> UsageMetadata
     }
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A message class's field names (``dataclasses.fields`` walks them anew
+    on every call; messages are encoded and decoded on every step)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 @dataclass(eq=True)
 class BaseMessage:
     """Base of every message.
@@ -125,13 +137,13 @@ class BaseMessage:
             ``{"type": ..., "content": ..., ...}``.
         """
         data: dict[str, Any] = {"type": self.type, "content": self.content}
-        for f in fields(self):
-            if f.name == "content":
+        for name in _field_names(type(self)):
+            if name == "content":
                 continue
-            value = getattr(self, f.name)
+            value = getattr(self, name)
             if value is None or value == {} or value == []:
                 continue
-            data[f.name] = value
+            data[name] = value
         return data
 
     @classmethod
@@ -144,7 +156,7 @@ class BaseMessage:
         Returns:
             A new instance of ``cls``.
         """
-        names = {f.name for f in fields(cls)}
+        names = _field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def copy(self, **changes: Any) -> BaseMessage:

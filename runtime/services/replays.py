@@ -55,7 +55,8 @@ def job_replay_recorded(*, job: Job, actor: Actor | None = None) -> ReplayReport
     # nothing of a replay must survive a crash: its in-memory checkpoints are
     # written when it stops (an interrupt, the end), not after every superstep
     result = graph.run(job.input, config, durability="exit")
-    answers = _resume_values(job)
+    # the answers it was resumed with are read only when the replay pauses
+    answers = _resume_values(job) if result.status == "interrupted" else []
     while result.status == "interrupted" and answers:
         result = graph.run(Command(resume=answers.pop(0)), config, durability="exit")
     divergence = _divergence(result, options, failed=job.status == Job.Status.FAILED)

@@ -12,14 +12,15 @@ from django.db import connection
 
 import agents
 from agents import ChatOpenAI, create_agent, tool
-from graphs import START, MessagesState, StateGraph
-from graphs.messages import ToolMessage
+from graphs import START, MessagesState, StateGraph, interrupt
+from graphs.messages import AIMessage, ToolMessage
 
 SIDE_TABLE = "effect_side_effects"
 EFFECT_GRAPHS = {
     "paying_agent": "tests.runtime.effect_graphs:build_paying_agent",
     "pay_in_one_node": "tests.runtime.effect_graphs:build_pay_in_one_node",
     "apay_in_one_node": "tests.runtime.effect_graphs:build_apay_in_one_node",
+    "approved_payment": "tests.runtime.effect_graphs:build_approved_payment",
 }
 
 
@@ -110,6 +111,20 @@ def build_apay_in_one_node() -> StateGraph:
         ]
         final = await chat.ainvoke([*messages, first, *results])
         return {"messages": [first, *results, final]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("step", step)
+    graph.add_edge(START, "step")
+    return graph
+
+
+def build_approved_payment() -> StateGraph:
+    """Asks how much (an interrupt), then charges it (an effect); no model."""
+    pay = agents.effect(charge, name="charge")
+
+    def step(state: MessagesState) -> dict[str, Any]:
+        amount = interrupt("how much?")
+        return {"messages": [AIMessage(pay(amount))]}
 
     graph = StateGraph(MessagesState)
     graph.add_node("step", step)

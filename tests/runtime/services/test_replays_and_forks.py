@@ -13,10 +13,11 @@ from django.core.management.base import CommandError
 from agents import create_agent, tool
 from runtime import registry, selectors
 from runtime.errors import Conflict, InvalidArgument
-from runtime.models import AuditLog, Effect, Job
+from runtime.models import AuditLog, Effect, Interrupt, Job
 from runtime.selectors.effects import job_compare, job_effects
 from runtime.services.audit import Actor
 from runtime.services.forks import job_fork
+from runtime.services.interrupts import interrupt_resume
 from runtime.services.replays import job_replay_recorded
 from runtime.worker.execute import attempt_execute
 from tests.runtime import effect_graphs
@@ -78,6 +79,21 @@ def test_replaytest_exits_non_zero_on_a_divergence(agent_env, wire, monkeypatch)
     with pytest.raises(CommandError, match="1 of 1 diverged"):
         call_command("oris", "replaytest", "--thread", job.thread_id, stdout=out)
     assert "effect differs from the recording" in out.getvalue()
+
+
+def test_recorded_replay_of_a_resumed_run_answers_its_interrupt_again(agent_env):
+    job = start("approved_payment")
+    attempt_execute(attempt_id=job.attempts.get().pk, worker_id="w")
+    job.refresh_from_db()
+    assert job.status == Job.Status.INTERRUPTED
+    asked = Interrupt.objects.get(job=job, status=Interrupt.Status.PENDING)
+    interrupt_resume(interrupt=asked, value=7, actor=Actor.system())
+    job = run(job)
+    assert [amount for _key, amount in side_effects()] == [7]
+    report = job_replay_recorded(job=job)
+    assert report.status == "reproduced", report.divergence
+    assert report.effects_recorded == report.effects_answered == 1
+    assert len(side_effects()) == 1  # the replay did not charge again
 
 
 def test_a_running_job_does_not_replay(agent_env):
