@@ -452,8 +452,8 @@ class Run:
                 event = debug_task(self, "task_result", t)
                 self.emit("tasks", event["payload"])
                 self.emit("debug", event)
-        if "values" in self.modes:
-            self.emit("values", self.output())
+        if "values" in self.modes and updated:  # like LangGraph: if it wrote
+            self.emit("values", self.streamed_values())
         return self._plan(tasks)
 
     def _plan(self, tasks: list[Task]) -> list[Task]:
@@ -562,6 +562,12 @@ class Run:
         if keys is None:
             return dict(values)
         return {k: values[k] for k in keys if k in values}
+
+    def streamed_values(self) -> Any:
+        """The ``values`` chunk: like LangGraph, every state channel, whatever
+        the output schema (which shapes only what ``invoke`` returns)."""
+        values = self.values
+        return values.get(ROOT) if self.graph.root else dict(values)
 
     def checkpoint_config(self) -> dict[str, Any] | None:
         """Config addressing the last checkpoint, or ``None`` without a saver."""

@@ -99,7 +99,7 @@ def start(run: Run) -> Generator[Request, Any, list[Task]]:
         if "messages" in run.modes:
             run.streamed.update(message_ids(run.values))
         if "values" in run.modes:
-            run.emit("values", run.output())
+            run.emit("values", run.streamed_values())
         return tasks
     # A new run: the input becomes the writes of the START task, which runs as
     # the first superstep (applying them, with START's conditional edges).

@@ -409,10 +409,10 @@ def _output(task: Task, out: Any) -> None:
 
 
 def written_update(task: Task) -> Any:
-    """The task's ``updates`` chunk made from its writes, as LangGraph makes it:
-    one dict, or one dict per write when a key was written more than once."""
-    keys = task.run.graph.output_keys
-    shown = [(c, v) for c, v in task.writes if keys is None or c in keys]
+    """The task's ``updates`` chunk made from its writes (of state channels,
+    whatever the output schema), as LangGraph makes it: one dict, or one dict per
+    write when a key was written more than once."""
+    shown = task.writes
     if not shown:
         return None
     if len({c for c, _ in shown}) < len(shown):
@@ -433,16 +433,20 @@ def _node_output(task: Task, out: Any) -> None:
         return
     channels = graph.channels
     if isinstance(out, dict):
-        task.update = out
         task.writes = [(k, v) for k, v in out.items() if k in channels]
+        # like LangGraph, the chunk shows the channels written, or None
+        whole = out and len(task.writes) == len(out)
+        task.update = out if whole else written_update(task)
     elif isinstance(out, Command):
         command_output(task, out)
     elif (
         isinstance(out, (list, tuple))
         and out
         and all(isinstance(c, (Command, dict)) for c in out)
+        and any(isinstance(c, Command) for c in out)
     ):
-        # Commands and updates, applied in order (LangGraph accepts a mix)
+        # Commands and updates, applied in order (LangGraph accepts a mix with
+        # at least one Command; a list of dicts alone is an invalid return)
         for item in out:
             if isinstance(item, Command):
                 command_output(task, item)
@@ -475,7 +479,7 @@ def command_output(task: Task, command: Command[Any]) -> None:
                 raise InvalidUpdateError(f"Expected dict update, got {update!r}")
             pairs = list(fields.items())
         task.writes.extend((k, v) for k, v in pairs if k in graph.channels)
-        task.update = update if task.update is None else task.update
+        task.update = written_update(task)
     for target in command.goto_list():
         _route(task, target, None)
 

@@ -230,7 +230,7 @@ def test_message_writer_is_disabled_outside_a_messages_stream() -> None:
 
     graph = chat_graph(("bot", bot))
     assert list(graph.stream({"messages": []}, stream_mode=["updates", "custom"])) == [
-        ("updates", {"bot": {}})
+        ("updates", {"bot": None})
     ]
     graph.invoke({"messages": []})
     assert enabled == [False, False]
