@@ -212,6 +212,8 @@ class Run:
             if following is None:
                 return
             tasks = following
+        if self.out:  # a finished thread continued with no input: its values
+            yield Req.CHUNKS, self._drain()
         yield from self._flush_exit()
 
     def _superstep(
@@ -391,7 +393,10 @@ class Run:
             for group in groups or [()]:
                 self.emit("updates", {"__interrupt__": group})
         if "values" in self.modes and interrupts:
-            self.emit("values", {"__interrupt__": tuple(interrupts)})
+            # like LangGraph: the state with the interrupts (a root value: only them)
+            chunk = {} if self.graph.root else self.streamed_values()
+            chunk["__interrupt__"] = tuple(interrupts)
+            self.emit("values", chunk)
         if self.out:
             yield Req.CHUNKS, self._drain()
 

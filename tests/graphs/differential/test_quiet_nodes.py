@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from ._libs import Lib, Log, add, chunks, outcome, same
+from ._libs import Lib, Log, add, ask_after, chunks, outcome, same, thread
 
 
 def _quiet_returns(lib: Lib) -> dict[str, Any]:
@@ -82,3 +82,37 @@ def test_a_list_of_plain_updates_is_an_invalid_return() -> None:
         return outcome(lambda: graph.invoke({"log": ["x"]}))
 
     assert same(scenario) == ("error", "InvalidUpdateError")
+
+
+def test_the_values_chunk_of_a_pause_holds_the_state() -> None:
+    def scenario(lib: Lib) -> Any:
+        graph = ask_after(lib, "a", "ok?").compile(checkpointer=lib.InMemorySaver())
+        config = thread()
+        mode = ["values", "updates"]
+        paused = chunks(graph.stream({"log": ["x"]}, config, stream_mode=mode))
+        resumed = chunks(
+            graph.stream(lib.Command(resume="y"), config, stream_mode=mode)
+        )
+        return paused, resumed
+
+    paused, _ = same(scenario)
+    assert paused[-1] == (
+        "values",
+        {"log": ["x", "a"], "__interrupt__": [("interrupt", "ok?")]},
+    )
+
+
+def test_continuing_a_finished_thread_streams_its_values() -> None:
+    def scenario(lib: Lib) -> Any:
+        g = lib.StateGraph(Log)
+        g.add_node("a", add("a"))
+        g.add_edge(lib.START, "a")
+        graph = g.compile(checkpointer=lib.InMemorySaver())
+        config = thread()
+        graph.invoke({"log": ["x"]}, config)
+        return [
+            chunks(graph.stream(None, config, stream_mode=m))
+            for m in ("values", "updates", ["values", "updates"])
+        ]
+
+    assert same(scenario)[0] == [{"log": ["x", "a"]}]
