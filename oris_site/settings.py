@@ -477,6 +477,7 @@ warnings.filterwarnings(
 # PgBouncer), it polls every 50 ms.
 ORIS_Q_LISTEN = env_bool("ORIS_Q_LISTEN", True)
 ORIS_Q_IDLE_POLL_SECONDS = env_int("ORIS_Q_IDLE_POLL_SECONDS", 10, minimum=1)
+ORIS_Q_SAVE_LIMIT = env_int("ORIS_Q_SAVE_LIMIT", -1, minimum=-1)
 Q_CLUSTER: dict[str, Any] = {
     "name": "oris",
     "orm": "default",
@@ -487,9 +488,10 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.05,
-    # Successful deliveries are not kept (nothing reads them: our attempt rows
-    # are the ledger); failed ones are, for the console's "Failed tasks".
-    "save_limit": -1,
+    # By default successful deliveries are not kept (nothing reads them: our
+    # attempt rows are the ledger); failed ones are, for the console's "Failed
+    # tasks".
+    "save_limit": ORIS_Q_SAVE_LIMIT,
     "label": "Task queue",
     "sync": env_bool("ORIS_Q_SYNC", False),
 }
