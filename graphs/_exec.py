@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 from graphs._loop import Run
@@ -51,7 +50,7 @@ def drive(run: Run) -> Iterator[Chunk]:
     _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
-    pending: list[Future[Any]] = []
+    pending: list[Callable[[], object]] = []
     answer: Any = None
     while True:
         request = _next_request(run, gen, answer)
@@ -81,25 +80,14 @@ def drive(run: Run) -> Iterator[Chunk]:
         elif kind is Req.EFFECTS:
             answer = saver.get_effects(payload)  # type: ignore[union-attr]
         elif kind is Req.PUT_BG:
-            pending.append(_background().submit(saver.put, *payload))  # type: ignore[union-attr]
+            pending.append(saver.put_async(*payload))  # type: ignore[union-attr]
         elif kind is Req.FLUSH:
-            for fut in pending:
-                fut.result()
+            for wait in pending:
+                wait()
             pending.clear()
-    for fut in pending:
-        fut.result()
+    for wait in pending:
+        wait()
     _graph_event(run, "end")
-
-
-_BG: ThreadPoolExecutor | None = None
-
-
-def _background() -> ThreadPoolExecutor:
-    # one writer thread keeps async-durability puts in order
-    global _BG
-    if _BG is None:
-        _BG = ThreadPoolExecutor(1, thread_name_prefix="graphs-durability")
-    return _BG
 
 
 async def adrive(run: Run) -> AsyncIterator[Chunk]:
@@ -107,7 +95,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
     _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
-    pending: list[asyncio.Task[Any]] = []
+    pending: list[Awaitable[object]] = []
     answer: Any = None
     cancelled = False
     while True:
@@ -148,7 +136,7 @@ async def adrive(run: Run) -> AsyncIterator[Chunk]:
         elif kind is Req.EFFECTS:
             answer = await saver.aget_effects(payload)  # type: ignore[union-attr]
         elif kind is Req.PUT_BG:
-            pending.append(asyncio.ensure_future(saver.aput(*payload)))  # type: ignore[union-attr]
+            pending.append(await saver.aput_async(*payload))  # type: ignore[union-attr]
         elif kind is Req.FLUSH:
             for fut in pending:
                 await fut

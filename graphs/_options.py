@@ -52,7 +52,7 @@ class RunOptions:
     modes: frozenset[StreamMode] = frozenset()
     single: bool = True
     subgraphs: bool = False
-    durability: Durability = "sync"
+    durability: Durability = "async"
     interrupt_before: tuple[str, ...] | None = None
     interrupt_after: tuple[str, ...] | None = None
     step_hook: Callable[[int], None] | None = None

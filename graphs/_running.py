@@ -84,7 +84,7 @@ class RunAPI:
         config: dict[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] = "values",
-        durability: Durability = "sync",
+        durability: Durability = "async",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
         context: Any = None,
@@ -99,7 +99,8 @@ class RunAPI:
                 "recursion_limit": N}``.
             stream_mode: ``"values"`` returns the final state; other modes return
                 the list of chunks.
-            durability: ``"sync"``, ``"async"`` or ``"exit"``.
+            durability: ``"async"`` (the default, as LangGraph's), ``"sync"`` or
+                ``"exit"``.
             interrupt_before: Override the compiled breakpoints.
             interrupt_after: Override the compiled breakpoints.
             context: The run's context (``Runtime.context`` of its nodes); a dict
@@ -135,7 +136,7 @@ class RunAPI:
         config: dict[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] = "values",
-        durability: Durability = "sync",
+        durability: Durability = "async",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
         context: Any = None,
@@ -171,7 +172,7 @@ class RunAPI:
         *,
         stream_mode: str | Sequence[str] = "updates",
         subgraphs: bool = False,
-        durability: Durability = "sync",
+        durability: Durability = "async",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
         context: Any = None,
@@ -196,7 +197,7 @@ class RunAPI:
         *,
         stream_mode: str | Sequence[str] = "updates",
         subgraphs: bool = False,
-        durability: Durability = "sync",
+        durability: Durability = "async",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
         context: Any = None,
@@ -227,7 +228,7 @@ class RunAPI:
         exclude_tags: Sequence[str] | None = None,
         stream_mode: str | Sequence[str] = "updates",
         subgraphs: bool = False,
-        durability: Durability = "sync",
+        durability: Durability = "async",
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
         context: Any = None,
@@ -336,7 +337,7 @@ class RunAPI:
         input: Any,
         config: dict[str, Any] | None = None,
         *,
-        durability: Durability = "sync",
+        durability: Durability = "async",
         step_hook: Callable[[int], None] | None = None,
         interrupt_before: str | Sequence[str] | None = None,
         interrupt_after: str | Sequence[str] | None = None,
@@ -353,7 +354,8 @@ class RunAPI:
             input: Input dict, ``None`` (continue from the checkpoint) or
                 ``Command(resume=...)``.
             config: Thread config.
-            durability: ``"sync"``, ``"async"`` or ``"exit"``.
+            durability: ``"async"`` (the default, as LangGraph's), ``"sync"`` or
+                ``"exit"``.
             step_hook: Called with the step number after each superstep's checkpoint
                 is committed, before the next superstep; what it raises propagates
                 unchanged and the engine writes nothing more.

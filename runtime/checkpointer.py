@@ -24,7 +24,7 @@ from __future__ import annotations
 import builtins
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NoReturn, Protocol, cast
 
@@ -97,6 +97,7 @@ class DjangoSaver(BaseCheckpointSaver):
         # finished effects not yet written (tasks of a superstep may run in threads)
         self._effects: list[Row] = []
         self._effects_lock = threading.Lock()
+        self._local = threading.local()  # unflushed: a commit awaits _settle
 
     def flush(self) -> None:
         """Writes the held checkpoints (fenced; in the caller's transaction if
@@ -150,6 +151,33 @@ class DjangoSaver(BaseCheckpointSaver):
         metadata: CheckpointMetadata,
         new_versions: dict[str, Any],
     ) -> dict[str, Any]:
+        return self._put(config, checkpoint, metadata, new_versions, durable=True)
+
+    def put_async(
+        self,
+        config: dict[str, Any],
+        checkpoint: GraphCheckpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Callable[[], object]:
+        """``async`` durability: written at once, in the caller's thread, as by
+        :meth:`put`; but on PostgreSQL, outside a caller's transaction, the
+        commit of a checkpoint the run goes on from (it has next tasks) and that
+        carries no effect does not wait for the WAL flush. Returns what makes
+        such commits durable before the run returns (nothing to do with
+        ``hold_final``: the caller's outcome commit does it)."""
+        self._put(config, checkpoint, metadata, new_versions, durable=False)
+        return _settled if self._hold_final else self._settle
+
+    def _put(
+        self,
+        config: dict[str, Any],
+        checkpoint: GraphCheckpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+        *,
+        durable: bool,
+    ) -> dict[str, Any]:
         thread_id, ns = config_thread_id(config), config_ns(config)
         header, blobs = split_checkpoint(dict(checkpoint), new_versions)
         header_row = [
@@ -167,20 +195,33 @@ class DjangoSaver(BaseCheckpointSaver):
             self._held = (self._held[0] + blob_rows, self._held[1] + [header_row])
         else:
             self._holding = False
-            self._write(blob_rows, [header_row])
+            durable = durable or not header.get("next")  # a run's end is durable
+            self._write(blob_rows, [header_row], durable=durable)
         self._known_empty = False
         return checkpoint_config(thread_id, ns, checkpoint["id"])
 
     def _write(
-        self, blob_rows: builtins.list[Row], header_rows: builtins.list[Row]
+        self,
+        blob_rows: builtins.list[Row],
+        header_rows: builtins.list[Row],
+        *,
+        durable: bool = True,
     ) -> None:
-        """Writes checkpoints (with any held one) in one fenced transaction."""
+        """Writes checkpoints (with any held one) in one fenced transaction;
+        not ``durable``: on PostgreSQL, a commit of its own that carries no
+        effect does not wait for the WAL flush."""
         blob_rows, header_rows = self._held[0] + blob_rows, self._held[1] + header_rows
         self._held = ([], [])
         effect_rows = self._take_effects()
         if connection.vendor == "postgresql":
             # One statement, fence included: atomic on its own, one round trip.
-            sql, params = fenced_put(blob_rows, header_rows, self.fence, effect_rows)
+            alone = connection.get_autocommit()
+            unflushed = alone and not durable and not effect_rows
+            sql, params = fenced_put(
+                blob_rows, header_rows, self.fence, effect_rows, unflushed=unflushed
+            )
+            if alone:  # this commit flushes the WAL, or leaves it to _settle
+                self._local.unflushed = unflushed
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 if cursor.rowcount != len(header_rows) and self.fence is not None:
@@ -197,6 +238,15 @@ class DjangoSaver(BaseCheckpointSaver):
         written = sum(len(row[4]) + len(row[5]) for row in header_rows)
         written += sum(len(row[-1] or b"") for row in blob_rows)
         metrics.inc("checkpoint_written_bytes_total", written)
+
+    def _settle(self) -> None:
+        """Makes this thread's unflushed checkpoint commits durable: a durable
+        commit (``pg_current_xact_id`` gives its transaction one) flushes the
+        WAL up to itself."""
+        if getattr(self._local, "unflushed", False):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()")
+            self._local.unflushed = False
 
     def put_writes(
         self,
@@ -326,6 +376,18 @@ class DjangoSaver(BaseCheckpointSaver):
     ) -> dict[str, Any]:
         return await sync_to_async(self.put)(config, checkpoint, metadata, new_versions)
 
+    async def aput_async(
+        self,
+        config: dict[str, Any],
+        checkpoint: GraphCheckpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Awaitable[object]:
+        settle = await sync_to_async(self.put_async)(
+            config, checkpoint, metadata, new_versions
+        )
+        return sync_to_async(settle)()
+
     async def aput_writes(
         self,
         config: dict[str, Any],
@@ -365,6 +427,10 @@ class DjangoSaver(BaseCheckpointSaver):
             parent_config=checkpoint_config(thread_id, ns, parent) if parent else None,
             pending_writes=pending,
         )
+
+
+def _settled() -> None:
+    """What waits for checkpoints the caller's next commit makes durable."""
 
 
 def blob_versions(header: dict[str, Any]) -> Q:
@@ -527,15 +593,23 @@ def fenced_put(
     header_rows: list[Row],
     fence: Fence | None,
     effect_rows: list[Row] | None = None,
+    *,
+    unflushed: bool = False,
 ) -> Statement:
     """The SQL of one ``put`` on PostgreSQL, as a single statement.
 
     A superstep's checkpoint is the hot path of every durable run: the fence's
     ``UPDATE``, the blob insert and the header upsert are data-modifying CTEs of
     one statement, so a superstep costs one round trip and one commit, and writes
-    nothing (zero rows) when the fence fails.
+    nothing (zero rows) when the fence fails. ``unflushed``: its commit (as a
+    statement of its own) does not wait for the WAL flush (``set_config(...,
+    true)`` is a ``SET LOCAL`` for its transaction).
     """
-    ctes, params, where = [], [], ""
+    ctes, params, where, join = [], [], "", ""
+    if unflushed:
+        off = "SELECT set_config('synchronous_commit', 'off', true)"
+        ctes.append(f"unflushed AS ({off})")
+        join = " CROSS JOIN unflushed"
     if fence is not None:
         fence_sql, fence_params = fence.statement()
         ctes.append(f"fence AS ({fence_sql} RETURNING 1)")
@@ -562,7 +636,7 @@ def fenced_put(
         f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
         "SELECT t, n, i, p, c::jsonb, m::jsonb, a::timestamptz FROM "
         f"(VALUES {_placeholders(header_rows)}) AS r(t, n, i, p, c, m, a)"
-        f"{where}{_ON_HEADER_CONFLICT}"
+        f"{join}{where}{_ON_HEADER_CONFLICT}"
     )
     return sql, params + [value for row in header_rows for value in row]
 

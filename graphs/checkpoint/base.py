@@ -15,16 +15,19 @@ Storage shape (format version 1, mirrored by every saver, including the Django o
   :func:`~graphs.checkpoint.format.write_rows` for the upsert rule).
 
 Commit rule: on a successful superstep the engine calls only :meth:`put` (one write
-per superstep). :meth:`put_writes` is called for the writes of tasks that finished
-when a sibling in the same superstep failed or interrupted (so that resuming does not
-re-run them), and for the ``__interrupt__`` / ``__resume__`` / ``__error__``
-bookkeeping of the tasks that did not finish.
+per superstep; under ``async`` durability :meth:`put_async`, which may leave the
+checkpoint durable only by the time the run returns). :meth:`put_writes` is called
+for the writes of tasks that finished when a sibling in the same superstep failed or
+interrupted (so that resuming does not re-run them), and for the ``__interrupt__`` /
+``__resume__`` / ``__error__`` bookkeeping of the tasks that did not finish.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypedDict
 
 from graphs.effects import EffectRecord
@@ -283,6 +286,32 @@ class BaseCheckpointSaver:
         """Async :meth:`put`."""
         return self.put(config, checkpoint, metadata, new_versions)
 
+    def put_async(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Callable[[], object]:
+        """:meth:`put` under ``async`` durability: the checkpoint may become
+        durable later. Returns what the engine calls before the run returns, in
+        the order of the puts, to wait until it is. By default :meth:`put` runs
+        on one writer thread (puts stay in order), beside the next superstep."""
+        args = (config, checkpoint, metadata, new_versions)
+        return _writer().submit(self.put, *args).result
+
+    async def aput_async(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Awaitable[object]:
+        """Async :meth:`put_async`: what it returns is awaited before the run
+        returns. By default :meth:`aput` runs as a task beside the next superstep."""
+        args = (config, checkpoint, metadata, new_versions)
+        return asyncio.ensure_future(self.aput(*args))
+
     async def aput_writes(
         self,
         config: RunnableConfig,
@@ -296,3 +325,14 @@ class BaseCheckpointSaver:
     async def adelete_thread(self, thread_id: str) -> None:
         """Async :meth:`delete_thread`."""
         self.delete_thread(thread_id)
+
+
+_WRITER: ThreadPoolExecutor | None = None
+
+
+def _writer() -> ThreadPoolExecutor:
+    # one writer thread keeps async-durability puts in order
+    global _WRITER
+    if _WRITER is None:
+        _WRITER = ThreadPoolExecutor(1, thread_name_prefix="graphs-durability")
+    return _WRITER

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from graphs import serde
@@ -172,6 +173,30 @@ class InMemorySaver(BaseCheckpointSaver):
                 self._latest[(thread_id, ns)] = checkpoint_id
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
+    def put_async(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Callable[[], object]:
+        """Stores at once, as :meth:`put` (memory has nothing to wait for)."""
+        self.put(config, checkpoint, metadata, new_versions)
+        return _done
+
+    async def aput_async(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: dict[str, Any],
+    ) -> Awaitable[object]:
+        """Stores at once, as :meth:`put`."""
+        self.put(config, checkpoint, metadata, new_versions)
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        settled.set_result(None)
+        return settled
+
     def put_writes(
         self,
         config: RunnableConfig,
@@ -235,3 +260,7 @@ class InMemorySaver(BaseCheckpointSaver):
 
 MemorySaver = InMemorySaver
 """LangGraph's older name."""
+
+
+def _done() -> None:
+    """What waits for a checkpoint already stored."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from graphs import START, Command, RunResult, StateGraph, interrupt
-from graphs.checkpoint import InMemorySaver
+from graphs.checkpoint import BaseCheckpointSaver, InMemorySaver
 
 from .conftest import Counter, appender
 
@@ -168,6 +170,40 @@ def test_async_durability_writes_every_checkpoint(thread: dict[str, Any]) -> Non
     saver = RecordingSaver()
     chain(saver).invoke({"n": 0}, thread, durability="async")
     assert saver.calls == ["put:-1", "put:0", "put:1", "put:2", "put:3"]
+
+
+class WriterThreadSaver(InMemorySaver):
+    """The base class's ``async`` puts: on the writer thread."""
+
+    put_async = BaseCheckpointSaver.put_async
+    aput_async = BaseCheckpointSaver.aput_async
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def put(
+        self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any
+    ) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return super().put(config, checkpoint, metadata, new_versions)
+
+
+@pytest.mark.parametrize("runner", ["invoke", "ainvoke"])
+def test_async_durability_is_the_default_and_done_before_the_call_returns(
+    thread: dict[str, Any], runner: str
+) -> None:
+    saver = WriterThreadSaver()
+    graph = chain(saver)
+    if runner == "invoke":
+        graph.invoke({"n": 0}, thread)
+        assert {name[:18] for name in saver.threads} == {"graphs-durability_"}
+    else:
+        asyncio.run(graph.ainvoke({"n": 0}, thread))
+    assert len(saver.threads) == 5
+    assert graph.get_state(thread).values["log"] == ["a", "b", "c"]
+    graph.invoke({"n": 0}, {"configurable": {"thread_id": "s"}}, durability="sync")
+    assert saver.threads[-5:] == [threading.current_thread().name] * 5
 
 
 def test_with_checkpointer_shares_structure_and_binds_a_saver(
