@@ -108,10 +108,10 @@ _RECORD_FIELDS = (
 class EffectRecord:
     """One recorded effect (a ledger row; every saver stores these fields).
 
-    A saver that reads its rows back may pass the request and response as the
-    JSON text it stored (``request_json``, ``response_json``) instead of their
-    values: each is then decoded when first read, and a recorded replay compares
-    the request's text before decoding it (:meth:`matches`).
+    A saver that reads its rows back may pass the request and the response as
+    the JSON text it stored (``request_json``, ``response_json``) instead of
+    their values: each is then decoded when first read, and a recorded replay
+    compares the request's text before decoding it (:meth:`matches`).
 
     Args:
         key: The stable key (see :func:`effect_key`).
@@ -132,8 +132,9 @@ class EffectRecord:
         cost: USD cost of the call (0 when unknown).
         duration_ms: Wall time of the call.
         started_at: ISO 8601 time the call started.
-        request_json: The request as stored (``json.dumps`` text), for ``request``.
-        response_json: The response as stored, for ``response``.
+        request_json: The request as stored, verbatim: its ``json.dumps`` text
+            (instead of ``request``).
+        response_json: The response as stored (instead of ``response``).
     """
 
     __slots__ = (

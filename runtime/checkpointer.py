@@ -464,8 +464,8 @@ _USAGE = ("input_tokens", "output_tokens", "total_tokens")
 
 def effect_records(rows: QuerySet[Effect]) -> builtins.list[EffectRecord]:
     """Effect rows as graphs sees them, read in one query without model
-    instances: the request and the response as the JSON text stored (decoded
-    when read; a recorded replay compares the request's text)."""
+    instances: the request and the response as the JSON text stored, decoded
+    when read (a recorded replay compares the request's text instead)."""
     found = rows.values(
         "key",
         "thread_id",
@@ -486,8 +486,13 @@ def effect_records(rows: QuerySet[Effect]) -> builtins.list[EffectRecord]:
         request_json=Cast("request", TextField()),
         response_json=Cast("response", TextField()),
     )
+    # PostgreSQL's jsonb keeps the values, not the text (its keys are reordered):
+    # there the request is decoded and compared as values
+    verbatim = connection.vendor != "postgresql"
     records = []
     for row in found:
+        if not verbatim:
+            row["request"] = json.loads(row.pop("request_json"))
         usage = {name: row.pop(name) for name in _USAGE}
         started_at = row.pop("started_at").isoformat()
         records.append(EffectRecord(**row, usage=usage, started_at=started_at))
