@@ -117,7 +117,7 @@ class EffectLedger:
         if (
             found is not None
             and found.outcome == "ok"
-            and (found.kind, found.name, found.request) == (kind, name, req)
+            and found.matches(kind, name, req)
         ):
             return Answered(decode(found.response))
         effect = Effect(
@@ -225,7 +225,7 @@ class EffectLedger:
                     "actual": actual,
                 }
             )
-        if (found.kind, found.name, found.request) != (kind, name, request):
+        if not found.matches(kind, name, request):
             raise EffectDivergence(
                 {
                     "reason": "effect differs from the recording",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import time
 from collections.abc import (
     AsyncIterator,
@@ -80,9 +81,37 @@ DEFAULT_COUNTS: dict[str, CountsAs] = {
 Address = tuple[str, int, str, int]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+_UNREAD: Any = object()  # stored JSON not decoded yet
+
+_RECORD_FIELDS = (
+    "key",
+    "thread_id",
+    "checkpoint_ns",
+    "checkpoint_id",
+    "task_id",
+    "task_path",
+    "step",
+    "index",
+    "kind",
+    "name",
+    "request",
+    "response",
+    "outcome",
+    "error",
+    "usage",
+    "cost",
+    "duration_ms",
+    "started_at",
+)
+
+
 class EffectRecord:
     """One recorded effect (a ledger row; every saver stores these fields).
+
+    A saver that reads its rows back may pass the request and the response as
+    the JSON text it stored (``request_json``, ``response_json``) instead of
+    their values: each is then decoded when first read, and a recorded replay
+    compares the request's text before decoding it (:meth:`matches`).
 
     Args:
         key: The stable key (see :func:`effect_key`).
@@ -103,7 +132,18 @@ class EffectRecord:
         cost: USD cost of the call (0 when unknown).
         duration_ms: Wall time of the call.
         started_at: ISO 8601 time the call started.
+        request_json: The request as stored, verbatim: its ``json.dumps`` text
+            (instead of ``request``).
+        response_json: The response as stored (instead of ``response``).
     """
+
+    __slots__ = (
+        *(f for f in _RECORD_FIELDS if f not in ("request", "response")),
+        "_request",
+        "_response",
+        "request_json",
+        "response_json",
+    )
 
     key: str
     thread_id: str
@@ -115,14 +155,105 @@ class EffectRecord:
     index: int
     kind: str
     name: str
-    request: Any
-    response: Any = None
-    outcome: str = "ok"
-    error: dict[str, Any] | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
-    duration_ms: float = 0.0
-    started_at: str = ""
+    outcome: str
+    error: dict[str, Any] | None
+    usage: dict[str, int]
+    cost: float
+    duration_ms: float
+    started_at: str
+    request_json: str | None
+    response_json: str | None
+    _request: Any
+    _response: Any
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        task_id: str,
+        task_path: str,
+        step: int,
+        index: int,
+        kind: str,
+        name: str,
+        request: Any = _UNREAD,
+        response: Any = None,
+        outcome: str = "ok",
+        error: dict[str, Any] | None = None,
+        usage: dict[str, int] | None = None,
+        cost: float = 0.0,
+        duration_ms: float = 0.0,
+        started_at: str = "",
+        request_json: str | None = None,
+        response_json: str | None = None,
+    ) -> None:
+        if request is _UNREAD and request_json is None:
+            raise TypeError("EffectRecord needs a request (or its request_json)")
+        values = {
+            "key": key,
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+            "task_id": task_id,
+            "task_path": task_path,
+            "step": step,
+            "index": index,
+            "kind": kind,
+            "name": name,
+            "_request": request,
+            "_response": _UNREAD if response_json is not None else response,
+            "outcome": outcome,
+            "error": error,
+            "usage": {} if usage is None else usage,
+            "cost": cost,
+            "duration_ms": duration_ms,
+            "started_at": started_at,
+            "request_json": request_json,
+            "response_json": response_json,
+        }
+        for name_, value in values.items():
+            object.__setattr__(self, name_, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"EffectRecord is frozen: cannot set {name!r}")
+
+    @property
+    def request(self) -> Any:
+        """What was asked (decoded from ``request_json`` when first read)."""
+        if self._request is _UNREAD:
+            object.__setattr__(self, "_request", json.loads(self.request_json or ""))
+        return self._request
+
+    @property
+    def response(self) -> Any:
+        """What was answered (decoded from ``response_json`` when first read)."""
+        if self._response is _UNREAD:
+            object.__setattr__(self, "_response", json.loads(self.response_json or ""))
+        return self._response
+
+    def matches(self, kind: str, name: str, request: Any) -> bool:
+        """Whether a call asks what this one asked: compared as the stored text
+        first (the same ``json.dumps`` text is the same request; no decoding),
+        else as JSON values (the same request with its keys in another order)."""
+        if (self.kind, self.name) != (kind, name):
+            return False
+        if self.request_json is not None and json.dumps(request) == self.request_json:
+            return True
+        return bool(self.request == request)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EffectRecord):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _RECORD_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in _RECORD_FIELDS)
+        return f"EffectRecord({shown})"
 
     @property
     def address(self) -> Address:

@@ -30,7 +30,8 @@ from typing import Any, NoReturn, Protocol, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from graphs import serde
@@ -337,11 +338,11 @@ class DjangoSaver(BaseCheckpointSaver):
             checkpoint_ns=config_ns(config),
             checkpoint_id=config_checkpoint_id(config) or "",
         )
-        return [effect_record(row) for row in found]
+        return effect_records(found)
 
     def list_effects(self, thread_id: str) -> builtins.list[EffectRecord]:
         rows = Effect.objects.filter(thread_id=str(thread_id))
-        return [effect_record(row) for row in rows.order_by("started_at", "idx")]
+        return effect_records(rows.order_by("started_at", "idx"))
 
     async def aflush_effects(self) -> None:
         await sync_to_async(self.flush_effects)()
@@ -524,32 +525,44 @@ def effect_row(record: EffectRecord) -> Row:
     ]
 
 
-def effect_record(row: Effect) -> EffectRecord:
-    """An effect row as graphs sees it."""
-    return EffectRecord(
-        key=row.key,
-        thread_id=row.thread_id,
-        checkpoint_ns=row.checkpoint_ns,
-        checkpoint_id=row.checkpoint_id,
-        task_id=row.task_id,
-        task_path=row.task_path,
-        step=row.step,
-        index=row.idx,
-        kind=row.kind,
-        name=row.name,
-        request=row.request,
-        response=row.response,
-        outcome=row.outcome,
-        error=row.error,
-        usage={
-            "input_tokens": row.input_tokens,
-            "output_tokens": row.output_tokens,
-            "total_tokens": row.total_tokens,
-        },
-        cost=row.cost_usd,
-        duration_ms=row.duration_ms,
-        started_at=row.started_at.isoformat(),
+_USAGE = ("input_tokens", "output_tokens", "total_tokens")
+
+
+def effect_records(rows: QuerySet[Effect]) -> builtins.list[EffectRecord]:
+    """Effect rows as graphs sees them, read in one query without model
+    instances: the request and the response as the JSON text stored, decoded
+    when read (a recorded replay compares the request's text instead)."""
+    found = rows.values(
+        "key",
+        "thread_id",
+        "checkpoint_ns",
+        "checkpoint_id",
+        "task_id",
+        "task_path",
+        "step",
+        "kind",
+        "name",
+        "outcome",
+        "error",
+        "duration_ms",
+        *_USAGE,
+        "started_at",
+        index=F("idx"),
+        cost=F("cost_usd"),
+        request_json=Cast("request", TextField()),
+        response_json=Cast("response", TextField()),
     )
+    # PostgreSQL's jsonb keeps the values, not the text (its keys are reordered):
+    # there the request is decoded and compared as values
+    verbatim = connection.vendor != "postgresql"
+    records = []
+    for row in found:
+        if not verbatim:
+            row["request"] = json.loads(row.pop("request_json"))
+        usage = {name: row.pop(name) for name in _USAGE}
+        started_at = row.pop("started_at").isoformat()
+        records.append(EffectRecord(**row, usage=usage, started_at=started_at))
+    return records
 
 
 def effects_statement(rows: list[Row]) -> Statement:

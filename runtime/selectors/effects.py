@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphs.effects import EffectRecord
-from runtime.checkpointer import effect_record
+from runtime.checkpointer import effect_records
 from runtime.models import Checkpoint, Effect, Job
 from runtime.selectors.history import StateChange, job_state, state_changes
 
@@ -91,9 +91,9 @@ def _thread_effects(thread_id: str) -> list[EffectRecord]:
     lineage = _lineage(thread_id)
     rows = Effect.objects.filter(thread_id=thread_id).order_by("started_at", "idx")
     return [
-        effect_record(row)
-        for row in rows
-        if row.checkpoint_ns or row.checkpoint_id in lineage
+        record
+        for record in effect_records(rows)
+        if record.checkpoint_ns or record.checkpoint_id in lineage
     ]
 
 

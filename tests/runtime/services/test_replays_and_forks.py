@@ -5,6 +5,7 @@ model runs live from its checkpoint, and the comparison shows the difference."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -67,6 +68,45 @@ def test_recorded_replay_reports_the_first_effect_a_changed_prompt_changes(
     assert "You charge people." in str(expected["request"]["messages"][0])
     assert "twice" in str(actual["request"]["messages"][0])
     assert len(wire.requests) == 2  # only the live run's
+
+
+def first_tool_effect(job: Job) -> Effect:
+    return Effect.objects.filter(thread_id=job.thread_id, kind="tool").earliest("step")
+
+
+def test_a_recorded_request_with_its_keys_in_another_order_still_reproduces(
+    agent_env, wire
+):
+    # the stored text differs from the replay's (keys reversed): compared as values
+    job = run(start("paying_agent", steps=2))
+    for row in Effect.objects.filter(thread_id=job.thread_id):
+        reordered = dict(reversed(list(row.request.items())))
+        Effect.objects.filter(pk=row.pk).update(request=reordered)
+    report = job_replay_recorded(job=job)
+    assert report.status == "reproduced", report.divergence
+    assert report.effects_recorded == report.effects_answered == 5
+
+
+def test_a_recorded_request_of_the_same_length_but_other_content_diverges(
+    agent_env, wire
+):
+    job = run(start("paying_agent", steps=2))
+    row = first_tool_effect(job)
+    text = json.dumps(row.request)
+    changed = json.loads(text.replace('"amount": 1', '"amount": 9'))
+    assert changed != row.request
+    assert len(json.dumps(changed)) == len(text)
+    Effect.objects.filter(pk=row.pk).update(request=changed)
+    report = job_replay_recorded(job=job)
+    assert report.status == "diverged"
+    divergence = report.divergence
+    assert divergence["reason"] == "effect differs from the recording"
+    expected, actual = divergence["expected"], divergence["actual"]
+    assert (expected["kind"], expected["step"]) == ("tool", row.step)
+    assert (actual["kind"], actual["step"], actual["index"]) == ("tool", row.step, 0)
+    assert expected["request"] == changed
+    assert actual["request"] == row.request
+    assert report.effects_answered == 1  # the model call before it
 
 
 def test_replaytest_exits_non_zero_on_a_divergence(agent_env, wire, monkeypatch):
