@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -24,13 +25,14 @@ class ContentNegotiation(DefaultContentNegotiation):
     def select_renderer(
         self,
         request: Request,
-        renderers: list[BaseRenderer],
+        renderers: Iterable[BaseRenderer],
         format_suffix: str | None = None,
     ) -> tuple[BaseRenderer, str]:
         asked = format_suffix or request.query_params.get(
             self.settings.URL_FORMAT_OVERRIDE
         )
         accept = request.headers.get("accept", "*/*")
+        renderers = list(renderers)  # DRF's: a list
         key = (*map(type, renderers), asked, accept)
         found = _CHOSEN.get(key)
         if found is None:
