@@ -426,6 +426,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["runtime.api.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "runtime.api.negotiation.ContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "runtime.api.auth.CredentialAuthentication",
         "runtime.api.auth.StaffSessionAuthentication",

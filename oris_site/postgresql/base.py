@@ -41,7 +41,8 @@ def _quiet(connection: psycopg.Connection[Any]) -> bool:
     try:
         if connection.closed or connection.broken:
             return False
-        if connection.info.transaction_status != pq.TransactionStatus.IDLE:
+        # libpq's status as it is (``info`` would build an enum member first)
+        if connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return False
         readable, _, _ = select.select([connection.fileno()], [], [], 0)
     except (OSError, ValueError):

@@ -7,13 +7,16 @@ reference to the id another part of the same statement returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from operator import attrgetter
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
@@ -27,18 +30,20 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     The text is compiled once per model, set of columns and shape of its
     expressions (a ``RawSQL`` value); later calls only prepare the values, as
     the compiler does (``pre_save``, then ``get_db_prep_save``)."""
-    opts = obj._meta
-    fields = [f for f in opts.local_concrete_fields if not f.generated]
-    if opts.auto_field is not None and getattr(obj, opts.auto_field.attname) is None:
-        fields.remove(opts.auto_field)
-    values = [f.pre_save(obj, True) for f in fields]
+    columns = _columns_of(type(obj), _pk_given(obj))
+    values = list(columns.values(obj))
+    for i in columns.pre_save:  # e.g. ``auto_now``
+        values[i] = columns.fields[i].pre_save(obj, True)
     shape = tuple(
-        (v.sql, tuple(v.params)) if isinstance(v, RawSQL) else None for v in values
+        (i, v.sql, tuple(v.params))
+        for i, v in enumerate(values)
+        if isinstance(v, RawSQL)
     )
-    key = (type(obj), tuple(f.attname for f in fields), shape, connection.vendor)
+    key = (columns, shape, connection.vendor)
     sql = _INSERTS.get(key)
     if sql is not None:
-        return sql, _prepared(fields, values)
+        return sql, _prepared(columns, values)
+    fields = list(columns.fields)
     query = InsertQuery(type(obj))
     query.insert_values(fields, [obj])
     [(sql, compiled)] = query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql()
@@ -46,7 +51,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     cacheable = all(
         v is None or isinstance(v, RawSQL) for v in values if hasattr(v, "as_sql")
     ) and not any(hasattr(f, "get_placeholder") for f in fields)
-    if cacheable and _same_kinds(_prepared(fields, values), params):
+    if cacheable and _same_kinds(_prepared(columns, values), params):
         _INSERTS[key] = sql
     return sql, params
 
@@ -56,10 +61,64 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
 _INSERTS: dict[tuple[Any, ...], str] = {}
 
 
-def _prepared(fields: list[Any], values: list[Any]) -> list[Any]:
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)  # one per model: by id
+class _Columns:
+    """The columns an insert of a model writes, found once per model (and
+    whether its auto-incremented key is given), not for every row."""
+
+    fields: tuple[Field, ...]
+    values: Callable[[Model], tuple[Any, ...]]  # the fields' values, in order
+    pre_save: tuple[int, ...]  # the fields that compute their value when saved
+    # By field: the types of the values Django's preparation leaves as they are.
+    plain: tuple[frozenset[type], ...]
+
+
+def _pk_given(obj: Model) -> bool:
+    auto = obj._meta.auto_field
+    return auto is None or getattr(obj, auto.attname) is not None
+
+
+@cache
+def _columns_of(model: type[Model], pk_given: bool) -> _Columns:
+    opts = model._meta
+    fields = [f for f in opts.local_concrete_fields if not f.generated]
+    if not pk_given and opts.auto_field is not None:
+        fields.remove(opts.auto_field)
+    attnames = [f.attname for f in fields]
+    getter = attrgetter(*attnames)
+    return _Columns(
+        fields=tuple(fields),
+        values=getter if len(attnames) > 1 else lambda obj: (getter(obj),),
+        pre_save=tuple(
+            i for i, f in enumerate(fields) if type(f).pre_save is not Field.pre_save
+        ),
+        plain=tuple(PLAIN.get(type(f), frozenset()) for f in fields),
+    )
+
+
+# By (exact) field class, the types of the values its ``get_db_prep_save``
+# returns unchanged (the value itself): ``None`` is NULL, a ``str`` is a text.
+# ``test_statements`` checks each against Django, on both databases.
+_NULL = frozenset({type(None)})
+PLAIN: dict[type[Field], frozenset[type]] = {
+    models.CharField: _NULL | {str},
+    models.TextField: _NULL | {str},
+    models.IntegerField: _NULL,  # an int is typed (psycopg's Int4, Int8)
+    models.BigIntegerField: _NULL,
+    models.PositiveIntegerField: _NULL,
+    models.BooleanField: _NULL | {bool},
+    models.DateTimeField: _NULL,
+    models.JSONField: _NULL,
+    models.ForeignKey: _NULL,
+}
+
+
+def _prepared(columns: _Columns, values: list[Any]) -> list[Any]:
     params: list[Any] = []
-    for field, value in zip(fields, values, strict=True):
-        if isinstance(value, RawSQL):
+    for field, plain, value in zip(columns.fields, columns.plain, values, strict=True):
+        if type(value) in plain:
+            params.append(value)
+        elif isinstance(value, RawSQL):
             params.extend(value.params)
         else:
             params.append(field.get_db_prep_save(value, connection=connection))
@@ -84,21 +143,21 @@ class NamedParams:
 
     def part(self, sql: str, params: list[Any]) -> str:
         """``sql`` (no literal ``%``) with its placeholders named."""
-        return sql % tuple(self._name(value) for value in params)
-
-    def _name(self, value: Any) -> str:
-        key: tuple[type, Any] | None = (type(value), value)
-        try:
-            known = self._names.get(key)  # type: ignore[arg-type]
-        except TypeError:  # unhashable (a JSON value): a name of its own
-            key, known = None, None
-        if known is not None:
-            return known
-        name = f"%(p{len(self.values)})s"
-        self.values[name[2:-2]] = value
-        if key is not None:
-            self._names[key] = name
-        return name
+        values, known = self.values, self._names
+        names = []
+        for value in params:  # the hottest loop of a run's acceptance: inline
+            key: tuple[type, Any] | None = (type(value), value)
+            try:
+                name = known.get(key)  # type: ignore[arg-type]
+            except TypeError:  # unhashable (a JSON value): a name of its own
+                key, name = None, None
+            if name is None:
+                name = f"%(p{len(values)})s"
+                values[name[2:-2]] = value
+                if key is not None:
+                    known[key] = name
+            names.append(name)
+        return sql % tuple(names)
 
 
 def model_from_row(model: type[M], values: Sequence[Any]) -> M:

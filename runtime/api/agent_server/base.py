@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from runtime.api.base import OrisApi
+from runtime.api.base import OrisApi, validated
 from runtime.api.exceptions import first_message
 from runtime.errors import OrisError
 
@@ -46,13 +46,11 @@ class AgentServerApi(OrisApi):
     def body(self, serializer: type[serializers.Serializer]) -> dict[str, Any]:
         """The request body checked by ``serializer``; an absent body is ``{}``."""
         data = self.request.data
-        return super().body(serializer) if data or data == {} else _empty(serializer)
-
-
-def _empty(serializer: type[serializers.Serializer]) -> dict[str, Any]:
-    found = serializer(data={}, context={"query": False})
-    found.is_valid(raise_exception=True)
-    return dict(found.validated_data)
+        return (
+            super().body(serializer)
+            if data or data == {}
+            else validated(serializer, {})
+        )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -31,7 +31,7 @@ from rest_framework.response import Response
 
 from runtime.api.agent_server import sse
 from runtime.api.agent_server.base import AgentServerApi
-from runtime.api.base import AnyJSONField
+from runtime.api.base import AnyJSONField, validated
 from runtime.api.permissions import Scope
 from runtime.errors import InvalidArgument, NotFound
 from runtime.models import Run, RunEvent, Thread
@@ -160,9 +160,7 @@ def run_request(data: Any) -> dict[str, Any]:
     """A checked run request, with ``None`` fields dropped and defaults set."""
     if not isinstance(data, dict):
         raise InvalidArgument("request body must be a JSON object")
-    found = RunBody(data=data, context={"query": False})
-    found.is_valid(raise_exception=True)
-    request = {k: v for k, v in found.validated_data.items() if v is not None}
+    request = {k: v for k, v in validated(RunBody, data).items() if v is not None}
     request.setdefault("stream_mode", ["values"])
     return request
 

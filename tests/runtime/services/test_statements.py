@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import Model
+from django.db.models import CASCADE, Field, ForeignKey, Model
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
 from runtime.models import Attempt, AuditLog, Job
-from runtime.services.statements import NamedParams, insert_sql
+from runtime.services.statements import PLAIN, NamedParams, insert_sql
 
 
 def test_named_params_name_each_distinct_value_once() -> None:
@@ -75,6 +75,17 @@ def test_insert_sql_compiled_once_gives_what_the_compiler_gives_each_time() -> N
         job,
         Attempt(job_id=RawSQL("SELECT 7", ()), created_at=at, resume={"x": [1]}),
         Attempt(job_id=RawSQL("SELECT %s", (8,)), created_at=at, queue="q"),
+        Job(
+            thread_id="u",
+            graph="echo",
+            status=Job.Status.RUNNING,  # a str subclass: prepared by Django
+            priority=3,
+            timeout_ms=None,
+            cancel_requested=True,
+            result={"a": None},
+            created_at=at,
+            updated_at=at,
+        ),
     ]
     for _ in range(2):  # the second round from the stored texts
         for row in rows:
@@ -82,3 +93,21 @@ def test_insert_sql_compiled_once_gives_what_the_compiler_gives_each_time() -> N
             expected_sql, expected = _compiled(row)
             assert sql == expected_sql
             assert _plain(params) == _plain(expected)
+
+
+SAMPLES: dict[type, Any] = {type(None): None, str: "text", bool: True}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field_class", list(PLAIN))
+def test_plain_values_are_the_ones_django_prepares_unchanged(
+    field_class: type[Field],
+) -> None:
+    field = (
+        field_class(to=Job, on_delete=CASCADE)
+        if field_class is ForeignKey
+        else field_class()
+    )
+    for kind in PLAIN[field_class]:
+        value = SAMPLES[kind]
+        assert field.get_db_prep_save(value, connection=connection) is value
