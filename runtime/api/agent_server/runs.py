@@ -264,12 +264,13 @@ def _discard(run_id: Any) -> None:
 
 
 def _finished(run_id: Any) -> tuple[Any, bool]:
-    run = Run.objects.filter(pk=run_id).first()
-    if run is None:
+    # Only the status while the run goes on: a wait looks several times.
+    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status is None:
         return {}, True
-    if run.status not in RUN_FINAL:
+    if status not in RUN_FINAL:
         return None, False
-    return agent_runs.run_output(run), True
+    return agent_runs.run_output(run_id), True
 
 
 async def outcome(
