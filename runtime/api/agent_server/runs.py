@@ -39,6 +39,7 @@ from runtime.models.agent_server import RUN_FINAL
 from runtime.present import agent_run, json_line
 from runtime.services import agent_runs, notifications
 from runtime.services.audit import Actor
+from runtime.services.run_status import LIVE
 
 T = TypeVar("T")
 
@@ -282,6 +283,12 @@ def _finished(run_id: Any) -> tuple[Any, bool]:
     return agent_runs.run_output(run_id), True
 
 
+def _may_be_over(kind: str) -> bool:
+    """Whether a notification of this kind may mean that the run is over: not
+    its events, nor its move to a live status."""
+    return kind != "event" and kind not in LIVE
+
+
 async def outcome(
     run_id: Any,
     *,
@@ -293,7 +300,7 @@ async def outcome(
     over (a space now and then keeps the connection open meanwhile)."""
     check, beat = _short(_finished), time.monotonic()
     try:
-        with notifications.watch(run_id) as waiter:
+        with notifications.watch(run_id, wants=_may_be_over) as waiter:
             while True:
                 value, over = await check(run_id)
                 if over:
@@ -301,7 +308,9 @@ async def outcome(
                 if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
                     beat = time.monotonic()
                     yield b" "
-                await waiter.wait()
+                if await waiter.wait() in RUN_FINAL:  # over (for good): its output
+                    value = await _short(agent_runs.run_output)(run_id)
+                    break
     except asyncio.CancelledError:
         if on_disconnect == "cancel" and actor is not None:
             await asyncio.shield(_short(_run_cancel)(run_id, actor))
