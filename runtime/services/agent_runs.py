@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from runtime import registry
@@ -43,10 +43,11 @@ from runtime.services.jobs import (
     JobOptions,
     _cancel_now,
     job_enqueue_continuation,
-    job_insert,
+    job_insert_run,
     normalize_input,
 )
 from runtime.services.run_status import LIVE
+from runtime.services.statements import insert_sql
 from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
@@ -96,13 +97,13 @@ def run_create(
         )
     strategy = kwargs.get("multitask_strategy") or Run.Strategy.ENQUEUE
     with transaction.atomic():
-        thread = _thread_for_run(thread_id, stateless, kwargs, now)
+        thread, created, fresh = _thread_for_run(thread_id, stateless, kwargs, now)
         if thread.job is not None and thread.job.graph != assistant.graph:
             raise Conflict(
                 f"thread '{thread_id}' runs graph '{thread.job.graph}', "
                 f"not '{assistant.graph}'"
             )
-        active = [] if stateless else _live_runs(thread)
+        active = [] if created else _live_runs(thread)
         if active and strategy == Run.Strategy.REJECT:
             raise Conflict(BUSY)
         if active and strategy == Run.Strategy.INTERRUPT:
@@ -127,7 +128,7 @@ def run_create(
         job_id = thread.job_id
         if not active:  # else the worker's finish of the active run starts it
             run.attempt = _run_start(
-                run, thread=thread, actor=actor, at=now, fresh=stateless
+                run, thread=thread, actor=actor, at=now, fresh=fresh
             )
             job_id = run.attempt.job_id
         run.save(force_insert=True)
@@ -175,23 +176,54 @@ def _live_runs(thread: Thread) -> list[Run]:
 
 def _thread_for_run(
     thread_id: str, stateless: bool, kwargs: dict[str, Any], now: datetime
-) -> Thread:
+) -> tuple[Thread, bool, bool]:
     """The run's thread, locked (runs of one thread are created one at a time),
-    with its job; a stateless run's is new."""
+    with its job (a stateless run's is new); whether it was created now (it has
+    no runs); whether it is fresh too (no job and no checkpoints of its id)."""
     if stateless:
-        return Thread.objects.create(
+        new = Thread.objects.create(
             thread_id=thread_id, metadata={}, created_at=now, updated_at=now
         )
+        return new, True, True
     locked = Thread.objects.select_for_update(of=("self",)).select_related("job")
     found = locked.filter(pk=thread_id).first()
     if found is None and kwargs.get("if_not_exists") == "create":
-        # One insert that leaves a thread created meanwhile as it is.
-        new = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
-        Thread.objects.bulk_create([new], ignore_conflicts=True)
-        found = locked.filter(pk=thread_id).first()
+        created = _thread_insert(thread_id, now)
+        if created is not None:
+            return created
+        found = locked.filter(pk=thread_id).first()  # created meanwhile
     if found is None:
         raise NotFound(THREAD_NOT_FOUND)
-    return found
+    return found, False, False
+
+
+# A thread's insert unless it exists, answering in the same statement what a
+# first run would otherwise look up: the job of its id (a /v1 job's thread has
+# none of its own until now) and whether checkpoints of its id exist (a copy).
+_THREAD_INSERT = (
+    "{insert} ON CONFLICT DO NOTHING RETURNING"
+    f" (SELECT id FROM {Job._meta.db_table} WHERE thread_id = %s),"
+    f" EXISTS (SELECT 1 FROM {Checkpoint._meta.db_table} WHERE thread_id = %s)"
+)
+
+
+def _thread_insert(thread_id: str, now: datetime) -> tuple[Thread, bool, bool] | None:
+    """A new thread ``thread_id`` (locked by its insert until the transaction
+    ends), as ``_thread_for_run`` answers; ``None`` if it exists."""
+    new = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
+    sql, params = insert_sql(new)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _THREAD_INSERT.format(insert=sql), [*params, thread_id, thread_id]
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    new._state.adding, new._state.db = False, connection.alias
+    job_id, copied = found
+    # thread.job stays unset, as a thread row without a link has it: the run
+    # finds the job of its id (``_run_start``).
+    return new, True, job_id is None and not copied
 
 
 def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -208,9 +240,9 @@ def _run_start(
     run: Run, *, thread: Thread, actor: Actor, at: datetime, fresh: bool = False
 ) -> Attempt:
     """The attempt that executes ``run`` (the caller links them and the thread to
-    the attempt's job): the thread's job for a first run (``fresh``: on a thread
-    just created), else a new attempt of that job (the answers to its pending
-    interrupts for a ``command.resume``)."""
+    the attempt's job): the thread's job for a first run (``fresh``: no job and
+    no checkpoints of the thread's id exist), else a new attempt of that job
+    (the answers to its pending interrupts for a ``command.resume``)."""
     kwargs = run.kwargs
     command = kwargs.get("command") or {}
     checkpoint_id = _checkpoint_of(kwargs)
@@ -225,7 +257,7 @@ def _run_start(
         )
         if checkpoint_id and not copied:
             raise NotFound(f"checkpoint '{checkpoint_id}' not found")
-        job = job_insert(
+        attempt = job_insert_run(
             graph=run.graph,
             input=kwargs.get("input") or {},
             actor=actor,
@@ -233,7 +265,6 @@ def _run_start(
             thread_id=thread.thread_id,
             at=at,
         )
-        attempt = job.attempts.get()
         if copied:
             attempt.kind = (
                 Attempt.Kind.REPLAY if checkpoint_id else Attempt.Kind.NEXT_RUN
@@ -434,9 +465,10 @@ def run_get(*, thread_id: str, run_id: str) -> Run:
     return found
 
 
-def run_output(run: Run) -> Any:
-    """What ``runs.wait`` and ``runs.join`` answer for a finished run: its last
-    state (with ``__interrupt__`` when it paused), or ``{"__error__": ...}``."""
+def run_output(run: Run | uuid.UUID) -> Any:
+    """What ``runs.wait`` and ``runs.join`` answer for a finished run (or run
+    id): its last state (with ``__interrupt__`` when it paused), or
+    ``{"__error__": ...}``."""
     last = (
         RunEvent.objects.filter(run=run, event__in=("values", "error"))
         .order_by("-seq")

@@ -179,6 +179,29 @@ def job_insert(
     at: datetime | None = None,
 ) -> Job:
     """``job_create`` for options ``job_options`` already checked."""
+    return job_insert_run(
+        graph=graph,
+        input=input,
+        actor=actor,
+        options=options,
+        thread_id=thread_id,
+        trace=trace,
+        at=at,
+    ).job
+
+
+def job_insert_run(
+    *,
+    graph: str,
+    input: Any,
+    actor: Actor,
+    options: JobOptions,
+    thread_id: str | None = None,
+    trace: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Attempt:
+    """``job_insert``, answering the job's first attempt (its ``job`` the new
+    job) rather than reading it back."""
     now = at or timezone.now()
     registered = registry.graph_get(graph)
     timeout = options.timeout_policy or {}
@@ -210,19 +233,21 @@ def job_insert(
         details={"graph": graph},
         at=now,
     )
+    attempt = _attempt_of(job, kind=Attempt.Kind.RUN, at=now)
     try:
         if connection.vendor == "postgresql":
-            _insert_at_once(job, _attempt_of(job, kind=Attempt.Kind.RUN, at=now), audit)
+            _insert_at_once(job, attempt, audit)
         else:
             with transaction.atomic():
                 job.save(force_insert=True)
-                _enqueue(_attempt_of(job, kind=Attempt.Kind.RUN, at=now))
+                attempt.job = job
+                _enqueue(attempt)
                 audit.save(force_insert=True)
     except IntegrityError:  # the thread id is taken: nothing was written
         raise Conflict(
             f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
         ) from None
-    return job
+    return attempt
 
 
 # A run's acceptance, the most frequent write, on PostgreSQL as one statement:
@@ -236,18 +261,20 @@ def _insert_at_once(job: Job, attempt: Attempt, audit: AuditLog) -> None:
     named = NamedParams()
     statement = (
         f"WITH job AS ({named.part(*insert_sql(job))} RETURNING id),"
-        f" attempt AS ({named.part(*insert_sql(attempt))}),"
+        f" attempt AS ({named.part(*insert_sql(attempt))} RETURNING id),"
         f" audit AS ({named.part(*insert_sql(audit))}),"
         f" {named.part(ring.sql, ring.params)}"
-        " SELECT (SELECT id FROM job), EXISTS (SELECT FROM bell),"
-        " (SELECT count(*) FROM notified)"
+        " SELECT (SELECT id FROM job), (SELECT id FROM attempt),"
+        " EXISTS (SELECT FROM bell), (SELECT count(*) FROM notified)"
     )
     params = named.values
     atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with atomic, connection.cursor() as cursor:
         cursor.execute(statement, params)
-        job.pk, rang, _ = cursor.fetchone()
-    job._state.adding, job._state.db = False, connection.alias
+        job.pk, attempt.pk, rang, _ = cursor.fetchone()
+    for row in (job, attempt):
+        row._state.adding, row._state.db = False, connection.alias
+    attempt.job = job
     dispatch.dispatch_rang(ring, rang=rang)
 
 

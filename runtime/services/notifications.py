@@ -1,13 +1,16 @@
 """Waking a web process's run waits and streams with PostgreSQL's LISTEN/NOTIFY.
 
-On PostgreSQL, triggers (migration ``0019_run_notify``) send ``NOTIFY oris_runs,
-'<run id>'`` when a run's status changes, when it is deleted and when events of it
-are inserted; a notification is delivered when the writing transaction commits,
-never when it rolls back. Each process that waits on runs keeps one connection of
-its own that LISTENs, read by a daemon thread that wakes the waiters of the notified
-run (``watch``): a ``runs.wait``, ``join`` or stream looks at its run when woken and
-at least every ``FALLBACK_SECONDS`` besides, so a missed notification (the listener
-reconnecting) delays it and loses nothing. Waiters hold no database connection. On
+On PostgreSQL, triggers (migrations ``0019_run_notify``,
+``0020_as17_run_notify_status``) send ``NOTIFY oris_runs`` when a run's status
+changes (payload ``'<run id> <status>'``), when events of it are inserted
+(``'<run id> event'``) and when it is deleted (``'<run id>'``); a notification is
+delivered when the writing transaction commits, never when it rolls back. Each
+process that waits on runs keeps one connection of its own that LISTENs, read by a
+daemon thread that wakes the waiters of the notified run (``watch``): a stream
+looks at its run at each notification, a ``runs.wait`` or ``join`` only at those
+that may mean the run is over (``wants``); each looks at least every
+``FALLBACK_SECONDS`` besides, so a missed notification (the listener reconnecting)
+delays it and loses nothing. Waiters hold no database connection. On
 SQLite, or with ``ORIS_Q_LISTEN`` off (a transaction-pooling PgBouncer), there is no
 listener and the waiters poll (``poll_pause``).
 
@@ -21,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -70,30 +73,39 @@ def poll_pause(since: float) -> float:
 
 
 class Waiter:
-    """One waiting request's doorbell for one run, rung from the listener."""
+    """One waiting request's doorbell for one run, rung from the listener for
+    the notifications it ``wants`` (their kind: a status, ``"event"``, or ``""``
+    for a deletion or anything unknown; all of them for ``None``)."""
 
-    def __init__(self, hub: Hub | None) -> None:
+    def __init__(self, hub: Hub | None, wants: Callable[[str], bool] | None) -> None:
         self.hub = hub
+        self.wants = wants
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
         self.since = time.monotonic()
         self.woken = 0  # notifications received (tests read it)
+        self.kind = ""  # of the last one since the last wait
 
-    def ring(self) -> None:  # from the listener's thread
-        self.loop.call_soon_threadsafe(self._set)
+    def ring(self, kind: str = "") -> None:  # from the listener's thread
+        if self.wants is None or self.wants(kind):
+            self.loop.call_soon_threadsafe(self._set, kind)
 
-    def _set(self) -> None:
+    def _set(self, kind: str) -> None:
         self.woken += 1
+        self.kind = kind
         self.event.set()
 
-    async def wait(self) -> None:
-        """Until the run is notified, or the time to look again anyway."""
+    async def wait(self) -> str:
+        """Until the run is notified, or the time to look again anyway; answers
+        the kind of the last notification since the last wait (``""``: none)."""
         if self.hub is None or not self.hub.up.is_set():
             await asyncio.sleep(poll_pause(self.since))
-            return
+            return ""
         with suppress(TimeoutError):
             await asyncio.wait_for(self.event.wait(), FALLBACK_SECONDS)
         self.event.clear()
+        kind, self.kind = self.kind, ""
+        return kind
 
 
 class Hub:
@@ -122,11 +134,12 @@ class Hub:
                 if not found:
                     del self.waiters[run_id]
 
-    def wake(self, run_id: str) -> None:
+    def wake(self, payload: str) -> None:
+        run_id, _, kind = payload.partition(" ")
         with self.lock:
             found = list(self.waiters.get(run_id, ()))
         for waiter in found:
-            waiter.ring()
+            waiter.ring(kind)
 
     def wake_all(self) -> None:
         with self.lock:
@@ -192,11 +205,14 @@ def hub_stop() -> None:
 
 
 @contextmanager
-def watch(run_id: Any) -> Iterator[Waiter]:
-    """A waiter woken whenever run ``run_id`` changes, in an async function;
-    register before the first look so that no change falls between the two."""
+def watch(
+    run_id: Any, *, wants: Callable[[str], bool] | None = None
+) -> Iterator[Waiter]:
+    """A waiter woken whenever run ``run_id`` changes (in a way it ``wants``), in
+    an async function; register before the first look so that no change falls
+    between the two."""
     found = hub()
-    waiter = Waiter(found)
+    waiter = Waiter(found, wants)
     key = str(run_id)
     if found is not None:
         found.add(key, waiter)

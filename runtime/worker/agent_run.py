@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from graphs import Command
@@ -19,6 +20,7 @@ from runtime.present import agent_run
 from runtime.services import agent_runs
 from runtime.services.audit import Actor
 from runtime.services.jobs import normalize_input
+from runtime.services.run_status import LIVE
 from runtime.worker.run_events import RunEvents
 
 logger = logging.getLogger(__name__)
@@ -129,11 +131,21 @@ def finished(attempt: Attempt) -> None:
     a stateless run's thread is deleted."""
     if attempt.serves_run is False:
         return
-    run = Run.objects.filter(attempt_id=attempt.pk).first()
+    # Read with the run: whether a run of its thread waits to start (one that
+    # a strategy ``enqueue`` or ``interrupt`` left without an attempt).
+    waiting = Run.objects.filter(
+        thread_id=OuterRef("thread_id"), status__in=LIVE, attempt__isnull=True
+    )
+    run = (
+        Run.objects.filter(attempt_id=attempt.pk)
+        .annotate(next_waits=Exists(waiting))
+        .first()
+    )
     if run is None or run.status not in RUN_FINAL:
         return
     now = timezone.now()
-    agent_runs.run_advance(thread_id=run.thread_id, actor=Actor.system(), at=now)
+    if run.next_waits:
+        agent_runs.run_advance(thread_id=run.thread_id, actor=Actor.system(), at=now)
     webhook = run.kwargs.get("webhook")
     if webhook:
         body = {**agent_run(run), "values": agent_runs.run_output(run)}

@@ -104,7 +104,8 @@ def test_a_notification_wakes_a_waiting_run_wait(
     run = _pending_run()
     body = asyncio.run(_once_waiting(looks, run, _read(runs_api.outcome(run.pk))))
     assert json.loads(body) == {"n": 2}
-    assert len(looks) == 2  # the first look, and the one the NOTIFY asked for
+    # the first look; the NOTIFY said the run was over: its output, no look
+    assert len(looks) == 1
 
 
 def test_a_notification_wakes_a_waiting_stream(
@@ -154,12 +155,69 @@ def test_a_rolled_back_write_notifies_nobody() -> None:
         if heard:
             break
         time.sleep(0.01)
-    assert heard == [str(committed.pk)]
+    assert heard == [f"{committed.pk} error"]
 
 
 class _Recorder:
     def __init__(self, heard: list[str], run_id: str) -> None:
         self.heard, self.run_id = heard, run_id
 
-    def ring(self) -> None:
-        self.heard.append(self.run_id)
+    def ring(self, kind: str = "") -> None:
+        self.heard.append(f"{self.run_id} {kind}")
+
+
+def test_a_wait_is_not_woken_by_its_runs_events_nor_its_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run starts and records an event, each in a transaction of its own,
+    before it ends: the wait looks at its status once all the same (first; its
+    end's notification then reads its output)."""
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_finished")
+    run = _pending_run()
+    heard: list[str] = []
+
+    def progress() -> None:
+        try:
+            Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+            RunEvent.objects.create(
+                run=run, seq=3, event="updates", data="{}", created_at=timezone.now()
+            )
+        finally:
+            connection.close()
+
+    async def scenario() -> bytes:
+        hub = notifications.hub()
+        assert hub is not None
+        assert await asyncio.to_thread(hub.up.wait, 30)
+        hub.add(str(run.pk), _Recorder(heard, str(run.pk)))  # type: ignore[arg-type]
+        reading = asyncio.create_task(_read(runs_api.outcome(run.pk)))
+        for _ in range(3000):
+            if looks:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(progress)
+        for _ in range(3000):  # both heard (so the wait was rung for both)
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(_finish, run)
+        return await asyncio.wait_for(reading, 60)
+
+    body = asyncio.run(scenario())
+    assert json.loads(body) == {"n": 2}
+    assert heard[:2] == [f"{run.pk} running", f"{run.pk} event"]
+    assert len(looks) == 1, len(looks)
+
+
+def test_a_waiter_is_rung_only_for_what_it_wants() -> None:
+    async def rung(kinds: list[str]) -> int:
+        waiter = notifications.Waiter(None, runs_api._may_be_over)
+        for kind in kinds:
+            waiter.ring(kind)
+        await asyncio.sleep(0.01)  # the rings' callbacks run on the loop
+        return waiter.woken
+
+    assert asyncio.run(rung(["event", "pending", "running"])) == 0
+    assert asyncio.run(rung(["success"])) == 1
+    assert asyncio.run(rung(["interrupted", ""])) == 2  # over; deleted or unknown

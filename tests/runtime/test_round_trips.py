@@ -31,9 +31,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 POSTGRES = connection.vendor == "postgresql"
 # An Agent Server run's creation and its delivery (tests at the end).
-CREATE_PG, CREATE_LITE = 11, 15  # were 23, 27
-NEW_PG, NEW_LITE = 16, 20
-DELIVER_PG, DELIVER_LITE = 21, 34  # were 26, 39
+CREATE_PG, CREATE_LITE = 10, 14  # were 23, 27, then 11, 15
+NEW_PG, NEW_LITE = 11, 15  # were 16, 20
+DELIVER_PG, DELIVER_LITE = 20, 33  # were 26, 39, then 21, 34
 
 
 @dataclass
