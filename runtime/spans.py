@@ -42,7 +42,7 @@ from opentelemetry.trace import (
 
 SCOPE = "oris"
 _SCOPE = InstrumentationScope(SCOPE, "", "")  # equal to get_tracer(SCOPE)'s
-_UNSET = Status(StatusCode.UNSET)
+UNSET = Status(StatusCode.UNSET)  # a span's status until one is set
 _SAMPLED = int(TraceFlags.SAMPLED)
 _RANDOM = 0x02  # W3C trace context level 2: the trace id is random
 _PLAIN = (str, bool, int, float)
@@ -171,7 +171,7 @@ class Span(trace.Span):
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
         self._events: Sequence[Event] = _NO_EVENTS
-        self._status = _UNSET
+        self._status = UNSET
         self._start = time.time_ns()
         self._end: int | None = None
 
