@@ -46,7 +46,7 @@ _REMOTE_FLAGS = struct.pack("<BBI", 0x85, 0x01, 0x300)  # ... | IS_REMOTE
 _UNSET = b"\x7a\x00"  # field 15, an empty Status
 _UNSET_STATUS = spans.UNSET  # the status of a span of ours nothing set
 _BOOLS = {True: b"\x12\x02\x10\x01", False: b"\x12\x02\x10\x00"}  # value: AnyValue
-_KEYS: dict[str, bytes] = {}  # KeyValue.key (field 1), by key
+_KEYS: dict[str, tuple[bytes, int]] = {}  # see _key
 _MAX_KEYS = 4096
 
 
@@ -67,36 +67,49 @@ def _field(tag: bytes, data: bytes) -> bytes:
     return tag + (_BYTE[n] if n < 128 else _varint(n)) + data
 
 
-def _key(key: str) -> bytes:
+def _key(key: str) -> tuple[bytes, int]:
+    """``KeyValue.key`` (field 1) and its length in bytes, kept for the next
+    span (keys are few: attribute names)."""
     found = _field(b"\x0a", key.encode()) if key else b""  # "" is not written
     if len(_KEYS) < _MAX_KEYS:
-        _KEYS[key] = found
-    return found
+        _KEYS[key] = found, len(found)
+    return found, len(found)
 
 
-def _value(value: Any) -> bytes | None:
-    """``KeyValue.value`` (field 2), an ``AnyValue`` with one member set (written
-    even when it is the default: a oneof's member is present); ``None`` for a
-    value the SDK's encoder is left to write."""
+def _pair(key: str, value: Any) -> bytes | None:
+    """``Span.attributes`` (field 9): one ``KeyValue``, its value an
+    ``AnyValue`` with one member set (written even when it is the default: a
+    oneof's member is present); ``None`` for a value the SDK's encoder is left
+    to write."""
+    try:
+        tagged, size = _KEYS[key]
+    except KeyError:
+        tagged, size = _key(key)
     kind = type(value)
     if kind is str:
         data = value.encode()
         n = len(data)
-        if n < 126:  # both lengths one byte
-            return b"\x12" + _BYTE[n + 2] + b"\x0a" + _BYTE[n] + data
-        return _field(b"\x12", _field(b"\x0a", data))
-    if kind is bool:
-        return _BOOLS[value]
-    if kind is int:
-        if not -_INT64 <= value < _INT64:
+        if size + n < 124:  # every length one byte
+            body = b"\x12" + _BYTE[n + 2] + b"\x0a" + _BYTE[n] + data
+            return b"\x4a" + _BYTE[size + n + 4] + tagged + body
+        encoded = _field(b"\x12", _field(b"\x0a", data))
+    elif kind is bool:
+        encoded = _BOOLS[value]
+    elif kind is int:
+        if 0 <= value < 128:
+            encoded = b"\x12\x02\x18" + _BYTE[value]
+        elif -_INT64 <= value < _INT64:  # negative: ten bytes, two's complement
+            number = _varint(value % (1 << 64))
+            encoded = b"\x12" + _BYTE[len(number) + 1] + b"\x18" + number
+        else:
             return None
-        number = _varint(value % (1 << 64))
-        return b"\x12" + _BYTE[len(number) + 1] + b"\x18" + number
-    if kind is float:
-        return b"\x12\x09" + _DOUBLE.pack(0x21, value)
-    if kind is bytes:
-        return _field(b"\x12", _field(b"\x3a", value))
-    return None
+    elif kind is float:
+        encoded = b"\x12\x09" + _DOUBLE.pack(0x21, value)
+    elif kind is bytes:
+        encoded = _field(b"\x12", _field(b"\x3a", value))
+    else:
+        return None
+    return _field(b"\x4a", tagged + encoded)
 
 
 def _plain_span(span: ReadableSpan) -> bytes | None:
@@ -115,38 +128,36 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
     context, parent = span._context, span._parent
     if context is None:
         return None
-    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big")]
-    parts += (b"\x12\x08", context.span_id.to_bytes(8, "big"))
+    data = b"\x0a\x10" + context.trace_id.to_bytes(16, "big")
+    data += b"\x12\x08" + context.span_id.to_bytes(8, "big")
     trace_state = context.trace_state
     if trace_state:  # the SDK writes it as key=value,...; "" is not written
         state = ",".join([f"{k}={v}" for k, v in trace_state.items()])
-        parts.append(_field(b"\x1a", state.encode()))
+        data += _field(b"\x1a", state.encode())
     if parent:
-        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+        data += b"\x22\x08" + parent.span_id.to_bytes(8, "big")
     name = span._name
     if name:
-        parts.append(_field(b"\x2a", name.encode()))
+        data += _field(b"\x2a", name.encode())
     kind = span._kind
-    parts.append(b"\x30\x01" if kind is SpanKind.INTERNAL else _KINDS[kind])
+    data += b"\x30\x01" if kind is SpanKind.INTERNAL else _KINDS[kind]
     start, end = span._start_time, span._end_time
     if start and end:
-        parts.append(_TIMES.pack(0x39, start, 0x41, end))
+        data += _TIMES.pack(0x39, start, 0x41, end)
     elif start or end:  # an unended span, handed to an exporter anyway
         return None
     for key, value in attributes.items():
-        encoded = _value(value)
-        if encoded is None:
+        pair = _pair(key, value)
+        if pair is None:
             return None
-        pair = (_KEYS.get(key) or _key(key)) + encoded
-        n = len(pair)
-        parts += (b"\x4a", _BYTE[n] if n < 128 else _varint(n), pair)
+        data += pair
     status = span._status
     if status is _UNSET_STATUS:
-        parts.append(_UNSET)
+        data += _UNSET
     elif status is not None:
-        parts.append(_status(status.status_code, status.description))
-    parts.append(_REMOTE_FLAGS if parent and parent.is_remote else _FLAGS)
-    return _field(b"\x12", b"".join(parts))
+        data += _status(status.status_code, status.description)
+    data += _REMOTE_FLAGS if parent and parent.is_remote else _FLAGS
+    return _field(b"\x12", data)
 
 
 def _status(code: StatusCode, description: str | None) -> bytes:

@@ -113,10 +113,19 @@ def test_a_span_handed_over_as_it_is_encodes_as_the_sdk_encodes_it() -> None:
             start_time=5,
             end_time=9,
         ),
+        ReadableSpan(
+            "lengths about one byte's",
+            context,
+            attributes={f"k{n}": "v" * n for n in range(110, 135)}
+            | {f"i{n}": n for n in (127, 128, 16383, 16384)},
+            start_time=5,
+            end_time=9,
+        ),
         ReadableSpan("unended", context, start_time=5),
         ReadableSpan("timeless", context, status=None),  # type: ignore[arg-type]
     ]
     assert otlp._plain_span(spans[0]) is not None
+    assert otlp._plain_span(spans[1]) is not None
     assert decoded(spans) == the_sdks(spans)
 
 
