@@ -108,7 +108,7 @@ class Listeners:
 
     def superstep_start(self, start: SuperstepStart) -> Any:
         handles = [listener.superstep_start(start) for listener in self.listeners]
-        return handles if any(h is not None for h in handles) else None
+        return None if handles.count(None) == len(handles) else handles
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool

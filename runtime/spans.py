@@ -42,10 +42,10 @@ from opentelemetry.trace import (
 
 SCOPE = "oris"
 _SCOPE = InstrumentationScope(SCOPE, "", "")  # equal to get_tracer(SCOPE)'s
-_UNSET = Status(StatusCode.UNSET)
+UNSET = Status(StatusCode.UNSET)  # a span's status until one is set
 _SAMPLED = int(TraceFlags.SAMPLED)
 _RANDOM = 0x02  # W3C trace context level 2: the trace id is random
-_PLAIN = (str, bool, int, float)
+_PLAIN = frozenset((str, bool, int, float))
 _FLAGS = tuple(TraceFlags(f) for f in range(4))
 _NO_EVENTS: tuple[Event, ...] = ()
 
@@ -56,7 +56,21 @@ def _always_on(sampler: Any, delegate: str) -> bool:
     whose answer is known: record and sample, the attributes as they are, the
     parent's trace state. So it is for a sampled local parent's children under
     ``parentbased_always_on`` (the default) and ``parentbased_traceidratio``,
-    and for roots under the first. Another sampler, or a subclass, is asked."""
+    and for roots under the first. Another sampler, or a subclass, is asked.
+    The answers for the last sampler seen are kept (a process has one
+    provider, so one sampler)."""
+    last = _last[0]
+    if last[0] is not sampler:
+        last = (sampler, {d: _delegates(sampler, d) for d in _DELEGATES})
+        _last[0] = last  # one assignment: another thread sees both or neither
+    return last[1][delegate]
+
+
+_DELEGATES = ("_root", "_local_parent_sampled")
+_last: list[tuple[Any, dict[str, bool]]] = [(None, {})]
+
+
+def _delegates(sampler: Any, delegate: str) -> bool:
     return (
         isinstance(sampler, ParentBased)
         and type(sampler).should_sample is ParentBased.should_sample
@@ -171,7 +185,7 @@ class Span(trace.Span):
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
         self._events: Sequence[Event] = _NO_EVENTS
-        self._status = _UNSET
+        self._status = UNSET
         self._start = time.time_ns()
         self._end: int | None = None
 
@@ -189,7 +203,7 @@ class Span(trace.Span):
             return
         plain = self._attributes
         if not isinstance(plain, BoundedAttributes):
-            if all(type(v) in _PLAIN for v in attributes.values()):
+            if _PLAIN.issuperset(map(type, attributes.values())):
                 plain.update(attributes)  # what the SDK would keep as it is
                 return
             # a value to check (a sequence, or anything from outside Oris): from

@@ -128,9 +128,7 @@ def _exporters(names: str) -> Iterator[Any]:
     for name in (n.strip() for n in names.split(",")):
         if name == "otlp":
             try:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                    OTLPSpanExporter,
-                )
+                from runtime.otlp import OTLPSpanExporter
             except ImportError:  # the system check says so (oris.E021)
                 logger.error("OTEL_TRACES_EXPORTER=otlp: pip install 'oris[otlp]'")
                 continue
