@@ -1,7 +1,7 @@
 """Waking a web process's run waits and streams with PostgreSQL's LISTEN/NOTIFY.
 
 On PostgreSQL, triggers (migrations ``0019_run_notify``,
-``0020_as17_run_notify_status``) send ``NOTIFY oris_runs`` when a run's status
+``0020_run_notify_status``) send ``NOTIFY oris_runs`` when a run's status
 changes (payload ``'<run id> <status>'``), when events of it are inserted
 (``'<run id> event'``) and when it is deleted (``'<run id>'``); a notification is
 delivered when the writing transaction commits, never when it rolls back. Each
