@@ -45,6 +45,7 @@ _FLAGS = struct.pack("<BBI", 0x85, 0x01, 0x100)  # field 16: HAS_IS_REMOTE
 _REMOTE_FLAGS = struct.pack("<BBI", 0x85, 0x01, 0x300)  # ... | IS_REMOTE
 _UNSET = b"\x7a\x00"  # field 15, an empty Status
 _UNSET_STATUS = spans.UNSET  # the status of a span of ours nothing set
+_STORED = (ReadableSpan, spans.Span)  # their fields as ReadableSpan stores them
 _BOOLS = {True: b"\x12\x02\x10\x01", False: b"\x12\x02\x10\x00"}  # value: AnyValue
 _KEYS: dict[str, tuple[bytes, int]] = {}  # see _key
 _MAX_KEYS = 4096
@@ -117,7 +118,7 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
     ``None`` for a span this module does not write (see the module's
     docstring). Its fields are read as ``ReadableSpan`` stores them (its
     properties copy the attributes, events and links)."""
-    if type(span) is not ReadableSpan or span._events or span._links:
+    if type(span) not in _STORED or span._events or span._links:
         return None
     attributes = span._attributes
     if type(attributes) is not dict:  # None, or a BoundedAttributes

@@ -7,8 +7,8 @@ a ``ReadableSpan`` when it ends: about 120 Python calls for a span that is
 created, ended and handed to the batch processor. Each superstep makes one, so on
 a trivial superstep that was most of the cost of tracing.
 :class:`Span` keeps the same record in a plain object written by one thread
-(the one that runs the superstep or node) and, when it ends, hands the SDK's
-``ReadableSpan`` straight to the tracer's span processor; the sampler, id
+(the one that runs the superstep or node), a ``ReadableSpan`` itself, and when
+it ends hands itself to the tracer's span processor; the sampler, id
 generator, resource and processors are the provider's own, read from the SDK's
 ``Tracer`` (its public attributes), so what is exported and how is unchanged.
 
@@ -48,6 +48,7 @@ _RANDOM = 0x02  # W3C trace context level 2: the trace id is random
 _PLAIN = frozenset((str, bool, int, float))
 _FLAGS = tuple(TraceFlags(f) for f in range(4))
 _NO_EVENTS: tuple[Event, ...] = ()
+_NO_LINKS: tuple[trace.Link, ...] = ()
 
 
 def _always_on(sampler: Any, delegate: str) -> bool:
@@ -153,18 +154,24 @@ def start_span(
     return Span(tracer, name, ids, parent, attributes, kind)
 
 
-class Span(trace.Span):
-    """A recording span of one thread (see the module's docstring)."""
+class Span(trace.Span, ReadableSpan):
+    """A recording span of one thread (see the module's docstring); ended, it
+    is its own ``ReadableSpan`` (as the SDK's span is), its fields stored as
+    ``ReadableSpan`` stores them, and it changes no more."""
 
-    __slots__ = (
+    __slots__ = (  # ReadableSpan's fields, and the tracer
         "_attributes",
         "_context",
-        "_end",
+        "_end_time",
         "_events",
+        "_instrumentation_info",
+        "_instrumentation_scope",
         "_kind",
+        "_links",
         "_name",
         "_parent",
-        "_start",
+        "_resource",
+        "_start_time",
         "_status",
         "_tracer",
     )
@@ -180,26 +187,30 @@ class Span(trace.Span):
     ) -> None:
         self._tracer = tracer
         self._name = name
-        self._context = context
+        self._context: SpanContext = context
         self._parent = parent
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
         self._events: Sequence[Event] = _NO_EVENTS
+        self._links = _NO_LINKS
         self._status = UNSET
-        self._start = time.time_ns()
-        self._end: int | None = None
+        self._resource = tracer.resource
+        self._instrumentation_scope = _SCOPE
+        self._instrumentation_info = None
+        self._start_time = time.time_ns()
+        self._end_time: int | None = None
 
     def get_span_context(self) -> SpanContext:
         return self._context
 
     def is_recording(self) -> bool:
-        return self._end is None
+        return self._end_time is None
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.set_attributes({key: value})
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        if self._end is not None:
+        if self._end_time is not None:
             return
         plain = self._attributes
         if not isinstance(plain, BoundedAttributes):
@@ -215,7 +226,7 @@ class Span(trace.Span):
     def add_event(
         self, name: str, attributes: Any = None, timestamp: int | None = None
     ) -> None:
-        if self._end is None:
+        if self._end_time is None:
             attrs = BoundedAttributes(attributes=attributes, immutable=True)
             self._events = (*self._events, Event(name, attrs, timestamp))
 
@@ -229,7 +240,7 @@ class Span(trace.Span):
         self, status: Status | StatusCode, description: str | None = None
     ) -> None:
         # as the SDK: OK is final, UNSET changes nothing
-        if self._end is not None or self._status.status_code is StatusCode.OK:
+        if self._end_time is not None or self._status.status_code is StatusCode.OK:
             return
         if isinstance(status, StatusCode):
             status = Status(status, description)
@@ -258,22 +269,7 @@ class Span(trace.Span):
         self.add_event("exception", found, timestamp)
 
     def end(self, end_time: int | None = None) -> None:
-        if self._end is not None:
+        if self._end_time is not None:
             return
-        self._end = end_time if end_time is not None else time.time_ns()
-        tracer = self._tracer
-        tracer.span_processor.on_end(
-            ReadableSpan(
-                name=self._name,
-                context=self._context,
-                parent=self._parent,
-                resource=tracer.resource,
-                attributes=self._attributes,
-                events=self._events,
-                kind=self._kind,
-                status=self._status,
-                start_time=self._start,
-                end_time=self._end,
-                instrumentation_scope=_SCOPE,
-            )
-        )
+        self._end_time = end_time if end_time is not None else time.time_ns()
+        self._tracer.span_processor.on_end(self)

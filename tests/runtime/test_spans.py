@@ -26,7 +26,6 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode, TraceState
 
-from runtime import spans
 from runtime.spans import SCOPE, CachedResource, start_span
 
 Made = Callable[[str, Any, dict[str, Any], SpanKind], trace.Span]
@@ -230,7 +229,6 @@ def test_a_tracer_of_another_sdk_makes_its_own_spans() -> None:
     span = start_span(Other(), "node a", None, {"k": 1})
     assert span is trace.INVALID_SPAN
     assert made == [("node a", None, SpanKind.INTERNAL, {"k": 1})]
-    assert spans.Span.__slots__  # a plain, slotted record
 
 
 class Counting(Tagging):
@@ -274,3 +272,21 @@ def test_a_child_of_a_sampled_parent_is_sampled_as_the_sdk_samples_it(
     assert ("sampler.tag" in child["attributes"]) is own_child_sampler
     assert root.asked == ["superstep 1"] * 2
     assert child_sampler.asked == (["node a"] * 2 if own_child_sampler else [])
+
+
+def test_an_ended_span_is_handed_over_as_itself_and_changes_no_more(pipeline) -> None:
+    tracer, exporter = pipeline
+    span = start_span(tracer, "superstep 1", None, {"oris.step": 1})
+    span.end()
+    [ended] = exporter.get_finished_spans()
+    assert ended is span
+    assert isinstance(ended, ReadableSpan)
+    span.set_attributes({"late": 1})
+    span.set_status(StatusCode.ERROR)
+    span.add_event("late")
+    span.end()
+    assert dict(ended.attributes) == {"oris.step": 1}
+    assert ended.status.status_code is StatusCode.UNSET
+    assert not ended.events
+    assert ended.end_time is not None
+    assert len(exporter.get_finished_spans()) == 1
