@@ -43,7 +43,7 @@ from runtime.services.jobs import (
     JobOptions,
     _cancel_now,
     job_enqueue_continuation,
-    job_insert_run,
+    job_insert,
     normalize_input,
 )
 from runtime.services.run_status import LIVE
@@ -257,7 +257,7 @@ def _run_start(
         )
         if checkpoint_id and not copied:
             raise NotFound(f"checkpoint '{checkpoint_id}' not found")
-        attempt = job_insert_run(
+        attempt = job_insert(
             graph=run.graph,
             input=kwargs.get("input") or {},
             actor=actor,

@@ -165,7 +165,7 @@ def job_create(
         thread_id=thread_id,
         trace=trace,
         at=at,
-    )
+    ).job
 
 
 def job_insert(
@@ -177,31 +177,9 @@ def job_insert(
     thread_id: str | None = None,
     trace: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> Job:
-    """``job_create`` for options ``job_options`` already checked."""
-    return job_insert_run(
-        graph=graph,
-        input=input,
-        actor=actor,
-        options=options,
-        thread_id=thread_id,
-        trace=trace,
-        at=at,
-    ).job
-
-
-def job_insert_run(
-    *,
-    graph: str,
-    input: Any,
-    actor: Actor,
-    options: JobOptions,
-    thread_id: str | None = None,
-    trace: dict[str, Any] | None = None,
-    at: datetime | None = None,
 ) -> Attempt:
-    """``job_insert``, answering the job's first attempt (its ``job`` the new
-    job) rather than reading it back."""
+    """``job_create`` for options ``job_options`` already checked; answers the
+    job's first attempt (its ``job`` the new job) rather than reading it back."""
     now = at or timezone.now()
     registered = registry.graph_get(graph)
     timeout = options.timeout_policy or {}

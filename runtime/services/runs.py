@@ -86,7 +86,7 @@ def job_run(
             options=checked,
             thread_id=thread_id,
             trace=trace,
-        )
+        ).job
         response = run_response(job, key=key, trace=trace)  # new: no interrupts yet
         if key:
             idempotency_complete(key=key, response=response)
