@@ -78,7 +78,7 @@ PATHS = [
     ("api_list_jobs", "api"),
     ("api_replay_job", "replay"),
 ]
-RUN_TARGET_P50_MS = 5.0
+RUN_TARGET_P50_MS = 1.5  # issue 11: in process, on PostgreSQL
 
 
 # -- shared helpers -------------------------------------------------------------------
@@ -684,10 +684,10 @@ def orchestrate(args: argparse.Namespace) -> int:
     print(hot_path_table(hot))
     for backend, data in hot.items():
         p50 = percentile(data["paths"]["api_run_job"], 0.5)
-        verdict = "met" if p50 < RUN_TARGET_P50_MS else "MISSED"
+        verdict = "met" if p50 <= RUN_TARGET_P50_MS else "MISSED"
         print(
-            f"{backend}: POST /v1/jobs/run p50 {p50:.2f} ms, target < "
-            f"{RUN_TARGET_P50_MS:.0f} ms: {verdict}"
+            f"{backend}: POST /v1/jobs/run p50 {p50:.2f} ms, target <= "
+            f"{RUN_TARGET_P50_MS} ms: {verdict}"
         )
     if load:
         print()
