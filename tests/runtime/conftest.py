@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,12 +22,19 @@ from tests.runtime.effect_graphs import (
 from tests.runtime.sample_graphs import TEST_GRAPHS
 
 
+def in_memory_tracing(**options: Any) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A tracer provider (``TracerProvider(**options)``) whose spans end up,
+    as each ends, in the in-memory exporter it returns with it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(**options)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """Tracing on, into memory, for this test."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing()
     telemetry.configure(provider)
     yield exporter
     telemetry.configure(None)

@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
@@ -35,6 +35,7 @@ from opentelemetry.trace import (
 
 from runtime import otlp
 from runtime.spans import SCOPE, CachedResource, start_span
+from tests.runtime.conftest import in_memory_tracing
 
 
 def decoded(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
@@ -48,10 +49,8 @@ def the_sdks(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
 
 @pytest.fixture
 def made() -> Iterator[tuple[Any, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
     resource = CachedResource(Resource.create({"service.name": "oris-test"}))
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing(resource=resource)
     yield provider, exporter
     provider.shutdown()
 

@@ -12,8 +12,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
@@ -27,6 +26,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import SpanKind, Status, StatusCode, TraceState
 
 from runtime.spans import SCOPE, CachedResource, start_span
+from tests.runtime.conftest import in_memory_tracing
 
 Made = Callable[[str, Any, dict[str, Any], SpanKind], trace.Span]
 
@@ -47,9 +47,7 @@ class Tagging(Sampler):
 
 @pytest.fixture
 def pipeline() -> Iterator[tuple[Any, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=CachedResource(Resource.create({})))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing(resource=CachedResource(Resource.create({})))
     yield provider.get_tracer(SCOPE), exporter
     provider.shutdown()
 
@@ -167,9 +165,7 @@ def test_a_remote_parent_is_continued(pipeline) -> None:
 
 
 def test_the_sampler_decides_and_may_add_attributes_and_trace_state() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=Tagging())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing(sampler=Tagging())
     tracer = provider.get_tracer(SCOPE)
     records = []
     for make in (ours(tracer), sdk(tracer)):
@@ -182,9 +178,7 @@ def test_the_sampler_decides_and_may_add_attributes_and_trace_state() -> None:
 
 
 def test_a_sampled_out_span_is_not_recorded_but_carries_its_ids() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing(sampler=ParentBased(ALWAYS_OFF))
     tracer = provider.get_tracer(SCOPE)
     span = start_span(tracer, "superstep 0", None, {})
     assert not span.is_recording()
@@ -254,9 +248,7 @@ def test_a_child_of_a_sampled_parent_is_sampled_as_the_sdk_samples_it(
         if own_child_sampler
         else ParentBased(root)
     )
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory_tracing(sampler=sampler)
     tracer = provider.get_tracer(SCOPE)
     records = []
     for make in (ours(tracer), sdk(tracer)):

@@ -448,22 +448,16 @@ class CountingDrop:
 
 @pytest.mark.django_db
 def test_a_sampled_out_run_costs_no_span_below_its_attempt() -> None:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
-        InMemorySpanExporter,
-    )
     from opentelemetry.sdk.trace.sampling import ParentBased
 
     from tests.factories import make_job
+    from tests.runtime.conftest import in_memory_tracing
 
     sampler = CountingDrop()
-    exporter = InMemorySpanExporter()
     # asked for the roots and for the children of a sampled-out local parent
-    provider = TracerProvider(
+    provider, exporter = in_memory_tracing(
         sampler=ParentBased(sampler, local_parent_not_sampled=sampler)
     )
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     telemetry.configure(provider)
     try:
         job = make_job("chain")

@@ -121,6 +121,26 @@ def test_replaytest_exits_non_zero_on_a_divergence(agent_env, wire, monkeypatch)
     assert "effect differs from the recording" in out.getvalue()
 
 
+def test_oris_replay_recorded_prints_the_report_and_fails_on_a_divergence(
+    agent_env, wire, monkeypatch
+):
+    job = run(start("paying_agent"))
+    out = io.StringIO()
+    call_command("oris", "replay", job.thread_id, "--recorded", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["status"] == "reproduced"
+    assert report["effects_answered"] == report["effects_recorded"] == 3
+    monkeypatch.setattr(effect_graphs, "build_paying_agent", changed_prompt_agent)
+    registry._cache.clear()
+    out = io.StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("oris", "replay", job.thread_id, "--recorded", stdout=out)
+    assert failed.value.returncode == 1
+    assert "diverged" in out.getvalue()
+    assert "effect differs from the recording (step 1 model" in out.getvalue()
+    assert len(wire.requests) == 2  # only the live run's
+
+
 def test_recorded_replay_of_a_resumed_run_answers_its_interrupt_again(agent_env):
     job = start("approved_payment")
     attempt_execute(attempt_id=job.attempts.get().pk, worker_id="w")
