@@ -264,6 +264,7 @@ def _run_start(
             options=JobOptions(),
             thread_id=thread.thread_id,
             at=at,
+            savepoint=False,  # a Conflict ends the run's transaction
         )
         if copied:
             attempt.kind = (

@@ -25,7 +25,12 @@ from runtime import metrics
 from runtime.models import Attempt, Job, Lease, Run
 from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
 from runtime.services.leases import lease_ttl
-from runtime.services.statements import conversions_of, model_from_row
+from runtime.services.statements import (
+    UNFLUSHED,
+    commits_alone,
+    conversions_of,
+    model_from_row,
+)
 from runtime.services.transitions import allowed_sources
 
 CLAIM_ORDER = "priority DESC, created_at, attempt_no DESC, id"
@@ -80,7 +85,13 @@ _ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
 
 @cache
 def _statements(
-    postgres: bool, status: str, *, queue: bool, attempt: bool, tenant_limit: bool
+    postgres: bool,
+    status: str,
+    *,
+    queue: bool,
+    attempt: bool,
+    tenant_limit: bool,
+    unflushed: bool = False,
 ) -> tuple[str, ...]:
     """The claim's SQL for one combination of filters (rendered once each)."""
     pick = f"SELECT id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
@@ -108,11 +119,13 @@ def _statements(
             _JOB,
         )
     return (
-        f"WITH claimed AS ({claim}), lease AS ({_LEASE.format(claimed='claimed')}),"
+        f"WITH {UNFLUSHED + ', ' if unflushed else ''}claimed AS ({claim}),"
+        f" lease AS ({_LEASE.format(claimed='claimed')}),"
         f" job AS ({_JOB_RUNNING.format(claimed='claimed')})"
         f" SELECT claimed.*, {_JOB_COLUMNS},"
         f" {_SERVES_RUN.format(attempt='claimed.id')}"
-        f" FROM claimed JOIN {_JOBS} j ON j.id = claimed.job_id",
+        f" FROM claimed JOIN {_JOBS} j ON j.id = claimed.job_id"
+        f"{' CROSS JOIN unflushed' if unflushed else ''}",
     )
 
 
@@ -144,7 +157,11 @@ def attempt_claim(
 
     The attempt moves to ``status``, any stale lease on it is replaced by a fresh
     one and its job is marked running, in one transaction (on PostgreSQL one
-    statement). Concurrent claimers
+    statement). On PostgreSQL a claim that is a transaction of its own commits
+    without waiting for the WAL flush (``statements.UNFLUSHED``): a server crash
+    that loses it loses a lease no write of the worker got past (each one is
+    fenced by it, and the first durable one flushes the claim too), and the
+    attempt is claimable again. Concurrent claimers
     skip each other's locked rows there; on SQLite the ``IMMEDIATE`` transaction
     serialises them.
     """
@@ -168,6 +185,7 @@ def attempt_claim(
         queue=queue is not None,
         attempt=attempt_id is not None,
         tenant_limit=tenant_limit is not None,
+        unflushed=commits_alone(),
     )
     first: tuple[str, dict[str, Any]] | None = None
     if together is not None and postgres:
@@ -259,6 +277,25 @@ def claimable_head(*, at: datetime | None = None) -> str | None:
     """The attempt any worker would claim next; ``None`` when none is claimable."""
     rows = _claimable("id", f" ORDER BY {CLAIM_ORDER} LIMIT 1", at=at)
     return rows[0][0] if rows else None
+
+
+def retry_next(*, queue: str | None = None) -> datetime | None:
+    """When the first attempt in backoff (of ``queue``, or any) falls due;
+    ``None`` when none waits for a retry."""
+    sql = (
+        f"SELECT MIN(retry_at) FROM {_ATTEMPTS}"
+        f" WHERE status IN ({sql_statuses(WAITS_FOR_RETRY_AT)})"
+        " AND retry_at IS NOT NULL"
+    )
+    params = {}
+    if queue is not None:
+        sql += " AND queue = %(queue)s"
+        params["queue"] = queue
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()[0]
+    field = Attempt._meta.get_field("retry_at")
+    return None if found is None else _converted(Attempt, field, found)
 
 
 def claimable_queues(*, at: datetime | None = None) -> list[str]:

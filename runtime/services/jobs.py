@@ -177,9 +177,12 @@ def job_insert(
     thread_id: str | None = None,
     trace: dict[str, Any] | None = None,
     at: datetime | None = None,
+    savepoint: bool = True,
 ) -> Attempt:
     """``job_create`` for options ``job_options`` already checked; answers the
-    job's first attempt (its ``job`` the new job) rather than reading it back."""
+    job's first attempt (its ``job`` the new job) rather than reading it back.
+    ``savepoint=False``: a caller that lets the ``Conflict`` of a taken thread
+    id end its transaction needs no savepoint to keep it usable."""
     now = at or timezone.now()
     registered = registry.graph_get(graph)
     timeout = options.timeout_policy or {}
@@ -214,7 +217,7 @@ def job_insert(
     attempt = _attempt_of(job, kind=Attempt.Kind.RUN, at=now)
     try:
         if connection.vendor == "postgresql":
-            _insert_at_once(job, attempt, audit)
+            _insert_at_once(job, attempt, audit, savepoint=savepoint)
         else:
             with transaction.atomic():
                 job.save(force_insert=True)
@@ -233,7 +236,9 @@ def job_insert(
 # the doorbell's ring with its q2 task and notification, each a CTE. Outside a
 # transaction it commits alone, one round trip; inside one, in a savepoint, so a
 # taken thread id leaves the caller's transaction usable as before.
-def _insert_at_once(job: Job, attempt: Attempt, audit: AuditLog) -> None:
+def _insert_at_once(
+    job: Job, attempt: Attempt, audit: AuditLog, *, savepoint: bool = True
+) -> None:
     attempt.job_id = RawSQL("SELECT id FROM job", ())
     ring = dispatch.dispatch_ring_ctes(queue=attempt.queue, at=attempt.created_at)
     named = NamedParams()
@@ -246,7 +251,8 @@ def _insert_at_once(job: Job, attempt: Attempt, audit: AuditLog) -> None:
         " EXISTS (SELECT FROM bell), (SELECT count(*) FROM notified)"
     )
     params = named.values
-    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    inside = savepoint and connection.in_atomic_block
+    atomic = transaction.atomic() if inside else nullcontext()
     with atomic, connection.cursor() as cursor:
         cursor.execute(statement, params)
         job.pk, attempt.pk, rang, _ = cursor.fetchone()

@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -41,6 +42,9 @@ CHANNEL = "oris_runs"
 FALLBACK_SECONDS = 1.0
 RECONNECT_SECONDS = 1.0
 SLICE_SECONDS = 0.5
+# How long a run's status notification is kept when nobody here waits for it
+# yet (``Hub.add(since=...)``).
+RECENT_SECONDS = 2.0
 # Without a listener: often while a run is young (most runs end within a
 # fraction of a second), then less often.
 POLL_FAST_SECONDS, POLL_SECONDS, FAST_FOR_SECONDS = 0.005, 0.05, 0.5
@@ -85,6 +89,9 @@ class Waiter:
         self.since = time.monotonic()
         self.woken = 0  # notifications received (tests read it)
         self.kind = ""  # of the last one since the last wait
+        # Whether every notification of the run since ``watch(since=...)`` reaches
+        # this waiter (the listener was up all along): no first look is needed.
+        self.heard_all = False
 
     def ring(self, kind: str = "") -> None:  # from the listener's thread
         if self.wants is None or self.wants(kind):
@@ -116,15 +123,31 @@ class Hub:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.waiters: dict[str, set[Waiter]] = {}
+        # The last status notification (its kind, when) of each run that had no
+        # waiter here, for RECENT_SECONDS: a request that created a run and
+        # watches it only after the commit hears what came in between.
+        self.recent: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self.up = threading.Event()  # set while LISTENing
+        self.up_since = 0.0  # monotonic(): when the current LISTEN began
         self.stopping = threading.Event()
         self.connection: psycopg.Connection[Any] | None = None
         self.thread = threading.Thread(target=self._listen, daemon=True, name=CHANNEL)
         self.thread.start()
 
-    def add(self, run_id: str, waiter: Waiter) -> None:
+    def add(self, run_id: str, waiter: Waiter, since: float | None = None) -> None:
+        """Registers ``waiter``; with ``since`` (a ``monotonic()`` before run
+        ``run_id`` was created), when the listener has been up since then, it
+        is rung with what the run was notified of meanwhile, and ``heard_all``."""
         with self.lock:
             self.waiters.setdefault(run_id, set()).add(waiter)
+            if since is None or not self.up.is_set() or self.up_since > since:
+                return
+            if time.monotonic() - since >= RECENT_SECONDS:
+                return  # what was heard may be forgotten already
+            waiter.heard_all = True
+            heard = self.recent.pop(run_id, None)
+        if heard is not None:
+            waiter.ring(heard[1])
 
     def remove(self, run_id: str, waiter: Waiter) -> None:
         with self.lock:
@@ -138,8 +161,20 @@ class Hub:
         run_id, _, kind = payload.partition(" ")
         with self.lock:
             found = list(self.waiters.get(run_id, ()))
+            if not found and kind != "event":
+                self._remember(run_id, kind)
         for waiter in found:
             waiter.ring(kind)
+
+    def _remember(self, run_id: str, kind: str) -> None:
+        now = time.monotonic()
+        self.recent[run_id] = (now, kind)
+        self.recent.move_to_end(run_id)
+        while self.recent:
+            first = next(iter(self.recent.values()))
+            if now - first[0] < RECENT_SECONDS:
+                break
+            self.recent.popitem(last=False)
 
     def wake_all(self) -> None:
         with self.lock:
@@ -160,6 +195,7 @@ class Hub:
                 logger.warning("cannot LISTEN on %s (%s)", CHANNEL, str(exc).strip())
                 self.stopping.wait(RECONNECT_SECONDS)
                 continue
+            self.up_since = time.monotonic()
             self.up.set()
             self.wake_all()  # what was notified before now is lost: look again
             try:
@@ -206,16 +242,20 @@ def hub_stop() -> None:
 
 @contextmanager
 def watch(
-    run_id: Any, *, wants: Callable[[str], bool] | None = None
+    run_id: Any,
+    *,
+    wants: Callable[[str], bool] | None = None,
+    since: float | None = None,
 ) -> Iterator[Waiter]:
     """A waiter woken whenever run ``run_id`` changes (in a way it ``wants``), in
     an async function; register before the first look so that no change falls
-    between the two."""
+    between the two. ``since``: a ``monotonic()`` taken before the run was
+    created; when the waiter ``heard_all`` since then, no first look is needed."""
     found = hub()
     waiter = Waiter(found, wants)
     key = str(run_id)
     if found is not None:
-        found.add(key, waiter)
+        found.add(key, waiter, since)
     try:
         yield waiter
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from runtime.errors import ExecutionTimeout, InvalidTransition
 from runtime.models import Attempt, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import attempts, dispatch
+from runtime.services.claims import sql_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,25 @@ def reap(*, at: datetime | None = None) -> int:
     """One sweep: ends timed-out attempts, then requeues the attempts whose lease
     expired. Returns how many attempts it moved."""
     now = at or timezone.now()
+    if not _anything_due(now):
+        return 0
     return _time_out_overdue(now) + _requeue_expired(now)
+
+
+_DUE = (
+    f"SELECT EXISTS (SELECT 1 FROM {Lease._meta.db_table} WHERE expires_at <= %s)"
+    f" OR EXISTS (SELECT 1 FROM {Attempt._meta.db_table}"
+    f" WHERE timeout_ms IS NOT NULL AND status IN ({sql_statuses(attempts.RUNNING)})"
+    " AND started_at IS NOT NULL)"
+)
+
+
+def _anything_due(now: datetime) -> bool:
+    """Whether a lease expired or a running attempt has a timeout: one cheap
+    look, as most sweeps (one after each drain) find nothing to do."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE, [connection.ops.adapt_datetimefield_value(now)])
+        return bool(cursor.fetchone()[0])
 
 
 def _time_out_overdue(now: datetime) -> int:

@@ -22,6 +22,22 @@ from django.db.models.sql import InsertQuery
 
 M = TypeVar("M", bound=Model)
 
+# A common table expression after which the commit of its statement's
+# transaction does not wait for the WAL flush on PostgreSQL (``set_config(...,
+# true)`` is a ``SET LOCAL``). The statement must read it (``CROSS JOIN
+# unflushed``): a CTE that nothing reads is not run. For the writes of a worker
+# that only repeat work if a server crash loses them (a claim, the run marked
+# running, the run's events): the WAL is one sequence, so the next durable
+# commit (a checkpoint the run goes on from, the run's outcome) makes every
+# commit before it durable too.
+UNFLUSHED = "unflushed AS (SELECT set_config('synchronous_commit', 'off', true))"
+
+
+def commits_alone() -> bool:
+    """Whether a statement sent now is a transaction of its own on PostgreSQL
+    (no transaction is open), so that ``UNFLUSHED`` decides its commit."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
 
 def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     """``INSERT INTO <table> (<columns>) VALUES (...)`` of unsaved ``obj`` (an

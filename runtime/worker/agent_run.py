@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
 from django.utils import timezone
 
 from graphs import Command
@@ -19,8 +19,10 @@ from runtime.models.agent_server import RUN_FINAL
 from runtime.present import agent_run
 from runtime.services import agent_runs
 from runtime.services.audit import Actor
+from runtime.services.claims import sql_statuses
 from runtime.services.jobs import normalize_input
 from runtime.services.run_status import LIVE
+from runtime.services.statements import UNFLUSHED, commits_alone, model_from_row
 from runtime.worker.run_events import RunEvents
 
 logger = logging.getLogger(__name__)
@@ -106,13 +108,56 @@ def served(attempt: Attempt) -> Served | None:
     """The Agent Server run ``attempt`` executes (marked running), or ``None``."""
     if attempt.serves_run is False:  # its claim read that none does
         return None
-    run = Run.objects.filter(attempt_id=attempt.pk).first()
+    run = _run_start(attempt, timezone.now())
     if run is None:
         return None
-    Run.objects.filter(pk=run.pk, status=Run.Status.PENDING).update(
-        status=Run.Status.RUNNING, updated_at=timezone.now()
-    )
     return Served(run, attempt, RunEvents(run, attempt_no=attempt.dispatches))
+
+
+_RUN_COLUMNS = ", ".join(f"r.{f.column}" for f in Run._meta.concrete_fields)
+_ATTEMPT_COLUMN = Run._meta.get_field("attempt").column
+# The run of an attempt (as it was), marked running if it was pending, in one
+# statement whose commit does not wait for the WAL flush: a server crash that
+# loses it leaves the run pending, as it was, until its attempt starts again or
+# ends (the outcome sets the run's status in its own, durable, commit).
+_RUN_START = (
+    f"WITH {UNFLUSHED}, moved AS (UPDATE {Run._meta.db_table}"
+    f" SET status = %(running)s, updated_at = %(now)s"
+    f" WHERE {_ATTEMPT_COLUMN} = %(attempt)s AND status = %(pending)s)"
+    f" SELECT {_RUN_COLUMNS} FROM {Run._meta.db_table} r CROSS JOIN unflushed"
+    f" WHERE r.{_ATTEMPT_COLUMN} = %(attempt)s"
+)
+
+
+# The run of an attempt, and whether a run of its thread waits to start (one
+# that a strategy ``enqueue`` or ``interrupt`` left without an attempt).
+_RUN_FINISHED = (
+    f"SELECT {_RUN_COLUMNS}, EXISTS (SELECT 1 FROM {Run._meta.db_table} w"
+    f" WHERE w.thread_id = r.thread_id AND w.status IN ({sql_statuses(LIVE)})"
+    f" AND w.{_ATTEMPT_COLUMN} IS NULL)"
+    f" FROM {Run._meta.db_table} r WHERE r.{_ATTEMPT_COLUMN} = %s"
+)
+
+
+def _run_start(attempt: Attempt, now: datetime) -> Run | None:
+    """The run ``attempt`` executes, marked running if it was pending."""
+    if not commits_alone():
+        run = Run.objects.filter(attempt_id=attempt.pk).first()
+        if run is not None:
+            Run.objects.filter(pk=run.pk, status=Run.Status.PENDING).update(
+                status=Run.Status.RUNNING, updated_at=now
+            )
+        return run
+    params: dict[str, Any] = {
+        "attempt": attempt.pk,
+        "now": now,
+        "running": Run.Status.RUNNING,
+        "pending": Run.Status.PENDING,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RUN_START, params)
+        row = cursor.fetchone()
+    return None if row is None else model_from_row(Run, row)
 
 
 def ended(served: Served | None, error: BaseException | None = None) -> None:
@@ -131,20 +176,16 @@ def finished(attempt: Attempt) -> None:
     a stateless run's thread is deleted."""
     if attempt.serves_run is False:
         return
-    # Read with the run: whether a run of its thread waits to start (one that
-    # a strategy ``enqueue`` or ``interrupt`` left without an attempt).
-    waiting = Run.objects.filter(
-        thread_id=OuterRef("thread_id"), status__in=LIVE, attempt__isnull=True
-    )
-    run = (
-        Run.objects.filter(attempt_id=attempt.pk)
-        .annotate(next_waits=Exists(waiting))
-        .first()
-    )
-    if run is None or run.status not in RUN_FINAL:
+    with connection.cursor() as cursor:
+        cursor.execute(_RUN_FINISHED, [attempt.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return
+    run, next_waits = model_from_row(Run, row[:-1]), bool(row[-1])
+    if run.status not in RUN_FINAL:
         return
     now = timezone.now()
-    if run.next_waits:
+    if next_waits:
         agent_runs.run_advance(thread_id=run.thread_id, actor=Actor.system(), at=now)
     webhook = run.kwargs.get("webhook")
     if webhook:

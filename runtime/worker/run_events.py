@@ -4,7 +4,9 @@ The graph's chunks become the Server-Sent Events the Agent Server sends: event
 names are the stream modes (``messages-tuple`` as ``messages``, a subgraph's as
 ``mode|ns``), data is one line of JSON. Events commit on their own, outside the
 run's transactions (short autocommit inserts, the ones that arrive within a few
-milliseconds batched together), so an API process tails them while the run goes;
+milliseconds batched together; on PostgreSQL without waiting for the WAL flush,
+which the run's next durable commit does), so an API process tails them while
+the run goes;
 a resumed attempt continues the run's sequence. The first event, ``metadata``, is
 written with the run (``agent_runs.run_create``); a redelivered attempt writes
 its own.
@@ -23,6 +25,7 @@ from django.utils import timezone
 from graphs.types import Interrupt as GraphInterrupt
 from runtime.models import Run, RunEvent
 from runtime.present import json_line, present_lc
+from runtime.services.statements import UNFLUSHED
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +155,37 @@ class RunEvents:
             return
         rows, self.pending = self.pending, []
         try:
-            RunEvent.objects.bulk_create(rows)
+            _insert(rows)
         except IntegrityError:  # the run was deleted under us (rolled back)
             logger.info("run %s is gone: its events are dropped", self.run.run_id)
             self.gone = True
         self.flushed_at = time.monotonic()
+
+
+_FIELDS = [f for f in RunEvent._meta.concrete_fields if not f.primary_key]
+_COLUMNS = ", ".join(f.column for f in _FIELDS)
+
+
+def _insert(rows: list[RunEvent]) -> None:
+    """Inserts ``rows`` outside a transaction. On PostgreSQL their commit does
+    not wait for the WAL flush: the run's next checkpoint or its outcome,
+    committed durably, makes them durable, and a server crash before that loses
+    only events of work the run's next attempt repeats from its last checkpoint
+    (which records them again)."""
+    if connection.vendor != "postgresql":
+        RunEvent.objects.bulk_create(rows)
+        return
+    casts = ", ".join(f"r.{f.column}::{f.db_type(connection)}" for f in _FIELDS)
+    one = f"({', '.join(['%s'] * len(_FIELDS))})"
+    sql = (
+        f"WITH {UNFLUSHED} INSERT INTO {RunEvent._meta.db_table} ({_COLUMNS})"
+        f" SELECT {casts} FROM (VALUES {', '.join([one] * len(rows))})"
+        f" AS r({_COLUMNS}) CROSS JOIN unflushed"
+    )
+    params = [
+        f.get_db_prep_save(getattr(row, f.attname), connection)
+        for row in rows
+        for f in _FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -221,3 +221,76 @@ def test_a_waiter_is_rung_only_for_what_it_wants() -> None:
     assert asyncio.run(rung(["event", "pending", "running"])) == 0
     assert asyncio.run(rung(["success"])) == 1
     assert asyncio.run(rung(["interrupted", ""])) == 2  # over; deleted or unknown
+
+
+def _heard(run: Run, kind: str) -> None:
+    """Waits until this process's listener heard ``kind`` of ``run``."""
+    hub = notifications.hub()
+    assert hub is not None
+    for _ in range(3000):
+        with hub.lock:
+            if hub.recent.get(str(run.pk), (0, ""))[1] == kind:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{kind} of {run.pk} not heard")
+
+
+def _listening() -> notifications.Hub:
+    hub = notifications.hub()
+    assert hub is not None
+    assert hub.up.wait(30)
+    return hub
+
+
+def test_a_wait_of_a_run_it_created_hears_its_end_without_a_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request that created the run watches it after the commit; what the
+    run was notified of meanwhile (here: its end) was kept for it."""
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_finished")
+    _listening()
+    since = time.monotonic()
+    run = _pending_run()
+    _finish(run)
+    _heard(run, Run.Status.SUCCESS)
+    body = asyncio.run(_read(runs_api.outcome(run.pk, since=since)))
+    assert json.loads(body) == {"n": 2}
+    assert looks == []
+
+
+def test_a_wait_of_a_run_it_created_is_woken_without_a_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_finished")
+    _listening()
+    since = time.monotonic()
+    run = _pending_run()
+
+    async def scenario() -> bytes:
+        reading = asyncio.create_task(_read(runs_api.outcome(run.pk, since=since)))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(_finish, run)
+        return await asyncio.wait_for(reading, 60)
+
+    assert json.loads(asyncio.run(scenario())) == {"n": 2}
+    assert looks == []
+
+
+def test_a_wait_looks_first_unless_listening_since_before_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Created before the listener was up (or too long ago): what was notified
+    meanwhile may be lost, so the wait looks first."""
+    looks = _counting(monkeypatch, "_finished")
+    hub = _listening()
+    run = _pending_run()
+    _finish(run)
+    _heard(run, Run.Status.SUCCESS)
+    stale = time.monotonic() - notifications.RECENT_SECONDS
+    for since in (hub.up_since - 0.001, stale):
+        looks.clear()
+        body = asyncio.run(_read(runs_api.outcome(run.pk, since=since)))
+        assert json.loads(body) == {"n": 2}
+        assert looks == [1]

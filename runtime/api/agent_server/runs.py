@@ -293,16 +293,23 @@ async def outcome(
     discard: bool = False,
     on_disconnect: str = "continue",
     actor: Actor | None = None,
+    since: float | None = None,
 ) -> AsyncIterator[bytes]:
     """``runs.wait`` / ``runs.join``: the run's final values as JSON once it is
-    over (a space now and then keeps the connection open meanwhile)."""
+    over (a space now and then keeps the connection open meanwhile). ``since``:
+    a ``monotonic()`` from before the run was created (pending) by this
+    request; the first look is left out when every notification since then
+    reaches the wait."""
     check, beat = _short(_finished), time.monotonic()
     try:
-        with notifications.watch(run_id, wants=_may_be_over) as waiter:
+        with notifications.watch(run_id, wants=_may_be_over, since=since) as waiter:
+            look = not waiter.heard_all
             while True:
-                value, over = await check(run_id)
-                if over:
-                    break
+                if look:
+                    value, over = await check(run_id)
+                    if over:
+                        break
+                look = True
                 if time.monotonic() - beat >= sse.HEARTBEAT_SECONDS:
                     beat = time.monotonic()
                     yield b" "
@@ -382,16 +389,18 @@ class RunsApi(AgentServerApi):
         )
 
     def post(self, request: Request, thread_id: str | None = None) -> Any:
+        since = time.monotonic()
         run = self.create(request, thread_id)
         follow = {
             "discard": run.kwargs.get("_discard") == self.discard,
             "on_disconnect": run.kwargs.get("on_disconnect", "continue"),
             "actor": self.actor(),
         }
-        return self.answer(run, follow)
+        return self.answer(run, follow, since)
 
-    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
-        """The answer to a new run (``follow``: how a wait or stream follows it)."""
+    def answer(self, run: Run, follow: dict[str, Any], since: float) -> Any:
+        """The answer to a new run (``follow``: how a wait or stream follows it;
+        ``since``: a ``monotonic()`` from before its creation)."""
         base = run_path(run)
         return Response(agent_run(run), headers={"Content-Location": base})
 
@@ -419,8 +428,8 @@ class RunWaitApi(RunsApi):
 
     discard = agent_runs.DISCARD_BY_REQUEST
 
-    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
-        return json_stream(outcome(run.run_id, **follow), run, "join")
+    def answer(self, run: Run, follow: dict[str, Any], since: float) -> Any:
+        return json_stream(outcome(run.run_id, **follow, since=since), run, "join")
 
 
 class RunStreamApi(RunsApi):
@@ -428,7 +437,7 @@ class RunStreamApi(RunsApi):
 
     discard = agent_runs.DISCARD_BY_REQUEST
 
-    def answer(self, run: Run, follow: dict[str, Any]) -> Any:
+    def answer(self, run: Run, follow: dict[str, Any], since: float) -> Any:
         modes = run.kwargs["stream_mode"]
         return event_stream(tail(run.run_id, after=0, modes=modes, **follow), run)
 
