@@ -22,6 +22,8 @@ MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 ORIS = str(Path(sys.executable).with_name("oris"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 TOKEN = "token-from-the-env-file"
+# Every process here runs on a SQLite file of its own, whichever the test database.
+pytestmark = pytest.mark.no_test_database
 
 
 @pytest.fixture(scope="module")

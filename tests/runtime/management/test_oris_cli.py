@@ -2,13 +2,16 @@
 meet it. Output shapes and refusals run the CLI's entry point in this process, on
 the test database (``here``); the installed console script, ``manage.py oris``,
 settings from the environment and every ``--wait`` run as real subprocesses on
-their own SQLite file, with a real supervised cluster running the jobs."""
+their own SQLite file, with a real supervised cluster running the jobs (the same
+file on either pass of ``make test``: the PostgreSQL pass skips those tests)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,11 +103,14 @@ def document(done: subprocess.CompletedProcess) -> dict:
 
 
 def status_of(env: dict[str, str], thread: str) -> str | None:
-    """The thread's status, or ``None`` while it does not exist yet."""
-    done = subprocess.run(
-        [ORIS, "status", thread, "--json"], env=env, capture_output=True, text=True
-    )
-    return json.loads(done.stdout).get("status")
+    """The thread's status, or ``None`` while it does not exist yet, read from the
+    CLI's database file: no process to start, so that a poll sees the change at
+    once even on a loaded machine."""
+    with contextlib.closing(sqlite3.connect(env["ORIS_SQLITE_DB"])) as db:
+        found = db.execute(
+            "SELECT status FROM runtime_job WHERE thread_id = ?", (thread,)
+        ).fetchone()
+    return found and found[0]
 
 
 # --- output shapes -------------------------------------------------------------------
@@ -169,6 +175,7 @@ def test_cancel_says_what_happened(here) -> None:
     assert "c1" in here("list", "--status", "cancelled").stdout
 
 
+@pytest.mark.no_test_database
 def test_config_masks_secrets_and_says_where_values_come_from(env) -> None:
     secret = "s3cret-token-value"
     done = oris(
@@ -237,6 +244,7 @@ def test_wrong_state_is_exit_2(here) -> None:
     assert "it is cancelled" in document(done)["error"]["message"]
 
 
+@pytest.mark.no_test_database
 def test_the_console_script_is_manage_py_oris(env) -> None:
     via_manage = subprocess.run(
         [sys.executable, MANAGE, "oris", "graphs", "--json"],
@@ -246,8 +254,9 @@ def test_the_console_script_is_manage_py_oris(env) -> None:
         check=True,
     )
     assert json.loads(via_manage.stdout) == document(oris(env, "graphs", "--json"))
-    assert oris(env, "--help").stdout.startswith("usage: oris ")
-    assert "5 the wait timed out" in oris(env, "--help").stdout
+    usage = oris(env, "--help").stdout
+    assert usage.startswith("usage: oris ")
+    assert "5 the wait timed out" in usage
 
 
 # --- resume: never a default decision ------------------------------------------------
@@ -274,6 +283,7 @@ def waiting(env, cluster, request) -> str:
     return thread
 
 
+@pytest.mark.no_test_database
 def test_resume_refuses_to_run_without_an_explicit_answer(env, waiting) -> None:
     done = oris(env, "resume", waiting, code=2)
     assert "one of the arguments --value --approve --reject is required" in done.stderr
@@ -282,6 +292,7 @@ def test_resume_refuses_to_run_without_an_explicit_answer(env, waiting) -> None:
     assert len(status["pending_interrupts"]) == 1
 
 
+@pytest.mark.no_test_database
 def test_reject_needs_a_reason_and_then_cancels(env, waiting) -> None:
     done = oris(env, "resume", waiting, "--reject", code=cli.EXIT_USAGE)
     assert "--reject needs --reason" in done.stderr
@@ -296,6 +307,7 @@ def test_reject_needs_a_reason_and_then_cancels(env, waiting) -> None:
     )
 
 
+@pytest.mark.no_test_database
 def test_approve_and_wait_completes_the_run(env, waiting) -> None:
     shown = oris(env, "interrupts", "list", "--thread", waiting).stdout.splitlines()
     assert shown[0].split()[:4] == ["INTERRUPT", "THREAD", "STATUS", "CREATED"]
@@ -308,6 +320,7 @@ def test_approve_and_wait_completes_the_run(env, waiting) -> None:
     assert data["result"]["published"].startswith("Draft on cli")
 
 
+@pytest.mark.no_test_database
 def test_an_explicit_value_is_the_answer(env, waiting) -> None:
     data = document(
         oris(
@@ -321,6 +334,7 @@ def test_an_explicit_value_is_the_answer(env, waiting) -> None:
 # --- waiting: progress, outcomes, exit codes -----------------------------------------
 
 
+@pytest.mark.no_test_database
 def test_wait_shows_progress_on_stderr_and_the_result_on_stdout(env, cluster) -> None:
     done = oris(env, "run", "napper", "--thread", "nap-1", "--wait", "--json")
     assert document(done)["result"] == {"trail": ["first", "second"]}
@@ -333,6 +347,7 @@ def test_wait_shows_progress_on_stderr_and_the_result_on_stdout(env, cluster) ->
     assert lines[-1].endswith("s")
 
 
+@pytest.mark.no_test_database
 def test_a_failed_run_exits_3_and_says_why(env, cluster) -> None:
     done = oris(
         env,
@@ -355,6 +370,7 @@ def test_a_failed_run_exits_3_and_says_why(env, cluster) -> None:
     assert "error     builtins.RuntimeError: flaky failure #1" in human
 
 
+@pytest.mark.no_test_database
 def test_dead_letters_are_listed_and_replayed(env, cluster) -> None:
     oris(env, "run", "flaky", "--thread", "dead-1", "--wait", code=cli.EXIT_FAILED)
     lines = oris(env, "dlq", "list").stdout.splitlines()
@@ -372,6 +388,7 @@ def test_dead_letters_are_listed_and_replayed(env, cluster) -> None:
     }
 
 
+@pytest.mark.no_test_database
 def test_a_cancelled_wait_exits_4(env, cluster) -> None:
     waiter = subprocess.Popen(
         # Cancelling is seen between supersteps: after a first node of 8 s,
@@ -394,6 +411,7 @@ def test_a_cancelled_wait_exits_4(env, cluster) -> None:
     assert "run cancel-1 was cancelled" in err
 
 
+@pytest.mark.no_test_database
 def test_a_wait_that_times_out_says_so_and_exits_5(env, cluster) -> None:
     done = oris(
         env,
@@ -412,6 +430,7 @@ def test_a_wait_that_times_out_says_so_and_exits_5(env, cluster) -> None:
     assert "status    " in done.stdout  # where it stands, as status prints it
 
 
+@pytest.mark.no_test_database
 def test_the_spinner_is_drawn_only_on_a_terminal(env, cluster) -> None:
     leader, follower = pty.openpty()
     done = subprocess.run(
@@ -441,6 +460,7 @@ def test_the_spinner_is_drawn_only_on_a_terminal(env, cluster) -> None:
     assert "running  node second" in text
 
 
+@pytest.mark.no_test_database
 def test_the_remaining_flags(env, waiting) -> None:
     done = oris(env, "run", "chain", "--priority", "101", code=cli.EXIT_USAGE)
     assert "priority must be between 0 and 100" in done.stderr
@@ -498,6 +518,7 @@ def paused_under(env: dict[str, str], thread: str, policy: dict[str, object]) ->
     assert data["status"] == "interrupted"
 
 
+@pytest.mark.no_test_database
 def test_resume_gives_the_reason_an_interrupts_policy_requires(env, cluster) -> None:
     paused_under(env, "policy-reason", {"reason_required": True})
     done = oris(env, "resume", "policy-reason", "--approve", code=cli.EXIT_USAGE)
@@ -512,6 +533,7 @@ def test_resume_gives_the_reason_an_interrupts_policy_requires(env, cluster) -> 
     assert any("checked" in e["text"] for e in events)
 
 
+@pytest.mark.no_test_database
 def test_resume_is_refused_where_the_policy_names_someone_else(env, cluster) -> None:
     paused_under(env, "policy-group", {"group": "oris-operator"})
     done = oris(env, "resume", "policy-group", "--approve", code=cli.EXIT_USAGE)

@@ -17,6 +17,8 @@ import pytest
 from django.conf import settings
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+# The server runs on a SQLite file of its own, whichever the test database.
+pytestmark = pytest.mark.no_test_database
 # q2 keeps no successful task (save_limit -1): the task leaves a row of its own.
 ROUND_TRIP = """
 import time
