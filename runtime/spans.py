@@ -18,6 +18,7 @@ called): the SDK's batch and simple processors do nothing there.
 
 from __future__ import annotations
 
+import random
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ from opentelemetry.sdk.trace import (
 )
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -67,10 +69,12 @@ class _Facts:
     and the trace-id flag of W3C trace context level 2 for a root (``random``:
     the generator says its trace ids are random)."""
 
-    __slots__ = ("child", "generator", "random", "root", "sampler")
+    __slots__ = ("child", "generator", "random", "random_ids", "root", "sampler")
 
     def __init__(self, sampler: Any, generator: Any) -> None:
         self.sampler, self.generator = sampler, generator
+        # the SDK's default generator: its ids drawn here, as it draws them
+        self.random_ids = type(generator) is RandomIdGenerator
         self.root = _delegates(sampler, "_root")
         self.child = _delegates(sampler, "_local_parent_sampled")
         random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
@@ -140,15 +144,18 @@ def start_span(
         known = parent.trace_flags & _SAMPLED and not parent.is_remote and facts.child
         trace_state = parent.trace_state
     else:
-        parent, trace_id = None, tracer.id_generator.generate_trace_id()
-        flags, known, trace_state = facts.random, facts.root, None
+        # RandomIdGenerator.generate_trace_id without its call (0 is invalid:
+        # drawn again, by the generator)
+        trace_id = random.getrandbits(128) if facts.random_ids else 0
+        if not trace_id:
+            trace_id = tracer.id_generator.generate_trace_id()
+        parent, flags, known, trace_state = None, facts.random, facts.root, None
     if known:  # what the sampler would answer, without asking it
+        span_id = random.getrandbits(64) if facts.random_ids else 0
+        if not span_id:
+            span_id = tracer.id_generator.generate_span_id()
         ids = SpanContext(
-            trace_id,
-            tracer.id_generator.generate_span_id(),
-            False,
-            _FLAGS[flags | _SAMPLED],
-            trace_state,
+            trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
         )
         return Span(tracer, name, ids, parent, attributes, kind, True)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)

@@ -5,6 +5,7 @@ provider, and compares what the in-memory exporter received."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -316,3 +317,20 @@ def test_the_batch_processor_queues_our_spans_as_it_queues_the_sdks() -> None:
         exported.append(names)
     provider.shutdown()
     assert exported[0] == exported[1] == [["superstep 1", "superstep 2"]] * 2
+
+
+def test_ids_are_drawn_as_the_sdks_default_generator_draws_them(pipeline) -> None:
+    tracer, exporter = pipeline
+    ids = []
+    for make in (ours(tracer), sdk(tracer)):
+        random.seed(14)
+        root = make("superstep 1", None, {}, SpanKind.INTERNAL)
+        child = make("node a", trace.set_span_in_context(root), {}, SpanKind.INTERNAL)
+        ids.append(
+            [
+                (s.get_span_context().trace_id, s.get_span_context().span_id)
+                for s in (root, child)
+            ]
+        )
+    assert ids[0] == ids[1]
+    assert ids[0][0][0] == ids[0][1][0]  # one trace
