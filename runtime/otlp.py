@@ -59,8 +59,6 @@ _MAX_KEYS = 4096
 def _varint(n: int) -> bytes:
     if n < 128:
         return _BYTE[n]
-    if n < 16384:  # a span's length, mostly: two bytes
-        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n > 127:
         out.append(n & 0x7F | 0x80)
@@ -72,7 +70,11 @@ def _varint(n: int) -> bytes:
 def _field(tag: bytes, data: bytes) -> bytes:
     """A length-delimited field: its tag, the length, the bytes."""
     n = len(data)
-    return tag + (_BYTE[n] if n < 128 else _varint(n)) + data
+    if n < 128:
+        return tag + _BYTE[n] + data
+    if n < 16384:  # a span, mostly
+        return tag + bytes((n & 0x7F | 0x80, n >> 7)) + data
+    return tag + _varint(n) + data
 
 
 def _key(key: str) -> tuple[bytes, int]:

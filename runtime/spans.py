@@ -82,12 +82,11 @@ class _Facts:
 
 
 def _facts(tracer: SdkTracer) -> _Facts:
-    """The :class:`_Facts` of ``tracer``, kept for the last sampler and id
-    generator seen (a process has one provider, so one of each)."""
-    facts, sampler, generator = _last[0], tracer.sampler, tracer.id_generator
-    if facts.sampler is not sampler or facts.generator is not generator:
-        facts = _Facts(sampler, generator)
-        _last[0] = facts  # one assignment: another thread sees all of it or none
+    """The :class:`_Facts` of ``tracer``, kept for the next span (``_last``:
+    the last sampler and id generator seen; a process has one provider, so
+    one of each)."""
+    facts = _Facts(tracer.sampler, tracer.id_generator)
+    _last[0] = facts  # one assignment: another thread sees all of it or none
     return facts
 
 
@@ -135,7 +134,12 @@ def start_span(
         return tracer.start_span(name, context, kind, attributes)  # its own spans
     if current is None:
         current = trace.get_current_span(context)
-    facts = _facts(tracer)
+    facts = _last[0]
+    if (
+        facts.sampler is not tracer.sampler
+        or facts.generator is not tracer.id_generator
+    ):
+        facts = _facts(tracer)
     parent: SpanContext | None = None
     if current is not trace.INVALID_SPAN:  # outside any span: a root span
         parent = current.get_span_context()
