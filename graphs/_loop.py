@@ -39,7 +39,12 @@ from graphs.errors import (
     describe,
     error_row,
 )
-from graphs.instrumentation import Listener, SuperstepStart, get_listener
+from graphs.instrumentation import (
+    Handoff,
+    Listener,
+    get_listener,
+    superstep_start_of,
+)
 from graphs.types import END, Interrupt, RunStatus, Send
 
 if TYPE_CHECKING:
@@ -261,16 +266,18 @@ class Run:
         self, listener: Listener, tasks: list[Task]
     ) -> Generator[Request, Any, list[Task] | None]:
         """:meth:`_superstep` between the listener's start and end calls."""
-        start = SuperstepStart(
-            graph=self.graph.name,
-            thread_id=self.thread_id,
-            namespace=self.ns,
-            step=self.step + 1,
-            nodes=tuple(t.name for t in tasks if not t.hidden),
+        start = superstep_start_of(
+            self.graph.name,
+            self.thread_id,
+            self.ns,
+            self.step + 1,
+            tuple(t.name for t in tasks if not t.hidden),
         )
         handle = listener.superstep_start(start)
         if handle is None:  # not observed: nothing more to tell
             return (yield from self._superstep(tasks, None))
+        if type(handle) is Handoff:  # observed by another listener
+            listener, handle = handle
         try:
             following = yield from self._superstep(tasks, (listener, handle))
         except BaseException as exc:

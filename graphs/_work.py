@@ -32,7 +32,7 @@ from graphs.errors import (
     ParentCommand,
     describe,
 )
-from graphs.instrumentation import NodeStart
+from graphs.instrumentation import node_start_of
 from graphs.runtime import task_runtime
 from graphs.store.base import task_store
 from graphs.types import END, Command, Send, node_name
@@ -238,13 +238,8 @@ def _observe(task: Task, attempt: int) -> Any:
         return None
     listener, parent = task.observer  # type: ignore[misc]
     run = task.run
-    start = NodeStart(
-        graph=run.graph.name,
-        node=task.name,
-        step=run.step + 1,
-        task_id=task.id,
-        attempt=attempt,
-        parent=parent,
+    start = node_start_of(
+        run.graph.name, task.name, run.step + 1, task.id, attempt, parent
     )
     return listener.node_start(start)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
+    "Handoff",
     "Listener",
     "ListenerSlot",
     "Listeners",
@@ -76,7 +77,8 @@ class Listener(Protocol):
     """What the engine calls; each ``*_start`` returns a handle for its ``*_end``."""
 
     def superstep_start(self, start: SuperstepStart) -> Any:
-        """A superstep begins; returns its handle (``None``: not observed)."""
+        """A superstep begins; returns its handle (``None``: not observed; a
+        :class:`Handoff`: observed by another listener)."""
         ...
 
     def superstep_end(
@@ -96,19 +98,44 @@ class Listener(Protocol):
         ...
 
 
+class Handoff(tuple[Listener, Any]):
+    """What ``superstep_start`` returns to hand the superstep to another
+    listener, ``Handoff((listener, handle))``: the engine tells ``listener`` of
+    its nodes and its end, with ``handle``, as if ``listener`` had returned
+    ``handle`` itself. :class:`Listeners` returns one for a superstep only one
+    of them observes, so that superstep costs what that listener alone costs
+    (a tuple: made in C, once per superstep)."""
+
+    __slots__ = ()
+
+
 class Listeners:
     """Several listeners as one, told in order (a host that both times and
     traces the engine installs both); each sees only its own handles, and only
-    the supersteps it observes."""
+    the supersteps it observes. Nested ``Listeners`` are flattened."""
 
     __slots__ = ("listeners",)
 
+    listeners: tuple[Listener, ...]
+
     def __init__(self, *listeners: Listener) -> None:
-        self.listeners = listeners
+        flat: list[Listener] = []
+        for listener in listeners:
+            inner = listener.listeners if isinstance(listener, Listeners) else ()
+            flat.extend(inner or (listener,))
+        self.listeners = tuple(flat)
 
     def superstep_start(self, start: SuperstepStart) -> Any:
         handles = [listener.superstep_start(start) for listener in self.listeners]
-        return None if handles.count(None) == len(handles) else handles
+        observed = len(handles) - handles.count(None)
+        if observed > 1:
+            return handles
+        if observed == 0:
+            return None
+        for listener, handle in zip(self.listeners, handles, strict=True):
+            if handle is not None:  # the only one: the engine tells it directly
+                return Handoff((listener, handle))
+        return None  # not reached
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
@@ -133,14 +160,50 @@ class Listeners:
 
 def _with_parent(start: NodeStart, parent: Any) -> NodeStart:
     # what dataclasses.replace does, without its introspection (once per node)
-    return NodeStart(
-        graph=start.graph,
-        node=start.node,
-        step=start.step,
-        task_id=start.task_id,
-        attempt=start.attempt,
-        parent=parent,
+    return node_start_of(
+        start.graph, start.node, start.step, start.task_id, start.attempt, parent
     )
+
+
+# A frozen dataclass's __init__ sets each field through object.__setattr__ (its
+# own __setattr__ refuses); the engine makes a SuperstepStart per superstep and
+# a NodeStart per node execution, where setting the slots directly costs half.
+_new = object.__new__
+_s_graph, _s_thread, _s_namespace, _s_step, _s_nodes = (
+    SuperstepStart.__dict__[f].__set__
+    for f in ("graph", "thread_id", "namespace", "step", "nodes")
+)
+_n_graph, _n_node, _n_step, _n_task, _n_attempt, _n_parent = (
+    NodeStart.__dict__[f].__set__
+    for f in ("graph", "node", "step", "task_id", "attempt", "parent")
+)
+
+
+def superstep_start_of(
+    graph: str, thread_id: str, namespace: str, step: int, nodes: tuple[str, ...]
+) -> SuperstepStart:
+    """``SuperstepStart(graph=graph, ...)``, as the engine makes it."""
+    start = _new(SuperstepStart)
+    _s_graph(start, graph)
+    _s_thread(start, thread_id)
+    _s_namespace(start, namespace)
+    _s_step(start, step)
+    _s_nodes(start, nodes)
+    return start
+
+
+def node_start_of(
+    graph: str, node: str, step: int, task_id: str, attempt: int, parent: Any
+) -> NodeStart:
+    """``NodeStart(graph=graph, ...)``, as the engine makes it."""
+    start = _new(NodeStart)
+    _n_graph(start, graph)
+    _n_node(start, node)
+    _n_step(start, step)
+    _n_task(start, task_id)
+    _n_attempt(start, attempt)
+    _n_parent(start, parent)
+    return start
 
 
 L = TypeVar("L")

@@ -32,6 +32,7 @@ from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import (
 from opentelemetry.exporter.otlp.proto.http import trace_exporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from runtime import spans
 
@@ -48,6 +49,10 @@ _UNSET_STATUS = spans.UNSET  # the status of a span of ours nothing set
 _STORED = (ReadableSpan, spans.Span)  # their fields as ReadableSpan stores them
 _BOOLS = {True: b"\x12\x02\x10\x01", False: b"\x12\x02\x10\x00"}  # value: AnyValue
 _KEYS: dict[str, tuple[bytes, int]] = {}  # see _key
+_NAMES: dict[str, bytes] = {}  # see _name
+_IDS = struct.Struct(">BBQQBBQ")  # trace id (field 1, 16 bytes), span id (2)
+_PARENT = struct.Struct(">BBQ")  # parent span id (field 4)
+_LOW = (1 << 64) - 1
 _MAX_KEYS = 4096
 
 
@@ -65,7 +70,11 @@ def _varint(n: int) -> bytes:
 def _field(tag: bytes, data: bytes) -> bytes:
     """A length-delimited field: its tag, the length, the bytes."""
     n = len(data)
-    return tag + (_BYTE[n] if n < 128 else _varint(n)) + data
+    if n < 128:
+        return tag + _BYTE[n] + data
+    if n < 16384:  # a span, mostly
+        return tag + bytes((n & 0x7F | 0x80, n >> 7)) + data
+    return tag + _varint(n) + data
 
 
 def _key(key: str) -> tuple[bytes, int]:
@@ -129,17 +138,23 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
     context, parent = span._context, span._parent
     if context is None:
         return None
-    data = b"\x0a\x10" + context.trace_id.to_bytes(16, "big")
-    data += b"\x12\x08" + context.span_id.to_bytes(8, "big")
-    trace_state = context.trace_state
-    if trace_state:  # the SDK writes it as key=value,...; "" is not written
+    # a SpanContext is a tuple: its fields unpacked without a property call each
+    trace_id, span_id, _remote, _flags, trace_state, _valid = context
+    data = _IDS.pack(0x0A, 0x10, trace_id >> 64, trace_id & _LOW, 0x12, 0x08, span_id)
+    if trace_state is not DEFAULT_TRACE_STATE and trace_state:
+        # the SDK writes it as key=value,...; "" is not written
         state = ",".join([f"{k}={v}" for k, v in trace_state.items()])
         data += _field(b"\x1a", state.encode())
+    remote = False
     if parent:
-        data += b"\x22\x08" + parent.span_id.to_bytes(8, "big")
+        data += _PARENT.pack(0x22, 0x08, parent[1])
+        remote = parent[2]
     name = span._name
     if name:
-        data += _field(b"\x2a", name.encode())
+        try:
+            data += _NAMES[name]
+        except KeyError:
+            data += _name(name)
     kind = span._kind
     data += b"\x30\x01" if kind is SpanKind.INTERNAL else _KINDS[kind]
     start, end = span._start_time, span._end_time
@@ -157,8 +172,17 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
         data += _UNSET
     elif status is not None:
         data += _status(status.status_code, status.description)
-    data += _REMOTE_FLAGS if parent and parent.is_remote else _FLAGS
+    data += _REMOTE_FLAGS if remote else _FLAGS
     return _field(b"\x12", data)
+
+
+def _name(name: str) -> bytes:
+    """``Span.name`` (field 5), kept for the next span (names are few:
+    ``superstep 3``, ``node a``, ...)."""
+    found = _field(b"\x2a", name.encode())
+    if len(_NAMES) < _MAX_KEYS:
+        _NAMES[name] = found
+    return found
 
 
 def _status(code: StatusCode, description: str | None) -> bytes:
@@ -194,7 +218,10 @@ def encode_spans(batch: Sequence[ReadableSpan]) -> _Request:
     last_scope: Any = None
     last: list[bytes] = []
     for span in batch:
-        resource, scope = span.resource, span.instrumentation_scope
+        if type(span) in _STORED:  # without the properties' calls
+            resource, scope = span._resource, span._instrumentation_scope
+        else:
+            resource, scope = span.resource, span.instrumentation_scope
         if resource is not last_resource or scope is not last_scope or not groups:
             last_resource, last_scope = resource, scope
             last = groups.setdefault(resource, {}).setdefault(scope, [])

@@ -18,6 +18,7 @@ called): the SDK's batch and simple processors do nothing there.
 
 from __future__ import annotations
 
+import random
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -27,8 +28,14 @@ from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SynchronousMultiSpanProcessor,
+)
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -51,24 +58,36 @@ _NO_EVENTS: tuple[Event, ...] = ()
 _NO_LINKS: tuple[trace.Link, ...] = ()
 
 
-def _always_on(sampler: Any, delegate: str) -> bool:
-    """Whether the SDK's ``ParentBased`` ``sampler`` hands the span to
-    ``ALWAYS_ON`` (its ``delegate``, ``_root`` or ``_local_parent_sampled``),
-    whose answer is known: record and sample, the attributes as they are, the
-    parent's trace state. So it is for a sampled local parent's children under
+class _Facts:
+    """What is known of a tracer's sampler and id generator without asking
+    them, for each span: whether the SDK's ``ParentBased`` sampler hands a root
+    (``root``) or a child of a sampled local parent (``child``) to
+    ``ALWAYS_ON``, whose answer is known (record and sample, the attributes as
+    they are, the parent's trace state) — so it is for children under
     ``parentbased_always_on`` (the default) and ``parentbased_traceidratio``,
-    and for roots under the first. Another sampler, or a subclass, is asked.
-    The answers for the last sampler seen are kept (a process has one
-    provider, so one sampler)."""
-    last = _last[0]
-    if last[0] is not sampler:
-        last = (sampler, {d: _delegates(sampler, d) for d in _DELEGATES})
-        _last[0] = last  # one assignment: another thread sees both or neither
-    return last[1][delegate]
+    and for roots under the first; another sampler, or a subclass, is asked —
+    and the trace-id flag of W3C trace context level 2 for a root (``random``:
+    the generator says its trace ids are random)."""
+
+    __slots__ = ("child", "generator", "random", "random_ids", "root", "sampler")
+
+    def __init__(self, sampler: Any, generator: Any) -> None:
+        self.sampler, self.generator = sampler, generator
+        # the SDK's default generator: its ids drawn here, as it draws them
+        self.random_ids = type(generator) is RandomIdGenerator
+        self.root = _delegates(sampler, "_root")
+        self.child = _delegates(sampler, "_local_parent_sampled")
+        random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
+        self.random = _RANDOM if random is not None and random() else 0
 
 
-_DELEGATES = ("_root", "_local_parent_sampled")
-_last: list[tuple[Any, dict[str, bool]]] = [(None, {})]
+def _facts(tracer: SdkTracer) -> _Facts:
+    """The :class:`_Facts` of ``tracer``, kept for the next span (``_last``:
+    the last sampler and id generator seen; a process has one provider, so
+    one of each)."""
+    facts = _Facts(tracer.sampler, tracer.id_generator)
+    _last[0] = facts  # one assignment: another thread sees all of it or none
+    return facts
 
 
 def _delegates(sampler: Any, delegate: str) -> bool:
@@ -77,6 +96,9 @@ def _delegates(sampler: Any, delegate: str) -> bool:
         and type(sampler).should_sample is ParentBased.should_sample
         and getattr(sampler, delegate, None) is ALWAYS_ON
     )
+
+
+_last: list[_Facts] = [_Facts(None, None)]
 
 
 class CachedResource(Resource):
@@ -108,35 +130,38 @@ def start_span(
     ``NonRecordingSpan`` carrying the ids otherwise. ``attributes`` becomes the
     span's own (the caller hands over a fresh dict); ``current`` is the span
     current in ``context``, where the caller has looked it up already."""
-    if not isinstance(tracer, SdkTracer):  # another SDK's tracer: its own spans
-        return tracer.start_span(name, context, kind, attributes)
+    if type(tracer) is not SdkTracer and not isinstance(tracer, SdkTracer):
+        return tracer.start_span(name, context, kind, attributes)  # its own spans
     if current is None:
         current = trace.get_current_span(context)
-    parent: SpanContext | None = current.get_span_context()
+    facts = _last[0]
+    if (
+        facts.sampler is not tracer.sampler
+        or facts.generator is not tracer.id_generator
+    ):
+        facts = _facts(tracer)
+    parent: SpanContext | None = None
+    if current is not trace.INVALID_SPAN:  # outside any span: a root span
+        parent = current.get_span_context()
     if parent is not None and parent.is_valid:
         trace_id, flags = parent.trace_id, int(parent.trace_flags) & _RANDOM
-        known = (
-            parent.trace_flags & _SAMPLED
-            and not parent.is_remote
-            and _always_on(tracer.sampler, "_local_parent_sampled")
-        )
+        known = parent.trace_flags & _SAMPLED and not parent.is_remote and facts.child
         trace_state = parent.trace_state
     else:
-        generator = tracer.id_generator
-        parent, trace_id = None, generator.generate_trace_id()
-        random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
-        flags = _RANDOM if random is not None and random() else 0
-        known = _always_on(tracer.sampler, "_root")
-        trace_state = None
+        # RandomIdGenerator.generate_trace_id without its call (0 is invalid:
+        # drawn again, by the generator)
+        trace_id = random.getrandbits(128) if facts.random_ids else 0
+        if not trace_id:
+            trace_id = tracer.id_generator.generate_trace_id()
+        parent, flags, known, trace_state = None, facts.random, facts.root, None
     if known:  # what the sampler would answer, without asking it
+        span_id = random.getrandbits(64) if facts.random_ids else 0
+        if not span_id:
+            span_id = tracer.id_generator.generate_span_id()
         ids = SpanContext(
-            trace_id,
-            tracer.id_generator.generate_span_id(),
-            is_remote=False,
-            trace_flags=_FLAGS[flags | _SAMPLED],
-            trace_state=trace_state,
+            trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
         )
-        return Span(tracer, name, ids, parent, attributes, kind)
+        return Span(tracer, name, ids, parent, attributes, kind, True)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
         flags |= _SAMPLED
@@ -151,7 +176,8 @@ def start_span(
         return NonRecordingSpan(ids)
     if result.attributes != attributes:  # the sampler's are the span's, as in the SDK
         attributes = dict(result.attributes)
-    return Span(tracer, name, ids, parent, attributes, kind)
+    sampled = result.decision.is_sampled()
+    return Span(tracer, name, ids, parent, attributes, kind, sampled)
 
 
 class Span(trace.Span, ReadableSpan):
@@ -171,6 +197,7 @@ class Span(trace.Span, ReadableSpan):
         "_name",
         "_parent",
         "_resource",
+        "_sampled",
         "_start_time",
         "_status",
         "_tracer",
@@ -184,8 +211,10 @@ class Span(trace.Span, ReadableSpan):
         parent: SpanContext | None,
         attributes: dict[str, Any],
         kind: SpanKind,
+        sampled: bool,
     ) -> None:
         self._tracer = tracer
+        self._sampled = sampled  # what the context's flags say
         self._name = name
         self._context: SpanContext = context
         self._parent = parent
@@ -207,13 +236,17 @@ class Span(trace.Span, ReadableSpan):
         return self._end_time is None
 
     def set_attribute(self, key: str, value: Any) -> None:
+        plain = self._end_time is None and type(self._attributes) is dict
+        if plain and type(value) in _PLAIN:  # what the SDK would keep as it is
+            self._attributes[key] = value
+            return
         self.set_attributes({key: value})
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self._end_time is not None:
             return
         plain = self._attributes
-        if not isinstance(plain, BoundedAttributes):
+        if type(plain) is dict:
             if _PLAIN.issuperset(map(type, attributes.values())):
                 plain.update(attributes)  # what the SDK would keep as it is
                 return
@@ -272,4 +305,15 @@ class Span(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time if end_time is not None else time.time_ns()
-        self._tracer.span_processor.on_end(self)
+        processor = self._tracer.span_processor
+        if type(processor) is not SynchronousMultiSpanProcessor:
+            processor.on_end(self)
+            return
+        # the provider's processors, each told as the SDK tells it, but for
+        # the SDK's batch processor: what its on_end does (queue the span if it
+        # is sampled) without the three property reads of asking the span
+        for each in processor._span_processors:
+            if type(each) is not BatchSpanProcessor:
+                each.on_end(self)
+            elif self._sampled:
+                each._batch_processor.emit(self)

@@ -279,9 +279,11 @@ class _Step:
 
     __slots__ = ("alone", "context", "failure", "span")
 
-    def __init__(self, span: trace.Span, alone: bool) -> None:
+    def __init__(
+        self, span: trace.Span, alone: bool, current: otel_context.Context
+    ) -> None:
         self.span = span
-        self.context = trace.set_span_in_context(span)
+        self.context = trace.set_span_in_context(span, current)
         self.alone = alone
         self.failure: BaseException | None = None
 
@@ -300,8 +302,13 @@ class GraphSpans:
 
     def superstep_start(self, start: graphs.instrumentation.SuperstepStart) -> Any:
         assert _state.tracer is not None
-        current = trace.get_current_span()
-        if not current.is_recording() and current.get_span_context().is_valid:
+        context = otel_context.get_current()
+        current = trace.get_current_span(context)
+        if (
+            current is not trace.INVALID_SPAN  # outside any span: a root span
+            and not current.is_recording()
+            and current.get_span_context().is_valid
+        ):
             return None  # a sampled-out trace: nothing of it is recorded
         # few attributes: each costs on every superstep (the attempt span has
         # the thread; the node's, or the node spans below, say which nodes ran)
@@ -316,12 +323,15 @@ class GraphSpans:
         span = start_span(_state.tracer, name, None, attributes, current=current)
         if not span.is_recording():  # sampled out by the provider's sampler
             return None
-        return _Step(span, alone)
+        return _Step(span, alone, context)
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
     ) -> None:
         step: _Step = handle
+        if error is None and not interrupted:  # committed
+            step.span.end()
+            return
         if error is not None and error is step.failure:  # recorded by node_end
             step.span.set_attribute("error.type", type(error).__qualname__)
             step.span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
@@ -333,12 +343,14 @@ class GraphSpans:
         assert _state.tracer is not None
         step: _Step = start.parent
         if step.alone:  # the superstep's span is the node's
-            attributes: dict[str, Any] = {"oris.task_id": start.task_id}
+            step.span.set_attribute("oris.task_id", start.task_id)
             if start.attempt > 1:
-                attributes["oris.node.attempt"] = start.attempt
-            step.span.set_attributes(attributes)
+                step.span.set_attribute("oris.node.attempt", start.attempt)
             return step, otel_context.attach(step.context)
-        attributes = {"oris.node": start.node, "oris.task_id": start.task_id}
+        attributes: dict[str, Any] = {
+            "oris.node": start.node,
+            "oris.task_id": start.task_id,
+        }
         if start.attempt > 1:  # a RetryPolicy's retry
             attributes["oris.node.attempt"] = start.attempt
         span = start_span(_state.tracer, f"node {start.node}", step.context, attributes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +18,9 @@ from graphs.instrumentation import (
     NodeStart,
     SuperstepStart,
     get_listener,
+    node_start_of,
     set_listener,
+    superstep_start_of,
 )
 
 
@@ -280,3 +283,66 @@ def test_listeners_tell_each_listener_with_its_own_handles() -> None:
     with listening(set_listener, nobody):
         assert two_steps().invoke({"trail": []}) == {"trail": ["a", "b"]}
     assert all(not each.nodes for each in nobody.listeners)
+
+
+class CountedListeners(Listeners):
+    """``Listeners`` counting the calls the engine makes to it."""
+
+    def __init__(self, *listeners: Any) -> None:
+        super().__init__(*listeners)
+        self.calls: list[str] = []
+
+    def node_start(self, start: NodeStart) -> Any:
+        self.calls.append(f"node_start {start.node}")
+        return super().node_start(start)
+
+    def node_end(self, handle, *, error, interrupted) -> None:
+        self.calls.append("node_end")
+        super().node_end(handle, error=error, interrupted=interrupted)
+
+    def superstep_end(self, handle, *, error, interrupted) -> None:
+        self.calls.append("superstep_end")
+        super().superstep_end(handle, error=error, interrupted=interrupted)
+
+
+def test_a_superstep_only_one_listener_observes_is_handed_to_it() -> None:
+    everything, only_a = Recorder(), Declines(step=1)
+    listeners = CountedListeners(everything, only_a)
+    with listening(set_listener, listeners):
+        assert two_steps().invoke({"trail": []}) == {"trail": ["a", "b"]}
+    # a's superstep is observed by both, through Listeners; b's and the
+    # input's by ``everything`` alone, which the engine tells directly
+    assert listeners.calls == ["node_start a", "node_end", "superstep_end"]
+    assert [n.parent for n in everything.nodes] == [
+        "step-LangGraph-1",
+        "step-LangGraph-2",
+    ]
+    assert [e for e in everything.events if e[0] != "step"] == [
+        ("step_end", ("step-LangGraph-0", "None", False)),
+        ("node_end", ("node-a-1", "None", False)),
+        ("step_end", ("step-LangGraph-1", "None", False)),
+        ("node_end", ("node-b-1", "None", False)),
+        ("step_end", ("step-LangGraph-2", "None", False)),
+    ]
+
+
+def test_nested_listeners_are_one_flat_list() -> None:
+    first, second, third = Recorder(), Recorder(), Recorder()
+    assert Listeners(Listeners(first, second), third).listeners == (
+        first,
+        second,
+        third,
+    )
+
+
+def test_the_engines_starts_equal_the_dataclasses_and_stay_frozen() -> None:
+    step = superstep_start_of("g", "t-1", "ns", 3, ("a", "b"))
+    assert step == SuperstepStart(
+        graph="g", thread_id="t-1", namespace="ns", step=3, nodes=("a", "b")
+    )
+    node = node_start_of("g", "a", 3, "task-1", 2, step)
+    assert node == NodeStart(
+        graph="g", node="a", step=3, task_id="task-1", attempt=2, parent=step
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        node.attempt = 3  # type: ignore[misc]

@@ -5,6 +5,7 @@ provider, and compares what the in-memory exporter received."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
@@ -282,3 +284,53 @@ def test_an_ended_span_is_handed_over_as_itself_and_changes_no_more(pipeline) ->
     assert not ended.events
     assert ended.end_time is not None
     assert len(exporter.get_finished_spans()) == 1
+
+
+class RecordOnly(Sampler):
+    """Records a span named ``recorded only`` without sampling it; samples the
+    others."""
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs):
+        if name == "recorded only":
+            return SamplingResult(Decision.RECORD_ONLY)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE)
+
+    def get_description(self) -> str:
+        return "RecordOnly"
+
+
+def test_the_batch_processor_queues_our_spans_as_it_queues_the_sdks() -> None:
+    # ours hand a span to the SDK's batch processor without its on_end; a
+    # recorded span that is not sampled is not exported either way
+    provider, simple = in_memory_tracing(sampler=RecordOnly())
+    batched = InMemorySpanExporter()
+    provider.add_span_processor(BatchSpanProcessor(batched))
+    tracer = provider.get_tracer(SCOPE)
+    exported = []
+    for make in (ours(tracer), sdk(tracer)):
+        simple.clear()
+        batched.clear()
+        for name in ("superstep 1", "recorded only", "superstep 2"):
+            make(name, None, {"oris.step": 1}, SpanKind.INTERNAL).end()
+        provider.force_flush()
+        names = [[s.name for s in e.get_finished_spans()] for e in (simple, batched)]
+        exported.append(names)
+    provider.shutdown()
+    assert exported[0] == exported[1] == [["superstep 1", "superstep 2"]] * 2
+
+
+def test_ids_are_drawn_as_the_sdks_default_generator_draws_them(pipeline) -> None:
+    tracer, exporter = pipeline
+    ids = []
+    for make in (ours(tracer), sdk(tracer)):
+        random.seed(14)
+        root = make("superstep 1", None, {}, SpanKind.INTERNAL)
+        child = make("node a", trace.set_span_in_context(root), {}, SpanKind.INTERNAL)
+        ids.append(
+            [
+                (s.get_span_context().trace_id, s.get_span_context().span_id)
+                for s in (root, child)
+            ]
+        )
+    assert ids[0] == ids[1]
+    assert ids[0][0][0] == ids[0][1][0]  # one trace
