@@ -312,8 +312,13 @@ class Span(trace.Span, ReadableSpan):
         # the provider's processors, each told as the SDK tells it, but for
         # the SDK's batch processor: what its on_end does (queue the span if it
         # is sampled) without the three property reads of asking the span
+        # (an SDK without its inner BatchProcessor is asked as the others are)
         for each in processor._span_processors:
             if type(each) is not BatchSpanProcessor:
                 each.on_end(self)
             elif self._sampled:
-                each._batch_processor.emit(self)
+                queue = getattr(each, "_batch_processor", None)
+                if queue is None:
+                    each.on_end(self)
+                else:
+                    queue.emit(self)
