@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import operator
+import os
 import sys
-import uuid
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -155,9 +155,13 @@ def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
     whole = _whole_types(lc)
     kinds = set(map(type, items))
     if kinds <= whole:  # the usual case, checked without a Python-level loop
-        index = dict(zip(map(_message_id, items), range(len(items))))  # noqa: B905
-        if None not in index:
-            return items, index, lc.RemoveMessage in kinds
+        ids = list(map(_message_id, items))
+        if None in ids:  # a new message (a node's reply): its id, in place
+            for i, item in enumerate(items):
+                if ids[i] is None:
+                    item.id = ids[i] = new_id()
+        index = dict(zip(ids, range(len(items))))  # noqa: B905
+        return items, index, lc.RemoveMessage in kinds
     from graphs.messages import BaseMessage as OrisMessage
 
     out: list[Any] = []
@@ -433,5 +437,9 @@ def decode(payload: Any) -> Any:
 
 
 def new_id() -> str:
-    """A fresh message id (LangGraph uses uuid4 strings)."""
-    return str(uuid.uuid4())
+    """A fresh message id: a random (version 4) UUID as text, as LangGraph's
+    ``str(uuid.uuid4())``, formatted without building a ``uuid.UUID`` (which
+    costs more than the random bytes; every new message pays it)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122: the two top bits are 10
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

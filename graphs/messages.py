@@ -125,7 +125,11 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
         )
     if format is not None or _langchain_wanted(left, right, declared):
         lc = _langchain.loaded() or _langchain.require()
-        left_msgs, index, _ = _langchain.prepared_messages(left)
+        index: dict[Any, int]
+        if type(left) is list and not left:  # the first write (the input)
+            left_msgs, index = left, {}
+        else:
+            left_msgs, index, _ = _langchain.prepared_messages(left)
         right_msgs, right_index, removals = _langchain.prepared_messages(right)
         if (
             not removals
