@@ -133,22 +133,22 @@ def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[
         value: The message-likes.
         index: Filled with id -> position of the result (one pass for both).
     """
-    messages, positions, _ = prepared_messages(value)
+    messages, ids, _ = prepared_messages(value)
     if index is not None:
         index.clear()
-        index.update(positions)
+        index.update(zip(ids, range(len(ids))))  # noqa: B905
     return messages
 
 
 _message_id = operator.attrgetter("id")
 
 
-def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
-    """:func:`langchain_messages` with its index and whether it holds removals.
+def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
+    """:func:`langchain_messages` with their ids and whether it holds removals.
 
     Returns:
-        The messages, id -> last position among them, and whether a
-        ``RemoveMessage`` is among them.
+        The messages, their ids (in order), and whether a ``RemoveMessage`` is
+        among them.
     """
     lc = sys.modules.get(_MESSAGES) or require()
     items = value if isinstance(value, list) else [value]
@@ -160,12 +160,10 @@ def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
             for i, item in enumerate(items):
                 if ids[i] is None:
                     item.id = ids[i] = new_id()
-        index = dict(zip(ids, range(len(items))))  # noqa: B905
-        return items, index, lc.RemoveMessage in kinds
+        return items, ids, lc.RemoveMessage in kinds
     from graphs.messages import BaseMessage as OrisMessage
 
     out: list[Any] = []
-    index = {}
     removals = False
     for item in items:
         if isinstance(item, lc.BaseMessage):
@@ -179,9 +177,8 @@ def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
         if message.id is None:
             message.id = new_id()
         removals = removals or isinstance(message, lc.RemoveMessage)
-        index[message.id] = len(out)
         out.append(message)
-    return out, index, removals
+    return out, list(map(_message_id, out)), removals
 
 
 _whole: frozenset[type] | None = None
