@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import operator
+import os
 import sys
-import uuid
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -133,35 +133,37 @@ def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[
         value: The message-likes.
         index: Filled with id -> position of the result (one pass for both).
     """
-    messages, positions, _ = prepared_messages(value)
+    messages, ids, _ = prepared_messages(value)
     if index is not None:
         index.clear()
-        index.update(positions)
+        index.update(zip(ids, range(len(ids))))  # noqa: B905
     return messages
 
 
 _message_id = operator.attrgetter("id")
 
 
-def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
-    """:func:`langchain_messages` with its index and whether it holds removals.
+def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
+    """:func:`langchain_messages` with their ids and whether it holds removals.
 
     Returns:
-        The messages, id -> last position among them, and whether a
-        ``RemoveMessage`` is among them.
+        The messages, their ids (in order), and whether a ``RemoveMessage`` is
+        among them.
     """
     lc = sys.modules.get(_MESSAGES) or require()
     items = value if isinstance(value, list) else [value]
     whole = _whole_types(lc)
     kinds = set(map(type, items))
     if kinds <= whole:  # the usual case, checked without a Python-level loop
-        index = dict(zip(map(_message_id, items), range(len(items))))  # noqa: B905
-        if None not in index:
-            return items, index, lc.RemoveMessage in kinds
+        ids = list(map(_message_id, items))
+        if None in ids:  # a new message (a node's reply): its id, in place
+            for i, item in enumerate(items):
+                if ids[i] is None:
+                    item.id = ids[i] = new_id()
+        return items, ids, lc.RemoveMessage in kinds
     from graphs.messages import BaseMessage as OrisMessage
 
     out: list[Any] = []
-    index = {}
     removals = False
     for item in items:
         if isinstance(item, lc.BaseMessage):
@@ -175,9 +177,8 @@ def prepared_messages(value: Any) -> tuple[list[Any], dict[Any, int], bool]:
         if message.id is None:
             message.id = new_id()
         removals = removals or isinstance(message, lc.RemoveMessage)
-        index[message.id] = len(out)
         out.append(message)
-    return out, index, removals
+    return out, list(map(_message_id, out)), removals
 
 
 _whole: frozenset[type] | None = None
@@ -433,5 +434,9 @@ def decode(payload: Any) -> Any:
 
 
 def new_id() -> str:
-    """A fresh message id (LangGraph uses uuid4 strings)."""
-    return str(uuid.uuid4())
+    """A fresh message id: a random (version 4) UUID as text, as LangGraph's
+    ``str(uuid.uuid4())``, formatted without building a ``uuid.UUID`` (which
+    costs more than the random bytes; every new message pays it)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122: the two top bits are 10
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

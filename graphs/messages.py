@@ -125,16 +125,22 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
         )
     if format is not None or _langchain_wanted(left, right, declared):
         lc = _langchain.loaded() or _langchain.require()
-        left_msgs, index, _ = _langchain.prepared_messages(left)
-        right_msgs, right_index, removals = _langchain.prepared_messages(right)
+        left_ids: list[Any]
+        if type(left) is list and not left:  # the first write (the input)
+            left_msgs, left_ids = left, []
+        else:
+            left_msgs, left_ids, _ = _langchain.prepared_messages(left)
+        right_msgs, right_ids, removals = _langchain.prepared_messages(right)
+        new_ids = set(right_ids)
         if (
             not removals
-            and len(right_index) == len(right_msgs)
-            and index.keys().isdisjoint(right_index)
-        ):  # only new messages, each once: the merge appends them
+            and len(new_ids) == len(right_ids)
+            and new_ids.isdisjoint(left_ids)
+        ):  # only new messages, each once: the merge appends them (a set of
+            # the few new ids is checked against the existing ones, no index)
             merged = left_msgs + right_msgs
         else:
-            merged = _merge_by_id(left_msgs, right_msgs, lc.RemoveMessage, index)
+            merged = _merge_by_id(left_msgs, right_msgs, lc.RemoveMessage)
         if format is not None:
             merged = lc.convert_to_messages(lc.convert_to_openai_messages(merged))
         return merged
@@ -164,19 +170,14 @@ def _merge_by_id(
     left: list[Any],
     right: list[Any],
     remove: type[Any],
-    index: dict[Any, int] | None = None,
 ) -> list[Any]:
-    """LangGraph's merge: replace by id, append new ids, apply removals last.
-
-    ``index`` (id -> position in ``left``) is built here unless given.
-    """
+    """LangGraph's merge: replace by id, append new ids, apply removals last."""
     removals = [i for i, m in enumerate(right) if isinstance(m, remove)]
     for i in reversed(removals):
         if right[i].id == REMOVE_ALL_MESSAGES:
             return right[i + 1 :]
     merged = list(left)
-    if index is None:
-        index = {m.id: i for i, m in enumerate(merged)}
+    index = {m.id: i for i, m in enumerate(merged)}
     if not removals:  # the usual update: new messages and replacements
         for m in right:
             pos = index.get(m.id)

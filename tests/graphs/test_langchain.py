@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import uuid
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -35,6 +36,7 @@ from graphs import (
     add_messages,
 )
 from graphs import messages as oris
+from graphs._langchain import new_id
 from graphs.messages import REMOVE_ALL_MESSAGES, from_langchain, to_langchain
 
 
@@ -407,3 +409,22 @@ def test_the_node_config_in_langchains_context_reads_as_a_dict(read: Any) -> Non
     assert config["metadata"]["langgraph_node"] == "n"
     assert config["configurable"]["thread_id"] == "t"
     assert len(config["callbacks"]) == 1  # the messages stream's handler
+
+
+def test_assigned_message_ids_are_uuid4_text() -> None:
+    ids = [new_id() for _ in range(500)]
+    assert len(set(ids)) == 500
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # the canonical form, as str(uuid.uuid4())
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    # every variant digit (8, 9, a, b) occurs: the random bits are kept
+    assert {text[19] for text in ids} == set("89ab")
+
+
+def test_a_reply_without_id_gets_one_in_place() -> None:
+    reply = AIMessage("hi")
+    merged = add_messages([HumanMessage("q", id="q")], [reply])
+    assert merged[1] is reply
+    assert uuid.UUID(reply.id).version == 4
