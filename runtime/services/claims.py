@@ -266,6 +266,33 @@ def claimable_queues(*, at: datetime | None = None) -> list[str]:
     return [row[0] for row in _claimable("DISTINCT queue", " ORDER BY queue", at=at)]
 
 
+_NEXT_RETRY = (
+    f"SELECT retry_at FROM {_ATTEMPTS} WHERE status IN"
+    f" ({sql_statuses(WAITS_FOR_RETRY_AT)}) AND retry_at IS NOT NULL{{queue}}"
+    " ORDER BY retry_at LIMIT 1"
+)
+_NEXT_RETRY_ANY, _NEXT_RETRY_IN = (
+    _NEXT_RETRY.format(queue=""),
+    _NEXT_RETRY.format(queue=" AND queue = %s"),
+)
+
+
+def next_retry_at(*, queue: str | None = None) -> datetime | None:
+    """When the next attempt in backoff (of ``queue``, or of any) falls due;
+    ``None`` when none waits for a retry."""
+    with connection.cursor() as cursor:
+        if queue is None:
+            cursor.execute(_NEXT_RETRY_ANY)
+        else:
+            cursor.execute(_NEXT_RETRY_IN, [queue])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    field = Attempt._meta.get_field("retry_at")
+    retry_at: datetime = _converted(Attempt, field, row[0])
+    return retry_at
+
+
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
     """The tenant whose claimable attempt waits first only because the tenant
     holds ``tenant_limit`` live leases; ``None`` when none waits for that."""

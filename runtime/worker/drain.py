@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from runtime.models import Attempt
 from runtime.services import claims, dispatch, reaper
 from runtime.worker.execute import Finish, execute_leased, worker_id_default
 
@@ -90,12 +89,7 @@ def worker_drain(
 def _wait_for_retry(queue: str | None) -> bool:
     """Sleeps until the queue's next retry if it is due soon; returns whether it
     slept."""
-    retries = Attempt.objects.filter(
-        status__in=claims.WAITS_FOR_RETRY_AT, retry_at__isnull=False
-    )
-    if queue is not None:
-        retries = retries.filter(queue=queue)
-    retry_at = retries.order_by("retry_at").values_list("retry_at", flat=True).first()
+    retry_at = claims.next_retry_at(queue=queue)
     if retry_at is None:
         return False
     wait = (retry_at - timezone.now()).total_seconds()
