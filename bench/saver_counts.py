@@ -140,6 +140,7 @@ def main() -> int:
     base.update(
         PYTHONPATH=str(ROOT),
         DJANGO_SETTINGS_MODULE="oris_site.settings",
+        ORIS_BENCH_ROOT=str(ROOT),  # another tree's code, measured by this script
         ORIS_SECRET_KEY="bench-not-secret",
         ORIS_LOG_LEVEL="WARNING",
     )
