@@ -30,7 +30,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, TextField
+from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -55,6 +55,7 @@ from graphs.effects import EffectRecord
 from graphs.errors import CheckpointDecodeError
 from runtime import metrics
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite, Effect
+from runtime.services.statements import columns_of, model_from_row
 
 
 class Fence(Protocol):
@@ -111,13 +112,16 @@ class DjangoSaver(BaseCheckpointSaver):
             return None
         self.flush()
         thread_id, ns = config_thread_id(config), config_ns(config)
-        rows = Checkpoint.objects.filter(thread_id=thread_id, checkpoint_ns=ns)
         checkpoint_id = config_checkpoint_id(config)
-        if checkpoint_id:
-            row = rows.filter(checkpoint_id=checkpoint_id).first()
-        else:
-            row = rows.order_by("-checkpoint_id").first()
-        return self._tuple(row) if row else None
+        with connection.cursor() as cursor:
+            if checkpoint_id:
+                cursor.execute(_HEADER_AT, [thread_id, ns, str(checkpoint_id)])
+            else:
+                cursor.execute(_HEADER_LATEST, [thread_id, ns])
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        return self._tuple(model_from_row(Checkpoint, found, _HEADER_READ))
 
     def list(
         self,
@@ -406,19 +410,24 @@ class DjangoSaver(BaseCheckpointSaver):
         header = serde.from_jsonable(row.checkpoint)
         if not isinstance(header, dict) or "id" not in header:
             raise CheckpointDecodeError(f"checkpoint {row.checkpoint_id} is malformed")
+        versions, params = blob_versions(header)
+        with connection.cursor() as cursor:
+            found: builtins.list[tuple[Any, ...]] = []
+            if versions:  # (a header without channels needs no blob)
+                cursor.execute(
+                    f"{_BLOBS_SELECT} AND ({versions})", [thread_id, ns, *params]
+                )
+                found = cursor.fetchall()
+            cursor.execute(_WRITES_SELECT, [thread_id, ns, row.checkpoint_id])
+            writes = cursor.fetchall()
         blobs = {
-            (b.channel, b.version): (b.type, bytes(b.value or b""))
-            for b in CheckpointBlob.objects.filter(
-                blob_versions(header), thread_id=thread_id, checkpoint_ns=ns
-            ).only("channel", "version", "type", "value")
+            (channel, version): (kind, bytes(value or b""))
+            for channel, version, kind, value in found
         }
         checkpoint = assemble_checkpoint(header, lambda ch, v: blobs.get((ch, v)))
-        writes = CheckpointWrite.objects.filter(
-            thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=row.checkpoint_id
-        ).order_by("task_id", "idx")
         pending = [
-            (w.task_id, w.channel, serde.loads_typed((w.type, bytes(w.value or b""))))
-            for w in writes
+            (task_id, channel, serde.loads_typed((kind, bytes(value or b""))))
+            for task_id, channel, kind, value in writes
         ]
         parent = row.parent_checkpoint_id
         return CheckpointTuple(
@@ -430,24 +439,53 @@ class DjangoSaver(BaseCheckpointSaver):
         )
 
 
+# A thread's checkpoint, read at every run's start (and found absent on a new
+# thread): plain SQL rendered once, not querysets built per read.
+_HEADER_READ = (
+    "thread_id",
+    "checkpoint_ns",
+    "checkpoint_id",
+    "parent_checkpoint_id",
+    "checkpoint",
+    "metadata",
+)
+_HEADER_SELECT = (
+    f"SELECT {columns_of(Checkpoint, _HEADER_READ)} FROM {Checkpoint._meta.db_table}"
+    " WHERE thread_id = %s AND checkpoint_ns = %s"
+)
+_HEADER_LATEST = f"{_HEADER_SELECT} ORDER BY checkpoint_id DESC LIMIT 1"
+_HEADER_AT = f"{_HEADER_SELECT} AND checkpoint_id = %s"
+# ... and what it needs: its channels' blobs, and its pending writes in order.
+_BLOBS_SELECT = (
+    f"SELECT channel, version, type, value FROM {CheckpointBlob._meta.db_table}"
+    " WHERE thread_id = %s AND checkpoint_ns = %s"
+)
+_WRITES_SELECT = (
+    f"SELECT task_id, channel, type, value FROM {CheckpointWrite._meta.db_table}"
+    " WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s"
+    " ORDER BY task_id, idx"
+)
+
+
 def _settled() -> None:
     """What waits for checkpoints the caller's next commit makes durable."""
 
 
-def blob_versions(header: dict[str, Any]) -> Q:
-    """The blob rows a checkpoint needs: each channel's version and, for a list
-    stored as a chain of deltas, the versions back to the chain's full copy."""
+def blob_versions(header: dict[str, Any]) -> tuple[str, builtins.list[str]]:
+    """The blob rows a checkpoint needs, as a SQL condition and its parameters
+    (empty when it needs none): each channel's version and, for a list stored as
+    a chain of deltas, the versions back to the chain's full copy."""
     chain = header.get("chain") or {}
-    query = Q(pk__in=[])
+    terms, params = [], []
     for channel, version in header.get("channel_versions", {}).items():
         base = chain[channel][2] if channel in chain else None
         if base and str(base) != str(version):
-            query |= Q(
-                channel=channel, version__gte=str(base), version__lte=str(version)
-            )
+            terms.append("(channel = %s AND version >= %s AND version <= %s)")
+            params += [str(channel), str(base), str(version)]
         else:
-            query |= Q(channel=channel, version=str(version))
-    return query
+            terms.append("(channel = %s AND version = %s)")
+            params += [str(channel), str(version)]
+    return " OR ".join(terms), params
 
 
 Statement = tuple[str, list[Any]]

@@ -23,6 +23,8 @@ from psycopg import pq
 class DatabaseWrapper(base.DatabaseWrapper):
     def close_if_health_check_failed(self) -> None:
         state: Any = self  # (django-stubs lacks the pool and health check flags)
+        if state.health_check_done:
+            return  # checked in this request or task already (every cursor asks)
         if (
             not state.pool
             and self.connection is not None

@@ -30,6 +30,7 @@ from runtime.models import (
 )
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
+from runtime.services.claims import sql_statuses
 from runtime.services.leases import lease_release
 from runtime.services.run_status import LIVE, run_follow
 from runtime.services.transitions import allowed_sources, transition
@@ -109,6 +110,10 @@ def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) ->
 # if the previous one matched (the lease released by its holder, the attempt and
 # the job in a status the transition tables allow), and the counts tell which;
 # the Agent Server run the attempt executes, if any, succeeds with them.
+_COMPLETE_ATTEMPT_FROM = sql_statuses(
+    s for s in allowed_sources(Attempt, Attempt.Status.COMPLETED) if s in RUNNING
+)
+_COMPLETE_JOB_FROM = sql_statuses(allowed_sources(Job, Job.Status.COMPLETED))
 _COMPLETE = f"""
 WITH released AS (
     DELETE FROM {Lease._meta.db_table}
@@ -117,18 +122,20 @@ WITH released AS (
 ), attempt AS (
     UPDATE {Attempt._meta.db_table}
     SET status = '{Attempt.Status.COMPLETED}', finished_at = %(now)s
-    WHERE id IN (SELECT attempt_id FROM released) AND status = ANY(%(attempt_from)s)
+    WHERE id IN (SELECT attempt_id FROM released)
+      AND status IN ({_COMPLETE_ATTEMPT_FROM})
     RETURNING job_id
 ), job AS (
     UPDATE {Job._meta.db_table}
     SET status = '{Job.Status.COMPLETED}', result = %(result)s::jsonb,
         error = NULL, updated_at = %(now)s, finished_at = %(now)s
-    WHERE id IN (SELECT job_id FROM attempt) AND status = ANY(%(job_from)s)
+    WHERE id IN (SELECT job_id FROM attempt) AND status IN ({_COMPLETE_JOB_FROM})
     RETURNING id
 ), agent_run AS (
     UPDATE {Run._meta.db_table}
     SET status = '{Run.Status.SUCCESS}', updated_at = %(now)s
-    WHERE attempt_id IN (SELECT %(attempt_id)s FROM job) AND status = ANY(%(run_from)s)
+    WHERE attempt_id IN (SELECT %(attempt_id)s FROM job)
+      AND status IN ({sql_statuses(LIVE)})
 )
 SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
        (SELECT count(*) FROM job)
@@ -141,14 +148,7 @@ def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
         "worker_id": lease.worker_id,
         "now": now,
         "result": json.dumps(state),
-        "attempt_from": [
-            s
-            for s in allowed_sources(Attempt, Attempt.Status.COMPLETED)
-            if s in RUNNING
-        ],
-        "job_from": allowed_sources(Job, Job.Status.COMPLETED),
-        "attempt_id": lease.attempt_id,
-        "run_from": list(LIVE),  # an Agent Server run follows its attempt
+        "attempt_id": lease.attempt_id,  # an Agent Server run follows its attempt
     }
     # No savepoint of its own: inside a draining worker's transaction a conflict
     # aborts that whole transaction, which the lease makes safe to retry.

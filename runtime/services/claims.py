@@ -279,28 +279,36 @@ def claimable_head(*, at: datetime | None = None) -> str | None:
     return rows[0][0] if rows else None
 
 
-def retry_next(*, queue: str | None = None) -> datetime | None:
-    """When the first attempt in backoff (of ``queue``, or any) falls due;
-    ``None`` when none waits for a retry."""
-    sql = (
-        f"SELECT MIN(retry_at) FROM {_ATTEMPTS}"
-        f" WHERE status IN ({sql_statuses(WAITS_FOR_RETRY_AT)})"
-        " AND retry_at IS NOT NULL"
-    )
-    params = {}
-    if queue is not None:
-        sql += " AND queue = %(queue)s"
-        params["queue"] = queue
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchone()[0]
-    field = Attempt._meta.get_field("retry_at")
-    return None if found is None else _converted(Attempt, field, found)
-
-
 def claimable_queues(*, at: datetime | None = None) -> list[str]:
     """The queues that have claimable attempts now."""
     return [row[0] for row in _claimable("DISTINCT queue", " ORDER BY queue", at=at)]
+
+
+_NEXT_RETRY = (
+    f"SELECT retry_at FROM {_ATTEMPTS} WHERE status IN"
+    f" ({sql_statuses(WAITS_FOR_RETRY_AT)}) AND retry_at IS NOT NULL{{queue}}"
+    " ORDER BY retry_at LIMIT 1"
+)
+_NEXT_RETRY_ANY, _NEXT_RETRY_IN = (
+    _NEXT_RETRY.format(queue=""),
+    _NEXT_RETRY.format(queue=" AND queue = %s"),
+)
+
+
+def next_retry_at(*, queue: str | None = None) -> datetime | None:
+    """When the next attempt in backoff (of ``queue``, or of any) falls due;
+    ``None`` when none waits for a retry."""
+    with connection.cursor() as cursor:
+        if queue is None:
+            cursor.execute(_NEXT_RETRY_ANY)
+        else:
+            cursor.execute(_NEXT_RETRY_IN, [queue])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    field = Attempt._meta.get_field("retry_at")
+    retry_at: datetime = _converted(Attempt, field, row[0])
+    return retry_at
 
 
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:

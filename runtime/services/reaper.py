@@ -8,7 +8,6 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from runtime import metrics
@@ -17,10 +16,33 @@ from runtime.models import Attempt, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import attempts, dispatch
 from runtime.services.claims import sql_statuses
+from runtime.services.statements import columns_of, model_from_row
 
 logger = logging.getLogger(__name__)
 
 BATCH = 100  # expired leases requeued per sweep; the next sweep takes the rest
+
+# A sweep follows every drain and usually finds nothing: one look whether
+# anything is due (_DUE_SQL), then the two finds; plain SQL rendered once
+# (statuses from the models' tables), not a queryset built per sweep.
+_TIMED = ("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
+_ATTEMPTS, _LEASES = Attempt._meta.db_table, Lease._meta.db_table
+_TIMED_SQL = (
+    f"SELECT {columns_of(Attempt, _TIMED)} FROM {_ATTEMPTS}"
+    f" WHERE timeout_ms IS NOT NULL AND started_at IS NOT NULL"
+    f" AND status IN ({sql_statuses(attempts.RUNNING)})"
+)
+_EXPIRED_SQL = (
+    f"SELECT {columns_of(Lease, alias='l')}, {columns_of(Attempt, alias='a')}"
+    f" FROM {_LEASES} l JOIN {_ATTEMPTS} a ON a.id = l.attempt_id"
+    f" WHERE l.expires_at <= %s LIMIT {BATCH}"
+)
+_DUE_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {_LEASES} WHERE expires_at <= %s)"
+    f" OR EXISTS (SELECT 1 FROM {_ATTEMPTS}"
+    f" WHERE timeout_ms IS NOT NULL AND started_at IS NOT NULL"
+    f" AND status IN ({sql_statuses(attempts.RUNNING)}))"
+)
 
 
 def reap(*, at: datetime | None = None) -> int:
@@ -32,28 +54,21 @@ def reap(*, at: datetime | None = None) -> int:
     return _time_out_overdue(now) + _requeue_expired(now)
 
 
-_DUE = (
-    f"SELECT EXISTS (SELECT 1 FROM {Lease._meta.db_table} WHERE expires_at <= %s)"
-    f" OR EXISTS (SELECT 1 FROM {Attempt._meta.db_table}"
-    f" WHERE timeout_ms IS NOT NULL AND status IN ({sql_statuses(attempts.RUNNING)})"
-    " AND started_at IS NOT NULL)"
-)
-
-
 def _anything_due(now: datetime) -> bool:
     """Whether a lease expired or a running attempt has a timeout: one cheap
     look, as most sweeps (one after each drain) find nothing to do."""
     with connection.cursor() as cursor:
-        cursor.execute(_DUE, [connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute(_DUE_SQL, [connection.ops.adapt_datetimefield_value(now)])
         return bool(cursor.fetchone()[0])
 
 
 def _time_out_overdue(now: datetime) -> int:
-    candidates = Attempt.objects.filter(
-        ~Q(timeout_ms=None), status__in=attempts.RUNNING, started_at__isnull=False
-    ).only("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
+    with connection.cursor() as cursor:
+        cursor.execute(_TIMED_SQL)
+        rows = cursor.fetchall()
     moved = 0
-    for attempt in candidates:
+    for row in rows:
+        attempt = model_from_row(Attempt, row, _TIMED)
         assert attempt.started_at is not None  # both excluded by the filter
         assert attempt.timeout_ms is not None
         if attempt.started_at + timedelta(milliseconds=attempt.timeout_ms) > now:
@@ -70,9 +85,13 @@ def _time_out_overdue(now: datetime) -> int:
 
 
 def _requeue_expired(now: datetime) -> int:
-    moved = 0
-    expired = Lease.objects.filter(expires_at__lte=now).select_related("attempt")
-    for lease in expired[:BATCH]:
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRED_SQL, [connection.ops.adapt_datetimefield_value(now)])
+        rows = cursor.fetchall()
+    moved, split = 0, len(Lease._meta.concrete_fields)
+    for row in rows:
+        lease = model_from_row(Lease, row[:split])
+        lease.attempt = model_from_row(Attempt, row[split:])
         try:
             moved += _requeue(lease, now)
         except InvalidTransition:

@@ -176,34 +176,65 @@ class NamedParams:
         return sql % tuple(names)
 
 
-def model_from_row(model: type[M], values: Sequence[Any]) -> M:
+def model_from_row(
+    model: type[M], values: Sequence[Any], attnames: tuple[str, ...] | None = None
+) -> M:
     """An instance from a raw row of all of ``model``'s concrete columns, in
-    field order, with the conversions a queryset would apply."""
-    attnames, conversions = conversions_of(model)
+    field order, with the conversions a queryset would apply; with ``attnames``,
+    a row of those fields only, in field order too (``columns_of`` renders
+    them), the others deferred as ``only()`` leaves them."""
+    names, conversions = conversions_of(model, attnames)
     converted = list(values)
-    if len(converted) != len(attnames):
-        raise ValueError(f"{len(converted)} values for {len(attnames)} columns")
+    if len(converted) != len(names):
+        raise ValueError(f"{len(converted)} values for {len(names)} columns")
     for i, col, converters in conversions:
         for convert in converters:
             converted[i] = convert(converted[i], col, connection)
-    return model.from_db(connection.alias, attnames, converted)
+    return model.from_db(connection.alias, names, converted)
 
 
-# Per connection (its operations' converters are bound to it), per model: the
-# field names and, for the fields that have any, the converters a queryset
-# would apply, found once instead of for every row.
+def columns_of(
+    model: type[Model], attnames: tuple[str, ...] | None = None, alias: str = ""
+) -> str:
+    """The SQL column list of ``model``'s concrete fields (or of its fields
+    ``attnames``), in field order, each qualified by the table ``alias`` when
+    given: a row to read as ``model_from_row`` converts it."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{field.column}" for field in _fields(model, attnames))
+
+
+def _fields(model: type[Model], attnames: tuple[str, ...] | None) -> list[Field]:
+    """``model``'s concrete fields, or those named ``attnames``, in field order
+    (the order ``Model.from_db`` takes values in)."""
+    fields = list(model._meta.concrete_fields)
+    if attnames is None:
+        return fields
+    unknown = set(attnames) - {field.attname for field in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}")
+    return [field for field in fields if field.attname in attnames]
+
+
+# Per connection (its operations' converters are bound to it), per model and
+# set of fields: the field names and, for the fields that have any, the
+# converters a queryset would apply, found once instead of for every row.
 _Conversions = tuple[list[str], list[tuple[int, Any, list[Any]]]]
-_CONVERSIONS: WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], _Conversions]]
+_CONVERSIONS: WeakKeyDictionary[
+    BaseDatabaseWrapper, dict[tuple[type[Model], tuple[str, ...] | None], _Conversions]
+]
 _CONVERSIONS = WeakKeyDictionary()
 
 
-def conversions_of(model: type[Model]) -> _Conversions:
-    """``model``'s field names, and its fields' converters (by position)."""
+def conversions_of(
+    model: type[Model], attnames: tuple[str, ...] | None = None
+) -> _Conversions:
+    """The field names of ``model`` (all concrete ones, or ``attnames``) and
+    their fields' converters (by position)."""
     wrapper = connections[DEFAULT_DB_ALIAS]
     known = _CONVERSIONS.setdefault(wrapper, {})
-    found = known.get(model)
+    found = known.get((model, attnames))
     if found is None:
-        fields = model._meta.concrete_fields
+        fields = _fields(model, attnames)
         conversions = []
         for i, field in enumerate(fields):
             col = field.get_col(model._meta.db_table)
@@ -212,5 +243,6 @@ def conversions_of(model: type[Model]) -> _Conversions:
             )
             if converters:
                 conversions.append((i, col, converters))
-        found = known[model] = ([f.attname for f in fields], conversions)
+        names = [f.attname for f in fields]
+        found = known[(model, attnames)] = (names, conversions)
     return found

@@ -89,7 +89,7 @@ def worker_drain(
 def _wait_for_retry(queue: str | None) -> bool:
     """Sleeps until the queue's next retry if it is due soon; returns whether it
     slept."""
-    retry_at = claims.retry_next(queue=queue)
+    retry_at = claims.next_retry_at(queue=queue)
     if retry_at is None:
         return False
     wait = (retry_at - timezone.now()).total_seconds()

@@ -108,3 +108,23 @@ def test_the_queue_depth_counts_what_can_be_claimed_now() -> None:
     )
     assert claims.claimable_count() == 1
     assert claims.claimable_count(at=timezone.now() + timedelta(hours=2)) == 2
+
+
+def test_the_next_retry_is_the_earliest_backoff_of_the_queue() -> None:
+    assert claims.next_retry_at(queue="default") is None
+    soon = timezone.now() + timedelta(seconds=5)
+    for queue, retry_at in [
+        ("default", soon + timedelta(hours=1)),
+        ("default", soon),
+        ("gpu", soon - timedelta(seconds=3)),
+    ]:
+        attempt = make_job(queue=queue).attempts.get()
+        Attempt.objects.filter(pk=attempt.pk).update(
+            status=Attempt.Status.RETRY_BACKOFF, retry_at=retry_at
+        )
+    queued = make_job().attempts.get()  # queued, not in backoff: not a retry
+    Attempt.objects.filter(pk=queued.pk).update(retry_at=soon - timedelta(hours=1))
+    assert claims.next_retry_at(queue="default") == soon
+    assert claims.next_retry_at() == soon - timedelta(seconds=3)
+    assert claims.next_retry_at(queue="gpu") == soon - timedelta(seconds=3)
+    assert claims.next_retry_at(queue="none") is None

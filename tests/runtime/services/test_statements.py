@@ -10,7 +10,14 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 
 from runtime.models import Attempt, AuditLog, Job
-from runtime.services.statements import PLAIN, NamedParams, insert_sql
+from runtime.services.statements import (
+    PLAIN,
+    NamedParams,
+    columns_of,
+    insert_sql,
+    model_from_row,
+)
+from tests.factories import make_job
 
 
 def test_named_params_name_each_distinct_value_once() -> None:
@@ -111,3 +118,20 @@ def test_plain_values_are_the_ones_django_prepares_unchanged(
     for kind in PLAIN[field_class]:
         value = SAMPLES[kind]
         assert field.get_db_prep_save(value, connection=connection) is value
+
+
+@pytest.mark.django_db
+def test_a_raw_row_of_some_columns_reads_as_only_reads_it() -> None:
+    job = make_job(timeout_policy={"timeout_ms": 1000, "on_timeout_status": "failed"})
+    names = ("timeout_status", "id", "started_at", "job_id", "timeout_ms")
+    table = Attempt._meta.db_table
+    with connection.cursor() as cursor:  # the columns come in field order
+        cursor.execute(f"SELECT {columns_of(Attempt, names)} FROM {table}")
+        [row] = cursor.fetchall()
+    mine = model_from_row(Attempt, row, names)
+    theirs = Attempt.objects.only(*names).get()
+    assert mine.get_deferred_fields() == theirs.get_deferred_fields()
+    assert [getattr(mine, n) for n in names] == [getattr(theirs, n) for n in names]
+    assert (mine.job_id, mine.timeout_ms) == (job.pk, 1000)
+    with pytest.raises(ValueError, match="no columns"):
+        columns_of(Attempt, ("id", "nope"))
