@@ -231,19 +231,41 @@ def env_for_db() -> dict[str, str]:
     return env
 
 
-def callgrind_ir(env: dict[str, str], op: str, n: int) -> int:
+Env = dict[str, str]
+
+
+def callgrind_ir(env: Env, script: str, *args: str, root: Path = ROOT) -> int:
+    """Instructions valgrind counts in ``script ARGS`` (a child on ``env``, in
+    the tree ``root``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        cmd += [PY, __file__, "--role", "loop", "--op", op, "--n", str(n)]
-        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        cmd += [PY, script, *args]
+        proc = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr[-3000:])
-            raise RuntimeError(f"callgrind {op} failed")
+            raise RuntimeError(f"callgrind {' '.join(args)} failed")
         for line in out.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])
     raise RuntimeError("no callgrind summary")
+
+
+def child_result(env: Env, script: str, *args: str, root: Path = ROOT) -> Any:
+    """Migrates ``env``'s database with the tree ``root``, runs ``script ARGS``
+    there and answers the JSON of its last ``RESULT`` line."""
+    migrate = [PY, str(root / "manage.py"), "migrate", "--noinput", "-v0"]
+    subprocess.run(migrate, env=env, cwd=root, check=True)
+    proc = subprocess.run(
+        [PY, script, *args],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT ") :])
 
 
 def main() -> int:
@@ -263,18 +285,8 @@ def main() -> int:
     pg_execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     pg_execute(f'CREATE DATABASE "{PG_DB}"')
     try:
-        migrate = [PY, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"]
-        subprocess.run(migrate, env=env, cwd=ROOT, check=True)
-        proc = subprocess.run(
-            [PY, __file__, "--role", "counts", "--n", str(args.n), "--ops", *args.ops],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-        counts = json.loads(line[len("RESULT ") :])
+        role = ("--role", "counts", "--n", str(args.n), "--ops", *args.ops)
+        counts = child_result(env, __file__, *role)
         print(
             "| operation (PostgreSQL) | round trips | statements | commits "
             "| health checks | calls | CPU ms | instructions |"
@@ -285,7 +297,8 @@ def main() -> int:
             ir = ""
             if args.callgrind:
                 n = args.n
-                short, long = (callgrind_ir(env, op, k) for k in (n, 4 * n))
+                loop = (__file__, "--role", "loop", "--op", op, "--n")
+                short, long = (callgrind_ir(env, *loop, str(k)) for k in (n, 4 * n))
                 ir = f"{(long - short) / (3 * n) / 1e6:.2f} M"
             print(
                 f"| {op} | {c['round_trips']} | {c['statements']} | {c['commits']} "

@@ -21,7 +21,6 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ ROOT = Path(os.environ.get("ORIS_BENCH_ROOT") or Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_api import PG_SERVER, pg_execute  # noqa: E402
+from bench.bench_counts import callgrind_ir, child_result  # noqa: E402
 
 PY = sys.executable
 PG_DB = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench") + "_saver_counts"
@@ -89,37 +89,15 @@ def role_loop(args: argparse.Namespace) -> None:
         invoke()
 
 
-def callgrind_ir(env: dict[str, str], n: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        cmd += [PY, __file__, "--role", "loop", "--n", str(n)]
-        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr[-3000:])
-            raise RuntimeError("callgrind failed")
-        for line in out.read_text().splitlines():
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    raise RuntimeError("no callgrind summary")
-
-
 def measure(backend: str, env: dict[str, str], args: argparse.Namespace) -> str:
-    migrate = [PY, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"]
-    subprocess.run(migrate, env=env, cwd=ROOT, check=True)
-    proc = subprocess.run(
-        [PY, __file__, "--role", "counts", "--n", str(args.n)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    counts = json.loads(line[len("RESULT ") :])
+    role = ("--role", "counts", "--n", str(args.n))
+    counts = child_result(env, __file__, *role, root=ROOT)
     ir = ""
     if args.callgrind:
-        short, long = (callgrind_ir(env, k) for k in (args.n, 4 * args.n))
+        short, long = (
+            callgrind_ir(env, __file__, "--role", "loop", "--n", str(k), root=ROOT)
+            for k in (args.n, 4 * args.n)
+        )
         ir = f"{(long - short) / (3 * args.n) / SIZE / 1e3:.0f} k"
     return f"| {backend} | {counts['calls']:.0f} | {counts['cpu_ms']:.3f} | {ir} |"
 
