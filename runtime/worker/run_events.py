@@ -168,10 +168,10 @@ _COLUMNS = ", ".join(f.column for f in _FIELDS)
 
 def _insert(rows: list[RunEvent]) -> None:
     """Inserts ``rows`` outside a transaction. On PostgreSQL their commit does
-    not wait for the WAL flush: the run's next checkpoint or its outcome,
-    committed durably, makes them durable, and a server crash before that loses
-    only events of work the run's next attempt repeats from its last checkpoint
-    (which records them again)."""
+    not wait for the WAL flush: the run's next durable commit (its outcome, a
+    checkpoint with effects) makes them durable too, and a server crash before
+    that loses only events of work the run's next attempt repeats from its last
+    durable checkpoint (which records them again)."""
     if connection.vendor != "postgresql":
         RunEvent.objects.bulk_create(rows)
         return
