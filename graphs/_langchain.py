@@ -33,7 +33,6 @@ __all__ = [
     "from_langchain",
     "is_message",
     "loaded",
-    "langchain_messages",
     "new_id",
     "prepared_messages",
     "require",
@@ -121,30 +120,17 @@ def to_langchain(message: Any) -> Any:
     return getattr(lc, _TO_LC[kind])(**data)
 
 
-def langchain_messages(value: Any, index: dict[Any, int] | None = None) -> list[Any]:
-    """LangChain messages, each with an id, from one message-like or a list of them.
+_message_id = operator.attrgetter("id")
+
+
+def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
+    """LangChain messages, each with an id, from one message-like or a list of
+    them, with their ids and whether a removal is among them.
 
     Accepts LangChain or Oris messages, dicts, ``(role, content)`` tuples and
     strings; chunks become whole messages; a missing id is assigned in place, as
     LangGraph does. A list that is already that (a state the reducer built) is
     returned as it is.
-
-    Args:
-        value: The message-likes.
-        index: Filled with id -> position of the result (one pass for both).
-    """
-    messages, ids, _ = prepared_messages(value)
-    if index is not None:
-        index.clear()
-        index.update(zip(ids, range(len(ids))))  # noqa: B905
-    return messages
-
-
-_message_id = operator.attrgetter("id")
-
-
-def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
-    """:func:`langchain_messages` with their ids and whether it holds removals.
 
     Returns:
         The messages, their ids (in order), and whether a ``RemoveMessage`` is

@@ -128,14 +128,11 @@ class Listeners:
     def superstep_start(self, start: SuperstepStart) -> Any:
         handles = [listener.superstep_start(start) for listener in self.listeners]
         observed = len(handles) - handles.count(None)
-        if observed > 1:
-            return handles
-        if observed == 0:
-            return None
-        for listener, handle in zip(self.listeners, handles, strict=True):
-            if handle is not None:  # the only one: the engine tells it directly
-                return Handoff((listener, handle))
-        return None  # not reached
+        if observed != 1:
+            return handles if observed else None
+        # the only one observing it: the engine tells that listener directly
+        i = next(i for i, handle in enumerate(handles) if handle is not None)
+        return Handoff((self.listeners[i], handles[i]))
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool

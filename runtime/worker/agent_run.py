@@ -22,7 +22,12 @@ from runtime.services.audit import Actor
 from runtime.services.claims import sql_statuses
 from runtime.services.jobs import normalize_input
 from runtime.services.run_status import LIVE
-from runtime.services.statements import UNFLUSHED, commits_alone, model_from_row
+from runtime.services.statements import (
+    UNFLUSHED,
+    columns_of,
+    commits_alone,
+    model_from_row,
+)
 from runtime.worker.run_events import RunEvents
 
 logger = logging.getLogger(__name__)
@@ -114,7 +119,7 @@ def served(attempt: Attempt) -> Served | None:
     return Served(run, attempt, RunEvents(run, attempt_no=attempt.dispatches))
 
 
-_RUN_COLUMNS = ", ".join(f"r.{f.column}" for f in Run._meta.concrete_fields)
+_RUN_COLUMNS = columns_of(Run, alias="r")
 _ATTEMPT_COLUMN = Run._meta.get_field("attempt").column
 # The run of an attempt (as it was), marked running if it was pending, in one
 # statement whose commit does not wait for the WAL flush: a server crash that
