@@ -77,8 +77,8 @@ class _Facts:
         self.random_ids = type(generator) is RandomIdGenerator
         self.root = _delegates(sampler, "_root")
         self.child = _delegates(sampler, "_local_parent_sampled")
-        random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
-        self.random = _RANDOM if random is not None and random() else 0
+        is_random = getattr(generator, "is_trace_id_random", None)  # newer SDKs
+        self.random = _RANDOM if is_random is not None and is_random() else 0
 
 
 def _facts(tracer: SdkTracer) -> _Facts:
