@@ -53,6 +53,8 @@ class ApiKey(models.Model):
 class AuditLog(models.Model):
     # A run continued on a changed graph (ORIS_GRAPH_DEFINITION_CHANGED=warn).
     DEFINITION_CHANGED = "job.definition_changed"
+    # The reaper took an attempt back from a worker whose lease expired.
+    LEASE_EXPIRED = "attempt.lease_expired"
 
     actor_type = models.CharField(max_length=16)  # bearer|api_key|user|anonymous
     actor_id = models.CharField(max_length=256, blank=True, default="")

@@ -295,6 +295,16 @@ def _audit_event(row: AuditLog) -> TimelineEvent:
             text=f"continued by {by} on a changed graph definition "
             f"({pinned[:12]} → {registered[:12]})",
         )
+    if row.action == AuditLog.LEASE_EXPIRED:
+        details = cast(dict[str, Any], row.details)  # written by the reaper
+        outcome = details["outcome"].replace("_", "-")
+        return TimelineEvent(
+            at=row.created_at,
+            kind="warning",
+            text=f"worker {details['worker_id']} went silent "
+            f"({details['silent_ms'] / 1000:.1f} s since its last heartbeat); "
+            f"its attempt {outcome} by {by}",
+        )
     text = f"{row.action} by {by}{_policy_note(row)}"
     return TimelineEvent(at=row.created_at, kind="action", text=text)
 

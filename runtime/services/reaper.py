@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from runtime import metrics
 from runtime.errors import ExecutionTimeout, InvalidTransition
-from runtime.models import Attempt, Lease
+from runtime.models import Attempt, AuditLog, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import attempts, dispatch
+from runtime.services.audit import Actor, audit_record
 from runtime.services.claims import sql_statuses
 from runtime.services.statements import columns_of, model_from_row
 
@@ -110,15 +111,31 @@ def _requeue(lease: Lease, now: datetime) -> int:
         # ring below must not wait for those deliveries.
         dispatch.dispatch_forget(queues=[attempt.queue])
         outcome = attempts.attempt_requeue(attempt=attempt, at=now)
-    if outcome == attempts.Outcome.REQUEUED:
+        requeued = outcome == attempts.Outcome.REQUEUED
         # From its worker's last sign of life to its requeue (and ring).
         latency = (now - lease.heartbeat_at).total_seconds() * 1000
+        # The takeover in the run's timeline: the attempt row alone keeps only
+        # its last start.
+        audit_record(
+            actor=Actor.system(),
+            action=AuditLog.LEASE_EXPIRED,
+            resource_type="attempt",
+            resource_id=attempt.pk,
+            details={
+                "worker_id": lease.worker_id,
+                "heartbeat_at": lease.heartbeat_at.isoformat(),
+                "silent_ms": round(latency),
+                "outcome": "requeued" if requeued else "dead_lettered",
+            },
+            at=now,
+        )
+    if requeued:
         metrics.observe("recovery_latency_ms", latency)
     logger.warning(
         "lease %s of worker %s expired; attempt %s %s",
         lease.pk,
         lease.worker_id,
         attempt.pk,
-        "requeued" if outcome == attempts.Outcome.REQUEUED else "dead-lettered",
+        "requeued" if requeued else "dead-lettered",
     )
     return 1

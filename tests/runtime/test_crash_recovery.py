@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from runtime.models import Attempt, DeadLetter, Job, Lease
+from runtime import selectors
+from runtime.models import Attempt, AuditLog, DeadLetter, Job, Lease
 from runtime.services import claims, reaper
 from runtime.worker import execute
 from tests.factories import make_job
@@ -88,6 +89,13 @@ def test_a_killed_worker_is_recovered_from_the_last_checkpoint(round_no: int) ->
     assert job.status == Job.Status.COMPLETED
     assert job.result["trail"] == ["a", "b", "crash_once", "c"]
     assert (effects("a"), effects("b"), effects("crash"), effects("c")) == (1, 1, 2, 1)
+    # The takeover is in the run's timeline, by the system.
+    takeover = AuditLog.objects.get(action=AuditLog.LEASE_EXPIRED)
+    assert (takeover.actor_type, takeover.resource_id) == ("system", attempt_id)
+    assert takeover.details["worker_id"] == "doomed"
+    assert takeover.details["outcome"] == "requeued"
+    texts = [event.text for event in selectors.job_timeline(job=job)]
+    assert any(text.startswith("worker doomed went silent") for text in texts)
 
 
 CLAIM_ALL = """
@@ -157,6 +165,11 @@ def test_a_run_that_kills_its_workers_is_dead_lettered_at_the_recovery_limit(
     assert dead.error["type"] == "runtime.errors.RecoveryLimitExceeded"
     assert Job.objects.get().status == Job.Status.FAILED
     assert claims.attempt_claim(worker_id="w3", at=clock) is None
+    outcomes = AuditLog.objects.filter(action=AuditLog.LEASE_EXPIRED).order_by("id")
+    assert [row.details["outcome"] for row in outcomes] == [
+        "requeued",
+        "dead_lettered",
+    ]
 
 
 @pytest.mark.postgres

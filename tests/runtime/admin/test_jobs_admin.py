@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from runtime.models import Attempt, AuditLog, Checkpoint, Job
+from runtime.services import claims, reaper
 from runtime.services.interrupts import interrupt_resume
 from tests.factories import ALICE, make_job
 from tests.runtime.admin.conftest import dead_letter, drain, interrupted
@@ -56,6 +60,20 @@ def test_the_detail_shows_attempts_timeline_checkpoints_and_graph(
     assert '<div class="mermaid" id="graph-diagram">' in body
     assert "runtime/vendor/mermaid/mermaid.min.js" in body
     assert "class human_approval current" in body
+
+
+def test_a_lease_taken_over_by_the_reaper_shows_in_the_timeline(
+    operator_client: Client,
+) -> None:
+    job = make_job("chain")
+    lease = claims.attempt_claim(worker_id="worker-gone")
+    assert lease is not None
+    silent = timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS + 4)
+    assert reaper.reap(at=lease.heartbeat_at + silent) == 1
+    body = operator_client.get(detail(job)).content.decode()
+    seconds = silent.total_seconds()
+    assert f"worker worker-gone went silent ({seconds:.1f} s since its last" in body
+    assert "its attempt requeued by system:oris" in body
 
 
 def test_a_completed_run_is_marked_at_the_end(operator_client: Client) -> None:
