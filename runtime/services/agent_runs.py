@@ -26,6 +26,7 @@ from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.inputs import input_check
 from runtime.models import (
     Attempt,
+    AuditLog,
     Checkpoint,
     CheckpointWrite,
     Interrupt,
@@ -37,7 +38,7 @@ from runtime.models import (
 from runtime.models.agent_server import RUN_FINAL
 from runtime.present import json_line
 from runtime.services.assistants import assistant_resolve
-from runtime.services.audit import Actor, audit_record
+from runtime.services.audit import Actor, audit_entry, audit_record
 from runtime.services.interrupts import interrupt_resume
 from runtime.services.jobs import (
     JobOptions,
@@ -47,7 +48,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.statements import insert_sql
+from runtime.services.statements import NamedParams, insert_sql
 from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
@@ -131,26 +132,25 @@ def run_create(
                 run, thread=thread, actor=actor, at=now, fresh=fresh
             )
             job_id = run.attempt.job_id
-        run.save(force_insert=True)
         # The stream's first event, at once: its waiting client need not wait
         # for a worker (a redelivered attempt adds its own, runtime/worker).
-        RunEvent.objects.create(
+        event = RunEvent(
             run=run,
             seq=1,
             event="metadata",
             data=json_line({"run_id": str(run.run_id), "attempt": 1}),
             created_at=now,
         )
-        Thread.objects.filter(pk=thread.pk).update(
-            updated_at=now,
-            job=job_id,
-            metadata={
+        linked = {
+            "updated_at": now,
+            "job_id": job_id,
+            "metadata": {
                 **thread.metadata,
                 "graph_id": assistant.graph,
                 "assistant_id": str(assistant.assistant_id),
             },
-        )
-        audit_record(
+        }
+        audit = audit_entry(
             actor=actor,
             action="run.create",
             resource_type="run",
@@ -163,7 +163,49 @@ def run_create(
             },
             at=now,
         )
+        if connection.vendor == "postgresql":
+            _run_insert_at_once(run, event, thread, linked, audit)
+        else:
+            run.save(force_insert=True)
+            event.save(force_insert=True)
+            Thread.objects.filter(pk=thread.pk).update(**linked)
+            audit.save(force_insert=True)
     return run
+
+
+# The thread's link to the run's job and its metadata, set with the run.
+_THREAD_LINK = (
+    f"UPDATE {Thread._meta.db_table} SET updated_at = %s, job_id = %s,"
+    " metadata = %s WHERE thread_id = %s"
+)
+
+
+def _run_insert_at_once(
+    run: Run,
+    event: RunEvent,
+    thread: Thread,
+    linked: dict[str, Any],
+    audit: AuditLog,
+) -> None:
+    """On PostgreSQL, the run, its first event, the thread's ``linked`` columns
+    and the audit row as one statement (a CTE each), in the caller's
+    transaction: one round trip instead of four."""
+    named = NamedParams()
+    fields = {f.attname: f for f in Thread._meta.concrete_fields}
+    link = [
+        fields[name].get_db_prep_save(value, connection=connection)
+        for name, value in linked.items()
+    ]
+    statement = (
+        f"WITH run AS ({named.part(*insert_sql(run))}),"
+        f" event AS ({named.part(*insert_sql(event))}),"
+        f" thread AS ({named.part(_THREAD_LINK, [*link, thread.pk])})"
+        f" {named.part(*insert_sql(audit))}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, named.values)
+    for row in (run, event, audit):
+        row._state.adding, row._state.db = False, connection.alias
 
 
 def _live_runs(thread: Thread) -> list[Run]:
@@ -185,13 +227,19 @@ def _thread_for_run(
             thread_id=thread_id, metadata={}, created_at=now, updated_at=now
         )
         return new, True, True
+    # ``if_not_exists="create"`` inserts first: the insert answers and locks a
+    # new thread in one round trip; an existing one is read as without it (and
+    # created after all if it was deleted in between).
+    create = kwargs.get("if_not_exists") == "create"
     locked = Thread.objects.select_for_update(of=("self",)).select_related("job")
-    found = locked.filter(pk=thread_id).first()
-    if found is None and kwargs.get("if_not_exists") == "create":
-        created = _thread_insert(thread_id, now)
+    found = None
+    for _ in range(2 if create else 1):
+        created = _thread_insert(thread_id, now) if create else None
         if created is not None:
             return created
-        found = locked.filter(pk=thread_id).first()  # created meanwhile
+        found = locked.filter(pk=thread_id).first()
+        if found is not None:
+            break
     if found is None:
         raise NotFound(THREAD_NOT_FOUND)
     return found, False, False
@@ -466,16 +514,39 @@ def run_get(*, thread_id: str, run_id: str) -> Run:
     return found
 
 
+def _run_key(run_id: uuid.UUID) -> Any:
+    """A run id as the database stores it, for a plain query."""
+    return Run._meta.pk.get_db_prep_value(run_id, connection)
+
+
+_STATUS = f"SELECT status FROM {Run._meta.db_table} WHERE run_id = %s"
+
+
+def run_status_of(run_id: uuid.UUID) -> str | None:
+    """The run's status (``None``: no such run), one plain query: a wait or a
+    stream looks at it again and again."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS, [_run_key(run_id)])
+        found = cursor.fetchone()
+    return None if found is None else found[0]
+
+
+# A finished run's answer: its last ``values`` or ``error`` event, as plain SQL
+# (the ORM's compilation of this one query was a tenth of a wait's CPU).
+_LAST_OUTPUT = (
+    f"SELECT event, data FROM {RunEvent._meta.db_table}"
+    " WHERE run_id = %s AND event IN ('values', 'error') ORDER BY seq DESC LIMIT 1"
+)
+
+
 def run_output(run: Run | uuid.UUID) -> Any:
     """What ``runs.wait`` and ``runs.join`` answer for a finished run (or run
     id): its last state (with ``__interrupt__`` when it paused), or
     ``{"__error__": ...}``."""
-    last = (
-        RunEvent.objects.filter(run=run, event__in=("values", "error"))
-        .order_by("-seq")
-        .values_list("event", "data")
-        .first()
-    )
+    run_id = run.pk if isinstance(run, Run) else run
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_OUTPUT, [_run_key(run_id)])
+        last = cursor.fetchone()
     if last is None:
         return {}
     event, data = last
