@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from runtime import registry
@@ -126,86 +128,114 @@ def run_create(
             created_at=now,
             updated_at=now,
         )
-        job_id = thread.job_id
-        if not active:  # else the worker's finish of the active run starts it
-            run.attempt = _run_start(
-                run, thread=thread, actor=actor, at=now, fresh=fresh
-            )
-            job_id = run.attempt.job_id
         # The stream's first event, at once: its waiting client need not wait
         # for a worker (a redelivered attempt adds its own, runtime/worker).
-        event = RunEvent(
+        rows = _RunRows(
             run=run,
-            seq=1,
-            event="metadata",
-            data=json_line({"run_id": str(run.run_id), "attempt": 1}),
-            created_at=now,
-        )
-        linked = {
-            "updated_at": now,
-            "job_id": job_id,
-            "metadata": {
+            event=RunEvent(
+                run=run,
+                seq=1,
+                event="metadata",
+                data=json_line({"run_id": str(run.run_id), "attempt": 1}),
+                created_at=now,
+            ),
+            thread=thread,
+            metadata={
                 **thread.metadata,
                 "graph_id": assistant.graph,
                 "assistant_id": str(assistant.assistant_id),
             },
-        }
-        audit = audit_entry(
-            actor=actor,
-            action="run.create",
-            resource_type="run",
-            resource_id=str(run.run_id),
-            details={
-                "thread_id": thread.thread_id,
-                "assistant_id": str(assistant.assistant_id),
-                "graph": assistant.graph,
-                "multitask_strategy": strategy,
-            },
-            at=now,
+            audit=audit_entry(
+                actor=actor,
+                action="run.create",
+                resource_type="run",
+                resource_id=str(run.run_id),
+                details={
+                    "thread_id": thread.thread_id,
+                    "assistant_id": str(assistant.assistant_id),
+                    "graph": assistant.graph,
+                    "multitask_strategy": strategy,
+                },
+                at=now,
+            ),
         )
-        if connection.vendor == "postgresql":
-            _run_insert_at_once(run, event, thread, linked, audit)
-        else:
-            run.save(force_insert=True)
-            event.save(force_insert=True)
-            Thread.objects.filter(pk=thread.pk).update(**linked)
-            audit.save(force_insert=True)
+        job_id = thread.job_id
+        if not active:  # else the worker's finish of the active run starts it
+            run.attempt = _run_start(
+                run, thread=thread, actor=actor, at=now, fresh=fresh, rows=rows
+            )
+            job_id = run.attempt.job_id
+        if not rows.written:
+            rows.write(job_id=job_id)
     return run
 
 
-# The thread's link to the run's job and its metadata, set with the run.
+# The thread's link to the run's job (``{job}``: its id's SQL) and its metadata.
 _THREAD_LINK = (
-    f"UPDATE {Thread._meta.db_table} SET updated_at = %s, job_id = %s,"
+    f"UPDATE {Thread._meta.db_table} SET updated_at = %s, job_id = {{job}},"
     " metadata = %s WHERE thread_id = %s"
 )
 
 
-def _run_insert_at_once(
-    run: Run,
-    event: RunEvent,
-    thread: Thread,
-    linked: dict[str, Any],
-    audit: AuditLog,
-) -> None:
-    """On PostgreSQL, the run, its first event, the thread's ``linked`` columns
-    and the audit row as one statement (a CTE each), in the caller's
-    transaction: one round trip instead of four."""
-    named = NamedParams()
-    fields = {f.attname: f for f in Thread._meta.concrete_fields}
-    link = [
-        fields[name].get_db_prep_save(value, connection=connection)
-        for name, value in linked.items()
-    ]
-    statement = (
-        f"WITH run AS ({named.part(*insert_sql(run))}),"
-        f" event AS ({named.part(*insert_sql(event))}),"
-        f" thread AS ({named.part(_THREAD_LINK, [*link, thread.pk])})"
-        f" {named.part(*insert_sql(audit))}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, named.values)
-    for row in (run, event, audit):
-        row._state.adding, row._state.db = False, connection.alias
+@dataclass(slots=True, kw_only=True)
+class _RunRows:
+    """What a run's acceptance writes besides its job and attempt: the run, its
+    first event, the thread's link to the job and its ``metadata``, the audit
+    row. On PostgreSQL one statement of common table expressions: of its own,
+    or with a new job's (``job_insert``'s ``along``); written once."""
+
+    run: Run
+    event: RunEvent
+    thread: Thread
+    metadata: dict[str, Any]
+    audit: AuditLog
+    written: bool = False
+
+    def write(self, *, job_id: int | None) -> None:
+        """The rows, once the run's attempt (if any) is saved."""
+        if connection.vendor != "postgresql":
+            self.run.save(force_insert=True)
+            self.event.save(force_insert=True)
+            Thread.objects.filter(pk=self.thread.pk).update(
+                updated_at=self.run.created_at, job_id=job_id, metadata=self.metadata
+            )
+            self.audit.save(force_insert=True)
+            self.written = True
+            return
+        named = NamedParams()
+        job = named.part("%s", [job_id])
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {self.ctes(named, job=job)} SELECT", named.values)
+
+    def along(self, named: NamedParams) -> str:
+        """The rows as CTEs of a new job's statement: the run's attempt and the
+        thread's job are the ones it inserts."""
+        self.run.attempt_id = RawSQL("SELECT id FROM attempt", ())
+        return self.ctes(named, job="(SELECT id FROM job)")
+
+    def ctes(self, named: NamedParams, *, job: str) -> str:
+        at = self.run.created_at
+        link = named.part(
+            _THREAD_LINK.replace("{job}", job.replace("%", "%%")),
+            [
+                _THREAD_FIELDS["updated_at"].get_db_prep_save(at, connection),
+                _THREAD_FIELDS["metadata"].get_db_prep_save(self.metadata, connection),
+                self.thread.pk,
+            ],
+        )
+        sql = (
+            f"run AS ({named.part(*insert_sql(self.run))}),"
+            f" event AS ({named.part(*insert_sql(self.event))}),"
+            f" thread AS ({link}),"
+            f" run_audit AS ({named.part(*insert_sql(self.audit))})"
+        )
+        for row in (self.run, self.event, self.audit):
+            row._state.adding, row._state.db = False, connection.alias
+        self.written = True
+        return sql
+
+
+_THREAD_FIELDS = {f.attname: f for f in Thread._meta.concrete_fields}
 
 
 def _live_runs(thread: Thread) -> list[Run]:
@@ -285,12 +315,19 @@ def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_start(
-    run: Run, *, thread: Thread, actor: Actor, at: datetime, fresh: bool = False
+    run: Run,
+    *,
+    thread: Thread,
+    actor: Actor,
+    at: datetime,
+    fresh: bool = False,
+    rows: _RunRows | None = None,
 ) -> Attempt:
     """The attempt that executes ``run`` (the caller links them and the thread to
     the attempt's job): the thread's job for a first run (``fresh``: no job and
     no checkpoints of the thread's id exist), else a new attempt of that job
-    (the answers to its pending interrupts for a ``command.resume``)."""
+    (the answers to its pending interrupts for a ``command.resume``). ``rows``:
+    the run's other rows, written with a new job's statement on PostgreSQL."""
     kwargs = run.kwargs
     command = kwargs.get("command") or {}
     checkpoint_id = _checkpoint_of(kwargs)
@@ -313,6 +350,7 @@ def _run_start(
             thread_id=thread.thread_id,
             at=at,
             savepoint=False,  # a Conflict ends the run's transaction
+            along=rows.along if rows and connection.vendor == "postgresql" else None,
         )
         if copied:
             attempt.kind = (
