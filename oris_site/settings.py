@@ -373,8 +373,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "runtime.csp.ContentSecurityPolicyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Innermost, and synchronous only: under ASGI the chain's one step back to
+    # the event loop comes here, at the view. A middleware that can run both
+    # ways (the one above) would run asynchronously inside it, and Django runs
+    # each of its hooks on a thread of its own (two more thread hops a request).
+    "runtime.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "oris_site.urls"

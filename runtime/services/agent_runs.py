@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from runtime import registry
@@ -26,6 +28,7 @@ from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.inputs import input_check
 from runtime.models import (
     Attempt,
+    AuditLog,
     Checkpoint,
     CheckpointWrite,
     Interrupt,
@@ -37,7 +40,7 @@ from runtime.models import (
 from runtime.models.agent_server import RUN_FINAL
 from runtime.present import json_line
 from runtime.services.assistants import assistant_resolve
-from runtime.services.audit import Actor, audit_record
+from runtime.services.audit import Actor, audit_entry, audit_record
 from runtime.services.interrupts import interrupt_resume
 from runtime.services.jobs import (
     JobOptions,
@@ -47,7 +50,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.statements import insert_sql
+from runtime.services.statements import NamedParams, insert_sql
 from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
@@ -125,45 +128,114 @@ def run_create(
             created_at=now,
             updated_at=now,
         )
-        job_id = thread.job_id
-        if not active:  # else the worker's finish of the active run starts it
-            run.attempt = _run_start(
-                run, thread=thread, actor=actor, at=now, fresh=fresh
-            )
-            job_id = run.attempt.job_id
-        run.save(force_insert=True)
         # The stream's first event, at once: its waiting client need not wait
         # for a worker (a redelivered attempt adds its own, runtime/worker).
-        RunEvent.objects.create(
+        rows = _RunRows(
             run=run,
-            seq=1,
-            event="metadata",
-            data=json_line({"run_id": str(run.run_id), "attempt": 1}),
-            created_at=now,
-        )
-        Thread.objects.filter(pk=thread.pk).update(
-            updated_at=now,
-            job=job_id,
+            event=RunEvent(
+                run=run,
+                seq=1,
+                event="metadata",
+                data=json_line({"run_id": str(run.run_id), "attempt": 1}),
+                created_at=now,
+            ),
+            thread=thread,
             metadata={
                 **thread.metadata,
                 "graph_id": assistant.graph,
                 "assistant_id": str(assistant.assistant_id),
             },
+            audit=audit_entry(
+                actor=actor,
+                action="run.create",
+                resource_type="run",
+                resource_id=str(run.run_id),
+                details={
+                    "thread_id": thread.thread_id,
+                    "assistant_id": str(assistant.assistant_id),
+                    "graph": assistant.graph,
+                    "multitask_strategy": strategy,
+                },
+                at=now,
+            ),
         )
-        audit_record(
-            actor=actor,
-            action="run.create",
-            resource_type="run",
-            resource_id=str(run.run_id),
-            details={
-                "thread_id": thread.thread_id,
-                "assistant_id": str(assistant.assistant_id),
-                "graph": assistant.graph,
-                "multitask_strategy": strategy,
-            },
-            at=now,
-        )
+        job_id = thread.job_id
+        if not active:  # else the worker's finish of the active run starts it
+            run.attempt = _run_start(
+                run, thread=thread, actor=actor, at=now, fresh=fresh, rows=rows
+            )
+            job_id = run.attempt.job_id
+        if not rows.written:
+            rows.write(job_id=job_id)
     return run
+
+
+# The thread's link to the run's job (``{job}``: its id's SQL) and its metadata.
+_THREAD_LINK = (
+    f"UPDATE {Thread._meta.db_table} SET updated_at = %s, job_id = {{job}},"
+    " metadata = %s WHERE thread_id = %s"
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class _RunRows:
+    """What a run's acceptance writes besides its job and attempt: the run, its
+    first event, the thread's link to the job and its ``metadata``, the audit
+    row. On PostgreSQL one statement of common table expressions: of its own,
+    or with a new job's (``job_insert``'s ``along``); written once."""
+
+    run: Run
+    event: RunEvent
+    thread: Thread
+    metadata: dict[str, Any]
+    audit: AuditLog
+    written: bool = False
+
+    def write(self, *, job_id: int | None) -> None:
+        """The rows, once the run's attempt (if any) is saved."""
+        if connection.vendor != "postgresql":
+            self.run.save(force_insert=True)
+            self.event.save(force_insert=True)
+            Thread.objects.filter(pk=self.thread.pk).update(
+                updated_at=self.run.created_at, job_id=job_id, metadata=self.metadata
+            )
+            self.audit.save(force_insert=True)
+            self.written = True
+            return
+        named = NamedParams()
+        job = named.part("%s", [job_id])
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {self.ctes(named, job=job)} SELECT", named.values)
+
+    def along(self, named: NamedParams) -> str:
+        """The rows as CTEs of a new job's statement: the run's attempt and the
+        thread's job are the ones it inserts."""
+        self.run.attempt_id = RawSQL("SELECT id FROM attempt", ())
+        return self.ctes(named, job="(SELECT id FROM job)")
+
+    def ctes(self, named: NamedParams, *, job: str) -> str:
+        at = self.run.created_at
+        link = named.part(
+            _THREAD_LINK.replace("{job}", job.replace("%", "%%")),
+            [
+                _THREAD_FIELDS["updated_at"].get_db_prep_save(at, connection),
+                _THREAD_FIELDS["metadata"].get_db_prep_save(self.metadata, connection),
+                self.thread.pk,
+            ],
+        )
+        sql = (
+            f"run AS ({named.part(*insert_sql(self.run))}),"
+            f" event AS ({named.part(*insert_sql(self.event))}),"
+            f" thread AS ({link}),"
+            f" run_audit AS ({named.part(*insert_sql(self.audit))})"
+        )
+        for row in (self.run, self.event, self.audit):
+            row._state.adding, row._state.db = False, connection.alias
+        self.written = True
+        return sql
+
+
+_THREAD_FIELDS = {f.attname: f for f in Thread._meta.concrete_fields}
 
 
 def _live_runs(thread: Thread) -> list[Run]:
@@ -185,13 +257,19 @@ def _thread_for_run(
             thread_id=thread_id, metadata={}, created_at=now, updated_at=now
         )
         return new, True, True
+    # ``if_not_exists="create"`` inserts first: the insert answers and locks a
+    # new thread in one round trip; an existing one is read as without it (and
+    # created after all if it was deleted in between).
+    create = kwargs.get("if_not_exists") == "create"
     locked = Thread.objects.select_for_update(of=("self",)).select_related("job")
-    found = locked.filter(pk=thread_id).first()
-    if found is None and kwargs.get("if_not_exists") == "create":
-        created = _thread_insert(thread_id, now)
+    found = None
+    for _ in range(2 if create else 1):
+        created = _thread_insert(thread_id, now) if create else None
         if created is not None:
             return created
-        found = locked.filter(pk=thread_id).first()  # created meanwhile
+        found = locked.filter(pk=thread_id).first()
+        if found is not None:
+            break
     if found is None:
         raise NotFound(THREAD_NOT_FOUND)
     return found, False, False
@@ -237,12 +315,19 @@ def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_start(
-    run: Run, *, thread: Thread, actor: Actor, at: datetime, fresh: bool = False
+    run: Run,
+    *,
+    thread: Thread,
+    actor: Actor,
+    at: datetime,
+    fresh: bool = False,
+    rows: _RunRows | None = None,
 ) -> Attempt:
     """The attempt that executes ``run`` (the caller links them and the thread to
     the attempt's job): the thread's job for a first run (``fresh``: no job and
     no checkpoints of the thread's id exist), else a new attempt of that job
-    (the answers to its pending interrupts for a ``command.resume``)."""
+    (the answers to its pending interrupts for a ``command.resume``). ``rows``:
+    the run's other rows, written with a new job's statement on PostgreSQL."""
     kwargs = run.kwargs
     command = kwargs.get("command") or {}
     checkpoint_id = _checkpoint_of(kwargs)
@@ -265,6 +350,7 @@ def _run_start(
             thread_id=thread.thread_id,
             at=at,
             savepoint=False,  # a Conflict ends the run's transaction
+            along=rows.along if rows and connection.vendor == "postgresql" else None,
         )
         if copied:
             attempt.kind = (
@@ -466,16 +552,39 @@ def run_get(*, thread_id: str, run_id: str) -> Run:
     return found
 
 
+def _run_key(run_id: uuid.UUID) -> Any:
+    """A run id as the database stores it, for a plain query."""
+    return Run._meta.pk.get_db_prep_value(run_id, connection)
+
+
+_STATUS = f"SELECT status FROM {Run._meta.db_table} WHERE run_id = %s"
+
+
+def run_status_of(run_id: uuid.UUID) -> str | None:
+    """The run's status (``None``: no such run), one plain query: a wait or a
+    stream looks at it again and again."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS, [_run_key(run_id)])
+        found = cursor.fetchone()
+    return None if found is None else found[0]
+
+
+# A finished run's answer: its last ``values`` or ``error`` event, as plain SQL
+# (the ORM's compilation of this one query was a tenth of a wait's CPU).
+_LAST_OUTPUT = (
+    f"SELECT event, data FROM {RunEvent._meta.db_table}"
+    " WHERE run_id = %s AND event IN ('values', 'error') ORDER BY seq DESC LIMIT 1"
+)
+
+
 def run_output(run: Run | uuid.UUID) -> Any:
     """What ``runs.wait`` and ``runs.join`` answer for a finished run (or run
     id): its last state (with ``__interrupt__`` when it paused), or
     ``{"__error__": ...}``."""
-    last = (
-        RunEvent.objects.filter(run=run, event__in=("values", "error"))
-        .order_by("-seq")
-        .values_list("event", "data")
-        .first()
-    )
+    run_id = run.pk if isinstance(run, Run) else run
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_OUTPUT, [_run_key(run_id)])
+        last = cursor.fetchone()
     if last is None:
         return {}
     event, data = last

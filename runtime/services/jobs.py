@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,11 +179,15 @@ def job_insert(
     trace: dict[str, Any] | None = None,
     at: datetime | None = None,
     savepoint: bool = True,
+    along: Callable[[NamedParams], str] | None = None,
 ) -> Attempt:
     """``job_create`` for options ``job_options`` already checked; answers the
     job's first attempt (its ``job`` the new job) rather than reading it back.
     ``savepoint=False``: a caller that lets the ``Conflict`` of a taken thread
-    id end its transaction needs no savepoint to keep it usable."""
+    id end its transaction needs no savepoint to keep it usable. ``along``
+    (PostgreSQL only): more common table expressions of the acceptance's one
+    statement, rendered with its parameters; they may read the new ids in
+    ``job`` and ``attempt``."""
     now = at or timezone.now()
     registered = registry.graph_get(graph)
     timeout = options.timeout_policy or {}
@@ -217,7 +222,9 @@ def job_insert(
     attempt = _attempt_of(job, kind=Attempt.Kind.RUN, at=now)
     try:
         if connection.vendor == "postgresql":
-            _insert_at_once(job, attempt, audit, savepoint=savepoint)
+            _insert_at_once(job, attempt, audit, savepoint=savepoint, along=along)
+        elif along is not None:
+            raise ValueError("along: PostgreSQL only")
         else:
             with transaction.atomic():
                 job.save(force_insert=True)
@@ -237,7 +244,12 @@ def job_insert(
 # transaction it commits alone, one round trip; inside one, in a savepoint, so a
 # taken thread id leaves the caller's transaction usable as before.
 def _insert_at_once(
-    job: Job, attempt: Attempt, audit: AuditLog, *, savepoint: bool = True
+    job: Job,
+    attempt: Attempt,
+    audit: AuditLog,
+    *,
+    savepoint: bool = True,
+    along: Callable[[NamedParams], str] | None = None,
 ) -> None:
     attempt.job_id = RawSQL("SELECT id FROM job", ())
     ring = dispatch.dispatch_ring_ctes(queue=attempt.queue, at=attempt.created_at)
@@ -246,6 +258,7 @@ def _insert_at_once(
         f"WITH job AS ({named.part(*insert_sql(job))} RETURNING id),"
         f" attempt AS ({named.part(*insert_sql(attempt))} RETURNING id),"
         f" audit AS ({named.part(*insert_sql(audit))}),"
+        f"{f' {along(named)},' if along else ''}"
         f" {named.part(ring.sql, ring.params)}"
         " SELECT (SELECT id FROM job), (SELECT id FROM attempt),"
         " EXISTS (SELECT FROM bell), (SELECT count(*) FROM notified)"

@@ -33,8 +33,8 @@ POSTGRES = connection.vendor == "postgresql"
 # An Agent Server run's creation and its delivery (tests at the end).
 # (PostgreSQL: the job's insert needs no savepoint in a run's transaction, the
 # run's start and its events commit in one statement each, the reap looks once.)
-CREATE_PG, CREATE_LITE = 8, 14  # were 23, 27, then 11, 15, then 10, 14
-NEW_PG, NEW_LITE = 9, 15  # were 16, 20, then 11, 15
+CREATE_PG, CREATE_LITE = 4, 14  # were 23, 27, then 11, 15, then 10, 14, then 8, 14
+NEW_PG, NEW_LITE = 4, 14  # were 16, 20, then 11, 15, then 9, 15
 DELIVER_PG, DELIVER_LITE = 14, 32  # were 26, 39, then 21, 34, then 20, 33
 
 

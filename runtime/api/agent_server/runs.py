@@ -192,7 +192,7 @@ def _short(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 def _poll(run_id: Any, after: int) -> tuple[list[tuple[int, str, str]], str | None]:
     # The status first: once it is final every event of the run is committed.
-    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    status = agent_runs.run_status_of(run_id)
     rows = list(
         RunEvent.objects.filter(run_id=run_id, seq__gt=after)
         .order_by("seq")
@@ -273,7 +273,7 @@ def _discard(run_id: Any) -> None:
 
 def _finished(run_id: Any) -> tuple[Any, bool]:
     # Only the status while the run goes on: a wait looks several times.
-    status = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    status = agent_runs.run_status_of(run_id)
     if status is None:
         return {}, True
     if status not in RUN_FINAL:
