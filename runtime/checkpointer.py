@@ -55,7 +55,7 @@ from graphs.effects import EffectRecord
 from graphs.errors import CheckpointDecodeError
 from runtime import metrics
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite, Effect
-from runtime.services.statements import columns_of, model_from_row
+from runtime.services.statements import Prepared, columns_of, model_from_row
 
 
 class Fence(Protocol):
@@ -453,8 +453,8 @@ _HEADER_SELECT = (
     f"SELECT {columns_of(Checkpoint, _HEADER_READ)} FROM {Checkpoint._meta.db_table}"
     " WHERE thread_id = %s AND checkpoint_ns = %s"
 )
-_HEADER_LATEST = f"{_HEADER_SELECT} ORDER BY checkpoint_id DESC LIMIT 1"
-_HEADER_AT = f"{_HEADER_SELECT} AND checkpoint_id = %s"
+_HEADER_LATEST = Prepared(f"{_HEADER_SELECT} ORDER BY checkpoint_id DESC LIMIT 1")
+_HEADER_AT = Prepared(f"{_HEADER_SELECT} AND checkpoint_id = %s")
 # ... and what it needs: its channels' blobs, and its pending writes in order.
 _BLOBS_SELECT = (
     f"SELECT channel, version, type, value FROM {CheckpointBlob._meta.db_table}"
@@ -683,7 +683,7 @@ def fenced_put(
         )
         params += [value for row in effect_rows for value in row]
     with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    sql = (
+    sql = Prepared(
         f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
         "SELECT t, n, i, p, c::jsonb, m::jsonb, a::timestamptz FROM "
         f"(VALUES {_placeholders(header_rows)}) AS r(t, n, i, p, c, m, a)"

@@ -33,6 +33,7 @@ from runtime.services.approvals import policy_columns
 from runtime.services.claims import sql_statuses
 from runtime.services.leases import lease_release
 from runtime.services.run_status import LIVE, run_follow
+from runtime.services.statements import Prepared
 from runtime.services.transitions import allowed_sources, transition
 
 RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
@@ -114,7 +115,7 @@ _COMPLETE_ATTEMPT_FROM = sql_statuses(
     s for s in allowed_sources(Attempt, Attempt.Status.COMPLETED) if s in RUNNING
 )
 _COMPLETE_JOB_FROM = sql_statuses(allowed_sources(Job, Job.Status.COMPLETED))
-_COMPLETE = f"""
+_COMPLETE = Prepared(f"""
 WITH released AS (
     DELETE FROM {Lease._meta.db_table}
     WHERE id = %(lease_id)s AND worker_id = %(worker_id)s
@@ -139,7 +140,7 @@ WITH released AS (
 )
 SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
        (SELECT count(*) FROM job)
-"""
+""")
 
 
 def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:

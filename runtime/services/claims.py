@@ -27,6 +27,7 @@ from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
 from runtime.services.leases import lease_ttl
 from runtime.services.statements import (
     UNFLUSHED,
+    Prepared,
     commits_alone,
     conversions_of,
     model_from_row,
@@ -193,6 +194,8 @@ def attempt_claim(
         params |= together[1]
     elif together is not None:
         first = together
+    if postgres:
+        claim = Prepared(claim)
     # No savepoint: in a draining worker's transaction a failed claim aborts the
     # whole of it, and the previous outcome with it, which the leases make safe.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
