@@ -30,13 +30,11 @@ from runtime.models import (
 )
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
-from runtime.services.claims import sql_statuses
+from runtime.services.claims import RUNNING, sql_statuses
 from runtime.services.leases import lease_release
 from runtime.services.run_status import LIVE, run_follow
 from runtime.services.statements import Prepared
 from runtime.services.transitions import allowed_sources, transition
-
-RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
 
 
 class Outcome(enum.StrEnum):
