@@ -50,7 +50,8 @@ def test_a_prepared_statement_runs_once_prepared_with_the_same_results() -> None
     for _ in range(3):
         assert _run(Prepared(sql), params) == (expected, 1)
     [statement] = [s for s in _prepared() if "'b'" in s]
-    assert "$1 + 1" in statement and "$3 || 'b', $3, $1 % 2" in statement
+    assert "$1 + 1" in statement
+    assert "$3 || 'b', $3, $1 % 2" in statement
     assert _run(Prepared(sql), {"n": 2, "at": at, "s": None}) == (
         [(3, at, None, None, False)],
         1,
