@@ -107,6 +107,17 @@ class DjangoSaver(BaseCheckpointSaver):
         if self._held[1]:
             self._write([], [])
 
+    def take_held(self, guard: str) -> Statement | None:
+        """The held checkpoints, and the finished effects, as CTEs of the
+        caller's PostgreSQL statement that write them if its CTE ``guard``
+        returns a row (``guarded_put``); ``None`` when none is held. Taken: the
+        caller's statement writes them, or the run's outcome is lost with them."""
+        if not self._held[1]:
+            return None
+        (blob_rows, header_rows), self._held = self._held, ([], [])
+        _count_written(blob_rows, header_rows)
+        return guarded_put(blob_rows, header_rows, self._take_effects(), guard)
+
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
         if self._known_empty:
             return None
@@ -240,9 +251,7 @@ class DjangoSaver(BaseCheckpointSaver):
                         cursor.execute(sql, params)
                     if effect_rows:
                         cursor.execute(*effects_statement(effect_rows))
-        written = sum(len(row[4]) + len(row[5]) for row in header_rows)
-        written += sum(len(row[-1] or b"") for row in blob_rows)
-        metrics.inc("checkpoint_written_bytes_total", written)
+        _count_written(blob_rows, header_rows)
 
     def _settle(self) -> None:
         """Makes this thread's unflushed checkpoint commits durable: a durable
@@ -467,6 +476,12 @@ _WRITES_SELECT = (
 )
 
 
+def _count_written(blob_rows: list[Row], header_rows: list[Row]) -> None:
+    written = sum(len(row[4]) + len(row[5]) for row in header_rows)
+    written += sum(len(row[-1] or b"") for row in blob_rows)
+    metrics.inc("checkpoint_written_bytes_total", written)
+
+
 def _settled() -> None:
     """What waits for checkpoints the caller's next commit makes durable."""
 
@@ -666,6 +681,30 @@ def fenced_put(
         ctes.append(f"fence AS ({fence_sql} RETURNING 1)")
         params += fence_params
         where = " WHERE EXISTS (SELECT 1 FROM fence)"
+    rows, row_params = _row_ctes(blob_rows, effect_rows, where)
+    with_clause = f"WITH {', '.join(ctes + rows)} " if ctes or rows else ""
+    sql = Prepared(f"{with_clause}{_header_insert(header_rows, join + where)}")
+    return sql, params + row_params + [value for row in header_rows for value in row]
+
+
+def guarded_put(
+    blob_rows: list[Row], header_rows: list[Row], effect_rows: list[Row], guard: str
+) -> Statement:
+    """A ``put`` on PostgreSQL as common table expressions of a caller's
+    statement (joined by commas, positional ``%s``), which write only if the
+    caller's CTE ``guard`` returned a row: its fence."""
+    where = f" WHERE EXISTS (SELECT 1 FROM {guard})"
+    ctes, params = _row_ctes(blob_rows, effect_rows, where)
+    ctes.append(f"new_headers AS ({_header_insert(header_rows, where)})")
+    return ", ".join(ctes), params + [value for row in header_rows for value in row]
+
+
+def _row_ctes(
+    blob_rows: list[Row], effect_rows: list[Row] | None, where: str
+) -> tuple[list[str], list[Any]]:
+    """The CTEs that insert a ``put``'s blobs and effects, each ``where``."""
+    ctes: list[str] = []
+    params: list[Any] = []
     if blob_rows:
         ctes.append(
             f"new_blobs AS (INSERT INTO {CheckpointBlob._meta.db_table} "
@@ -682,14 +721,16 @@ def fenced_put(
             f"{_ON_EFFECT_CONFLICT})"
         )
         params += [value for row in effect_rows for value in row]
-    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    sql = Prepared(
-        f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
+    return ctes, params
+
+
+def _header_insert(header_rows: list[Row], tail: str) -> str:
+    return (
+        f"INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
         "SELECT t, n, i, p, c::jsonb, m::jsonb, a::timestamptz FROM "
         f"(VALUES {_placeholders(header_rows)}) AS r(t, n, i, p, c, m, a)"
-        f"{join}{where}{_ON_HEADER_CONFLICT}"
+        f"{tail}{_ON_HEADER_CONFLICT}"
     )
-    return sql, params + [value for row in header_rows for value in row]
 
 
 def _placeholders(rows: list[Row]) -> str:
