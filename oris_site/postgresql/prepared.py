@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
-import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -56,17 +55,15 @@ def _type_of(value: Any) -> str | None:
 
 
 class _Session:
-    """The statements prepared on one connection: by text and parameter types,
-    the ``EXECUTE`` to send."""
+    """The statements prepared on one connection (kept on it, so that they go
+    with it): by text and parameters' Python types, the ``EXECUTE`` to send."""
 
     def __init__(self) -> None:
-        self.executes: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.executes: dict[tuple[str, tuple[type, ...]], str] = {}
         self.made = 0
 
 
-_sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], _Session] = (
-    weakref.WeakKeyDictionary()
-)
+SESSION = "_oris_prepared"  # the attribute of a connection that holds its _Session
 
 
 def _forms(query: str, params: Any) -> tuple[str, list[str], tuple[str, ...]] | None:
@@ -110,11 +107,13 @@ class PreparingCursor(base.Cursor):  # type: ignore[name-defined]
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         if not getattr(query, "prepare_on_server", False) or kwargs:
             return super().execute(query, params, **kwargs)
-        session = _sessions.get(self.connection)
+        session = getattr(self.connection, SESSION, None)
         if session is None:
-            session = _sessions[self.connection] = _Session()
+            session = _Session()
+            setattr(self.connection, SESSION, session)
         values = params if params is not None else ()
-        key = (str(query), tuple(_type_of(v) or "?" for v in _values(values)))
+        # by the parameters' Python types (one C-level pass per call)
+        key = (query, tuple(map(type, _values(values))))
         execute = session.executes.get(key)
         if execute == "":  # a parameter of a type not declared here
             return super().execute(query, params)
