@@ -110,7 +110,7 @@ REAP_DUE = (
 class Nothing:
     """What a draining worker's claim that found nothing claimable saw ahead:
     when the queue's next retry falls due (``None``: none waits for one) and
-    whether the reaper has work (``reaper.REAP_DUE``)."""
+    whether the reaper has work (``REAP_DUE``)."""
 
     retry_at: datetime | None
     reap_due: bool
@@ -385,22 +385,6 @@ def claimable_head(*, at: datetime | None = None) -> str | None:
 def claimable_queues(*, at: datetime | None = None) -> list[str]:
     """The queues that have claimable attempts now."""
     return [row[0] for row in _claimable("DISTINCT queue", " ORDER BY queue", at=at)]
-
-
-def next_retry_at(*, queue: str | None = None) -> datetime | None:
-    """When the next attempt in backoff (of ``queue``, or of any) falls due;
-    ``None`` when none waits for a retry."""
-    with connection.cursor() as cursor:
-        if queue is None:
-            cursor.execute(_NEXT_RETRY_ANY)
-        else:
-            cursor.execute(_NEXT_RETRY_IN, {"queue": queue})
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    field = Attempt._meta.get_field("retry_at")
-    retry_at: datetime = _converted(Attempt, field, row[0])
-    return retry_at
 
 
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:
