@@ -123,12 +123,16 @@ class PreparingCursor(base.Cursor):  # type: ignore[name-defined]
             except psycopg.errors.InvalidSqlStatementName:
                 session.executes.clear()  # gone (a DISCARD): prepared anew next time
                 raise
+        if session.made >= MAX_STATEMENTS:
+            return super().execute(query, params)
         forms = _forms(str(query), values)
-        if forms is None or session.made >= MAX_STATEMENTS:
+        if forms is None:
             session.executes[key] = ""
             return super().execute(query, params)
         body, args, types = forms
-        session.made += 1  # a name is never reused: a failed PREPARE leaves none
+        # A name is used once: if this run fails, whether its PREPARE took is
+        # unknown, and the next run prepares under a new name.
+        session.made += 1
         name = f"oris_{session.made}"
         execute = f"EXECUTE {name}({', '.join(args)})" if args else f"EXECUTE {name}"
         declared = f"({', '.join(types)})" if types else ""

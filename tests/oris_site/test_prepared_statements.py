@@ -109,3 +109,17 @@ def test_prepare_off_leaves_django_s_cursor(prepare: bool) -> None:
     params = wrapper.get_connection_params()
     assert "prepare" not in params
     assert (params["cursor_factory"] is PreparingCursor) is prepare
+
+
+def test_past_the_limit_statements_run_unprepared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oris_site.postgresql import prepared
+
+    _run(Prepared("SELECT %s::int + 100"), [1])  # this connection's session
+    with connection.cursor() as cursor:
+        made = getattr(cursor.connection, prepared.SESSION).made
+    monkeypatch.setattr(prepared, "MAX_STATEMENTS", made)
+    before = len(_prepared())
+    assert _run(Prepared("SELECT %s::int + 200"), [1]) == ([(201,)], 1)
+    assert len(_prepared()) == before
