@@ -113,6 +113,10 @@ def _pool() -> dict[str, object]:
     return {"pool": {"min_size": 1, "max_size": size, "timeout": 10}}
 
 
+def _prepare() -> dict[str, object]:
+    return {"prepare": env_bool("ORIS_DB_PREPARE", True)}
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Translates ``postgres://user:pass@host:port/name?opt=v`` or ``sqlite:///path``."""
     parts = urlsplit(url)
@@ -127,7 +131,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "OPTIONS": options | _pool(),
+            # The hot statements are prepared once per connection; off behind a
+            # transaction-pooling PgBouncer (oris_site/postgresql/prepared.py).
+            "OPTIONS": options | _pool() | _prepare(),
             # Persistent connections: reconnecting per request (Django's default)
             # makes django-q2 workers and the API several times slower. Under ASGI
             # each request runs on its own thread, so the web process uses a pool.

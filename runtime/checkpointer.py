@@ -55,7 +55,7 @@ from graphs.effects import EffectRecord
 from graphs.errors import CheckpointDecodeError
 from runtime import metrics
 from runtime.models import Checkpoint, CheckpointBlob, CheckpointWrite, Effect
-from runtime.services.statements import columns_of, model_from_row
+from runtime.services.statements import Prepared, columns_of, model_from_row
 
 
 class Fence(Protocol):
@@ -106,6 +106,17 @@ class DjangoSaver(BaseCheckpointSaver):
         there is one)."""
         if self._held[1]:
             self._write([], [])
+
+    def take_held(self, guard: str) -> Statement | None:
+        """The held checkpoints, and the finished effects, as CTEs of the
+        caller's PostgreSQL statement that write them if its CTE ``guard``
+        returns a row (``guarded_put``); ``None`` when none is held. Taken: the
+        caller's statement writes them, or the run's outcome is lost with them."""
+        if not self._held[1]:
+            return None
+        (blob_rows, header_rows), self._held = self._held, ([], [])
+        _count_written(blob_rows, header_rows)
+        return guarded_put(blob_rows, header_rows, self._take_effects(), guard)
 
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
         if self._known_empty:
@@ -240,9 +251,7 @@ class DjangoSaver(BaseCheckpointSaver):
                         cursor.execute(sql, params)
                     if effect_rows:
                         cursor.execute(*effects_statement(effect_rows))
-        written = sum(len(row[4]) + len(row[5]) for row in header_rows)
-        written += sum(len(row[-1] or b"") for row in blob_rows)
-        metrics.inc("checkpoint_written_bytes_total", written)
+        _count_written(blob_rows, header_rows)
 
     def _settle(self) -> None:
         """Makes this thread's unflushed checkpoint commits durable: a durable
@@ -453,8 +462,8 @@ _HEADER_SELECT = (
     f"SELECT {columns_of(Checkpoint, _HEADER_READ)} FROM {Checkpoint._meta.db_table}"
     " WHERE thread_id = %s AND checkpoint_ns = %s"
 )
-_HEADER_LATEST = f"{_HEADER_SELECT} ORDER BY checkpoint_id DESC LIMIT 1"
-_HEADER_AT = f"{_HEADER_SELECT} AND checkpoint_id = %s"
+_HEADER_LATEST = Prepared(f"{_HEADER_SELECT} ORDER BY checkpoint_id DESC LIMIT 1")
+_HEADER_AT = Prepared(f"{_HEADER_SELECT} AND checkpoint_id = %s")
 # ... and what it needs: its channels' blobs, and its pending writes in order.
 _BLOBS_SELECT = (
     f"SELECT channel, version, type, value FROM {CheckpointBlob._meta.db_table}"
@@ -465,6 +474,12 @@ _WRITES_SELECT = (
     " WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s"
     " ORDER BY task_id, idx"
 )
+
+
+def _count_written(blob_rows: list[Row], header_rows: list[Row]) -> None:
+    written = sum(len(row[4]) + len(row[5]) for row in header_rows)
+    written += sum(len(row[-1] or b"") for row in blob_rows)
+    metrics.inc("checkpoint_written_bytes_total", written)
 
 
 def _settled() -> None:
@@ -666,6 +681,30 @@ def fenced_put(
         ctes.append(f"fence AS ({fence_sql} RETURNING 1)")
         params += fence_params
         where = " WHERE EXISTS (SELECT 1 FROM fence)"
+    rows, row_params = _row_ctes(blob_rows, effect_rows, where)
+    with_clause = f"WITH {', '.join(ctes + rows)} " if ctes or rows else ""
+    sql = Prepared(f"{with_clause}{_header_insert(header_rows, join + where)}")
+    return sql, params + row_params + [value for row in header_rows for value in row]
+
+
+def guarded_put(
+    blob_rows: list[Row], header_rows: list[Row], effect_rows: list[Row], guard: str
+) -> Statement:
+    """A ``put`` on PostgreSQL as common table expressions of a caller's
+    statement (joined by commas, positional ``%s``), which write only if the
+    caller's CTE ``guard`` returned a row: its fence."""
+    where = f" WHERE EXISTS (SELECT 1 FROM {guard})"
+    ctes, params = _row_ctes(blob_rows, effect_rows, where)
+    ctes.append(f"new_headers AS ({_header_insert(header_rows, where)})")
+    return ", ".join(ctes), params + [value for row in header_rows for value in row]
+
+
+def _row_ctes(
+    blob_rows: list[Row], effect_rows: list[Row] | None, where: str
+) -> tuple[list[str], list[Any]]:
+    """The CTEs that insert a ``put``'s blobs and effects, each ``where``."""
+    ctes: list[str] = []
+    params: list[Any] = []
     if blob_rows:
         ctes.append(
             f"new_blobs AS (INSERT INTO {CheckpointBlob._meta.db_table} "
@@ -682,14 +721,16 @@ def fenced_put(
             f"{_ON_EFFECT_CONFLICT})"
         )
         params += [value for row in effect_rows for value in row]
-    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    sql = (
-        f"{with_clause}INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
+    return ctes, params
+
+
+def _header_insert(header_rows: list[Row], tail: str) -> str:
+    return (
+        f"INSERT INTO {Checkpoint._meta.db_table} ({_HEADER_COLUMNS}) "
         "SELECT t, n, i, p, c::jsonb, m::jsonb, a::timestamptz FROM "
         f"(VALUES {_placeholders(header_rows)}) AS r(t, n, i, p, c, m, a)"
-        f"{join}{where}{_ON_HEADER_CONFLICT}"
+        f"{tail}{_ON_HEADER_CONFLICT}"
     )
-    return sql, params + [value for row in header_rows for value in row]
 
 
 def _placeholders(rows: list[Row]) -> str:

@@ -8,6 +8,9 @@ said so on its socket: the server's last message and the end of the stream
 make an idle connection's socket readable, which a zero-timeout ``select`` sees
 without sending anything. Only then, or when the connection is not idle, is the
 ``SELECT 1`` sent (and the connection replaced if it fails), as before.
+
+Its cursors prepare the hot statements that ask for it (``prepared.py``), unless
+``OPTIONS["prepare"]`` is false.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ import psycopg
 from django.db.backends.postgresql import base
 from psycopg import pq
 
+from oris_site.postgresql.prepared import PreparingCursor
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        if params.pop("prepare", True):
+            params["cursor_factory"] = PreparingCursor
+        return params
+
     def close_if_health_check_failed(self) -> None:
         state: Any = self  # (django-stubs lacks the pool and health check flags)
         if state.health_check_done:

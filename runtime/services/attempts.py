@@ -10,7 +10,7 @@ import enum
 import json
 import traceback
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,12 +30,14 @@ from runtime.models import (
 )
 from runtime.services import dispatch
 from runtime.services.approvals import policy_columns
-from runtime.services.claims import sql_statuses
-from runtime.services.leases import lease_release
+from runtime.services.claims import RUNNING, sql_statuses
+from runtime.services.leases import LeaseFence, lease_release
 from runtime.services.run_status import LIVE, run_follow
+from runtime.services.statements import Prepared
 from runtime.services.transitions import allowed_sources, transition
 
-RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
+if TYPE_CHECKING:
+    from runtime.checkpointer import DjangoSaver, Statement
 
 
 class Outcome(enum.StrEnum):
@@ -85,13 +87,25 @@ def _finish(lease: Lease, now: datetime) -> Attempt:
     return lease.attempt
 
 
-def attempt_complete(*, lease: Lease, state: Any, at: datetime | None = None) -> None:
-    """The graph reached END: the attempt and its job complete with the state."""
+def attempt_complete(
+    *,
+    lease: Lease,
+    state: Any,
+    at: datetime | None = None,
+    saver: DjangoSaver | None = None,
+) -> None:
+    """The graph reached END: the attempt and its job complete with the state,
+    and with ``saver``'s held final checkpoint (on PostgreSQL in the same
+    statement, fenced by the lease's release: a lease that expired or a job
+    whose cancel was requested writes nothing and raises as the fence does)."""
     now = at or timezone.now()
     if connection.vendor == "postgresql":
-        _complete_in_one_statement(lease, state, now)
+        held = saver.take_held("released") if saver is not None else None
+        _complete_in_one_statement(lease, state, now, held)
     else:
         with transaction.atomic():
+            if saver is not None:
+                saver.flush()
             attempt = _finish(lease, now)
             transition(
                 Job,
@@ -117,9 +131,9 @@ _COMPLETE_JOB_FROM = sql_statuses(allowed_sources(Job, Job.Status.COMPLETED))
 _COMPLETE = f"""
 WITH released AS (
     DELETE FROM {Lease._meta.db_table}
-    WHERE id = %(lease_id)s AND worker_id = %(worker_id)s
+    WHERE id = %(lease_id)s AND worker_id = %(worker_id)s{{fenced}}
     RETURNING attempt_id
-), attempt AS (
+), {{checkpoint}}attempt AS (
     UPDATE {Attempt._meta.db_table}
     SET status = '{Attempt.Status.COMPLETED}', finished_at = %(now)s
     WHERE id IN (SELECT attempt_id FROM released)
@@ -140,9 +154,18 @@ WITH released AS (
 SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
        (SELECT count(*) FROM job)
 """
+# With a final checkpoint its release is fenced as the checkpoint's writes are
+# (``leases.LeaseFence``): the lease unexpired, the job's cancel not requested.
+_FENCED = (
+    " AND expires_at > %(now)s AND NOT EXISTS (SELECT 1 FROM"
+    f" {Job._meta.db_table} WHERE id = %(job_id)s AND cancel_requested)"
+)
+_COMPLETE_ALONE = Prepared(_COMPLETE.format(fenced="", checkpoint=""))
 
 
-def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
+def _complete_in_one_statement(
+    lease: Lease, state: Any, now: datetime, checkpoint: Statement | None
+) -> None:
     params: dict[str, Any] = {
         "lease_id": lease.pk,
         "worker_id": lease.worker_id,
@@ -150,17 +173,32 @@ def _complete_in_one_statement(lease: Lease, state: Any, now: datetime) -> None:
         "result": json.dumps(state),
         "attempt_id": lease.attempt_id,  # an Agent Server run follows its attempt
     }
+    sql = _COMPLETE_ALONE
+    if checkpoint is not None:
+        ctes, values = checkpoint
+        names = [f"c{i}" for i in range(len(values))]
+        params |= dict(zip(names, values, strict=True))
+        params["job_id"] = lease.attempt.job_id
+        sql = Prepared(
+            _COMPLETE.format(
+                fenced=_FENCED,
+                checkpoint=ctes % tuple(f"%({name})s" for name in names) + ", ",
+            )
+        )
     # No savepoint of its own: inside a draining worker's transaction a conflict
     # aborts that whole transaction, which the lease makes safe to retry.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(_COMPLETE, params)
+        cursor.execute(sql, params)
         released, attempt, job = cursor.fetchone()
         if released and not (attempt and job):
             raise InvalidTransition(
                 f"attempt {lease.attempt_id} or its job moved under a held lease"
             )
-    if not released:  # nothing was written
-        raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
+    if released:
+        return
+    if checkpoint is not None:  # why the fence wrote nothing
+        LeaseFence(lease).failed()
+    raise LeaseLost(f"lease {lease.pk} is no longer held by {lease.worker_id}")
 
 
 def attempt_interrupt(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -27,6 +29,7 @@ from runtime.models.jobs import ATTEMPT_DISPATCHABLE, new_lease_id
 from runtime.services.leases import lease_ttl
 from runtime.services.statements import (
     UNFLUSHED,
+    Prepared,
     commits_alone,
     conversions_of,
     model_from_row,
@@ -34,6 +37,8 @@ from runtime.services.statements import (
 from runtime.services.transitions import allowed_sources
 
 CLAIM_ORDER = "priority DESC, created_at, attempt_no DESC, id"
+# Held by a worker (leased by an HTTP worker, or running).
+RUNNING = [Attempt.Status.LEASED, Attempt.Status.RUNNING]
 # Claimable once due (``retry_at``); the other dispatchable statuses at once.
 WAITS_FOR_RETRY_AT = frozenset({Attempt.Status.RETRY_BACKOFF})
 
@@ -81,6 +86,38 @@ _JOB = (
     f" FROM {_JOBS} j WHERE j.id = %(job_id)s"
 )
 _ONE_ROW = "(SELECT %(attempt_id)s AS id, %(job_id)s AS job_id)"
+# When the next attempt in backoff falls due (of the queue, or of any) ...
+_NEXT_RETRY = (
+    f"SELECT retry_at FROM {_ATTEMPTS} WHERE status IN"
+    f" ({sql_statuses(WAITS_FOR_RETRY_AT)}) AND retry_at IS NOT NULL{{queue}}"
+    " ORDER BY retry_at LIMIT 1"
+)
+_NEXT_RETRY_ANY, _NEXT_RETRY_IN = (
+    _NEXT_RETRY.format(queue=""),
+    _NEXT_RETRY.format(queue=" AND queue = %(queue)s"),
+)
+# ... and whether the reaper has work: a lease expired, or an attempt with a
+# timeout is held (the reaper decides whether it is past it).
+REAP_DUE = (
+    f"EXISTS (SELECT 1 FROM {_LEASES} WHERE expires_at <= %(now)s)"
+    f" OR EXISTS (SELECT 1 FROM {_ATTEMPTS}"
+    " WHERE timeout_ms IS NOT NULL AND started_at IS NOT NULL"
+    f" AND status IN ({sql_statuses(RUNNING)}))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """What a draining worker's claim that found nothing claimable saw ahead:
+    when the queue's next retry falls due (``None``: none waits for one) and
+    whether the reaper has work (``REAP_DUE``)."""
+
+    retry_at: datetime | None
+    reap_due: bool
+
+
+def _ahead_sql(queue: bool) -> str:
+    return f"({_NEXT_RETRY_IN if queue else _NEXT_RETRY_ANY}), ({REAP_DUE})"
 
 
 @cache
@@ -92,8 +129,11 @@ def _statements(
     attempt: bool,
     tenant_limit: bool,
     unflushed: bool = False,
+    ahead: bool = False,
 ) -> tuple[str, ...]:
-    """The claim's SQL for one combination of filters (rendered once each)."""
+    """The claim's SQL for one combination of filters (rendered once each);
+    ``ahead``: on PostgreSQL, when it claims nothing, its one row is what
+    ``Nothing`` holds instead (after as many ``NULL`` as a claim's columns)."""
     pick = f"SELECT id FROM {_ATTEMPTS} WHERE {CLAIMABLE}"
     pick += " AND queue = %(queue)s" if queue else ""
     pick += " AND id = %(attempt_id)s" if attempt else ""
@@ -118,15 +158,23 @@ def _statements(
             _JOB_RUNNING.format(claimed=_ONE_ROW),
             _JOB,
         )
-    return (
+    statement = (
         f"WITH {UNFLUSHED + ', ' if unflushed else ''}claimed AS ({claim}),"
         f" lease AS ({_LEASE.format(claimed='claimed')}),"
         f" job AS ({_JOB_RUNNING.format(claimed='claimed')})"
         f" SELECT claimed.*, {_JOB_COLUMNS},"
         f" {_SERVES_RUN.format(attempt='claimed.id')}"
+        f"{', NULL, NULL' if ahead else ''}"
         f" FROM claimed JOIN {_JOBS} j ON j.id = claimed.job_id"
-        f"{' CROSS JOIN unflushed' if unflushed else ''}",
+        f"{' CROSS JOIN unflushed' if unflushed else ''}"
     )
+    if ahead:
+        claimed = len(Attempt._meta.concrete_fields) + len(Job._meta.concrete_fields)
+        statement += (
+            f" UNION ALL SELECT {', '.join(['NULL'] * (claimed + 1))},"
+            f" {_ahead_sql(queue)} WHERE NOT EXISTS (SELECT FROM claimed)"
+        )
+    return (statement,)
 
 
 def attempt_claim(
@@ -165,6 +213,47 @@ def attempt_claim(
     skip each other's locked rows there; on SQLite the ``IMMEDIATE`` transaction
     serialises them.
     """
+    lease = _claim(
+        worker_id=worker_id,
+        queue=queue,
+        attempt_id=attempt_id,
+        tenant_limit=tenant_limit,
+        status=status,
+        at=at,
+        since=since,
+        together=together,
+    )
+    assert not isinstance(lease, Nothing)
+    return lease
+
+
+def drain_claim(
+    *,
+    worker_id: str,
+    queue: str | None = None,
+    together: tuple[str, dict[str, Any]] | None = None,
+) -> Lease | Nothing:
+    """``attempt_claim`` for a worker draining ``queue``: when nothing is
+    claimable, what it saw ahead (``Nothing``), so that the worker knows whether
+    to wait for a retry and whether to reap without asking again. On PostgreSQL
+    the claim's statement answers it; on SQLite one more read does."""
+    claimed = _claim(worker_id=worker_id, queue=queue, together=together, ahead=True)
+    assert claimed is not None  # with ahead, Nothing instead
+    return claimed
+
+
+def _claim(
+    *,
+    worker_id: str,
+    queue: str | None = None,
+    attempt_id: str | None = None,
+    tenant_limit: int | None = None,
+    status: Attempt.Status = Attempt.Status.RUNNING,
+    at: datetime | None = None,
+    since: float | None = None,
+    together: tuple[str, dict[str, Any]] | None = None,
+    ahead: bool = False,
+) -> Lease | Nothing | None:
     started = since or time.perf_counter()
     now = at or timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
@@ -186,6 +275,7 @@ def attempt_claim(
         attempt=attempt_id is not None,
         tenant_limit=tenant_limit is not None,
         unflushed=commits_alone(),
+        ahead=ahead,
     )
     first: tuple[str, dict[str, Any]] | None = None
     if together is not None and postgres:
@@ -193,9 +283,14 @@ def attempt_claim(
         params |= together[1]
     elif together is not None:
         first = together
+    if postgres:
+        claim = Prepared(claim)
     # No savepoint: in a draining worker's transaction a failed claim aborts the
     # whole of it, and the previous outcome with it, which the leases make safe.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    # On PostgreSQL the claim is one statement, a transaction by itself when no
+    # transaction is open: no BEGIN and COMMIT around it.
+    atomic = nullcontext() if postgres else transaction.atomic(savepoint=False)
+    with atomic, connection.cursor() as cursor:
         if first is not None:
             cursor.execute(*first)
         cursor.execute(claim, params)
@@ -205,8 +300,16 @@ def attempt_claim(
             for statement in rest:
                 cursor.execute(statement, claimed)
             row += cursor.fetchone()
+        elif row is None and ahead:  # SQLite: what it saw ahead
+            cursor.execute(f"SELECT {_ahead_sql(queue is not None)}", params)
+            row = (None, *cursor.fetchone())
+    if ahead and row is not None and row[0] is None:
+        field = Attempt._meta.get_field("retry_at")
+        return Nothing(_converted(Attempt, field, row[-2]), bool(row[-1]))
     if row is None:
         return None
+    if ahead and postgres:
+        row = row[:-2]  # the NULL look ahead of a claim
     split = len(Attempt._meta.concrete_fields)
     attempt = model_from_row(Attempt, row[:split])
     # PostgreSQL returns the job as it was before the claim's update: apply it.
@@ -282,33 +385,6 @@ def claimable_head(*, at: datetime | None = None) -> str | None:
 def claimable_queues(*, at: datetime | None = None) -> list[str]:
     """The queues that have claimable attempts now."""
     return [row[0] for row in _claimable("DISTINCT queue", " ORDER BY queue", at=at)]
-
-
-_NEXT_RETRY = (
-    f"SELECT retry_at FROM {_ATTEMPTS} WHERE status IN"
-    f" ({sql_statuses(WAITS_FOR_RETRY_AT)}) AND retry_at IS NOT NULL{{queue}}"
-    " ORDER BY retry_at LIMIT 1"
-)
-_NEXT_RETRY_ANY, _NEXT_RETRY_IN = (
-    _NEXT_RETRY.format(queue=""),
-    _NEXT_RETRY.format(queue=" AND queue = %s"),
-)
-
-
-def next_retry_at(*, queue: str | None = None) -> datetime | None:
-    """When the next attempt in backoff (of ``queue``, or of any) falls due;
-    ``None`` when none waits for a retry."""
-    with connection.cursor() as cursor:
-        if queue is None:
-            cursor.execute(_NEXT_RETRY_ANY)
-        else:
-            cursor.execute(_NEXT_RETRY_IN, [queue])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    field = Attempt._meta.get_field("retry_at")
-    retry_at: datetime = _converted(Attempt, field, row[0])
-    return retry_at
 
 
 def tenant_blocked(*, tenant_limit: int, at: datetime | None = None) -> str | None:

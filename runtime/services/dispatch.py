@@ -29,6 +29,7 @@ from django_q.tasks import async_task
 
 from runtime.models import QueueDoorbell
 from runtime.services import claims
+from runtime.services.statements import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +193,13 @@ class HintUpdate:
         """``template`` has ``{with_unflushed}`` before the ``UPDATE`` and
         ``{from_unflushed}`` after its ``SET`` list."""
         return cls(
-            durable=template.format(with_unflushed="", from_unflushed=""),
-            unflushed=template.format(
-                with_unflushed="WITH unflushed AS "
-                "(SELECT set_config('synchronous_commit', 'off', true)) ",
-                from_unflushed=" FROM unflushed",
+            durable=Prepared(template.format(with_unflushed="", from_unflushed="")),
+            unflushed=Prepared(
+                template.format(
+                    with_unflushed="WITH unflushed AS "
+                    "(SELECT set_config('synchronous_commit', 'off', true)) ",
+                    from_unflushed=" FROM unflushed",
+                )
             ),
         )
 

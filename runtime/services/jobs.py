@@ -24,7 +24,7 @@ from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import dispatch
 from runtime.services.attempts import attempt_cancel
 from runtime.services.audit import Actor, audit_entry, audit_record
-from runtime.services.statements import NamedParams, insert_sql
+from runtime.services.statements import NamedParams, Prepared, insert_sql
 from runtime.services.transitions import transition, transition_all
 from runtime.tracing import trace_current
 
@@ -267,7 +267,7 @@ def _insert_at_once(
     inside = savepoint and connection.in_atomic_block
     atomic = transaction.atomic() if inside else nullcontext()
     with atomic, connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(Prepared(statement), params)
         job.pk, attempt.pk, rang, _ = cursor.fetchone()
     for row in (job, attempt):
         row._state.adding, row._state.db = False, connection.alias

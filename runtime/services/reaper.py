@@ -16,7 +16,7 @@ from runtime.models import Attempt, AuditLog, Lease
 from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import attempts, dispatch
 from runtime.services.audit import Actor, audit_record
-from runtime.services.claims import sql_statuses
+from runtime.services.claims import REAP_DUE, sql_statuses
 from runtime.services.statements import columns_of, model_from_row
 
 logger = logging.getLogger(__name__)
@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 BATCH = 100  # expired leases requeued per sweep; the next sweep takes the rest
 
 # A sweep follows every drain and usually finds nothing: one look whether
-# anything is due (_DUE_SQL), then the two finds; plain SQL rendered once
-# (statuses from the models' tables), not a queryset built per sweep.
+# anything is due (claims.REAP_DUE, which a draining worker's last claim
+# answers already), then the two finds; plain SQL rendered once (statuses from
+# the models' tables), not a queryset built per sweep.
 _TIMED = ("id", "job_id", "attempt_no", "started_at", "timeout_ms", "timeout_status")
 _ATTEMPTS, _LEASES = Attempt._meta.db_table, Lease._meta.db_table
 _TIMED_SQL = (
@@ -38,19 +39,15 @@ _EXPIRED_SQL = (
     f" FROM {_LEASES} l JOIN {_ATTEMPTS} a ON a.id = l.attempt_id"
     f" WHERE l.expires_at <= %s LIMIT {BATCH}"
 )
-_DUE_SQL = (
-    f"SELECT EXISTS (SELECT 1 FROM {_LEASES} WHERE expires_at <= %s)"
-    f" OR EXISTS (SELECT 1 FROM {_ATTEMPTS}"
-    f" WHERE timeout_ms IS NOT NULL AND started_at IS NOT NULL"
-    f" AND status IN ({sql_statuses(attempts.RUNNING)}))"
-)
+_DUE_SQL = f"SELECT {REAP_DUE}"
 
 
-def reap(*, at: datetime | None = None) -> int:
+def reap(*, at: datetime | None = None, due: bool | None = None) -> int:
     """One sweep: ends timed-out attempts, then requeues the attempts whose lease
-    expired. Returns how many attempts it moved."""
+    expired. Returns how many attempts it moved. ``due``: whether anything is,
+    when the caller has just seen it (``claims.Nothing.reap_due``)."""
     now = at or timezone.now()
-    if not _anything_due(now):
+    if not (_anything_due(now) if due is None else due):
         return 0
     return _time_out_overdue(now) + _requeue_expired(now)
 
@@ -59,7 +56,7 @@ def _anything_due(now: datetime) -> bool:
     """Whether a lease expired or a running attempt has a timeout: one cheap
     look, as most sweeps (one after each drain) find nothing to do."""
     with connection.cursor() as cursor:
-        cursor.execute(_DUE_SQL, [connection.ops.adapt_datetimefield_value(now)])
+        cursor.execute(_DUE_SQL, {"now": connection.ops.adapt_datetimefield_value(now)})
         return bool(cursor.fetchone()[0])
 
 

@@ -33,6 +33,16 @@ M = TypeVar("M", bound=Model)
 UNFLUSHED = "unflushed AS (SELECT set_config('synchronous_commit', 'off', true))"
 
 
+class Prepared(str):
+    """SQL that PostgreSQL runs as a statement prepared once per connection
+    (``oris_site/postgresql/prepared.py``): for the few statements every run
+    sends, whose planning is most of their cost. Wrap the final text (any
+    string operation on it gives a plain ``str`` again)."""
+
+    __slots__ = ()
+    prepare_on_server = True
+
+
 def commits_alone() -> bool:
     """Whether a statement sent now is a transaction of its own on PostgreSQL
     (no transaction is open), so that ``UNFLUSHED`` decides its commit."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,12 +24,12 @@ def queue_drain(
     delivery's answer (one fewer pending) commits with its first claim."""
     limit = limit or settings.ORIS_DRAIN_LIMIT
     answer = dispatch.dispatch_answer(queue=queue)
-    ran = worker_drain(queue=queue, worker_id=worker_id, limit=limit, answer=answer)
+    ran = worker_drain(
+        queue=queue, worker_id=worker_id, limit=limit, answer=answer, reap=True
+    )
     if ran >= limit:
         with transaction.atomic():
             dispatch.dispatch_ring(queue=queue)
-    else:
-        reaper.reap()
     return ran
 
 
@@ -39,10 +40,12 @@ def worker_drain(
     worker_id: str | None = None,
     limit: int | None = None,
     answer: tuple[str, dict[str, Any]] | None = None,
+    reap: bool = False,
 ) -> int:
     """Runs claimable attempts of ``queue`` (any queue for ``None``) in claim
     order, up to ``limit`` (``ORIS_DRAIN_LIMIT``), starting with ``attempt_id``
-    when given. Returns how many ran. It does not reap: its callers do.
+    when given. Returns how many ran. With ``reap`` it reaps when it stops for
+    want of claimable work, with what its last claim saw (``claims.Nothing``).
     ``answer`` (a delivery's, ``dispatch.dispatch_answer``) commits with the
     first claim; each later one commits with the previous run's outcome.
 
@@ -65,7 +68,7 @@ def worker_drain(
         ran, answer = 1, None
     while ran < limit:
         if finish is None:
-            lease = claims.attempt_claim(
+            claimed = claims.drain_claim(
                 worker_id=worker_id, queue=queue, together=answer
             )
             answer = None
@@ -73,12 +76,14 @@ def worker_drain(
             with transaction.atomic():
                 finish()
                 finish = None
-                lease = claims.attempt_claim(worker_id=worker_id, queue=queue)
-        if lease is None and _wait_for_retry(queue):
-            continue
-        if lease is None:
+                claimed = claims.drain_claim(worker_id=worker_id, queue=queue)
+        if isinstance(claimed, claims.Nothing):
+            if _wait_for_retry(claimed.retry_at):
+                continue
+            if reap:
+                reaper.reap(due=claimed.reap_due)
             break
-        finish = execute_leased(lease=lease)
+        finish = execute_leased(lease=claimed)
         ran += 1
     if finish is not None:
         with transaction.atomic():
@@ -86,10 +91,9 @@ def worker_drain(
     return ran
 
 
-def _wait_for_retry(queue: str | None) -> bool:
-    """Sleeps until the queue's next retry if it is due soon; returns whether it
-    slept."""
-    retry_at = claims.next_retry_at(queue=queue)
+def _wait_for_retry(retry_at: datetime | None) -> bool:
+    """Sleeps until ``retry_at`` (the queue's next retry) if it is due soon;
+    returns whether it slept."""
     if retry_at is None:
         return False
     wait = (retry_at - timezone.now()).total_seconds()

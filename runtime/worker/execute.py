@@ -203,9 +203,10 @@ def _input_for(
 
 def _record(lease: Lease, result: Any, saver: DjangoSaver) -> Outcome:
     try:
-        if result.status == "completed":
-            saver.flush()  # the final checkpoint, fenced, in the outcome's commit
-            attempts.attempt_complete(lease=lease, state=present(result.state))
+        if result.status == "completed":  # with the final checkpoint, fenced
+            attempts.attempt_complete(
+                lease=lease, state=present(result.state), saver=saver
+            )
             outcome = Outcome.COMPLETED
         else:
             attempts.attempt_interrupt(

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runtime.models import Attempt, Job
+from runtime.models import Attempt, Job, Lease
 from runtime.services import claims, workers
 from runtime.worker.drain import worker_drain
 from tests.factories import make_job
@@ -110,8 +110,15 @@ def test_the_queue_depth_counts_what_can_be_claimed_now() -> None:
     assert claims.claimable_count(at=timezone.now() + timedelta(hours=2)) == 2
 
 
+def _ahead(queue: str | None = None) -> claims.Nothing:
+    """What a draining worker's claim sees when nothing is claimable."""
+    nothing = claims.drain_claim(worker_id="w", queue=queue)
+    assert isinstance(nothing, claims.Nothing), nothing
+    return nothing
+
+
 def test_the_next_retry_is_the_earliest_backoff_of_the_queue() -> None:
-    assert claims.next_retry_at(queue="default") is None
+    assert _ahead(queue="default").retry_at is None
     soon = timezone.now() + timedelta(seconds=5)
     for queue, retry_at in [
         ("default", soon + timedelta(hours=1)),
@@ -122,9 +129,25 @@ def test_the_next_retry_is_the_earliest_backoff_of_the_queue() -> None:
         Attempt.objects.filter(pk=attempt.pk).update(
             status=Attempt.Status.RETRY_BACKOFF, retry_at=retry_at
         )
-    queued = make_job().attempts.get()  # queued, not in backoff: not a retry
-    Attempt.objects.filter(pk=queued.pk).update(retry_at=soon - timedelta(hours=1))
-    assert claims.next_retry_at(queue="default") == soon
-    assert claims.next_retry_at() == soon - timedelta(seconds=3)
-    assert claims.next_retry_at(queue="gpu") == soon - timedelta(seconds=3)
-    assert claims.next_retry_at(queue="none") is None
+    held = make_job().attempts.get()  # running, not in backoff: not a retry
+    Attempt.objects.filter(pk=held.pk).update(
+        status=Attempt.Status.RUNNING, retry_at=soon - timedelta(hours=1)
+    )
+    assert _ahead(queue="default").retry_at == soon
+    assert _ahead().retry_at == soon - timedelta(seconds=3)
+    assert _ahead(queue="gpu").retry_at == soon - timedelta(seconds=3)
+    assert _ahead(queue="none").retry_at is None
+
+
+def test_a_claim_that_finds_nothing_says_whether_the_reaper_has_work() -> None:
+    assert _ahead().reap_due is False
+    lease = claims.attempt_claim(attempt_id=make_job().attempts.get().pk, worker_id="w")
+    assert lease is not None
+    assert _ahead().reap_due is False  # a live lease, no timeout
+    Lease.objects.filter(pk=lease.pk).update(expires_at=timezone.now())
+    assert _ahead().reap_due is True
+    Lease.objects.all().delete()
+    Attempt.objects.filter(pk=lease.attempt_id).update(timeout_ms=60_000)
+    assert _ahead().reap_due is True  # held with a timeout: the reaper looks
+    Attempt.objects.filter(pk=lease.attempt_id).update(timeout_ms=None)
+    assert _ahead().reap_due is False

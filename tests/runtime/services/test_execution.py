@@ -4,6 +4,7 @@ import time
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from runtime.errors import InterruptAlreadyResolved
 from runtime.models import Attempt, Checkpoint, DeadLetter, Interrupt, Job, Lease
@@ -216,6 +217,33 @@ def test_a_completed_runs_final_checkpoint_commits_with_its_outcome() -> None:
     job.refresh_from_db()
     assert job.status == Job.Status.COMPLETED
     assert latest_step(job) == 3
+
+
+def test_a_run_whose_lease_expired_at_the_end_writes_neither() -> None:
+    """The final checkpoint's fence holds for the outcome that writes it: an
+    expired lease (not reaped yet) records nothing."""
+    job = make_job("chain")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    finish = execute.execute_leased(lease=lease)
+    Lease.objects.filter(pk=lease.pk).update(expires_at=timezone.now())
+    with transaction.atomic():
+        assert finish() == Outcome.LEASE_LOST
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+    assert latest_step(job) == 2
+    assert Lease.objects.filter(pk=lease.pk).exists()  # the reaper's to requeue
+
+
+def test_a_run_cancelled_at_the_end_is_cancelled_without_its_last_step() -> None:
+    job = make_job("chain")
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w1")
+    finish = execute.execute_leased(lease=lease)
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    with transaction.atomic():
+        assert finish() == Outcome.CANCELLED
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert latest_step(job) == 2
 
 
 def test_a_run_that_lost_its_lease_at_the_end_writes_neither_and_runs_again() -> None:

@@ -72,10 +72,10 @@ def test_a_delivery_flushes_only_with_its_outcome(settings: Any) -> None:
     assert "claimed AS" in claim
     assert "runtime_run" in start
     assert [RunEvent._meta.db_table in sql for sql in events] == [True, True]
-    # the outcome's transaction: the final checkpoint, the attempt's end, the
-    # next claim; none of them skips the flush
+    # the outcome's transaction: the final checkpoint with the attempt's end
+    # (fenced by the lease's release), the next claim; none skips the flush
     outcome = [sql for inside, sql in writes if inside and UNFLUSHED not in sql]
-    assert any("fence AS" in sql for sql in outcome)
+    assert any("released AS" in sql and "new_headers AS" in sql for sql in outcome)
     assert any("claimed AS" in sql for sql in outcome)
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCESS
