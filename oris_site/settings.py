@@ -374,7 +374,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "runtime.csp.ContentSecurityPolicyMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "runtime.api.telemetry.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "oris_site.urls"
