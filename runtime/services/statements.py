@@ -48,6 +48,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     The text is compiled once per model, set of columns and shape of its
     expressions (a ``RawSQL`` value); later calls only prepare the values, as
     the compiler does (``pre_save``, then ``get_db_prep_save``)."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of ``connection`` looks it up
     columns = _columns_of(type(obj), _pk_given(obj))
     values = list(columns.values(obj))
     for i in columns.pre_save:  # e.g. ``auto_now``
@@ -57,10 +58,10 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
         for i, v in enumerate(values)
         if isinstance(v, RawSQL)
     )
-    key = (columns, shape, connection.vendor)
+    key = (columns, shape, db.vendor)
     sql = _INSERTS.get(key)
     if sql is not None:
-        return sql, _prepared(columns, values)
+        return sql, _prepared(columns, values, db.ops)
     fields = list(columns.fields)
     query = InsertQuery(type(obj))
     query.insert_values(fields, [obj])
@@ -69,7 +70,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     cacheable = all(
         v is None or isinstance(v, RawSQL) for v in values if hasattr(v, "as_sql")
     ) and not any(hasattr(f, "get_placeholder") for f in fields)
-    if cacheable and _same_kinds(_prepared(columns, values), params):
+    if cacheable and _same_kinds(_prepared(columns, values, db.ops), params):
         _INSERTS[key] = sql
     return sql, params
 
@@ -166,9 +167,10 @@ SHORT: dict[type[Field], dict[type, Short]] = {
 }
 
 
-def _prepared(columns: _Columns, values: list[Any]) -> list[Any]:
+def _prepared(
+    columns: _Columns, values: list[Any], ops: BaseDatabaseOperations
+) -> list[Any]:
     params: list[Any] = []
-    ops = connection.ops
     for field, plain, short, value in zip(
         columns.fields, columns.plain, columns.short, values, strict=True
     ):
@@ -182,7 +184,7 @@ def _prepared(columns: _Columns, values: list[Any]) -> list[Any]:
         elif isinstance(value, RawSQL):
             params.extend(value.params)
         else:
-            params.append(field.get_db_prep_save(value, connection=connection))
+            params.append(field.get_db_prep_save(value, connection=ops.connection))
     return params
 
 
