@@ -110,12 +110,18 @@ def _columns_of(model: type[Model], pk_given: bool) -> _Columns:
     return _Columns(
         fields=tuple(fields),
         values=getter if len(attnames) > 1 else lambda obj: (getter(obj),),
-        pre_save=tuple(
-            i for i, f in enumerate(fields) if type(f).pre_save is not Field.pre_save
-        ),
+        pre_save=tuple(i for i, f in enumerate(fields) if _computes_when_saved(f)),
         plain=tuple(PLAIN.get(type(f), frozenset()) for f in fields),
         short=tuple(SHORT.get(type(f), {}) for f in fields),
     )
+
+
+def _computes_when_saved(field: Field) -> bool:
+    """Whether ``field.pre_save`` may answer another value than the instance's:
+    a date or time field only with ``auto_now`` or ``auto_now_add``."""
+    if type(field) in (models.DateField, models.DateTimeField):
+        return field.auto_now or field.auto_now_add  # type: ignore[attr-defined]
+    return type(field).pre_save is not Field.pre_save
 
 
 # By (exact) field class, the types of the values its ``get_db_prep_save``

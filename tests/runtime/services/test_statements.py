@@ -162,3 +162,15 @@ def test_a_raw_row_of_some_columns_reads_as_only_reads_it() -> None:
     assert (mine.job_id, mine.timeout_ms) == (job.pk, 1000)
     with pytest.raises(ValueError, match="no columns"):
         columns_of(Attempt, ("id", "nope"))
+
+
+def test_only_automatic_dates_count_as_computed_when_saved() -> None:
+    from django.db import models
+
+    from runtime.services.statements import _computes_when_saved
+
+    assert not _computes_when_saved(models.DateTimeField())
+    assert not _computes_when_saved(models.DateField(null=True))
+    assert _computes_when_saved(models.DateTimeField(auto_now=True))
+    assert _computes_when_saved(models.DateField(auto_now_add=True))
+    assert not _computes_when_saved(models.CharField())
