@@ -5,9 +5,16 @@ Run: ``.venv/bin/python bench/bench_api.py [--quick] [--samples N] [--output PAT
 1. **Hot paths, in process.** The reference's runtime benchmark suite
    (``spec/oris-reference.md`` §8.1) with the same ids, order and JSON report, but
    through Django's whole handler stack (middleware, DRF authentication with an
-   admin API key, serializers, envelope) with ``rest_framework.test.APIClient``, on a
-   migrated temporary SQLite file, and on PostgreSQL when the local server answers.
-   Only the request is timed; seeding and clean-up are not:
+   admin API key, serializers, envelope), on a migrated temporary SQLite file, and
+   on PostgreSQL when the local server answers. A request is handed to Django's
+   ``WSGIHandler`` as a WSGI server (gunicorn) hands it: a minimal environ, the
+   handler called, its body read and closed (so ``request_started`` and
+   ``request_finished`` run as under a server). Until 2026-12-03 the client was
+   ``rest_framework.test.APIClient``, whose test-only work (template signals,
+   the request and context kept on the response, cookies) a server does not do;
+   ``POST /v1/jobs/run`` is also measured through it, printed as the row
+   ``api_run_job_test_client`` (not in the JSON report). Only the request is
+   timed; seeding and clean-up are not:
 
    - ``scheduler_dispatch``: enqueue ``bench-dispatch-{i}``; **POST
      /v1/workers/poll** (must dispatch that attempt); ack it completed.
@@ -79,6 +86,7 @@ PATHS = [
     ("api_replay_job", "replay"),
 ]
 RUN_TARGET_P50_MS = 1.5  # issue 11: in process, on PostgreSQL
+COMPARED = "api_run_job_test_client"  # printed beside the paths, not reported
 
 
 # -- shared helpers -------------------------------------------------------------------
@@ -127,6 +135,64 @@ def emit(result: dict[str, Any]) -> None:
 # -- role inproc: the six hot paths through Django's handler stack --------------------
 
 
+class WsgiClient:
+    """Requests handed to Django's WSGI handler as a WSGI server hands them: the
+    environ gunicorn's sync worker builds for a loopback request (its own keys
+    left out), the response's body read and the response closed."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.handler = WSGIHandler()
+        self.headers = {
+            "HTTP_" + name.upper().replace("-", "_"): value
+            for name, value in headers.items()
+        }
+
+    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """The status code and body of ``method path`` (``path`` may carry a
+        query string)."""
+        path_info, _, query = path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path_info,
+            "QUERY_STRING": query,
+            "RAW_URI": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "50000",
+            "HTTP_HOST": "testserver",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            **self.headers,
+        }
+        if body:
+            environ["CONTENT_TYPE"] = "application/json"
+            environ["CONTENT_LENGTH"] = str(len(body))
+        started: list[str] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+            started.append(status)
+
+        result = self.handler(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            result.close()  # request_finished, as a server sends it
+        return int(started[0].split(" ", 1)[0]), content
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        return self.request("POST", path, json.dumps(body).encode())
+
+
 class Bench:
     """One backend's measuring process: an admin-keyed client and the paths."""
 
@@ -139,6 +205,8 @@ class Bench:
         self.actor = Actor.system()
         key_id = f"bench-{uuid.uuid4().hex[:8]}"
         _, secret = api_key_create(actor=self.actor, role="admin", key_id=key_id)
+        self.wsgi = WsgiClient({"x-api-key-id": key_id, "x-api-key": secret})
+        # The test client, as the hot paths were measured until 2026-12-03.
         self.client = APIClient()
         self.client.credentials(HTTP_X_API_KEY_ID=key_id, HTTP_X_API_KEY=secret)
         self.round = 0  # a profiled second round needs other thread ids
@@ -154,18 +222,10 @@ class Bench:
     # requests -----------------------------------------------------------------------
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.client.post(path, body, format="json")
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"POST {path}: {response.status_code} {response.content}"
-            )
-        return response.json()["data"]
+        return _data("POST", path, *self.wsgi.post(path, body))
 
     def get(self, path: str) -> dict[str, Any]:
-        response = self.client.get(path)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.content}")
-        return response.json()["data"]
+        return _data("GET", path, *self.wsgi.request("GET", path))
 
     # seeding (untimed) --------------------------------------------------------------
 
@@ -230,6 +290,17 @@ class Bench:
             raise RuntimeError(f"run answered {data}")
         return elapsed
 
+    def api_run_job_test_client(self, i: int) -> float:
+        """``api_run_job`` through ``APIClient``, as measured until 2026-12-03."""
+        body = {"thread_id": self.name("bench-run-job-tc", i), "input": "hello"}
+        start = time.perf_counter()
+        response = self.client.post("/v1/jobs/run", body, format="json")
+        elapsed = time.perf_counter() - start
+        data = _data("POST", "/v1/jobs/run", response.status_code, response.content)
+        if data["status"] != "queued":
+            raise RuntimeError(f"run answered {data}")
+        return elapsed
+
     def api_inspect_job_setup(self) -> None:
         self.inspect_thread = self.name("bench-inspect")
         topic = {"topic": "durable agents"}
@@ -267,6 +338,12 @@ class Bench:
         return elapsed
 
 
+def _data(method: str, path: str, status: int, content: bytes) -> dict[str, Any]:
+    if status != 200:
+        raise RuntimeError(f"{method} {path}: {status} {content!r}")
+    return json.loads(content)["data"]
+
+
 def measure_path(
     bench: Bench, name: str, samples: int, warmup: int, profiler: Any = None
 ) -> list[float]:
@@ -301,7 +378,7 @@ def role_inproc(args: argparse.Namespace) -> None:
 
     bench = Bench()
     results: dict[str, Any] = {"vendor": connection.vendor, "paths": {}}
-    for name, _ in PATHS:
+    for name in [name for name, _ in PATHS] + [COMPARED]:
         results["paths"][name] = measure_path(bench, name, args.samples, args.warmup)
     if args.profile:
         profiler = cProfile.Profile()
@@ -571,7 +648,7 @@ def hot_path_table(results: dict[str, dict[str, Any]]) -> str:
     for b in backends:
         header += [f"{b} p50 ms", f"{b} avg ms", f"{b} p99 ms", f"{b} /s"]
     rows = []
-    for name, _ in PATHS:
+    for name in [name for name, _ in PATHS] + [COMPARED]:
         row = [f"`{name}`"]
         for b in backends:
             times = results[b]["paths"][name]

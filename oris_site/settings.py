@@ -377,9 +377,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "runtime.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "runtime.api.telemetry.PrometheusAfterMiddleware",
     # Innermost, and synchronous only: under ASGI the chain's one step back to
     # the event loop comes here, at the view. A middleware that can run both
     # ways (the one above) would run asynchronously inside it, and Django runs

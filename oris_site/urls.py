@@ -17,12 +17,12 @@ admin.site.index_title = "Operations"
 admin.site.site_url = "/admin/"  # "View site": the console is the site
 
 urlpatterns = [
+    path("v1/", include("runtime.api.urls")),  # first: the hottest routes
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("favicon.ico", RedirectView.as_view(url=static("runtime/favicon.svg"))),
     path("", include("django_prometheus.urls")),
-    path("v1/", include("runtime.api.urls")),
     # The split view serves Swagger UI's settings as a script file, not inline,
     # so the page runs under the console's Content-Security-Policy.
     path(

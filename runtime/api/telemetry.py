@@ -1,11 +1,14 @@
-"""A server span for each request while tracing, and the request's ids on its logs."""
+"""A server span for each request while tracing, and the request's ids on its logs;
+django-prometheus' request series, each labelled child found once."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django_prometheus import middleware as prometheus
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -64,3 +67,29 @@ def _describe(span: trace.Span, request: HttpRequest, response: HttpResponse) ->
     span.set_attribute("http.response.status_code", response.status_code)
     if response.status_code >= 500:
         span.set_status(Status(StatusCode.ERROR))
+
+
+class PrometheusAfterMiddleware(prometheus.PrometheusAfterMiddleware):
+    """django-prometheus' request series, the same ones: a labelled child is
+    found once per label values and kept (``labels()`` checks the names and
+    builds its key on each of the six calls a request makes). Nothing removes
+    a child of these series, which keep every child anyway."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def label_metric(
+        self,
+        metric: Any,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        **labels: Any,
+    ) -> Any:
+        if not labels:
+            return metric
+        key = (metric, *labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(**labels)
+        return child

@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -264,13 +270,14 @@ def _insert_at_once(
         " EXISTS (SELECT FROM bell), (SELECT count(*) FROM notified)"
     )
     params = named.values
-    inside = savepoint and connection.in_atomic_block
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of ``connection`` looks it up
+    inside = savepoint and db.in_atomic_block
     atomic = transaction.atomic() if inside else nullcontext()
-    with atomic, connection.cursor() as cursor:
+    with atomic, db.cursor() as cursor:
         cursor.execute(Prepared(statement), params)
         job.pk, attempt.pk, rang, _ = cursor.fetchone()
     for row in (job, attempt):
-        row._state.adding, row._state.db = False, connection.alias
+        row._state.adding, row._state.db = False, db.alias
     attempt.job = job
     dispatch.dispatch_rang(ring, rang=rang)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
@@ -56,6 +58,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     The text is compiled once per model, set of columns and shape of its
     expressions (a ``RawSQL`` value); later calls only prepare the values, as
     the compiler does (``pre_save``, then ``get_db_prep_save``)."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of ``connection`` looks it up
     columns = _columns_of(type(obj), _pk_given(obj))
     values = list(columns.values(obj))
     for i in columns.pre_save:  # e.g. ``auto_now``
@@ -65,10 +68,10 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
         for i, v in enumerate(values)
         if isinstance(v, RawSQL)
     )
-    key = (columns, shape, connection.vendor)
+    key = (columns, shape, db.vendor)
     sql = _INSERTS.get(key)
     if sql is not None:
-        return sql, _prepared(columns, values)
+        return sql, _prepared(columns, values, db.ops)
     fields = list(columns.fields)
     query = InsertQuery(type(obj))
     query.insert_values(fields, [obj])
@@ -77,7 +80,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     cacheable = all(
         v is None or isinstance(v, RawSQL) for v in values if hasattr(v, "as_sql")
     ) and not any(hasattr(f, "get_placeholder") for f in fields)
-    if cacheable and _same_kinds(_prepared(columns, values), params):
+    if cacheable and _same_kinds(_prepared(columns, values, db.ops), params):
         _INSERTS[key] = sql
     return sql, params
 
@@ -97,6 +100,8 @@ class _Columns:
     pre_save: tuple[int, ...]  # the fields that compute their value when saved
     # By field: the types of the values Django's preparation leaves as they are.
     plain: tuple[frozenset[type], ...]
+    # By field, by a value's type: its preparation the short way (``SHORT``).
+    short: tuple[dict[type, Short], ...]
 
 
 def _pk_given(obj: Model) -> bool:
@@ -115,11 +120,18 @@ def _columns_of(model: type[Model], pk_given: bool) -> _Columns:
     return _Columns(
         fields=tuple(fields),
         values=getter if len(attnames) > 1 else lambda obj: (getter(obj),),
-        pre_save=tuple(
-            i for i, f in enumerate(fields) if type(f).pre_save is not Field.pre_save
-        ),
+        pre_save=tuple(i for i, f in enumerate(fields) if _computes_when_saved(f)),
         plain=tuple(PLAIN.get(type(f), frozenset()) for f in fields),
+        short=tuple(SHORT.get(type(f), {}) for f in fields),
     )
+
+
+def _computes_when_saved(field: Field) -> bool:
+    """Whether ``field.pre_save`` may answer another value than the instance's:
+    a date or time field only with ``auto_now`` or ``auto_now_add``."""
+    if type(field) in (models.DateField, models.DateTimeField):
+        return field.auto_now or field.auto_now_add  # type: ignore[attr-defined]
+    return type(field).pre_save is not Field.pre_save
 
 
 # By (exact) field class, the types of the values its ``get_db_prep_save``
@@ -139,15 +151,56 @@ PLAIN: dict[type[Field], frozenset[type]] = {
 }
 
 
-def _prepared(columns: _Columns, values: list[Any]) -> list[Any]:
+# A value's preparation the short way: what ``get_db_prep_save`` answers for
+# it, by (exact) field class and the value's (exact) type, without the steps
+# that leave a value of that type as it is (expression checks, ``int()`` of an
+# int, ``to_python`` of a datetime); it calls the connection's adaptation as
+# Django does, so it holds on both databases. ``test_statements`` checks each
+# against Django, on both databases.
+Short = Callable[[BaseDatabaseOperations, Field, Any], Any]
+
+
+def _integer(ops: BaseDatabaseOperations, field: Field, value: int) -> Any:
+    return ops.adapt_integerfield_value(value, field.get_internal_type())
+
+
+def _datetime(ops: BaseDatabaseOperations, field: Field, value: datetime) -> Any:
+    if value.utcoffset() is None:  # naive: Django warns and makes it aware
+        return field.get_db_prep_save(value, connection=ops.connection)
+    return ops.adapt_datetimefield_value(value)
+
+
+def _json(ops: BaseDatabaseOperations, field: Field, value: Any) -> Any:
+    return ops.adapt_json_value(value, field.encoder)  # type: ignore[attr-defined]
+
+
+SHORT: dict[type[Field], dict[type, Short]] = {
+    models.IntegerField: {int: _integer},
+    models.BigIntegerField: {int: _integer},
+    models.PositiveIntegerField: {int: _integer},
+    models.DateTimeField: {datetime: _datetime},
+    models.JSONField: {dict: _json, list: _json},
+}
+
+
+def _prepared(
+    columns: _Columns, values: list[Any], ops: BaseDatabaseOperations
+) -> list[Any]:
     params: list[Any] = []
-    for field, plain, value in zip(columns.fields, columns.plain, values, strict=True):
-        if type(value) in plain:
+    for field, plain, short, value in zip(
+        columns.fields, columns.plain, columns.short, values, strict=True
+    ):
+        kind = type(value)
+        if kind in plain:
             params.append(value)
+        elif kind in short:
+            params.append(short[kind](ops, field, value))
+        elif str in plain and isinstance(value, str):
+            params.append(value)  # a TextChoices member: Django keeps it as it is
         elif isinstance(value, RawSQL):
             params.extend(value.params)
         else:
-            params.append(field.get_db_prep_save(value, connection=connection))
+            params.append(field.get_db_prep_save(value, connection=ops.connection))
     return params
 
 

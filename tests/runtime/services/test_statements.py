@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from django.db.models.sql import InsertQuery
 from runtime.models import Attempt, AuditLog, Job
 from runtime.services.statements import (
     PLAIN,
+    SHORT,
     NamedParams,
     columns_of,
     insert_sql,
@@ -120,6 +121,32 @@ def test_plain_values_are_the_ones_django_prepares_unchanged(
         assert field.get_db_prep_save(value, connection=connection) is value
 
 
+SHORT_SAMPLES: dict[type, list[Any]] = {
+    int: [0, 7, -3, 2**40],
+    datetime: [
+        datetime(2026, 12, 3, 18, 1, 2, 345678, tzinfo=UTC),
+        datetime(2026, 12, 3, 9, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+    dict: [{}, {"a": [1, None, "x"]}],
+    list: [[], [{"b": 2.5}]],
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field_class", list(SHORT))
+def test_short_preparations_answer_what_django_prepares(
+    field_class: type[Field],
+) -> None:
+    field = field_class()
+    field.set_attributes_from_name("f")
+    for kind, short in SHORT[field_class].items():
+        for value in SHORT_SAMPLES[kind]:
+            mine = short(connection.ops, field, value)
+            theirs = field.get_db_prep_save(value, connection=connection)
+            assert type(mine) is type(theirs)
+            assert _plain([mine]) == _plain([theirs])
+
+
 @pytest.mark.django_db
 def test_a_raw_row_of_some_columns_reads_as_only_reads_it() -> None:
     job = make_job(timeout_policy={"timeout_ms": 1000, "on_timeout_status": "failed"})
@@ -135,3 +162,15 @@ def test_a_raw_row_of_some_columns_reads_as_only_reads_it() -> None:
     assert (mine.job_id, mine.timeout_ms) == (job.pk, 1000)
     with pytest.raises(ValueError, match="no columns"):
         columns_of(Attempt, ("id", "nope"))
+
+
+def test_only_automatic_dates_count_as_computed_when_saved() -> None:
+    from django.db import models
+
+    from runtime.services.statements import _computes_when_saved
+
+    assert not _computes_when_saved(models.DateTimeField())
+    assert not _computes_when_saved(models.DateField(null=True))
+    assert _computes_when_saved(models.DateTimeField(auto_now=True))
+    assert _computes_when_saved(models.DateField(auto_now_add=True))
+    assert not _computes_when_saved(models.CharField())
