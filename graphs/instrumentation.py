@@ -131,8 +131,10 @@ class Listeners:
         if observed != 1:
             return handles if observed else None
         # the only one observing it: the engine tells that listener directly
-        i = next(i for i, handle in enumerate(handles) if handle is not None)
-        return Handoff((self.listeners[i], handles[i]))
+        for listener, handle in zip(self.listeners, handles, strict=True):
+            if handle is not None:
+                return Handoff((listener, handle))
+        raise AssertionError("one listener observes the superstep")
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool

@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
+    DEFAULT_TRACE_STATE,
     NonRecordingSpan,
     SpanContext,
     SpanKind,
@@ -56,6 +57,10 @@ _PLAIN = frozenset((str, bool, int, float))
 _FLAGS = tuple(TraceFlags(f) for f in range(4))
 _NO_EVENTS: tuple[Event, ...] = ()
 _NO_LINKS: tuple[trace.Link, ...] = ()
+# SpanContext is a tuple whose __new__ checks its ids: for ids known valid (a
+# nonzero draw of 64 or 128 bits, under a valid parent) its fields are set as
+# that __new__ sets them, without its call
+_new_tuple = tuple.__new__
 
 
 class _Facts:
@@ -156,11 +161,24 @@ def start_span(
         parent, flags, known, trace_state = None, facts.random, facts.root, None
     if known:  # what the sampler would answer, without asking it
         span_id = random.getrandbits(64) if facts.random_ids else 0
-        if not span_id:
-            span_id = tracer.id_generator.generate_span_id()
-        ids = SpanContext(
-            trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
-        )
+        if span_id and trace_id:  # both valid: SpanContext's fields as it sets them
+            ids = _new_tuple(
+                SpanContext,
+                (
+                    trace_id,
+                    span_id,
+                    False,
+                    _FLAGS[flags | _SAMPLED],
+                    DEFAULT_TRACE_STATE if trace_state is None else trace_state,
+                    True,
+                ),
+            )
+        else:
+            if not span_id:
+                span_id = tracer.id_generator.generate_span_id()
+            ids = SpanContext(
+                trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
+            )
         return Span(tracer, name, ids, parent, attributes, kind, True)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
