@@ -179,10 +179,11 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
         of = type(value)
         if of is str:  # most: the key's kept start and the value's bytes
             data = value.encode()
-            starts = _STRS.get(key) or _strs(key)
-            if len(data) < len(starts):
-                parts.append(starts[len(data)] + data)
+            try:
+                parts.append((_STRS.get(key) or _strs(key))[len(data)] + data)
                 continue
+            except IndexError:  # a length of more than one byte
+                pass
         elif of is int and 0 <= value < 128:  # a step number, mostly
             parts.append((_INTS.get(key) or _ints(key))[value])
             continue

@@ -408,7 +408,13 @@ class GraphSpans:
             _detach(token)
             _ended(owner, error, interrupted)
             return
-        _detach(handle.token)
+        if _VAR is None:
+            otel_context.detach(handle.token)
+        else:
+            try:
+                _VAR.reset(handle.token)
+            except Exception:  # as otel_context.detach: logged, not raised
+                logger.exception("Failed to detach context")
         if error is not None and not isinstance(error, GraphInterrupt):
             # a failed execution of a superstep's only node: an exception event
             # (a RetryPolicy may run it again); the superstep's end sets the
