@@ -203,23 +203,25 @@ class Span(trace.Span, ReadableSpan):
     is its own ``ReadableSpan`` (as the SDK's span is), its fields stored as
     ``ReadableSpan`` stores them, and it changes no more."""
 
-    __slots__ = (  # ReadableSpan's fields, and the tracer
+    __slots__ = (  # ReadableSpan's fields each span sets, and the tracer
         "_attributes",
         "_context",
         "_end_time",
-        "_events",
-        "_instrumentation_info",
-        "_instrumentation_scope",
         "_kind",
-        "_links",
         "_name",
         "_parent",
         "_resource",
         "_sampled",
         "_start_time",
-        "_status",
         "_tracer",
     )
+    # ReadableSpan's fields as most spans keep them: read from the class, set on
+    # the span only where it changes them (an event, a status)
+    _events: Sequence[Event] = _NO_EVENTS
+    _links: Sequence[trace.Link] = _NO_LINKS
+    _status: Status = UNSET
+    _instrumentation_scope = _SCOPE
+    _instrumentation_info = None
 
     def __init__(
         self,
@@ -238,12 +240,7 @@ class Span(trace.Span, ReadableSpan):
         self._parent = parent
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
-        self._events: Sequence[Event] = _NO_EVENTS
-        self._links = _NO_LINKS
-        self._status = UNSET
         self._resource = tracer.resource
-        self._instrumentation_scope = _SCOPE
-        self._instrumentation_info = None
         self._start_time = time.time_ns()
         self._end_time: int | None = None
 
