@@ -40,6 +40,7 @@ prefix, when several people share the server).
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -883,6 +884,12 @@ def role_overhead(args: argparse.Namespace) -> None:
     workloads = {"jobs": (job_through_worker(), 1), "chain": (ours_chain(10), 10)}
     if args.config:
         switches.set(args.config)
+        # the start-up's objects out of the collector's way: what a run
+        # allocates is collected as it is, but whether one full collection of
+        # the whole heap falls in a short run or not would swing its count by
+        # more than tracing costs
+        gc.collect()
+        gc.freeze()
         for name, (fn, _steps) in workloads.items():
             if name in args.workloads.split(","):
                 for i in range(args.n):

@@ -384,7 +384,11 @@ class GraphSpans:
     def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
         step: _Step = start.parent
         if step.alone:  # the superstep's span is the node's
-            step.span.set_attribute("oris.task_id", start.task_id)
+            span = step.span
+            if type(span) is spans.Span and type(span._attributes) is dict:
+                span._attributes["oris.task_id"] = start.task_id  # a str, kept as is
+            else:
+                span.set_attribute("oris.task_id", start.task_id)
             if start.attempt > 1:
                 step.span.set_attribute("oris.node.attempt", start.attempt)
             step.token = _attach(step.context)
