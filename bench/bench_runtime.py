@@ -495,7 +495,8 @@ def interleaved_clocks(
     ``background`` is ``(contender, clock, flush)``: the CPU clock of threads
     that work for that contender alone, when they like (the span exporter's),
     and what makes them finish that work. Their CPU is taken out of whichever
-    chunk it fell in and given to that contender, with the run's ``flush``."""
+    chunk it fell in and given to that contender, with the CPU of the run's
+    ``flush``."""
     wall = dict.fromkeys(contenders, 0.0)
     cpu = dict.fromkeys(contenders, 0.0)
     order = list(contenders.items())
@@ -514,9 +515,10 @@ def interleaved_clocks(
                 fn(i)
             wall[name] += time.perf_counter() - start
             cpu[name] += time.process_time() - start_cpu - (clock() - start_bg)
-    if background:
-        flush()  # the run's last spans exported too
-        cpu[owner] += clock() - begun
+    if background:  # its CPU out of the chunks, and the run's last spans' export
+        exported, start_cpu = clock() - begun, time.process_time()
+        flush()  # (in this thread: the SDK's force_flush exports in its caller's)
+        cpu[owner] += exported + time.process_time() - start_cpu
     return (
         {name: count * steps / wall[name] for name in contenders},
         {name: count * steps / cpu[name] for name in contenders},
