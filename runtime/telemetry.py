@@ -294,10 +294,6 @@ class _Step:
         self.token: Any = None
 
 
-def _current_context() -> otel_context.Context:
-    return otel_context.get_current()
-
-
 # The SDK's own runtime context keeps the current context in one ContextVar: a
 # superstep reads it, and its node sets and resets it, through that variable's
 # methods (what otel_context.get_current, attach and detach call, three calls
@@ -307,7 +303,7 @@ if type(
     otel_context._RUNTIME_CONTEXT
 ) is not ContextVarsRuntimeContext or not isinstance(_VAR, ContextVar):
     _VAR = None
-_get_context = _current_context if _VAR is None else _VAR.get
+_get_context = otel_context.get_current if _VAR is None else _VAR.get
 _attach = otel_context.attach if _VAR is None else _VAR.set
 _STEP_NAMES = tuple(f"superstep {n}" for n in range(256))  # one str per number
 
@@ -412,13 +408,7 @@ class GraphSpans:
             _detach(token)
             _ended(owner, error, interrupted)
             return
-        if _VAR is None:
-            otel_context.detach(handle.token)
-        else:
-            try:
-                _VAR.reset(handle.token)
-            except Exception:  # as otel_context.detach: logged, not raised
-                logger.exception("Failed to detach context")
+        _detach(handle.token)
         if error is not None and not isinstance(error, GraphInterrupt):
             # a failed execution of a superstep's only node: an exception event
             # (a RetryPolicy may run it again); the superstep's end sets the
