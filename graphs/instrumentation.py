@@ -126,13 +126,18 @@ class Listeners:
         self.listeners = tuple(flat)
 
     def superstep_start(self, start: SuperstepStart) -> Any:
-        handles = [listener.superstep_start(start) for listener in self.listeners]
-        observed = len(handles) - handles.count(None)
-        if observed != 1:
-            return handles if observed else None
-        # the only one observing it: the engine tells that listener directly
-        i = next(i for i, handle in enumerate(handles) if handle is not None)
-        return Handoff((self.listeners[i], handles[i]))
+        handles = []
+        observer: Handoff | None = None  # the only one observing it, so far
+        observed = 0
+        for listener in self.listeners:  # a loop, not a comprehension's frame
+            handle = listener.superstep_start(start)
+            handles.append(handle)
+            if handle is not None:
+                observed += 1
+                observer = Handoff((listener, handle))
+        if observed == 1:  # the engine tells that listener directly
+            return observer
+        return handles if observed else None
 
     def superstep_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool

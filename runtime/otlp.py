@@ -45,6 +45,7 @@ _KINDS = {kind: bytes((0x30, kind.value + 1)) for kind in SpanKind}
 _FLAGS = struct.pack("<BBI", 0x85, 0x01, 0x100)  # field 16: HAS_IS_REMOTE
 _REMOTE_FLAGS = struct.pack("<BBI", 0x85, 0x01, 0x300)  # ... | IS_REMOTE
 _UNSET = b"\x7a\x00"  # field 15, an empty Status
+_TAIL, _REMOTE_TAIL = _UNSET + _FLAGS, _UNSET + _REMOTE_FLAGS
 _UNSET_STATUS = spans.UNSET  # the status of a span of ours nothing set
 _STORED = (ReadableSpan, spans.Span)  # their fields as ReadableSpan stores them
 _BOOLS = {True: b"\x12\x02\x10\x01", False: b"\x12\x02\x10\x00"}  # value: AnyValue
@@ -52,6 +53,11 @@ _KEYS: dict[str, tuple[bytes, int]] = {}  # see _key
 _NAMES: dict[str, bytes] = {}  # see _name
 _IDS = struct.Struct(">BBQQBBQ")  # trace id (field 1, 16 bytes), span id (2)
 _PARENT = struct.Struct(">BBQ")  # parent span id (field 4)
+_CHILD_IDS = struct.Struct(">BBQQBBQBBQ")  # trace id, span id, parent span id
+_HEADS: dict[str, bytes] = {}  # see _head
+_STRS: dict[str, tuple[bytes, ...]] = {}  # see _strs
+_INTS: dict[str, tuple[bytes, ...]] = {}  # see _ints
+_INTERNAL = SpanKind.INTERNAL  # an enum member read once, not per span
 _LOW = (1 << 64) - 1
 _MAX_KEYS = 4096
 
@@ -126,7 +132,11 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
     """``ScopeSpans.spans`` (field 2): ``span`` as the SDK encodes it, or
     ``None`` for a span this module does not write (see the module's
     docstring). Its fields are read as ``ReadableSpan`` stores them (its
-    properties copy the attributes, events and links)."""
+    properties copy the attributes, events and links), and written in field
+    order with as few pieces as can be: the ids (and parent) in one pack, the
+    name and kind kept for the next span of that name, the times in one pack,
+    each attribute's ``KeyValue`` from its key's kept encoding, status and
+    flags together."""
     if type(span) not in _STORED or span._events or span._links:
         return None
     attributes = span._attributes
@@ -136,50 +146,116 @@ def _plain_span(span: ReadableSpan) -> bytes | None:
         elif getattr(attributes, "dropped", 1):
             return None
     context, parent = span._context, span._parent
-    if context is None:
+    start, end = span._start_time, span._end_time
+    if context is None or not (start and end):  # unended, or timeless: the SDK's
         return None
     # a SpanContext is a tuple: its fields unpacked without a property call each
     trace_id, span_id, _remote, _flags, trace_state, _valid = context
-    data = _IDS.pack(0x0A, 0x10, trace_id >> 64, trace_id & _LOW, 0x12, 0x08, span_id)
+    high, low = trace_id >> 64, trace_id & _LOW
     if trace_state is not DEFAULT_TRACE_STATE and trace_state:
         # the SDK writes it as key=value,...; "" is not written
         state = ",".join([f"{k}={v}" for k, v in trace_state.items()])
-        data += _field(b"\x1a", state.encode())
-    remote = False
-    if parent:
-        data += _PARENT.pack(0x22, 0x08, parent[1])
-        remote = parent[2]
-    name = span._name
-    if name:
-        try:
-            data += _NAMES[name]
-        except KeyError:
-            data += _name(name)
-    kind = span._kind
-    data += b"\x30\x01" if kind is SpanKind.INTERNAL else _KINDS[kind]
-    start, end = span._start_time, span._end_time
-    if start and end:
-        data += _TIMES.pack(0x39, start, 0x41, end)
-    elif start or end:  # an unended span, handed to an exporter anyway
-        return None
+        parts = [_IDS.pack(0x0A, 0x10, high, low, 0x12, 0x08, span_id)]
+        parts.append(_field(b"\x1a", state.encode()))
+        if parent:
+            parts.append(_PARENT.pack(0x22, 0x08, parent[1]))
+    elif parent:
+        parts = [
+            _CHILD_IDS.pack(
+                0x0A, 0x10, high, low, 0x12, 0x08, span_id, 0x22, 0x08, parent[1]
+            )
+        ]
+    else:
+        parts = [_IDS.pack(0x0A, 0x10, high, low, 0x12, 0x08, span_id)]
+    name, kind = span._name, span._kind
+    if kind is _INTERNAL:
+        head = _HEADS.get(name) or _head(name)
+    else:
+        head = (_NAMES.get(name) or _name(name)) + _KINDS[kind]
+    parts.append(head)
+    parts.append(_TIMES.pack(0x39, start, 0x41, end))
+    value: Any
     for key, value in attributes.items():
+        of = type(value)
+        if of is str:  # most: the key's kept start and the value's bytes
+            data = value.encode()
+            try:
+                parts.append((_STRS.get(key) or _strs(key))[len(data)] + data)
+                continue
+            except IndexError:  # a length of more than one byte
+                pass
+        elif of is int and 0 <= value < 128:  # a step number, mostly
+            parts.append((_INTS.get(key) or _ints(key))[value])
+            continue
         pair = _pair(key, value)
         if pair is None:
             return None
-        data += pair
+        parts.append(pair)
     status = span._status
+    remote = parent[2] if parent else False
     if status is _UNSET_STATUS:
-        data += _UNSET
-    elif status is not None:
-        data += _status(status.status_code, status.description)
-    data += _REMOTE_FLAGS if remote else _FLAGS
-    return _field(b"\x12", data)
+        parts.append(_REMOTE_TAIL if remote else _TAIL)
+    else:
+        if status is not None:
+            parts.append(_status(status.status_code, status.description))
+        parts.append(_REMOTE_FLAGS if remote else _FLAGS)
+    data = b"".join(parts)
+    n = len(data)
+    if n < 128:
+        return b"\x12" + _BYTE[n] + data
+    if n < 16384:  # a span, mostly
+        return b"\x12" + bytes((n & 0x7F | 0x80, n >> 7)) + data
+    return b"\x12" + _varint(n) + data
+
+
+def _strs(key: str) -> tuple[bytes, ...]:
+    """The start of ``key``'s ``KeyValue`` (``Span.attributes``, field 9) for
+    a ``str`` value of each length ``n`` whose lengths all fit one byte: the
+    value's bytes after it make the attribute. Kept for the next span."""
+    tagged, size = _KEYS.get(key) or _key(key)
+    found = tuple(
+        b"\x4a"
+        + _BYTE[size + n + 4]
+        + tagged
+        + b"\x12"
+        + _BYTE[n + 2]
+        + b"\x0a"
+        + _BYTE[n]
+        for n in range(max(0, 124 - size))
+    )
+    if len(_STRS) < _MAX_KEYS:
+        _STRS[key] = found
+    return found
+
+
+def _ints(key: str) -> tuple[bytes, ...]:
+    """``key``'s ``KeyValue`` with each ``int`` value from 0 to 127, kept for
+    the next span."""
+    found = tuple(_pair_of(key, n) for n in range(128))
+    if len(_INTS) < _MAX_KEYS:
+        _INTS[key] = found
+    return found
+
+
+def _pair_of(key: str, value: int) -> bytes:
+    pair = _pair(key, value)
+    assert pair is not None  # a small int is always written
+    return pair
+
+
+def _head(name: str) -> bytes:
+    """``Span.name`` (field 5) and ``Span.kind`` (field 6) of an internal
+    span, kept for the next span of that name."""
+    found = (_NAMES.get(name) or _name(name)) + b"\x30\x01"
+    if len(_HEADS) < _MAX_KEYS:
+        _HEADS[name] = found
+    return found
 
 
 def _name(name: str) -> bytes:
     """``Span.name`` (field 5), kept for the next span (names are few:
     ``superstep 3``, ``node a``, ...)."""
-    found = _field(b"\x2a", name.encode())
+    found = _field(b"\x2a", name.encode()) if name else b""  # "" is not written
     if len(_NAMES) < _MAX_KEYS:
         _NAMES[name] = found
     return found

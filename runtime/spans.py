@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
+    DEFAULT_TRACE_STATE,
     NonRecordingSpan,
     SpanContext,
     SpanKind,
@@ -56,6 +57,10 @@ _PLAIN = frozenset((str, bool, int, float))
 _FLAGS = tuple(TraceFlags(f) for f in range(4))
 _NO_EVENTS: tuple[Event, ...] = ()
 _NO_LINKS: tuple[trace.Link, ...] = ()
+# SpanContext is a tuple whose __new__ checks its ids: for ids known valid (a
+# nonzero draw of 64 or 128 bits, under a valid parent) its fields are set as
+# that __new__ sets them, without its call
+_new_tuple = tuple.__new__
 
 
 class _Facts:
@@ -156,11 +161,24 @@ def start_span(
         parent, flags, known, trace_state = None, facts.random, facts.root, None
     if known:  # what the sampler would answer, without asking it
         span_id = random.getrandbits(64) if facts.random_ids else 0
-        if not span_id:
-            span_id = tracer.id_generator.generate_span_id()
-        ids = SpanContext(
-            trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
-        )
+        if span_id and trace_id:  # both valid: SpanContext's fields as it sets them
+            ids = _new_tuple(
+                SpanContext,
+                (
+                    trace_id,
+                    span_id,
+                    False,
+                    _FLAGS[flags | _SAMPLED],
+                    DEFAULT_TRACE_STATE if trace_state is None else trace_state,
+                    True,
+                ),
+            )
+        else:
+            if not span_id:
+                span_id = tracer.id_generator.generate_span_id()
+            ids = SpanContext(
+                trace_id, span_id, False, _FLAGS[flags | _SAMPLED], trace_state
+            )
         return Span(tracer, name, ids, parent, attributes, kind, True)
     result = tracer.sampler.should_sample(context, trace_id, name, kind, attributes)
     if result.decision.is_sampled():
@@ -185,23 +203,25 @@ class Span(trace.Span, ReadableSpan):
     is its own ``ReadableSpan`` (as the SDK's span is), its fields stored as
     ``ReadableSpan`` stores them, and it changes no more."""
 
-    __slots__ = (  # ReadableSpan's fields, and the tracer
+    __slots__ = (  # ReadableSpan's fields each span sets, and the tracer
         "_attributes",
         "_context",
         "_end_time",
-        "_events",
-        "_instrumentation_info",
-        "_instrumentation_scope",
         "_kind",
-        "_links",
         "_name",
         "_parent",
         "_resource",
         "_sampled",
         "_start_time",
-        "_status",
         "_tracer",
     )
+    # ReadableSpan's fields as most spans keep them: read from the class, set on
+    # the span only where it changes them (an event, a status)
+    _events: Sequence[Event] = _NO_EVENTS
+    _links: Sequence[trace.Link] = _NO_LINKS
+    _status: Status = UNSET
+    _instrumentation_scope = _SCOPE
+    _instrumentation_info = None
 
     def __init__(
         self,
@@ -220,12 +240,7 @@ class Span(trace.Span, ReadableSpan):
         self._parent = parent
         self._attributes: dict[str, Any] | BoundedAttributes = attributes
         self._kind = kind
-        self._events: Sequence[Event] = _NO_EVENTS
-        self._links = _NO_LINKS
-        self._status = UNSET
         self._resource = tracer.resource
-        self._instrumentation_scope = _SCOPE
-        self._instrumentation_info = None
         self._start_time = time.time_ns()
         self._end_time: int | None = None
 

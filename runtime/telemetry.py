@@ -21,12 +21,15 @@ import multiprocessing.util
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.trace.propagation.tracecontext import (
     TraceContextTextMapPropagator,
 )
@@ -275,17 +278,44 @@ def attempt_span(lease: Lease) -> Iterator[Callable[[Finish], Finish]]:
 class _Step:
     """A traced superstep: its span, the context its nodes start in and, for a
     superstep of one node, that node's last recorded failure (``alone``: the
-    superstep's span is its node's too)."""
+    superstep's span is its node's too) and the token of its context's attach
+    while the node runs."""
 
-    __slots__ = ("alone", "context", "failure", "span")
+    __slots__ = ("alone", "context", "failure", "span", "token")
 
     def __init__(
         self, span: trace.Span, alone: bool, current: otel_context.Context
     ) -> None:
         self.span = span
-        self.context = trace.set_span_in_context(span, current)
+        # trace.set_span_in_context(span, current), in one copy
+        self.context = otel_context.Context(current, **{_SPAN_KEY: span})
         self.alone = alone
         self.failure: BaseException | None = None
+        self.token: Any = None
+
+
+# The SDK's own runtime context keeps the current context in one ContextVar: a
+# superstep reads it, and its node sets and resets it, through that variable's
+# methods (what otel_context.get_current, attach and detach call, three calls
+# fewer each); another runtime context is used through the API.
+_VAR = getattr(otel_context._RUNTIME_CONTEXT, "_current_context", None)
+if type(
+    otel_context._RUNTIME_CONTEXT
+) is not ContextVarsRuntimeContext or not isinstance(_VAR, ContextVar):
+    _VAR = None
+_get_context = otel_context.get_current if _VAR is None else _VAR.get
+_attach = otel_context.attach if _VAR is None else _VAR.set
+_STEP_NAMES = tuple(f"superstep {n}" for n in range(256))  # one str per number
+
+
+def _detach(token: Any) -> None:
+    if _VAR is None:
+        otel_context.detach(token)
+        return
+    try:
+        _VAR.reset(token)
+    except Exception:  # as otel_context.detach: logged, not raised
+        logger.exception("Failed to detach context")
 
 
 class GraphSpans:
@@ -301,28 +331,36 @@ class GraphSpans:
     __slots__ = ()
 
     def superstep_start(self, start: graphs.instrumentation.SuperstepStart) -> Any:
-        assert _state.tracer is not None
-        context = otel_context.get_current()
-        current = trace.get_current_span(context)
-        if (
-            current is not trace.INVALID_SPAN  # outside any span: a root span
+        tracer = _state.tracer
+        assert tracer is not None
+        context = _get_context()
+        # trace.get_current_span's look-up; outside any span: a root span
+        current = context.get(_SPAN_KEY)
+        if current is None or (
+            type(current) is not spans.Span and not isinstance(current, trace.Span)
+        ):
+            current = trace.INVALID_SPAN
+        elif (
+            current is not trace.INVALID_SPAN
             and not current.is_recording()
             and current.get_span_context().is_valid
         ):
             return None  # a sampled-out trace: nothing of it is recorded
         # few attributes: each costs on every superstep (the attempt span has
         # the thread; the node's, or the node spans below, say which nodes ran)
-        attributes: dict[str, Any] = {"oris.step": start.step}
+        step = start.step
+        attributes: dict[str, Any] = {"oris.step": step}
         if start.namespace:  # a subgraph's
             attributes["oris.graph"] = start.graph
             attributes["oris.checkpoint_ns"] = start.namespace
-        alone = len(start.nodes) == 1
+        nodes = start.nodes
+        alone = len(nodes) == 1
         if alone:
-            attributes["oris.node"] = start.nodes[0]
-        name = f"superstep {start.step}"
-        span = start_span(_state.tracer, name, None, attributes, current=current)
-        if not span.is_recording():  # sampled out by the provider's sampler
-            return None
+            attributes["oris.node"] = nodes[0]
+        name = _STEP_NAMES[step] if 0 <= step < 256 else f"superstep {step}"
+        span = start_span(tracer, name, None, attributes, current=current)
+        if type(span) is not spans.Span and not span.is_recording():
+            return None  # sampled out by the provider's sampler
         return _Step(span, alone, context)
 
     def superstep_end(
@@ -340,13 +378,18 @@ class GraphSpans:
         _ended(step.span, error, interrupted)
 
     def node_start(self, start: graphs.instrumentation.NodeStart) -> Any:
-        assert _state.tracer is not None
         step: _Step = start.parent
         if step.alone:  # the superstep's span is the node's
-            step.span.set_attribute("oris.task_id", start.task_id)
+            span = step.span
+            if type(span) is spans.Span and type(span._attributes) is dict:
+                span._attributes["oris.task_id"] = start.task_id  # a str, kept as is
+            else:
+                span.set_attribute("oris.task_id", start.task_id)
             if start.attempt > 1:
                 step.span.set_attribute("oris.node.attempt", start.attempt)
-            return step, otel_context.attach(step.context)
+            step.token = _attach(step.context)
+            return step
+        assert _state.tracer is not None
         attributes: dict[str, Any] = {
             "oris.node": start.node,
             "oris.task_id": start.task_id,
@@ -355,21 +398,23 @@ class GraphSpans:
             attributes["oris.node.attempt"] = start.attempt
         span = start_span(_state.tracer, f"node {start.node}", step.context, attributes)
         # current while the node runs: its model and tool calls are its children
-        return span, otel_context.attach(trace.set_span_in_context(span))
+        return span, _attach(trace.set_span_in_context(span))
 
     def node_end(
         self, handle: Any, *, error: BaseException | None, interrupted: bool
     ) -> None:
-        owner, token = handle
-        otel_context.detach(token)
-        if not isinstance(owner, _Step):
+        if type(handle) is not _Step:
+            owner, token = handle
+            _detach(token)
             _ended(owner, error, interrupted)
-        elif error is not None and not isinstance(error, GraphInterrupt):
+            return
+        _detach(handle.token)
+        if error is not None and not isinstance(error, GraphInterrupt):
             # a failed execution of a superstep's only node: an exception event
             # (a RetryPolicy may run it again); the superstep's end sets the
             # status if the failure stands
-            owner.span.record_exception(error)
-            owner.failure = error
+            handle.span.record_exception(error)
+            handle.failure = error
 
 
 class AgentSpans:
