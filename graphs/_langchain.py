@@ -33,6 +33,7 @@ __all__ = [
     "from_langchain",
     "is_message",
     "loaded",
+    "message_id",
     "new_id",
     "prepared_messages",
     "require",
@@ -120,12 +121,14 @@ def to_langchain(message: Any) -> Any:
     return getattr(lc, _TO_LC[kind])(**data)
 
 
-_message_id = operator.attrgetter("id")
+message_id = operator.attrgetter("id")
+"""A message's id (as ``m.id``, without a Python-level call)."""
 
 
-def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
+def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool, bool]:
     """LangChain messages, each with an id, from one message-like or a list of
-    them, with their ids and whether a removal is among them.
+    them, with their ids, whether a removal is among them and whether every id
+    was assigned here (none can then be anywhere else).
 
     Accepts LangChain or Oris messages, dicts, ``(role, content)`` tuples and
     strings; chunks become whole messages; a missing id is assigned in place, as
@@ -133,24 +136,27 @@ def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
     returned as it is.
 
     Returns:
-        The messages, their ids (in order), and whether a ``RemoveMessage`` is
-        among them.
+        The messages, their ids (in order), whether a ``RemoveMessage`` is
+        among them, and whether all the ids are new.
     """
     lc = sys.modules.get(_MESSAGES) or require()
     items = value if isinstance(value, list) else [value]
     whole = _whole_types(lc)
     kinds = set(map(type, items))
     if kinds <= whole:  # the usual case, checked without a Python-level loop
-        ids = list(map(_message_id, items))
+        ids = list(map(message_id, items))
+        fresh = False
         if None in ids:  # a new message (a node's reply): its id, in place
+            fresh = ids.count(None) == len(ids)
             for i, item in enumerate(items):
                 if ids[i] is None:
                     item.id = ids[i] = new_id()
-        return items, ids, lc.RemoveMessage in kinds
+        return items, ids, lc.RemoveMessage in kinds, fresh
     from graphs.messages import BaseMessage as OrisMessage
 
     out: list[Any] = []
     removals = False
+    fresh = bool(items)
     for item in items:
         if isinstance(item, lc.BaseMessage):
             message = item
@@ -162,9 +168,11 @@ def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool]:
             message = lc.message_chunk_to_message(message)
         if message.id is None:
             message.id = new_id()
+        else:
+            fresh = False
         removals = removals or isinstance(message, lc.RemoveMessage)
         out.append(message)
-    return out, list(map(_message_id, out)), removals
+    return out, list(map(message_id, out)), removals, fresh
 
 
 _whole: frozenset[type] | None = None

@@ -30,6 +30,8 @@ __all__ = ["RunAPI"]
 
 def _ignore(unsupported: dict[str, Any]) -> None:
     """Warn about LangGraph options graphs does not have (rather than swallow them)."""
+    if not unsupported:
+        return
     given = sorted(k for k, v in unsupported.items() if v is not None)
     if given:
         warnings.warn(
@@ -37,6 +39,9 @@ def _ignore(unsupported: dict[str, Any]) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+_DEFAULTS = RunOptions()
 
 
 def _options(
@@ -48,6 +53,14 @@ def _options(
     interrupt_after: str | Sequence[str] | None,
     **more: Any,
 ) -> RunOptions:
+    if (
+        context is None
+        and durability == "async"
+        and interrupt_before is None
+        and interrupt_after is None
+        and not more
+    ):  # every option at its default (the usual invoke): one shared object
+        return _DEFAULTS
     return RunOptions(
         context=coerce_context(graph.builder.context_schema, context),
         durability=durability,

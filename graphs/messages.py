@@ -124,29 +124,44 @@ def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> A
             f"Unrecognized format={format!r}. Expected one of 'langchain-openai', None."
         )
     if format is not None or _langchain_wanted(left, right, declared):
+        global _built
         lc = _langchain.loaded() or _langchain.require()
-        left_ids: list[Any]
+        left_ids: list[Any] | None
+        built = _built
         if type(left) is list and not left:  # the first write (the input)
             left_msgs, left_ids = left, []
+        elif built is not None and left is built[0] and left == built[1]:
+            # the list this merge built (the channel's value), still holding the
+            # same messages: they are LangChain messages with ids already
+            left_msgs, left_ids = left, None
         else:
-            left_msgs, left_ids, _ = _langchain.prepared_messages(left)
-        right_msgs, right_ids, removals = _langchain.prepared_messages(right)
+            left_msgs, left_ids, _, _ = _langchain.prepared_messages(left)
+        right_msgs, right_ids, removals, fresh = _langchain.prepared_messages(right)
         new_ids = set(right_ids)
-        if (
-            not removals
-            and len(new_ids) == len(right_ids)
-            and new_ids.isdisjoint(left_ids)
-        ):  # only new messages, each once: the merge appends them (a set of
-            # the few new ids is checked against the existing ones, no index)
+        if not removals and len(new_ids) == len(right_ids):
+            # only new messages, each once, append (ids assigned just now are
+            # new everywhere; others are checked against the existing ones)
+            if not fresh and left_ids is None:
+                left_ids = list(map(_langchain.message_id, left_msgs))
+            appended = fresh or new_ids.isdisjoint(left_ids or ())
+        else:
+            appended = False
+        if appended:
             merged = left_msgs + right_msgs
         else:
             merged = _merge_by_id(left_msgs, right_msgs, lc.RemoveMessage)
         if format is not None:
-            merged = lc.convert_to_messages(lc.convert_to_openai_messages(merged))
+            return lc.convert_to_messages(lc.convert_to_openai_messages(merged))
+        _built = (merged, list(merged))
         return merged
     left_msgs = _with_ids(convert_to_messages(left))
     right_msgs = _with_ids(convert_to_messages(right))
     return _merge_by_id(left_msgs, right_msgs, RemoveMessage)
+
+
+_built: tuple[list[Any], list[Any]] | None = None
+"""The last list of LangChain messages a merge returned, with the messages it
+held: when it comes back as ``left`` unchanged, it is not prepared again."""
 
 
 def _langchain_wanted(left: Any, right: Any, declared: str | None) -> bool:
