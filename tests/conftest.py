@@ -66,6 +66,19 @@ def _flush_by_delete() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, which then drops the test database: first the connection
+    of asgiref's shared thread is closed. An async test's database work runs
+    there (``sync_to_async`` outside any ``async_to_sync``), and on PostgreSQL
+    an open connection keeps the database from being dropped."""
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(autouse=True)
 def _test_graphs(settings, tmp_path, monkeypatch):
     """Registers the sample graphs and gives each test its own effects folder."""
