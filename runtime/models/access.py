@@ -56,7 +56,9 @@ class AuditLog(models.Model):
     # The reaper took an attempt back from a worker whose lease expired.
     LEASE_EXPIRED = "attempt.lease_expired"
 
-    actor_type = models.CharField(max_length=16)  # bearer|api_key|user|anonymous
+    actor_type = models.CharField(
+        max_length=16
+    )  # bearer|api_key|user|anonymous|system|shell
     actor_id = models.CharField(max_length=256, blank=True, default="")
     actor_role = models.CharField(max_length=16, blank=True, default="")
     action = models.CharField(max_length=64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, Unpack
@@ -15,7 +16,7 @@ from runtime.models import AuditLog
 class Actor:
     """Who asked: a console user, an API credential, the system itself."""
 
-    type: str  # user | api_key | bearer | anonymous | system
+    type: str  # user | api_key | bearer | anonymous | system | shell
     id: str | None = None
     role: str | None = None
     request_id: str = ""
@@ -23,6 +24,12 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls(type="system", id="oris", role=None)
+
+    @classmethod
+    def shell(cls) -> Actor:
+        """Whoever runs the ``oris`` command: the operating-system user. A shell
+        on the host reaches the database, so it acts as an admin."""
+        return cls(type="shell", id=getpass.getuser(), role="admin")
 
     @classmethod
     def for_user(cls, user: Any, *, request_id: str = "") -> Actor:

@@ -2,7 +2,8 @@
 operate jobs from the shell.
 
 It calls the same services, selectors and presenters as the API and the console,
-as the ``system`` actor. Every command prints a readable answer, or with
+as the ``shell`` actor: the audit trail names the operating-system user who
+ran the command. Every command prints a readable answer, or with
 ``--json`` exactly one JSON document on stdout; messages and ``--wait``'s
 progress go to stderr. Exit codes are in ``runtime.cli``.
 """
@@ -213,7 +214,7 @@ class Command(BaseCommand):
     ) -> None:
         value = None if input is None else parse_json(input, "--input")
         result = runs.job_run(
-            actor=Actor.system(),
+            actor=Actor.shell(),
             graph=graph,
             input=value,
             thread_id=thread,
@@ -243,7 +244,7 @@ class Command(BaseCommand):
             if not o["reason"].strip():
                 raise Error("--reject needs --reason (it is recorded in the audit log)")
             interrupts.interrupt_reject(
-                interrupt=found, actor=Actor.system(), reason=o["reason"]
+                interrupt=found, actor=Actor.shell(), reason=o["reason"]
             )
         else:
             value = (
@@ -252,14 +253,14 @@ class Command(BaseCommand):
                 else parse_json(o["value"], "--value")
             )
             interrupts.interrupt_resume(
-                interrupt=found, value=value, actor=Actor.system(), reason=o["reason"]
+                interrupt=found, value=value, actor=Actor.shell(), reason=o["reason"]
             )
         self.settle(selectors.job_get(thread_id=thread), o)
 
     def do_cancel(self, *, thread: str, reason: str, **_: Any) -> None:
         job = selectors.job_get(thread_id=thread)
         if job.status != Job.Status.CANCELLED:  # again: answered as the first time
-            job = jobs.job_cancel(job=job, actor=Actor.system(), reason=reason)
+            job = jobs.job_cancel(job=job, actor=Actor.shell(), reason=reason)
         data = present.job_cancel(job, reason or None)
         note = "" if data["status"] == "cancelled" else " (it stops at its next step)"
         self.emit(data, f"{job.thread_id} {data['status']}{note}")
@@ -357,7 +358,7 @@ class Command(BaseCommand):
     def do_dlq_replay(self, *, attempt_id: str, **_: Any) -> None:
         entry = dead_letter_replay(
             dead_letter=selectors.dead_letter_get(attempt_id=attempt_id),
-            actor=Actor.system(),
+            actor=Actor.shell(),
         )
         data = present.dead_letter_replayed(entry)
         self.emit(data, f"{entry.attempt_id} requeued (replay #{entry.replay_count})")
@@ -368,7 +369,7 @@ class Command(BaseCommand):
         job = selectors.job_get(thread_id=thread)
         if not recorded:
             data = runs.job_replay_once(
-                job=job, actor=Actor.system(), checkpoint_id=checkpoint
+                job=job, actor=Actor.shell(), checkpoint_id=checkpoint
             )
             self.emit(data, f"{thread} replay queued ({data.get('status')})")
             return
@@ -422,7 +423,7 @@ class Command(BaseCommand):
             results[name] = parse_json(value, "--tool-result")
         fork = forks.job_fork(
             job=selectors.job_get(thread_id=thread),
-            actor=Actor.system(),
+            actor=Actor.shell(),
             checkpoint_id=checkpoint,
             overrides=overrides,
         )
