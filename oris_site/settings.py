@@ -372,7 +372,7 @@ MIDDLEWARE = [
     "runtime.api.telemetry.TracingMiddleware",
     "runtime.api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oris_site.static.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
