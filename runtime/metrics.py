@@ -183,6 +183,12 @@ def _bound(value: float) -> str:
 # --- counting -------------------------------------------------------------------
 
 Key = tuple[str, str]  # (row name, label text)
+# the row key of each counter without labels
+_UNLABELLED: dict[str, Key] = {
+    s.name: (s.name, "")
+    for s in SERIES.values()
+    if s.kind == "counter" and not s.labels
+}
 
 
 class _Buffer:
@@ -258,7 +264,10 @@ def _record(items: list[tuple[Key, float]]) -> None:
 
 def inc(name: str, amount: float = 1, **labels: object) -> None:
     """Adds ``amount`` to counter ``oris_runtime_<name>``."""
-    _record([((name, _label_text(SERIES[name], labels)), amount)])
+    key = None if labels else _UNLABELLED.get(name)  # bytes written: each put
+    if key is None:
+        key = (name, _label_text(SERIES[name], labels))
+    _record([(key, amount)])
 
 
 def seen(name: str, **labels: object) -> None:
