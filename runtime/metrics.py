@@ -29,7 +29,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from prometheus_client import REGISTRY
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -256,8 +256,11 @@ def _joined(names: tuple[str, ...], values: tuple[object, ...]) -> str:
 
 def _record(items: list[tuple[Key, float]]) -> None:
     """Buffers counts; inside a transaction, when (and if) it commits."""
-    if connection.in_atomic_block:
-        transaction.on_commit(partial(_buffer.add, items))
+    # the connection looked up once (each read through django.db.connection,
+    # and transaction.on_commit, looks it up again: five calls each)
+    current = connections[DEFAULT_DB_ALIAS]
+    if current.in_atomic_block:
+        current.on_commit(partial(_buffer.add, items))
     else:
         _buffer.add(items)
 
