@@ -210,10 +210,11 @@ class Run:
                 return
             first = False
             listener = get_listener()
-            if listener is None:
+            handle = None if listener is None else self._observe(listener, tasks)
+            if listener is None or handle is None:  # no generator around it
                 following = yield from self._superstep(tasks, None)
             else:
-                following = yield from self._observed(listener, tasks)
+                following = yield from self._observed(listener, handle, tasks)
             if following is None:
                 return
             tasks = following
@@ -262,20 +263,23 @@ class Run:
             return None
         return tasks
 
-    def _observed(
-        self, listener: Listener, tasks: list[Task]
-    ) -> Generator[Request, Any, list[Task] | None]:
-        """:meth:`_superstep` between the listener's start and end calls."""
+    def _observe(self, listener: Listener, tasks: list[Task]) -> Any:
+        """The listener's handle of the superstep about to run (``None``: not
+        observed, nothing more to tell)."""
+        if len(tasks) == 1:  # most supersteps: no comprehension's frame
+            nodes: tuple[str, ...] = () if tasks[0].hidden else (tasks[0].name,)
+        else:
+            nodes = tuple([t.name for t in tasks if not t.hidden])
         start = superstep_start_of(
-            self.graph.name,
-            self.thread_id,
-            self.ns,
-            self.step + 1,
-            tuple(t.name for t in tasks if not t.hidden),
+            self.graph.name, self.thread_id, self.ns, self.step + 1, nodes
         )
-        handle = listener.superstep_start(start)
-        if handle is None:  # not observed: nothing more to tell
-            return (yield from self._superstep(tasks, None))
+        return listener.superstep_start(start)
+
+    def _observed(
+        self, listener: Listener, handle: Any, tasks: list[Task]
+    ) -> Generator[Request, Any, list[Task] | None]:
+        """:meth:`_superstep` between the listener's start (its ``handle``)
+        and end calls."""
         if type(handle) is Handoff:  # observed by another listener
             listener, handle = handle
         try:

@@ -18,6 +18,7 @@ class RuntimeConfig(AppConfig):
         )
         from runtime.metrics import register_collector
         from runtime.services.clusters import cluster_worker_spawned
+        from runtime.worker import heap
 
         register_collector()
         if settings.ORIS_OTEL_ENABLED:
@@ -25,3 +26,4 @@ class RuntimeConfig(AppConfig):
         else:
             telemetry.configure(None)  # model and tool calls counted, not traced
         post_spawn.connect(cluster_worker_spawned, dispatch_uid="oris-cluster-up")
+        post_spawn.connect(heap.settle, dispatch_uid="oris-heap-settled")

@@ -29,7 +29,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from prometheus_client import REGISTRY
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -183,6 +183,12 @@ def _bound(value: float) -> str:
 # --- counting -------------------------------------------------------------------
 
 Key = tuple[str, str]  # (row name, label text)
+# the row key of each counter without labels
+_UNLABELLED: dict[str, Key] = {
+    s.name: (s.name, "")
+    for s in SERIES.values()
+    if s.kind == "counter" and not s.labels
+}
 
 
 class _Buffer:
@@ -250,15 +256,21 @@ def _joined(names: tuple[str, ...], values: tuple[object, ...]) -> str:
 
 def _record(items: list[tuple[Key, float]]) -> None:
     """Buffers counts; inside a transaction, when (and if) it commits."""
-    if connection.in_atomic_block:
-        transaction.on_commit(partial(_buffer.add, items))
+    # the connection looked up once (each read through django.db.connection,
+    # and transaction.on_commit, looks it up again: five calls each)
+    current = connections[DEFAULT_DB_ALIAS]
+    if current.in_atomic_block:
+        current.on_commit(partial(_buffer.add, items))
     else:
         _buffer.add(items)
 
 
 def inc(name: str, amount: float = 1, **labels: object) -> None:
     """Adds ``amount`` to counter ``oris_runtime_<name>``."""
-    _record([((name, _label_text(SERIES[name], labels)), amount)])
+    key = None if labels else _UNLABELLED.get(name)  # bytes written: each put
+    if key is None:
+        key = (name, _label_text(SERIES[name], labels))
+    _record([(key, amount)])
 
 
 def seen(name: str, **labels: object) -> None:

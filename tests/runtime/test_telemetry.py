@@ -279,6 +279,20 @@ def test_tracing_is_off_unless_configured(monkeypatch) -> None:
     assert env_otel() is False
 
 
+def test_spans_are_exported_in_batches_of_2048_unless_the_variables_say(
+    monkeypatch,
+) -> None:
+    monkeypatch.delenv("OTEL_BSP_MAX_QUEUE_SIZE", raising=False)
+    monkeypatch.delenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", raising=False)
+    assert telemetry._batching() == (8192, 2048)
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1000")  # no batch above it
+    assert telemetry._batching() == (None, 1000)
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100")  # the SDK reads both
+    assert telemetry._batching() == (None, None)
+    monkeypatch.delenv("OTEL_BSP_MAX_QUEUE_SIZE")
+    assert telemetry._batching() == (8192, None)
+
+
 # -- across processes: a real worker exporting over OTLP ---------------------------
 
 
