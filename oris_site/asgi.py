@@ -12,7 +12,10 @@ own handler runs a synchronous chain under ASGI as a string of hops between the
 event loop and a thread made for each request (the chain, back to the loop for
 the view's resolution, to the thread again for each middleware's ``process_view``
 and for the view, and back); an answer's body (a stream, a ``runs.wait``) is sent
-from the loop as before.
+from the loop as before. The requests' threads are a pool of their own
+(``REQUEST_THREADS``, made as needed): a view that blocks (a cancel that waits
+for its run's end) holds one of them, not one of the loop's few threads that
+the streams' and waits' short looks use.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
@@ -31,14 +35,20 @@ from django.http import HttpRequest, HttpResponseBase
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
 os.environ.setdefault("ORIS_DB_POOL", "true")
 
+# At most this many requests run their synchronous part at once (Django's own
+# handler has no bound: a thread per request); the rest wait for a thread.
+REQUEST_THREADS = 64
+
 
 class OneHopHandler(ASGIHandler):
     """Django's ASGI handler, its middleware chain built synchronous and run with
-    the view in one executor call, with no thread made per request."""
+    the view in one call on a thread of its pool, with no thread made per
+    request."""
 
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self.threads = ThreadPoolExecutor(REQUEST_THREADS, "oris-request")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Django's handler wraps this in asgiref's ThreadSensitiveContext: a new
@@ -54,7 +64,9 @@ class OneHopHandler(ASGIHandler):
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        return await loop.run_in_executor(None, context.run, self._respond, request)
+        return await loop.run_in_executor(
+            self.threads, context.run, self._respond, request
+        )
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
         try:
