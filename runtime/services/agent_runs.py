@@ -99,6 +99,15 @@ def run_create(
             registered.graph, normalize_input(kwargs["input"]), name=assistant.graph
         )
     strategy = kwargs.get("multitask_strategy") or Run.Strategy.ENQUEUE
+    kwargs["config"] = _merged(assistant.config, kwargs.get("config") or {})
+    kwargs["context"] = _merged(assistant.context, kwargs.get("context") or {})
+    new = stateless or kwargs.get("if_not_exists") == "create"
+    if new and _accepts_at_once(kwargs):
+        accepted = _accept_on_new_thread(
+            thread_id, assistant, kwargs, strategy, actor, now
+        )
+        if accepted is not None:
+            return accepted
     with transaction.atomic():
         thread, created, fresh = _thread_for_run(thread_id, stateless, kwargs, now)
         if thread.job is not None and thread.job.graph != assistant.graph:
@@ -115,50 +124,8 @@ def run_create(
             for run in active:
                 _run_rollback(run, actor=actor, at=now)
             active = []
-        config = _merged(assistant.config, kwargs.get("config") or {})
-        kwargs["config"] = config
-        kwargs["context"] = _merged(assistant.context, kwargs.get("context") or {})
-        run = Run(
-            thread=thread,
-            assistant_id=assistant.assistant_id,
-            graph=assistant.graph,
-            multitask_strategy=strategy,
-            kwargs=kwargs,
-            metadata=kwargs.get("metadata") or {},
-            created_at=now,
-            updated_at=now,
-        )
-        # The stream's first event, at once: its waiting client need not wait
-        # for a worker (a redelivered attempt adds its own, runtime/worker).
-        rows = _RunRows(
-            run=run,
-            event=RunEvent(
-                run=run,
-                seq=1,
-                event="metadata",
-                data=json_line({"run_id": str(run.run_id), "attempt": 1}),
-                created_at=now,
-            ),
-            thread=thread,
-            metadata={
-                **thread.metadata,
-                "graph_id": assistant.graph,
-                "assistant_id": str(assistant.assistant_id),
-            },
-            audit=audit_entry(
-                actor=actor,
-                action="run.create",
-                resource_type="run",
-                resource_id=str(run.run_id),
-                details={
-                    "thread_id": thread.thread_id,
-                    "assistant_id": str(assistant.assistant_id),
-                    "graph": assistant.graph,
-                    "multitask_strategy": strategy,
-                },
-                at=now,
-            ),
-        )
+        rows = _rows_of(thread, assistant, kwargs, strategy, actor, now)
+        run = rows.run
         job_id = thread.job_id
         if not active:  # else the worker's finish of the active run starts it
             run.attempt = _run_start(
@@ -168,6 +135,108 @@ def run_create(
         if not rows.written:
             rows.write(job_id=job_id)
     return run
+
+
+def _rows_of(
+    thread: Thread,
+    assistant: Any,
+    kwargs: dict[str, Any],
+    strategy: str,
+    actor: Actor,
+    now: datetime,
+) -> _RunRows:
+    """A new run of ``thread`` and the rows its acceptance writes with it."""
+    run = Run(
+        thread=thread,
+        assistant_id=assistant.assistant_id,
+        graph=assistant.graph,
+        multitask_strategy=strategy,
+        kwargs=kwargs,
+        metadata=kwargs.get("metadata") or {},
+        created_at=now,
+        updated_at=now,
+    )
+    # The stream's first event, at once: its waiting client need not wait
+    # for a worker (a redelivered attempt adds its own, runtime/worker).
+    return _RunRows(
+        run=run,
+        event=RunEvent(
+            run=run,
+            seq=1,
+            event="metadata",
+            data=json_line({"run_id": str(run.run_id), "attempt": 1}),
+            created_at=now,
+        ),
+        thread=thread,
+        metadata={
+            **thread.metadata,
+            "graph_id": assistant.graph,
+            "assistant_id": str(assistant.assistant_id),
+        },
+        audit=audit_entry(
+            actor=actor,
+            action="run.create",
+            resource_type="run",
+            resource_id=str(run.run_id),
+            details={
+                "thread_id": thread.thread_id,
+                "assistant_id": str(assistant.assistant_id),
+                "graph": assistant.graph,
+                "multitask_strategy": strategy,
+            },
+            at=now,
+        ),
+    )
+
+
+def _accepts_at_once(kwargs: dict[str, Any]) -> bool:
+    """Whether a run on a new thread may be accepted as one statement outside a
+    transaction (``_accept_on_new_thread``): on PostgreSQL, with no transaction
+    open (the statement's deferred checks run at its own commit), and nothing
+    to do after its job's insert (a delay moves the attempt; a checkpoint of a
+    new thread is looked for first)."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not kwargs.get("after_seconds")
+        and not _checkpoint_of(kwargs)
+    )
+
+
+def _accept_on_new_thread(
+    thread_id: str,
+    assistant: Any,
+    kwargs: dict[str, Any],
+    strategy: str,
+    actor: Actor,
+    now: datetime,
+) -> Run | None:
+    """A first run on a thread that does not exist yet, accepted in one
+    statement that commits alone: the thread (linked to its new job), the job,
+    its attempt, the run with its first event, the audit rows, the doorbell's
+    ring. ``None``, with nothing written, when the thread exists, a job of its
+    id exists (a /v1 job's thread) or checkpoints of its id do (the thread's
+    insert then writes nothing, and the run's reference to it fails at the
+    commit): the caller then accepts the run as on an existing thread."""
+    thread = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
+    rows = _rows_of(thread, assistant, kwargs, strategy, actor, now)
+    rows.new_thread = True
+    try:
+        attempt = job_insert(
+            graph=assistant.graph,
+            input=kwargs.get("input") or {},
+            actor=actor,
+            options=JobOptions(),
+            thread_id=thread_id,
+            at=now,
+            along=rows.along,
+        )
+    except Conflict:  # the statement failed: nothing of it was written
+        return None
+    thread.job_id, thread.metadata = attempt.job_id, rows.metadata
+    thread._state.adding, thread._state.db = False, connection.alias
+    rows.run.attempt = attempt
+    return rows.run
 
 
 # The thread's link to the run's job (``{job}``: its id's SQL) and its metadata.
@@ -190,6 +259,9 @@ class _RunRows:
     metadata: dict[str, Any]
     audit: AuditLog
     written: bool = False
+    # The thread is new: inserted by the statement (linked to its job, unless
+    # checkpoints of its id exist), not updated.
+    new_thread: bool = False
 
     def write(self, *, job_id: int | None) -> None:
         """The rows, once the run's attempt (if any) is saved."""
@@ -215,13 +287,19 @@ class _RunRows:
 
     def ctes(self, named: NamedParams, *, job: str) -> str:
         at = self.run.created_at
-        link = named.part(
-            _THREAD_LINK.replace("{job}", job.replace("%", "%%")),
-            [
-                _THREAD_FIELDS["updated_at"].get_db_prep_save(at, connection),
-                _THREAD_FIELDS["metadata"].get_db_prep_save(self.metadata, connection),
-                self.thread.pk,
-            ],
+        link = (
+            self._insert(named, job)
+            if self.new_thread
+            else named.part(
+                _THREAD_LINK.replace("{job}", job.replace("%", "%%")),
+                [
+                    _THREAD_FIELDS["updated_at"].get_db_prep_save(at, connection),
+                    _THREAD_FIELDS["metadata"].get_db_prep_save(
+                        self.metadata, connection
+                    ),
+                    self.thread.pk,
+                ],
+            )
         )
         sql = (
             f"run AS ({named.part(*insert_sql(self.run))}),"
@@ -233,6 +311,22 @@ class _RunRows:
             row._state.adding, row._state.db = False, connection.alias
         self.written = True
         return sql
+
+    def _insert(self, named: NamedParams, job: str) -> str:
+        new = Thread(
+            thread_id=self.thread.pk,
+            metadata=self.metadata,
+            created_at=self.thread.created_at,
+            updated_at=self.run.created_at,
+            job_id=RawSQL(job.removeprefix("(").removesuffix(")"), ()),
+        )
+        sql, params = insert_sql(new)
+        head, values = sql.split(" VALUES ", 1)
+        return named.part(
+            f"{head} SELECT {values[1:-1]} WHERE NOT EXISTS"
+            f" (SELECT FROM {Checkpoint._meta.db_table} WHERE thread_id = %s)",
+            [*params, self.thread.pk],
+        )
 
 
 _THREAD_FIELDS = {f.attname: f for f in Thread._meta.concrete_fields}
@@ -585,8 +679,11 @@ def run_output(run: Run | uuid.UUID) -> Any:
     with connection.cursor() as cursor:
         cursor.execute(_LAST_OUTPUT, [_run_key(run_id)])
         last = cursor.fetchone()
-    if last is None:
-        return {}
-    event, data = last
+    return {} if last is None else run_answer(*last)
+
+
+def run_answer(event: str, data: str) -> Any:
+    """What a wait answers for a finished run whose last ``values`` or
+    ``error`` event is ``event`` with ``data`` (its stored JSON)."""
     value = json.loads(data)
     return {"__error__": value} if event == "error" else value

@@ -1,8 +1,10 @@
 """Waking a web process's run waits and streams with PostgreSQL's LISTEN/NOTIFY.
 
 On PostgreSQL, triggers (migrations ``0019_run_notify``,
-``0020_run_notify_status``) send ``NOTIFY oris_runs`` when a run's status
-changes (payload ``'<run id> <status>'``), when events of it are inserted
+``0020_run_notify_status``, ``0021_run_notify_output``) send ``NOTIFY oris_runs``
+when a run's status changes (payload ``'<run id> <status>'``; a final status
+also carries the run's answer, ``'<run id> <status> <event> <data>'``, its last
+``values`` or ``error`` event, unless it is long), when events of it are inserted
 (``'<run id> event'``) and when it is deleted (``'<run id>'``); a notification is
 delivered when the writing transaction commits, never when it rolls back. Each
 process that waits on runs keeps one connection of its own that LISTENs, read by a
@@ -89,17 +91,20 @@ class Waiter:
         self.since = time.monotonic()
         self.woken = 0  # notifications received (tests read it)
         self.kind = ""  # of the last one since the last wait
+        # What the last one carried besides: a final status's answer, as
+        # ``'<event> <data>'`` (``""``: none).
+        self.detail = ""
         # Whether every notification of the run since ``watch(since=...)`` reaches
         # this waiter (the listener was up all along): no first look is needed.
         self.heard_all = False
 
-    def ring(self, kind: str = "") -> None:  # from the listener's thread
+    def ring(self, kind: str = "", detail: str = "") -> None:  # listener's thread
         if self.wants is None or self.wants(kind):
-            self.loop.call_soon_threadsafe(self._set, kind)
+            self.loop.call_soon_threadsafe(self._set, kind, detail)
 
-    def _set(self, kind: str) -> None:
+    def _set(self, kind: str, detail: str) -> None:
         self.woken += 1
-        self.kind = kind
+        self.kind, self.detail = kind, detail
         self.event.set()
 
     async def wait(self) -> str:
@@ -126,7 +131,7 @@ class Hub:
         # The last status notification (its kind, when) of each run that had no
         # waiter here, for RECENT_SECONDS: a request that created a run and
         # watches it only after the commit hears what came in between.
-        self.recent: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self.recent: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
         self.up = threading.Event()  # set while LISTENing
         self.up_since = 0.0  # monotonic(): when the current LISTEN began
         self.stopping = threading.Event()
@@ -147,7 +152,7 @@ class Hub:
             waiter.heard_all = True
             heard = self.recent.pop(run_id, None)
         if heard is not None:
-            waiter.ring(heard[1])
+            waiter.ring(heard[1], heard[2])
 
     def remove(self, run_id: str, waiter: Waiter) -> None:
         with self.lock:
@@ -159,16 +164,17 @@ class Hub:
 
     def wake(self, payload: str) -> None:
         run_id, _, kind = payload.partition(" ")
+        kind, _, detail = kind.partition(" ")
         with self.lock:
             found = list(self.waiters.get(run_id, ()))
             if not found and kind != "event":
-                self._remember(run_id, kind)
+                self._remember(run_id, kind, detail)
         for waiter in found:
-            waiter.ring(kind)
+            waiter.ring(kind, detail)
 
-    def _remember(self, run_id: str, kind: str) -> None:
+    def _remember(self, run_id: str, kind: str, detail: str) -> None:
         now = time.monotonic()
-        self.recent[run_id] = (now, kind)
+        self.recent[run_id] = (now, kind, detail)
         self.recent.move_to_end(run_id)
         while self.recent:
             first = next(iter(self.recent.values()))

@@ -161,9 +161,11 @@ def test_a_rolled_back_write_notifies_nobody() -> None:
 class _Recorder:
     def __init__(self, heard: list[str], run_id: str) -> None:
         self.heard, self.run_id = heard, run_id
+        self.details: list[str] = []
 
-    def ring(self, kind: str = "") -> None:
+    def ring(self, kind: str = "", detail: str = "") -> None:
         self.heard.append(f"{self.run_id} {kind}")
+        self.details.append(detail)
 
 
 def test_a_wait_is_not_woken_by_its_runs_events_nor_its_start(
@@ -294,3 +296,55 @@ def test_a_wait_looks_first_unless_listening_since_before_its_run(
         body = asyncio.run(_read(runs_api.outcome(run.pk, since=since)))
         assert json.loads(body) == {"n": 2}
         assert looks == [1]
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads: list[int] = []
+    original = agent_runs.run_output
+
+    def read(*args: Any) -> Any:
+        reads.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(agent_runs, "run_output", read)
+    return reads
+
+
+@pytest.mark.parametrize("size", [10, 8000])
+def test_a_final_notification_carries_the_answer_unless_long(
+    monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The end's notification carries the run's last values: the wait answers
+    them without reading them (``0021_run_notify_output``); an answer too long
+    for a notification's payload is read."""
+    monkeypatch.setattr(notifications, "FALLBACK_SECONDS", NEVER)
+    looks = _counting(monkeypatch, "_finished")
+    reads = _counting_reads(monkeypatch)
+    _listening()
+    since = time.monotonic()
+    run = _pending_run()
+    answer = {"n": 2, "text": "é" * size}
+
+    def finish() -> None:
+        try:
+            with transaction.atomic():
+                RunEvent.objects.create(
+                    run=run,
+                    seq=2,
+                    event="values",
+                    data=json.dumps(answer, ensure_ascii=False),
+                    created_at=timezone.now(),
+                )
+                Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCESS)
+        finally:
+            connection.close()
+
+    async def scenario() -> bytes:
+        reading = asyncio.create_task(_read(runs_api.outcome(run.pk, since=since)))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(finish)
+        return await asyncio.wait_for(reading, 60)
+
+    assert json.loads(asyncio.run(scenario())) == answer
+    assert looks == []
+    assert reads == ([] if size == 10 else [1])

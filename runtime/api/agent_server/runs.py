@@ -314,7 +314,7 @@ async def outcome(
                     beat = time.monotonic()
                     yield b" "
                 if await waiter.wait() in RUN_FINAL:  # over (for good): its output
-                    value = await _short(agent_runs.run_output)(run_id)
+                    value = await _answer(run_id, waiter.detail)
                     break
     except asyncio.CancelledError:
         if on_disconnect == "cancel" and actor is not None:
@@ -323,6 +323,14 @@ async def outcome(
     if discard:
         await _short(_discard)(run_id)
     yield json_line(value).encode()
+
+
+async def _answer(run_id: Any, detail: str) -> Any:
+    """A finished run's answer: the one its notification carried, else read."""
+    event, _, data = detail.partition(" ")
+    if event in ("values", "error") and data:
+        return agent_runs.run_answer(event, data)
+    return await _short(agent_runs.run_output)(run_id)
 
 
 def run_path(run: Run) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from rest_framework.permissions import AllowAny
@@ -12,6 +13,7 @@ from runtime.api.agent_server.base import AgentServerApi
 from runtime.api.permissions import Scope
 
 
+@cache  # a lookup parses the package's metadata files: most of a request's CPU
 def _version(package: str) -> str | None:
     try:
         return version(package)
