@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.utils.json import strict_constant
@@ -25,7 +26,7 @@ class JSONParser(parsers.JSONParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             # DRF's, without a decoding reader: the body is read whole anyway
             text = stream.read().decode(encoding)
