@@ -7,9 +7,9 @@ import json
 import math
 from typing import Any
 
-from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]
 from rest_framework.utils.json import strict_constant
 
 from runtime.errors import InvalidArgument
@@ -26,7 +26,7 @@ class JSONParser(parsers.JSONParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> Any:
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        encoding = get_encoding(parser_context or {})  # a text codec, else a 400
         try:
             # DRF's, without a decoding reader: the body is read whole anyway
             text = stream.read().decode(encoding)
