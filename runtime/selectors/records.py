@@ -65,7 +65,7 @@ _API_KEY = (
 )
 # key id -> (monotonic time read, row): the rows ``api_key_find`` read lately
 _KEPT: dict[str, tuple[float, ApiKey]] = {}
-KEPT_KEYS = 1024  # past this many key ids, the oldest reads are forgotten
+KEPT_KEYS = 1024  # past this many key ids, every kept read is forgotten
 
 
 def api_key_find(*, key_id: str, max_age: float = 0.0) -> ApiKey | None:
@@ -85,8 +85,8 @@ def api_key_find(*, key_id: str, max_age: float = 0.0) -> ApiKey | None:
         return None
     key = model_from_row(ApiKey, row)
     if max_age > 0:
-        if len(_KEPT) >= KEPT_KEYS and key_id not in _KEPT:
-            del _KEPT[next(iter(_KEPT))]  # the oldest inserted
+        if len(_KEPT) >= KEPT_KEYS:
+            _KEPT.clear()  # one step, safe beside other threads' reads
         _KEPT[key_id] = (now, key)
     return key
 
