@@ -103,3 +103,14 @@ def _metrics_flushed_at_scrape(settings):
     metrics.discard_pending()
     yield
     metrics.discard_pending()
+
+
+@pytest.fixture(autouse=True)
+def _api_keys_read_anew():
+    """No test's request finds a key row another test's request kept
+    (``selectors.api_key_find``): key ids repeat across tests."""
+    from runtime.selectors import api_key_forget
+
+    api_key_forget()
+    yield
+    api_key_forget()

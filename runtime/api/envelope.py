@@ -23,7 +23,7 @@ def request_id_from(header: str | None) -> str:
 def request_id(request: HttpRequest) -> str:
     rid = getattr(request, "oris_request_id", None)
     if rid is None:
-        rid = request_id_from(request.headers.get("x-request-id"))
+        rid = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
         request.oris_request_id = rid  # type: ignore[attr-defined]
     return rid
 

@@ -145,7 +145,7 @@ class JobCollectionApi(OrisApi):
     )
     def post(self, request: Request) -> Response:
         data = self.body(RunJobInput)
-        traceparent = request.headers.get("traceparent")
+        traceparent = request.META.get("HTTP_TRACEPARENT")
         result = runs.job_run(actor=self.actor(), traceparent=traceparent, **data)
         return self.ok(result.response)
 

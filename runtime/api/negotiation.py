@@ -31,7 +31,7 @@ class ContentNegotiation(DefaultContentNegotiation):
         asked = format_suffix or request.query_params.get(
             self.settings.URL_FORMAT_OVERRIDE
         )
-        accept = request.headers.get("accept", "*/*")
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
         renderers = list(renderers)  # DRF's: a list
         key = (*map(type, renderers), asked, accept)
         found = _CHOSEN.get(key)

@@ -3,10 +3,14 @@ numbers the databases cannot store."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]
+from rest_framework.utils.json import strict_constant
 
 from runtime.errors import InvalidArgument
 
@@ -22,10 +26,16 @@ class JSONParser(parsers.JSONParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> Any:
+        encoding = get_encoding(parser_context or {})  # a text codec, else a 400
         try:
-            data = super().parse(stream, media_type, parser_context)
+            # DRF's, without a decoding reader: the body is read whole anyway
+            text = stream.read().decode(encoding)
+            parse_constant = strict_constant if self.strict else None
+            data = json.loads(text, parse_constant=parse_constant)
         except RecursionError:  # nested deeper than the interpreter's own limit
             raise too_deep() from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         json_check(data)
         return data
 

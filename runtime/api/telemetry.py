@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django_prometheus import middleware as prometheus
+from django_prometheus.utils import Time
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -31,7 +32,7 @@ class TracingMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         fields = {"request_id": request_id(request)}
-        header = request.headers.get("traceparent")
+        header = request.META.get("HTTP_TRACEPARENT")
         tracer = telemetry.tracer()
         if tracer is None or request.path.startswith(_UNTRACED):
             trace_id = trace_id_of(header)
@@ -78,6 +79,22 @@ class PrometheusAfterMiddleware(prometheus.PrometheusAfterMiddleware):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._children: dict[tuple[Any, ...], Any] = {}
+
+    def process_request(self, request: HttpRequest) -> None:
+        """The package's, with its two headers read from ``META``: the first use
+        of ``request.headers`` builds it, a call for each header of the request."""
+        metrics, meta = self.metrics, request.META
+        self.label_metric(
+            metrics.requests_by_method, request, method=self._method(request)
+        ).inc()
+        self.label_metric(
+            metrics.requests_by_transport, request, transport=self._transport(request)
+        ).inc()
+        if meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+            self.label_metric(metrics.requests_ajax, request).inc()
+        content_length = int(meta.get("CONTENT_LENGTH") or 0)
+        self.label_metric(metrics.requests_body_bytes, request).observe(content_length)
+        request.prometheus_after_middleware_event = Time()  # type: ignore[attr-defined]
 
     def label_metric(
         self,

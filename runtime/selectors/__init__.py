@@ -55,6 +55,7 @@ from runtime.selectors.jobs import (
 )
 from runtime.selectors.records import (
     api_key_find,
+    api_key_forget,
     api_keys_exist,
     attempt_get,
     audit_log_list,
@@ -75,6 +76,7 @@ __all__ = [
     "interrupts_with_approvals",
     "SETTLED",
     "api_key_find",
+    "api_key_forget",
     "api_keys_exist",
     "CheckpointEntry",
     "GraphInfo",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from django.db import connection
@@ -62,14 +63,41 @@ _API_KEY = (
     f"SELECT {', '.join(f.column for f in ApiKey._meta.concrete_fields)}"
     f" FROM {ApiKey._meta.db_table} WHERE key_id = %s"
 )
+# key id -> (monotonic time read, row): the rows ``api_key_find`` read lately
+_KEPT: dict[str, tuple[float, ApiKey]] = {}
+KEPT_KEYS = 1024  # past this many key ids, every kept read is forgotten
 
 
-def api_key_find(*, key_id: str) -> ApiKey | None:
-    """The stored key with this id, usable or not (the caller checks)."""
+def api_key_find(*, key_id: str, max_age: float = 0.0) -> ApiKey | None:
+    """The stored key with this id, usable or not (the caller checks). With
+    ``max_age``, a row this process read at most ``max_age`` seconds ago answers
+    without a query (the services that change a key forget it at once:
+    ``api_key_forget``); an id with no row is always read."""
+    now = time.monotonic()
+    kept = _KEPT.get(key_id) if max_age > 0 else None
+    if kept is not None and now - kept[0] < max_age:
+        return kept[1]
     with connection.cursor() as cursor:
         cursor.execute(_API_KEY, [key_id])
         row = cursor.fetchone()  # key_id is unique
-    return None if row is None else model_from_row(ApiKey, row)
+    if row is None:
+        _KEPT.pop(key_id, None)
+        return None
+    key = model_from_row(ApiKey, row)
+    if max_age > 0:
+        if len(_KEPT) >= KEPT_KEYS:
+            _KEPT.clear()  # one step, safe beside other threads' reads
+        _KEPT[key_id] = (now, key)
+    return key
+
+
+def api_key_forget(*, key_id: str | None = None) -> None:
+    """Forgets the kept read of ``key_id`` (of every key with ``None``): its next
+    ``api_key_find`` reads the row."""
+    if key_id is None:
+        _KEPT.clear()
+    else:
+        _KEPT.pop(key_id, None)
 
 
 def api_keys_exist() -> bool:

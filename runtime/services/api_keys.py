@@ -12,6 +12,7 @@ from django.utils import timezone
 from runtime.errors import Conflict, InvalidArgument
 from runtime.models import ApiKey
 from runtime.models.access import hash_secret
+from runtime.selectors import api_key_forget
 from runtime.services.audit import Actor, audit_record
 
 
@@ -46,6 +47,7 @@ def api_key_create(
             created_at=now,
             updated_at=now,
         )
+        _forget(key_id)
         audit_record(
             actor=actor,
             action="api_key.create",
@@ -73,6 +75,7 @@ def api_key_revoke(*, key: ApiKey, actor: Actor, at: datetime | None = None) -> 
             resource_id=key.key_id,
             at=now,
         )
+        _forget(key.key_id)
     key.refresh_from_db()
     return key
 
@@ -85,3 +88,11 @@ def api_key_touch(*, key: ApiKey, at: datetime | None = None) -> None:
     ApiKey.objects.filter(pk=key.pk).exclude(
         last_used_at__gt=now - timedelta(minutes=1)
     ).update(last_used_at=now)
+    key.last_used_at = now  # a kept row (api_key_find) knows it too
+
+
+def _forget(key_id: str) -> None:
+    """This process's kept read of the key (``api_key_find``) is forgotten now and
+    when the change commits (a request between the two could read the old row)."""
+    api_key_forget(key_id=key_id)
+    transaction.on_commit(lambda: api_key_forget(key_id=key_id))

@@ -64,6 +64,39 @@ def test_revoked_and_expired_keys_are_refused() -> None:
         assert_error(client.get("/v1/jobs"), 401, "unauthorized")
 
 
+def test_a_key_revoked_here_is_refused_at_once() -> None:
+    """The key's row, kept after its first request, is forgotten by the revoke."""
+    key, secret = api_key_create(actor=ALICE, role="admin", key_id="k")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY_ID="k", HTTP_X_API_KEY=secret)
+    assert client.get("/v1/jobs").status_code == 200
+    api_key_revoke(key=key, actor=ALICE)
+    assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+
+
+def test_a_key_revoked_elsewhere_is_refused_within_the_bound(monkeypatch) -> None:
+    """Revoked by another process (the row changed under this one): refused once
+    ``KEY_READ_SECONDS`` have passed since this process read it; the secret is
+    checked on every request meanwhile."""
+    from runtime.api import auth
+    from runtime.selectors import records
+
+    clock = [1000.0]
+    monkeypatch.setattr(records.time, "monotonic", lambda: clock[0])
+    _, secret = api_key_create(actor=ALICE, role="admin", key_id="k")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY_ID="k", HTTP_X_API_KEY=secret)
+    assert client.get("/v1/jobs").status_code == 200
+    ApiKey.objects.filter(key_id="k").update(status=ApiKey.Status.DISABLED)
+    clock[0] += auth.KEY_READ_SECONDS / 2
+    assert client.get("/v1/jobs").status_code == 200  # the kept row
+    client.credentials(HTTP_X_API_KEY_ID="k", HTTP_X_API_KEY=secret + "x")
+    assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+    client.credentials(HTTP_X_API_KEY_ID="k", HTTP_X_API_KEY=secret)
+    clock[0] += auth.KEY_READ_SECONDS
+    assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+
+
 def test_the_static_bearer_token_is_admin(settings) -> None:
     settings.ORIS_API_AUTH_BEARER_TOKEN = "s3cret"
     client = APIClient()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+
 import pytest
 from django.apps import apps
 
@@ -90,6 +92,21 @@ def test_a_bad_run_request_is_400_and_writes_nothing(alice_admin, body) -> None:
         alice_admin.post("/v1/jobs/run", body, format="json"), 400, "invalid_argument"
     )
     assert rows() == before
+
+
+def test_a_body_is_decoded_by_its_charset_and_only_a_text_one(alice_admin) -> None:
+    body = '{"thread_id": "t-\u00e9", "input": "x"}'.encode("latin-1")
+    response = alice_admin.post(
+        "/v1/jobs/run", body, content_type="application/json; charset=latin-1"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["thread_id"] == "t-\u00e9"
+    compressed = bz2.compress(b'{"input": "' + b"x" * 10_000 + b'"}')
+    response = alice_admin.post(
+        "/v1/jobs/run", compressed, content_type="application/json; charset=bz2_codec"
+    )
+    assert response.status_code == 400, response.content
+    assert rows()["Job"] == 1
 
 
 def test_a_number_beyond_a_float_is_refused(alice_admin) -> None:
