@@ -41,7 +41,7 @@ from django_q import cluster
 from django_q.conf import Conf
 from django_q.worker import worker as q2_worker
 
-from runtime.services import clusters, dispatch
+from runtime.services import dispatch
 from runtime.services.notifications import listen_connection
 from runtime.worker.drain import worker_drain
 
@@ -104,8 +104,8 @@ class ServingQueue:
         limit = settings.ORIS_DRAIN_LIMIT
         self.timer.value = self.timeout + 3 if self.timeout else -1  # busy
         try:
-            close_old_connections()
-            clusters.cluster_progressed()
+            close_old_connections()  # as q2's worker does before a task
+            # (Its progress is noted when a run starts: heartbeats.keep.)
             ran = worker_drain(limit=limit, reap=True)
         except Exception:  # the database is away, most likely
             logger.exception("draining failed; looking again soon")
