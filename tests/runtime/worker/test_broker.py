@@ -96,6 +96,10 @@ def listener_pids(channel: str) -> set[int]:
         return {pid for (pid,) in cursor.fetchall()}
 
 
+def listeners() -> set[int]:
+    return listener_pids(CHANNEL) | listener_pids(WORK_CHANNEL)
+
+
 def warm_up(cluster: Cluster) -> None:
     """Runs a first job, so the cluster has read the task table since it started."""
     first = make_job()
@@ -161,7 +165,7 @@ def test_the_listeners_survive_terminated_backends(cluster: Cluster) -> None:
     assert wait_until(
         lambda: len(listener_pids(WORK_CHANNEL)) == 2, deadline=cluster.deadline()
     )
-    old = listener_pids(CHANNEL) | listener_pids(WORK_CHANNEL)
+    old = listeners()
     assert len(old) == 3  # the pusher's and the two workers'
     with connection.cursor() as cursor:
         for pid in old:
@@ -170,8 +174,7 @@ def test_the_listeners_survive_terminated_backends(cluster: Cluster) -> None:
     during = make_job()  # polled for, or claimed right after reconnecting
     assert wait_until(completed(during), deadline=cluster.deadline()), cluster.output()
     assert wait_until(
-        lambda: len((listener_pids(CHANNEL) | listener_pids(WORK_CHANNEL)) - old)
-        == 3,
+        lambda: len(listeners() - old) == 3,
         deadline=cluster.deadline(),
     )
     after = make_job()
