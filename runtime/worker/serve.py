@@ -142,7 +142,7 @@ class ServingQueue:
                 str(exc).strip(),
                 Conf.POLL,
             )
-            self._close()
+            self.close()
             return True
         return notified > 0
 
@@ -159,7 +159,8 @@ class ServingQueue:
         logger.info("worker listens on %s", dispatch.WORK_CHANNEL)
         return True
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Closes the LISTEN connection (it reconnects when it waits next)."""
         if self.listener is not None:
             self.listener.close()
         self.listener = None
