@@ -60,7 +60,7 @@ _RING = f"""
 WORK_CHANNEL = "oris_attempts"
 _NOTIFY = "SELECT pg_notify(%s, %s)"
 
-# The q2 task a ring enqueues on PostgreSQL, with the notification that wakes a
+# The q2 task a ring enqueues on PostgreSQL when rings are q2 tasks, with the notification that wakes a
 # listening cluster (runtime/worker/broker.py) when the row commits.
 Q_CHANNEL = "django_q_ormq"
 _TASKS = OrmQ._meta.db_table
@@ -86,8 +86,9 @@ def _ring_params(queue: str, now: datetime) -> list[Any]:
 
 
 def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
-    """Queues a delivery for ``queue`` in the caller's transaction, unless one per
-    q2 worker is already waiting. Returns whether it rang.
+    """Rings ``queue`` in the caller's transaction: a notification (it always
+    rings, ``notifies()``), or a q2 delivery unless one per q2 worker is already
+    waiting. Returns whether it rang.
 
     With the ORM broker the task row (and its notification) commits or rolls back
     with the attempt. In
