@@ -60,8 +60,9 @@ _RING = f"""
 WORK_CHANNEL = "oris_attempts"
 _NOTIFY = "SELECT pg_notify(%s, %s)"
 
-# The q2 task a ring enqueues on PostgreSQL when rings are q2 tasks, with the notification that wakes a
-# listening cluster (runtime/worker/broker.py) when the row commits.
+# The q2 task a ring enqueues on PostgreSQL when rings are q2 tasks, with the
+# notification that wakes a listening pusher (runtime/worker/broker.py) when the
+# row commits.
 Q_CHANNEL = "django_q_ormq"
 _TASKS = OrmQ._meta.db_table
 ENQUEUE = f"""
