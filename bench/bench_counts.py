@@ -17,7 +17,11 @@ Operations, each as production runs it (the connection's state included):
 - ``delivery``: one django-q2 delivery of a queue's doorbell as a q2 worker makes
   it (``close_old_connections`` first, then ``tasks.run_queue``) running one
   queued 3-node job;
-- ``pusher_claim``: the listening broker's claim of one task after a wake-up.
+- ``pusher_claim``: the listening broker's claim of one task after a wake-up;
+- ``wake``: what an idle q2 worker does when a ring's notification wakes it
+  (``runtime/worker/serve.py``: ``close_old_connections``, then a drain), running
+  one queued 3-node job: on PostgreSQL the path of a run instead of
+  ``pusher_claim`` and ``delivery`` (and the q2 task's acknowledgement).
 
 Reproduce (PostgreSQL, a database of its own, created and dropped)::
 
@@ -49,7 +53,14 @@ from bench.bench_api import PG_SERVER, Bench, pg_execute  # noqa: E402
 
 PY = sys.executable
 PG_DB = os.environ.get("ORIS_BENCH_DB_PREFIX", "oris_bench") + "_counts"
-OPERATIONS = ("api_run", "api_run_client", "job_create", "delivery", "pusher_claim")
+OPERATIONS = (
+    "api_run",
+    "api_run_client",
+    "job_create",
+    "delivery",
+    "pusher_claim",
+    "wake",
+)
 
 
 class Ops(Bench):
@@ -67,7 +78,7 @@ class Ops(Bench):
         """What an operation needs beforehand (not counted)."""
         from runtime.services.dispatch import dispatch_ring
 
-        if op == "delivery":
+        if op in ("delivery", "wake"):
             from django.db import transaction
 
             from runtime.services.jobs import job_create
@@ -81,8 +92,9 @@ class Ops(Bench):
                 actor=self.actor,
                 thread_id=self.thread(),
             )
-            with transaction.atomic():
-                dispatch_ring(queue="default")
+            if op == "delivery":
+                with transaction.atomic():
+                    dispatch_ring(queue="default")
         if op == "pusher_claim":
             from django_q.models import OrmQ
             from django_q.tasks import async_task
@@ -116,6 +128,13 @@ class Ops(Bench):
 
             close_old_connections()  # as django-q2's worker, before each task
             assert tasks.run_queue("default") == 1
+        elif op == "wake":
+            from django.db import close_old_connections
+
+            from runtime.worker.drain import worker_drain
+
+            close_old_connections()  # as the worker does before it drains
+            assert worker_drain(reap=True) == 1
         elif op == "pusher_claim":
             from django_q.brokers import get_broker
 

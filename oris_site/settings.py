@@ -482,10 +482,12 @@ _q_timeout = ORIS_EXECUTION_TIMEOUT_SECONDS + 60
 warnings.filterwarnings(
     "ignore", message="Retry and timeout are misconfigured", module="django_q.conf"
 )
-# On PostgreSQL an idle cluster waits for the NOTIFY sent with each task and reads
-# the task table only every ORIS_Q_IDLE_POLL_SECONDS besides (a fallback); on SQLite,
-# or with ORIS_Q_LISTEN off (LISTEN does not work through a transaction-pooling
-# PgBouncer), it polls every 50 ms.
+# On PostgreSQL submitting work sends a NOTIFY that an idle q2 worker waits for,
+# and it claims the work itself (runtime/worker/serve.py); q2 tasks notify the
+# cluster's pusher. Each looks on its own only every ORIS_Q_IDLE_POLL_SECONDS
+# besides (a fallback). On SQLite, or with ORIS_Q_LISTEN off (LISTEN does not
+# work through a transaction-pooling PgBouncer), work is rung as q2 tasks and the
+# cluster polls every 50 ms. Set it alike for the web processes and the cluster.
 ORIS_Q_LISTEN = env_bool("ORIS_Q_LISTEN", True)
 ORIS_Q_IDLE_POLL_SECONDS = env_int("ORIS_Q_IDLE_POLL_SECONDS", 10, minimum=1)
 ORIS_Q_SAVE_LIMIT = env_int("ORIS_Q_SAVE_LIMIT", -1, minimum=-1)

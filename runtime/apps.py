@@ -27,3 +27,7 @@ class RuntimeConfig(AppConfig):
             telemetry.configure(None)  # model and tool calls counted, not traced
         post_spawn.connect(cluster_worker_spawned, dispatch_uid="oris-cluster-up")
         post_spawn.connect(heap.settle, dispatch_uid="oris-heap-settled")
+        if settings.ORIS_Q_LISTEN:
+            from runtime.worker import serve
+
+            serve.install()  # q2's workers also serve notified attempts

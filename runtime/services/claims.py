@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.db.models import Model
@@ -177,31 +177,36 @@ def _statements(
     return (statement,)
 
 
-def attempt_claim(
-    *,
-    worker_id: str,
-    queue: str | None = None,
-    attempt_id: str | None = None,
-    tenant_limit: int | None = None,
-    status: Attempt.Status = Attempt.Status.RUNNING,
-    at: datetime | None = None,
-    since: float | None = None,
-    together: tuple[str, dict[str, Any]] | None = None,
-) -> Lease | None:
-    """Claims the next claimable attempt for ``worker_id``, in claim order;
-    ``None`` when there is none.
+class ClaimOptions(TypedDict, total=False):
+    """What a claim may be asked (``attempt_claim``).
 
-    Args:
-        queue: only this queue's attempts (any queue for ``None``).
+    Attributes:
+        queue: only this queue's attempts (any queue when absent or ``None``).
         attempt_id: only this attempt.
         tenant_limit: skip tenants that hold this many live leases already.
-        status: what the attempt becomes: ``running`` for in-process workers,
-            ``leased`` for HTTP workers (which report it running themselves).
+        status: what the attempt becomes: ``running`` (the default) for
+            in-process workers, ``leased`` for HTTP workers (which report it
+            running themselves).
+        at: the claim's clock (now by default).
         since: when (``time.perf_counter()``) the worker began looking for work,
             for the dispatch latency; the claim's own start by default.
         together: another write (SQL and its named parameters) to commit with
             the claim, claimed or not: on PostgreSQL a CTE of the claim's
             statement, on SQLite a statement before it.
+    """
+
+    queue: str | None
+    attempt_id: str | None
+    tenant_limit: int | None
+    status: Attempt.Status
+    at: datetime | None
+    since: float | None
+    together: tuple[str, dict[str, Any]] | None
+
+
+def attempt_claim(*, worker_id: str, **options: Unpack[ClaimOptions]) -> Lease | None:
+    """Claims the next claimable attempt for ``worker_id``, in claim order;
+    ``None`` when there is none. ``options``: ``ClaimOptions``.
 
     The attempt moves to ``status``, any stale lease on it is replaced by a fresh
     one and its job is marked running, in one transaction (on PostgreSQL one
@@ -213,16 +218,7 @@ def attempt_claim(
     skip each other's locked rows there; on SQLite the ``IMMEDIATE`` transaction
     serialises them.
     """
-    lease = _claim(
-        worker_id=worker_id,
-        queue=queue,
-        attempt_id=attempt_id,
-        tenant_limit=tenant_limit,
-        status=status,
-        at=at,
-        since=since,
-        together=together,
-    )
+    lease = _claim(worker_id, options)
     assert not isinstance(lease, Nothing)
     return lease
 
@@ -237,25 +233,18 @@ def drain_claim(
     claimable, what it saw ahead (``Nothing``), so that the worker knows whether
     to wait for a retry and whether to reap without asking again. On PostgreSQL
     the claim's statement answers it; on SQLite one more read does."""
-    claimed = _claim(worker_id=worker_id, queue=queue, together=together, ahead=True)
+    claimed = _claim(worker_id, {"queue": queue, "together": together}, ahead=True)
     assert claimed is not None  # with ahead, Nothing instead
     return claimed
 
 
 def _claim(
-    *,
-    worker_id: str,
-    queue: str | None = None,
-    attempt_id: str | None = None,
-    tenant_limit: int | None = None,
-    status: Attempt.Status = Attempt.Status.RUNNING,
-    at: datetime | None = None,
-    since: float | None = None,
-    together: tuple[str, dict[str, Any]] | None = None,
-    ahead: bool = False,
+    worker_id: str, options: ClaimOptions, *, ahead: bool = False
 ) -> Lease | Nothing | None:
-    started = since or time.perf_counter()
-    now = at or timezone.now()
+    started = options.get("since") or time.perf_counter()
+    now = options.get("at") or timezone.now()
+    queue, attempt_id = options.get("queue"), options.get("attempt_id")
+    tenant_limit, together = options.get("tenant_limit"), options.get("together")
     adapt = connection.ops.adapt_datetimefield_value
     lease_id, expires_at = new_lease_id(), now + lease_ttl()
     params = {
@@ -270,7 +259,7 @@ def _claim(
     postgres = connection.vendor == "postgresql"
     claim, *rest = _statements(
         postgres,
-        status,
+        options.get("status", Attempt.Status.RUNNING),
         queue=queue is not None,
         attempt=attempt_id is not None,
         tenant_limit=tenant_limit is not None,

@@ -1,12 +1,16 @@
-"""Ringing django-q2's doorbell for a queue; the attempt rows are the ledger.
+"""Ringing a queue's doorbell; the attempt rows are the ledger.
 
-A delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
-attempts, then it rings again if work remains), so a run does not need a q2 task of
-its own: at most one delivery per q2 worker waits for each queue. Accepted work is
+On PostgreSQL with ``ORIS_Q_LISTEN`` (``notifies()``) a ring is a notification,
+``NOTIFY oris_attempts, '<queue>'`` sent in the ringing transaction: it is
+delivered when the transaction commits, never when it rolls back, and the idle
+django-q2 workers that LISTEN on the channel claim the work themselves
+(``runtime/worker/serve.py``), with no q2 task in between. Otherwise (SQLite, a
+transaction-pooling PgBouncer, q2's sync mode) a ring queues a q2 task. A
+delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
+attempts, then it rings again if work remains), so a run does not need a q2 task
+of its own: at most one delivery per q2 worker waits for each queue. Accepted work is
 never lost to a missing doorbell: the attempt row is committed, and the scheduled
-sweep runs whatever is claimable. On PostgreSQL the q2 task's row carries a NOTIFY
-(``runtime/worker/broker.py``), so an idle cluster takes the delivery as soon as the
-ringing transaction commits instead of at its next poll.
+sweep (and a listening worker's fallback poll) runs whatever is claimable.
 """
 
 from __future__ import annotations
@@ -51,8 +55,14 @@ _RING = f"""
     WHERE bell.pending < %s OR bell.rung_at < %s
     RETURNING pending"""
 
-# The q2 task a ring enqueues on PostgreSQL, with the notification that wakes a
-# listening cluster (runtime/worker/broker.py) when the row commits.
+# The channel of a ring that is a notification (``notifies()``); its payload is
+# the queue.
+WORK_CHANNEL = "oris_attempts"
+_NOTIFY = "SELECT pg_notify(%s, %s)"
+
+# The q2 task a ring enqueues on PostgreSQL when rings are q2 tasks, with the
+# notification that wakes a listening pusher (runtime/worker/broker.py) when the
+# row commits.
 Q_CHANNEL = "django_q_ormq"
 _TASKS = OrmQ._meta.db_table
 ENQUEUE = f"""
@@ -62,6 +72,14 @@ ENQUEUE = f"""
     SELECT id, pg_notify(%(channel)s, %(key)s) FROM task"""
 
 
+def notifies() -> bool:
+    """Whether a ring is a notification to the listening workers (PostgreSQL
+    with ``ORIS_Q_LISTEN``, outside q2's sync mode) rather than a q2 task."""
+    return (
+        connection.vendor == "postgresql" and settings.ORIS_Q_LISTEN and not Conf.SYNC
+    )
+
+
 def _ring_params(queue: str, now: datetime) -> list[Any]:
     adapt = connection.ops.adapt_datetimefield_value
     slots = settings.Q_CLUSTER.get("workers", 1)
@@ -69,14 +87,19 @@ def _ring_params(queue: str, now: datetime) -> list[Any]:
 
 
 def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
-    """Queues a delivery for ``queue`` in the caller's transaction, unless one per
-    q2 worker is already waiting. Returns whether it rang.
+    """Rings ``queue`` in the caller's transaction: a notification (it always
+    rings, ``notifies()``), or a q2 delivery unless one per q2 worker is already
+    waiting. Returns whether it rang.
 
     With the ORM broker the task row (and its notification) commits or rolls back
     with the attempt. In
     q2's sync mode (tests, ``ORIS_Q_SYNC``) the task would run inside the open
     transaction, so it waits for the commit instead.
     """
+    if notifies():
+        with connection.cursor() as cursor:
+            cursor.execute(_NOTIFY, [WORK_CHANNEL, queue])
+        return True
     now = at or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_RING, _ring_params(queue, now))
@@ -102,8 +125,9 @@ class RingCtes:
     sql: str
     params: list[Any]
     queue: str
-    package: str | None  # the q2 task it inserts if it rings (none in sync mode)
+    package: str | None  # the q2 task it inserts if it rings
     packed_at: float = 0.0  # monotonic()
+    sync: bool = False  # q2's sync mode: the task is queued after the commit
 
 
 def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
@@ -112,12 +136,21 @@ def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
     ``notified``, which the statement must read: the q2 task's row is inserted
     when the bell rang and notified when it commits. Tell ``dispatch_rang``
     whether ``bell`` returned a row: in q2's sync mode, where the statement has
-    no task, it queues one after the commit."""
+    no task, it queues one after the commit. When rings are notifications
+    (``notifies()``), ``bell`` always has its row and ``notified`` is the
+    notification."""
+    if notifies():
+        ring = f"bell AS (SELECT 1), notified AS ({_NOTIFY})"
+        return RingCtes(ring, [WORK_CHANNEL, queue], queue, None)
     ring = f"bell AS ({_RING})"
     params = _ring_params(queue, at)
     if Conf.SYNC:
         return RingCtes(
-            f"{ring}, notified AS (SELECT 1 WHERE false)", params, queue, None
+            f"{ring}, notified AS (SELECT 1 WHERE false)",
+            params,
+            queue,
+            None,
+            sync=True,
         )
     task = (
         f"task AS (INSERT INTO {_TASKS} (key, payload, lock)"
@@ -132,7 +165,7 @@ def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
 
 def dispatch_rang(ring: RingCtes, *, rang: bool) -> None:
     """After the statement of ``ring``: whether its bell rang."""
-    if rang and ring.package is None:  # sync mode
+    if rang and ring.sync:
         transaction.on_commit(_ring_task(ring.queue))
     elif not rang and ring.package is not None:  # unused: the next ring's
         _packages.setdefault(ring.queue, (ring.packed_at, ring.package))

@@ -68,3 +68,10 @@ def agent_env(transactional_db, settings, monkeypatch, wire) -> Iterator[dict]:
     yield env
     drop_side_table()
     registry._cache.clear()
+
+
+@pytest.fixture
+def q2_rings(settings) -> None:
+    """Rings queue q2 tasks, as on SQLite and with ``ORIS_Q_LISTEN`` off, on
+    PostgreSQL too (where they are notifications otherwise)."""
+    settings.ORIS_Q_LISTEN = False

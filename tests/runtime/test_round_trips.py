@@ -34,6 +34,7 @@ from runtime.models import (
 from runtime.services import agent_runs, claims, threads
 from runtime.services.api_keys import api_key_create
 from runtime.services.audit import Actor
+from runtime.worker.drain import worker_drain
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,6 +149,7 @@ def test_a_claim_with_the_previous_outcome_shares_its_commit() -> None:
     assert trips.round_trips == (4 if POSTGRES else 10), trips.statements
 
 
+@pytest.mark.usefixtures("q2_rings")
 def test_a_delivery_of_one_three_node_run() -> None:
     """Answer and claim, three supersteps (the last one's checkpoint in the
     outcome's statement, which commits with the next claim); the next claim
@@ -172,6 +174,25 @@ def test_a_delivery_of_one_three_node_run() -> None:
         assert trips.round_trips == 7  # was 12
     else:
         assert trips.round_trips == 32, "\n".join(s[:90] for s in trips.statements)
+
+
+def test_a_notified_drain_of_one_three_node_run() -> None:
+    """What a listening worker does when a ring's notification wakes it
+    (``runtime/worker/serve.py``): a q2 delivery's drain without the delivery
+    (no q2 task to claim, hand over and acknowledge, no answer): the claim,
+    three supersteps, the outcome with the claim that finds nothing more."""
+    make_job()
+    with counted() as trips:
+        close_old_connections()  # as the worker does before it drains
+        assert worker_drain(reap=True) == 1
+    assert Job.objects.get().status == Job.Status.COMPLETED
+    if POSTGRES:
+        assert trips.health_checks == 0
+        assert len(trips.statements) == 5, trips.statements
+        assert trips.transactions == 1
+        assert trips.round_trips == 7
+    else:
+        assert trips.round_trips == 31, "\n".join(s[:90] for s in trips.statements)
 
 
 ECHO = {"echo_steps": "tests.runtime.agent_server.graphs:build_echo_steps"}

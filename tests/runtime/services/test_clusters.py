@@ -93,6 +93,7 @@ def test_a_restart_counts_says_why_and_starts_over(stall) -> None:
     )
 
 
+@pytest.mark.usefixtures("q2_rings")
 def test_unseen_clusters_are_forgotten_with_their_deliveries(stall, settings) -> None:
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": 1}
     now = timezone.now()

@@ -14,7 +14,7 @@ from runtime.services import dispatch
 from runtime.worker.drain import worker_drain
 from tests.factories import make_job, queued_doorbells
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("q2_rings")]
 
 
 def test_a_burst_of_runs_rings_once_per_q2_worker(settings) -> None:

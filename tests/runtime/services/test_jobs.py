@@ -10,6 +10,7 @@ from tests.factories import ALICE, make_job, queued_doorbells
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("q2_rings")
 def test_it_writes_job_attempt_doorbell_and_audit_together() -> None:
     job = make_job(thread_id="t-1", priority=7, tenant_id="acme")
     attempt = job.attempts.get()

@@ -16,6 +16,7 @@ from tests.factories import make_job, queued_doorbells
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("q2_rings")
 def test_an_expired_lease_rings_past_deliveries_its_cluster_took_along(
     settings,
 ) -> None:

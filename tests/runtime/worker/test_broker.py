@@ -1,12 +1,15 @@
-"""The listening broker: a real ``qcluster`` woken by NOTIFY on PostgreSQL, polling
-on SQLite and whenever its LISTEN connection is gone.
+"""A real ``qcluster`` woken by NOTIFY on PostgreSQL: its idle workers by a
+ring's notification (``runtime/worker/serve.py``), its pusher by a q2 task's
+(``runtime/worker/broker.py``); polling on SQLite and whenever a LISTEN
+connection is gone.
 
 Whether a notification woke the cluster is told apart from a poll by the clock
-only at the scale of the fallback: the cluster reads the task table on its own
-only when it starts, when it reconnects, and every ``IDLE_POLL`` seconds after
-that (the scheduler, which could run the sweep, has no schedules here). A job
-that runs before ``IDLE_POLL`` seconds after the cluster started, submitted
-after the cluster's first read, was announced by its notification.
+only at the scale of the fallback: the cluster's workers claim, and its pusher
+reads the task table, on their own only when they start, when they reconnect,
+and every ``IDLE_POLL`` seconds after that (the scheduler, which could run the
+sweep, has no schedules here). A job that runs before ``IDLE_POLL`` seconds
+after the cluster started, submitted after the cluster's first look, was
+announced by its notification.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.db import connection, transaction
-from django_q.models import Schedule
+from django_q.models import OrmQ, Schedule
 
 from runtime.models import Job
-from runtime.worker.broker import CHANNEL, ListeningBroker
+from runtime.services.dispatch import WORK_CHANNEL
+from runtime.worker.broker import CHANNEL
 from tests.factories import make_job, queued_doorbells
 from tests.runtime.test_crash_recovery import start_qcluster, worker_env
 
@@ -80,14 +84,20 @@ def completed(job: Job) -> Callable[[], bool]:
     return lambda: Job.objects.filter(pk=job.pk, status=Job.Status.COMPLETED).exists()
 
 
-def listener_pids() -> set[int]:
-    """The backends of this database that LISTEN (the cluster's pusher)."""
+def listener_pids(channel: str) -> set[int]:
+    """The backends of this database that LISTEN on ``channel`` (the cluster's
+    pusher on ``CHANNEL``, its workers on ``WORK_CHANNEL``)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND query LIKE 'LISTEN %%' AND pid <> pg_backend_pid()"
+            "AND query = %s AND pid <> pg_backend_pid()",
+            [f'LISTEN "{channel}"'],
         )
         return {pid for (pid,) in cursor.fetchall()}
+
+
+def listeners() -> set[int]:
+    return listener_pids(CHANNEL) | listener_pids(WORK_CHANNEL)
 
 
 def warm_up(cluster: Cluster) -> None:
@@ -99,9 +109,24 @@ def warm_up(cluster: Cluster) -> None:
 
 
 @pytest.mark.postgres
-def test_a_notification_wakes_an_idle_cluster(cluster: Cluster) -> None:
+def test_a_notification_wakes_an_idle_worker(cluster: Cluster) -> None:
     warm_up(cluster)
     job = make_job()
+    assert not OrmQ.objects.exists()  # no q2 task: a worker claims it itself
+    assert wait_until(completed(job), deadline=cluster.deadline()), cluster.output()
+    assert wait_until(
+        lambda: len(listener_pids(WORK_CHANNEL)) == 2, deadline=cluster.deadline()
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("q2_rings")
+def test_a_q2_task_wakes_an_idle_pusher(cluster: Cluster) -> None:
+    # Rung as a q2 task (a submitter with ORIS_Q_LISTEN off): the pusher
+    # hears its notification and hands it to a worker.
+    warm_up(cluster)
+    job = make_job()
+    assert OrmQ.objects.exists()
     assert wait_until(completed(job), deadline=cluster.deadline()), cluster.output()
 
 
@@ -122,28 +147,35 @@ def test_a_rolled_back_submission_notifies_nobody() -> None:
         port=db["PORT"] or 5432,
         autocommit=True,
     ) as listener:
-        listener.execute(f"LISTEN {CHANNEL}")
+        listener.execute(f"LISTEN {WORK_CHANNEL}")
         with pytest.raises(RuntimeError):
             submit_and_fail()
-        ListeningBroker(list_key="marker").enqueue("not a task")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, 'marker')", [WORK_CHANNEL])
         make_job()
         # Notifications arrive in commit order: the rolled-back ring would come
         # before the marker, the committed one comes after it.
         received = [n.payload for n in listener.notifies(timeout=30, stop_after=2)]
-    assert received == ["marker", "oris"]
+    assert received == ["marker", "default"]
 
 
 @pytest.mark.postgres
-def test_the_listener_survives_a_terminated_backend(cluster: Cluster) -> None:
+def test_the_listeners_survive_terminated_backends(cluster: Cluster) -> None:
     warm_up(cluster)
-    (old,) = listener_pids()
+    assert wait_until(
+        lambda: len(listener_pids(WORK_CHANNEL)) == 2, deadline=cluster.deadline()
+    )
+    old = listeners()
+    assert len(old) == 3  # the pusher's and the two workers'
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [old])
+        for pid in old:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
-    during = make_job()  # polled for, or read right after reconnecting
+    during = make_job()  # polled for, or claimed right after reconnecting
     assert wait_until(completed(during), deadline=cluster.deadline()), cluster.output()
     assert wait_until(
-        lambda: len(listener_pids() - {old}) == 1, deadline=cluster.deadline()
+        lambda: len(listeners() - old) == 3,
+        deadline=cluster.deadline(),
     )
     after = make_job()
     assert wait_until(completed(after), deadline=cluster.deadline()), cluster.output()
@@ -160,6 +192,7 @@ def test_a_cluster_on_sqlite_keeps_polling(cluster: Cluster) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.usefixtures("q2_rings")
 def test_a_claim_inside_a_transaction_leaves_its_commit_durable() -> None:
     # The pusher's claims commit without waiting for the WAL flush; a caller's
     # transaction that claims keeps its own durability.
