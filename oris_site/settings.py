@@ -380,10 +380,8 @@ MIDDLEWARE = [
     "runtime.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "runtime.api.telemetry.PrometheusAfterMiddleware",
-    # Innermost, and synchronous only: under ASGI the chain's one step back to
-    # the event loop comes here, at the view. A middleware that can run both
-    # ways (the one above) would run asynchronously inside it, and Django runs
-    # each of its hooks on a thread of its own (two more thread hops a request).
+    # The chain runs synchronously under ASGI too, with the view, in one call on
+    # a request thread (oris_site/asgi.py).
     "runtime.csp.ContentSecurityPolicyMiddleware",
 ]
 
