@@ -506,7 +506,7 @@ def _branch_state(task: Task) -> Any:
     graph = run.graph
     view = dict(run.values)
     if task.writes:
-        apply_writes(view, graph.channels, task.writes)
+        apply_writes(view, graph.channels, task.writes, run.memo)
     task.view = view
     return view if graph.state_factory is None else graph.state_factory(view)
 
