@@ -88,11 +88,11 @@ class Run:
         # a subgraph uses its own cache, as in LangGraph (none is inherited)
         self.cache: BaseCache[Any] | None = graph.cache
         # one ledger for a root run and its subgraphs
-        self.effects: EffectLedger | None = (
-            ledger_for(self.saver, self.config)
-            if parent is None
-            else parent.run.effects
-        )
+        self.effects: EffectLedger | None = None
+        if parent is not None:
+            self.effects = parent.run.effects
+        elif self.saver is not None or "effects" in self.config:
+            self.effects = ledger_for(self.saver, self.config)
         self.thread_id = config_thread_id(self.config) if self.saver else ""
         self.ns: str = conf.get("checkpoint_ns") or ""
         self.stream_ns: tuple[str, ...] = tuple(self.ns.split("|")) if self.ns else ()
@@ -461,6 +461,12 @@ class Run:
         else:
             self.checkpoint_id = ""  # task and interrupt ids stay unique per step
         self.step += 1
+        if self.modes:
+            self._stream_step(tasks, updated)
+        return self._plan(tasks)
+
+    def _stream_step(self, tasks: list[Task], updated: list[str]) -> None:
+        """Queue the chunks of the superstep that just ended."""
         shown = [t for t in tasks if not t.hidden]
         if "updates" in self.modes or "messages" in self.modes:
             # tasks restored from pending writes come first, as LangGraph
@@ -480,7 +486,6 @@ class Run:
                 self.emit("debug", event)
         if "values" in self.modes and updated:  # like LangGraph: if it wrote
             self.emit("values", self.streamed_values())
-        return self._plan(tasks)
 
     def _plan(self, tasks: list[Task]) -> list[Task]:
         graph = self.graph
