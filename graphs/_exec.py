@@ -47,7 +47,9 @@ def _next_request(
 
 def drive(run: Run) -> Iterator[Chunk]:
     """Run ``run`` synchronously, yielding stream chunks."""
-    _graph_event(run, "start")
+    inner = run.events is not None and run.parent is not None
+    if inner:
+        _graph_event(run, "start")
     gen = run.steps()
     saver = run.saver
     pending: list[Callable[[], object]] = []
@@ -87,7 +89,8 @@ def drive(run: Run) -> Iterator[Chunk]:
             pending.clear()
     for wait in pending:
         wait()
-    _graph_event(run, "end")
+    if inner:
+        _graph_event(run, "end")
 
 
 async def adrive(run: Run) -> AsyncIterator[Chunk]:

@@ -146,11 +146,13 @@ def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool, bool]:
     if kinds <= whole:  # the usual case, checked without a Python-level loop
         ids = list(map(message_id, items))
         fresh = False
-        if None in ids:  # a new message (a node's reply): its id, in place
+        if missing_id(ids):  # a new message (a node's reply): its id, in place
             fresh = ids.count(None) == len(ids)
             for i, item in enumerate(items):
                 if ids[i] is None:
-                    item.id = ids[i] = new_id()
+                    if item.id is None:  # not given twice in the list
+                        item.id = new_id()
+                    ids[i] = item.id
         return items, ids, lc.RemoveMessage in kinds, fresh
     from graphs.messages import BaseMessage as OrisMessage
 
@@ -173,6 +175,12 @@ def prepared_messages(value: Any) -> tuple[list[Any], list[Any], bool, bool]:
         removals = removals or isinstance(message, lc.RemoveMessage)
         out.append(message)
     return out, list(map(message_id, out)), removals, fresh
+
+
+def missing_id(ids: list[Any]) -> bool:
+    """Whether ``None`` is among ``ids`` (a truth test of each string first: it
+    is cheaper than comparing each with ``None``)."""
+    return not all(ids) and None in ids
 
 
 _whole: frozenset[type] | None = None

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 DEFAULT_RECURSION_LIMIT = 25
 _DEFAULT = RunOptions()
+_NULL_LOCK = threading.Lock()
+"""Guards taking a run's resume value (held for one swap: one lock for all runs)."""
 
 
 class Run:
@@ -86,11 +88,11 @@ class Run:
         # a subgraph uses its own cache, as in LangGraph (none is inherited)
         self.cache: BaseCache[Any] | None = graph.cache
         # one ledger for a root run and its subgraphs
-        self.effects: EffectLedger | None = (
-            ledger_for(self.saver, self.config)
-            if parent is None
-            else parent.run.effects
-        )
+        self.effects: EffectLedger | None = None
+        if parent is not None:
+            self.effects = parent.run.effects
+        elif self.saver is not None or "effects" in self.config:
+            self.effects = ledger_for(self.saver, self.config)
         self.thread_id = config_thread_id(self.config) if self.saver else ""
         self.ns: str = conf.get("checkpoint_ns") or ""
         self.stream_ns: tuple[str, ...] = tuple(self.ns.split("|")) if self.ns else ()
@@ -117,6 +119,8 @@ class Run:
         limit = self.config.get("max_concurrency")
         self.max_concurrency: int | None = None if limit is None else int(limit)
         self.values: dict[str, Any] = {}
+        # what reducers prepared, kept for their next merge (graphs.messages)
+        self.memo: dict[str, Any] = {}
         self.versions: dict[str, str] = {}
         self.barriers: dict[str, set[str]] = {}
         self.deferred: set[str] = set()
@@ -128,7 +132,6 @@ class Run:
         self.unsaved: dict[str, str] = {}
         self.pending_put: tuple[Any, ...] | None = None
         self.null_resume: Any = _NO_RESUME
-        self._null_lock = threading.Lock()
         self.stop = 0  # the last step this run may run (set by _start)
         # a replay of the root: stateful subgraphs start from their checkpoint
         # as of the replayed one (shared by every run below the root)
@@ -158,7 +161,7 @@ class Run:
         """Consume the run-level resume value (first ``interrupt()`` wins)."""
         if self.null_resume is _NO_RESUME:
             return _NO_RESUME
-        with self._null_lock:
+        with _NULL_LOCK:
             value, self.null_resume = self.null_resume, _NO_RESUME
         return value
 
@@ -205,7 +208,11 @@ class Run:
                 )
             if not tasks:
                 break
-            if not (first and self._resumed) and self._breakpoint(tasks, self.before):
+            if (
+                self.before
+                and not (first and self._resumed)
+                and self._breakpoint(tasks, self.before)
+            ):
                 yield from self._pause([])
                 return
             first = False
@@ -218,9 +225,10 @@ class Run:
             if following is None:
                 return
             tasks = following
-        if self.out:  # a finished thread continued with no input: its values
+        if self.out.chunks:  # a finished thread continued with no input: its values
             yield Req.CHUNKS, self._drain()
-        yield from self._flush_exit()
+        if self.saver is not None:
+            yield from self._flush_exit()
 
     def _superstep(
         self, tasks: list[Task], handle: Any
@@ -249,16 +257,20 @@ class Run:
                 cache_store(self, misses)
             if self.graph.error_handlers:  # handled failures: their handlers
                 tasks = swap_handled(self, tasks)
-        failed = yield from self._settle(tasks)
-        if failed:
-            return None
+        for t in tasks:
+            if t.error is not None or t.interrupts is not None and not t.restored:
+                # a task failed or paused: settled (and the run stopped) there
+                if (yield from self._settle(tasks)):
+                    return None
+                break
         tasks = self._advance(tasks)
-        yield from self._commit("loop")
-        if self.out:
+        if self.saver is not None:
+            yield from self._commit("loop")
+        if self.out.chunks:
             yield Req.CHUNKS, self._drain()
         if self.step_hook is not None:
             yield Req.HOOK, (self.step_hook, self.step)
-        if self._breakpoint(self._ran, self.after):
+        if self.after and self._breakpoint(self._ran, self.after):
             yield from self._pause([])
             return None
         return tasks
@@ -307,7 +319,7 @@ class Run:
     def apply_null_writes(self, writes: list[tuple[str, Any]]) -> None:
         """Apply writes of no task to the loaded values (stored in full next)."""
         channels = self.graph.channels
-        self._dirty.update(apply_writes(self.values, channels, writes))
+        self._dirty.update(apply_writes(self.values, channels, writes, self.memo))
 
     def _load(self, saved: Any) -> None:
         cp = saved.checkpoint
@@ -388,7 +400,7 @@ class Run:
         if done:
             self.values = dict(self.values)
             writes = [w for t in sorted(done, key=by_path) for w in t.writes]
-            apply_writes(self.values, self.graph.channels, writes)
+            apply_writes(self.values, self.graph.channels, writes, self.memo)
         ordered = sorted(paused, key=by_path)
         yield from self._pause([t.interrupts or () for t in ordered])
         return True
@@ -438,7 +450,9 @@ class Run:
                 # and timing (pulled nodes by name, then Sends by position)
                 tasks = sorted(tasks, key=by_path)
             writes = [w for t in tasks for w in t.writes]
-            updated = apply_writes(self.values, channels, writes) if writes else []
+            updated = (
+                apply_writes(self.values, channels, writes, self.memo) if writes else []
+            )
         if dirty:
             updated = list(dict.fromkeys([*dirty, *updated]))
             self._dirty = set()
@@ -451,6 +465,12 @@ class Run:
         else:
             self.checkpoint_id = ""  # task and interrupt ids stay unique per step
         self.step += 1
+        if self.modes:
+            self._stream_step(tasks, updated)
+        return self._plan(tasks)
+
+    def _stream_step(self, tasks: list[Task], updated: list[str]) -> None:
+        """Queue the chunks of the superstep that just ended."""
         shown = [t for t in tasks if not t.hidden]
         if "updates" in self.modes or "messages" in self.modes:
             # tasks restored from pending writes come first, as LangGraph
@@ -470,7 +490,6 @@ class Run:
                 self.emit("debug", event)
         if "values" in self.modes and updated:  # like LangGraph: if it wrote
             self.emit("values", self.streamed_values())
-        return self._plan(tasks)
 
     def _plan(self, tasks: list[Task]) -> list[Task]:
         graph = self.graph

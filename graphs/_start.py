@@ -115,7 +115,8 @@ def start(run: Run) -> Generator[Request, Any, list[Task]]:
         # task next (its writes are kept in the checkpoint's `next`). A Command
         # input writes none: like an update, it is applied by the next step.
         run.step = first
-        yield from commit_unchanged(run, "input", [start], [])
+        if saver is not None:
+            yield from commit_unchanged(run, "input", [start], [])
     return [start]
 
 

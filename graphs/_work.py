@@ -130,10 +130,12 @@ async def _all_or_first_error(calls: list[Awaitable[None]], tasks: list[Task]) -
 
 def _exec(task: Task) -> None:
     node = task.node
+    run = task.run
+    told = run.events is not None or run.trace is not None  # events or a trace
     attempt = 0
     while True:
         attempt += 1
-        started = _started(task)
+        started = _started(task) if told else 0.0
         task.interrupts = None
         token = CURRENT.set(task)
         lc_token = langchain_enter(task)
@@ -162,8 +164,10 @@ def _exec(task: Task) -> None:
         finally:
             langchain_leave(lc_token)
             CURRENT.reset(token)
-        _observed(task, observed, None, False)
-        _completed(task, started)
+        if observed is not None:
+            _observed(task, observed, None, False)
+        if told:
+            _completed(task, started)
         return
     handler = handler_task(task) if node.error_handler is not None else None
     if handler is not None:
@@ -506,7 +510,7 @@ def _branch_state(task: Task) -> Any:
     graph = run.graph
     view = dict(run.values)
     if task.writes:
-        apply_writes(view, graph.channels, task.writes)
+        apply_writes(view, graph.channels, task.writes, run.memo)
     task.view = view
     return view if graph.state_factory is None else graph.state_factory(view)
 

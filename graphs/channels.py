@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, get_type_hints
 
 from graphs.errors import InvalidGraphError, InvalidUpdateError
-from graphs.messages import bind_reducer
+from graphs.messages import bind_reducer, memo_merge
 from graphs.types import Overwrite, overwritten
 
 __all__ = ["ROOT", "Channel", "apply_writes", "channels_from_schema", "schema_keys"]
@@ -26,11 +26,16 @@ _MISSING: Any = object()
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Channel:
-    """A state key: its name, optional reducer and initial value factory."""
+    """A state key: its name, optional reducer and initial value factory.
+
+    ``merge`` is the reducer again, taking a run's memo as a third argument
+    (:func:`graphs.messages.memo_merge`), when it keeps what it prepared there.
+    """
 
     name: str
     reducer: Reducer | None = None
     initial: Callable[[], Any] | None = None
+    merge: Callable[[Any, Any, dict[str, Any]], Any] | None = None
 
 
 def _initial_factory(tp: Any) -> Callable[[], Any] | None:
@@ -88,7 +93,8 @@ def channels_from_schema(schema: Any) -> dict[str, Channel]:
             continue
         factory = _initial_factory(base)
         # add_messages keeps the message classes the key declares (Oris/LangChain)
-        channels[key] = Channel(key, bind_reducer(reducer, base), factory)
+        bound = bind_reducer(reducer, base)
+        channels[key] = Channel(key, bound, factory, memo_merge(bound, key))
     return channels
 
 
@@ -103,6 +109,7 @@ def apply_writes(
     values: dict[str, Any],
     channels: dict[str, Channel],
     writes: Iterable[tuple[str, Any]],
+    memo: dict[str, Any] | None = None,
 ) -> list[str]:
     """Apply one superstep's writes (already in task order) to ``values`` in place.
 
@@ -110,6 +117,8 @@ def apply_writes(
         values: Current channel values; updated in place.
         channels: The graph's channels.
         writes: ``(channel, value)`` pairs; unknown channels are ignored.
+        memo: The run's memo, for reducers that keep what they prepared
+            (``Channel.merge``).
 
     Returns:
         The names of the channels that were written, in first-write order.
@@ -153,5 +162,10 @@ def apply_writes(
         if fixed is not None and name in fixed:
             continue  # like LangGraph: writes after an Overwrite are dropped
         current = values.get(name, _MISSING)
-        values[name] = value if current is _MISSING else ch.reducer(current, value)
+        if current is _MISSING:
+            values[name] = value
+        elif memo is not None and ch.merge is not None:
+            values[name] = ch.merge(current, value, memo)
+        else:
+            values[name] = ch.reducer(current, value)
     return updated

@@ -115,53 +115,59 @@ def add_messages(
             "add_messages needs both 'left' and 'right'; only "
             f"'{'left' if left is not None else 'right'}' was given"
         )
-    return _merge(left, right, format, None)
+    return _merge(left, right, format=format, declared=None)
 
 
-def _merge(left: Any, right: Any, format: str | None, declared: str | None) -> Any:
+def _merge(
+    left: Any,
+    right: Any,
+    memo: dict[str, Any] | None = None,
+    *,
+    format: str | None,
+    declared: str | None,
+    key: str = "",
+) -> Any:
+    """:func:`add_messages`; with a run's ``memo``, the list of LangChain
+    messages the last merge of channel ``key`` built is not prepared again."""
     if format is not None and format != "langchain-openai":
         raise ValueError(
             f"Unrecognized format={format!r}. Expected one of 'langchain-openai', None."
         )
     if format is not None or _langchain_wanted(left, right, declared):
-        global _built
         lc = _langchain.loaded() or _langchain.require()
-        left_ids: list[Any] | None
-        built = _built
+        built = memo.get(key) if memo is not None else None
         if type(left) is list and not left:  # the first write (the input)
             left_msgs, left_ids = left, []
         elif built is not None and left is built[0] and left == built[1]:
             # the list this merge built (the channel's value), still holding the
-            # same messages: they are LangChain messages with ids already
-            left_msgs, left_ids = left, None
+            # same LangChain messages: only their ids are read again (a node may
+            # have changed one in place)
+            left_msgs, left_ids = left, list(map(_langchain.message_id, left))
+            if _langchain.missing_id(left_ids):
+                left_msgs, left_ids, _, _ = _langchain.prepared_messages(left)
         else:
             left_msgs, left_ids, _, _ = _langchain.prepared_messages(left)
         right_msgs, right_ids, removals, fresh = _langchain.prepared_messages(right)
         new_ids = set(right_ids)
-        if not removals and len(new_ids) == len(right_ids):
-            # only new messages, each once, append (ids assigned just now are
-            # new everywhere; others are checked against the existing ones)
-            if not fresh and left_ids is None:
-                left_ids = list(map(_langchain.message_id, left_msgs))
-            appended = fresh or new_ids.isdisjoint(left_ids or ())
-        else:
-            appended = False
+        # only new messages, each once, append (ids assigned just now are new
+        # everywhere; others are checked against the existing ones)
+        appended = (
+            not removals
+            and len(new_ids) == len(right_ids)
+            and (fresh or new_ids.isdisjoint(left_ids))
+        )
         if appended:
             merged = left_msgs + right_msgs
         else:
             merged = _merge_by_id(left_msgs, right_msgs, lc.RemoveMessage)
         if format is not None:
             return lc.convert_to_messages(lc.convert_to_openai_messages(merged))
-        _built = (merged, list(merged))
+        if memo is not None:
+            memo[key] = (merged, list(merged))
         return merged
     left_msgs = _with_ids(convert_to_messages(left))
     right_msgs = _with_ids(convert_to_messages(right))
     return _merge_by_id(left_msgs, right_msgs, RemoveMessage)
-
-
-_built: tuple[list[Any], list[Any]] | None = None
-"""The last list of LangChain messages a merge returned, with the messages it
-held: when it comes back as ``left`` unchanged, it is not prepared again."""
 
 
 def _langchain_wanted(left: Any, right: Any, declared: str | None) -> bool:
@@ -253,6 +259,22 @@ def bind_reducer(reducer: Any, item_type: Any) -> Any:
     if declared is None:
         return reducer
     return partial(_merge, format=format, declared=declared)
+
+
+def memo_merge(reducer: Any, key: str) -> Any:
+    """The merge of channel ``key`` that takes a run's memo, when ``reducer``
+    is :func:`add_messages` (bound or not); else ``None``.
+
+    The memo keeps the list the last merge built (and the messages it held), so
+    that the next merge into it does not prepare it again.
+    """
+    if reducer is add_messages:
+        return partial(_merge, format=None, declared=None, key=key)
+    if isinstance(reducer, partial) and reducer.func in (add_messages, _merge):
+        keywords = reducer.keywords
+        format, declared = keywords.get("format"), keywords.get("declared")
+        return partial(_merge, format=format, declared=declared, key=key)
+    return None
 
 
 def _declared(tp: Any) -> str | None:

@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveM
 from langgraph.graph.message import add_messages as lg_add_messages
 
 from graphs import add_messages
-from graphs.messages import bind_reducer
+from graphs.messages import bind_reducer, memo_merge
 
 from .test_langchain_messages import OURS, THEIRS, Api, chain, normalise
 
@@ -192,7 +192,8 @@ def run_changes(reducer: Any, changes: list[Any]) -> Any:
                 state[args[0] % len(state)].id = args[1]
             else:
                 state.pop(args[0] % len(state))
-            seen.append(normalise(state, ids))
+            # normalise renames a missing id: which ones are missing, too
+            seen.append((normalise(state, ids), [m.id is None for m in state]))
     except ValueError:
         seen.append("ValueError")
     return seen
@@ -201,4 +202,104 @@ def run_changes(reducer: Any, changes: list[Any]) -> Any:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(CHANGE, min_size=1, max_size=10))
 def test_changes_between_merges_match_langgraph(changes: list[Any]) -> None:
-    assert run_changes(declared, changes) == run_changes(lg_add_messages, changes)
+    theirs = run_changes(lg_add_messages, changes)
+    assert run_changes(declared, changes) == theirs
+    # as a run merges: the list the last merge built is not prepared again
+    memo: dict[str, Any] = {}
+    merge = memo_merge(declared, "messages")
+    assert run_changes(lambda a, b: merge(a, b, memo), changes) == theirs
+
+
+# -- a node changing a stored message and returning it -------------------------------
+
+
+def change_content(state: Any) -> dict[str, Any]:
+    stored = state["messages"][0]
+    stored.content = "changed in place"
+    return {"messages": [stored]}
+
+
+def change_id(state: Any) -> dict[str, Any]:
+    stored = state["messages"][1]
+    stored.id = "renamed"
+    return {"messages": stored}
+
+
+def clear_id_and_return_it(state: Any) -> dict[str, Any]:
+    stored = state["messages"][2]
+    stored.id = None  # the merge assigns one to the stored message first
+    return {"messages": [stored]}
+
+
+def clear_id_and_reply(state: Any) -> dict[str, Any]:
+    state["messages"][0].id = None
+    return {"messages": [AIMessage("after a cleared id")]}
+
+
+def return_stored_and_new(state: Any) -> dict[str, Any]:
+    return {"messages": [state["messages"][1], AIMessage("beside a stored one")]}
+
+
+def return_a_new_message_twice(state: Any) -> dict[str, Any]:
+    twice = AIMessage("twice")
+    return {"messages": [twice, twice]}
+
+
+def return_every_stored_message(state: Any) -> dict[str, Any]:
+    return {"messages": list(state["messages"])}
+
+
+CHANGING_NODES = (
+    reply,
+    change_content,
+    reply,
+    change_id,
+    clear_id_and_return_it,
+    reply,
+    clear_id_and_reply,
+    return_stored_and_new,
+    return_a_new_message_twice,
+    return_every_stored_message,
+    reply,
+)
+
+
+def observed(state: Any) -> Any:
+    """The state, with which ids are missing (``normalise`` renames ``None``)."""
+    messages = state["messages"]
+    return state, [m.id is None for m in messages], len({id(m) for m in messages})
+
+
+def stored_messages_changed(api: Api, saver: bool, branches: bool) -> Any:
+    g = api.StateGraph(declared_state(api))
+    names = [f"n{i}" for i in range(len(CHANGING_NODES))]
+    for name, node in zip(names, CHANGING_NODES, strict=True):
+        g.add_node(name, node)
+    g.add_edge(api.START, names[0])
+    for a, b in zip(names, names[1:], strict=False):
+        if branches:  # the node's writes are merged for its branch too
+            g.add_conditional_edges(a, lambda _s, b=b: b, [b])
+        else:
+            g.add_edge(a, b)
+    graph = g.compile(checkpointer=api.InMemorySaver() if saver else None)
+    config = {"configurable": {"thread_id": "t"}}
+    history = [HumanMessage(f"m{i}", id=f"m{i}") for i in range(3)]
+    seen = [observed(graph.invoke({"messages": history}, config))]
+    seen.append(observed(graph.invoke({"messages": history}, config)))
+    if saver:
+        seen.append(observed(graph.get_state(config).values))
+    return seen
+
+
+@pytest.mark.parametrize("saver", [False, True])
+@pytest.mark.parametrize("branches", [False, True])
+def test_a_node_changing_a_stored_message_and_returning_it(
+    saver: bool, branches: bool
+) -> None:
+    ours = stored_messages_changed(OURS, saver, branches)
+    theirs = stored_messages_changed(THEIRS, saver, branches)
+    assert normalise(ours) == normalise(theirs)
+    contents = [m.content for m in ours[0][0]["messages"]]
+    assert contents[0] == "changed in place"
+    assert contents.count("twice") == 1
+    assert not any(ours[0][1])  # every message has an id
