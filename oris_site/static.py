@@ -21,15 +21,15 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     @staticmethod
     def serve(static_file: Any, request: HttpRequest) -> HttpResponseBase:
-        response = WhiteNoiseMiddleware.serve(static_file, request)
-        if not isinstance(request, ASGIRequest) or not response.streaming:
-            return response
-        try:
-            body = b"".join(response.streaming_content)
-        finally:
-            response.close()
-        whole = HttpResponse(body, status=response.status_code)
-        del whole["Content-Type"]  # WhiteNoise's, if any
-        for key, value in response.items():
-            whole[key] = value
-        return whole
+        if not isinstance(request, ASGIRequest):
+            return WhiteNoiseMiddleware.serve(static_file, request)
+        found = static_file.get_response(request.method, request.META)
+        body = b""
+        if found.file is not None:  # none for a HEAD or a 304
+            with found.file as file:
+                body = file.read()  # a range's slice, for a range
+        response = HttpResponse(body, status=int(found.status))
+        del response["Content-Type"]  # WhiteNoise's, if any
+        for key, value in found.headers:
+            response[key] = value
+        return response

@@ -66,19 +66,30 @@ def test_tasks_of_a_superstep_run_concurrently() -> None:
 
 
 def test_async_tasks_of_a_superstep_run_concurrently() -> None:
-    async def meet(state: Counter) -> dict[str, Any]:
-        await asyncio.sleep(0.05)
-        return {"log": ["x"]}
+    arrived: dict[str, asyncio.Event] = {}
+
+    def meeting(me: str, other: str) -> Any:
+        async def meet(state: Counter) -> dict[str, Any]:
+            arrived[me].set()
+            # returns only if the other task runs meanwhile (run one after the
+            # other, the first would wait in vain and fail the run)
+            await asyncio.wait_for(arrived[other].wait(), timeout=5)
+            return {"log": [me]}
+
+        return meet
 
     g = StateGraph(Counter)
-    g.add_node("a", meet)
-    g.add_node("b", meet)
+    g.add_node("a", meeting("a", "b"))
+    g.add_node("b", meeting("b", "a"))
     g.add_edge(START, "a")
     g.add_edge(START, "b")
     graph = g.compile()
-    started = time.perf_counter()
-    assert asyncio.run(graph.ainvoke({"n": 0}))["log"] == ["x", "x"]
-    assert time.perf_counter() - started < 0.095
+
+    async def run() -> dict[str, Any]:
+        arrived.update(a=asyncio.Event(), b=asyncio.Event())
+        return await graph.ainvoke({"n": 0})
+
+    assert asyncio.run(run())["log"] == ["a", "b"]
 
 
 def test_nodes_see_the_state_of_the_previous_superstep() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished
 from django.test import AsyncClient, Client
 
 import runtime
@@ -40,6 +41,21 @@ def test_an_asgi_request_gets_the_whole_file_with_whitenoises_headers() -> None:
     head = asgi("head")
     assert (head.status_code, head.content) == (200, b"")
     assert head["Content-Length"] == str(FILE.stat().st_size)
+
+
+@pytest.mark.no_test_database
+def test_the_request_finishes_once_when_its_answer_is_closed() -> None:
+    finished: list[object] = []
+
+    def note(sender: object, **kwargs: object) -> None:
+        finished.append(sender)
+
+    request_finished.connect(note)
+    try:
+        assert asgi("get").status_code == 200
+    finally:
+        request_finished.disconnect(note)
+    assert len(finished) == 1  # not also while the file was read
 
 
 @pytest.mark.no_test_database
