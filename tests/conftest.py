@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -67,16 +68,23 @@ def _flush_by_delete() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None) -> Iterator[None]:
-    """pytest-django's, which then drops the test database: first the connection
-    of asgiref's shared thread is closed. An async test's database work runs
-    there (``sync_to_async`` outside any ``async_to_sync``), and on PostgreSQL
-    an open connection keeps the database from being dropped."""
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, which then drops the test database; on PostgreSQL an open
+    connection keeps it from being dropped. An async test's database work runs
+    on threads of asgiref's and asyncio's (``sync_to_async``), whose connections
+    outlive the test: the shared thread's is closed, and any other left by a
+    test thread is ended by the server before the drop."""
     from asgiref.sync import SyncToAsync
-    from django.db import connections
+    from django.db import connection, connections
 
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)
