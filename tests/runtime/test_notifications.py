@@ -44,16 +44,17 @@ def _pending_run() -> Run:
     )
 
 
-def _finish(run: Run) -> None:
-    """What a worker's last writes do: the final values and the status, in one
-    transaction (one notification), from another connection."""
+def _finish(run: Run, answer: Any = None) -> None:
+    """What a worker's last writes do: the final values (``answer``, or
+    ``{"n": 2}``) and the status, in one transaction (one notification), from
+    another connection."""
     try:
         with transaction.atomic():
             RunEvent.objects.create(
                 run=run,
                 seq=2,
                 event="values",
-                data=json.dumps({"n": 2}),
+                data=json.dumps(answer or {"n": 2}, ensure_ascii=False),
                 created_at=timezone.now(),
             )
             Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCESS)
@@ -325,24 +326,10 @@ def test_a_final_notification_carries_the_answer_unless_long(
     run = _pending_run()
     answer = {"n": 2, "text": "é" * size}
 
-    def finish() -> None:
-        try:
-            with transaction.atomic():
-                RunEvent.objects.create(
-                    run=run,
-                    seq=2,
-                    event="values",
-                    data=json.dumps(answer, ensure_ascii=False),
-                    created_at=timezone.now(),
-                )
-                Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCESS)
-        finally:
-            connection.close()
-
     async def scenario() -> bytes:
         reading = asyncio.create_task(_read(runs_api.outcome(run.pk, since=since)))
         await asyncio.sleep(0.1)
-        await asyncio.to_thread(finish)
+        await asyncio.to_thread(_finish, run, answer)
         return await asyncio.wait_for(reading, 60)
 
     assert json.loads(asyncio.run(scenario())) == answer
