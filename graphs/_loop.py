@@ -218,10 +218,20 @@ class Run:
             first = False
             listener = get_listener()
             handle = None if listener is None else self._observe(listener, tasks)
-            if listener is None or handle is None:  # no generator around it
+            if listener is None or handle is None:
                 following = yield from self._superstep(tasks, None)
-            else:
-                following = yield from self._observed(listener, handle, tasks)
+            else:  # told of the superstep's end here: no generator around it
+                if type(handle) is Handoff:  # observed by another listener
+                    listener, handle = handle
+                try:
+                    following = yield from self._superstep(tasks, (listener, handle))
+                except BaseException as exc:
+                    listener.superstep_end(handle, error=exc, interrupted=False)
+                    raise
+                interrupted = self.status == "interrupted"
+                listener.superstep_end(
+                    handle, error=self.error, interrupted=interrupted
+                )
             if following is None:
                 return
             tasks = following
@@ -286,22 +296,6 @@ class Run:
             self.graph.name, self.thread_id, self.ns, self.step + 1, nodes
         )
         return listener.superstep_start(start)
-
-    def _observed(
-        self, listener: Listener, handle: Any, tasks: list[Task]
-    ) -> Generator[Request, Any, list[Task] | None]:
-        """:meth:`_superstep` between the listener's start (its ``handle``)
-        and end calls."""
-        if type(handle) is Handoff:  # observed by another listener
-            listener, handle = handle
-        try:
-            following = yield from self._superstep(tasks, (listener, handle))
-        except BaseException as exc:
-            listener.superstep_end(handle, error=exc, interrupted=False)
-            raise
-        interrupted = self.status == "interrupted"
-        listener.superstep_end(handle, error=self.error, interrupted=interrupted)
-        return following
 
     def _breakpoint(self, tasks: list[Task], names: tuple[str, ...]) -> bool:
         if not names:
