@@ -239,6 +239,13 @@ def _accept_on_new_thread(
     return rows.run
 
 
+# Values of the acceptance's rows read from its statement's other parts: the
+# new job's and attempt's ids, a new thread's key. Made once (a ``RawSQL``
+# makes a field of its own).
+_NEW_JOB = RawSQL("SELECT id FROM job", ())
+_NEW_ATTEMPT = RawSQL("SELECT id FROM attempt", ())
+_FRESH_KEY = RawSQL("SELECT id FROM fresh", ())
+
 # The thread's link to the run's job (``{job}``: its id's SQL) and its metadata.
 _THREAD_LINK = (
     f"UPDATE {Thread._meta.db_table} SET updated_at = %s, job_id = {{job}},"
@@ -282,8 +289,8 @@ class _RunRows:
     def along(self, named: NamedParams) -> str:
         """The rows as CTEs of a new job's statement: the run's attempt and the
         thread's job are the ones it inserts."""
-        self.run.attempt_id = RawSQL("SELECT id FROM attempt", ())
-        return self.ctes(named, job="(SELECT id FROM job)")
+        self.run.attempt_id = _NEW_ATTEMPT
+        return self.ctes(named, job=f"({_NEW_JOB.sql})")
 
     def ctes(self, named: NamedParams, *, job: str) -> str:
         at = self.run.created_at
@@ -297,11 +304,11 @@ class _RunRows:
                 [self.thread.pk, self.thread.pk],
             )
             new = Thread(
-                thread_id=RawSQL("SELECT id FROM fresh", ()),
+                thread_id=_FRESH_KEY,
                 metadata=self.metadata,
                 created_at=self.thread.created_at,
                 updated_at=at,
-                job_id=RawSQL(job.removeprefix("(").removesuffix(")"), ()),
+                job_id=_NEW_JOB,  # a new thread comes with a new job (``along``)
             )
             link = named.part(*insert_sql(new))
             sql = f"fresh AS ({fresh}), "
