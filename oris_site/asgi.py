@@ -16,6 +16,12 @@ from the loop as before. The requests' threads are a pool of their own
 (``REQUEST_THREADS``, made as needed): a view that blocks (a cancel that waits
 for its run's end) holds one of them, not one of the loop's few threads that
 the streams' and waits' short looks use.
+
+Django's own receivers of ``request_started`` (``reset_queries``,
+``close_old_connections``) act on the calling thread's connections: they run on
+the request's thread, first in its call, as under WSGI, instead of on asgiref's
+shared thread (one hop there and back a request fewer). Only the response's
+close (``request_finished``'s receivers) still takes that thread.
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
-from django.db import close_old_connections
+from django.db import close_old_connections, reset_queries
 from django.http import HttpRequest, HttpResponseBase
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oris_site.settings")
@@ -38,6 +45,8 @@ os.environ.setdefault("ORIS_DB_POOL", "true")
 # At most this many requests run their synchronous part at once (Django's own
 # handler has no bound: a thread per request); the rest wait for a thread.
 REQUEST_THREADS = 64
+# Django's receivers of ``request_started``, run on the request's thread.
+_ON_REQUEST_THREAD = (reset_queries, close_old_connections)
 
 
 class OneHopHandler(ASGIHandler):
@@ -49,6 +58,8 @@ class OneHopHandler(ASGIHandler):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = ThreadPoolExecutor(REQUEST_THREADS, "oris-request")
+        for receiver in _ON_REQUEST_THREAD:
+            signals.request_started.disconnect(receiver)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Django's handler wraps this in asgiref's ThreadSensitiveContext: a new
@@ -69,6 +80,8 @@ class OneHopHandler(ASGIHandler):
         )
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
+        for receiver in _ON_REQUEST_THREAD:
+            receiver()
         try:
             return self.get_response(request)
         finally:

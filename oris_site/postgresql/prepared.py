@@ -9,8 +9,9 @@ server's work. It happens below Django's cursor wrapper, so execute wrappers,
 logs and tests see the statement's own text and parameters; a statement is
 still one round trip (its first run sends ``PREPARE ...; EXECUTE ...`` in one
 query). Parameters keep the types their literals would have had: a string or
-``None`` is left for PostgreSQL to infer from its context, other values get
-their SQL type; a statement with a parameter of another kind runs unprepared.
+``None`` is left for PostgreSQL to infer from its context (at each of its
+uses), other values get their SQL type; a statement with a parameter of
+another kind runs unprepared.
 ``OPTIONS["prepare"] = False`` (``ORIS_DB_PREPARE=false``, needed behind a
 transaction-pooling PgBouncer) runs every statement unprepared.
 """
@@ -26,6 +27,7 @@ from typing import Any
 import psycopg
 from django.db.backends.postgresql import base
 from psycopg.types.json import Json, Jsonb
+from psycopg.types.numeric import Int2, Int4, Int8
 
 # The SQL type a parameter is declared with, by its Python type; ``unknown`` is
 # inferred from the parameter's context, as a literal's type is.
@@ -34,6 +36,10 @@ _TYPES: dict[type, str] = {
     type(None): "unknown",
     bool: "boolean",
     int: "bigint",
+    # Django's adaptation of an integer field's value (its column's type)
+    Int2: "smallint",
+    Int4: "integer",
+    Int8: "bigint",
     float: "double precision",
     Decimal: "numeric",
     bytes: "bytea",
@@ -51,7 +57,10 @@ MAX_STATEMENTS = 256  # prepared per connection; more run unprepared
 def _type_of(value: Any) -> str | None:
     if type(value) is datetime.datetime:
         return "timestamptz" if value.tzinfo is not None else "timestamp"
-    return _TYPES.get(type(value))
+    found = _TYPES.get(type(value))
+    if found is None and isinstance(value, str):  # a TextChoices member
+        return "unknown"
+    return found
 
 
 class _Session:
@@ -86,10 +95,13 @@ def _forms(query: str, params: Any) -> tuple[str, list[str], tuple[str, ...]] | 
         else:
             value = params[name]
             placeholder = f"%({name})s"
-            names[name] = len(args) + 1
         kind = _type_of(value)
         if kind is None:
             raise LookupError(name)
+        # An inferred parameter used twice is two: its uses may infer two types
+        # (one NULL given to a bigint column and to a jsonb one).
+        if name is not None and kind != "unknown":
+            names[name] = len(args) + 1
         args.append(placeholder)
         types.append(kind)
         return f"${len(args)}"

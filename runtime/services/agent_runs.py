@@ -50,7 +50,7 @@ from runtime.services.jobs import (
     normalize_input,
 )
 from runtime.services.run_status import LIVE
-from runtime.services.statements import NamedParams, insert_sql
+from runtime.services.statements import NamedParams, insert_sql, mark_saved
 from runtime.services.threads import thread_erase
 from runtime.services.transitions import transition, transition_all
 
@@ -216,8 +216,8 @@ def _accept_on_new_thread(
     its attempt, the run with its first event, the audit rows, the doorbell's
     ring. ``None``, with nothing written, when the thread exists, a job of its
     id exists (a /v1 job's thread) or checkpoints of its id do (the thread's
-    insert then writes nothing, and the run's reference to it fails at the
-    commit): the caller then accepts the run as on an existing thread."""
+    insert then has no key, and fails): the caller then accepts the run as on
+    an existing thread."""
     thread = Thread(thread_id=thread_id, metadata={}, created_at=now, updated_at=now)
     rows = _rows_of(thread, assistant, kwargs, strategy, actor, now)
     rows.new_thread = True
@@ -234,10 +234,17 @@ def _accept_on_new_thread(
     except Conflict:  # the statement failed: nothing of it was written
         return None
     thread.job_id, thread.metadata = attempt.job_id, rows.metadata
-    thread._state.adding, thread._state.db = False, connection.alias
+    mark_saved(thread)
     rows.run.attempt = attempt
     return rows.run
 
+
+# Values of the acceptance's rows read from its statement's other parts: the
+# new job's and attempt's ids, a new thread's key. Made once (a ``RawSQL``
+# makes a field of its own).
+_NEW_JOB = RawSQL("SELECT id FROM job", ())
+_NEW_ATTEMPT = RawSQL("SELECT id FROM attempt", ())
+_FRESH_KEY = RawSQL("SELECT id FROM fresh", ())
 
 # The thread's link to the run's job (``{job}``: its id's SQL) and its metadata.
 _THREAD_LINK = (
@@ -282,15 +289,31 @@ class _RunRows:
     def along(self, named: NamedParams) -> str:
         """The rows as CTEs of a new job's statement: the run's attempt and the
         thread's job are the ones it inserts."""
-        self.run.attempt_id = RawSQL("SELECT id FROM attempt", ())
-        return self.ctes(named, job="(SELECT id FROM job)")
+        self.run.attempt_id = _NEW_ATTEMPT
+        return self.ctes(named, job=f"({_NEW_JOB.sql})")
 
     def ctes(self, named: NamedParams, *, job: str) -> str:
         at = self.run.created_at
-        link = (
-            self._insert(named, job)
-            if self.new_thread
-            else named.part(
+        if self.new_thread:
+            # The thread's key is read from ``fresh``, empty when checkpoints
+            # of its id exist (a copy's): its insert then fails on the key's
+            # NOT NULL, and the statement with it, writing nothing.
+            fresh = named.part(
+                f"SELECT CAST(%s AS varchar) AS id WHERE NOT EXISTS (SELECT FROM"
+                f" {Checkpoint._meta.db_table} c WHERE c.thread_id = %s)",
+                [self.thread.pk, self.thread.pk],
+            )
+            new = Thread(
+                thread_id=_FRESH_KEY,
+                metadata=self.metadata,
+                created_at=self.thread.created_at,
+                updated_at=at,
+                job_id=_NEW_JOB,  # a new thread comes with a new job (``along``)
+            )
+            link = named.part(*insert_sql(new))
+            sql = f"fresh AS ({fresh}), "
+        else:
+            link = named.part(
                 _THREAD_LINK.replace("{job}", job.replace("%", "%%")),
                 [
                     _THREAD_FIELDS["updated_at"].get_db_prep_save(at, connection),
@@ -300,33 +323,16 @@ class _RunRows:
                     self.thread.pk,
                 ],
             )
-        )
-        sql = (
+            sql = ""
+        sql += (
             f"run AS ({named.part(*insert_sql(self.run))}),"
             f" event AS ({named.part(*insert_sql(self.event))}),"
             f" thread AS ({link}),"
             f" run_audit AS ({named.part(*insert_sql(self.audit))})"
         )
-        for row in (self.run, self.event, self.audit):
-            row._state.adding, row._state.db = False, connection.alias
+        mark_saved(self.run, self.event, self.audit)
         self.written = True
         return sql
-
-    def _insert(self, named: NamedParams, job: str) -> str:
-        new = Thread(
-            thread_id=self.thread.pk,
-            metadata=self.metadata,
-            created_at=self.thread.created_at,
-            updated_at=self.run.created_at,
-            job_id=RawSQL(job.removeprefix("(").removesuffix(")"), ()),
-        )
-        sql, params = insert_sql(new)
-        head, values = sql.split(" VALUES ", 1)
-        return named.part(
-            f"{head} SELECT {values[1:-1]} WHERE NOT EXISTS"
-            f" (SELECT FROM {Checkpoint._meta.db_table} WHERE thread_id = %s)",
-            [*params, self.thread.pk],
-        )
 
 
 _THREAD_FIELDS = {f.attname: f for f in Thread._meta.concrete_fields}
@@ -391,7 +397,7 @@ def _thread_insert(thread_id: str, now: datetime) -> tuple[Thread, bool, bool] |
         found = cursor.fetchone()
     if found is None:
         return None
-    new._state.adding, new._state.db = False, connection.alias
+    mark_saved(new)
     job_id, copied = found
     # thread.job stays unset, as a thread row without a link has it: the run
     # finds the job of its id (``_run_start``).

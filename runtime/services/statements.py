@@ -256,6 +256,13 @@ def model_from_row(
     return model.from_db(connection.alias, names, converted)
 
 
+def mark_saved(*rows: Model) -> None:
+    """Marks ``rows`` as saved in the default database, as ``save()`` leaves
+    them: for rows a statement of this module wrote."""
+    for row in rows:
+        row._state.adding, row._state.db = False, DEFAULT_DB_ALIAS
+
+
 def columns_of(
     model: type[Model], attnames: tuple[str, ...] | None = None, alias: str = ""
 ) -> str:

@@ -24,6 +24,7 @@ from runtime.services.jobs import normalize_input
 from runtime.services.run_status import LIVE
 from runtime.services.statements import (
     UNFLUSHED,
+    Prepared,
     columns_of,
     commits_alone,
     model_from_row,
@@ -125,7 +126,7 @@ _ATTEMPT_COLUMN = Run._meta.get_field("attempt").column
 # statement whose commit does not wait for the WAL flush: a server crash that
 # loses it leaves the run pending, as it was, until its attempt starts again or
 # ends (the outcome sets the run's status in its own, durable, commit).
-_RUN_START = (
+_RUN_START = Prepared(
     f"WITH {UNFLUSHED}, moved AS (UPDATE {Run._meta.db_table}"
     f" SET status = %(running)s, updated_at = %(now)s"
     f" WHERE {_ATTEMPT_COLUMN} = %(attempt)s AND status = %(pending)s)"
@@ -136,7 +137,7 @@ _RUN_START = (
 
 # The run of an attempt, and whether a run of its thread waits to start (one
 # that a strategy ``enqueue`` or ``interrupt`` left without an attempt).
-_RUN_FINISHED = (
+_RUN_FINISHED = Prepared(
     f"SELECT {_RUN_COLUMNS}, EXISTS (SELECT 1 FROM {Run._meta.db_table} w"
     f" WHERE w.thread_id = r.thread_id AND w.status IN ({sql_statuses(LIVE)})"
     f" AND w.{_ATTEMPT_COLUMN} IS NULL)"

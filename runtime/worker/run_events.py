@@ -25,7 +25,7 @@ from django.utils import timezone
 from graphs.types import Interrupt as GraphInterrupt
 from runtime.models import Run, RunEvent
 from runtime.present import json_line, present_lc
-from runtime.services.statements import UNFLUSHED
+from runtime.services.statements import UNFLUSHED, Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ class RunEvents:
 
 
 _FIELDS = [f for f in RunEvent._meta.concrete_fields if not f.primary_key]
+# Flushes of at most this many events run prepared (each count its own text).
+PREPARED_ROWS = 4
 _COLUMNS = ", ".join(f.column for f in _FIELDS)
 
 
@@ -188,4 +190,5 @@ def _insert(rows: list[RunEvent]) -> None:
         for f in _FIELDS
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # the usual few rows of a flush: prepared (a text for each count)
+        cursor.execute(Prepared(sql) if len(rows) <= PREPARED_ROWS else sql, params)

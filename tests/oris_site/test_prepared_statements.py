@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from psycopg.types.numeric import Int4
 
 from oris_site.postgresql.prepared import PreparingCursor
+from runtime.models import Job
 from runtime.services.statements import Prepared
 
 pytestmark = [
@@ -51,7 +53,7 @@ def test_a_prepared_statement_runs_once_prepared_with_the_same_results() -> None
         assert _run(Prepared(sql), params) == (expected, 1)
     [statement] = [s for s in _prepared() if "'b'" in s]
     assert "$1 + 1" in statement
-    assert "$3 || 'b', $3, $1 % 2" in statement
+    assert "$3 || 'b', $4, $1 % 2" in statement  # a text inferred at each use
     assert _run(Prepared(sql), {"n": 2, "at": at, "s": None}) == (
         [(3, at, None, None, False)],
         1,
@@ -123,3 +125,18 @@ def test_past_the_limit_statements_run_unprepared(
     before = len(_prepared())
     assert _run(Prepared("SELECT %s::int + 200"), [1]) == ([(201,)], 1)
     assert len(_prepared()) == before
+
+
+def test_choices_django_s_integers_and_a_null_used_twice_run_prepared() -> None:
+    """A ``TextChoices`` member and Django's adapted integer (``Int4``) have a
+    declared type; a ``NULL`` given to columns of two types is inferred at each
+    of its uses (``NamedParams`` names equal values once)."""
+    sql = Prepared(
+        "SELECT %(c)s || 'x', %(i)s + 1, %(z)s::bigint, %(z)s::jsonb, %(i)s * 2"
+    )
+    params = {"c": Job.Status.QUEUED, "i": Int4(20), "z": None}
+    for _ in range(2):
+        assert _run(sql, params) == ([("queuedx", 21, None, None, 40)], 1)
+    [statement] = [s for s in _prepared() if "'x'" in s]
+    assert "(unknown, integer, unknown, unknown)" in statement
+    assert "$1 || 'x', $2 + 1, $3::bigint, $4::jsonb, $2 * 2" in statement
