@@ -11,10 +11,15 @@ without sending anything. Only then, or when the connection is not idle, is the
 
 Its cursors prepare the hot statements that ask for it (``prepared.py``), unless
 ``OPTIONS["prepare"]`` is false.
+
+A forked process (a django-q2 cluster's workers, pusher and monitor) does not
+use the connection pools it inherits (``ORIS_DB_POOL``): their connections are
+the parent's sessions, on sockets the two processes would share.
 """
 
 from __future__ import annotations
 
+import os
 import select
 from typing import Any
 
@@ -61,3 +66,20 @@ def _quiet(connection: psycopg.Connection[Any]) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+# The pools a forked process inherited, kept: never used, and never closed or
+# collected either (that would end the parent's sessions on the shared sockets).
+_INHERITED: list[Any] = []
+
+
+def _forget_inherited_pools() -> None:
+    """In a forked child: the parent's pools set aside, so that the first use
+    of a connection makes a pool of the child's own (Django keeps one per alias
+    in a class attribute)."""
+    pools: dict[str, Any] = base.DatabaseWrapper._connection_pools  # type: ignore[attr-defined]
+    _INHERITED.extend(pools.values())
+    pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
