@@ -49,7 +49,8 @@ def worker_drain(
     when given. Returns how many ran. With ``reap`` it reaps when it stops for
     want of claimable work, with what its last claim saw (``claims.Nothing``).
     ``answer`` (a delivery's, ``dispatch.dispatch_answer``) commits with the
-    first claim; each later one commits with the previous run's outcome.
+    first claim; each later one follows the previous run's outcome
+    (``_outcome_commit``).
 
     When nothing is claimable but a retry is due within
     ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
