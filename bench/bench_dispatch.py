@@ -7,7 +7,8 @@ graph jobs submitted with ``job_create``: paced at ``--rate`` jobs/s (each job r
 on its own, as in the latency phase of ``bench_runtime.py``), then ``--n`` at once
 in one transaction (a backlog). For each phase: CPU milliseconds per job of the
 submitter (this process), of the cluster's processes (its whole session, read
-from ``/proc``) and of the database's backends (``/proc/<pid>/stat`` of the pids
+from ``/proc``; also each of its processes, the busiest first: the q2 workers)
+and of the database's backends (``/proc/<pid>/stat`` of the pids
 in ``pg_stat_activity``), transactions committed per job
 (``pg_stat_database.xact_commit``) and submit -> start (``created_at`` ->
 ``started_at``, the database's clock). CPU time does not depend on how busy the
@@ -48,16 +49,18 @@ def proc_cpu(pid: int) -> tuple[int, float]:
     return int(fields[3]), (int(fields[11]) + int(fields[12])) / TICK
 
 
-def session_cpu(session: int) -> float:
-    total = 0.0
+def session_cpu(session: int) -> dict[int, float]:
+    """CPU seconds of each live process of ``session``, by pid."""
+    cpus = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 sid, cpu = proc_cpu(int(entry))
             except (OSError, IndexError):
                 continue
-            total += cpu if sid == session else 0.0
-    return total
+            if sid == session:
+                cpus[int(entry)] = cpu
+    return cpus
 
 
 def backends() -> tuple[float, int]:
@@ -84,7 +87,7 @@ def backends() -> tuple[float, int]:
     return cpu, commits
 
 
-def snapshot(cluster: int) -> tuple[float, float, float, int]:
+def snapshot(cluster: int) -> tuple[float, dict[int, float], float, int]:
     db_cpu, commits = backends()
     return time.process_time(), session_cpu(cluster), db_cpu, commits
 
@@ -126,10 +129,17 @@ def phase(cluster: int, n: int, pace: float) -> dict[str, Any]:
         "job__created_at", "started_at"
     )
     lat = [(s - c).total_seconds() * 1e3 for c, s in rows]
-    cpu = [(b - a) * 1e3 / n for a, b in zip(before[:3], after[:3], strict=True)]
+    # Per cluster process (the busiest first: the q2 workers): its share.
+    each = sorted(
+        ((cpu - before[1].get(pid, 0.0)) * 1e3 / n for pid, cpu in after[1].items()),
+        reverse=True,
+    )
+    cpu = [(after[0] - before[0]) * 1e3 / n, sum(each)]
+    cpu.append((after[2] - before[2]) * 1e3 / n)
     return {
         "submitter_ms": cpu[0],
         "cluster_ms": cpu[1],
+        "cluster_each_ms": [round(ms, 2) for ms in each if ms > 0],
         "postgres_ms": cpu[2],
         "total_ms": sum(cpu),
         "commits": (after[3] - before[3]) / n,

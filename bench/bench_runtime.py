@@ -686,9 +686,12 @@ def plan_for(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def measure_e2e(dbs: Databases, plan: Plan, log: Path) -> dict[str, Any]:
+def measure_e2e(
+    dbs: Databases, plan: Plan, log: Path, configs: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for config, (backend, listen) in E2E_CONFIGS.items():
+    for config in configs:
+        backend, listen = E2E_CONFIGS[config]
         rates: dict[str, list[dict[str, float]]] = {"oris": [], "noop": []}
         lat: dict[str, list[float]] = {"oris": [], "noop": []}
         idle: list[float] = []
@@ -1185,6 +1188,8 @@ def e2e_rows(data: dict[str, Any]) -> list[list[str]]:
 
 def against_stock(data: dict[str, Any]) -> str:
     """Oris on the notification path against stock django-q2 on PostgreSQL."""
+    if "postgres" not in data or "postgres-poll" not in data:
+        return ""
     ours, stock = data["postgres"], data["postgres-poll"]
     ratio = rate_of(ours, "oris") / rate_of(stock, "noop")
     return (
@@ -1301,6 +1306,12 @@ def main(argv: list[str] | None = None) -> int:
         help="one part only (tracing: its cost end to end, off against on; "
         "overhead: metrics and tracing in process, off against on)",
     )
+    parser.add_argument(
+        "--configs",
+        default=",".join(E2E_CONFIGS),
+        help="the end-to-end configurations to run, comma-separated "
+        f"(default: {','.join(E2E_CONFIGS)})",
+    )
     args = parser.parse_args(argv)
     if args.role == "e2e":
         role_e2e(args)
@@ -1339,7 +1350,11 @@ def orchestrate(args: argparse.Namespace) -> int:
             )
         else:
             saver = measure_saver(dbs, plan) if args.only != "e2e" else {}
-            e2e = measure_e2e(dbs, plan, log) if args.only != "saver" else {}
+            configs = args.configs.split(",")
+            unknown = set(configs) - set(E2E_CONFIGS)
+            if unknown:
+                raise SystemExit(f"unknown --configs: {', '.join(sorted(unknown))}")
+            e2e = measure_e2e(dbs, plan, log, configs) if args.only != "saver" else {}
     finally:
         dbs.drop_all()
     if overhead:

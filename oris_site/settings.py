@@ -485,7 +485,9 @@ warnings.filterwarnings(
 # cluster's pusher. Each looks on its own only every ORIS_Q_IDLE_POLL_SECONDS
 # besides (a fallback). On SQLite, or with ORIS_Q_LISTEN off (LISTEN does not
 # work through a transaction-pooling PgBouncer), work is rung as q2 tasks and the
-# cluster polls every 50 ms. Set it alike for the web processes and the cluster.
+# cluster polls every 50 ms. A cluster that listens is woken by submitters either
+# way (on PostgreSQL every ring notifies); one that does not needs it off on the
+# web processes too (their rings must be q2 tasks).
 ORIS_Q_LISTEN = env_bool("ORIS_Q_LISTEN", True)
 ORIS_Q_IDLE_POLL_SECONDS = env_int("ORIS_Q_IDLE_POLL_SECONDS", 10, minimum=1)
 ORIS_Q_SAVE_LIMIT = env_int("ORIS_Q_SAVE_LIMIT", -1, minimum=-1)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 import json
 import traceback
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from graphs.policy import InterruptPolicy
@@ -123,7 +124,11 @@ def attempt_complete(
 # The most frequent outcome, on PostgreSQL as one statement: each step runs only
 # if the previous one matched (the lease released by its holder, the attempt and
 # the job in a status the transition tables allow), and the counts tell which;
-# the Agent Server run the attempt executes, if any, succeeds with them.
+# the Agent Server run the attempt executes, if any, succeeds with them. It is
+# all-or-nothing by itself, so it may commit alone: a lease released whose
+# attempt or job did not move fails the statement (a cast of text that is no
+# number; of a column, so the planner cannot fold it), and nothing is written.
+_MOVED = "oris: the attempt or its job moved under a held lease"
 _COMPLETE_ATTEMPT_FROM = sql_statuses(
     s for s in allowed_sources(Attempt, Attempt.Status.COMPLETED) if s in RUNNING
 )
@@ -150,9 +155,13 @@ WITH released AS (
     SET status = '{Run.Status.SUCCESS}', updated_at = %(now)s
     WHERE attempt_id IN (SELECT %(attempt_id)s FROM job)
       AND status IN ({sql_statuses(LIVE)})
+), counts AS (
+    SELECT (SELECT count(*) FROM released) AS released,
+           (SELECT count(*) FROM attempt) AS attempt, (SELECT count(*) FROM job) AS job
 )
-SELECT (SELECT count(*) FROM released), (SELECT count(*) FROM attempt),
-       (SELECT count(*) FROM job)
+SELECT released, CASE WHEN released > 0 AND (attempt = 0 OR job = 0)
+    THEN CAST('{_MOVED}: ' || released AS int) END
+FROM counts
 """
 # With a final checkpoint its release is fenced as the checkpoint's writes are
 # (``leases.LeaseFence``): the lease unexpired, the job's cancel not requested.
@@ -185,15 +194,23 @@ def _complete_in_one_statement(
                 checkpoint=ctes % tuple(f"%({name})s" for name in names) + ", ",
             )
         )
-    # No savepoint of its own: inside a draining worker's transaction a conflict
-    # aborts that whole transaction, which the lease makes safe to retry.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        released, attempt, job = cursor.fetchone()
-        if released and not (attempt and job):
-            raise InvalidTransition(
-                f"attempt {lease.attempt_id} or its job moved under a held lease"
-            )
+    # Alone when no transaction is open (a draining worker's job), else without
+    # a savepoint of its own: inside a worker's transaction a conflict aborts
+    # that whole transaction, which the lease makes safe to retry.
+    alone = not connection.in_atomic_block
+    try:
+        with (
+            nullcontext() if alone else transaction.atomic(savepoint=False),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            released, _ = cursor.fetchone()
+    except DataError as exc:
+        if _MOVED not in str(exc):
+            raise
+        raise InvalidTransition(
+            f"attempt {lease.attempt_id} or its job moved under a held lease"
+        ) from exc
     if released:
         return
     if checkpoint is not None:  # why the fence wrote nothing

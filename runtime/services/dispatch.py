@@ -5,7 +5,10 @@ On PostgreSQL with ``ORIS_Q_LISTEN`` (``notifies()``) a ring is a notification,
 delivered when the transaction commits, never when it rolls back, and the idle
 django-q2 workers that LISTEN on the channel claim the work themselves
 (``runtime/worker/serve.py``), with no q2 task in between. Otherwise (SQLite, a
-transaction-pooling PgBouncer, q2's sync mode) a ring queues a q2 task. A
+transaction-pooling PgBouncer, q2's sync mode) a ring queues a q2 task; on
+PostgreSQL outside q2's sync mode it sends that notification too, so a cluster
+that listens never waits for its fallback poll when a submitter does not (a
+NOTIFY, unlike a LISTEN, works through any pooler). A
 delivery of ``runtime.tasks.run_queue`` drains its queue (``ORIS_DRAIN_LIMIT``
 attempts, then it rings again if work remains), so a run does not need a q2 task
 of its own: at most one delivery per q2 worker waits for each queue. Accepted work is
@@ -59,6 +62,13 @@ _RING = f"""
 # the queue.
 WORK_CHANNEL = "oris_attempts"
 _NOTIFY = "SELECT pg_notify(%s, %s)"
+# A ring that queues q2 tasks, on PostgreSQL: the bell, and the notification
+# to a listening cluster's workers (every ring); ``pending`` is NULL when the
+# bell did not ring. Parameters: ``_ring_params``, the channel and the queue.
+_RING_NOTIFIED = (
+    f"WITH bell AS ({_RING}), notified AS ({_NOTIFY})"
+    " SELECT (SELECT pending FROM bell), (SELECT count(*) FROM notified)"
+)
 
 # The q2 task a ring enqueues on PostgreSQL when rings are q2 tasks, with the
 # notification that wakes a listening pusher (runtime/worker/broker.py) when the
@@ -89,7 +99,8 @@ def _ring_params(queue: str, now: datetime) -> list[Any]:
 def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
     """Rings ``queue`` in the caller's transaction: a notification (it always
     rings, ``notifies()``), or a q2 delivery unless one per q2 worker is already
-    waiting. Returns whether it rang.
+    waiting (on PostgreSQL with the notification as well, for a cluster that
+    listens). Returns whether it rang.
 
     With the ORM broker the task row (and its notification) commits or rolls back
     with the attempt. In
@@ -101,9 +112,14 @@ def dispatch_ring(*, queue: str, at: datetime | None = None) -> bool:
             cursor.execute(_NOTIFY, [WORK_CHANNEL, queue])
         return True
     now = at or timezone.now()
+    params = _ring_params(queue, now)
     with connection.cursor() as cursor:
-        cursor.execute(_RING, _ring_params(queue, now))
-        if cursor.fetchone() is None:
+        if connection.vendor == "postgresql" and not Conf.SYNC:
+            cursor.execute(_RING_NOTIFIED, [*params, WORK_CHANNEL, queue])
+        else:
+            cursor.execute(_RING, params)
+        row = cursor.fetchone()
+        if row is None or row[0] is None:
             return False
     ring = _ring_task(queue)
     if Conf.SYNC:
@@ -134,7 +150,8 @@ def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
     """``dispatch_ring`` as common table expressions of a caller's statement
     (whose commit is the ring's): ``bell``, the bell's row when it rang, and
     ``notified``, which the statement must read: the q2 task's row is inserted
-    when the bell rang and notified when it commits. Tell ``dispatch_rang``
+    when the bell rang and notified when it commits, and the listening
+    workers are notified in any case. Tell ``dispatch_rang``
     whether ``bell`` returned a row: in q2's sync mode, where the statement has
     no task, it queues one after the commit. When rings are notifications
     (``notifies()``), ``bell`` always has its row and ``notified`` is the
@@ -152,14 +169,16 @@ def dispatch_ring_ctes(*, queue: str, at: datetime) -> RingCtes:
             None,
             sync=True,
         )
+    # (A listening cluster's workers are notified of every ring too.)
     task = (
         f"task AS (INSERT INTO {_TASKS} (key, payload, lock)"
         " SELECT %s, %s, %s FROM bell RETURNING id),"
-        " notified AS (SELECT pg_notify(%s, %s) FROM task)"
+        " notified AS (SELECT pg_notify(%s, %s) FROM task"
+        " UNION ALL SELECT pg_notify(%s, %s))"
     )
     key, (packed_at, package) = Conf.CLUSTER_NAME, _package_take(queue)
     lock = connection.ops.adapt_datetimefield_value(at)
-    params += [key, package, lock, Q_CHANNEL, key]
+    params += [key, package, lock, Q_CHANNEL, key, WORK_CHANNEL, queue]
     return RingCtes(f"{ring}, {task}", params, queue, package, packed_at)
 
 

@@ -189,8 +189,9 @@ def job_insert(
 ) -> Attempt:
     """``job_create`` for options ``job_options`` already checked; answers the
     job's first attempt (its ``job`` the new job) rather than reading it back.
-    ``savepoint=False``: a caller that lets the ``Conflict`` of a taken thread
-    id end its transaction needs no savepoint to keep it usable. ``along``
+    ``savepoint=False``: a caller with ``along`` that lets the ``Conflict`` of
+    a taken thread id end its transaction needs no savepoint to keep it usable
+    (without ``along`` a taken thread id fails no statement). ``along``
     (PostgreSQL only): more common table expressions of the acceptance's one
     statement, rendered with its parameters; they may read the new ids in
     ``job`` and ``attempt``."""
@@ -238,17 +239,26 @@ def job_insert(
                 _enqueue(attempt)
                 audit.save(force_insert=True)
     except IntegrityError:  # the thread id is taken: nothing was written
-        raise Conflict(
-            f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
-        ) from None
+        raise _taken(thread_id) from None
     return attempt
+
+
+def _taken(thread_id: str) -> Conflict:
+    return Conflict(
+        f"thread '{thread_id}' already exists", details={"thread_id": thread_id}
+    )
 
 
 # A run's acceptance, the most frequent write, on PostgreSQL as one statement:
 # the job, its first attempt (referring to the job's new id), the audit row and
-# the doorbell's ring with its q2 task and notification, each a CTE. Outside a
-# transaction it commits alone, one round trip; inside one, in a savepoint, so a
-# taken thread id leaves the caller's transaction usable as before.
+# the doorbell's ring with its q2 task and notification, each a CTE, one round
+# trip. A taken thread id fails nothing: the job's insert does nothing on the
+# conflict and the attempt's and the audit's insert only what it inserted
+# (``_of_job``), so inside a caller's transaction (a batch of submissions) it
+# needs no savepoint to leave that transaction usable (two round trips fewer per
+# run). What the statement rings for nothing on a conflict is a wake-up that
+# finds nothing. With ``along`` the statement fails on a conflict instead (their
+# CTEs need the job's id), in a savepoint when the caller asks for one.
 def _insert_at_once(
     job: Job,
     attempt: Attempt,
@@ -260,10 +270,16 @@ def _insert_at_once(
     attempt.job_id = RawSQL("SELECT id FROM job", ())
     ring = dispatch.dispatch_ring_ctes(queue=attempt.queue, at=attempt.created_at)
     named = NamedParams()
+    insert_job, insert_attempt = insert_sql(job), insert_sql(attempt)
+    insert_audit = insert_sql(audit)
+    if along is None:
+        insert_job = (f"{insert_job[0]} ON CONFLICT DO NOTHING", insert_job[1])
+        insert_attempt = (_of_job(insert_attempt[0]), insert_attempt[1])
+        insert_audit = (_of_job(insert_audit[0]), insert_audit[1])
     statement = (
-        f"WITH job AS ({named.part(*insert_sql(job))} RETURNING id),"
-        f" attempt AS ({named.part(*insert_sql(attempt))} RETURNING id),"
-        f" audit AS ({named.part(*insert_sql(audit))}),"
+        f"WITH job AS ({named.part(*insert_job)} RETURNING id),"
+        f" attempt AS ({named.part(*insert_attempt)} RETURNING id),"
+        f" audit AS ({named.part(*insert_audit)}),"
         f"{f' {along(named)},' if along else ''}"
         f" {named.part(ring.sql, ring.params)}"
         " SELECT (SELECT id FROM job), (SELECT id FROM attempt),"
@@ -271,15 +287,26 @@ def _insert_at_once(
     )
     params = named.values
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of ``connection`` looks it up
-    inside = savepoint and db.in_atomic_block
+    inside = along is not None and savepoint and db.in_atomic_block
     atomic = transaction.atomic() if inside else nullcontext()
     with atomic, db.cursor() as cursor:
         cursor.execute(Prepared(statement), params)
         job.pk, attempt.pk, rang, _ = cursor.fetchone()
+    dispatch.dispatch_rang(ring, rang=rang)
+    if job.pk is None:  # the thread id is taken: nothing of the run was written
+        raise _taken(job.thread_id)
     for row in (job, attempt):
         row._state.adding, row._state.db = False, db.alias
     attempt.job = job
-    dispatch.dispatch_rang(ring, rang=rang)
+
+
+def _of_job(insert: str) -> str:
+    """``INSERT INTO t (...) VALUES (...)`` as an insert of that row only if
+    the statement's ``job`` CTE inserted its job."""
+    head, values, row = insert.partition(" VALUES (")
+    if not values or not row.endswith(")"):
+        raise ValueError(f"not a one-row insert: {insert[:60]}")
+    return f"{head} SELECT {row[:-1]} FROM job"
 
 
 def _attempt_of(

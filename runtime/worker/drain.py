@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from runtime.models import Lease
 from runtime.services import claims, dispatch, reaper
 from runtime.worker.execute import Finish, execute_leased, worker_id_default
 
@@ -47,7 +49,8 @@ def worker_drain(
     when given. Returns how many ran. With ``reap`` it reaps when it stops for
     want of claimable work, with what its last claim saw (``claims.Nothing``).
     ``answer`` (a delivery's, ``dispatch.dispatch_answer``) commits with the
-    first claim; each later one commits with the previous run's outcome.
+    first claim; each later one follows the previous run's outcome
+    (``_outcome_commit``).
 
     When nothing is claimable but a retry is due within
     ``ORIS_MAX_DOORBELL_WAIT_SECONDS``, it waits for it; later retries are run by
@@ -57,6 +60,7 @@ def worker_drain(
     limit = limit or settings.ORIS_DRAIN_LIMIT
     ran = 0
     finish: Finish | None = None
+    last: Lease | None = None
     if attempt_id is not None:
         lease = claims.attempt_claim(
             attempt_id=attempt_id, worker_id=worker_id, together=answer
@@ -65,15 +69,15 @@ def worker_drain(
             return 0  # another worker has it, or it is done
         queue = lease.attempt.queue
         finish = execute_leased(lease=lease)
-        ran, answer = 1, None
+        ran, answer, last = 1, None, lease
     while ran < limit:
         if finish is None:
             claimed = claims.drain_claim(
                 worker_id=worker_id, queue=queue, together=answer
             )
             answer = None
-        else:  # the last run's outcome and the next claim share one commit
-            with transaction.atomic():
+        else:
+            with _outcome_commit(last):  # and the next claim's
                 finish()
                 finish = None
                 claimed = claims.drain_claim(worker_id=worker_id, queue=queue)
@@ -83,12 +87,26 @@ def worker_drain(
             if reap:
                 reaper.reap(due=claimed.reap_due)
             break
-        finish = execute_leased(lease=claimed)
+        finish, last = execute_leased(lease=claimed), claimed
         ran += 1
     if finish is not None:
-        with transaction.atomic():
+        with _outcome_commit(last):
             finish()
     return ran
+
+
+def _outcome_commit(lease: Lease | None) -> AbstractContextManager[Any]:
+    """What a run's outcome commits in, with the next claim: a transaction, but
+    none on PostgreSQL for a run no Agent Server run follows. There each outcome
+    is all-or-nothing by itself (a completion is one statement, the others their
+    own transaction), and the claim then commits alone, without waiting for the
+    WAL flush; a crash between the two leaves nothing held. An Agent Server
+    run's thread moves on in its attempt's outcome's transaction
+    (``agent_run.finished``), and on SQLite one commit is cheaper than two."""
+    alone = connection.vendor == "postgresql" and (
+        lease is not None and lease.attempt.serves_run is False
+    )
+    return nullcontext() if alone else transaction.atomic()
 
 
 def _wait_for_retry(retry_at: datetime | None) -> bool:

@@ -61,7 +61,9 @@ def run_leased(*, lease: Lease) -> Outcome:
 
 def execute_leased(*, lease: Lease) -> Finish:
     """Runs a claimed attempt to its next stop; returns what records its outcome,
-    to be called in a transaction (a worker commits it with its next claim).
+    to be called in a transaction (a worker's with its next claim), or, on
+    PostgreSQL for an attempt that serves no Agent Server run, outside one (each
+    outcome is all-or-nothing by itself there).
     Both run in the attempt's log context and, while tracing, its span; the
     outcome is counted."""
     with telemetry.attempt_span(lease) as observed:

@@ -120,6 +120,11 @@ class ServingQueue:
     def _wait(self) -> bool:
         """Waits for a q2 task, a notification or the next look; returns
         whether to drain."""
+        # The queue's reader end, a private attribute: ``multiprocessing.Queue``
+        # has no public way to wait for its next item together with another
+        # file descriptor. A helper thread blocked in ``get()`` would be one, but
+        # it holds the queue's read lock while it waits, and a worker killed
+        # meanwhile would leave that lock held and its siblings wedged.
         reader = self.tasks._reader  # type: ignore[attr-defined]
         if self.listener is None:
             if self._listen():

@@ -189,3 +189,53 @@ def test_a_lost_database_connection_is_not_the_runs_failure() -> None:
     assert (effects("a"), effects("loses_database"), effects("c")) == (1, 2, 1)
     attempt = job.attempts.get()
     assert (attempt.attempt_no, attempt.dispatches) == (1, 2)
+
+
+DIES_AT_THE_SECOND_CLAIM = """
+import os, signal
+from runtime.services import claims
+from runtime.worker.drain import worker_drain
+claim, calls = claims.drain_claim, []
+def dying(**options):
+    if calls:  # the first run's outcome is recorded: the next claim is not sent
+        os.kill(os.getpid(), signal.SIGKILL)
+    calls.append(1)
+    return claim(**options)
+claims.drain_claim = dying
+worker_drain(worker_id="doomed")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_an_outcome_and_its_next_claim() -> None:
+    """On PostgreSQL a job's outcome commits alone, before the next claim: a
+    worker killed between the two leaves its run completed and holds nothing.
+    On SQLite the two share a commit: the outcome is lost with the claim and
+    the run recovers from its lease once the lease expires."""
+    first, second = make_job(), make_job()
+    killed = in_worker(DIES_AT_THE_SECOND_CLAIM)
+    assert killed.returncode == -9, killed.stderr
+    first.refresh_from_db()
+    assert Attempt.objects.get(job=second).status == Attempt.Status.QUEUED
+    later = timezone.now() + timedelta(seconds=settings.ORIS_LEASE_TTL_SECONDS + 1)
+    alone = connection.vendor == "postgresql"
+    if alone:
+        assert first.status == Job.Status.COMPLETED
+        assert not Lease.objects.exists()
+        assert reaper.reap(at=later) == 0  # nothing to recover
+    else:
+        assert first.status == Job.Status.RUNNING
+        assert Lease.objects.get().worker_id == "doomed"
+        assert reaper.reap(at=later) == 1
+    ran = in_worker(
+        "from runtime.worker.drain import worker_drain; "
+        "print('ran', worker_drain(worker_id='survivor'))"
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert f"ran {1 if alone else 2}" in ran.stdout
+    assert not Lease.objects.exists()
+    for job, dispatches in ((first, 1 if alone else 2), (second, 1)):
+        job.refresh_from_db()
+        assert job.status == Job.Status.COMPLETED
+        attempt = Attempt.objects.get(job=job)
+        assert (attempt.status, attempt.dispatches) == ("completed", dispatches)

@@ -92,3 +92,23 @@ def test_completing_records_the_result_and_releases_the_lease() -> None:
     assert (job.status, job.result) == ("completed", {"done": True})
     assert job.attempts.get().status == Attempt.Status.COMPLETED
     assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the completion commits by itself
+def test_a_completion_whose_job_moved_under_its_lease_writes_nothing() -> None:
+    """The completion is all-or-nothing on its own: a job that left ``running``
+    while its attempt's lease was held (only a bug could do that) fails it, and
+    the lease stays held, to recover once it expires."""
+    from runtime.errors import InvalidTransition
+    from runtime.models import Lease
+    from runtime.services.attempts import attempt_complete
+
+    job = make_job()
+    lease = claims.attempt_claim(attempt_id=job.attempts.get().pk, worker_id="w")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED)
+    with pytest.raises(InvalidTransition):
+        attempt_complete(lease=lease, state={"done": True})
+    job.refresh_from_db()
+    assert (job.status, job.result) == (Job.Status.FAILED, None)
+    assert job.attempts.get().status == Attempt.Status.RUNNING
+    assert Lease.objects.filter(pk=lease.pk, worker_id="w").exists()

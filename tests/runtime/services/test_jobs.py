@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from runtime.errors import Conflict, InvalidArgument, UnknownGraph
 from runtime.models import Attempt, AuditLog, Job
@@ -45,6 +46,18 @@ def test_it_rejects_a_duplicate_thread() -> None:
     with pytest.raises(Conflict):
         make_job(thread_id="same")
     assert Attempt.objects.count() == 1
+
+
+def test_a_duplicate_thread_leaves_the_callers_transaction_usable() -> None:
+    with transaction.atomic():
+        first = make_job(thread_id="same")
+        with pytest.raises(Conflict):
+            make_job(thread_id="same", priority=5)
+        second = make_job(thread_id="other")
+    assert Job.objects.get(thread_id="same").pk == first.pk
+    assert Attempt.objects.filter(job=first).count() == 1
+    assert Attempt.objects.filter(job=second).count() == 1
+    assert AuditLog.objects.filter(action="job.run").count() == 2
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
-from runtime.models import Job
+from runtime import registry
+from runtime.models import Attempt, Job
+from runtime.services.jobs import job_enqueue_first
 from runtime.worker.serve import ServingQueue
 from tests.factories import make_job
 
@@ -88,3 +91,40 @@ def test_a_notification_wakes_it(serving) -> None:
     thread.join()
     assert status_of(jobs[0]) == Job.Status.COMPLETED
     assert queue.listener is not None
+
+
+@pytest.mark.parametrize("submit", ["job_create", "job_enqueue_first"])
+def test_a_submitter_that_does_not_listen_still_wakes_it(
+    serving, settings, submit: str
+) -> None:
+    """A web process with ``ORIS_Q_LISTEN`` off rings q2 tasks; on PostgreSQL
+    each ring also notifies the listening workers, which do not wait for their
+    fallback poll (``IDLE_POLL``, past the wait here)."""
+    tasks, queue = serving
+    settings.ORIS_Q_LISTEN = False  # the submitter's; the queue listens anyway
+    jobs: list[Job] = []
+
+    def submit_then_stop() -> None:
+        while queue.next_look == 0:  # until it listens and has drained (nothing)
+            time.sleep(0.01)
+        if submit == "job_create":
+            jobs.append(make_job())
+        else:  # a job another service wrote (a fork): its attempt's own ring
+            now = timezone.now()
+            with transaction.atomic():
+                job = Job.objects.create(
+                    thread_id="written-elsewhere",
+                    graph="chain",
+                    graph_hash=registry.graph_get("chain").definition_hash,
+                    input={},
+                    created_at=now,
+                    updated_at=now,
+                )
+                job_enqueue_first(job, kind=Attempt.Kind.RUN, at=now)
+            jobs.append(job)
+        stop_when(tasks, lambda: status_of(jobs[0]) == Job.Status.COMPLETED)
+
+    thread = beside(submit_then_stop)
+    assert queue.get() == "STOP"
+    thread.join()
+    assert status_of(jobs[0]) == Job.Status.COMPLETED
