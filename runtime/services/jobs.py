@@ -30,7 +30,7 @@ from runtime.models.jobs import ATTEMPT_TERMINAL
 from runtime.services import dispatch
 from runtime.services.attempts import attempt_cancel
 from runtime.services.audit import Actor, audit_entry, audit_record
-from runtime.services.statements import NamedParams, Prepared, insert_sql
+from runtime.services.statements import NamedParams, Prepared, insert_sql, mark_saved
 from runtime.services.transitions import transition, transition_all
 from runtime.tracing import trace_current
 
@@ -253,12 +253,13 @@ def _taken(thread_id: str) -> Conflict:
 # the job, its first attempt (referring to the job's new id), the audit row and
 # the doorbell's ring with its q2 task and notification, each a CTE, one round
 # trip. A taken thread id fails nothing: the job's insert does nothing on the
-# conflict and the attempt's and the audit's insert only what it inserted
-# (``_of_job``), so inside a caller's transaction (a batch of submissions) it
-# needs no savepoint to leave that transaction usable (two round trips fewer per
-# run). What the statement rings for nothing on a conflict is a wake-up that
-# finds nothing. With ``along`` the statement fails on a conflict instead (their
-# CTEs need the job's id), in a savepoint when the caller asks for one.
+# conflict and the attempt's and the audit's insert a row for each job it
+# inserted (``insert_sql``'s ``per_row_of``), so inside a caller's transaction
+# (a batch of submissions) it needs no savepoint to leave that transaction
+# usable (two round trips fewer per run). What the statement rings for nothing
+# on a conflict is a wake-up that finds nothing. With ``along`` the statement
+# fails on a conflict instead (their CTEs need the job's id), in a savepoint
+# when the caller asks for one.
 def _insert_at_once(
     job: Job,
     attempt: Attempt,
@@ -270,12 +271,13 @@ def _insert_at_once(
     attempt.job_id = RawSQL("SELECT id FROM job", ())
     ring = dispatch.dispatch_ring_ctes(queue=attempt.queue, at=attempt.created_at)
     named = NamedParams()
-    insert_job, insert_attempt = insert_sql(job), insert_sql(attempt)
-    insert_audit = insert_sql(audit)
-    if along is None:
-        insert_job = (f"{insert_job[0]} ON CONFLICT DO NOTHING", insert_job[1])
-        insert_attempt = (_of_job(insert_attempt[0]), insert_attempt[1])
-        insert_audit = (_of_job(insert_audit[0]), insert_audit[1])
+    job_sql, job_params = insert_sql(job)
+    of_job = ""
+    if along is None:  # a taken thread id writes nothing and fails nothing
+        job_sql, of_job = f"{job_sql} ON CONFLICT (thread_id) DO NOTHING", "job"
+    insert_job = (job_sql, job_params)
+    insert_attempt = insert_sql(attempt, per_row_of=of_job)
+    insert_audit = insert_sql(audit, per_row_of=of_job)
     statement = (
         f"WITH job AS ({named.part(*insert_job)} RETURNING id),"
         f" attempt AS ({named.part(*insert_attempt)} RETURNING id),"
@@ -295,18 +297,8 @@ def _insert_at_once(
     dispatch.dispatch_rang(ring, rang=rang)
     if job.pk is None:  # the thread id is taken: nothing of the run was written
         raise _taken(job.thread_id)
-    for row in (job, attempt):
-        row._state.adding, row._state.db = False, db.alias
+    mark_saved(job, attempt)
     attempt.job = job
-
-
-def _of_job(insert: str) -> str:
-    """``INSERT INTO t (...) VALUES (...)`` as an insert of that row only if
-    the statement's ``job`` CTE inserted its job."""
-    head, values, row = insert.partition(" VALUES (")
-    if not values or not row.endswith(")"):
-        raise ValueError(f"not a one-row insert: {insert[:60]}")
-    return f"{head} SELECT {row[:-1]} FROM job"
 
 
 def _attempt_of(

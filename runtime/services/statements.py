@@ -51,9 +51,11 @@ def commits_alone() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def insert_sql(obj: Model) -> tuple[str, list[Any]]:
+def insert_sql(obj: Model, *, per_row_of: str = "") -> tuple[str, list[Any]]:
     """``INSERT INTO <table> (<columns>) VALUES (...)`` of unsaved ``obj`` (an
-    auto-incremented primary key left to the database) and its parameters.
+    auto-incremented primary key left to the database) and its parameters;
+    with ``per_row_of`` (a CTE of the statement) ``INSERT ... SELECT ... FROM
+    <per_row_of>`` instead: the row once for each of its rows, none without.
 
     The text is compiled once per model, set of columns and shape of its
     expressions (a ``RawSQL`` value); later calls only prepare the values, as
@@ -68,7 +70,7 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
         for i, v in enumerate(values)
         if isinstance(v, RawSQL)
     )
-    key = (columns, shape, db.vendor)
+    key = (columns, shape, db.vendor, per_row_of)
     sql = _INSERTS.get(key)
     if sql is not None:
         return sql, _prepared(columns, values, db.ops)
@@ -77,6 +79,11 @@ def insert_sql(obj: Model) -> tuple[str, list[Any]]:
     query.insert_values(fields, [obj])
     [(sql, compiled)] = query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql()
     params = list(compiled)
+    if per_row_of:
+        head, found, row = sql.partition(" VALUES (")  # the compiler's one row
+        if not found or not row.endswith(")"):
+            raise ValueError(f"not a one-row insert: {sql[:60]}")
+        sql = f"{head} SELECT {row[:-1]} FROM {per_row_of}"
     cacheable = all(
         v is None or isinstance(v, RawSQL) for v in values if hasattr(v, "as_sql")
     ) and not any(hasattr(f, "get_placeholder") for f in fields)

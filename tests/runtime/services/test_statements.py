@@ -56,6 +56,21 @@ def test_insert_sql_writes_the_row_the_orm_would() -> None:
     )
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("rows", [0, 2])
+def test_insert_sql_per_row_of_a_cte_writes_the_row_once_for_each(rows: int) -> None:
+    row = AuditLog(action="job.run", resource_type="thread", details={})
+    row.created_at = datetime(2026, 12, 2, tzinfo=UTC)
+    sql, params = insert_sql(row, per_row_of="source")
+    source = (
+        "WITH RECURSIVE source(n) AS (SELECT 1 WHERE %s > 0"
+        " UNION ALL SELECT n + 1 FROM source WHERE n < %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"{source} {sql}", [rows, rows, *params])
+    assert AuditLog.objects.filter(action="job.run").count() == rows
+
+
 def _compiled(obj: Model) -> tuple[str, list[Any]]:
     """What Django's insert compiler makes of ``obj``, every time."""
     opts = obj._meta
