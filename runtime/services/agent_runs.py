@@ -43,6 +43,7 @@ from runtime.services.assistants import assistant_resolve
 from runtime.services.audit import Actor, audit_entry, audit_record
 from runtime.services.interrupts import interrupt_resume
 from runtime.services.jobs import (
+    NEW_JOB_ID,
     JobOptions,
     _cancel_now,
     job_enqueue_continuation,
@@ -239,10 +240,9 @@ def _accept_on_new_thread(
     return rows.run
 
 
-# Values of the acceptance's rows read from its statement's other parts: the
-# new job's and attempt's ids, a new thread's key. Made once (a ``RawSQL``
-# makes a field of its own).
-_NEW_JOB = RawSQL("SELECT id FROM job", ())
+# Values of the acceptance's rows read from its statement's other parts (the
+# job's id: ``NEW_JOB_ID``): the new attempt's id, a new thread's key. Made
+# once (a ``RawSQL`` makes a field of its own).
 _NEW_ATTEMPT = RawSQL("SELECT id FROM attempt", ())
 _FRESH_KEY = RawSQL("SELECT id FROM fresh", ())
 
@@ -290,7 +290,7 @@ class _RunRows:
         """The rows as CTEs of a new job's statement: the run's attempt and the
         thread's job are the ones it inserts."""
         self.run.attempt_id = _NEW_ATTEMPT
-        return self.ctes(named, job=f"({_NEW_JOB.sql})")
+        return self.ctes(named, job=f"({NEW_JOB_ID.sql})")
 
     def ctes(self, named: NamedParams, *, job: str) -> str:
         at = self.run.created_at
@@ -308,7 +308,7 @@ class _RunRows:
                 metadata=self.metadata,
                 created_at=self.thread.created_at,
                 updated_at=at,
-                job_id=_NEW_JOB,  # a new thread comes with a new job (``along``)
+                job_id=NEW_JOB_ID,  # a new thread comes with a new job (``along``)
             )
             link = named.part(*insert_sql(new))
             sql = f"fresh AS ({fresh}), "

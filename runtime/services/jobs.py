@@ -249,6 +249,12 @@ def _taken(thread_id: str) -> Conflict:
     )
 
 
+# The id of the job the acceptance's statement inserts (its ``job`` CTE), as a
+# value of the statement's other rows; made once (a ``RawSQL`` makes a field of
+# its own).
+NEW_JOB_ID = RawSQL("SELECT id FROM job", ())
+
+
 # A run's acceptance, the most frequent write, on PostgreSQL as one statement:
 # the job, its first attempt (referring to the job's new id), the audit row and
 # the doorbell's ring with its q2 task and notification, each a CTE, one round
@@ -268,7 +274,7 @@ def _insert_at_once(
     savepoint: bool = True,
     along: Callable[[NamedParams], str] | None = None,
 ) -> None:
-    attempt.job_id = RawSQL("SELECT id FROM job", ())
+    attempt.job_id = NEW_JOB_ID
     ring = dispatch.dispatch_ring_ctes(queue=attempt.queue, at=attempt.created_at)
     named = NamedParams()
     job_sql, job_params = insert_sql(job)
